@@ -1,0 +1,104 @@
+// Lint rules: the typed rules a supervisor needs (a dropped promise loses a child), plus
+// "the pure core cannot do I/O" for the core folders (../shared/design/STYLE.md).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const ioModules = [
+  'node:child_process',
+  'child_process',
+  'node:fs',
+  'fs',
+  'node:fs/promises',
+  'fs/promises',
+  'node:net',
+  'net',
+  'node:dgram',
+  'dgram',
+  'node:http',
+  'http',
+  'node:os',
+  'os',
+  'node:process',
+  '@nats-io/*',
+  '@grpc/*',
+  'prom-client',
+];
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/build/**', 'node_modules/**', '**/*.d.ts', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['test', 'it', 'describe', 'suite', 'before', 'after'],
+            },
+          ],
+        },
+      ],
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'describe', property: 'only', message: 'no focused tests' },
+        { object: 'it', property: 'only', message: 'no focused tests' },
+        { object: 'test', property: 'only', message: 'no focused tests' },
+      ],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@launchfleet/*/src/*'], message: 'import a sibling package through its exports' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/src/**/core/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [],
+          patterns: [{ group: ioModules, message: 'the pure core does no I/O: ask for an effect' }],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'setTimeout', message: 'a timer is an effect' },
+        { name: 'setInterval', message: 'a timer is an effect' },
+        { name: 'process', message: 'the core reads no process state' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'time comes from the injected clock' },
+        { object: 'Math', property: 'random', message: 'randomness is injected' },
+      ],
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      parserOptions: { projectService: false },
+      globals: { process: 'readonly', console: 'readonly', URL: 'readonly' },
+    },
+  },
+);

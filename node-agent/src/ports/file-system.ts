@@ -1,0 +1,29 @@
+/**
+ * Port: the file system facts the supervisor's triggers and conditions need
+ * (WatchPaths, QueueDirectories, KeepAlive.PathState, plist directories, state files).
+ * Real adapter: node-agent/src/adapters/file-system.ts (fs + inotify via fs.watch on the parent
+ * directory, so atomic rename-replace and not-yet-existing paths are seen; a periodic rescan
+ * covers dropped events). Fake: an in-memory tree for unit tests.
+ */
+
+export interface Disposable {
+  dispose(): void;
+}
+
+export interface FileSystemPort {
+  /** True if the path exists (stat succeeds; a dangling symlink does not exist). */
+  exists(path: string): Promise<boolean>;
+  /** True if the directory exists and has an entry other than . and .. (QueueDirectories). */
+  dirHasEntries(path: string): Promise<boolean>;
+  /**
+   * Calls `onChange` (coalesced, at most once per `debounceMs`) whenever `path` is created,
+   * deleted, renamed over, written or has its attributes changed; also when an entry in it
+   * changes if it is a directory. Works when `path` does not exist yet (watches the nearest
+   * existing ancestor). Never throws for a missing or vanished path.
+   */
+  watch(path: string, onChange: () => void): Disposable;
+  /** Reads a whole file; undefined if it does not exist. */
+  readFile(path: string): Promise<Uint8Array | undefined>;
+  /** Writes a file atomically (temp file in the same directory, fsync, rename). */
+  writeFileAtomic(path: string, data: Uint8Array | string, mode?: number): Promise<void>;
+}

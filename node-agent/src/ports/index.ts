@@ -1,0 +1,3 @@
+export type * from './process-spawner.ts';
+export type * from './file-system.ts';
+export type * from './user-db.ts';

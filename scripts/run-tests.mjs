@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// Runs the compiled test files with Node's own test runner.
+//
+// Tiers, named by where a test lives (../shared/design/STYLE.md):
+//   unit         *.test.js beside the code in shared/, node-agent/, controller/ (pure, fast, run in parallel)
+//   integration  test/dist/integration/**   (real processes, sockets, nats-server; run one file at a time)
+//   e2e          test/dist/e2e/**           (controller + agents + nats-server; one file at a time)
+//
+// Usage: node scripts/run-tests.mjs [--tier unit|integration|e2e|all] [--grep PATTERN]
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const args = process.argv.slice(2);
+const tier = valueOf('--tier') ?? 'all';
+const grep = valueOf('--grep');
+
+function valueOf(flag) {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+function walk(dir, out = []) {
+  if (!existsSync(dir)) return out;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = statSync(p);
+    if (st.isDirectory()) walk(p, out);
+    else if (name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+
+const unit = ['shared', 'node-agent', 'controller'].flatMap((ws) => walk(join(root, ws, 'dist')));
+const tiers = {
+  unit: { files: unit, concurrency: 2 },
+  integration: { files: walk(join(root, 'test', 'dist', 'integration')), concurrency: 1 },
+  e2e: { files: walk(join(root, 'test', 'dist', 'e2e')), concurrency: 1 },
+};
+const chosen = tier === 'all' ? ['unit', 'integration', 'e2e'] : [tier];
+let failed = false;
+for (const name of chosen) {
+  const t = tiers[name];
+  if (!t) {
+    console.error(`unknown tier ${name}`);
+    process.exit(2);
+  }
+  const files = t.files.filter((f) => !grep || f.includes(grep)).sort();
+  if (files.length === 0) continue;
+  console.log(`\n# tier ${name}: ${files.length} files`);
+  const r = spawnSync(
+    process.execPath,
+    ['--test', `--test-concurrency=${t.concurrency}`, '--test-reporter=spec', ...files],
+    { stdio: 'inherit', cwd: root, env: { ...process.env, LAUNCHFLEET_ROOT: root } },
+  );
+  if (r.status !== 0) failed = true;
+  console.log(
+    `# tier ${name}: ${r.status === 0 ? 'ok' : 'FAILED'} (${files.map((f) => relative(root, f)).length} files)`,
+  );
+}
+process.exit(failed ? 1 : 0);

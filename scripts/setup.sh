@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs everything Launchfleet needs on a fresh Debian 12 machine (idempotent):
+# Debian packages for the real servers the tests and the local fleet use, then npm ci
+# (which builds the native helper and the TypeScript through the root "prepare" script).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+command -v nats-server >/dev/null || need+=(nats-server)
+command -v promtool >/dev/null || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
+command -v setpriv >/dev/null || need+=(util-linux)
+command -v cc >/dev/null || need+=(build-essential)
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then echo "setup: need root to apt-get install ${need[*]}" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+else
+  npm run build
+fi

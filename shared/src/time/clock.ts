@@ -1,0 +1,43 @@
+/**
+ * Time as an injected dependency. The pure cores never read the clock; the runtimes that
+ * interpret their effects do, through this interface, so tests can drive time by hand.
+ *
+ * Two clocks, as launchd keeps them (../shared/launchd/SPEC.md §8):
+ * - `monotonicMs()` for the throttle, ExitTimeOut and StartInterval: never jumps, does not
+ *   count time the machine slept.
+ * - `wallMs()` for StartCalendarInterval (local wall time) and timestamps shown to people.
+ */
+export interface Clock {
+  /** Milliseconds on a monotonic clock with an arbitrary origin. */
+  monotonicMs(): number;
+  /** Milliseconds since the Unix epoch (wall clock; may jump). */
+  wallMs(): number;
+}
+
+/** A cancellable one-shot timer handle. */
+export interface TimerHandle {
+  cancel(): void;
+}
+
+/** Schedules callbacks on the monotonic clock. Real: setTimeout. Fake: advanced by tests. */
+export interface Scheduler {
+  /** Calls `fn` once after `ms` milliseconds of monotonic time. */
+  after(ms: number, fn: () => void): TimerHandle;
+}
+
+/** The process's real clock. */
+export const systemClock: Clock = {
+  monotonicMs: () => performance.now() + performance.timeOrigin - startOffset,
+  wallMs: () => Date.now(),
+};
+// Anchor the monotonic origin at load so values are small and positive.
+const startOffset = performance.timeOrigin;
+
+/** Real scheduler over setTimeout; timers do not keep the process alive on their own. */
+export const systemScheduler: Scheduler = {
+  after(ms, fn) {
+    const t = setTimeout(fn, Math.max(0, ms));
+    t.unref();
+    return { cancel: () => clearTimeout(t) };
+  },
+};
