@@ -8,7 +8,8 @@
 //
 // Usage: node scripts/run-tests.mjs [--tier unit|integration|e2e|all] [--grep PATTERN]
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync, existsSync } from 'node:fs';
+import { readdirSync, statSync, existsSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -40,6 +41,8 @@ const tiers = {
 };
 const chosen = tier === 'all' ? ['unit', 'integration', 'e2e'] : [tier];
 let failed = false;
+const totals = { pass: 0, fail: 0, skipped: 0 };
+const tapDir = mkdtempSync(join(tmpdir(), 'lf-tests-'));
 for (const name of chosen) {
   const t = tiers[name];
   if (!t) {
@@ -51,12 +54,28 @@ for (const name of chosen) {
   console.log(`\n# tier ${name}: ${files.length} files`);
   const r = spawnSync(
     process.execPath,
-    ['--test', `--test-concurrency=${t.concurrency}`, '--test-reporter=spec', ...files],
+    [
+      '--test',
+      `--test-concurrency=${t.concurrency}`,
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=tap',
+      `--test-reporter-destination=${join(tapDir, `${name}.tap`)}`,
+      ...files,
+    ],
     { stdio: 'inherit', cwd: root, env: { ...process.env, LAUNCHFLEET_ROOT: root } },
   );
   if (r.status !== 0) failed = true;
+  const tap = existsSync(join(tapDir, `${name}.tap`)) ? readFileSync(join(tapDir, `${name}.tap`), 'utf8') : '';
+  for (const key of ['pass', 'fail', 'skipped']) {
+    const m = tap.match(new RegExp(`^# ${key} (\\d+)$`, 'm'));
+    if (m) totals[key] += Number(m[1]);
+  }
   console.log(
     `# tier ${name}: ${r.status === 0 ? 'ok' : 'FAILED'} (${files.map((f) => relative(root, f)).length} files)`,
   );
 }
+rmSync(tapDir, { recursive: true, force: true });
+if (failed && totals.fail === 0) totals.fail = 1; // a runner crash counts as a failure
+console.log(`\n${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
 process.exit(failed ? 1 : 0);

@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { defaultConfig, parseAgentConfig } from './agent-config.ts';
+
+const d = defaultConfig({ isRoot: true, cwd: '/' });
+
+test('defaults: root keeps state in /var/lib, 842 flavour, 20 s ExitTimeOut, 10 s throttle', () => {
+  assert.equal(d.stateDir, '/var/lib/launchfleet');
+  assert.deepEqual(d.launchd, { flavor: '842', exitTimeOutSeconds: 20, throttleIntervalSeconds: 10 });
+  const dev = defaultConfig({ isRoot: false, cwd: '/home/u/lf' });
+  assert.equal(dev.stateDir, '/home/u/lf/.launchfleet/agent/state');
+  assert.equal(dev.sessions.source, 'none');
+});
+
+test('relative paths resolve against the config file directory', () => {
+  const c = parseAgentConfig(
+    '{"stateDir":"state","daemonDirectories":["d1","/abs"]}',
+    '/etc/lf/agent.json',
+    d,
+  );
+  assert.equal(c.stateDir, '/etc/lf/state');
+  assert.deepEqual(c.daemonDirectories, ['/etc/lf/d1', '/abs']);
+});
+
+test('metricsListen accepts host:port, [v6]:port and null', () => {
+  assert.deepEqual(parseAgentConfig('{"metricsListen":"0.0.0.0:9100"}', '/a.json', d).metricsListen, {
+    host: '0.0.0.0',
+    port: 9100,
+  });
+  assert.deepEqual(parseAgentConfig('{"metricsListen":"[::1]:9100"}', '/a.json', d).metricsListen, {
+    host: '::1',
+    port: 9100,
+  });
+  assert.equal(parseAgentConfig('{"metricsListen":null}', '/a.json', d).metricsListen, undefined);
+});
+
+test('bad input names the key and what was expected', () => {
+  const cases: [string, RegExp][] = [
+    ['nope', /not valid JSON/],
+    ['[]', /top level must be an object/],
+    ['{"stateDr":"/x"}', /unknown key "stateDr"/],
+    ['{"launchd":{"flavor":"10.4"}}', /launchd.flavor: expected "842" or "modern"/],
+    ['{"launchd":{"exitTimeOutSeconds":-1}}', /launchd.exitTimeOutSeconds/],
+    ['{"metricsListen":"9100"}', /metricsListen: expected "host:port"/],
+    ['{"controller":{"natsUrls":[]}}', /controller.natsUrls/],
+    ['{"sessions":{"source":"x"}}', /sessions.source/],
+    ['{"daemonDirectories":"/x"}', /daemonDirectories: expected an array/],
+  ];
+  for (const [text, re] of cases) assert.throws(() => parseAgentConfig(text, '/a.json', d), re, text);
+});
