@@ -169,7 +169,7 @@ function parseController(
       throw new InvalidArgumentError(`${file}: unknown key "controller.${k}"`, `controller.${k}`);
   const tokenFile = v['bootstrapTokenFile'];
   return {
-    natsUrls: urls as string[],
+    natsUrls: urls,
     ...(tokenFile === undefined
       ? {}
       : { bootstrapTokenFile: path('controller.bootstrapTokenFile', tokenFile) }),
