@@ -14,5 +14,7 @@ if [ -d ../shared/corpus/plists ]; then
 else
   echo "no corpus beside the project: skipped"
 fi
+echo "== deploy checks (promtool, plist lint, unit, compose, manifests)"
+bash deploy/check.sh
 echo "== tests"
 node scripts/run-tests.mjs "$@"
