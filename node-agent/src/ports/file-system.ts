@@ -26,4 +26,24 @@ export interface FileSystemPort {
   readFile(path: string): Promise<Uint8Array | undefined>;
   /** Writes a file atomically (temp file in the same directory, fsync, rename). */
   writeFileAtomic(path: string, data: Uint8Array | string, mode?: number): Promise<void>;
+  /**
+   * stat(2) facts (following symlinks) for the plist ownership and permission checks (SPEC §3.3),
+   * plus whether the path itself is a symlink (lstat); undefined if it does not exist or dangles.
+   * Optional so adapters can add it; the domain manager refuses to load from paths without it.
+   */
+  stat?(path: string): Promise<FileStat | undefined>;
+  /** The entry names of a directory (no . or ..), or undefined if it is not a readable directory. */
+  listDir?(path: string): Promise<readonly string[] | undefined>;
+}
+
+/** What the plist checks need from stat(2)/lstat(2). */
+export interface FileStat {
+  /** The type of what the path resolves to. */
+  readonly kind: 'file' | 'directory' | 'other';
+  /** The path itself is a symbolic link (lstat). */
+  readonly isSymlink: boolean;
+  /** Owner uid. */
+  readonly uid: number;
+  /** Permission bits (st_mode & 0o7777). */
+  readonly mode: number;
 }

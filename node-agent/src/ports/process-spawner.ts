@@ -55,6 +55,21 @@ export interface SpawnRequest {
   readonly setListenPid: boolean;
   /** WaitForDebugger: stop the child (SIGSTOP) right before exec. */
   readonly startSuspended: boolean;
+  /**
+   * With `setListenPid`: the LISTEN_FDNAMES entries, one per passed fd (systemd protocol; a
+   * launchd socket group's name repeated for each of its fds). Names must not contain ':'.
+   * LISTEN_FDS is always set to passFds.length with `setListenPid`.
+   */
+  readonly listenFdNames?: readonly string[];
+}
+
+/** A setup step that failed without stopping the spawn (842: chdir, rlimits, nice, 842-mode stdio). */
+export interface SpawnWarning {
+  /** The setup stage, e.g. 'cwd', 'rlimit', 'nice', 'stdout'. */
+  readonly stage: string;
+  /** errno name, e.g. 'ENOENT'. */
+  readonly errno: string;
+  readonly message: string;
 }
 
 /** Why a spawn did not produce a running program. Mirrors launchd's spawn failures (§2.3). */
@@ -77,7 +92,13 @@ export interface ProcessExit {
 }
 
 export type SpawnResult =
-  { readonly ok: true; readonly pid: number } | { readonly ok: false; readonly failure: SpawnFailure };
+  | {
+      readonly ok: true;
+      readonly pid: number;
+      /** Setup steps that failed but did not stop the job (e.g. a missing WorkingDirectory). */
+      readonly warnings?: readonly SpawnWarning[];
+    }
+  | { readonly ok: false; readonly failure: SpawnFailure };
 
 export interface ProcessSpawner {
   /**

@@ -1,0 +1,230 @@
+/**
+ * The state a job's machine keeps: a detailed sub-state (one variant per launchd state of
+ * ../shared/launchd/SPEC.md §2.1) plus launchd's per-job fields (§2.1 "Counters and fields",
+ * `job_export`), and the ONE table that maps each sub-state to the coarse names callers speak:
+ * the `launchctl print` `state =` string and a systemd-style active state.
+ */
+
+/** The coarse state the API, metrics and controller use (systemd's UnitActiveState). */
+export type ActiveState = 'active' | 'inactive' | 'activating' | 'deactivating' | 'failed';
+
+/** The detailed sub-state. Exactly one process may exist only in `running`, `stopping-*` and (about to) in `spawning`. */
+export type JobSubState =
+  /** Created but not yet loaded into its domain (the machine's start state). */
+  | { readonly kind: 'unloaded' }
+  /** Loaded, no process; demand sources armed; timers run. The last run (if any) ended cleanly. */
+  | { readonly kind: 'waiting' }
+  /**
+   * Like `waiting` (no process, demand sources armed), but the last run ended badly: non-zero exit,
+   * a signal not sent by us, or a spawn failure. Separate so the coarse table can say `failed`.
+   */
+  | { readonly kind: 'exited' }
+  /** A start was requested inside ThrottleInterval; the throttle timer fires at `untilMs` (monotonic). Demand sources off. */
+  | { readonly kind: 'spawn-scheduled'; readonly untilMs: number }
+  /** The spawn effect was issued; waiting for `spawned` or `spawn-failed`. `then` records a stop asked meanwhile. */
+  | { readonly kind: 'spawning'; readonly then?: 'stop' }
+  /** A process exists. */
+  | { readonly kind: 'running'; readonly pid: number }
+  /** We sent SIGTERM (stop, bootout, teardown); the ExitTimeOut timer is armed unless ExitTimeOut is 0. */
+  | { readonly kind: 'stopping-term'; readonly pid: number }
+  /** We sent SIGKILL (ExitTimeOut elapsed, or kickstart -k); the kill-grace timer is armed. */
+  | { readonly kind: 'stopping-kill'; readonly pid: number }
+  /** Bootout arrived while a spawn was in flight: stop the process as soon as it exists, then remove the job. */
+  | { readonly kind: 'removal-pending' }
+  /** Removed from its domain (bootout finished, LaunchOnlyOnce done, domain torn down). Terminal. */
+  | { readonly kind: 'removed' };
+
+export type JobSubStateKind = JobSubState['kind'];
+
+/** One row of the translation table. */
+export interface CoarseState {
+  /** The string `launchctl print` shows as `state =` (§5.4). */
+  readonly print: string;
+  readonly active: ActiveState;
+}
+
+/**
+ * THE translation table (systemd's `state_translation_table`): everything outside the machine
+ * reads states through it. `exited` prints `not running` as launchd does, but is `failed` to us.
+ */
+export const STATE_TABLE: { readonly [K in JobSubStateKind]: CoarseState } = {
+  unloaded: { print: 'not loaded', active: 'inactive' },
+  waiting: { print: 'not running', active: 'inactive' },
+  exited: { print: 'not running', active: 'failed' },
+  'spawn-scheduled': { print: 'spawn scheduled', active: 'activating' },
+  spawning: { print: 'spawning', active: 'activating' },
+  running: { print: 'running', active: 'active' },
+  'stopping-term': { print: 'SIGTERMed', active: 'deactivating' },
+  'stopping-kill': { print: 'SIGKILLed', active: 'deactivating' },
+  'removal-pending': { print: 'spawning', active: 'deactivating' },
+  removed: { print: 'exited', active: 'inactive' },
+};
+
+/** States with no process and demand sources armed (launchd's "not running"). */
+export function isIdle(s: JobSubState): s is { kind: 'waiting' } | { kind: 'exited' } {
+  return s.kind === 'waiting' || s.kind === 'exited';
+}
+
+/** States in which a process exists or is being created (launchd's `job_active`). */
+export function hasProcess(s: JobSubState): boolean {
+  return (
+    s.kind === 'spawning' ||
+    s.kind === 'running' ||
+    s.kind === 'stopping-term' ||
+    s.kind === 'stopping-kill' ||
+    s.kind === 'removal-pending'
+  );
+}
+
+/** The pid of the live process, if there is one. */
+export function pidOf(s: JobSubState): number | undefined {
+  return s.kind === 'running' || s.kind === 'stopping-term' || s.kind === 'stopping-kill' ? s.pid : undefined;
+}
+
+/** A wait status, raw: exactly one of exit code and signal name (§2.4). */
+export type ExitStatus =
+  { readonly kind: 'code'; readonly code: number } | { readonly kind: 'signal'; readonly signal: string };
+
+/**
+ * Why the last spawn happened: launchd's `immediate reason` (§5.1 blame, E19), extended with the
+ * trigger kinds launchd folds into `semaphore` or `event publisher`.
+ */
+export type ImmediateReason =
+  /** RunAtLoad, or KeepAlive at load. */
+  | 'speculative'
+  /** A KeepAlive respawn after an exit. */
+  | 'inefficient'
+  /** A KeepAlive dictionary condition (SuccessfulExit, Crashed, PathState, OtherJob*). */
+  | 'semaphore'
+  | 'interval'
+  | 'calendar'
+  | 'watch-path'
+  | 'queue-directory'
+  | 'ipc (socket)'
+  /** kickstart / start (§7 D14: we print the measured `non-ipc demand`). */
+  | 'non-ipc demand'
+  | 'mount';
+
+/** KeepAlive facts the machine cannot see itself; the runtime observes them and passes them in (§2.2). */
+export interface ObservedConditions {
+  /** KeepAlive.PathState paths: does each exist? Missing entries count as "unknown" and never match. */
+  readonly pathExists: ReadonlyMap<string, boolean>;
+  /** QueueDirectories: does any listed directory have an entry (re-listed, never counted)? */
+  readonly queueNonEmpty: boolean;
+  /** OtherJobEnabled: is each label loaded in the domain? */
+  readonly otherJobLoaded: ReadonlyMap<string, boolean>;
+  /** OtherJobActive: does each label have a process? */
+  readonly otherJobActive: ReadonlyMap<string, boolean>;
+  /** NetworkState; undefined when not observed (modern launchd no longer implements the key). */
+  readonly networkUp?: boolean;
+  /** The domain is being torn down: nothing starts (job_keepalive step 1). */
+  readonly domainShuttingDown: boolean;
+}
+
+export const NOTHING_OBSERVED: ObservedConditions = {
+  pathExists: new Map(),
+  queueNonEmpty: false,
+  otherJobLoaded: new Map(),
+  otherJobActive: new Map(),
+  domainShuttingDown: false,
+};
+
+/** One line of the "why" history (Nomad's TaskState.Events). */
+export interface HistoryEntry {
+  /** Monotonic time of the event. */
+  readonly atMs: number;
+  /** The event type, e.g. 'exited', 'trigger', 'timer-fired'. */
+  readonly event: string;
+  /** Human-readable: what happened and what the machine decided. */
+  readonly detail: string;
+  readonly from: JobSubStateKind;
+  readonly to: JobSubStateKind;
+}
+
+/** A spawn that did not produce a running program (§2.3). */
+export interface SpawnFailureInfo {
+  readonly atMs: number;
+  readonly stage: string;
+  readonly errno: string;
+  readonly exitStatus: number;
+  readonly message: string;
+}
+
+/** launchd's per-job record (`job_export` fields plus modern print fields), kept by the machine. */
+export interface JobState {
+  readonly sub: JobSubState;
+  /** Reaped processes (incremented on every exit, including simulated and failed spawns, as 842 counts reaps). */
+  readonly runs: number;
+  /** Spawn effects issued (modern `forks`). Invariant: spawns - runs <= 1, and is 1 exactly while hasProcess(sub). */
+  readonly spawns: number;
+  /** Undefined until the first exit ("(never exited)"). */
+  readonly lastExit?: ExitStatus;
+  /** Monotonic time of the last spawn: launchd's `start_time`, the throttle's origin. */
+  readonly lastSpawnAtMs?: number;
+  /** The last exit was a crash signal not sent by us. */
+  readonly crashed: boolean;
+  /** We stopped the current process (stop, bootout, kickstart -k, ExitTimeOut): its signal death is no crash. */
+  readonly stoppedByUs: boolean;
+  /** Pent-up non-IPC launch criteria (RunAtLoad, interval, calendar, watch path...). Cleared at spawn. */
+  readonly startPending: boolean;
+  /** The reason that goes with startPending or a scheduled spawn. */
+  readonly pendingReason?: ImmediateReason;
+  /** AfterInitialDemand not yet satisfied: nothing but genuine demand starts the job. */
+  readonly needsKickoff: boolean;
+  /** Set when the first kickoff turned a KeepAlive dict with only AfterInitialDemand into KeepAlive=true. */
+  readonly keepAliveForced: boolean;
+  /** kickstart -k killed the process: start again after the exit, whatever KeepAlive says. */
+  readonly restartAfterExit: boolean;
+  /** Bootout while running: remove when the process has exited. */
+  readonly removalPending: boolean;
+  /** The override database says disabled (§2.6): KeepAlive and demand are off, the process is left alone. */
+  readonly disabled: boolean;
+  readonly immediateReason?: ImmediateReason;
+  /** Consecutive bad exits not caused by us (modern `successive crashes`); a clean exit resets it. */
+  readonly successiveCrashes: number;
+  /** Consecutive runs shorter than the crash-loop minimum. */
+  readonly shortRuns: number;
+  /** Set while the job crash-loops (see MachineConfig.crashLoop). */
+  readonly crashLooping?: { readonly sinceMs: number; readonly count: number };
+  /** Monotonic time the throttle releases a scheduled spawn, while spawn-scheduled. */
+  readonly throttledUntilMs?: number;
+  /** The throttle interval (seconds) that applied to the last decision (print's `minimum runtime`). */
+  readonly minimumRuntimeSec: number;
+  readonly spawnFailure?: SpawnFailureInfo;
+  readonly observed: ObservedConditions;
+  /** The last `historyLimit` events, oldest first. */
+  readonly history: readonly HistoryEntry[];
+}
+
+/** The record of a job that has not been loaded yet. */
+export function initialJobState(): JobState {
+  return {
+    sub: { kind: 'unloaded' },
+    runs: 0,
+    spawns: 0,
+    crashed: false,
+    stoppedByUs: false,
+    startPending: false,
+    needsKickoff: false,
+    keepAliveForced: false,
+    restartAfterExit: false,
+    removalPending: false,
+    disabled: false,
+    successiveCrashes: 0,
+    shortRuns: 0,
+    minimumRuntimeSec: 10,
+    observed: NOTHING_OBSERVED,
+    history: [],
+  };
+}
+
+/** Signals that count as a crash (§1.4 Crashed, core.c:3740-3766). SIGKILL and SIGTERM never do. */
+export const CRASH_SIGNALS: ReadonlySet<string> = new Set([
+  'SIGILL',
+  'SIGABRT',
+  'SIGFPE',
+  'SIGBUS',
+  'SIGSEGV',
+  'SIGSYS',
+  'SIGTRAP',
+]);
