@@ -1,6 +1,8 @@
 export * from './errors.ts';
 export * from './time/clock.ts';
 export type * from './job/job-spec.ts';
+export * as messages from './messages/index.ts';
+export * as signing from './signing/index.ts';
 // The plist format layer and the launchd job model (parse, validate, normalise, serialise, lint).
 export { parsePlist, detectPlistFormat, type ParsedPlist } from './plist/parse-plist.ts';
 export { buildXmlPlist, buildBinaryPlist } from './plist/build-plist.ts';

@@ -1,0 +1,251 @@
+/**
+ * Serves `lf.enroll` (request/reply, queue group `lf-controllers`, so several controllers
+ * share the load) on the controller's connection.
+ *
+ *   agent ──{token, publicKey, hostname, inventory}──▶ lf.enroll
+ *         ◀──{nodeId, jwt(publicKey, node permissions), signed trust store}──
+ *
+ * A request is refused (reply `{ok:false,error}` plus an `enroll-refused` event on
+ * `lf.events.controller.enroll-refused`) when it is malformed or oversized, or its token is
+ * unknown, expired, used up or revoked. Requests without a reply subject are dropped (and
+ * counted as refused events). At most `maxInFlight` requests are worked on at once; beyond
+ * that the answer is a quick `internal` "busy" so a flood cannot grow memory.
+ *
+ * Revoking a node marks it in the registry and pushes a fleet account JWT whose revocations
+ * include the node's key; the servers disconnect it at once and refuse it afterwards.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { type Clock, messageOf } from '@launchfleet/shared';
+import {
+  type EnrollReply,
+  boundedDetail,
+  controllerEventSource,
+  decodeEnrollRequest,
+  encodeEnrollReply,
+  encodeNodeEvent,
+  keys,
+  nodeIdFromRandom,
+  subjects,
+} from '@launchfleet/shared/messages/index';
+import type { ControlPlaneStore } from '../identity/provision.ts';
+import type { NatsIdentity, Revocations } from '../identity/nats-identity.ts';
+import { NodeRegistry } from './node-registry.ts';
+import { TokenStore } from './token-store.ts';
+
+export interface EnrollmentDeps {
+  /** The controller's own connection (full rights in the fleet account). */
+  readonly nc: NatsConnection;
+  /** A system-account connection, for pushing revocations. */
+  readonly sys: NatsConnection;
+  readonly store: ControlPlaneStore;
+  readonly identity: NatsIdentity;
+  readonly clock: Clock;
+  readonly maxInFlight?: number;
+  /**
+   * How often the fleet account JWT (with revocations) is re-pushed. With `resolver: MEMORY`
+   * a restarted server starts from its preloaded JWT, so revocations are re-applied within
+   * this interval (and at once when the system connection reconnects). Default 30 s; 0 = never.
+   */
+  readonly accountResyncMs?: number;
+}
+
+export class EnrollmentService {
+  readonly tokens: TokenStore;
+  readonly registry: NodeRegistry;
+  readonly #d: EnrollmentDeps;
+  #sub: Subscription | undefined;
+  #inFlight = 0;
+  #resync: ReturnType<typeof setInterval> | undefined;
+  #stopped = false;
+  #resyncing = false;
+  /** The revocations last pushed, used when KV cannot be read right after a reconnect. */
+  #known: Revocations = {};
+  readonly #pending = new Set<Promise<void>>();
+
+  constructor(d: EnrollmentDeps) {
+    this.#d = d;
+    this.tokens = new TokenStore(d.store.tokens);
+    this.registry = new NodeRegistry(d.store.registry);
+  }
+
+  /** Pushes the current revocations (call on start and after every reconnect), then serves. */
+  async start(): Promise<void> {
+    await this.syncAccount();
+    this.#sub = this.#d.nc.subscribe(subjects.enroll, {
+      queue: subjects.controllerQueue,
+      callback: (err, msg) => {
+        if (err) return;
+        this.#onMessage(msg);
+      },
+    });
+    const every = this.#d.accountResyncMs ?? 30_000;
+    if (every > 0) {
+      this.#resync = setInterval(() => this.#resyncSoon(), every);
+      this.#resync.unref();
+    }
+    // A reconnect of either connection may mean a restarted server that has forgotten the
+    // pushed revocations (MEMORY resolver): re-push at once.
+    for (const conn of [this.#d.sys, this.#d.nc]) {
+      void (async () => {
+        for await (const s of conn.status()) {
+          if (this.#stopped) return;
+          if (s.type === 'reconnect') this.#resyncSoon();
+        }
+      })().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Re-pushes the account JWT, retrying for a while: right after a reconnect the KV read or
+   * the system request can fail until the servers settle. One resync runs at a time.
+   */
+  #resyncSoon(): void {
+    if (this.#resyncing || this.#stopped) return;
+    this.#resyncing = true;
+    void (async () => {
+      let last: unknown;
+      for (let attempt = 1; attempt <= 20 && !this.#stopped; attempt++) {
+        try {
+          await this.syncAccount();
+          return;
+        } catch (e) {
+          last = e;
+          await new Promise((r) => setTimeout(r, Math.min(attempt, 8) * 250));
+        }
+      }
+      if (!this.#stopped) this.#event('account-resync-failed', messageOf(last), 'control-error');
+    })().finally(() => {
+      this.#resyncing = false;
+    });
+  }
+
+  /** Stops serving and waits for requests in progress. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#resync) clearInterval(this.#resync);
+    this.#resync = undefined;
+    this.#sub?.unsubscribe();
+    this.#sub = undefined;
+    await Promise.allSettled([...this.#pending]);
+  }
+
+  /** Issues a bootstrap token; the text is returned once. */
+  async createToken(o: { ttlMs: number; maxUses?: number }): Promise<{ token: string; id: string }> {
+    return this.tokens.create(this.#d.clock.wallMs(), o.ttlMs, o.maxUses ?? 1);
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    await this.tokens.revoke(id);
+  }
+
+  /** Revokes a node: its credentials stop working on every server at once. */
+  async revokeNode(nodeId: string): Promise<void> {
+    const revocations = await this.registry.revoke(nodeId, this.#d.clock.wallMs());
+    this.#known = revocations;
+    await this.#d.identity.pushAccount(this.#d.sys, revocations);
+  }
+
+  /**
+   * Re-pushes the fleet account JWT with the stored revocations (or, if KV cannot be read
+   * right now, with the ones this controller last pushed; the periodic resync corrects that).
+   */
+  async syncAccount(): Promise<void> {
+    const stored = await withTimeout(this.registry.revocations(), 1000).catch(() => undefined);
+    const revocations = stored ?? this.#known;
+    await this.#d.identity.pushAccount(this.#d.sys, revocations, 2000);
+    this.#known = revocations;
+  }
+
+  /** Handles one enrolment request (exposed for tests of the decision itself). */
+  async handle(data: Uint8Array): Promise<EnrollReply> {
+    const req = decodeEnrollRequest(data);
+    if (!req.ok) {
+      this.#event('invalid-request', `${req.error.code}: ${req.error.detail}`);
+      return { ok: false, error: 'invalid-request', message: boundedDetail(req.error.detail, 256) };
+    }
+    const now = this.#d.clock.wallMs();
+    const check = await this.tokens.use(req.value.token, now);
+    if (!check.ok) {
+      this.#event(check.error, `enrolment of ${req.value.hostname} refused`);
+      return { ok: false, error: check.error, message: `token refused: ${check.error}` };
+    }
+    const nodeId = nodeIdFromRandom(randomBytes(13));
+    await this.registry.add({
+      v: 1,
+      nodeId,
+      publicKey: req.value.publicKey,
+      hostname: req.value.hostname,
+      inventory: req.value.inventory,
+      tokenId: check.tokenId,
+      enrolledAt: now,
+    });
+    const jwt = await this.#d.identity.nodeJwt(nodeId, req.value.publicKey);
+    const trust = await this.#d.store.trust.get(keys.trustStore);
+    if (!trust || trust.operation !== 'PUT') {
+      return { ok: false, error: 'internal', message: 'no trust store published yet' };
+    }
+    return { ok: true, nodeId, jwt, trustStore: trust.string() };
+  }
+
+  #onMessage(msg: Msg): void {
+    if (!msg.reply) {
+      this.#event('invalid-request', 'enrolment request without a reply subject');
+      return;
+    }
+    const max = this.#d.maxInFlight ?? 64;
+    if (this.#inFlight >= max) {
+      this.#respond(msg, { ok: false, error: 'internal', message: 'busy, retry later' });
+      return;
+    }
+    this.#inFlight++;
+    const p = this.handle(msg.data)
+      .catch((e: unknown): EnrollReply => {
+        this.#event('internal', messageOf(e));
+        return { ok: false, error: 'internal', message: 'enrolment failed; see controller events' };
+      })
+      .then((reply) => this.#respond(msg, reply))
+      .finally(() => {
+        this.#inFlight--;
+        this.#pending.delete(p);
+      });
+    this.#pending.add(p);
+  }
+
+  #respond(msg: Msg, reply: EnrollReply): void {
+    try {
+      msg.respond(encodeEnrollReply(reply, this.#d.clock.wallMs()));
+    } catch {
+      // connection closing: the agent retries
+    }
+  }
+
+  #event(reason: string, detail: string, kind: 'enroll-refused' | 'control-error' = 'enroll-refused'): void {
+    const js = jetstream(this.#d.nc);
+    const data = encodeNodeEvent(
+      { source: controllerEventSource, kind, reason, detail: boundedDetail(detail) },
+      this.#d.clock.wallMs(),
+    );
+    js.publish(subjects.event(controllerEventSource, kind), data).catch(() => {
+      // events are best effort; the refusal itself was answered
+    });
+  }
+}
+
+/** Rejects if `p` does not settle within `ms` (the underlying operation is left to finish). */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}

@@ -1,0 +1,4 @@
+export * from './bootstrap-token.ts';
+export * from './token-store.ts';
+export * from './node-registry.ts';
+export * from './enrollment-service.ts';

@@ -1,0 +1,172 @@
+/**
+ * The controller's key store: a directory (mode 0700) of private keys, each in its own file
+ * with mode 0600, created once and loaded once.
+ *
+ * ```
+ * <dir>/nats/operator.nk     NATS operator seed (SO…)
+ * <dir>/nats/system.nk       system account seed (SA…)
+ * <dir>/nats/account.nk      fleet account seed (SA…): signs every user JWT
+ * <dir>/signing/<keyId>.pem  Ed25519 job-bundle signing keys (PKCS#8)
+ * <dir>/signing/active       the key id new bundles are signed with
+ * ```
+ *
+ * Private material never leaves this object except as signatures and JWTs: key pairs are
+ * kept in private fields (so `util.inspect`/`JSON.stringify` of the store print nothing
+ * secret), nothing here logs, and a key file readable by group or others is refused.
+ */
+import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createAccount, createOperator, fromSeed, type KeyPair } from '@nats-io/nkeys';
+import { PermissionDeniedError, InvalidArgumentError } from '@launchfleet/shared';
+import {
+  type SigningKey,
+  generateSigningKey,
+  keyIdPattern,
+  signingKeyFromPem,
+  signingKeyToPem,
+} from '@launchfleet/shared/signing/index';
+
+/** The NATS keys the controller signs with. */
+export interface NatsKeys {
+  readonly operator: KeyPair;
+  readonly system: KeyPair;
+  readonly account: KeyPair;
+}
+
+export class KeyStore {
+  readonly dir: string;
+  readonly #nats: NatsKeys;
+  readonly #signing: Map<string, SigningKey>;
+  #active: string;
+
+  private constructor(dir: string, nats: NatsKeys, signing: Map<string, SigningKey>, active: string) {
+    this.dir = dir;
+    this.#nats = nats;
+    this.#signing = signing;
+    this.#active = active;
+  }
+
+  /** Opens the store, creating any missing key (first start). */
+  static async open(dir: string): Promise<KeyStore> {
+    await mkdir(join(dir, 'nats'), { recursive: true, mode: 0o700 });
+    await mkdir(join(dir, 'signing'), { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700);
+    const nats: NatsKeys = {
+      operator: await loadOrCreateNkey(join(dir, 'nats', 'operator.nk'), createOperator, 'O'),
+      system: await loadOrCreateNkey(join(dir, 'nats', 'system.nk'), createAccount, 'A'),
+      account: await loadOrCreateNkey(join(dir, 'nats', 'account.nk'), createAccount, 'A'),
+    };
+    const signing = new Map<string, SigningKey>();
+    for (const f of (await readdir(join(dir, 'signing'))).sort()) {
+      if (!f.endsWith('.pem')) continue;
+      const path = join(dir, 'signing', f);
+      const k = signingKeyFromPem(await readSecret(path));
+      if (!k.ok) throw new InvalidArgumentError(`${path}: ${k.error}`, 'keyStore');
+      if (`${k.value.keyId}.pem` !== f)
+        throw new InvalidArgumentError(`${path} is named after another key`, 'keyStore');
+      signing.set(k.value.keyId, k.value);
+    }
+    let active = '';
+    try {
+      active = (await readFile(join(dir, 'signing', 'active'), 'utf8')).trim();
+    } catch {
+      // first start
+    }
+    const store = new KeyStore(dir, nats, signing, active);
+    if (signing.size === 0) await store.addSigningKey(true);
+    else if (!signing.has(active))
+      throw new InvalidArgumentError(`active signing key ${active} missing`, 'keyStore');
+    return store;
+  }
+
+  /** The NATS operator/account keys (for the identity module only). */
+  natsKeys(): NatsKeys {
+    return this.#nats;
+  }
+
+  /** The key new bundles are signed with. */
+  activeSigningKey(): SigningKey {
+    const k = this.#signing.get(this.#active);
+    if (!k) throw new InvalidArgumentError('no active signing key', 'keyStore');
+    return k;
+  }
+
+  /** Every signing key held (public parts go into the trust store). */
+  signingKeys(): readonly SigningKey[] {
+    return [...this.#signing.values()];
+  }
+
+  /** Looks a signing key up by id. */
+  signingKey(keyId: string): SigningKey | undefined {
+    return this.#signing.get(keyId);
+  }
+
+  /** Generates and stores a new signing key (rotation step 1); `activate` makes it sign from now on. */
+  async addSigningKey(activate = false): Promise<SigningKey> {
+    const k = generateSigningKey();
+    await writeSecret(join(this.dir, 'signing', `${k.keyId}.pem`), signingKeyToPem(k));
+    this.#signing.set(k.keyId, k);
+    if (activate) await this.activate(k.keyId);
+    return k;
+  }
+
+  /** Makes a held key the one new bundles are signed with (rotation step 2). */
+  async activate(keyId: string): Promise<void> {
+    if (!keyIdPattern.test(keyId) || !this.#signing.has(keyId))
+      throw new InvalidArgumentError(`no signing key ${keyId}`, 'keyId');
+    await writeSecret(join(this.dir, 'signing', 'active'), `${keyId}\n`);
+    this.#active = keyId;
+  }
+
+  /** The directory and the public key ids only. */
+  toString(): string {
+    return `KeyStore(${this.dir}, signing keys: ${[...this.#signing.keys()].join(', ')})`;
+  }
+
+  /** What `util.inspect` prints: same as `toString`. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+
+  toJSON(): { dir: string; signingKeys: string[] } {
+    return { dir: this.dir, signingKeys: [...this.#signing.keys()] };
+  }
+}
+
+async function loadOrCreateNkey(path: string, create: () => KeyPair, prefix: 'O' | 'A'): Promise<KeyPair> {
+  let seed: string | undefined;
+  try {
+    seed = (await readSecret(path)).trim();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  if (seed === undefined) {
+    const kp = create();
+    await writeSecret(path, `${new TextDecoder().decode(kp.getSeed())}\n`);
+    return kp;
+  }
+  let kp: KeyPair;
+  try {
+    kp = fromSeed(new TextEncoder().encode(seed));
+  } catch {
+    throw new InvalidArgumentError(`${path} does not hold an nkey seed`, 'keyStore');
+  }
+  if (!kp.getPublicKey().startsWith(prefix))
+    throw new InvalidArgumentError(`${path} holds the wrong kind of key`, 'keyStore');
+  return kp;
+}
+
+/** Reads a key file, refusing one that group or others can read or write. */
+async function readSecret(path: string): Promise<string> {
+  const st = await stat(path);
+  if ((st.mode & 0o077) !== 0)
+    throw new PermissionDeniedError(
+      `${path} has mode ${(st.mode & 0o777).toString(8)}; key files must be 0600`,
+    );
+  return readFile(path, 'utf8');
+}
+
+async function writeSecret(path: string, text: string): Promise<void> {
+  await writeFile(path, text, { mode: 0o600 });
+  await chmod(path, 0o600);
+}

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { nodeIdFromRandom } from '@launchfleet/shared/messages/index';
+import { enrollPermissions, nodePermissions } from './permissions.ts';
+
+const a = nodeIdFromRandom(new Uint8Array(13).fill(1));
+const b = nodeIdFromRandom(new Uint8Array(13).fill(2));
+
+/** NATS subject matching (`*` one token, `>` the rest). */
+function matches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return s.length > i;
+    if (i >= s.length) return false;
+    if (p[i] !== '*' && p[i] !== s[i]) return false;
+  }
+  return p.length === s.length;
+}
+const canPub = (id: string, subj: string) => nodePermissions(id).pub.allow.some((p) => matches(p, subj));
+const canSub = (id: string, subj: string) => nodePermissions(id).sub.allow.some((p) => matches(p, subj));
+
+test('a node may read only its own desired keys and the trust store', () => {
+  assert.ok(canPub(a, `$JS.API.DIRECT.GET.KV_lf_desired.$KV.lf_desired.${a}.com_2Eacme`));
+  assert.ok(canPub(a, `$JS.API.CONSUMER.CREATE.KV_lf_desired.oc_1.$KV.lf_desired.${a}.>`));
+  assert.ok(canPub(a, '$JS.API.DIRECT.GET.KV_lf_trust.$KV.lf_trust.store'));
+  assert.ok(!canPub(a, `$JS.API.DIRECT.GET.KV_lf_desired.$KV.lf_desired.${b}.com_2Eacme`));
+  assert.ok(!canPub(a, `$JS.API.CONSUMER.CREATE.KV_lf_desired.oc_1.$KV.lf_desired.${b}.>`));
+  assert.ok(!canPub(a, '$JS.API.CONSUMER.CREATE.KV_lf_desired.oc_1.$KV.lf_desired.>'));
+  assert.ok(!canPub(a, '$JS.API.CONSUMER.CREATE.KV_lf_desired'));
+  assert.ok(!canPub(a, '$JS.API.DIRECT.GET.KV_lf_desired'));
+  assert.ok(!canPub(a, '$JS.API.STREAM.INFO.KV_lf_desired'));
+  assert.ok(!canPub(a, '$JS.API.STREAM.MSG.GET.KV_lf_desired'));
+  assert.ok(!canPub(a, '$JS.API.CONSUMER.DELETE.KV_lf_desired.x'));
+});
+
+test('a node may write only its own status, events and heartbeat', () => {
+  assert.ok(canPub(a, `$KV.lf_nodes.${a}.status`));
+  assert.ok(canPub(a, `lf.events.${a}.bundle-refused`));
+  assert.ok(canPub(a, `lf.hb.${a}`));
+  for (const s of [
+    `$KV.lf_nodes.${b}.status`,
+    `lf.events.${b}.bundle-refused`,
+    'lf.events.controller.enroll-refused',
+    `lf.hb.${b}`,
+    `$KV.lf_desired.${a}.x`,
+    '$KV.lf_trust.store',
+    '$KV.lf_registry.x',
+    'lf.enroll',
+  ])
+    assert.ok(!canPub(a, s), s);
+});
+
+test('a node subscribes only to its own inbox and questions', () => {
+  assert.ok(canSub(a, `_I.${a}.abc`));
+  assert.ok(canSub(a, `lf.q.${a}.ping`));
+  for (const s of [`_I.${b}.abc`, `lf.q.${b}.ping`, '>', 'lf.enroll', '_INBOX.x', `lf.events.${a}.x`])
+    assert.ok(!canSub(a, s), s);
+  assert.deepEqual(nodePermissions(a).resp, { max: 1, ttl: 10_000_000_000 });
+});
+
+test('the bootstrap user can only enrol', () => {
+  const p = enrollPermissions();
+  assert.deepEqual(p.pub.allow, ['lf.enroll']);
+  assert.deepEqual(p.sub.allow, ['_E.>']);
+  assert.equal(p.resp, undefined);
+});

@@ -1,0 +1,70 @@
+/**
+ * Who may publish and subscribe to what, as NATS user permissions (pure; unit-tested).
+ *
+ * A node (`n…`) may:
+ *   - read its own desired state: direct get of `$KV.lf_desired.<nodeId>.>` and create a
+ *     consumer whose filter is exactly that (2.9's `$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>`
+ *     form: the server refuses a payload filter that differs from the subject's filter, so the
+ *     subject permission is the filter permission);
+ *   - read the trust store the same way (key `store` of `lf_trust`);
+ *   - put its own `lf_nodes` keys, publish its own events and heartbeats;
+ *   - receive on its own inbox prefix `_I.<nodeId>.>` and on its query subjects, and answer
+ *     requests it received (allow_responses).
+ * Everything else is denied by omission: no `$JS.API.STREAM.*` (stream info with a subject
+ * filter would list other nodes' keys; payload-form `STREAM.MSG.GET` and `DIRECT.GET` could
+ * fetch any key), no un-filtered consumer creation, no consumer deletion, no `>`.
+ *
+ * The bootstrap ("enroll") user may publish only `lf.enroll` and receive only on `_E.>`.
+ * The controller has no restrictions inside the fleet account.
+ */
+import { buckets, jsApi, keys, kvStreamName, kvSubject, subjects } from '@launchfleet/shared/messages/index';
+
+/** A NATS user's permissions (the `pub`/`sub`/`resp` claims of a user JWT). */
+export interface UserPermissions {
+  readonly pub: { readonly allow: readonly string[]; readonly deny: readonly string[] };
+  readonly sub: { readonly allow: readonly string[]; readonly deny: readonly string[] };
+  /** allow_responses: may publish to reply subjects of messages it received. */
+  readonly resp?: { readonly max: number; readonly ttl: number };
+}
+
+/** The subjects that read one KV key (or key filter) of a bucket, and nothing else. */
+export function kvReadSubjects(bucket: 'lf_desired' | 'lf_trust', keyFilter: string): string[] {
+  const stream = kvStreamName(bucket);
+  const subject = kvSubject(bucket, keyFilter);
+  return [
+    `${jsApi}.DIRECT.GET.${stream}.${subject}`,
+    `${jsApi}.CONSUMER.CREATE.${stream}.*.${subject}`,
+    // Flow-control replies of the push consumers a watch uses.
+    `$JS.FC.${stream}.>`,
+  ];
+}
+
+/** Permissions of one enrolled node. `nodeId` must be a valid node id (see `isNodeId`). */
+export function nodePermissions(nodeId: string): UserPermissions {
+  return {
+    pub: {
+      allow: [
+        ...kvReadSubjects(buckets.desired, keys.desiredOf(nodeId)),
+        ...kvReadSubjects(buckets.trust, keys.trustStore),
+        kvSubject(buckets.nodes, keys.nodeAll(nodeId)),
+        subjects.eventsOf(nodeId),
+        subjects.heartbeat(nodeId),
+      ],
+      deny: [],
+    },
+    sub: {
+      allow: [`${subjects.nodeInboxPrefix(nodeId)}.>`, subjects.queriesOf(nodeId)],
+      deny: [],
+    },
+    // One reply per request, within 10 s (ttl in nanoseconds).
+    resp: { max: 1, ttl: 10_000_000_000 },
+  };
+}
+
+/** Permissions of the shared bootstrap user that unenrolled agents use to reach `lf.enroll`. */
+export function enrollPermissions(): UserPermissions {
+  return {
+    pub: { allow: [subjects.enroll], deny: [] },
+    sub: { allow: [subjects.enrollInboxAll], deny: [] },
+  };
+}

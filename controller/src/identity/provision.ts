@@ -1,0 +1,67 @@
+/**
+ * Creates (idempotently) the buckets and the stream the control plane lives in, with the
+ * replica count of the deployment (1 on a single server, 3 on a cluster).
+ *
+ * Bucket/stream settings and why:
+ * - `lf_desired`: history 5 (a short audit trail of what was desired), direct get on (so a
+ *   node's `get` goes to `$JS.API.DIRECT.GET.<stream>.<subject>`, which permissions can scope).
+ * - `lf_trust`: history 10; `lf_nodes`: history 1 (latest status only).
+ * - `lf_registry`, `lf_tokens`: controller-only records.
+ * - `LF_EVENTS`: bounded by age and bytes, discarding the oldest.
+ */
+import { jetstreamManager, DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { buckets, eventsStream } from '@launchfleet/shared/messages/index';
+import { maxBundleBytes } from '@launchfleet/shared/signing/index';
+
+/** The opened buckets the controller uses. */
+export interface ControlPlaneStore {
+  readonly desired: KV;
+  readonly trust: KV;
+  readonly nodes: KV;
+  readonly registry: KV;
+  readonly tokens: KV;
+}
+
+export interface ProvisionOptions {
+  readonly replicas?: number;
+  readonly eventsMaxAgeMs?: number;
+  readonly eventsMaxBytes?: number;
+}
+
+/** Ensures the buckets and the events stream exist and opens the buckets. */
+export async function provisionControlPlane(
+  nc: NatsConnection,
+  o: ProvisionOptions = {},
+): Promise<ControlPlaneStore> {
+  const replicas = o.replicas ?? 1;
+  const kvm = new Kvm(nc);
+  const common = { replicas, storage: StorageType.File, allow_direct: true } as const;
+  const desired = await kvm.create(buckets.desired, { ...common, history: 5, maxValueSize: maxBundleBytes });
+  const trust = await kvm.create(buckets.trust, { ...common, history: 10, maxValueSize: 64 * 1024 });
+  const nodes = await kvm.create(buckets.nodes, { ...common, history: 1, maxValueSize: 256 * 1024 });
+  const registry = await kvm.create(buckets.registry, { ...common, history: 1, maxValueSize: 16 * 1024 });
+  const tokens = await kvm.create(buckets.tokens, { ...common, history: 1, maxValueSize: 4 * 1024 });
+  const jsm = await jetstreamManager(nc);
+  const config = {
+    name: eventsStream.name,
+    subjects: [...eventsStream.subjects],
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_age: (o.eventsMaxAgeMs ?? eventsStream.maxAgeMs) * 1_000_000,
+    max_bytes: o.eventsMaxBytes ?? eventsStream.maxBytes,
+    max_msg_size: eventsStream.maxMsgSize,
+    num_replicas: replicas,
+    storage: StorageType.File,
+  };
+  let exists = true;
+  try {
+    await jsm.streams.info(eventsStream.name);
+  } catch {
+    exists = false;
+  }
+  if (exists) await jsm.streams.update(eventsStream.name, config);
+  else await jsm.streams.add(config);
+  return { desired, trust, nodes, registry, tokens };
+}

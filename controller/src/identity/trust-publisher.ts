@@ -1,0 +1,85 @@
+/**
+ * Keeps the signed trust store in KV `lf_trust` (key `store`) in line with the controller's
+ * key store. Agents accept an update only if a key they already trust signed it, so the next
+ * store is always signed by a held key that the *current* store trusts (the active key when
+ * it is trusted already, else the oldest held trusted key). Compare-and-set on the KV
+ * revision keeps two controllers from publishing over each other.
+ */
+import type { KV } from '@nats-io/kv';
+import { ConflictError, InvalidArgumentError } from '@launchfleet/shared';
+import { keys } from '@launchfleet/shared/messages/index';
+import {
+  type SignedTrustStore,
+  type TrustStore,
+  acceptTrustStore,
+  encodeSignedTrustStore,
+  lookupKey,
+  signTrustStore,
+} from '@launchfleet/shared/signing/index';
+import type { KeyStore } from './key-store.ts';
+
+export interface PublishTrustOptions {
+  readonly now: number;
+  /** Key ids to leave out of the store (rotation step 3: retire the old key). */
+  readonly retire?: readonly string[];
+  /** Key ids to revoke for good (a compromised key). */
+  readonly revoke?: readonly string[];
+}
+
+/** Reads the current signed trust store, if any. */
+export async function readTrustStore(kv: KV): Promise<{ store: TrustStore; revision: number } | undefined> {
+  const e = await kv.get(keys.trustStore);
+  if (!e || e.operation !== 'PUT') return undefined;
+  const r = acceptTrustStore(e.value, undefined);
+  if (!r.ok)
+    throw new InvalidArgumentError(`stored trust store is unusable: ${r.reason}: ${r.detail}`, 'lf_trust');
+  return { store: r.store, revision: e.revision };
+}
+
+/** Publishes the trust store the key store implies; returns what is stored now. */
+export async function publishTrustStore(
+  kv: KV,
+  ks: KeyStore,
+  o: PublishTrustOptions,
+): Promise<SignedTrustStore> {
+  const current = await readTrustStore(kv);
+  const retire = new Set([...(o.retire ?? []), ...(o.revoke ?? [])]);
+  const revoked = [...new Set([...(current?.store.revoked ?? []), ...(o.revoke ?? [])])].sort();
+  const held = ks.signingKeys().filter((k) => !retire.has(k.keyId) && !revoked.includes(k.keyId));
+  if (held.length === 0) throw new InvalidArgumentError('the trust store would hold no key', 'retire');
+  const nextKeys = held
+    .map((k) => ({ keyId: k.keyId, publicKey: k.publicKey }))
+    .sort((a, b) => (a.keyId < b.keyId ? -1 : 1));
+  const next: TrustStore = {
+    version: (current?.store.version ?? 0) + 1,
+    issuedAt: o.now,
+    keys: nextKeys,
+    revoked,
+  };
+  if (current && sameContent(current.store, next)) {
+    const signer = pickSigner(ks, current.store);
+    return signTrustStore(current.store, signer);
+  }
+  const signer = pickSigner(ks, current?.store ?? next);
+  const signed = signTrustStore(next, signer);
+  const text = encodeSignedTrustStore(signed);
+  try {
+    if (current) await kv.update(keys.trustStore, text, current.revision);
+    else await kv.create(keys.trustStore, text);
+  } catch (e) {
+    throw new ConflictError('trust store changed concurrently; retry', { cause: e });
+  }
+  return signed;
+}
+
+function pickSigner(ks: KeyStore, trustedBy: TrustStore) {
+  const active = ks.activeSigningKey();
+  if (lookupKey(trustedBy, active.keyId).ok) return active;
+  const k = ks.signingKeys().find((x) => lookupKey(trustedBy, x.keyId).ok);
+  if (!k) throw new InvalidArgumentError('no held key is trusted by the current trust store', 'keyStore');
+  return k;
+}
+
+function sameContent(a: TrustStore, b: TrustStore): boolean {
+  return JSON.stringify([a.keys, a.revoked]) === JSON.stringify([b.keys, b.revoked]);
+}

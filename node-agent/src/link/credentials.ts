@@ -1,0 +1,94 @@
+/**
+ * The node's identity on disk, in its state directory:
+ *
+ * ```
+ * <stateDir>/node.creds   NATS user JWT + the node's own nkey seed (mode 0600)
+ * <stateDir>/node.json    { nodeId, enrolledAt }
+ * <stateDir>/trust.json   the signed trust store last accepted
+ * ```
+ *
+ * The seed is generated on the node and never sent anywhere; only its public key went to the
+ * controller. Files are written to a temporary name and renamed, so a crash never leaves a
+ * half-written credentials file.
+ */
+import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PermissionDeniedError } from '@launchfleet/shared';
+import { isNodeId } from '@launchfleet/shared/messages/index';
+
+/** What an enrolled node knows about itself. */
+export interface NodeIdentity {
+  readonly nodeId: string;
+  /** Path of the credentials file. */
+  readonly credsPath: string;
+  readonly trustStorePath: string;
+}
+
+export const stateFiles = { creds: 'node.creds', node: 'node.json', trust: 'trust.json' } as const;
+
+/** The standard NATS credentials file text. */
+export function formatCreds(jwt: string, seed: string): string {
+  return [
+    '-----BEGIN NATS USER JWT-----',
+    jwt,
+    '------END NATS USER JWT------',
+    '',
+    '************************* IMPORTANT *************************',
+    'NKEY Seed printed below can be used to sign and prove identity.',
+    'NKEYs are sensitive and should be treated as secrets.',
+    '',
+    '-----BEGIN USER NKEY SEED-----',
+    seed,
+    '------END USER NKEY SEED------',
+    '',
+    '*************************************************************',
+    '',
+  ].join('\n');
+}
+
+/** Writes a file atomically with the given mode. */
+export async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, data, { mode });
+  await chmod(tmp, mode);
+  await rename(tmp, path);
+}
+
+/** Stores a fresh identity. */
+export async function saveIdentity(
+  stateDir: string,
+  nodeId: string,
+  creds: string,
+  trustStore: string,
+  enrolledAt: number,
+): Promise<NodeIdentity> {
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const credsPath = join(stateDir, stateFiles.creds);
+  const trustStorePath = join(stateDir, stateFiles.trust);
+  await writeFileAtomic(credsPath, creds, 0o600);
+  await writeFileAtomic(trustStorePath, trustStore, 0o600);
+  await writeFileAtomic(
+    join(stateDir, stateFiles.node),
+    JSON.stringify({ nodeId, enrolledAt }) + '\n',
+    0o600,
+  );
+  return { nodeId, credsPath, trustStorePath };
+}
+
+/** Loads the identity of an enrolled node, or undefined if the node never enrolled. */
+export async function loadIdentity(stateDir: string): Promise<NodeIdentity | undefined> {
+  let node: unknown;
+  try {
+    node = JSON.parse(await readFile(join(stateDir, stateFiles.node), 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  const nodeId = (node as { nodeId?: unknown }).nodeId;
+  if (!isNodeId(nodeId)) return undefined;
+  const credsPath = join(stateDir, stateFiles.creds);
+  const st = await stat(credsPath);
+  if ((st.mode & 0o077) !== 0)
+    throw new PermissionDeniedError(`${credsPath} has mode ${(st.mode & 0o777).toString(8)}; must be 0600`);
+  return { nodeId, credsPath, trustStorePath: join(stateDir, stateFiles.trust) };
+}

@@ -1,0 +1,196 @@
+/**
+ * The agent's gate on desired state: watches its own keys in `lf_desired` (one filter,
+ * `<nodeId>.>`, as nats-server 2.9 allows) and the trust store in `lf_trust`, verifies every
+ * bundle, and hands only verified, newer bundles to the caller. Every refusal becomes a
+ * `bundle-refused` event (reason = the `RefusalReason`), every trust-store refusal a
+ * `trust-refused` event, and an entry under a key that is not a label token a
+ * `message-refused` event. Nothing here throws on bad input.
+ *
+ * This is the boundary the reconcile loop (not built yet) will sit behind: it receives
+ * `onBundle` / `onRemoved` and owns what to run.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Kvm, type KvEntry, type KvWatchEntry } from '@nats-io/kv';
+import type { Clock } from '@launchfleet/shared';
+import { buckets, decodeLabelToken, keys } from '@launchfleet/shared/messages/index';
+import type { NodeEventKind } from '@launchfleet/shared/messages/index';
+import {
+  type AppliedVersion,
+  type JobBundle,
+  type TrustStore,
+  acceptTrustStore,
+  verifyBundle,
+} from '@launchfleet/shared/signing/index';
+import { publishNodeEvent } from './node-connection.ts';
+
+export interface DesiredWatchOptions {
+  readonly nc: NatsConnection;
+  readonly nodeId: string;
+  readonly trust: TrustStore;
+  readonly clock: Clock;
+  /** Versions already applied (from the agent's own state), per label. */
+  readonly applied?: ReadonlyMap<string, AppliedVersion>;
+  readonly maxSkewMs?: number;
+  /** A verified, new bundle (not an identical re-delivery). */
+  readonly onBundle: (bundle: JobBundle) => void;
+  /** The controller deleted a label's desired state. */
+  readonly onRemoved?: (label: string) => void;
+  /** The trust store changed (persist it). */
+  readonly onTrust?: (store: TrustStore, raw: string) => void;
+  /** Called after each event is published (or failed to publish); for tests and logs. */
+  readonly onEvent?: (kind: NodeEventKind, reason: string, label?: string) => void;
+}
+
+/** How many superseded digests per label are remembered (to tell a replay from an unknown old version). */
+const maxSuperseded = 16;
+
+/** Watches and verifies this node's desired state. */
+export class DesiredWatch {
+  readonly #o: DesiredWatchOptions;
+  readonly #applied: Map<string, AppliedVersion>;
+  #trust: TrustStore;
+  readonly #stops: (() => void)[] = [];
+  readonly #loops: Promise<void>[] = [];
+  /** Bundles refused for an unknown key, retried when the trust store changes (rotation race). */
+  readonly #awaitingKey = new Map<string, KvWatchEntry>();
+
+  constructor(o: DesiredWatchOptions) {
+    this.#o = o;
+    this.#trust = o.trust;
+    this.#applied = new Map(o.applied ?? []);
+  }
+
+  /** The trust store in force. */
+  get trust(): TrustStore {
+    return this.#trust;
+  }
+
+  /** What has been applied so far. */
+  get applied(): ReadonlyMap<string, AppliedVersion> {
+    return this.#applied;
+  }
+
+  async start(): Promise<void> {
+    const kvm = new Kvm(this.#o.nc);
+    // Bind without stream info (nodes may not read stream info) and with direct get.
+    const trustKv = await kvm.open(buckets.trust, { allow_direct: true });
+    const desiredKv = await kvm.open(buckets.desired, { allow_direct: true });
+    // Trust first, so bundles signed with a freshly rotated key verify.
+    const trustEntry = await trustKv.get(keys.trustStore);
+    if (trustEntry) this.#onTrustEntry(trustEntry);
+    const tw = await trustKv.watch({ key: keys.trustStore });
+    const dw = await desiredKv.watch({ key: keys.desiredOf(this.#o.nodeId) });
+    this.#stops.push(
+      () => tw.stop(),
+      () => dw.stop(),
+    );
+    this.#loops.push(
+      (async () => {
+        for await (const e of tw) {
+          try {
+            this.#onTrustEntry(e);
+          } catch (err) {
+            this.#event(
+              'trust-refused',
+              'handler-failed',
+              undefined,
+              err instanceof Error ? err.message : String(err),
+            );
+          }
+        }
+      })(),
+      (async () => {
+        for await (const e of dw) {
+          try {
+            this.#onDesiredEntry(e);
+          } catch (err) {
+            // A throwing callback must not end the watch.
+            this.#event(
+              'message-refused',
+              'handler-failed',
+              undefined,
+              err instanceof Error ? err.message : String(err),
+            );
+          }
+        }
+      })(),
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.#stops) s();
+    await Promise.allSettled(this.#loops);
+  }
+
+  #onTrustEntry(e: KvEntry | KvWatchEntry): void {
+    if (e.operation !== 'PUT') return;
+    const r = acceptTrustStore(e.value, this.#trust);
+    if (!r.ok) {
+      this.#event('trust-refused', r.reason, undefined, r.detail);
+      return;
+    }
+    if (r.unchanged) return;
+    this.#trust = r.store;
+    this.#o.onTrust?.(r.store, e.string());
+    this.#event('trust-updated', 'ok', undefined, `trust store version ${r.store.version}`, r.store.version);
+    const retry = [...this.#awaitingKey.values()];
+    this.#awaitingKey.clear();
+    for (const entry of retry) this.#onDesiredEntry(entry);
+  }
+
+  #onDesiredEntry(e: KvWatchEntry): void {
+    const prefix = `${this.#o.nodeId}.`;
+    const token = e.key.startsWith(prefix) ? e.key.slice(prefix.length) : '';
+    const label = decodeLabelToken(token);
+    if (!label.ok) {
+      this.#event(
+        'message-refused',
+        'bad-key',
+        undefined,
+        `desired key ${e.key.slice(0, 200)}: ${label.error}`,
+      );
+      return;
+    }
+    if (e.operation !== 'PUT') {
+      this.#awaitingKey.delete(label.value);
+      this.#o.onRemoved?.(label.value);
+      return;
+    }
+    const r = verifyBundle(e.value, this.#trust, {
+      now: this.#o.clock.wallMs(),
+      nodeId: this.#o.nodeId,
+      lastVersionByLabel: this.#applied,
+      expectedLabel: label.value,
+      ...(this.#o.maxSkewMs !== undefined && { maxSkewMs: this.#o.maxSkewMs }),
+    });
+    if (!r.ok) {
+      if (r.reason === 'unknown-key') this.#awaitingKey.set(label.value, e);
+      this.#event('bundle-refused', r.reason, label.value, r.detail, r.version);
+      return;
+    }
+    this.#awaitingKey.delete(label.value);
+    if (r.duplicate) return;
+    const prev = this.#applied.get(r.bundle.label);
+    const superseded = prev ? [...(prev.superseded ?? []), prev.digest].slice(-maxSuperseded) : [];
+    this.#applied.set(r.bundle.label, { version: r.bundle.version, digest: r.digest, superseded });
+    this.#event('bundle-accepted', 'ok', r.bundle.label, `version ${r.bundle.version}`, r.bundle.version);
+    this.#o.onBundle(r.bundle);
+  }
+
+  #event(kind: NodeEventKind, reason: string, label?: string, detail?: string, version?: number): void {
+    publishNodeEvent(
+      this.#o.nc,
+      this.#o.nodeId,
+      {
+        kind,
+        reason,
+        ...(label !== undefined && { label }),
+        ...(detail !== undefined && { detail }),
+        ...(version !== undefined && { version }),
+      },
+      this.#o.clock.wallMs(),
+    )
+      .catch(() => undefined)
+      .finally(() => this.#o.onEvent?.(kind, reason, label));
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Enrolment, agent side.
+ *
+ * 1. Generate a NATS user key pair (the node identity; the seed stays on this machine).
+ * 2. Connect as the shared bootstrap user (it may only publish `lf.enroll` and receive on
+ *    `_E.>`), with a random inbox prefix `_E.<nonce>`.
+ * 3. Request `lf.enroll` with { token, public key, hostname, inventory }.
+ * 4. Check the reply: a node id, a JWT bound to *our* public key, a trust store that is
+ *    self-signed and, if the agent was installed with pinned key ids, signed by one of them.
+ * 5. Store the credentials (0600) and the trust store in the state directory.
+ * The caller then reconnects with `connectAsNode`.
+ */
+import { randomBytes } from 'node:crypto';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { createUser } from '@nats-io/nkeys';
+import { type Result, ok, err, messageOf } from '@launchfleet/shared';
+import {
+  type Inventory,
+  decodeEnrollReply,
+  encodeEnrollRequest,
+  subjects,
+} from '@launchfleet/shared/messages/index';
+import { acceptTrustStore } from '@launchfleet/shared/signing/index';
+import { type NodeIdentity, formatCreds, saveIdentity } from './credentials.ts';
+
+export interface EnrollOptions {
+  readonly servers: string | string[];
+  /** The bootstrap user's credentials file content. */
+  readonly enrollCreds: Uint8Array;
+  readonly token: string;
+  readonly stateDir: string;
+  readonly hostname: string;
+  readonly inventory?: Inventory;
+  /** Key ids the first trust store must be signed by (installed with the agent). */
+  readonly pinnedKeyIds?: readonly string[];
+  readonly timeoutMs?: number;
+  readonly now?: () => number;
+}
+
+/** Why enrolment failed. `refused` carries the controller's reason. */
+export interface EnrollFailure {
+  readonly kind: 'unreachable' | 'refused' | 'bad-reply';
+  readonly reason: string;
+  readonly detail: string;
+}
+
+/** Enrols this machine; writes credentials into `stateDir`. */
+export async function enroll(o: EnrollOptions): Promise<Result<NodeIdentity, EnrollFailure>> {
+  const user = createUser();
+  const publicKey = user.getPublicKey();
+  const now = o.now ?? Date.now;
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: o.servers,
+      authenticator: credsAuthenticator(o.enrollCreds),
+      inboxPrefix: subjects.enrollInboxPrefix(randomBytes(12).toString('hex')),
+      name: `enroll:${o.hostname}`,
+      maxReconnectAttempts: 0,
+    });
+  } catch (e) {
+    return err({ kind: 'unreachable', reason: 'connect', detail: messageOf(e) });
+  }
+  try {
+    let replyData: Uint8Array;
+    try {
+      const m = await nc.request(
+        subjects.enroll,
+        encodeEnrollRequest(
+          { token: o.token, publicKey, hostname: o.hostname, inventory: o.inventory ?? {} },
+          now(),
+        ),
+        { timeout: o.timeoutMs ?? 10_000 },
+      );
+      replyData = m.data;
+    } catch (e) {
+      return err({ kind: 'unreachable', reason: 'request', detail: messageOf(e) });
+    }
+    const reply = decodeEnrollReply(replyData);
+    if (!reply.ok) return err({ kind: 'bad-reply', reason: reply.error.code, detail: reply.error.detail });
+    if (!reply.value.ok)
+      return err({ kind: 'refused', reason: reply.value.error, detail: reply.value.message });
+    const { nodeId, jwt, trustStore } = reply.value;
+    if (jwtSubject(jwt) !== publicKey)
+      return err({ kind: 'bad-reply', reason: 'jwt', detail: 'the JWT is not bound to this node key' });
+    const trust = acceptTrustStore(
+      trustStore,
+      undefined,
+      o.pinnedKeyIds ? { pinnedKeyIds: o.pinnedKeyIds } : {},
+    );
+    if (!trust.ok) return err({ kind: 'bad-reply', reason: `trust-${trust.reason}`, detail: trust.detail });
+    const seed = new TextDecoder().decode(user.getSeed());
+    const identity = await saveIdentity(o.stateDir, nodeId, formatCreds(jwt, seed), trustStore, now());
+    return ok(identity);
+  } finally {
+    user.clear();
+    await nc.close().catch(() => undefined);
+  }
+}
+
+/** The `sub` claim of a JWT (the key it is bound to), without verifying it. */
+function jwtSubject(jwt: string): string | undefined {
+  const part = jwt.split('.')[1];
+  if (part === undefined) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as { sub?: unknown };
+    return typeof claims.sub === 'string' ? claims.sub : undefined;
+  } catch {
+    return undefined;
+  }
+}

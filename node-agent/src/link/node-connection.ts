@@ -1,0 +1,46 @@
+/**
+ * The enrolled node's NATS connection: its own credentials, and the inbox prefix its
+ * permissions allow (`_I.<nodeId>`). Reconnects forever with jitter, so a broker restart is
+ * no thundering herd.
+ */
+import { readFile } from 'node:fs/promises';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { subjects, encodeNodeEvent, type NodeEvent, boundedDetail } from '@launchfleet/shared/messages/index';
+import type { NodeIdentity } from './credentials.ts';
+
+export interface NodeConnectOptions {
+  readonly servers: string | string[];
+  /** Reconnect attempts; -1 = forever (default). */
+  readonly maxReconnectAttempts?: number;
+  readonly reconnectTimeWaitMs?: number;
+}
+
+/** Connects as the enrolled node. */
+export async function connectAsNode(id: NodeIdentity, o: NodeConnectOptions): Promise<NatsConnection> {
+  const creds = await readFile(id.credsPath);
+  return connect({
+    servers: o.servers,
+    authenticator: credsAuthenticator(new Uint8Array(creds)),
+    inboxPrefix: subjects.nodeInboxPrefix(id.nodeId),
+    name: id.nodeId,
+    maxReconnectAttempts: o.maxReconnectAttempts ?? -1,
+    reconnectTimeWait: o.reconnectTimeWaitMs ?? 2000,
+    reconnectJitter: 1000,
+  });
+}
+
+/** Publishes one of this node's events to the events stream (awaits the stream's ack). */
+export async function publishNodeEvent(
+  nc: NatsConnection,
+  nodeId: string,
+  e: Omit<NodeEvent, 'source'>,
+  ts: number,
+): Promise<void> {
+  const ev: NodeEvent = {
+    ...e,
+    source: nodeId,
+    ...(e.detail !== undefined && { detail: boundedDetail(e.detail) }),
+  };
+  await jetstream(nc).publish(subjects.event(nodeId, e.kind), encodeNodeEvent(ev, ts));
+}

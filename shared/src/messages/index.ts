@@ -1,0 +1,5 @@
+export * from './names.ts';
+export * from './tokens.ts';
+export * from './envelope.ts';
+export * from './enroll.ts';
+export * from './node-messages.ts';

@@ -1,0 +1,288 @@
+/**
+ * A real nats-server per suite (the nats.js "nst" idea): free loopback ports, a temporary
+ * store_dir, JetStream on, optional extra config (operator/JWT auth, accounts), readiness by
+ * the monitor endpoint, and cleanup that kills the process group and removes the directory.
+ *
+ * `startCluster(3)` starts three servers on 127.0.0.1 routed to each other, ready when every
+ * server sees the same JetStream meta leader (R3 streams and buckets can be created then).
+ * Only loopback addresses are ever used.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Options for one server. */
+export interface NatsServerOptions {
+  /** Extra configuration text appended to the generated config (e.g. operator/resolver blocks). */
+  readonly extraConfig?: string;
+  /** Server name (JetStream clustering needs distinct names). */
+  readonly name?: string;
+  /** Print the server's log to stderr (debugging). */
+  readonly debug?: boolean;
+  /** How long to wait for readiness. Default 10 s. */
+  readonly readyTimeoutMs?: number;
+}
+
+/** A running server. */
+export interface NatsServer {
+  readonly name: string;
+  readonly port: number;
+  readonly monitorPort: number;
+  readonly clusterPort: number | undefined;
+  /** `nats://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly dir: string;
+  readonly pid: number;
+  /** The last lines the server logged (for failure messages). */
+  log(): string;
+  /** Kills the server (SIGKILL to its process group) without removing its directory. */
+  kill(): Promise<void>;
+  /** Stops the server (SIGTERM) and starts it again with the same config, ports and store. */
+  restart(): Promise<void>;
+  /** Stops the server (SIGTERM, then SIGKILL) and removes its directory. */
+  stop(): Promise<void>;
+}
+
+/** Picks a free loopback TCP port (bind :0, read, close). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts one server with JetStream. */
+export async function startServer(opts: NatsServerOptions = {}): Promise<NatsServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'lf-nats-'));
+  const port = await freePort();
+  const monitorPort = await freePort();
+  return launch({
+    dir,
+    port,
+    monitorPort,
+    clusterPort: undefined,
+    routes: [],
+    clusterName: undefined,
+    ...opts,
+  });
+}
+
+/** Starts an n-server cluster on 127.0.0.1; every server has JetStream and routes to the others. */
+export async function startCluster(n = 3, opts: Omit<NatsServerOptions, 'name'> = {}): Promise<NatsServer[]> {
+  const base = await mkdtemp(join(tmpdir(), 'lf-nats-cluster-'));
+  const specs = [];
+  for (let i = 0; i < n; i++) {
+    specs.push({ port: await freePort(), monitorPort: await freePort(), clusterPort: await freePort() });
+  }
+  const routes = specs.map((s) => `nats-route://127.0.0.1:${s.clusterPort}`);
+  const servers: NatsServer[] = [];
+  try {
+    const started = await Promise.all(
+      specs.map((s, i) =>
+        launch({
+          ...opts,
+          ...s,
+          dir: join(base, `s${i}`),
+          name: `lf-s${i}`,
+          clusterName: 'lf-test',
+          routes: routes.filter((_, j) => j !== i),
+        }),
+      ),
+    );
+    servers.push(...started);
+    await waitFor(
+      async () => {
+        const leaders = await Promise.all(servers.map((s) => metaLeader(s.monitorPort)));
+        return leaders.every((l) => l !== '' && l === leaders[0]);
+      },
+      opts.readyTimeoutMs ?? 15_000,
+      'cluster JetStream meta leader',
+    );
+  } catch (e) {
+    await Promise.all(servers.map((s) => s.stop()));
+    await rm(base, { recursive: true, force: true });
+    throw e;
+  }
+  // The base dir is removed with the last server.
+  const last = servers[servers.length - 1];
+  if (last) {
+    const stopLast = last.stop.bind(last);
+    last.stop = async () => {
+      await stopLast();
+      await rm(base, { recursive: true, force: true });
+    };
+  }
+  return servers;
+}
+
+/** Stops every server of a cluster. */
+export async function stopAll(servers: readonly NatsServer[]): Promise<void> {
+  for (const s of servers) await s.stop();
+}
+
+interface LaunchSpec extends NatsServerOptions {
+  readonly dir: string;
+  readonly port: number;
+  readonly monitorPort: number;
+  readonly clusterPort: number | undefined;
+  readonly routes: readonly string[];
+  readonly clusterName: string | undefined;
+}
+
+async function launch(spec: LaunchSpec): Promise<NatsServer> {
+  await mkdir(spec.dir, { recursive: true });
+  const name = spec.name ?? `lf-${spec.port}`;
+  const lines = [
+    `server_name: ${JSON.stringify(name)}`,
+    `listen: "127.0.0.1:${spec.port}"`,
+    `http: "127.0.0.1:${spec.monitorPort}"`,
+    `jetstream { store_dir: ${JSON.stringify(join(spec.dir, 'js'))} }`,
+  ];
+  if (spec.clusterPort !== undefined) {
+    lines.push(
+      `cluster { name: ${JSON.stringify(spec.clusterName ?? 'lf')}, listen: "127.0.0.1:${spec.clusterPort}",`,
+      `  routes: [${spec.routes.map((r) => JSON.stringify(r)).join(', ')}] }`,
+    );
+  }
+  if (spec.extraConfig) lines.push(spec.extraConfig);
+  const confPath = join(spec.dir, 'server.conf');
+  await writeFile(confPath, lines.join('\n') + '\n', { mode: 0o600 });
+
+  const logLines: string[] = [];
+  /** The current process; replaced by `restart`. */
+  let proc = spawnServer(confPath, name, logLines, spec.debug === true);
+  const ready = async (): Promise<void> => {
+    const p = proc;
+    await waitFor(
+      async () => {
+        if (p.exited()) throw new Error(`nats-server exited during start:\n${logLines.join('\n')}`);
+        return (await httpStatus(spec.monitorPort, '/varz')) === 200;
+      },
+      spec.readyTimeoutMs ?? 10_000,
+      `nats-server ${name} ready`,
+    );
+  };
+  const server: NatsServer = {
+    name,
+    port: spec.port,
+    monitorPort: spec.monitorPort,
+    clusterPort: spec.clusterPort,
+    url: `nats://127.0.0.1:${spec.port}`,
+    dir: spec.dir,
+    get pid() {
+      return proc.pid;
+    },
+    log: () => logLines.join('\n'),
+    kill: () => proc.kill('SIGKILL'),
+    restart: async () => {
+      await proc.kill('SIGTERM');
+      proc = spawnServer(confPath, name, logLines, spec.debug === true);
+      await ready();
+    },
+    stop: async () => {
+      await proc.kill('SIGTERM');
+      await rm(spec.dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await ready();
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
+  return server;
+}
+
+interface ServerProcess {
+  readonly pid: number;
+  exited(): boolean;
+  /** Signals the process group; SIGKILL after 5 s; resolves when it has exited. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+function spawnServer(confPath: string, name: string, logLines: string[], debug: boolean): ServerProcess {
+  // Own process group (detached), so a kill reaches anything it started.
+  const child = spawn('nats-server', ['-c', confPath], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    for (const l of chunk.split('\n')) {
+      if (l === '') continue;
+      logLines.push(l);
+      if (logLines.length > 200) logLines.shift();
+      if (debug) process.stderr.write(`[${name}] ${l}\n`);
+    }
+  });
+  let exited = false;
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
+  const pid = child.pid ?? 0;
+  const signal = (sig: NodeJS.Signals): void => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  return {
+    pid,
+    exited: () => exited,
+    kill: async (sig) => {
+      if (exited) return;
+      signal(sig);
+      await Promise.race([exit, delay(5000)]);
+      if (!exited) {
+        signal('SIGKILL');
+        await exit;
+      }
+    },
+  };
+}
+
+async function httpStatus(port: number, path: string): Promise<number> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(1000) });
+    await r.arrayBuffer();
+    return r.status;
+  } catch {
+    return 0;
+  }
+}
+
+async function metaLeader(port: number): Promise<string> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/jsz`, { signal: AbortSignal.timeout(1000) });
+    const j = (await r.json()) as { meta_cluster?: { leader?: string } };
+    return j.meta_cluster?.leader ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** Polls `check` every 50 ms until it returns true, or fails after `timeoutMs`. */
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(50);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
