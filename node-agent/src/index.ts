@@ -1,3 +1,11 @@
 export type * from './ports/index.ts';
+// Real OS adapters (ports/) and the native pieces.
+export { RealProcessSpawner, type RealProcessSpawnerOptions } from './adapters/process-spawner.ts';
+export type { StdioOpenFailurePolicy } from './adapters/exec-shim-protocol.ts';
+export { RealFileSystem, type RealFileSystemOptions } from './adapters/file-system.ts';
+export { RealUserDb, type RealUserDbOptions, type CommandRunner } from './adapters/user-db.ts';
+export * from './adapters/native-sockets.ts';
+export { resolveNode, resolveService, type ResolvedAddress } from './adapters/socket-names.ts';
+export { NativeBuildMissingError, nativeBuildDir, execShimPath } from './adapters/native-build.ts';
 // The supervisor (job machine, runtime, domains).
 export * from './supervisor/index.ts';

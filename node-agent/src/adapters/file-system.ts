@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, open, opendir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Disposable, FileStat, FileSystemPort } from '../ports/file-system.ts';
+import { PathWatcher } from './path-watcher.ts';
+
+/** Options of the real file system port. */
+export interface RealFileSystemOptions {
+  /** Coalescing window of watch() callbacks. Default 50 ms. */
+  readonly debounceMs?: number;
+  /**
+   * Period of the low-frequency safety rescan of every watched path (see PathWatcher):
+   * inotify drops events silently on queue overflow, so a runtime that must not miss a change
+   * (QueueDirectories) keeps this on. 0 turns it off. Default 30 s.
+   */
+  readonly rescanIntervalMs?: number;
+  /** Poll period for a path whose ancestors cannot be watched at all. Default 1 s. */
+  readonly fallbackPollMs?: number;
+  /** listDir stops after this many entries (memory stays bounded on a huge directory). Default 100 000. */
+  readonly maxListEntries?: number;
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** FileSystemPort over node:fs and inotify (fs.watch on parent directories). */
+export class RealFileSystem implements FileSystemPort {
+  readonly #debounceMs: number;
+  readonly #rescanIntervalMs: number;
+  readonly #fallbackPollMs: number;
+  readonly #maxListEntries: number;
+
+  constructor(options: RealFileSystemOptions = {}) {
+    this.#maxListEntries = options.maxListEntries ?? 100_000;
+    this.#debounceMs = options.debounceMs ?? 50;
+    this.#rescanIntervalMs = options.rescanIntervalMs ?? 30_000;
+    this.#fallbackPollMs = options.fallbackPollMs ?? 1000;
+  }
+
+  async exists(path: string): Promise<boolean> {
+    try {
+      await stat(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Reads at most one entry (a queue directory may hold millions): opendir, read, close. */
+  async dirHasEntries(path: string): Promise<boolean> {
+    let dir;
+    try {
+      dir = await opendir(path, { bufferSize: 1 });
+    } catch {
+      return false;
+    }
+    try {
+      return (await dir.read()) !== null;
+    } catch {
+      return false;
+    } finally {
+      await dir.close().catch(() => undefined);
+    }
+  }
+
+  /** stat(2) (following symlinks) plus lstat's symlink bit; undefined if missing or dangling. */
+  async stat(path: string): Promise<FileStat | undefined> {
+    try {
+      const [st, lst] = await Promise.all([stat(path), lstat(path)]);
+      return {
+        kind: st.isFile() ? 'file' : st.isDirectory() ? 'directory' : 'other',
+        isSymlink: lst.isSymbolicLink(),
+        uid: st.uid,
+        mode: st.mode & 0o7777,
+      };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Entry names (no . or ..), read incrementally and capped at `maxListEntries`. */
+  async listDir(path: string): Promise<readonly string[] | undefined> {
+    let dir;
+    try {
+      dir = await opendir(path);
+    } catch {
+      return undefined;
+    }
+    const names: string[] = [];
+    try {
+      for (let e = await dir.read(); e !== null && names.length < this.#maxListEntries; e = await dir.read())
+        names.push(e.name);
+      return names;
+    } catch {
+      return undefined;
+    } finally {
+      await dir.close().catch(() => undefined);
+    }
+  }
+
+  watch(path: string, onChange: () => void): Disposable {
+    const w = new PathWatcher(path, onChange, {
+      debounceMs: this.#debounceMs,
+      rescanIntervalMs: this.#rescanIntervalMs,
+      fallbackPollMs: this.#fallbackPollMs,
+    });
+    return { dispose: () => w.dispose() };
+  }
+
+  async readFile(path: string): Promise<Uint8Array | undefined> {
+    try {
+      return new Uint8Array(await readFile(path));
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Temp file in the same directory (same file system, so rename is atomic), written and
+   * fsync'ed, renamed over the target, then the directory fsync'ed so the rename is durable.
+   * With `mode` the file gets exactly that mode (fchmod, not subject to the umask).
+   */
+  async writeFileAtomic(path: string, data: Uint8Array | string, mode?: number): Promise<void> {
+    const dir = dirname(path);
+    const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode ?? 0o666);
+    let renamed = false;
+    try {
+      if (mode !== undefined) await fh.chmod(mode);
+      await fh.writeFile(data);
+      await fh.sync();
+      await fh.close();
+      await rename(tmp, path);
+      renamed = true;
+    } finally {
+      if (!renamed) {
+        await fh.close().catch(() => undefined);
+        await unlink(tmp).catch(() => undefined);
+      }
+    }
+    const d = await open(dir, constants.O_RDONLY);
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  }
+}

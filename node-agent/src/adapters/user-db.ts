@@ -1,0 +1,148 @@
+import { execFile } from 'node:child_process';
+import type { GroupRecord, UserDb, UserRecord } from '../ports/user-db.ts';
+
+/**
+ * The account database through the OS's own tools, so NSS (LDAP, sssd) and Directory Services
+ * answer, not just /etc/passwd: `getent passwd|group` on Linux; `id -P` (a master.passwd line)
+ * and `dscl . -read /Groups/<name> PrimaryGroupID` on macOS.
+ */
+
+/** Runs a command; resolves with its exit code and stdout (never rejects for a non-zero exit). */
+export type CommandRunner = (
+  file: string,
+  args: readonly string[],
+) => Promise<{ readonly code: number; readonly stdout: string }>;
+
+/** The real runner: execFile with a timeout and an output cap, no shell. */
+export const execCommand: CommandRunner = (file, args) =>
+  new Promise((resolve) => {
+    execFile(
+      file,
+      [...args],
+      { timeout: 5000, maxBuffer: 64 * 1024, env: { PATH: '/usr/bin:/bin:/usr/sbin:/sbin' } },
+      (err, stdout) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve({ code, stdout: String(stdout) });
+      },
+    );
+  });
+
+/** Options of the real user database. */
+export interface RealUserDbOptions {
+  readonly platform?: NodeJS.Platform;
+  readonly run?: CommandRunner;
+  /** How long an answer (found or not) is reused. Default 30 s; 0 disables the cache. */
+  readonly cacheTtlMs?: number;
+  /** Clock for the cache (injected for tests). */
+  readonly now?: () => number;
+}
+
+/** Account and group names we look up: POSIX portable names (plus a trailing $ for machine accounts). */
+const namePattern = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,255}\$?$/;
+const maxId = 0xfffffffe;
+
+function parseId(s: string | undefined): number | undefined {
+  if (s === undefined || !/^\d{1,10}$/.test(s)) return undefined;
+  const n = Number(s);
+  return n <= maxId ? n : undefined;
+}
+
+/** Parses one `getent passwd` line (7 fields) or one `id -P` line (10 fields). */
+export function parsePasswdLine(line: string): UserRecord | undefined {
+  const f = line.replace(/\r?\n$/, '').split(':');
+  let name, uid, gid, home, shell;
+  if (f.length === 7) [name, , uid, gid, , home, shell] = f;
+  else if (f.length === 10) [name, , uid, gid, , , , , home, shell] = f;
+  else return undefined;
+  const u = parseId(uid);
+  const g = parseId(gid);
+  if (!name || u === undefined || g === undefined || home === undefined || shell === undefined)
+    return undefined;
+  return { name, uid: u, gid: g, home, shell };
+}
+
+/** Parses one `getent group` line: name:passwd:gid:members. */
+export function parseGroupLine(line: string): GroupRecord | undefined {
+  const f = line.replace(/\r?\n$/, '').split(':');
+  if (f.length !== 4 || !f[0]) return undefined;
+  const gid = parseId(f[2]);
+  return gid === undefined ? undefined : { name: f[0], gid };
+}
+
+/** Parses `dscl . -read /Groups/<name> PrimaryGroupID` output ("PrimaryGroupID: 20"). */
+export function parseDsclGroup(name: string, text: string): GroupRecord | undefined {
+  const m = /^PrimaryGroupID:\s*(\d+)\s*$/m.exec(text);
+  const gid = parseId(m?.[1]);
+  return gid === undefined ? undefined : { name, gid };
+}
+
+/** UserDb over getent / id / dscl, with a small TTL cache that `invalidate()` clears. */
+export class RealUserDb implements UserDb {
+  readonly #platform: NodeJS.Platform;
+  readonly #run: CommandRunner;
+  readonly #ttl: number;
+  readonly #now: () => number;
+  readonly #cache = new Map<string, { readonly at: number; readonly value: Promise<unknown> }>();
+
+  constructor(options: RealUserDbOptions = {}) {
+    this.#platform = options.platform ?? process.platform;
+    this.#run = options.run ?? execCommand;
+    this.#ttl = options.cacheTtlMs ?? 30_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Forgets every cached answer (call after accounts change). */
+  invalidate(): void {
+    this.#cache.clear();
+  }
+
+  userByName(name: string): Promise<UserRecord | undefined> {
+    if (!namePattern.test(name)) return Promise.resolve(undefined);
+    return this.#cached(`u:${name}`, () => this.#user(name, 'name'));
+  }
+
+  userById(uid: number): Promise<UserRecord | undefined> {
+    if (!Number.isInteger(uid) || uid < 0 || uid > maxId) return Promise.resolve(undefined);
+    return this.#cached(`i:${uid}`, () => this.#user(String(uid), 'id'));
+  }
+
+  groupByName(name: string): Promise<GroupRecord | undefined> {
+    if (!namePattern.test(name)) return Promise.resolve(undefined);
+    return this.#cached(`g:${name}`, () => this.#group(name));
+  }
+
+  async #user(key: string, by: 'name' | 'id'): Promise<UserRecord | undefined> {
+    const r =
+      this.#platform === 'darwin'
+        ? await this.#run('/usr/bin/id', ['-P', key])
+        : await this.#run('getent', ['passwd', key]);
+    if (r.code !== 0) return undefined;
+    const rec = parsePasswdLine(r.stdout.split('\n')[0] ?? '');
+    // getent and id accept both names and ids: make sure the answer is for what was asked.
+    if (!rec || (by === 'name' ? rec.name : String(rec.uid)) !== key) return undefined;
+    return rec;
+  }
+
+  async #group(name: string): Promise<GroupRecord | undefined> {
+    if (this.#platform === 'darwin') {
+      const r = await this.#run('/usr/bin/dscl', ['.', '-read', `/Groups/${name}`, 'PrimaryGroupID']);
+      return r.code === 0 ? parseDsclGroup(name, r.stdout) : undefined;
+    }
+    const r = await this.#run('getent', ['group', name]);
+    if (r.code !== 0) return undefined;
+    const rec = parseGroupLine(r.stdout.split('\n')[0] ?? '');
+    return rec?.name === name ? rec : undefined;
+  }
+
+  #cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const now = this.#now();
+    const hit = this.#cache.get(key);
+    if (hit && now - hit.at < this.#ttl) return hit.value as Promise<T>;
+    const value = load().catch(() => undefined as T);
+    if (this.#ttl > 0) {
+      if (this.#cache.size > 1024) this.#cache.clear(); // bounded: a cache, not a mirror
+      this.#cache.set(key, { at: now, value });
+    }
+    return value;
+  }
+}
