@@ -66,7 +66,9 @@ for (const name of chosen) {
     { stdio: 'inherit', cwd: root, env: { ...process.env, LAUNCHFLEET_ROOT: root } },
   );
   if (r.status !== 0) failed = true;
-  const tap = existsSync(join(tapDir, `${name}.tap`)) ? readFileSync(join(tapDir, `${name}.tap`), 'utf8') : '';
+  const tap = existsSync(join(tapDir, `${name}.tap`))
+    ? readFileSync(join(tapDir, `${name}.tap`), 'utf8')
+    : '';
   for (const key of ['pass', 'fail', 'skipped']) {
     const m = tap.match(new RegExp(`^# ${key} (\\d+)$`, 'm'));
     if (m) totals[key] += Number(m[1]);
