@@ -11,6 +11,10 @@ command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v setpriv >/dev/null || need+=(util-linux)
 command -v cc >/dev/null || need+=(build-essential)
 command -v python3 >/dev/null || need+=(python3)
+# A Docker engine for the testcontainers suites (started by the tests themselves; no registry needed).
+command -v dockerd >/dev/null || need+=(docker.io)
+[ -x /usr/sbin/lighttpd ] || need+=(lighttpd)
+[ -x /usr/sbin/micro-httpd ] || need+=(micro-httpd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then echo "setup: need root to apt-get install ${need[*]}" >&2; exit 1; fi
   export DEBIAN_FRONTEND=noninteractive

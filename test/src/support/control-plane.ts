@@ -17,7 +17,7 @@ import {
   publishTrustStore,
 } from '@launchfleet/controller/identity/index';
 import { EnrollmentService } from '@launchfleet/controller/enrollment/index';
-import { type NatsServer, startCluster, startServer } from './nats-server.ts';
+import { type NatsServer, type ServerLauncher, startCluster, startServer } from './nats-server.ts';
 
 export interface ControlPlaneHarness {
   readonly dir: string;
@@ -36,12 +36,17 @@ export interface ControlPlaneHarness {
   close(): Promise<void>;
 }
 
-export async function startControlPlane(o: { cluster?: boolean } = {}): Promise<ControlPlaneHarness> {
+export async function startControlPlane(
+  o: { cluster?: boolean; launcher?: ServerLauncher } = {},
+): Promise<ControlPlaneHarness> {
   const dir = await mkdtemp(join(tmpdir(), 'lf-control-'));
   const keyStore = await KeyStore.open(join(dir, 'keys'));
   const identity = new NatsIdentity(keyStore.natsKeys());
   const extraConfig = await identity.serverAuthConfig();
-  const servers = o.cluster ? await startCluster(3, { extraConfig }) : [await startServer({ extraConfig })];
+  const launcher = o.launcher;
+  const servers = o.cluster
+    ? await startCluster(3, { extraConfig, ...(launcher ? { launcher } : {}) })
+    : [await startServer({ extraConfig, ...(launcher ? { launcher } : {}) })];
   const urls = servers.map((s) => s.url);
   const conns: NatsConnection[] = [];
   try {

@@ -23,7 +23,33 @@ export interface NatsServerOptions {
   readonly debug?: boolean;
   /** How long to wait for readiness. Default 10 s. */
   readonly readyTimeoutMs?: number;
+  /**
+   * Runs the server process. Default: a local `nats-server` child process. The container
+   * launcher (nats-containers.ts) runs the same config in a Docker container instead.
+   */
+  readonly launcher?: ServerLauncher;
 }
+
+/** A running server process as the harness sees it, however it was started. */
+export interface ServerProcess {
+  readonly pid: number;
+  exited(): boolean;
+  /** Signals the server; SIGKILL after 5 s; resolves when it has exited. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts a server with the config file at `confPath` (its directory is the server's `dir`). */
+export type ServerLauncher = (args: {
+  readonly confPath: string;
+  readonly dir: string;
+  readonly name: string;
+  readonly logLines: string[];
+  readonly debug: boolean;
+}) => Promise<ServerProcess>;
+
+/** The default launcher: `nats-server -c <conf>` as a local child process in its own group. */
+export const processLauncher: ServerLauncher = (a) =>
+  Promise.resolve(spawnServer(a.confPath, a.name, a.logLines, a.debug));
 
 /** A running server. */
 export interface NatsServer {
@@ -157,8 +183,10 @@ async function launch(spec: LaunchSpec): Promise<NatsServer> {
   await writeFile(confPath, lines.join('\n') + '\n', { mode: 0o600 });
 
   const logLines: string[] = [];
+  const launcher = spec.launcher ?? processLauncher;
+  const start = () => launcher({ confPath, dir: spec.dir, name, logLines, debug: spec.debug === true });
   /** The current process; replaced by `restart`. */
-  let proc = spawnServer(confPath, name, logLines, spec.debug === true);
+  let proc = await start();
   const ready = async (): Promise<void> => {
     const p = proc;
     await waitFor(
@@ -184,7 +212,7 @@ async function launch(spec: LaunchSpec): Promise<NatsServer> {
     kill: () => proc.kill('SIGKILL'),
     restart: async () => {
       await proc.kill('SIGTERM');
-      proc = spawnServer(confPath, name, logLines, spec.debug === true);
+      proc = await start();
       await ready();
     },
     stop: async () => {
@@ -199,13 +227,6 @@ async function launch(spec: LaunchSpec): Promise<NatsServer> {
     throw e;
   }
   return server;
-}
-
-interface ServerProcess {
-  readonly pid: number;
-  exited(): boolean;
-  /** Signals the process group; SIGKILL after 5 s; resolves when it has exited. */
-  kill(signal: NodeJS.Signals): Promise<void>;
 }
 
 function spawnServer(confPath: string, name: string, logLines: string[], debug: boolean): ServerProcess {

@@ -1,0 +1,64 @@
+/**
+ * A Docker engine for the testcontainers suites, on a machine that reaches no image registry
+ * (../shared/design/ENVIRONMENT.md): use a running engine if there is one; otherwise, as root
+ * with dockerd installed, start one with no bridge, no iptables and no IP forwarding, so every
+ * container uses host networking on loopback and nothing leaves the machine. An engine this
+ * module started is stopped again by `release()`.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface DockerEngine {
+  /** Stops the engine if this module started it. */
+  release(): Promise<void>;
+}
+
+/** Why Docker is not available, or undefined when it is. */
+export function dockerUnavailableReason(): string | undefined {
+  if (spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 }).status === 0) return undefined;
+  if (spawnSync('which', ['dockerd'], { stdio: 'ignore' }).status !== 0)
+    return 'no Docker engine: dockerd is not installed (apt-get install docker.io)';
+  if (process.getuid?.() !== 0) return 'no Docker engine running, and starting dockerd needs root';
+  return undefined;
+}
+
+/** Ensures an engine answers `docker info`; starts dockerd when needed (see the header). */
+export async function ensureDocker(): Promise<DockerEngine> {
+  process.env['TESTCONTAINERS_RYUK_DISABLED'] = 'true';
+  // With --bridge=none there is no bridge network to find the host by; containers use the host's network.
+  process.env['TESTCONTAINERS_HOST_OVERRIDE'] ??= '127.0.0.1';
+  if (spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 }).status === 0)
+    return { release: () => Promise.resolve() };
+  const dir = await mkdtemp(join(tmpdir(), 'lf-dockerd-'));
+  const child = spawn(
+    'dockerd',
+    [
+      '--bridge=none',
+      '--iptables=false',
+      '--ip-forward=false',
+      '--ip-masq=false',
+      `--exec-root=${join(dir, 'exec')}`,
+      `--pidfile=${join(dir, 'dockerd.pid')}`,
+    ],
+    { detached: true, stdio: 'ignore' },
+  );
+  child.unref();
+  const deadline = Date.now() + 30_000;
+  while (spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 5_000 }).status !== 0) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error('dockerd did not become ready within 30 s');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    release: async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
