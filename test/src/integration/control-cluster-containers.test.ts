@@ -21,23 +21,12 @@ import { signing } from '@launchfleet/shared';
 import { type NodeIdentity, connectAsNode, enroll } from '@launchfleet/node-agent/link/index';
 import { putSignedBundle } from '@launchfleet/controller/identity/index';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
+import { eventually } from '../support/eventually.ts';
 import { type DockerEngine, dockerUnavailableReason, ensureDocker } from '../support/docker.ts';
 import { buildNatsImage, containerLauncher } from '../support/nats-containers.ts';
 
 const unavailable = dockerUnavailableReason();
 if (unavailable && process.env['CI']) throw new Error(`CI needs Docker for this suite: ${unavailable}`);
-
-async function eventually<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
 
 describe('control plane on a 3-node NATS cluster in containers', { skip: unavailable }, () => {
   let docker: DockerEngine | undefined;

@@ -13,20 +13,8 @@ import { buckets, keys } from '@launchfleet/shared/messages/index';
 import { type NodeIdentity, connectAsNode, enroll } from '@launchfleet/node-agent/link/index';
 import { putSignedBundle } from '@launchfleet/controller/identity/index';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
+import { eventually } from '../support/eventually.ts';
 import { firstServerError } from '../support/events.ts';
-
-/** Retries `fn` every 200 ms until it succeeds or `timeoutMs` passes. */
-async function eventually<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
 
 describe('control plane: 3-node cluster, R3 buckets', () => {
   let cp: ControlPlaneHarness;
