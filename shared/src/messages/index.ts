@@ -3,3 +3,4 @@ export * from './tokens.ts';
 export * from './envelope.ts';
 export * from './enroll.ts';
 export * from './node-messages.ts';
+export * from './node-inventory.ts';

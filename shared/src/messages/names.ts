@@ -10,6 +10,8 @@
  *                  <nodeId>.inventory       hostname, os, agent version                    node writes own, controller reads
  * KV  lf_registry  <nodeId>                enrolled node record (public key, revoked)     controller only
  * KV  lf_tokens    <tokenId>               bootstrap token record (hash, expiry, uses)    controller only
+ * KV  lf_jobs      <labelToken>            job record (plist, domain, target, version)    controller only
+ * ST  LF_AUDIT     lf.audit.<method>       every change made through the API (who, what, outcome)
  * ST  LF_EVENTS    lf.events.<nodeId>.<kind>   job/bundle/node events, bounded retention   node publishes own
  *                  lf.events.controller.<kind> events the controller raises (enrolment refusals)
  * RR  lf.enroll                            enrolment request/reply (bootstrap user)
@@ -33,6 +35,8 @@ export const buckets = {
   nodes: 'lf_nodes',
   registry: 'lf_registry',
   tokens: 'lf_tokens',
+  /** Job records: the per-label version counter (compare-and-set) and the current target. */
+  jobs: 'lf_jobs',
 } as const;
 
 /** A KV bucket's name. */
@@ -58,6 +62,17 @@ export const eventsStream = {
   maxBytes: 1024 * 1024 * 1024,
   /** Per-message cap: events are small; a larger one is a bug or an attack. */
   maxMsgSize: 64 * 1024,
+} as const;
+
+/** The audit stream: one message per change made through the controller's API. */
+export const auditStream = {
+  name: 'LF_AUDIT',
+  subjects: ['lf.audit.>'],
+  maxAgeMs: 365 * 24 * 3600_000,
+  maxBytes: 1024 * 1024 * 1024,
+  maxMsgSize: 16 * 1024,
+  /** `lf.audit.<method>`; the method is a gRPC method name (one subject token). */
+  subject: (method: string): string => `lf.audit.${method}`,
 } as const;
 
 /** The node id that the controller's own events use; not a valid node id, so it cannot collide. */
@@ -107,6 +122,8 @@ export const keys = {
   registry: (nodeId: string): string => nodeId,
   /** The record of one bootstrap token. */
   token: (tokenId: string): string => tokenId,
+  /** The job record of one label. */
+  job: (label: string): string => encodeLabelToken(label),
 } as const;
 
 /** The JetStream API prefix. */

@@ -3,7 +3,7 @@
  * (`lf.hb.<nodeId>`) and events (stream `LF_EVENTS`, `lf.events.<nodeId>.<kind>`).
  */
 import type { Result } from '../errors.ts';
-import { FieldReader, type MessageError, decodeEnvelope, encodeEnvelope } from './envelope.ts';
+import { FieldReader, type MessageError, decodeEnvelope, encodeEnvelope, isRecord } from './envelope.ts';
 import { nodeIdPattern } from './tokens.ts';
 
 export const nodeKinds = { status: 'node.status', heartbeat: 'node.heartbeat', event: 'node.event' } as const;
@@ -19,6 +19,57 @@ export interface NodeStatus {
   readonly jobs: Record<string, string>;
   /** label -> bundle version the node runs. Bounded. */
   readonly versions: Record<string, string>;
+  /**
+   * Optional (additive): label -> what the controller needs to explain a job fleet-wide (the
+   * domain, the last exit status, throttle / crash-loop / load-failure marks). Agents should
+   * send it at least for jobs in a problem state; readers treat a missing entry as "no detail".
+   */
+  readonly details?: Record<string, JobDetail>;
+  /**
+   * Optional (additive): cumulative agent counters the controller re-exports per node
+   * (`launchfleet_agent_signature_refusals_total{reason}`, `launchfleet_agent_drift_total{kind}`).
+   */
+  readonly counters?: AgentCounters;
+  /** Optional (additive, agent link): the agent's software version. */
+  readonly agentVersion?: string;
+  /** Optional (additive): the live domains (`system`, `gui/501`, ...). Bounded. */
+  readonly domains?: readonly string[];
+  /** Optional (additive): users with a live per-user domain (logged in). Bounded. */
+  readonly users?: readonly string[];
+  /** Optional (additive): the highest `lf_desired` revision the node has applied. */
+  readonly desiredRevision?: number;
+}
+
+/** Per-job detail in a node status (all optional except the domain). */
+export interface JobDetail {
+  /** The job's domain: `system`, `gui/<uid>` or `user/<uid>`. */
+  readonly domain: string;
+  /** Last exit status as `launchctl list` prints it: the exit code, or minus the signal number. */
+  readonly lastExitStatus?: number;
+  /** Consecutive runs that ended too soon or crashed (reset by a healthy run). */
+  readonly successiveCrashes?: number;
+  /** True while a respawn is held back by ThrottleInterval. */
+  readonly throttled?: boolean;
+  /** True while the job is crash-looping. */
+  readonly crashLooping?: boolean;
+  /** True when the plist/bundle for this label could not be loaded. */
+  readonly loadFailed?: boolean;
+  /** Processes of the job that have exited (launchd "runs"). */
+  readonly runs?: number;
+  /** Short machine-readable why (a refusal reason, a spawn error code). */
+  readonly reason?: string;
+  /** Optional (additive): the pid while a process runs. */
+  readonly pid?: number;
+  /** Optional (additive): wall ms since which the job is crash-looping. */
+  readonly crashLoopingSince?: number;
+  /** Optional (additive): the bundle version when the job is managed by the fleet. */
+  readonly managedVersion?: number;
+}
+
+/** Cumulative counters of the agent, by reason / kind (bounded maps). */
+export interface AgentCounters {
+  readonly signatureRefusals?: Record<string, number>;
+  readonly drift?: Record<string, number>;
 }
 
 /** A heartbeat: tiny, frequent. */
@@ -36,6 +87,12 @@ export interface Heartbeat {
  * - `message-refused`: a malformed or oversized message arrived on a subject the node listens to.
  * - `enroll-refused`: (controller) an enrolment was refused.
  * - `control-error`: (controller) a control-plane task failed (e.g. re-pushing revocations).
+ * - `job-state`: a job's state changed (coalesced per job: at most one per job per second, always
+ *   the latest); `reason` is the fleet coarse state, `domain` the job's domain.
+ * - `job-loaded` / `job-unloaded`: the agent loaded / unloaded a managed job (desired state).
+ * - `load-failed`: a verified bundle could not be loaded (invalid plist, label conflict, ...).
+ * - `drift`: a managed job drifted and was repaired; `reason` is `plist-changed`, `job-unloaded`
+ *   or `job-disabled`.
  */
 export type NodeEventKind =
   | 'bundle-accepted'
@@ -44,7 +101,12 @@ export type NodeEventKind =
   | 'trust-refused'
   | 'message-refused'
   | 'enroll-refused'
-  | 'control-error';
+  | 'control-error'
+  | 'job-state'
+  | 'job-loaded'
+  | 'job-unloaded'
+  | 'load-failed'
+  | 'drift';
 
 export const nodeEventKinds: readonly NodeEventKind[] = [
   'bundle-accepted',
@@ -54,6 +116,11 @@ export const nodeEventKinds: readonly NodeEventKind[] = [
   'message-refused',
   'enroll-refused',
   'control-error',
+  'job-state',
+  'job-loaded',
+  'job-unloaded',
+  'load-failed',
+  'drift',
 ];
 
 export interface NodeEvent {
@@ -66,6 +133,8 @@ export interface NodeEvent {
   /** Human-readable detail, bounded. */
   readonly detail?: string;
   readonly version?: number;
+  /** Optional (additive): the job's domain (`system`, `gui/501`, ...) for job events. */
+  readonly domain?: string;
 }
 
 const healths: readonly NodeHealth[] = ['ok', 'degraded', 'failing'];
@@ -83,7 +152,124 @@ export function decodeNodeStatus(data: Uint8Array | string): Result<NodeStatus, 
   const health = f.oneOf('health', healths);
   const jobs = f.stringMap('jobs', 2000, 255);
   const versions = f.stringMap('versions', 2000, 255);
-  return f.done({ nodeId, health, jobs, versions });
+  const details = readDetails(f.raw('details'), f.problems);
+  const counters = readCounters(f.raw('counters'), f.problems);
+  const agentVersion = f.optString('agentVersion', 64);
+  const domains = readStringList(f.raw('domains'), 'domains', 256, 32, f.problems);
+  const users = readStringList(f.raw('users'), 'users', 256, 64, f.problems);
+  const desiredRevision = f.optInt('desiredRevision', 0, Number.MAX_SAFE_INTEGER);
+  return f.done({
+    nodeId,
+    health,
+    jobs,
+    versions,
+    ...(details !== undefined && { details }),
+    ...(counters !== undefined && { counters }),
+    ...(agentVersion !== undefined && { agentVersion }),
+    ...(domains !== undefined && { domains }),
+    ...(users !== undefined && { users }),
+    ...(desiredRevision !== undefined && { desiredRevision }),
+  });
+}
+
+function readStringList(
+  v: unknown,
+  name: string,
+  maxEntries: number,
+  maxLen: number,
+  problems: string[],
+): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (
+    !Array.isArray(v) ||
+    v.length > maxEntries ||
+    !v.every((x) => typeof x === 'string' && x.length <= maxLen)
+  ) {
+    problems.push(`body.${name} must be at most ${maxEntries} strings of at most ${maxLen} characters`);
+    return undefined;
+  }
+  return v as string[];
+}
+
+function readDetails(v: unknown, problems: string[]): Record<string, JobDetail> | undefined {
+  if (v === undefined) return undefined;
+  if (!isRecord(v)) {
+    problems.push('body.details must be an object');
+    return undefined;
+  }
+  const entries = Object.entries(v);
+  if (entries.length > 2000) {
+    problems.push('body.details must have at most 2000 entries');
+    return undefined;
+  }
+  const out: Record<string, JobDetail> = {};
+  for (const [label, d] of entries) {
+    if (label.length > 255) {
+      problems.push('body.details keys must be labels of at most 255 characters');
+      return undefined;
+    }
+    const r = new FieldReader(d, `body.details[${JSON.stringify(label.slice(0, 64))}]`);
+    const domain = r.string('domain', 32);
+    const lastExitStatus = r.optInt('lastExitStatus', -1024, 1 << 30);
+    const successiveCrashes = r.optInt('successiveCrashes', 0, Number.MAX_SAFE_INTEGER);
+    const runs = r.optInt('runs', 0, Number.MAX_SAFE_INTEGER);
+    const throttled = optBool(r, d, 'throttled');
+    const crashLooping = optBool(r, d, 'crashLooping');
+    const loadFailed = optBool(r, d, 'loadFailed');
+    const reason = r.optString('reason', 64);
+    const pid = r.optInt('pid', 1, 0x7fffffff);
+    const crashLoopingSince = r.optInt('crashLoopingSince', 0, Number.MAX_SAFE_INTEGER);
+    const managedVersion = r.optInt('managedVersion', 1, Number.MAX_SAFE_INTEGER);
+    if (r.problems.length > 0) {
+      problems.push(...r.problems);
+      return undefined;
+    }
+    out[label] = {
+      domain,
+      ...(lastExitStatus !== undefined && { lastExitStatus }),
+      ...(successiveCrashes !== undefined && { successiveCrashes }),
+      ...(runs !== undefined && { runs }),
+      ...(throttled !== undefined && { throttled }),
+      ...(crashLooping !== undefined && { crashLooping }),
+      ...(loadFailed !== undefined && { loadFailed }),
+      ...(reason !== undefined && { reason }),
+      ...(pid !== undefined && { pid }),
+      ...(crashLoopingSince !== undefined && { crashLoopingSince }),
+      ...(managedVersion !== undefined && { managedVersion }),
+    };
+  }
+  return out;
+}
+
+function optBool(r: FieldReader, o: unknown, name: string): boolean | undefined {
+  return isRecord(o) && o[name] !== undefined ? r.bool(name) : undefined;
+}
+
+function readCounters(v: unknown, problems: string[]): AgentCounters | undefined {
+  if (v === undefined) return undefined;
+  if (!isRecord(v)) {
+    problems.push('body.counters must be an object');
+    return undefined;
+  }
+  const out: { signatureRefusals?: Record<string, number>; drift?: Record<string, number> } = {};
+  for (const name of ['signatureRefusals', 'drift'] as const) {
+    const m = v[name];
+    if (m === undefined) continue;
+    if (!isRecord(m) || Object.keys(m).length > 32) {
+      problems.push(`body.counters.${name} must be an object of at most 32 counters`);
+      return undefined;
+    }
+    const counts: Record<string, number> = {};
+    for (const [k, n] of Object.entries(m)) {
+      if (k.length > 64 || typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+        problems.push(`body.counters.${name} must map short names to counts`);
+        return undefined;
+      }
+      counts[k] = n;
+    }
+    out[name] = counts;
+  }
+  return out;
 }
 
 export function encodeHeartbeat(h: Heartbeat, ts: number): Uint8Array {
@@ -114,6 +300,7 @@ export function decodeNodeEvent(data: Uint8Array | string): Result<NodeEvent, Me
   const reason = f.optString('reason', 64);
   const detail = f.optString('detail', 4096);
   const version = f.optInt('version', 0, Number.MAX_SAFE_INTEGER);
+  const domain = f.optString('domain', 32);
   const ev: NodeEvent = {
     source,
     kind,
@@ -121,6 +308,7 @@ export function decodeNodeEvent(data: Uint8Array | string): Result<NodeEvent, Me
     ...(reason !== undefined && { reason }),
     ...(detail !== undefined && { detail }),
     ...(version !== undefined && { version }),
+    ...(domain !== undefined && { domain }),
   };
   return f.done(ev);
 }

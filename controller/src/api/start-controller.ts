@@ -1,0 +1,156 @@
+/**
+ * Starts a whole controller from its configuration: NATS connections with the controller's
+ * own identity, buckets and streams, trust publishing, enrolment, the fleet aggregator, the
+ * gRPC API and /metrics. Used by main.ts and by the integration tests (which run several
+ * controllers against one NATS to show they share nothing but JetStream).
+ */
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { type Clock, systemClock, messageOf } from '@launchfleet/shared';
+import { buckets } from '@launchfleet/shared/messages/index';
+import { EnrollmentService } from '../enrollment/enrollment-service.ts';
+import { KeyStore } from '../identity/key-store.ts';
+import { NatsIdentity } from '../identity/nats-identity.ts';
+import { provisionControlPlane } from '../identity/provision.ts';
+import { publishTrustStore } from '../identity/trust-publisher.ts';
+import { ApiTokenTable } from '../auth/api-tokens.ts';
+import { AuditLog, provisionAuditStream } from '../audit/audit-log.ts';
+import type { ControllerConfig } from '../config/controller-config.ts';
+import { DesiredStateService } from '../desired/desired-state-service.ts';
+import { FleetAggregator } from '../fleet/fleet-aggregator.ts';
+import { FleetMetrics } from '../metrics/fleet-metrics.ts';
+import { type MetricsEndpoint, startMetricsServer } from '../metrics/metrics-server.ts';
+import type { FleetApp } from './fleet-handlers.ts';
+import { type GrpcApi, startGrpcServer } from './grpc-server.ts';
+
+/** A running controller. */
+export interface RunningController {
+  readonly app: FleetApp;
+  readonly aggregator: FleetAggregator;
+  readonly grpcPort: number;
+  readonly metricsPort: number | undefined;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly clock?: Clock;
+  readonly log?: (line: string) => void;
+  /** Name of the NATS connections (several controllers in one test). */
+  readonly name?: string;
+}
+
+export async function startController(
+  cfg: ControllerConfig,
+  o: StartOptions = {},
+): Promise<RunningController> {
+  const clock = o.clock ?? systemClock;
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const tokens = await ApiTokenTable.load(cfg.apiTokensFile);
+  if (tokens.size === 0)
+    log(`controller: ${cfg.apiTokensFile} holds no API token; every call will be refused`);
+  const keyStore = await KeyStore.open(cfg.keyStoreDir);
+  const identity = new NatsIdentity(keyStore.natsKeys());
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const s of stops.reverse())
+      await s().catch((e: unknown) => log(`controller: stop: ${messageOf(e)}`));
+  };
+  try {
+    const common = {
+      servers: [...cfg.natsUrls],
+      reconnectTimeWait: 500,
+      reconnectJitter: 500,
+      maxReconnectAttempts: -1,
+    };
+    const nc: NatsConnection = await connect({
+      ...common,
+      authenticator: credsAuthenticator(await identity.controllerCreds()),
+      name: o.name ?? 'launchfleet-controller',
+    });
+    stops.push(() => nc.close());
+    const sys = await connect({
+      ...common,
+      authenticator: credsAuthenticator(await identity.systemCreds()),
+      name: `${o.name ?? 'launchfleet-controller'}-sys`,
+    });
+    stops.push(() => sys.close());
+    const store = await provisionControlPlane(nc, { replicas: cfg.jetstreamReplicas });
+    const jobs = await new Kvm(nc).create(buckets.jobs, {
+      replicas: cfg.jetstreamReplicas,
+      history: 5,
+      maxValueSize: 2 * 1024 * 1024,
+    });
+    await provisionAuditStream(nc, cfg.jetstreamReplicas);
+    await publishWithRetry(() => publishTrustStore(store.trust, keyStore, { now: clock.wallMs() }));
+    const enrollment = new EnrollmentService({ nc, sys, store, identity, clock });
+    await enrollment.start();
+    stops.push(() => enrollment.stop());
+    const aggregator = new FleetAggregator({
+      nc,
+      registry: store.registry,
+      nodes: store.nodes,
+      clock,
+      offlineAfterMs: cfg.offlineAfterMs,
+    });
+    await aggregator.start();
+    stops.push(() => aggregator.stop());
+    const desired = new DesiredStateService({
+      desired: store.desired,
+      jobs,
+      signingKey: () => keyStore.activeSigningKey(),
+      candidates: () =>
+        [...aggregator.index.nodes()].map((n) => ({
+          nodeId: n.nodeId,
+          hostname: n.hostname,
+          labels: n.labels,
+          registered: n.registered,
+          revoked: n.revokedAt !== undefined,
+        })),
+      clock,
+      concurrency: cfg.applyConcurrency,
+    });
+    const metrics = new FleetMetrics(aggregator.index, clock);
+    const app: FleetApp = {
+      desired,
+      index: aggregator.index,
+      enrollment,
+      identity,
+      audit: new AuditLog(nc),
+      nc,
+      clock,
+      metrics,
+      bundleValidityMs: cfg.bundleValidityMs,
+    };
+    let metricsEndpoint: MetricsEndpoint | undefined;
+    if (cfg.metricsListen) {
+      metricsEndpoint = await startMetricsServer(metrics.registry, cfg.metricsListen);
+      const m = metricsEndpoint;
+      stops.push(() => m.stop());
+    }
+    const api: GrpcApi = await startGrpcServer(app, { listen: cfg.grpcListen, tls: cfg.tls, tokens, log });
+    stops.push(() => api.stop());
+    return {
+      app,
+      aggregator,
+      grpcPort: api.port,
+      metricsPort: metricsEndpoint?.port,
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+/** Two controllers starting together can race on the trust store's compare-and-set. */
+async function publishWithRetry(fn: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await fn();
+      return;
+    } catch (e) {
+      if (attempt >= 5) throw e;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { status } from '@grpc/grpc-js';
+import {
+  ConflictError,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  TimeoutError,
+  UnavailableError,
+} from '@launchfleet/shared';
+import { UnauthenticatedError } from '../auth/unauthenticated-error.ts';
+import { statusName, statusOf, toServiceError } from './status.ts';
+
+test('every error class maps to its gRPC code', () => {
+  const cases: [unknown, status][] = [
+    [new InvalidArgumentError('bad', 'f'), status.INVALID_ARGUMENT],
+    [new NotFoundError('job', 'x'), status.NOT_FOUND],
+    [new ConflictError('c'), status.ABORTED],
+    [new PermissionDeniedError('p'), status.PERMISSION_DENIED],
+    [new UnauthenticatedError('u'), status.UNAUTHENTICATED],
+    [new UnavailableError('n'), status.UNAVAILABLE],
+    [new TimeoutError('t', 5), status.DEADLINE_EXCEEDED],
+    [new InternalError('i'), status.INTERNAL],
+    [new TypeError('x is undefined'), status.INTERNAL],
+    ['a string', status.INTERNAL],
+  ];
+  for (const [e, code] of cases) assert.equal(statusOf(e), code, String(e));
+});
+
+test('service errors keep domain messages and hide unexpected ones', () => {
+  const se = toServiceError(new NotFoundError('job', 'com.acme.x'));
+  assert.equal(se.code, status.NOT_FOUND);
+  assert.equal(se.details, 'job not found: com.acme.x');
+  const hidden = toServiceError(new TypeError('secret internals at /srv/x.js'));
+  assert.equal(hidden.code, status.INTERNAL);
+  assert.doesNotMatch(hidden.details, /secret/);
+  assert.equal(statusName(status.PERMISSION_DENIED), 'PERMISSION_DENIED');
+  assert.equal(statusName(status.OK), 'OK');
+});

@@ -1,0 +1,136 @@
+/**
+ * The CLI's connection to the controller: one FleetService client from the same proto file
+ * the server loads, with the global options (`--server`, `--token`, `--ca`, `--insecure`,
+ * their environment variables), and failures turned into sentences a person can act on.
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import {
+  type Client,
+  credentials,
+  Metadata,
+  status,
+  type ServiceError,
+  type ClientReadableStream,
+} from '@grpc/grpc-js';
+import { loadFleetProto } from '../api/fleet-proto.ts';
+
+/** Global options every API command understands. */
+export interface GlobalOptions {
+  readonly server?: string;
+  readonly token?: string;
+  readonly ca?: string;
+  readonly insecure?: boolean;
+  readonly json?: boolean;
+}
+
+type Obj = Record<string, unknown>;
+
+/** A failure the CLI prints as one line and exits 1 with. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+}
+
+export class ApiClient {
+  readonly server: string;
+  readonly #client: Client & Record<string, unknown>;
+  readonly #md = new Metadata();
+
+  constructor(o: GlobalOptions) {
+    this.server = o.server ?? process.env['LAUNCHFLEET_SERVER'] ?? '127.0.0.1:7400';
+    const token = o.token ?? process.env['LAUNCHFLEET_TOKEN'];
+    if (token) this.#md.set('authorization', `Bearer ${token.trim()}`);
+    const ca = o.ca ?? process.env['LAUNCHFLEET_CA'];
+    const insecure = o.insecure === true || process.env['LAUNCHFLEET_INSECURE'] === '1';
+    let creds;
+    if (insecure) creds = credentials.createInsecure();
+    else {
+      let caPem: Buffer | null = null;
+      if (ca) {
+        try {
+          caPem = readFileSync(ca);
+        } catch (e) {
+          throw new CliError(`cannot read the CA file ${ca}: ${(e as Error).message}`);
+        }
+      }
+      creds = credentials.createSsl(caPem);
+      // grpc-js passes an IP address target as the TLS server name, which Node flags with a
+      // deprecation warning (DEP0123) on every run; the certificate is still checked against
+      // the IP (its subjectAltName). A CLI's stderr is for the user, so hide that notice.
+      if (isIP(this.server.replace(/^\[?(.*?)\]?:\d+$/, '$1')) !== 0) process.noDeprecation = true;
+    }
+    const { Client } = loadFleetProto();
+    this.#client = new Client(this.server, creds, {
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    });
+  }
+
+  /** Calls a unary method; rejects with a CliError worded for people. */
+  call(method: string, req: Obj, timeoutMs = 60_000): Promise<Obj> {
+    const fn = this.#client[method] as (
+      req: Obj,
+      md: Metadata,
+      opts: { deadline: Date },
+      cb: (e: ServiceError | null, res?: Obj) => void,
+    ) => void;
+    return new Promise((resolve, reject) => {
+      fn.call(this.#client, req, this.#md, { deadline: new Date(Date.now() + timeoutMs) }, (e, res) => {
+        if (e) reject(this.explain(e));
+        else resolve(res ?? {});
+      });
+    });
+  }
+
+  /** Opens a server stream. */
+  stream(method: string, req: Obj): ClientReadableStream<Obj> {
+    const fn = this.#client[method] as (req: Obj, md: Metadata) => ClientReadableStream<Obj>;
+    return fn.call(this.#client, req, this.#md);
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+
+  /** A gRPC failure as one helpful sentence. */
+  explain(e: ServiceError): CliError {
+    const d = e.details || e.message;
+    switch (e.code) {
+      case status.UNAVAILABLE: {
+        const why = /ECONNREFUSED|connection refused/i.test(d)
+          ? 'connection refused'
+          : /ENOTFOUND|getaddrinfo/i.test(d)
+            ? 'unknown host'
+            : /certificate|SSL|TLS|handshake/i.test(d)
+              ? `TLS failed (${d}); is --ca the controller's CA, or does the controller run without TLS (--insecure)?`
+              : d;
+        return new CliError(`cannot reach controller at ${this.server}: ${why}`);
+      }
+      case status.DEADLINE_EXCEEDED:
+        return new CliError(`the controller at ${this.server} did not answer in time`);
+      case status.UNAUTHENTICATED:
+        return new CliError(
+          `the controller refused the request: ${d} (pass --token or set LAUNCHFLEET_TOKEN)`,
+        );
+      case status.PERMISSION_DENIED:
+        return new CliError(`permission denied: ${d}`);
+      case status.NOT_FOUND:
+        return new CliError(d);
+      case status.INVALID_ARGUMENT:
+        return new CliError(`invalid request: ${d}`);
+      case status.ABORTED:
+        return new CliError(`${d} (someone else changed it at the same time; run the command again)`);
+      case status.OK:
+      case status.CANCELLED:
+      case status.UNKNOWN:
+      case status.ALREADY_EXISTS:
+      case status.RESOURCE_EXHAUSTED:
+      case status.FAILED_PRECONDITION:
+      case status.OUT_OF_RANGE:
+      case status.UNIMPLEMENTED:
+      case status.INTERNAL:
+      case status.DATA_LOSS:
+      default:
+        return new CliError(`${status[e.code] ?? e.code}: ${d}`);
+    }
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * `launchfleet jobs apply|delete|list|get|health`: desired state and fleet-wide job health.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import {
+  buildXmlPlist,
+  detectPlistFormat,
+  formatParseError,
+  messageOf,
+  parsePlist,
+} from '@launchfleet/shared';
+import { CliError, type Opts, apiOptions, runApi } from './api-command.ts';
+import { duration, presence, table, time, text } from './table.ts';
+
+type Obj = Record<string, unknown>;
+const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
+const s = text;
+
+function targetText(t: unknown): string {
+  const o = (t ?? {}) as Obj;
+  if (o['kind'] === 'all' || o['all'] === true) return 'all';
+  if (o['kind'] === 'selector' || (typeof o['selector'] === 'string' && o['selector'] !== ''))
+    return `selector ${s(o['selector'])}`;
+  const names = arr((o['nodes'] as Obj | undefined)?.['names']).map(s);
+  return names.length ? `nodes ${names.slice(0, 3).join(',')}${names.length > 3 ? ',…' : ''}` : '-';
+}
+
+/**
+ * The plist as text for the API: XML and JSON as written; a binary plist (as macOS tools
+ * save them) is converted to XML here, since the API carries text.
+ */
+async function readPlistText(file: string): Promise<string> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
+  } catch (e) {
+    throw new CliError(`cannot read ${file}: ${messageOf(e)}`);
+  }
+  if (detectPlistFormat(bytes) !== 'binary') return new TextDecoder().decode(bytes);
+  const parsed = parsePlist(bytes);
+  if (!parsed.ok) throw new CliError(`${file}: ${formatParseError(parsed.error)}`);
+  return buildXmlPlist(parsed.value.value);
+}
+
+export function registerJobsCommand(program: Command): void {
+  const jobs = program.command('jobs').description('apply, delete and inspect jobs across the fleet');
+
+  apiOptions(
+    jobs
+      .command('apply')
+      .argument('<file>', 'the job plist (XML, binary or JSON)')
+      .description('sign the job for the target nodes and make it their desired state')
+      .option('--nodes <list>', 'comma-separated node ids or hostnames')
+      .option('--selector <sel>', 'label selector over node labels: k=v,k2!=v2,k3,!k4')
+      .option('--all', 'every enrolled node')
+      .option('--domain <domain>', 'system, gui/<uid>, user/<uid>, gui/* or user/*', 'system')
+      .option('--validity-days <n>', "how long the signed bundles stay valid (default: the controller's)"),
+  ).action(async (file: string, o: Opts) => {
+    const chosen = [o['nodes'], o['selector'], o['all']].filter((x) => x !== undefined).length;
+    if (chosen !== 1) {
+      process.stderr.write('launchfleet: jobs apply needs exactly one of --nodes, --selector or --all\n');
+      process.exitCode = 2;
+      return;
+    }
+    await runApi(o, async (api) => {
+      const plist = await readPlistText(file);
+      const target =
+        o['nodes'] !== undefined
+          ? {
+              nodes: {
+                names: s(o['nodes'])
+                  .split(',')
+                  .map((x) => x.trim())
+                  .filter(Boolean),
+              },
+            }
+          : o['selector'] !== undefined
+            ? { selector: s(o['selector']) }
+            : { all: true };
+      const days = Number(o['validityDays'] ?? 0);
+      const r = await api.call('ApplyJob', {
+        plist,
+        domain: s(o['domain']),
+        target,
+        validitySeconds: Number.isFinite(days) && days > 0 ? Math.round(days * 86_400) : 0,
+      });
+      const failures = arr(r['failures']);
+      const lines = [
+        `applied ${s(r['label'])} version ${s(r['version'])}: ${s(r['nodesWritten'])} of ${s(r['nodesTargeted'])} nodes written` +
+          `${Number(r['nodesSuperseded']) ? `, ${s(r['nodesSuperseded'])} already newer` : ''}` +
+          `${Number(r['nodesRemoved']) ? `, removed from ${s(r['nodesRemoved'])}` : ''} in ${duration(Number(r['durationMs']))}`,
+        ...arr(r['warnings']).map((w) => `warning: ${s(w)}`),
+        ...failures.map((f) => `failed on ${s(f['nodeId'])}: ${s(f['reason'])}`),
+      ];
+      if (failures.length > 0) process.exitCode = 1;
+      return { json: r, text: `${lines.join('\n')}\n` };
+    });
+  });
+
+  apiOptions(jobs.command('delete').argument('<label>').description('remove the job from every node')).action(
+    async (label: string, o: Opts) =>
+      runApi(o, async (api) => {
+        const r = await api.call('DeleteJob', { label });
+        return {
+          json: r,
+          text: `deleted ${label} (version ${s(r['version'])}): removed from ${s(r['nodesRemoved'])} nodes\n`,
+        };
+      }),
+  );
+
+  apiOptions(jobs.command('list').description('jobs applied through the controller')).action(
+    async (o: Opts) =>
+      runApi(o, async (api) => {
+        const r = await api.call('ListJobs', {});
+        const rows = arr(r['jobs']).map((j) => [
+          s(j['label']),
+          s(j['domain']),
+          s(j['version']),
+          j['deleted'] ? 'deleted' : s(j['nodeCount']),
+          targetText(j['target']),
+          time(Number(j['updatedAtMs'])),
+          s(j['updatedBy']),
+        ]);
+        return {
+          json: r,
+          text: rows.length
+            ? table(['label', 'domain', 'version', 'nodes', 'target', 'updated', 'by'], rows)
+            : 'no jobs\n',
+        };
+      }),
+  );
+
+  apiOptions(
+    jobs
+      .command('get')
+      .argument('<label>')
+      .description('one job record')
+      .option('--plist', 'print only the plist'),
+  ).action(async (label: string, o: Opts) =>
+    runApi(o, async (api) => {
+      const r = await api.call('GetJob', { label });
+      if (o['plist']) return { json: r, text: s(r['plist']) };
+      const text = [
+        `label:    ${s(r['label'])}`,
+        `domain:   ${s(r['domain'])}`,
+        `version:  ${s(r['version'])}${r['deleted'] ? ' (deleted)' : ''}`,
+        `target:   ${targetText(r['target'])}`,
+        `nodes:    ${s(r['nodeCount'])}`,
+        `updated:  ${time(Number(r['updatedAtMs']))} by ${s(r['updatedBy'])}`,
+      ].join('\n');
+      return { json: r, text: `${text}\n` };
+    }),
+  );
+
+  apiOptions(
+    jobs
+      .command('health')
+      .argument('<label>')
+      .description('where the job runs, and where it is throttled, crash-looping or failed')
+      .option('--max <n>', 'problem nodes to list (default 100)'),
+  ).action(async (label: string, o: Opts) =>
+    runApi(o, async (api) => {
+      const r = await api.call('JobHealth', { label, maxProblems: Number(o['max'] ?? 100) || 100 });
+      const states = Object.entries((r['states'] ?? {}) as Record<string, number>).sort(([a], [b]) =>
+        a.localeCompare(b),
+      );
+      const out: string[] = [];
+      const desired = Number(r['desiredVersion']);
+      out.push(
+        `${label}: ${s(r['nodesReporting'])} nodes report it` +
+          (desired > 0
+            ? `; desired version ${desired} on ${s(r['nodesTargeted'])} nodes, ${s(r['nodesAtDesiredVersion'])} run it, ${s(r['nodesMissing'])} not reporting it yet`
+            : '; not applied through this controller') +
+          (Number(r['nodesOffline']) ? `; ${s(r['nodesOffline'])} of them offline (stale reports)` : ''),
+      );
+      out.push('');
+      out.push(
+        states.length
+          ? table(
+              ['state', 'nodes'],
+              states.map(([k, v]) => [k, String(v)]),
+            ).trimEnd()
+          : 'no node reports this job',
+      );
+      const problems = arr(r['problems']);
+      out.push('');
+      out.push(
+        `problems: ${s(r['crashLooping'])} crash-looping, ${s(r['failed'])} failed, ${s(r['throttled'])} throttled`,
+      );
+      if (problems.length) {
+        out.push('');
+        out.push(
+          table(
+            [
+              'node',
+              'hostname',
+              'problem',
+              'state',
+              'last exit',
+              'crashes',
+              'presence',
+              'staleness',
+              'version',
+            ],
+            problems.map((p) => [
+              s(p['nodeId']),
+              s(p['hostname']),
+              s(p['problem']).replace('_', '-'),
+              s(p['state']),
+              p['hasLastExitStatus'] ? s(p['lastExitStatus']) : '-',
+              s(p['successiveCrashes']),
+              presence(p['presence']),
+              duration(Number(p['stalenessMs'])),
+              s(p['version']) || '-',
+            ]),
+          ).trimEnd(),
+        );
+        if (r['problemsTruncated']) out.push(`(more problem nodes than listed; --max to see more)`);
+      }
+      out.push('');
+      out.push(`answered in ${s(r['queryMicros'])} µs from the controller's fleet index`);
+      return { json: r, text: `${out.join('\n')}\n` };
+    }),
+  );
+}

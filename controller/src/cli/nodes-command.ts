@@ -1,0 +1,92 @@
+/** `launchfleet nodes list|describe|revoke`. */
+import type { Command } from 'commander';
+import { type Opts, apiOptions, runApi } from './api-command.ts';
+import { duration, presence, table, time, text } from './table.ts';
+
+type Obj = Record<string, unknown>;
+const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
+const s = text;
+const labelsText = (l: unknown) =>
+  Object.entries((l ?? {}) as Record<string, string>)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',') || '-';
+
+export function registerNodesCommand(program: Command): void {
+  const nodes = program.command('nodes').description('enrolled nodes, their presence and their jobs');
+
+  apiOptions(
+    nodes
+      .command('list')
+      .description('every node with presence, last report and health')
+      .option('--selector <sel>', 'only nodes whose labels match')
+      .option('--online', 'only online nodes')
+      .option('--offline', 'only offline nodes'),
+  ).action(async (o: Opts) =>
+    runApi(o, async (api) => {
+      const r = await api.call('ListNodes', {
+        selector: s(o['selector']),
+        presence: o['online']
+          ? 'PRESENCE_ONLINE'
+          : o['offline']
+            ? 'PRESENCE_OFFLINE'
+            : 'PRESENCE_UNSPECIFIED',
+      });
+      const rows = arr(r['nodes']).map((n) => [
+        s(n['nodeId']),
+        s(n['hostname']),
+        n['revoked'] ? 'revoked' : presence(n['presence']),
+        duration(Number(n['stalenessMs'])),
+        s(n['health']),
+        s(n['jobCount']),
+        s(n['problemCount']),
+        labelsText(n['labels']),
+      ]);
+      const text = rows.length
+        ? `${table(['node', 'hostname', 'presence', 'last seen', 'health', 'jobs', 'problems', 'labels'], rows)}` +
+          `${s(r['online'])} online, ${s(r['offline'])} offline\n`
+        : 'no nodes\n';
+      return { json: r, text };
+    }),
+  );
+
+  apiOptions(
+    nodes.command('describe').argument('<node>', 'node id or hostname').description('one node and its jobs'),
+  ).action(async (node: string, o: Opts) =>
+    runApi(o, async (api) => {
+      const r = await api.call('DescribeNode', { node });
+      const sm = (r['summary'] ?? {}) as Obj;
+      const head = [
+        `node:       ${s(sm['nodeId'])}`,
+        `hostname:   ${s(sm['hostname'])}`,
+        `presence:   ${sm['revoked'] ? 'revoked' : presence(sm['presence'])} (last seen ${duration(Number(sm['stalenessMs']))} ago)`,
+        `health:     ${s(sm['health'])}`,
+        `labels:     ${labelsText(sm['labels'])}`,
+        `enrolled:   ${time(Number(r['enrolledAtMs']))}`,
+        `status:     ${time(Number(r['lastStatusMs']))}; heartbeat ${time(Number(r['lastHeartbeatMs']))}`,
+      ];
+      const jobs = arr(r['jobs']).map((j) => [
+        s(j['label']),
+        s(j['domain']) || '-',
+        s(j['state']),
+        s(j['version']) || '-',
+        j['hasLastExitStatus'] ? s(j['lastExitStatus']) : '-',
+        j['crashLooping'] ? 'crash-looping' : j['loadFailed'] ? 'failed' : j['throttled'] ? 'throttled' : '-',
+      ]);
+      const text = `${head.join('\n')}\n\n${jobs.length ? table(['label', 'domain', 'state', 'version', 'last exit', 'problem'], jobs) : 'no jobs reported\n'}`;
+      return { json: r, text };
+    }),
+  );
+
+  apiOptions(
+    nodes
+      .command('revoke')
+      .argument('<node-id>')
+      .description("revoke a node's credentials: it is disconnected at once and refused afterwards"),
+  ).action(async (nodeId: string, o: Opts) =>
+    runApi(o, async (api) => {
+      const r = await api.call('RevokeNode', { nodeId });
+      return { json: r, text: `revoked ${nodeId}\n` };
+    }),
+  );
+}

@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseControllerConfig } from './controller-config.ts';
+
+const base = { natsUrls: ['nats://127.0.0.1:4222'], keyStoreDir: 'keys', apiTokensFile: 'tokens.json' };
+const parse = (o: object) => parseControllerConfig(JSON.stringify(o), '/etc/lf/controller.json');
+
+test('defaults, relative paths and TLS', () => {
+  const c = parse({ ...base, insecure: true });
+  assert.deepEqual(c.grpcListen, { host: '127.0.0.1', port: 7400 });
+  assert.deepEqual(c.metricsListen, { host: '127.0.0.1', port: 9470 });
+  assert.equal(c.keyStoreDir, '/etc/lf/keys');
+  assert.equal(c.jetstreamReplicas, 1);
+  assert.equal(c.offlineAfterMs, 90_000);
+  const t = parse({
+    ...base,
+    grpcListen: '0.0.0.0:7400',
+    tls: { certFile: 'a.crt', keyFile: '/k.key' },
+    metricsListen: null,
+  });
+  assert.deepEqual(t.tls, { certFile: '/etc/lf/a.crt', keyFile: '/k.key' });
+  assert.equal(t.insecure, false);
+  assert.equal(t.metricsListen, undefined);
+});
+
+test('refusals name the key', () => {
+  for (const [o, re] of [
+    [{ ...base, insecure: true, natsUrl: 'x' }, /unknown key "natsUrl"/],
+    [{ ...base }, /give "tls"/],
+    [{ ...base, insecure: true, grpcListen: '0.0.0.0:7400' }, /only with a loopback/],
+    [{ ...base, insecure: true, natsUrls: [] }, /natsUrls/],
+    [{ ...base, insecure: true, grpcListen: 'nope' }, /grpcListen/],
+    [{ ...base, insecure: true, jetstreamReplicas: 0 }, /jetstreamReplicas/],
+    [{ ...base, insecure: true, tls: { certFile: 'a', keyFile: 'b', ca: 'c' } }, /tls\.ca/],
+  ] as const)
+    assert.throws(() => parse(o), re);
+  assert.throws(() => parseControllerConfig('{', 'f'), /not valid JSON/);
+});

@@ -1,0 +1,309 @@
+/**
+ * Desired state: apply, delete, list and get jobs.
+ *
+ * Apply (level-based, safe with several controllers at once):
+ *   1. check the plist for the domain (nothing launchd would refuse is ever signed);
+ *   2. resolve the target over the fleet index (ids, hostnames, or a label selector);
+ *   3. take the next version of the label with compare-and-set on its `lf_jobs` record
+ *      (a lost race re-reads and takes the next one; versions are never shared);
+ *   4. sign one bundle per node (Ed25519, ~30 µs each) and write `lf_desired/<node>.<label>`
+ *      with at most `concurrency` writes in flight. Each write is itself a compare-and-set
+ *      against the key's revision and never replaces a bundle of a higher version, so when two
+ *      controllers apply the same label concurrently every node ends at the higher version;
+ *   5. take the job away (KV delete) from nodes the previous version targeted and this one
+ *      does not, unless a newer version is already there.
+ * Delete advances the version too (a tombstone record) and deletes every node's key.
+ */
+import type { KV, KvEntry } from '@nats-io/kv';
+import {
+  type Clock,
+  ConflictError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnavailableError,
+  messageOf,
+} from '@launchfleet/shared';
+import { checkLabel, keys } from '@launchfleet/shared/messages/index';
+import {
+  type SigningKey,
+  encodeSignedBundle,
+  parseSignedBundle,
+  signBundle,
+} from '@launchfleet/shared/signing/index';
+import { forEachBounded } from './bounded-pool.ts';
+import { checkJobPlist } from './core/plist-check.ts';
+import { type TargetCandidate, resolveTarget } from './core/resolve-target.ts';
+import { type JobRecord, type TargetSpec, parseJobRecord } from './job-record.ts';
+
+export interface DesiredStateDeps {
+  readonly desired: KV;
+  readonly jobs: KV;
+  /** The key new bundles are signed with (read per apply, so a rotation takes effect at once). */
+  readonly signingKey: () => SigningKey;
+  /** The nodes targets are resolved over. */
+  readonly candidates: () => Iterable<TargetCandidate>;
+  readonly clock: Clock;
+  /** KV writes in flight at once. Default 256. */
+  readonly concurrency?: number;
+}
+
+export interface ApplyRequest {
+  readonly plist: string;
+  readonly domain: string;
+  readonly target: TargetSpec;
+  /** Bundle validity; default 30 days. */
+  readonly validityMs?: number;
+  /** Who asked (audit name), stored on the record. */
+  readonly by: string;
+}
+
+export interface NodeFailure {
+  readonly nodeId: string;
+  readonly reason: string;
+}
+
+export interface ApplyResult {
+  readonly label: string;
+  readonly version: number;
+  readonly targeted: number;
+  readonly written: number;
+  readonly superseded: number;
+  readonly removed: number;
+  readonly failures: readonly NodeFailure[];
+  readonly durationMs: number;
+  readonly warnings: readonly string[];
+}
+
+export interface DeleteResult {
+  readonly label: string;
+  readonly version: number;
+  readonly removed: number;
+  readonly failures: readonly NodeFailure[];
+}
+
+const defaultValidityMs = 30 * 24 * 3600_000;
+const maxValidityMs = 400 * 24 * 3600_000;
+const casAttempts = 8;
+
+type WriteOutcome = 'written' | 'superseded';
+
+export class DesiredStateService {
+  readonly #d: DesiredStateDeps;
+
+  constructor(d: DesiredStateDeps) {
+    this.#d = d;
+  }
+
+  async apply(req: ApplyRequest): Promise<ApplyResult> {
+    const started = this.#d.clock.monotonicMs();
+    const checked = checkJobPlist(req.plist, req.domain || 'system');
+    if (!checked.ok) throw new InvalidArgumentError(checked.error, 'plist');
+    const domain = req.domain || 'system';
+    const validityMs = req.validityMs ?? defaultValidityMs;
+    if (!Number.isSafeInteger(validityMs) || validityMs < 60_000 || validityMs > maxValidityMs)
+      throw new InvalidArgumentError('validity must be between 1 minute and 400 days', 'validity_seconds');
+    const resolved = resolveTarget(req.target, this.#d.candidates());
+    if (!resolved.ok) throw new InvalidArgumentError(resolved.error, 'target');
+    const label = checked.value.label;
+    const nodeIds = resolved.value.nodeIds;
+    const now = this.#d.clock.wallMs();
+    const { record, previous } = await this.#advance(label, (prev) => ({
+      v: 1,
+      label,
+      domain,
+      plist: req.plist,
+      version: (prev?.version ?? 0) + 1,
+      target: resolved.value.target,
+      nodeIds,
+      updatedAt: now,
+      updatedBy: req.by,
+      deleted: false,
+    }));
+    const key = this.#d.signingKey();
+    const failures: NodeFailure[] = [];
+    let written = 0;
+    let superseded = 0;
+    await forEachBounded(nodeIds, this.#d.concurrency ?? 256, async (nodeId) => {
+      try {
+        const signed = signBundle(
+          {
+            label,
+            domain,
+            plist: req.plist,
+            version: record.version,
+            issuedAt: now,
+            expiresAt: now + validityMs,
+            keyId: key.keyId,
+            nodeId,
+          },
+          key,
+        );
+        const out = await this.#writeIfNewer(
+          keys.desired(nodeId, label),
+          encodeSignedBundle(signed),
+          record.version,
+        );
+        if (out === 'written') written++;
+        else superseded++;
+      } catch (e) {
+        failures.push({ nodeId, reason: messageOf(e) });
+      }
+    });
+    const keep = new Set(nodeIds);
+    const gone = (previous?.nodeIds ?? []).filter((id) => !keep.has(id));
+    const removed = await this.#removeFrom(gone, label, record.version, failures);
+    return {
+      label,
+      version: record.version,
+      targeted: nodeIds.length,
+      written,
+      superseded,
+      removed,
+      failures,
+      durationMs: Math.round(this.#d.clock.monotonicMs() - started),
+      warnings: [
+        ...checked.value.warnings,
+        ...(nodeIds.length === 0 ? ['the target matches no node: nothing was written'] : []),
+      ],
+    };
+  }
+
+  async delete(label: string, by: string): Promise<DeleteResult> {
+    const l = checkLabel(label);
+    if (!l.ok) throw new InvalidArgumentError(`label: ${l.error}`, 'label');
+    const existing = await this.get(label);
+    if (!existing || existing.deleted) throw new NotFoundError('job', label);
+    const now = this.#d.clock.wallMs();
+    const { record, previous } = await this.#advance(label, (prev) => {
+      if (!prev || prev.deleted) throw new NotFoundError('job', label);
+      return {
+        ...prev,
+        version: prev.version + 1,
+        nodeIds: [],
+        updatedAt: now,
+        updatedBy: by,
+        deleted: true,
+      };
+    });
+    const failures: NodeFailure[] = [];
+    // Nodes the record names, and any other node that has a key for the label (written by an
+    // older controller or by hand): the delete leaves none behind.
+    const ids = new Set(previous?.nodeIds ?? []);
+    for (const id of await this.#nodesWithKey(label)) ids.add(id);
+    const removed = await this.#removeFrom([...ids], label, record.version, failures);
+    return { label, version: record.version, removed, failures };
+  }
+
+  async get(label: string): Promise<JobRecord | undefined> {
+    const l = checkLabel(label);
+    if (!l.ok) throw new InvalidArgumentError(`label: ${l.error}`, 'label');
+    const e = await this.#d.jobs.get(keys.job(label));
+    if (!e || e.operation !== 'PUT') return undefined;
+    return parseJobRecord(e.string());
+  }
+
+  /** Every job record (tombstones included), by label. */
+  async list(): Promise<JobRecord[]> {
+    const names: string[] = [];
+    for await (const k of await this.#d.jobs.keys()) names.push(k);
+    const out: JobRecord[] = [];
+    await forEachBounded(names, 32, async (k) => {
+      const e = await this.#d.jobs.get(k);
+      const r = e && e.operation === 'PUT' ? parseJobRecord(e.string()) : undefined;
+      if (r) out.push(r);
+    });
+    return out.sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+  }
+
+  /** Compare-and-set on the label's record; `next` sees the current record (or undefined). */
+  async #advance(
+    label: string,
+    next: (prev: JobRecord | undefined) => JobRecord,
+  ): Promise<{ record: JobRecord; previous: JobRecord | undefined }> {
+    const k = keys.job(label);
+    for (let attempt = 0; attempt < casAttempts; attempt++) {
+      const e = await this.#d.jobs.get(k);
+      const prev = e && e.operation === 'PUT' ? parseJobRecord(e.string()) : undefined;
+      if (e && e.operation === 'PUT' && !prev)
+        throw new UnavailableError(`job record of ${label} is unreadable; repair lf_jobs/${k}`);
+      const record = next(prev);
+      try {
+        if (e && e.operation === 'PUT') await this.#d.jobs.update(k, JSON.stringify(record), e.revision);
+        else await this.#d.jobs.create(k, JSON.stringify(record));
+        return { record, previous: prev };
+      } catch (err) {
+        if (!isWrongRevision(err))
+          throw new UnavailableError(`cannot write job record: ${messageOf(err)}`, { cause: err });
+        // Another controller advanced the label meanwhile: re-read and take the next version.
+      }
+    }
+    throw new ConflictError(`job ${label} is being changed concurrently; retry`);
+  }
+
+  /** Puts `value` under `key` unless a bundle of a higher version is already there. */
+  async #writeIfNewer(key: string, value: string, version: number): Promise<WriteOutcome> {
+    for (let attempt = 0; attempt < casAttempts; attempt++) {
+      const e = await this.#d.desired.get(key);
+      const live = e && e.operation === 'PUT';
+      if (live && storedVersion(e) > version) return 'superseded';
+      try {
+        if (live) await this.#d.desired.update(key, value, e.revision);
+        else await this.#d.desired.create(key, value);
+        return 'written';
+      } catch (err) {
+        if (!isWrongRevision(err)) throw err;
+      }
+    }
+    throw new ConflictError(`${key} is being written concurrently`);
+  }
+
+  /** Deletes the label's key on each node unless a version above `version` is there. */
+  async #removeFrom(
+    nodeIds: readonly string[],
+    label: string,
+    version: number,
+    failures: NodeFailure[],
+  ): Promise<number> {
+    let removed = 0;
+    await forEachBounded(nodeIds, this.#d.concurrency ?? 256, async (nodeId) => {
+      const key = keys.desired(nodeId, label);
+      try {
+        for (let attempt = 0; attempt < casAttempts; attempt++) {
+          const e = await this.#d.desired.get(key);
+          if (!e || e.operation !== 'PUT' || storedVersion(e) > version) return;
+          try {
+            await this.#d.desired.delete(key, { previousSeq: e.revision });
+            removed++;
+            return;
+          } catch (err) {
+            if (!isWrongRevision(err)) throw err;
+          }
+        }
+        throw new ConflictError(`${key} is being written concurrently`);
+      } catch (e) {
+        failures.push({ nodeId, reason: messageOf(e) });
+      }
+    });
+    return removed;
+  }
+
+  async #nodesWithKey(label: string): Promise<string[]> {
+    const suffix = keys.desired('x', label).slice(1);
+    const out: string[] = [];
+    for await (const k of await this.#d.desired.keys(`*${suffix}`))
+      out.push(k.slice(0, k.length - suffix.length));
+    return out;
+  }
+}
+
+/** The version of a stored bundle; a value that is not a bundle counts as version 0. */
+function storedVersion(e: KvEntry): number {
+  const p = parseSignedBundle(e.value);
+  return p.ok ? p.signed.bundle.version : 0;
+}
+
+/** True for JetStream's "wrong last sequence" (a compare-and-set lost). */
+function isWrongRevision(e: unknown): boolean {
+  const code = (e as { code?: unknown; api_error?: { err_code?: unknown } } | null)?.api_error?.err_code;
+  return code === 10071 || /wrong last sequence/i.test(messageOf(e));
+}

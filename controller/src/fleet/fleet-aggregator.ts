@@ -1,0 +1,225 @@
+/**
+ * Keeps the FleetIndex current from JetStream and NATS:
+ *
+ * ```
+ * KV lf_registry  (watch)   enrolled nodes, revocations          -> upsertRegistered / removeRegistered
+ * KV lf_nodes     (watch)   <node>.status, <node>.inventory      -> setStatus / setInventory
+ * lf.hb.*         (sub)     heartbeats                           -> heartbeat
+ * ```
+ *
+ * Every message is decoded with the shared readers; anything malformed, oversized, or claiming
+ * another node's id than its key/subject is dropped and counted (and reported as a
+ * rate-limited `message-refused` controller event), never thrown: a hostile or buggy node
+ * cannot take the aggregator down. Status times are the KV entry's server time, not the
+ * node's clock, so a node with a wrong clock cannot look fresh or stale.
+ */
+import type { KV, KvWatchEntry } from '@nats-io/kv';
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { type Clock, messageOf } from '@launchfleet/shared';
+import {
+  boundedDetail,
+  controllerEventSource,
+  decodeHeartbeat,
+  decodeNodeInventory,
+  decodeNodeStatus,
+  encodeNodeEvent,
+  isNodeId,
+  isRecord,
+  subjects,
+} from '@launchfleet/shared/messages/index';
+import { FleetIndex } from './core/fleet-index.ts';
+
+export interface FleetAggregatorDeps {
+  readonly nc: NatsConnection;
+  readonly registry: KV;
+  readonly nodes: KV;
+  readonly clock: Clock;
+  /** A node is offline after this long without a status or heartbeat. Default 90 s. */
+  readonly offlineAfterMs?: number;
+}
+
+/** Messages dropped, by where they came from. */
+export interface RefusedCounts {
+  status: number;
+  inventory: number;
+  heartbeat: number;
+  registry: number;
+}
+
+export class FleetAggregator {
+  readonly index: FleetIndex;
+  readonly refused: RefusedCounts = { status: 0, inventory: 0, heartbeat: 0, registry: 0 };
+  readonly #d: FleetAggregatorDeps;
+  readonly #watches: { stop(): void }[] = [];
+  #hb: Subscription | undefined;
+  #stopped = false;
+  #lastRefusalEvent = 0;
+  readonly #loops: Promise<void>[] = [];
+
+  constructor(d: FleetAggregatorDeps) {
+    this.#d = d;
+    this.index = new FleetIndex(d.offlineAfterMs ?? 90_000);
+  }
+
+  /** Starts the watches; resolves once both buckets' current contents are in the index. */
+  async start(): Promise<void> {
+    this.#hb = this.#d.nc.subscribe(subjects.heartbeatAll, {
+      callback: (err, msg) => {
+        if (err) return;
+        this.#onHeartbeat(msg.subject, msg.data);
+      },
+    });
+    await this.#watch(this.#d.registry, (e) => this.#onRegistry(e));
+    await this.#watch(this.#d.nodes, (e) => this.#onNodes(e));
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#hb?.unsubscribe();
+    for (const w of this.#watches) w.stop();
+    await Promise.allSettled(this.#loops);
+  }
+
+  /**
+   * Watches a bucket; resolves when its initial values have been applied. Should the watch
+   * ever end while the aggregator runs (the iterator failed), it is opened again after a
+   * second: the bucket's last values are re-applied, which is idempotent.
+   */
+  async #watch(kv: KV, apply: (e: KvWatchEntry) => void): Promise<void> {
+    const values = (await kv.status()).values;
+    const it = await kv.watch();
+    this.#watches.push(it);
+    let ready!: () => void;
+    const initial = new Promise<void>((r) => (ready = r));
+    if (values === 0) ready();
+    this.#loops.push(
+      (async () => {
+        try {
+          for await (const e of it) {
+            try {
+              apply(e);
+            } catch (err) {
+              // A bug in an apply function must not end the watch.
+              this.#controllerEvent('aggregator', messageOf(err));
+            }
+            if (e.isUpdate || e.delta === 0) ready();
+          }
+        } catch (err) {
+          if (!this.#stopped) this.#controllerEvent('watch-ended', messageOf(err));
+        }
+        // Re-open until it works or the aggregator stops (NATS may be down for a while).
+        while (!this.#stopped) {
+          await new Promise((r) => setTimeout(r, 1000));
+          if (this.#stopped) return;
+          try {
+            await this.#watch(kv, apply);
+            return;
+          } catch (err) {
+            this.#controllerEvent('watch-reopen', messageOf(err));
+          }
+        }
+      })(),
+    );
+    await initial;
+  }
+
+  #onRegistry(e: KvWatchEntry): void {
+    const key = e.key;
+    if (!isNodeId(key)) return; // `revocations` and anything else that is not a node record
+    if (e.operation !== 'PUT') {
+      this.index.removeRegistered(key);
+      return;
+    }
+    let o: unknown;
+    try {
+      o = JSON.parse(e.string());
+    } catch {
+      o = undefined;
+    }
+    if (
+      !isRecord(o) ||
+      o['nodeId'] !== key ||
+      typeof o['hostname'] !== 'string' ||
+      typeof o['publicKey'] !== 'string' ||
+      typeof o['enrolledAt'] !== 'number'
+    ) {
+      this.refused.registry++;
+      return;
+    }
+    const inv = isRecord(o['inventory']) ? o['inventory'] : {};
+    const inventory: Record<string, string> = {};
+    for (const [k, v] of Object.entries(inv)) if (typeof v === 'string') inventory[k] = v;
+    this.index.upsertRegistered({
+      nodeId: key,
+      hostname: o['hostname'],
+      inventory,
+      enrolledAt: o['enrolledAt'],
+      revokedAt: typeof o['revokedAt'] === 'number' ? o['revokedAt'] : undefined,
+      publicKey: o['publicKey'],
+    });
+  }
+
+  #onNodes(e: KvWatchEntry): void {
+    const dot = e.key.indexOf('.');
+    const nodeId = e.key.slice(0, dot);
+    const part = e.key.slice(dot + 1);
+    if (dot < 0 || !isNodeId(nodeId)) return;
+    const at = e.created.getTime();
+    if (part === 'status') {
+      if (e.operation !== 'PUT') {
+        this.index.setStatus(nodeId, undefined, at);
+        return;
+      }
+      const s = decodeNodeStatus(e.value);
+      if (!s.ok || s.value.nodeId !== nodeId) {
+        this.refused.status++;
+        this.#controllerEvent(
+          'bad-status',
+          `${nodeId}: ${s.ok ? 'node id differs from key' : s.error.detail}`,
+        );
+        return;
+      }
+      this.index.setStatus(nodeId, s.value, at);
+    } else if (part === 'inventory' && e.operation === 'PUT') {
+      const inv = decodeNodeInventory(e.value);
+      if (!inv.ok || inv.value.nodeId !== nodeId) {
+        this.refused.inventory++;
+        this.#controllerEvent(
+          'bad-inventory',
+          `${nodeId}: ${inv.ok ? 'node id differs from key' : inv.error.detail}`,
+        );
+        return;
+      }
+      this.index.setInventory(nodeId, inv.value.hostname, inv.value.labels);
+    }
+  }
+
+  #onHeartbeat(subject: string, data: Uint8Array): void {
+    const nodeId = subject.slice(subjects.heartbeat('').length);
+    const h = decodeHeartbeat(data);
+    if (!h.ok || h.value.nodeId !== nodeId) {
+      this.refused.heartbeat++;
+      this.#controllerEvent(
+        'bad-heartbeat',
+        `${subject.slice(0, 64)}: ${h.ok ? 'node id differs from subject' : h.error.detail}`,
+      );
+      return;
+    }
+    this.index.heartbeat(nodeId, h.value.seq, this.#d.clock.wallMs());
+  }
+
+  /** A `message-refused` controller event, at most one per second: a flood of junk cannot become a flood of events. */
+  #controllerEvent(reason: string, detail: string): void {
+    const now = this.#d.clock.monotonicMs();
+    if (now - this.#lastRefusalEvent < 1000 || this.#stopped) return;
+    this.#lastRefusalEvent = now;
+    const data = encodeNodeEvent(
+      { source: controllerEventSource, kind: 'message-refused', reason, detail: boundedDetail(detail, 512) },
+      this.#d.clock.wallMs(),
+    );
+    jetstream(this.#d.nc)
+      .publish(subjects.event(controllerEventSource, 'message-refused'), data)
+      .catch(() => undefined);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * `launchfleet-controller --config FILE`: the composition root. Reads the config, starts the
+ * controller (api/start-controller.ts) and stops it cleanly on SIGINT/SIGTERM.
+ * Exit codes: 0 clean stop, 2 bad command line or config, 1 failed to start.
+ */
+import { parseArgs } from 'node:util';
+import { InvalidArgumentError, messageOf } from '@launchfleet/shared';
+import { loadControllerConfig } from './config/controller-config.ts';
+import { startController } from './api/start-controller.ts';
+
+const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+
+let configFile: string | undefined;
+try {
+  const { values } = parseArgs({
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    process.stdout.write('usage: launchfleet-controller --config FILE\n');
+    process.exit(0);
+  }
+  configFile = values.config;
+  if (!configFile) throw new InvalidArgumentError('--config FILE is required');
+} catch (e) {
+  process.stderr.write(
+    `launchfleet-controller: ${messageOf(e)}\nusage: launchfleet-controller --config FILE\n`,
+  );
+  process.exit(2);
+}
+
+try {
+  const cfg = await loadControllerConfig(configFile);
+  const c = await startController(cfg, { log });
+  log(
+    `launchfleet-controller: gRPC on ${cfg.grpcListen.host}:${c.grpcPort} (${cfg.tls ? 'TLS' : 'plaintext, loopback'}), ` +
+      `metrics ${c.metricsPort !== undefined ? `on ${cfg.metricsListen?.host}:${c.metricsPort}/metrics` : 'off'}, ` +
+      `NATS ${cfg.natsUrls.join(',')}, ${c.aggregator.index.size} nodes known`,
+  );
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`launchfleet-controller: ${sig}, stopping`);
+    c.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log(`launchfleet-controller: stop failed: ${messageOf(e)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+} catch (e) {
+  log(`launchfleet-controller: ${messageOf(e)}`);
+  process.exit(e instanceof InvalidArgumentError ? 2 : 1);
+}
