@@ -24,6 +24,13 @@
  *     restored when the watch stops. stop() is idempotent.
  *   close(fd) (stops a watch armed on fd first), setNonBlocking(fd, bool), isNonBlocking(fd) -> bool,
  *   pendingConnections(fd) -> number | null  (Linux TCP listeners: the accept queue length)
+ *   accept(fd) -> number | null
+ *     One accept(2) that never blocks, for inetd Wait=false (the agent accepts on the job's
+ *     behalf). null when nothing is pending (EAGAIN, or the client already went away:
+ *     ECONNABORTED/EPROTO). The listener's O_NONBLOCK flag is restored afterwards. The new fd is
+ *     close-on-exec and blocking (BSDs inherit O_NONBLOCK from the listener; inetd programs
+ *     expect a blocking stdin).
+ *   joinMulticast(fd, group, v6)  (MulticastGroup: IP_ADD_MEMBERSHIP / IPV6_JOIN_GROUP, any interface)
  * Errors are JS Errors with code = errno name (e.g. "EADDRINUSE"), errno, and syscall.
  */
 #ifdef __linux__
@@ -562,6 +569,57 @@ static napi_value js_pending_connections(napi_env env, napi_callback_info info) 
   return out;
 }
 
+static napi_value js_accept(napi_env env, napi_callback_info info) {
+  napi_value args[1], out;
+  int fd, fl, c, err;
+  if (get_fd_arg(env, info, 1, args, &fd) != 0) return throw_type(env, "accept(fd): fd must be a non-negative integer");
+  fl = fcntl(fd, F_GETFL);
+  if (fl < 0) return throw_errno(env, errno, "fcntl", NULL);
+  if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return throw_errno(env, errno, "fcntl", NULL);
+  do {
+    c = accept(fd, NULL, NULL);
+  } while (c < 0 && errno == EINTR);
+  err = errno;
+  if (!(fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl);
+  if (c < 0) {
+    if (err == EAGAIN || err == EWOULDBLOCK || err == ECONNABORTED || err == EPROTO) {
+      CHECK(napi_get_null(env, &out));
+      return out;
+    }
+    return throw_errno(env, err, "accept", NULL);
+  }
+  fcntl(c, F_SETFD, FD_CLOEXEC);
+  fl = fcntl(c, F_GETFL);
+  if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(c, F_SETFL, fl & ~O_NONBLOCK);
+  CHECK(napi_create_int32(env, c, &out));
+  return out;
+}
+
+static napi_value js_join_multicast(napi_env env, napi_callback_info info) {
+  napi_value args[3];
+  char group[INET6_ADDRSTRLEN + 1];
+  size_t len = 0;
+  bool v6 = false;
+  int fd;
+  if (get_fd_arg(env, info, 3, args, &fd) != 0 ||
+      napi_get_value_string_utf8(env, args[1], group, sizeof group, &len) != napi_ok ||
+      napi_get_value_bool(env, args[2], &v6) != napi_ok)
+    return throw_type(env, "joinMulticast(fd, group, v6): fd integer, group numeric address, v6 boolean");
+  if (v6) {
+    struct ipv6_mreq m;
+    memset(&m, 0, sizeof m);
+    if (inet_pton(AF_INET6, group, &m.ipv6mr_multiaddr) != 1) return throw_type(env, "joinMulticast: not an IPv6 address");
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &m, sizeof m) != 0) return throw_errno(env, errno, "setsockopt", "IPV6_JOIN_GROUP");
+  } else {
+    struct ip_mreq m;
+    memset(&m, 0, sizeof m);
+    if (inet_pton(AF_INET, group, &m.imr_multiaddr) != 1) return throw_type(env, "joinMulticast: not an IPv4 address");
+    m.imr_interface.s_addr = htonl(INADDR_ANY);
+    if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) != 0) return throw_errno(env, errno, "setsockopt", "IP_ADD_MEMBERSHIP");
+  }
+  return NULL;
+}
+
 static void free_instance(napi_env env, void *data, void *hint) {
   instance *inst = (instance *)data;
   (void)env;
@@ -585,6 +643,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setNonBlocking", NULL, js_set_nonblocking, NULL, NULL, NULL, napi_enumerable, NULL},
       {"isNonBlocking", NULL, js_is_nonblocking, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pendingConnections", NULL, js_pending_connections, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"accept", NULL, js_accept, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"joinMulticast", NULL, js_join_multicast, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

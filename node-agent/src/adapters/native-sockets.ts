@@ -60,6 +60,8 @@ interface LfNative {
   setNonBlocking(fd: number, on: boolean): void;
   isNonBlocking(fd: number): boolean;
   pendingConnections(fd: number): number | null;
+  accept(fd: number): number | null;
+  joinMulticast(fd: number, group: string, v6: boolean): void;
 }
 
 let addon: LfNative | undefined;
@@ -99,4 +101,18 @@ export function isNonBlocking(fd: number): boolean {
 /** The accept-queue length of a TCP listener (Linux); null where the OS does not tell. */
 export function pendingConnections(fd: number): number | null {
   return native().pendingConnections(fd);
+}
+
+/**
+ * One accept(2) on a listener that never blocks (inetd Wait=false: the agent accepts for the
+ * job). Null when nothing is pending. The connection fd is close-on-exec and blocking; the
+ * caller owns it (closeFd).
+ */
+export function acceptConnection(fd: number): number | null {
+  return native().accept(fd);
+}
+
+/** MulticastGroup: join `group` (a numeric address) on any interface. */
+export function joinMulticast(fd: number, group: string, v6: boolean): void {
+  native().joinMulticast(fd, group, v6);
 }

@@ -15,7 +15,8 @@ const MAX_ARM_MS = 3_600_000;
 
 interface Entry {
   readonly entries: readonly CalendarInterval[];
-  readonly fire: () => void;
+  /** Called with the wall time the firing was scheduled for (the timer-lag metric). */
+  readonly fire: (dueWallMs: number | undefined) => void;
   nextMs: number | undefined;
 }
 
@@ -36,7 +37,10 @@ export class CalendarScheduler {
   }
 
   /** Registers a job's entries; `fire` is called once per (coalesced) firing. */
-  add(entries: readonly CalendarInterval[], fire: () => void): Disposable & { nextMs(): number | undefined } {
+  add(
+    entries: readonly CalendarInterval[],
+    fire: (dueWallMs: number | undefined) => void,
+  ): Disposable & { nextMs(): number | undefined } {
     const item: Entry = {
       entries,
       fire,
@@ -56,14 +60,14 @@ export class CalendarScheduler {
   /** Fires every due entry once and re-arms; called by the timer and after a clock jump. */
   recheck(): void {
     const now = this.clock.wallMs();
-    const due: Entry[] = [];
+    const due: { item: Entry; dueMs: number | undefined }[] = [];
     for (const item of this.items) {
       const r = dueCalendar(item.entries, item.nextMs, now, this.offset, this.opts);
-      if (r.fire) due.push(item);
+      if (r.fire) due.push({ item, dueMs: item.nextMs });
       item.nextMs = r.nextMs;
     }
     this.arm();
-    for (const item of due) item.fire();
+    for (const { item, dueMs } of due) item.fire(dueMs);
   }
 
   /** Number of registered jobs. */

@@ -13,7 +13,7 @@ import type { JobSpec } from '@launchfleet/shared/job/job-spec';
 import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/time/clock';
 import { messageOf } from '@launchfleet/shared/errors';
 import type { Disposable, FileSystemPort } from '../ports/file-system.ts';
-import type { ProcessExit, ProcessSpawner } from '../ports/process-spawner.ts';
+import type { ProcessExit, ProcessSpawner, SpawnRequest, StdioTarget } from '../ports/process-spawner.ts';
 import type { UserDb } from '../ports/user-db.ts';
 import { step } from './core/job-machine.ts';
 import type { DemandSourceKind, JobEffect, StandingSourceKind } from './core/job-effects.ts';
@@ -28,6 +28,8 @@ import {
 import type { MachineConfig } from './core/machine-config.ts';
 import type { CalendarScheduler } from './calendar-scheduler.ts';
 import type { JobStatus } from './job-status.ts';
+import type { JobSocketsStatus } from './sockets/socket-status.ts';
+import type { JobRunnerEvent } from './job-runner-events.ts';
 import { buildSpawnRequest, unsupportedKeyWarnings, type SpawnDomain } from './spawn-request.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -44,13 +46,56 @@ export interface RuntimePorts {
 }
 
 /**
- * Hook for socket activation (a later task): arm watches on the job's listening sockets and call
- * `onReadable` when one has a pending connection; `fds` gives what to pass at spawn.
+ * Hook for socket activation (SPEC §4; implemented by supervisor/sockets/socket-manager.ts): the
+ * domain opens a job's sockets at load (a failure refuses the load) and closes them at removal;
+ * the runner arms watches while the job is idle (`onReadable` is a kickstart-type demand) and
+ * asks `fds` what to hand over at spawn.
  */
 export interface SocketActivationHook {
   arm(spec: JobSpec, onReadable: () => void): Disposable;
-  fds(spec: JobSpec): { readonly passFds: readonly number[]; readonly listenFdNames: readonly string[] };
+  fds(spec: JobSpec): SocketHandoff;
+  /** Creates and binds the job's sockets; called once by the domain before the job loads. */
+  open?(
+    spec: JobSpec,
+    ctx: SocketJobContext,
+  ): Promise<{ readonly ok: true } | { readonly ok: false; readonly message: string }>;
+  /** Closes the job's sockets (unload); idempotent. */
+  close?(spec: JobSpec): void;
+  /** The job's sockets for status/print. */
+  status?(spec: JobSpec): JobSocketsStatus | undefined;
 }
+
+/** What a job receives at spawn from its sockets. */
+export interface SocketHandoff {
+  /** Fds at 3..n (systemd protocol), with their LISTEN_FDNAMES (the group name per fd). */
+  readonly passFds: readonly number[];
+  readonly listenFdNames: readonly string[];
+  /** inetdCompatibility: the socket on the standard streams instead of their paths or /dev/null. */
+  readonly stdio?: {
+    readonly stdin?: StdioTarget;
+    readonly stdout?: StdioTarget;
+    readonly stderr?: StdioTarget;
+  };
+  /** Variables added to the job's environment (SecureSocketWithKey). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** What the socket manager may ask of the runner of a job whose sockets it holds. */
+export interface SocketJobContext {
+  /** 'system', 'gui/501': for messages. */
+  readonly target: string;
+  /**
+   * inetd Wait=false: starts one process of the job with `connFd` on its standard streams. The
+   * caller closes its copy of `connFd` once this settles. Not throttled, not tracked by the job
+   * machine (AbandonProcessGroup is forced).
+   */
+  spawnConnection(connFd: number): Promise<ConnectionSpawn>;
+}
+
+/** The outcome of spawnConnection. */
+export type ConnectionSpawn =
+  | { readonly ok: true; readonly pid: number; readonly exited: Promise<void> }
+  | { readonly ok: false; readonly message: string };
 
 /** What a runner knows of its domain. */
 export interface RunnerDomain extends SpawnDomain {
@@ -76,6 +121,8 @@ export interface JobRunnerOptions {
   readonly onPersist?: (status: JobStatus) => void;
   /** Called once when the job has been removed from its domain. */
   readonly onRemoved?: (runner: JobRunner, why: string) => void;
+  /** Observers of exits, spawns, timer firings and removal (metrics); see job-runner-events.ts. */
+  readonly onEvent?: (runner: JobRunner, event: JobRunnerEvent) => void;
 }
 
 export class JobRunner {
@@ -99,7 +146,10 @@ export class JobRunner {
     this.o = o;
     this.spec = o.spec;
     this.path = o.path;
-    this.warnings = unsupportedKeyWarnings(o.spec);
+    // With a socket hook that opens sockets, the "not wired" warning about Sockets is not true.
+    this.warnings = unsupportedKeyWarnings(o.spec).filter(
+      (w) => !(o.domain.sockets?.open && w.startsWith('Sockets:')),
+    );
   }
 
   get label(): string {
@@ -134,7 +184,16 @@ export class JobRunner {
       for (let e = this.queue.shift(); e !== undefined; e = this.queue.shift()) {
         const now = this.o.ports.clock.monotonicMs();
         const r = step(this.spec, this.state, e, now, this.o.config);
+        const runsBefore = this.state.runs;
         this.state = r.state;
+        // Before the effects, so an exit is reported before the removal the same step may cause.
+        for (let n = runsBefore; n < r.state.runs && r.state.lastExit; n++)
+          this.o.onEvent?.(this, {
+            type: 'exited',
+            status: r.state.lastExit,
+            crashed: r.state.crashed,
+            spawnFailed: e.type === 'spawn-failed',
+          });
         for (const eff of r.effects) this.perform(eff);
       }
     } finally {
@@ -256,6 +315,7 @@ export class JobRunner {
       program: this.spec.program,
       arguments: this.spec.programArguments,
       warnings: this.warnings,
+      ...this.socketStatus(),
       history: s.history.map(({ atMs, ...h }) => ({ ...h, at: toWall(atMs) })),
     };
   }
@@ -305,6 +365,7 @@ export class JobRunner {
         this.removedWhy = e.why;
         this.o.log('info', this.label, `removed: ${e.why}`);
         this.o.onRemoved?.(this, e.why);
+        this.o.onEvent?.(this, { type: 'removed', why: e.why });
         for (const w of this.removedWaiters.splice(0)) w();
         return;
       case 'log':
@@ -319,9 +380,11 @@ export class JobRunner {
 
   private spawn(): void {
     const { spawner, users } = this.o.ports;
-    const extras = this.o.domain.sockets?.fds(this.spec) ?? {};
+    const handoff = this.o.domain.sockets?.fds(this.spec);
+    const extras = handoff ? { passFds: handoff.passFds, listenFdNames: handoff.listenFdNames } : {};
     let reaped: ProcessExit | undefined;
     let started = false;
+    const decidedAt = this.o.ports.clock.monotonicMs();
     const onExit = (exit: ProcessExit): void => {
       // The spawner promises onExit after ok; buffer it anyway if it overtakes the promise.
       if (!started) reaped = exit;
@@ -334,7 +397,7 @@ export class JobRunner {
         return;
       }
       for (const w of plan.warnings) this.o.log('warn', this.label, w);
-      const r = await spawner.spawn(plan.req, onExit);
+      const r = await spawner.spawn(withHandoff(plan.req, handoff), onExit);
       if (!r.ok) {
         this.send({ type: 'spawn-failed', ...r.failure });
         return;
@@ -342,6 +405,11 @@ export class JobRunner {
       for (const w of r.warnings ?? [])
         this.o.log('warn', this.label, `${w.stage}: ${w.errno}: ${w.message}`);
       started = true;
+      this.o.onEvent?.(this, {
+        type: 'spawned',
+        reason: this.state.immediateReason,
+        latencyMs: this.o.ports.clock.monotonicMs() - decidedAt,
+      });
       this.send({ type: 'spawned', pid: r.pid });
       if (reaped) this.deliverExit(reaped);
     };
@@ -355,6 +423,54 @@ export class JobRunner {
         message: messageOf(err),
       });
     });
+  }
+
+  /**
+   * inetd Wait=false (SPEC §4.3): one process per accepted connection, with the connection on
+   * stdin/stdout/stderr (stdout/stderr keep their paths when set, as launchproxy does). The job
+   * machine never sees these processes: they are not throttled and are not the job's pid.
+   */
+  async spawnConnection(connFd: number): Promise<ConnectionSpawn> {
+    if (this.removed) return { ok: false, message: 'the job was removed' };
+    const plan = await buildSpawnRequest(this.spec, this.o.domain, this.o.ports.users, this.o.config);
+    if (!plan.ok) return { ok: false, message: `${plan.failure.stage}: ${plan.failure.message}` };
+    const conn: StdioTarget = { kind: 'fd', fd: connFd };
+    const req: SpawnRequest = {
+      ...plan.req,
+      stdin: conn,
+      stdout: this.spec.standardOutPath !== undefined ? plan.req.stdout : conn,
+      stderr: this.spec.standardErrorPath !== undefined ? plan.req.stderr : conn,
+      passFds: [],
+      setListenPid: false,
+    };
+    let resolveExit: () => void = () => undefined;
+    const exited = new Promise<void>((r) => (resolveExit = r));
+    const r = await this.o.ports.spawner.spawn(req, (exit) => {
+      this.o.log(
+        'debug',
+        this.label,
+        `inetd instance ${exit.pid} exited (${exit.signal ?? `status ${String(exit.code)}`})`,
+      );
+      resolveExit();
+    });
+    if (!r.ok) return { ok: false, message: `${r.failure.stage}: ${r.failure.errno}: ${r.failure.message}` };
+    return { ok: true, pid: r.pid, exited };
+  }
+
+  private socketStatus(): Pick<JobStatus, 'sockets' | 'inetd'> {
+    const s = this.spec.sockets.length > 0 ? this.o.domain.sockets?.status?.(this.spec) : undefined;
+    if (!s) return {};
+    // "active" means handed to a running job; once that process is gone (throttled, exited,
+    // disabled) and nothing watches the socket, it is paused. Wait=false's "active" (at its cap
+    // of instances) does not depend on the job's own process.
+    const running = pidOf(this.state.sub) !== undefined;
+    const agentAccepts = this.spec.inetdCompatibility?.wait === false;
+    const sockets = s.sockets.map((k) =>
+      k.state === 'active' && !running && !(agentAccepts && k.type !== 'dgram')
+        ? { ...k, state: 'paused' as const }
+        : k,
+    );
+    return { sockets, ...(s.inetd ? { inetd: s.inetd } : {}) };
   }
 
   private deliverExit(exit: ProcessExit): void {
@@ -440,9 +556,11 @@ export class JobRunner {
         if (!this.interval) this.armInterval(this.o.ports.clock.monotonicMs());
         return;
       case 'calendar':
-        this.calendarEntry ??= this.o.domain.calendar.add(this.spec.startCalendarInterval, () =>
-          this.send({ type: 'trigger', kind: 'calendar' }),
-        );
+        this.calendarEntry ??= this.o.domain.calendar.add(this.spec.startCalendarInterval, (dueWall) => {
+          const lagMs = dueWall === undefined ? 0 : Math.max(0, this.o.ports.clock.wallMs() - dueWall);
+          this.o.onEvent?.(this, { type: 'timer-fired', source: 'calendar', lagMs });
+          this.send({ type: 'trigger', kind: 'calendar' });
+        });
         return;
       case 'path-state':
         if (this.pathStateWatches.length > 0) return;
@@ -496,6 +614,11 @@ export class JobRunner {
         const now = this.o.ports.clock.monotonicMs();
         const periods = Math.max(1, Math.floor((now - anchorMono) / periodMs) + 1);
         schedule(anchorMono + periods * periodMs);
+        this.o.onEvent?.(this, {
+          type: 'timer-fired',
+          source: 'interval',
+          lagMs: Math.max(0, now - nextMono),
+        });
         this.send({ type: 'trigger', kind: 'interval' });
       });
       this.interval = { handle, anchorMono, nextMono };
@@ -541,11 +664,25 @@ export class JobRunner {
   }
 
   private release(): void {
+    // Sockets are closed at unload; a unix socket's path stays (842, core.c:5859-5871).
+    this.o.domain.sockets?.close?.(this.spec);
     for (const t of this.timers.values()) t.handle.cancel();
     this.timers.clear();
     for (const k of [...this.demand.keys()]) this.disarmDemand(k);
     for (const k of ['interval', 'calendar', 'path-state'] as const) this.disarmStanding(k);
   }
+}
+
+/** The request with a socket handoff's standard streams and environment applied. */
+function withHandoff(req: SpawnRequest, h: SocketHandoff | undefined): SpawnRequest {
+  if (!h || (h.stdio === undefined && h.env === undefined)) return req;
+  return {
+    ...req,
+    ...(h.stdio?.stdin ? { stdin: h.stdio.stdin } : {}),
+    ...(h.stdio?.stdout ? { stdout: h.stdio.stdout } : {}),
+    ...(h.stdio?.stderr ? { stderr: h.stdio.stderr } : {}),
+    ...(h.env ? { env: { ...req.env, ...h.env } } : {}),
+  };
 }
 
 function sameMap<K, V>(a: ReadonlyMap<K, V>, b: ReadonlyMap<K, V>): boolean {

@@ -11,6 +11,7 @@ import type {
   JobSubStateKind,
   SpawnFailureInfo,
 } from './core/job-state.ts';
+import { formatSocketLines, type JobSocketsStatus } from './sockets/socket-status.ts';
 
 export interface JobStatus {
   readonly label: string;
@@ -58,6 +59,10 @@ export interface JobStatus {
   readonly arguments: readonly string[];
   /** Keys accepted but not implemented on this OS, with why (SPEC §1 keys). */
   readonly warnings: readonly string[];
+  /** The sockets the agent holds for the job (SPEC §4), when it has any. */
+  readonly sockets?: JobSocketsStatus['sockets'];
+  /** inetdCompatibility: per-connection processes (Wait=false) and the cap. */
+  readonly inetd?: JobSocketsStatus['inetd'];
   /** Recent events, oldest first, with wall times. */
   readonly history: readonly (Omit<HistoryEntry, 'atMs'> & { readonly at: number })[];
 }
@@ -116,6 +121,8 @@ export function formatPrint(s: JobStatus, nowWall: number): string {
   if (s.spawnFailure)
     add('spawn failure', `${s.spawnFailure.stage}: ${s.spawnFailure.errno} (${s.spawnFailure.message})`);
   add('job state', s.jobState);
+  if (s.sockets)
+    lines.push(...formatSocketLines({ sockets: s.sockets, ...(s.inetd ? { inetd: s.inetd } : {}) }));
   if (s.disabled) add('disabled', 'true');
   lines.push('}');
   return lines.join('\n');

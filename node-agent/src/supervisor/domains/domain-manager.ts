@@ -10,12 +10,14 @@
  * changes re-evaluate calendars once, coalesced), and the ports.
  */
 import { join } from 'node:path';
+import { messageOf } from '@launchfleet/shared/errors';
 import type { MachineConfig } from '../core/machine-config.ts';
 import { zoneOffset, type ZoneOffsetFn } from '../core/calendar.ts';
 import { CalendarScheduler } from '../calendar-scheduler.ts';
 import { ClockJumpDetector } from '../clock-jump-detector.ts';
 import type { RuntimePorts, SocketActivationHook, SupervisorLog } from '../job-runner.ts';
 import type { JobStatus } from '../job-status.ts';
+import type { JobEventListener } from '../job-runner-events.ts';
 import { Domain, type BootstrapReport } from './domain.ts';
 import { LaunchdCode, fail, type LaunchdResult } from './launchd-errors.ts';
 import { OverrideStore } from './override-store.ts';
@@ -62,6 +64,7 @@ export class DomainManager {
   private readonly calendar: CalendarScheduler;
   private readonly detector: ClockJumpDetector;
   private readonly o: DomainManagerOptions;
+  private readonly jobListeners = new Set<JobEventListener>();
 
   constructor(o: DomainManagerOptions) {
     this.o = o;
@@ -91,8 +94,9 @@ export class DomainManager {
     const overrides = await this.openStore('system');
     this.system = this.newDomain('system', 0, overrides);
     this.detector.start();
+    // As root's launchctl would; an unprivileged (development) agent loads its own user's plists.
     const report = await this.system.bootstrapPaths(this.o.daemonDirectories, {
-      requesterUid: 0,
+      requesterUid: this.o.agentUid,
       atCreation: true,
     });
     this.logReport('system', report);
@@ -163,6 +167,15 @@ export class DomainManager {
     this.calendar.close();
   }
 
+  /**
+   * Observes exits, spawns, timer firings and removals of every job of every domain (metrics).
+   * Returns the unsubscribe function. A listener that throws is logged, never fatal to the job.
+   */
+  onJobEvent(listener: JobEventListener): () => void {
+    this.jobListeners.add(listener);
+    return () => this.jobListeners.delete(listener);
+  }
+
   /** Runs the clock-jump check now (tests, or a SIGCONT/resume hook). */
   checkClock(): number {
     return this.detector.check();
@@ -181,6 +194,14 @@ export class DomainManager {
       overrides,
       ...(this.o.sockets ? { sockets: this.o.sockets } : {}),
       ...(this.o.onStatus ? { onStatus: this.o.onStatus } : {}),
+      onJobEvent: (domain, label, ev) => {
+        for (const l of this.jobListeners)
+          try {
+            l(domain, label, ev);
+          } catch (e) {
+            this.o.log('error', label, `job event listener failed: ${messageOf(e)}`);
+          }
+      },
     });
   }
 

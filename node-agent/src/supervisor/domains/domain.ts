@@ -19,6 +19,7 @@ import {
   type SupervisorLog,
 } from '../job-runner.ts';
 import { listRow, type JobStatus, type ListRow } from '../job-status.ts';
+import type { JobEventListener } from '../job-runner-events.ts';
 import { LaunchdCode, fail, failure, type LaunchdFailure, type LaunchdResult } from './launchd-errors.ts';
 import type { PlistLoader } from './plist-loader.ts';
 import type { OverrideStore } from './override-store.ts';
@@ -41,6 +42,8 @@ export interface DomainOptions {
   readonly globalEnvironment?: Readonly<Record<string, string>>;
   /** Every job status change in this domain (metrics, the controller link). */
   readonly onStatus?: (status: JobStatus) => void;
+  /** Exits, spawns, timer firings and removals of this domain's jobs (metrics). */
+  readonly onJobEvent?: JobEventListener;
 }
 
 /** What a bootstrap of paths did. */
@@ -62,6 +65,11 @@ export interface BootstrapPathOptions {
    * entries are ignored (macOS 14+, E1).
    */
   readonly atCreation?: boolean;
+  /**
+   * Legacy `load -F` (§3.3, §2.6): skip the ownership, permission and file-type checks (only
+   * "the path exists" remains) and ignore the Disabled key and its override.
+   */
+  readonly force?: boolean;
 }
 
 export class Domain {
@@ -119,7 +127,7 @@ export class Domain {
   /** Loads a normalised job. Codes: 124 tearing down, 110 bad label, 37 already loaded, 134 session, 119 disabled. */
   async bootstrapSpec(
     spec: JobSpec,
-    source: { path?: string; atCreation?: boolean } = {},
+    source: { path?: string; atCreation?: boolean; force?: boolean } = {},
   ): Promise<LaunchdResult> {
     const where = { label: spec.label, ...(source.path !== undefined ? { path: source.path } : {}) };
     if (this.tearingDown)
@@ -138,7 +146,8 @@ export class Domain {
         `Service cannot load in requested session (${this.sessionType}; the job wants ${sessionTypes(spec).join(', ')})`,
         where,
       );
-    if (this.isDisabled(spec)) return fail(LaunchdCode.DISABLED, 'Service is disabled', where);
+    if (source.force !== true && this.isDisabled(spec))
+      return fail(LaunchdCode.DISABLED, 'Service is disabled', where);
     const runner = new JobRunner({
       spec,
       domain: this.runnerDomain,
@@ -148,6 +157,7 @@ export class Domain {
       ...(source.path !== undefined ? { path: source.path } : {}),
       onStatus: (r) => this.onRunnerStatus(r),
       onRemoved: (r) => this.onRunnerRemoved(r),
+      ...(this.o.onJobEvent ? { onEvent: (r, ev) => this.o.onJobEvent?.(this.target, r.label, ev) } : {}),
     });
     this.jobs.set(spec.label, runner);
     for (const other of otherLabels(spec)) {
@@ -156,6 +166,20 @@ export class Domain {
       set.add(runner);
     }
     this.notifyCurious(spec.label);
+    // SPEC §4.1: the sockets exist from load; a socket that cannot be created refuses the load.
+    if (spec.sockets.length > 0 && this.o.sockets?.open) {
+      const opened = await this.o.sockets.open(spec, {
+        target: this.target,
+        spawnConnection: (fd) => runner.spawnConnection(fd),
+      });
+      if (!opened.ok) {
+        runner.send({ type: 'unload' });
+        await runner.whenRemoved();
+        return fail(LaunchdCode.EIO, opened.message, where);
+      }
+      // A bootout that overtook the open already removed the runner; its sockets go with it.
+      if (runner.removed) this.o.sockets.close?.(spec);
+    }
     await runner.load(false);
     return { ok: true, value: undefined };
   }
@@ -185,7 +209,7 @@ export class Domain {
       }
       const st = await fs.stat(path);
       if (opts.atCreation && st === undefined) continue; // a configured directory that does not exist yet
-      const bad = checkPlistPath(path, st, opts.requesterUid);
+      const bad = checkPlistPath(path, st, opts.force === true ? undefined : opts.requesterUid);
       if (bad) {
         failures.push(bad);
         continue;
@@ -207,7 +231,7 @@ export class Domain {
             skipped.push({ path: ep, reason: 'directory (not searched recursively)' });
             continue;
           }
-          const ebad = checkPlistPath(ep, est, opts.requesterUid);
+          const ebad = checkPlistPath(ep, est, opts.force === true ? undefined : opts.requesterUid);
           if (ebad) {
             if (ebad.code === LaunchdCode.INVALID_PATH) skipped.push({ path: ep, reason: ebad.message });
             else failures.push(ebad);
@@ -228,7 +252,11 @@ export class Domain {
         skipped.push({ path, reason: `LimitLoadToSessionType does not include ${this.sessionType}` });
         continue;
       }
-      const r = await this.bootstrapSpec(spec, { path, ...(opts.atCreation ? { atCreation: true } : {}) });
+      const r = await this.bootstrapSpec(spec, {
+        path,
+        ...(opts.atCreation ? { atCreation: true } : {}),
+        ...(opts.force === true ? { force: true } : {}),
+      });
       if (r.ok) loaded.push(spec.label);
       else failures.push(r.error);
     }

@@ -10,18 +10,24 @@ import { LaunchdCode, failure, type LaunchdFailure } from './launchd-errors.ts';
  * Checks one plist path in launchd's order: exists; not group/world-writable; owned by root or
  * by the requesting user (so root cannot load a user-owned plist); a regular file or directory;
  * named *.plist (files only). Read bits do not matter. Returns the failure, or undefined if good.
+ * `requesterUid` undefined is `load -F`: "skip all remaining checks" after the stat.
  */
 export function checkPlistPath(
   path: string,
   st: FileStat | undefined,
-  requesterUid: number,
+  requesterUid: number | undefined,
 ): LaunchdFailure | undefined {
   if (!st)
     return failure(LaunchdCode.INVALID_PATH, `Couldn't stat("${path}"): No such file or directory`, { path });
+  if (requesterUid === undefined) return undefined;
   if ((st.mode & 0o022) !== 0)
     return failure(LaunchdCode.BAD_PERMISSIONS, 'Dubious permissions on file (skipping)', { path });
   if (st.uid !== 0 && st.uid !== requesterUid)
     return failure(LaunchdCode.BAD_PERMISSIONS, 'Dubious ownership on file (skipping)', { path });
+  // 842's launchctl read the plist with the requester's own rights; the agent reads it as root,
+  // so a user may not load (and thereby read) a root-owned plist that is not world-readable.
+  if (requesterUid !== 0 && st.uid !== requesterUid && (st.mode & 0o004) === 0)
+    return failure(LaunchdCode.BAD_PERMISSIONS, 'Not readable by the requesting user (skipping)', { path });
   if (st.kind !== 'file' && st.kind !== 'directory')
     return failure(LaunchdCode.INVALID_PATH, 'Dubious path. Not a regular file or directory (skipping)', {
       path,
