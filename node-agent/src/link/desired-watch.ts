@@ -6,14 +6,20 @@
  * `trust-refused` event, and an entry under a key that is not a label token a
  * `message-refused` event. Nothing here throws on bad input.
  *
- * This is the boundary the reconcile loop (not built yet) will sit behind: it receives
+ * This is the boundary the reconcile loop (reconciler.ts) sits behind: it receives
  * `onBundle` / `onRemoved` and owns what to run.
+ *
+ * A re-delivery of the exact bytes already applied for a label (every reconnect re-delivers
+ * the last value of every key) is recognised by its digest before verification, so a bundle
+ * that expired while it ran is not reported as refused again on each reconnect: expiry bounds
+ * when a bundle may be *accepted*, not how long a verified job may run.
  */
+import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KvEntry, type KvWatchEntry } from '@nats-io/kv';
 import type { Clock } from '@launchfleet/shared';
 import { buckets, decodeLabelToken, keys } from '@launchfleet/shared/messages/index';
-import type { NodeEventKind } from '@launchfleet/shared/messages/index';
+import type { NodeEvent, NodeEventKind } from '@launchfleet/shared/messages/index';
 import {
   type AppliedVersion,
   type JobBundle,
@@ -31,14 +37,34 @@ export interface DesiredWatchOptions {
   /** Versions already applied (from the agent's own state), per label. */
   readonly applied?: ReadonlyMap<string, AppliedVersion>;
   readonly maxSkewMs?: number;
-  /** A verified, new bundle (not an identical re-delivery). */
-  readonly onBundle: (bundle: JobBundle) => void;
+  /** SHA-256 (hex) of the wire bytes last applied, per label (from the agent's own state). */
+  readonly appliedRaw?: ReadonlyMap<string, string>;
+  /** A verified, new bundle (not an identical re-delivery), with its wire form and KV revision. */
+  readonly onBundle: (bundle: JobBundle, meta: BundleMeta) => void;
   /** The controller deleted a label's desired state. */
-  readonly onRemoved?: (label: string) => void;
+  readonly onRemoved?: (label: string, revision: number) => void;
+  /** Publishes an event; default: straight to the events stream on `nc` (errors dropped). */
+  readonly publish?: (e: Omit<NodeEvent, 'source'>) => void;
   /** The trust store changed (persist it). */
   readonly onTrust?: (store: TrustStore, raw: string) => void;
   /** Called after each event is published (or failed to publish); for tests and logs. */
   readonly onEvent?: (kind: NodeEventKind, reason: string, label?: string) => void;
+}
+
+/** What came with a verified bundle. */
+export interface BundleMeta {
+  /** The signed bundle exactly as stored in KV (persisted to re-verify at start). */
+  readonly raw: string;
+  /** SHA-256 (hex) of `raw`. */
+  readonly rawDigest: string;
+  /** `bundleDigest` of the bundle. */
+  readonly digest: string;
+  readonly revision: number;
+}
+
+/** SHA-256 hex of wire bytes. */
+export function rawDigestOf(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
 }
 
 /** How many superseded digests per label are remembered (to tell a replay from an unknown old version). */
@@ -48,6 +74,7 @@ const maxSuperseded = 16;
 export class DesiredWatch {
   readonly #o: DesiredWatchOptions;
   readonly #applied: Map<string, AppliedVersion>;
+  readonly #appliedRaw: Map<string, string>;
   #trust: TrustStore;
   readonly #stops: (() => void)[] = [];
   readonly #loops: Promise<void>[] = [];
@@ -58,6 +85,7 @@ export class DesiredWatch {
     this.#o = o;
     this.#trust = o.trust;
     this.#applied = new Map(o.applied ?? []);
+    this.#appliedRaw = new Map(o.appliedRaw ?? []);
   }
 
   /** The trust store in force. */
@@ -117,6 +145,11 @@ export class DesiredWatch {
     );
   }
 
+  /** Resolves when either watch ended (its consumer failed for good, or the connection closed). */
+  ended(): Promise<void> {
+    return Promise.race(this.#loops).then(() => undefined);
+  }
+
   async stop(): Promise<void> {
     for (const s of this.#stops) s();
     await Promise.allSettled(this.#loops);
@@ -153,9 +186,12 @@ export class DesiredWatch {
     }
     if (e.operation !== 'PUT') {
       this.#awaitingKey.delete(label.value);
-      this.#o.onRemoved?.(label.value);
+      this.#appliedRaw.delete(label.value);
+      this.#o.onRemoved?.(label.value, e.revision);
       return;
     }
+    const rawDigest = rawDigestOf(e.value);
+    if (this.#appliedRaw.get(label.value) === rawDigest) return; // identical re-delivery
     const r = verifyBundle(e.value, this.#trust, {
       now: this.#o.clock.wallMs(),
       nodeId: this.#o.nodeId,
@@ -173,23 +209,25 @@ export class DesiredWatch {
     const prev = this.#applied.get(r.bundle.label);
     const superseded = prev ? [...(prev.superseded ?? []), prev.digest].slice(-maxSuperseded) : [];
     this.#applied.set(r.bundle.label, { version: r.bundle.version, digest: r.digest, superseded });
+    this.#appliedRaw.set(r.bundle.label, rawDigest);
     this.#event('bundle-accepted', 'ok', r.bundle.label, `version ${r.bundle.version}`, r.bundle.version);
-    this.#o.onBundle(r.bundle);
+    this.#o.onBundle(r.bundle, { raw: e.string(), rawDigest, digest: r.digest, revision: e.revision });
   }
 
   #event(kind: NodeEventKind, reason: string, label?: string, detail?: string, version?: number): void {
-    publishNodeEvent(
-      this.#o.nc,
-      this.#o.nodeId,
-      {
-        kind,
-        reason,
-        ...(label !== undefined && { label }),
-        ...(detail !== undefined && { detail }),
-        ...(version !== undefined && { version }),
-      },
-      this.#o.clock.wallMs(),
-    )
+    const ev = {
+      kind,
+      reason,
+      ...(label !== undefined && { label }),
+      ...(detail !== undefined && { detail }),
+      ...(version !== undefined && { version }),
+    };
+    if (this.#o.publish) {
+      this.#o.publish(ev);
+      this.#o.onEvent?.(kind, reason, label);
+      return;
+    }
+    publishNodeEvent(this.#o.nc, this.#o.nodeId, ev, this.#o.clock.wallMs())
       .catch(() => undefined)
       .finally(() => this.#o.onEvent?.(kind, reason, label));
   }

@@ -1,7 +1,8 @@
 /**
  * The enrolled node's NATS connection: its own credentials, and the inbox prefix its
- * permissions allow (`_I.<nodeId>`). Reconnects forever with jitter, so a broker restart is
- * no thundering herd.
+ * permissions allow (`_I.<nodeId>`). By default the client reconnects forever with its own
+ * (additive) jitter; the fleet link turns that off (`reconnect: false`) and reconnects itself
+ * with full-jitter exponential backoff (core/backoff.ts explains why).
  */
 import { readFile } from 'node:fs/promises';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
@@ -14,6 +15,10 @@ export interface NodeConnectOptions {
   /** Reconnect attempts; -1 = forever (default). */
   readonly maxReconnectAttempts?: number;
   readonly reconnectTimeWaitMs?: number;
+  /** false: the connection closes when it is lost (the caller reconnects). Default true. */
+  readonly reconnect?: boolean;
+  /** Connect timeout. Default: the client's (20 s). */
+  readonly timeoutMs?: number;
 }
 
 /** Connects as the enrolled node. */
@@ -27,6 +32,8 @@ export async function connectAsNode(id: NodeIdentity, o: NodeConnectOptions): Pr
     maxReconnectAttempts: o.maxReconnectAttempts ?? -1,
     reconnectTimeWait: o.reconnectTimeWaitMs ?? 2000,
     reconnectJitter: 1000,
+    ...(o.reconnect === false && { reconnect: false }),
+    ...(o.timeoutMs !== undefined && { timeout: o.timeoutMs }),
   });
 }
 

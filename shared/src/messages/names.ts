@@ -11,6 +11,9 @@
  * KV  lf_registry  <nodeId>                enrolled node record (public key, revoked)     controller only
  * KV  lf_tokens    <tokenId>               bootstrap token record (hash, expiry, uses)    controller only
  * KV  lf_jobs      <labelToken>            job record (plist, domain, target, version)    controller only
+ * KV  lf_versions  <labelToken>.<version>  the plist of one bundle version of a label       controller only
+ * KV  lf_rollouts  state.<rolloutId>       rollout record (spec + state), compare-and-set  controller only
+ *                  lease.<rolloutId>       which controller drives the rollout, until when controller only
  * ST  LF_AUDIT     lf.audit.<method>       every change made through the API (who, what, outcome)
  * ST  LF_EVENTS    lf.events.<nodeId>.<kind>   job/bundle/node events, bounded retention   node publishes own
  *                  lf.events.controller.<kind> events the controller raises (enrolment refusals)
@@ -37,6 +40,10 @@ export const buckets = {
   tokens: 'lf_tokens',
   /** Job records: the per-label version counter (compare-and-set) and the current target. */
   jobs: 'lf_jobs',
+  /** Bundle versions of each label: the plist a version carries, so a rollback can re-sign it. */
+  versions: 'lf_versions',
+  /** Rollout records (spec + state, compare-and-set) and the per-rollout driver leases. */
+  rollouts: 'lf_rollouts',
 } as const;
 
 /** A KV bucket's name. */
@@ -124,6 +131,14 @@ export const keys = {
   token: (tokenId: string): string => tokenId,
   /** The job record of one label. */
   job: (label: string): string => encodeLabelToken(label),
+  /** One bundle version of a label (`lf_versions`). */
+  version: (label: string, version: number): string => `${encodeLabelToken(label)}.${version}`,
+  /** The record of one rollout (`lf_rollouts`). */
+  rollout: (rolloutId: string): string => `state.${rolloutId}`,
+  /** Every rollout record (a single-filter listing). */
+  rolloutAll: 'state.*',
+  /** The lease of one rollout (`lf_rollouts`). */
+  rolloutLease: (rolloutId: string): string => `lease.${rolloutId}`,
 } as const;
 
 /** The JetStream API prefix. */

@@ -93,6 +93,8 @@ export interface Heartbeat {
  * - `load-failed`: a verified bundle could not be loaded (invalid plist, label conflict, ...).
  * - `drift`: a managed job drifted and was repaired; `reason` is `plist-changed`, `job-unloaded`
  *   or `job-disabled`.
+ * - `rollout`: (controller) a rollout happened (additive, issue 7); `reason` is the rollout
+ *   event kind (`step-started`, `rolled-back`, ...), `detail` says what and why, `label` the job.
  */
 export type NodeEventKind =
   | 'bundle-accepted'
@@ -106,7 +108,8 @@ export type NodeEventKind =
   | 'job-loaded'
   | 'job-unloaded'
   | 'load-failed'
-  | 'drift';
+  | 'drift'
+  | 'rollout';
 
 export const nodeEventKinds: readonly NodeEventKind[] = [
   'bundle-accepted',
@@ -121,6 +124,7 @@ export const nodeEventKinds: readonly NodeEventKind[] = [
   'job-unloaded',
   'load-failed',
   'drift',
+  'rollout',
 ];
 
 export interface NodeEvent {

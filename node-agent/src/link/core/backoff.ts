@@ -1,0 +1,46 @@
+/**
+ * Reconnect pacing: "full jitter" exponential backoff (AWS Architecture Blog, "Exponential
+ * Backoff and Jitter"). The n-th consecutive failed attempt waits a uniformly random time in
+ * [0, min(cap, base * 2^n)).
+ *
+ * Why not the NATS client's own reconnect: nats.js 3.4 waits `reconnectTimeWait + rand(0,
+ * reconnectJitter)` (a constant plus a small additive jitter, never growing) and dials the
+ * first reconnect attempt immediately after a disconnect, so 10,000 agents that lose a broker
+ * at the same instant all dial at the same instant, then again in lock-step every few seconds.
+ * Full jitter spreads them uniformly over a window that grows while the broker stays away.
+ *
+ * Pure: the random draw is a parameter (a number in [0, 1)).
+ */
+
+/** Backoff bounds in milliseconds. */
+export interface BackoffPolicy {
+  /** Upper bound of the first wait (attempt 0). > 0. */
+  readonly baseMs: number;
+  /** Upper bound of every wait. >= baseMs. */
+  readonly capMs: number;
+}
+
+/** The default for a fleet: first retry within 1 s, never more than 30 s apart. */
+export const defaultBackoff: BackoffPolicy = { baseMs: 1000, capMs: 30_000 };
+
+/** The exclusive upper bound of the wait before attempt `attempt` (0-based). */
+export function backoffCeiling(attempt: number, p: BackoffPolicy): number {
+  const n = Math.max(0, Math.min(Math.floor(attempt), 52));
+  return Math.min(p.capMs, p.baseMs * 2 ** n);
+}
+
+/**
+ * The wait before attempt `attempt` (0-based count of consecutive failures so far), given a
+ * uniform random `u` in [0, 1). Always in [0, ceiling).
+ */
+export function fullJitterDelay(attempt: number, p: BackoffPolicy, u: number): number {
+  const ceiling = backoffCeiling(attempt, p);
+  const r = Number.isFinite(u) ? Math.min(Math.max(u, 0), 1 - Number.EPSILON) : 0;
+  return Math.floor(r * ceiling);
+}
+
+/** Adds up to `fraction` of `periodMs` of random spread (heartbeats): [period, period*(1+fraction)). */
+export function jitteredPeriod(periodMs: number, fraction: number, u: number): number {
+  const r = Number.isFinite(u) ? Math.min(Math.max(u, 0), 1 - Number.EPSILON) : 0;
+  return Math.floor(periodMs + periodMs * fraction * r);
+}

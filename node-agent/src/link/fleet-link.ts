@@ -1,0 +1,460 @@
+/**
+ * The agent's fleet link: enrolment, the NATS connection (full-jitter reconnect), the
+ * watch -> verify -> reconcile loop, drift repair, status/events/heartbeats. The agent's
+ * main calls `startFleetLink` when `config.controller` is set, after its DomainManager started.
+ *
+ * ```
+ *  start ─▶ stored identity? ──no──▶ enrol (bootstrap token, retried with backoff)
+ *             │yes                        │
+ *             ▼                           ▼
+ *   restore last verified desired state (state dir; re-verified) ─▶ reconcile (works offline)
+ *             │
+ *             ▼
+ *   ┌─▶ connect as the node ──fail──▶ wait fullJitter(attempt) ──┐
+ *   │        │ok                                                  │
+ *   │        ▼                                                    │
+ *   │   session: desired watch (verify gate) ─▶ reconciler        │
+ *   │            reporter.attach (status, inventory, events, hb)  │
+ *   │        │ connection lost                                    │
+ *   └────────┴────────────────────────────────────────────────────┘
+ * ```
+ * Jobs never depend on the link: losing NATS changes nothing the supervisor runs.
+ */
+import { hostname as osHostname } from 'node:os';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { messageOf } from '@launchfleet/shared/errors';
+import type { Clock, Scheduler } from '@launchfleet/shared/time/clock';
+import { systemScheduler } from '@launchfleet/shared/time/clock';
+import { buckets, keys } from '@launchfleet/shared/messages/names';
+import type { Inventory } from '@launchfleet/shared/messages/enroll';
+import type { NodeEventKind } from '@launchfleet/shared/messages/node-messages';
+import { type TrustStore, loadTrustStoreFile } from '@launchfleet/shared/signing/index';
+import type { AgentConfig } from '../config/agent-config.ts';
+import type { FileSystemPort } from '../ports/file-system.ts';
+import type { UserDb } from '../ports/user-db.ts';
+import type { DomainManager } from '../supervisor/domains/domain-manager.ts';
+import type { PlistLoader } from '../supervisor/domains/plist-loader.ts';
+import { modelPlistLoader } from '../supervisor/domains/model-plist-loader.ts';
+import type { SupervisorLog } from '../supervisor/job-runner.ts';
+import type { JobStatus } from '../supervisor/job-status.ts';
+import { type BackoffPolicy, defaultBackoff, fullJitterDelay } from './core/backoff.ts';
+import type { ReconcileAction } from './core/reconcile-plan.ts';
+import { type NodeIdentity, loadIdentity, writeFileAtomic } from './credentials.ts';
+import { DesiredStore } from './desired-store.ts';
+import { DesiredWatch } from './desired-watch.ts';
+import { DriftDetector } from './drift.ts';
+import { enroll } from './enroll.ts';
+import { ManagedFiles } from './managed-files.ts';
+import { connectAsNode } from './node-connection.ts';
+import { Reconciler } from './reconciler.ts';
+import { Reporter, type ReporterStats } from './reporter.ts';
+
+/** Tunables of the link; every field has a production default. */
+export interface FleetLinkSettings {
+  /** The bootstrap (enroll) user's credentials; default: read from `enrollCredsFile`, else from the token file. */
+  readonly enrollCreds?: Uint8Array;
+  readonly enrollCredsFile?: string;
+  /** Key ids the first trust store must be signed by. */
+  readonly pinnedKeyIds?: readonly string[];
+  /** Selector labels reported in the inventory (`site=ams`). */
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly hostname?: string;
+  readonly agentVersion?: string;
+  /** Heartbeat period (plus up to 20 % jitter). Default 10 s. */
+  readonly heartbeatMs?: number;
+  /** Per-job event coalescing window. Default 1 s. */
+  readonly coalesceMs?: number;
+  /** Minimum time between status puts. Default 1 s. */
+  readonly statusMinIntervalMs?: number;
+  /** Status put even when unchanged (KV "last seen"). Default 60 s. */
+  readonly statusRefreshMs?: number;
+  /** Periodic job-state scan (when the supervisor's onStatus is not wired). Default 2 s. */
+  readonly scanMs?: number;
+  /** Periodic level check of desired vs. observed (drift safety net). Default 30 s. */
+  readonly resyncMs?: number;
+  /** Reconnect (and enrolment retry) backoff. Default 1 s base, 30 s cap, full jitter. */
+  readonly backoff?: BackoffPolicy;
+  /** Connect timeout. Default 5 s. */
+  readonly connectTimeoutMs?: number;
+  /** Events kept while offline (oldest dropped first). Default 1000. */
+  readonly maxQueuedEvents?: number;
+  /** Tolerated clock skew for bundle validity windows. Default 60 s. */
+  readonly maxSkewMs?: number;
+}
+
+export interface FleetLinkOptions {
+  /** The agent config; `controller` must be set. */
+  readonly config: Pick<AgentConfig, 'controller'>;
+  readonly stateDir: string;
+  /** Started (its system domain exists). */
+  readonly domainManager: DomainManager;
+  readonly fs: FileSystemPort;
+  readonly clock: Clock;
+  readonly scheduler?: Scheduler;
+  readonly log: SupervisorLog;
+  readonly users?: UserDb;
+  readonly loader?: PlistLoader;
+  readonly settings?: FleetLinkSettings;
+  /** Uniform [0, 1) randomness (backoff, heartbeat spread). Default Math.random. */
+  readonly random?: () => number;
+  /** After each reconcile pass (tests). */
+  readonly onPass?: (actions: readonly ReconcileAction[]) => void;
+}
+
+/** Where the link is. */
+export type LinkState = 'enrolling' | 'connecting' | 'connected' | 'waiting' | 'stopped';
+
+/** What metrics and `status` read. */
+export interface FleetLinkStatus {
+  readonly state: LinkState;
+  readonly nodeId: string | undefined;
+  readonly connected: boolean;
+  /** Highest `lf_desired` revision applied. */
+  readonly desiredRevision: number;
+  /** Bundles refused, by reason. */
+  readonly refusals: Readonly<Record<string, number>>;
+  /** Drift repaired, by kind. */
+  readonly drift: Readonly<Record<string, number>>;
+  /** Successful (re)connections. */
+  readonly connects: number;
+  /** Failed connection attempts. */
+  readonly connectFailures: number;
+  readonly lastError: string | undefined;
+  readonly reconcilePasses: number;
+  readonly eventsQueued: number;
+  readonly reporter: Readonly<ReporterStats>;
+}
+
+/** The running link. */
+export interface FleetLink {
+  stop(): Promise<void>;
+  status(): FleetLinkStatus;
+  /** Wire into DomainManager `onStatus` for immediate job-state events. */
+  onJobStatus(s: JobStatus): void;
+  /** Resolves when no reconcile pass is running or requested (tests). */
+  idle(): Promise<void>;
+  /** The enrolled identity, once known. */
+  readonly identity: NodeIdentity | undefined;
+}
+
+const defaults = {
+  heartbeatMs: 10_000,
+  coalesceMs: 1000,
+  statusMinIntervalMs: 1000,
+  statusRefreshMs: 60_000,
+  scanMs: 2000,
+  resyncMs: 30_000,
+  connectTimeoutMs: 5000,
+  maxQueuedEvents: 1000,
+} as const;
+
+/** Starts the fleet link. Resolves once the last verified state has been handed to the reconciler. */
+export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
+  const controller = o.config.controller;
+  if (!controller) throw new Error('startFleetLink: config.controller is not set');
+  const set = o.settings ?? {};
+  const scheduler = o.scheduler ?? systemScheduler;
+  const random = o.random ?? Math.random;
+  const backoff = set.backoff ?? defaultBackoff;
+  const log = o.log;
+  const files = new ManagedFiles(o.stateDir, o.fs);
+  const store = new DesiredStore(o.stateDir, o.fs);
+  const refusals = new Map<string, number>();
+  let state: LinkState = 'connecting';
+  let identity: NodeIdentity | undefined;
+  let trust: TrustStore | undefined;
+  let nc: NatsConnection | undefined;
+  let watch: DesiredWatch | undefined;
+  let stopped = false;
+  let connects = 0;
+  let connectFailures = 0;
+  let lastError: string | undefined;
+  let wake: (() => void) | undefined;
+
+  const hostname = set.hostname ?? osHostname();
+  const agentVersion = set.agentVersion ?? packageVersion();
+  const counters = () => ({ signatureRefusals: Object.fromEntries(refusals), drift: drift.counts() });
+  const drift = new DriftDetector({
+    fs: o.fs,
+    scheduler,
+    resyncMs: set.resyncMs ?? defaults.resyncMs,
+    onSuspect: (why) => reconciler.requestPass(why),
+  });
+  const reconciler: Reconciler = new Reconciler({
+    domainManager: o.domainManager,
+    files,
+    store,
+    drift,
+    loader: o.loader ?? modelPlistLoader(),
+    log,
+    wallMs: () => o.clock.wallMs(),
+    emit: (e) => reporter.emit(e),
+    onPass: (actions) => {
+      reporter.poke();
+      o.onPass?.(actions);
+    },
+  });
+  const reporter = new Reporter({
+    hostname,
+    agentVersion,
+    labels: set.labels ?? {},
+    domainManager: o.domainManager,
+    reconciler,
+    clock: o.clock,
+    scheduler,
+    log,
+    ...(o.users && { users: o.users }),
+    counters,
+    heartbeatMs: set.heartbeatMs ?? defaults.heartbeatMs,
+    coalesceMs: set.coalesceMs ?? defaults.coalesceMs,
+    statusMinIntervalMs: set.statusMinIntervalMs ?? defaults.statusMinIntervalMs,
+    statusRefreshMs: set.statusRefreshMs ?? defaults.statusRefreshMs,
+    scanMs: set.scanMs ?? defaults.scanMs,
+    maxQueuedEvents: set.maxQueuedEvents ?? defaults.maxQueuedEvents,
+    random,
+    // A session opened or closed: gui/* and user/* jobs follow it.
+    onDomainsChanged: () => reconciler.requestPass('domains changed'),
+  });
+
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const t = scheduler.after(ms, () => {
+        wake = undefined;
+        resolve();
+      });
+      wake = () => {
+        t.cancel();
+        wake = undefined;
+        resolve();
+      };
+    });
+
+  const loadTrust = async (): Promise<void> => {
+    if (!identity) return;
+    const r = await loadTrustStoreFile(
+      identity.trustStorePath,
+      set.pinnedKeyIds ? { pinnedKeyIds: set.pinnedKeyIds } : {},
+    );
+    if (r.ok) trust = r.store;
+    else log('warn', 'link', `stored trust store refused: ${r.reason}: ${r.detail}`);
+  };
+
+  // ---- start: identity and the last verified state (no network needed) ---------------------
+  identity = await loadIdentity(o.stateDir);
+  if (identity) {
+    reporter.setNodeId(identity.nodeId);
+    await loadTrust();
+    await reconciler.restore(trust, identity.nodeId);
+  }
+  drift.start();
+  reporter.start();
+  reconciler.requestPass('agent start');
+
+  // ---- the connection loop -------------------------------------------------------------------
+  const enrollOnce = async (): Promise<boolean> => {
+    state = 'enrolling';
+    const tokenFile = controller.bootstrapTokenFile;
+    if (!tokenFile) {
+      lastError = 'not enrolled and no controller.bootstrapTokenFile configured';
+      return false;
+    }
+    let tokenText: string;
+    try {
+      tokenText = await readFile(tokenFile, 'utf8');
+    } catch (e) {
+      lastError = `cannot read the bootstrap token file: ${messageOf(e)}`;
+      return false;
+    }
+    const token =
+      tokenText
+        .split('\n')
+        .map((l) => l.trim())
+        .find((l) => l.startsWith('lfbt_')) ?? '';
+    let creds = set.enrollCreds;
+    if (!creds && set.enrollCredsFile)
+      creds = new Uint8Array(await readFile(set.enrollCredsFile).catch(() => Buffer.alloc(0)));
+    if (!creds && tokenText.includes('-----BEGIN NATS USER JWT-----'))
+      creds = new TextEncoder().encode(tokenText.slice(tokenText.indexOf('-----BEGIN NATS USER JWT-----')));
+    if (!creds || creds.byteLength === 0) {
+      lastError =
+        'no enrolment credentials (settings.enrollCreds, enrollCredsFile, or a creds block in the token file)';
+      return false;
+    }
+    const r = await enroll({
+      servers: [...controller.natsUrls],
+      enrollCreds: creds,
+      token,
+      stateDir: o.stateDir,
+      hostname,
+      inventory: enrollInventory(set.labels ?? {}, agentVersion),
+      ...(set.pinnedKeyIds && { pinnedKeyIds: set.pinnedKeyIds }),
+      timeoutMs: set.connectTimeoutMs ?? defaults.connectTimeoutMs,
+      now: () => o.clock.wallMs(),
+    });
+    if (!r.ok) {
+      lastError = `enrolment failed: ${r.error.kind}: ${r.error.reason}: ${r.error.detail}`;
+      log(r.error.kind === 'unreachable' ? 'info' : 'error', 'link', lastError);
+      return false;
+    }
+    identity = r.value;
+    log('info', 'link', `enrolled as ${identity.nodeId}`);
+    reporter.setNodeId(identity.nodeId);
+    await loadTrust();
+    return true;
+  };
+
+  const session = async (id: NodeIdentity): Promise<void> => {
+    state = 'connecting';
+    const conn = await connectAsNode(id, {
+      servers: [...controller.natsUrls],
+      reconnect: false,
+      maxReconnectAttempts: 0,
+      timeoutMs: set.connectTimeoutMs ?? defaults.connectTimeoutMs,
+    });
+    nc = conn;
+    const startedAt = o.clock.monotonicMs();
+    try {
+      if (!trust) throw new Error('no trust store: cannot verify bundles');
+      const w = new DesiredWatch({
+        nc: conn,
+        nodeId: id.nodeId,
+        trust,
+        clock: o.clock,
+        applied: reconciler.applied,
+        appliedRaw: reconciler.appliedRaw(),
+        ...(set.maxSkewMs !== undefined && { maxSkewMs: set.maxSkewMs }),
+        onBundle: (b, meta) => reconciler.accept(b, meta),
+        onRemoved: (label, revision) => reconciler.remove(label, revision),
+        onTrust: (store, raw) => {
+          trust = store;
+          writeFileAtomic(id.trustStorePath, raw, 0o600).catch((e: unknown) =>
+            log('error', 'link', `cannot persist the trust store: ${messageOf(e)}`),
+          );
+        },
+        publish: (e) => reporter.emit(e),
+        onEvent: (kind: NodeEventKind, reason: string, label?: string) => {
+          if (kind === 'bundle-refused') refusals.set(reason, (refusals.get(reason) ?? 0) + 1);
+          if (kind.endsWith('-refused')) log('warn', label ?? 'link', `${kind}: ${reason}`);
+        },
+      });
+      await w.start();
+      watch = w;
+      const nodes = await new Kvm(conn).open(buckets.nodes);
+      connects++;
+      state = 'connected';
+      lastError = undefined;
+      log('info', 'link', `connected to ${conn.getServer()} as ${id.nodeId}`);
+      reporter.attach(conn, nodes);
+      void resyncRemoved(conn, id.nodeId);
+      await Promise.race([conn.closed(), w.ended()]);
+      // A watch that ended on an open connection would leave the node deaf: start over.
+      if (!conn.isClosed()) log('warn', 'link', 'the desired-state watch ended; reconnecting');
+    } finally {
+      reporter.detach();
+      await watch?.stop().catch(() => undefined);
+      watch = undefined;
+      nc = undefined;
+      await conn.close().catch(() => undefined);
+      if (!stopped)
+        log('warn', 'link', `disconnected after ${Math.round((o.clock.monotonicMs() - startedAt) / 1000)} s`);
+    }
+  };
+
+  /**
+   * Level check of removals: a desired label whose key no longer exists at all (not even a
+   * delete marker, e.g. purged while the node was away) is removed here; markers come through
+   * the watch.
+   */
+  const resyncRemoved = async (conn: NatsConnection, nodeId: string): Promise<void> => {
+    try {
+      const kv = await new Kvm(conn).open(buckets.desired, { allow_direct: true });
+      for (const label of reconciler.desiredVersions().keys()) {
+        const e = await kv.get(keys.desired(nodeId, label));
+        if (e === null || e.operation !== 'PUT') reconciler.remove(label, e?.revision ?? 0);
+      }
+    } catch (e) {
+      log('debug', 'link', `removal resync failed: ${messageOf(e)}`);
+    }
+  };
+
+  const loop = async (): Promise<void> => {
+    let attempt = 0;
+    while (!stopped) {
+      try {
+        if (!identity && !(await enrollOnce())) throw new Error(lastError ?? 'enrolment failed');
+        if (!identity) continue;
+        const before = connects;
+        await session(identity);
+        // A session that connected resets the backoff, unless it died at once (flapping).
+        if (connects > before) attempt = 0;
+      } catch (e) {
+        connectFailures++;
+        lastError = messageOf(e);
+        log('info', 'link', `NATS unavailable: ${lastError}`);
+      }
+      if (stopped) break;
+      state = 'waiting';
+      const delay = fullJitterDelay(attempt, backoff, random());
+      attempt++;
+      await sleep(delay);
+    }
+  };
+  const looping = loop().catch((e: unknown) => log('error', 'link', `link loop ended: ${messageOf(e)}`));
+
+  return {
+    get identity() {
+      return identity;
+    },
+    onJobStatus: (s) => {
+      reporter.onJobStatus(s);
+      // A managed job disabled by hand is drift: repair now rather than at the next level check.
+      if (s.disabled && reconciler.managedVersion(s.domain, s.label) !== undefined)
+        reconciler.requestPass(`${s.domain}/${s.label} disabled`);
+    },
+    idle: () => reconciler.idle(),
+    status: () => ({
+      state,
+      nodeId: identity?.nodeId,
+      connected: state === 'connected',
+      desiredRevision: reconciler.revision,
+      refusals: Object.fromEntries(refusals),
+      drift: drift.counts(),
+      connects,
+      connectFailures,
+      lastError,
+      reconcilePasses: reconciler.passes,
+      eventsQueued: reporter.queued,
+      reporter: { ...reporter.stats },
+    }),
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      wake?.();
+      drift.stop();
+      await reconciler.stop();
+      await reporter.stop();
+      await nc?.close().catch(() => undefined);
+      await looping;
+      state = 'stopped';
+    },
+  };
+}
+
+/** The inventory sent at enrolment (flat strings). */
+function enrollInventory(labels: Readonly<Record<string, string>>, agentVersion: string): Inventory {
+  const os = process.platform === 'darwin' ? 'macos' : process.platform;
+  return { ...labels, os, arch: process.arch, agentVersion };
+}
+
+/** node-agent's package version (dist/link/ -> ../../package.json). */
+function packageVersion(): string {
+  try {
+    const pkg = createRequire(import.meta.url)('../../package.json') as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}

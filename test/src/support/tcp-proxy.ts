@@ -1,0 +1,63 @@
+/**
+ * A loopback TCP proxy in front of a nats-server, so a test can cut one client off the broker
+ * (a partition, as the client sees it: its connection drops and new ones are refused) while
+ * other clients keep using the broker directly.
+ */
+import { type Server, type Socket, connect, createServer } from 'node:net';
+import { freePort } from './nats-server.ts';
+
+export interface TcpProxy {
+  readonly port: number;
+  readonly url: string;
+  /** Drops every connection and refuses new ones. */
+  cut(): Promise<void>;
+  /** Accepts connections again (same port). */
+  heal(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  const listen = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const s = createServer((client) => {
+        const upstream = connect(targetPort, '127.0.0.1');
+        sockets.add(client);
+        sockets.add(upstream);
+        const drop = (): void => {
+          client.destroy();
+          upstream.destroy();
+          sockets.delete(client);
+          sockets.delete(upstream);
+        };
+        client.on('error', drop).on('close', drop);
+        upstream.on('error', drop).on('close', drop);
+        client.pipe(upstream);
+        upstream.pipe(client);
+      });
+      s.once('error', reject);
+      s.listen(port, '127.0.0.1', () => {
+        server = s;
+        resolve();
+      });
+    });
+  const cut = async (): Promise<void> => {
+    const s = server;
+    server = undefined;
+    for (const sock of sockets) sock.destroy();
+    sockets.clear();
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  };
+  await listen();
+  return {
+    port,
+    url: `nats://127.0.0.1:${port}`,
+    cut,
+    heal: async () => {
+      if (!server) await listen();
+    },
+    close: cut,
+  };
+}
