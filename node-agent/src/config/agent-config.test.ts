@@ -12,6 +12,11 @@ test('defaults: root keeps state in /var/lib, 842 flavour, 20 s ExitTimeOut, 10 
   assert.equal(dev.sessions.source, 'none');
 });
 
+test('sessions: the source and an optional utmp file', () => {
+  const c = parseAgentConfig('{"sessions":{"source":"utmp","utmpPath":"run/utmp"}}', '/etc/lf/agent.json', d);
+  assert.deepEqual(c.sessions, { source: 'utmp', utmpPath: '/etc/lf/run/utmp' });
+});
+
 test('relative paths resolve against the config file directory', () => {
   const c = parseAgentConfig(
     '{"stateDir":"state","daemonDirectories":["d1","/abs"]}',
@@ -44,6 +49,8 @@ test('bad input names the key and what was expected', () => {
     ['{"metricsListen":"9100"}', /metricsListen: expected "host:port"/],
     ['{"controller":{"natsUrls":[]}}', /controller.natsUrls/],
     ['{"sessions":{"source":"x"}}', /sessions.source/],
+    ['{"sessions":{"source":"utmp","utmp":"/x"}}', /unknown key "sessions.utmp"/],
+    ['{"sessions":{"source":"utmp","utmpPath":3}}', /sessions.utmpPath: expected a non-empty path/],
     ['{"daemonDirectories":"/x"}', /daemonDirectories: expected an array/],
   ];
   for (const [text, re] of cases) assert.throws(() => parseAgentConfig(text, '/a.json', d), re, text);

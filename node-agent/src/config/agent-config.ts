@@ -27,6 +27,8 @@ export interface AgentConfig {
   readonly sessions: {
     /** 'utmp' (logged-in users), 'console' (macOS console owner), or 'none' (only on request). */
     readonly source: 'utmp' | 'console' | 'none';
+    /** The utmp file for 'utmp' (default /var/run/utmp, then /run/utmp). */
+    readonly utmpPath?: string;
   };
   /** launchd defaults and version choices. */
   readonly launchd: {
@@ -111,7 +113,18 @@ export function parseAgentConfig(text: string, file: string, defaults: AgentConf
         const src = isObject(v) ? v['source'] : undefined;
         if (src !== 'utmp' && src !== 'console' && src !== 'none')
           throw bad(file, 'sessions.source', '"utmp", "console" or "none"', src ?? null);
-        cfg = { ...cfg, sessions: { source: src } };
+        const utmp = isObject(v) ? v['utmpPath'] : undefined;
+        if (isObject(v))
+          for (const k of Object.keys(v))
+            if (k !== 'source' && k !== 'utmpPath')
+              throw new InvalidArgumentError(`${file}: unknown key "sessions.${k}"`, `sessions.${k}`);
+        cfg = {
+          ...cfg,
+          sessions: {
+            source: src,
+            ...(utmp === undefined ? {} : { utmpPath: path('sessions.utmpPath', utmp) }),
+          },
+        };
         break;
       }
       case 'launchd':

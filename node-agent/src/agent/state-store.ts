@@ -1,0 +1,211 @@
+/**
+ * What the agent remembers across its own restarts, in one file written atomically
+ * (`<stateDir>/agent-state.json`, temp file + fsync + rename):
+ *
+ * - per job (`<domain>/<label>`): runs and the last exit, summed over the agent's lives, so
+ *   `print` and `list` after a restart still show them (launchd keeps them while it runs);
+ * - per running job: its pid (= process group) and start time, so the next agent can kill what a
+ *   crashed agent left behind without ever hitting a recycled pid (orphan-reaper.ts).
+ *
+ * Writes are coalesced: at most one in flight, and one more if anything changed meanwhile.
+ * A job booted out is forgotten; a job stopped because the agent shuts down is kept.
+ */
+import { messageOf } from '@launchfleet/shared/errors';
+import type { FileSystemPort } from '../ports/file-system.ts';
+import type { SupervisorLog } from '../supervisor/job-runner.ts';
+import type { JobStatus } from '../supervisor/job-status.ts';
+import type { PreviousLife } from '../control/service-status.ts';
+import { procStat } from './proc-stat.ts';
+
+/** A job process recorded while it ran. */
+export interface RecordedProcess {
+  /** The job's pid, which is also its process group and session (jobs are setsid leaders). */
+  readonly pid: number;
+  /** /proc start time in clock ticks; with bootId it identifies the process, not just the pid. */
+  readonly startTicks: number;
+}
+
+interface JobRecord {
+  readonly runs: number;
+  readonly lastExit?: { readonly code: number } | { readonly signal: string };
+  readonly process?: RecordedProcess;
+}
+
+interface StateFile {
+  readonly version: 1;
+  readonly bootId: string;
+  readonly jobs: Readonly<Record<string, JobRecord>>;
+}
+
+export class StateStore {
+  private readonly fs: FileSystemPort;
+  readonly file: string;
+  private readonly boot: string;
+  private readonly log: SupervisorLog;
+  /** What the previous lives recorded (read at start; entries are dropped on bootout). */
+  private readonly previousLives = new Map<string, JobRecord>();
+  /** Processes recorded by the previous life, for the orphan reaper. */
+  private readonly previousProcesses: { key: string; boot: string; proc: RecordedProcess }[] = [];
+  /** This life: per job, runs and last exit so far, and the live process. */
+  private readonly current = new Map<
+    string,
+    { runs: number; lastExit?: JobRecord['lastExit']; process?: RecordedProcess }
+  >();
+  private shuttingDown = false;
+  private writing: Promise<void> | undefined;
+  private dirty = false;
+
+  constructor(fs: FileSystemPort, file: string, boot: string, log: SupervisorLog) {
+    this.fs = fs;
+    this.file = file;
+    this.boot = boot;
+    this.log = log;
+  }
+
+  /** Reads the file of the previous life. A missing file is a first start; a corrupt one is reported and ignored. */
+  async load(): Promise<void> {
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.fs.readFile(this.file);
+    } catch (e) {
+      this.log('warn', 'state', `${this.file}: cannot read (${messageOf(e)}); starting without it`);
+      return;
+    }
+    if (!bytes) return;
+    let doc: Partial<StateFile>;
+    try {
+      doc = JSON.parse(new TextDecoder().decode(bytes)) as Partial<StateFile>;
+    } catch (e) {
+      this.log('warn', 'state', `${this.file}: not valid JSON (${messageOf(e)}); starting without it`);
+      return;
+    }
+    if (doc.version !== 1 || typeof doc.jobs !== 'object' || doc.jobs === null) {
+      this.log('warn', 'state', `${this.file}: unknown format; starting without it`);
+      return;
+    }
+    for (const [key, r] of Object.entries(doc.jobs)) {
+      if (typeof r !== 'object' || r === null || !Number.isSafeInteger(r.runs) || r.runs < 0) continue;
+      const lastExit =
+        r.lastExit && 'code' in r.lastExit && Number.isInteger(r.lastExit.code)
+          ? { code: r.lastExit.code }
+          : r.lastExit && 'signal' in r.lastExit && typeof r.lastExit.signal === 'string'
+            ? { signal: r.lastExit.signal }
+            : undefined;
+      this.previousLives.set(key, { runs: r.runs, ...(lastExit ? { lastExit } : {}) });
+      const p = r.process;
+      if (p && Number.isSafeInteger(p.pid) && p.pid > 1 && Number.isSafeInteger(p.startTicks))
+        this.previousProcesses.push({
+          key,
+          boot: String(doc.bootId ?? ''),
+          proc: { pid: p.pid, startTicks: p.startTicks },
+        });
+    }
+  }
+
+  /** The processes the previous life recorded in this same boot. */
+  leftovers(): { key: string; proc: RecordedProcess }[] {
+    return this.previousProcesses
+      .filter((p) => p.boot !== '' && p.boot === this.boot)
+      .map(({ key, proc }) => ({ key, proc }));
+  }
+
+  /** Runs and last exit of earlier lives. */
+  previous(domain: string, label: string): PreviousLife | undefined {
+    return this.previousLives.get(`${domain}/${label}`);
+  }
+
+  /** From here on, removed jobs are being stopped by the shutdown: keep their records. */
+  markShutdown(): void {
+    this.shuttingDown = true;
+  }
+
+  /** Every status change of every job. */
+  onStatus(s: JobStatus): void {
+    const key = `${s.domain}/${s.label}`;
+    if (s.subState === 'removed' && !this.shuttingDown) {
+      // Booted out (or LaunchOnlyOnce done): launchd forgets the job.
+      const had = this.current.delete(key) || this.previousLives.delete(key);
+      this.previousLives.delete(key);
+      if (had) this.schedule();
+      return;
+    }
+    const lastExit =
+      s.lastExitCode !== undefined
+        ? { code: s.lastExitCode }
+        : s.lastTerminatingSignal !== undefined
+          ? { signal: s.lastTerminatingSignal }
+          : undefined;
+    const prev = this.current.get(key);
+    const next = {
+      runs: s.runs,
+      ...(lastExit ? { lastExit } : {}),
+      ...(prev?.process && prev.process.pid === s.pid ? { process: prev.process } : {}),
+    };
+    const changed =
+      !prev ||
+      prev.runs !== next.runs ||
+      prev.process?.pid !== s.pid ||
+      JSON.stringify(prev.lastExit) !== JSON.stringify(next.lastExit);
+    this.current.set(key, next);
+    if (s.pid !== undefined && next.process === undefined) {
+      const pid = s.pid;
+      // The start time identifies the process; read it now (it is still running or just gone).
+      void procStat(pid).then((st) => {
+        const cur = this.current.get(key);
+        if (!st || !cur || st.pgrp !== pid) return;
+        if (cur.process?.pid === pid) return;
+        this.current.set(key, { ...cur, process: { pid, startTicks: st.startTicks } });
+        this.schedule();
+      });
+    }
+    if (changed) this.schedule();
+  }
+
+  /** Resolves once everything recorded so far is on disk. */
+  async flush(): Promise<void> {
+    await this.idle();
+    if (this.dirty) {
+      this.schedule();
+      await this.idle();
+    }
+  }
+
+  private async idle(): Promise<void> {
+    for (let w = this.writing; w !== undefined; w = this.writing) await w;
+  }
+
+  private snapshot(): StateFile {
+    const jobs: Record<string, JobRecord> = {};
+    for (const [key, prev] of this.previousLives) jobs[key] = prev;
+    for (const [key, cur] of this.current) {
+      const prev = this.previousLives.get(key);
+      const lastExit = cur.lastExit ?? prev?.lastExit;
+      jobs[key] = {
+        runs: cur.runs + (prev?.runs ?? 0),
+        ...(lastExit ? { lastExit } : {}),
+        ...(cur.process && !this.shuttingDown ? { process: cur.process } : {}),
+      };
+    }
+    return { version: 1, bootId: this.boot, jobs };
+  }
+
+  private schedule(): void {
+    this.dirty = true;
+    if (this.writing) return;
+    const run = async (): Promise<void> => {
+      while (this.dirty) {
+        this.dirty = false;
+        const doc = this.snapshot();
+        try {
+          await this.fs.writeFileAtomic(this.file, JSON.stringify(doc) + '\n', 0o600);
+        } catch (e) {
+          this.log('error', 'state', `cannot write ${this.file}: ${messageOf(e)}`);
+          return;
+        }
+      }
+    };
+    this.writing = run().finally(() => {
+      this.writing = undefined;
+    });
+  }
+}

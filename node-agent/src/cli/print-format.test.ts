@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ServiceStatus } from '../control/wire.ts';
+import { formatList, formatListDict, formatPrintService } from './print-format.ts';
+
+const base: ServiceStatus = {
+  label: 'com.example.x',
+  domain: 'system',
+  type: 'LaunchDaemon',
+  state: 'not running',
+  subState: 'exited',
+  active: 'failed',
+  jobState: 'exited',
+  runs: 3,
+  program: '/bin/sh',
+  arguments: ['/bin/sh', '-c', 'exit 1'],
+  lastTerminatingSignal: 'SIGTERM',
+  lastTerminatingSignalNumber: 15,
+  properties: ['keepalive', 'runatload'],
+  timers: { throttleMs: 10_000 },
+};
+
+test('list: a PID\\tStatus\\tLabel header and tab-separated rows', () => {
+  assert.equal(
+    formatList([
+      { pid: '-', status: '-15', label: 'a' },
+      { pid: '12', status: '0', label: 'b' },
+    ]),
+    'PID\tStatus\tLabel\n-\t-15\ta\n12\t0\tb\n',
+  );
+});
+
+test('print: tab-indented fields; a signal death prints only the terminating signal line', () => {
+  const t = formatPrintService(base, 0);
+  assert.match(t, /^system\/com\.example\.x = \{\n\tactive count = 0\n/);
+  assert.match(t, /\n\tlast terminating signal = Terminated: 15\n/);
+  assert.doesNotMatch(t, /last exit code/);
+  assert.match(t, /\n\ttimers = \{\n\t\tthrottle => in 10 s\n\t\}\n/);
+  assert.match(t, /\n\tproperties = keepalive \| runatload\n\}\n$/);
+  assert.doesNotMatch(t, /\n\n\n/);
+  const { lastTerminatingSignal: _s, lastTerminatingSignalNumber: _n, ...clean } = base;
+  assert.match(formatPrintService({ ...clean, lastExitCode: 78 }, 0), /\n\tlast exit code = 78: EX_CONFIG\n/);
+  assert.match(formatPrintService(clean, 0), /\n\tlast exit code = \(never exited\)\n/);
+});
+
+test('list <label>: the NeXT dictionary with the raw wait status', () => {
+  const t = formatListDict({ ...base, pid: 42 });
+  assert.match(t, /^\{\n\t"LimitLoadToSessionType" = "System";\n\t"Label" = "com\.example\.x";\n/);
+  assert.match(t, /\t"LastExitStatus" = 15;\n\t"PID" = 42;\n/);
+  const { lastTerminatingSignal: _s, lastTerminatingSignalNumber: _n, ...clean } = base;
+  assert.match(formatListDict({ ...clean, lastExitCode: 1 }), /\t"LastExitStatus" = 256;\n/);
+});
