@@ -24,6 +24,7 @@ import { modelPlistLoader } from '../supervisor/domains/model-plist-loader.ts';
 import type { SupervisorLog } from '../supervisor/job-runner.ts';
 import type { JobStatus } from '../supervisor/job-status.ts';
 import { SocketManager } from '../supervisor/sockets/socket-manager.ts';
+import { type FleetLink, startFleetLink } from '../link/fleet-link.ts';
 import { reapOrphans } from './orphan-reaper.ts';
 import { bootId } from './proc-stat.ts';
 import { SessionSource } from './session-source.ts';
@@ -60,8 +61,11 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const loader = modelPlistLoader();
   const state = new StateStore(fs, join(config.stateDir, 'agent-state.json'), await bootId(), log);
   const lastSub = new Map<string, string>();
+  /** The fleet link, when a controller is configured (started after the system domain). */
+  let link: FleetLink | undefined;
   const onStatus = (s: JobStatus): void => {
     state.onStatus(s);
+    link?.onJobStatus(s);
     const key = `${s.domain}/${s.label}`;
     const before = lastSub.get(key);
     if (before !== s.subState) {
@@ -187,12 +191,32 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   syncSessions();
   sessions.start(syncSessions);
   await sessionsBusy;
-  if (config.controller)
-    log(
-      'info',
-      'agent',
-      'controller is configured, but this agent runs standalone (no fleet link wired here)',
-    );
+  // The fleet link: enrols on first start, then runs the last verified desired state (even
+  // with NATS down) and reconciles to the controller's. Jobs never depend on it.
+  if (config.controller) {
+    try {
+      const l = await startFleetLink({
+        config,
+        stateDir: config.stateDir,
+        domainManager: manager,
+        fs,
+        clock: systemClock,
+        log,
+        users,
+        loader,
+        settings: { agentVersion: o.version, labels: config.controller.labels ?? {} },
+      });
+      link = l;
+      metrics.setLink({
+        connected: () => l.status().connected,
+        desiredRevision: () => l.status().desiredRevision,
+        refusals: () => l.status().refusals,
+        drift: () => l.status().drift,
+      });
+    } catch (e) {
+      log('error', 'link', `fleet link not started, running standalone: ${messageOf(e)}`);
+    }
+  }
   log('info', 'agent', `ready (uid ${agentUid}, control ${socketPaths(config.runDir).system})`);
 
   return {
@@ -202,6 +226,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       sessions.stop();
       await sessionsBusy;
       await server.stop();
+      await link?.stop();
       await metricsServer?.close();
       state.markShutdown();
       log('info', 'agent', 'stopping every job');

@@ -55,3 +55,20 @@ test('bad input names the key and what was expected', () => {
   ];
   for (const [text, re] of cases) assert.throws(() => parseAgentConfig(text, '/a.json', d), re, text);
 });
+
+test('controller.labels are selector labels: safe keys and values only', () => {
+  const c = parseAgentConfig(
+    '{"controller":{"natsUrls":["nats://127.0.0.1:4222"],"labels":{"site":"ams","role":"kiosk"}}}',
+    '/a.json',
+    d,
+  );
+  assert.deepEqual(c.controller?.labels, { site: 'ams', role: 'kiosk' });
+  assert.throws(
+    () => parseAgentConfig('{"controller":{"natsUrls":["nats://x"],"labels":{"a b":"c"}}}', '/a.json', d),
+    /controller.labels.a b/,
+  );
+  assert.throws(
+    () => parseAgentConfig('{"controller":{"natsUrls":["nats://x"],"labels":{"a":"x>"}}}', '/a.json', d),
+    /controller.labels.a/,
+  );
+});

@@ -45,6 +45,8 @@ export interface AgentConfig {
     readonly natsUrls: readonly string[];
     /** File holding the one-time bootstrap token for enrolment. */
     readonly bootstrapTokenFile?: string;
+    /** Labels reported in the node's inventory, matched by rollout and apply selectors (`site=ams`). */
+    readonly labels?: Readonly<Record<string, string>>;
   };
 }
 
@@ -178,15 +180,31 @@ function parseController(
   if (!Array.isArray(urls) || urls.length === 0 || !urls.every((u) => typeof u === 'string'))
     throw bad(file, 'controller.natsUrls', 'a non-empty array of nats:// URLs', urls ?? null);
   for (const k of Object.keys(v))
-    if (k !== 'natsUrls' && k !== 'bootstrapTokenFile')
+    if (k !== 'natsUrls' && k !== 'bootstrapTokenFile' && k !== 'labels')
       throw new InvalidArgumentError(`${file}: unknown key "controller.${k}"`, `controller.${k}`);
   const tokenFile = v['bootstrapTokenFile'];
+  const labels = parseLabels(file, v['labels']);
   return {
+    ...(labels ? { labels } : {}),
     natsUrls: urls,
     ...(tokenFile === undefined
       ? {}
       : { bootstrapTokenFile: path('controller.bootstrapTokenFile', tokenFile) }),
   };
+}
+
+/** Selector labels: short keys and values of letters, digits and `._-` (they end up in NATS messages). */
+function parseLabels(file: string, v: Json | undefined): Record<string, string> | undefined {
+  if (v === undefined) return undefined;
+  if (!isObject(v)) throw bad(file, 'controller.labels', 'an object of string labels', v);
+  const out: Record<string, string> = {};
+  const ok = /^[A-Za-z0-9._-]{1,63}$/;
+  for (const [k, x] of Object.entries(v)) {
+    if (!ok.test(k) || typeof x !== 'string' || !(x === '' || ok.test(x)))
+      throw bad(file, `controller.labels.${k}`, 'a label of letters, digits and ._- (at most 63)', x);
+    out[k] = x;
+  }
+  return out;
 }
 
 function isObject(v: Json | undefined): v is { [k: string]: Json } {
