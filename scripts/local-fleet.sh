@@ -188,6 +188,7 @@ The fleet is running. In another shell:
   npx launchfleet jobs health com.example.hello
   npx launchfleet nodes describe $NODE_ID
   npx launchfleet events --follow
+  npx lfctl --run-dir $ROOT/$LF/agent/run print system/com.example.hello
   curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep '^launchfleet_'
 
 Logs are in $LF/logs/. Press Ctrl-C to stop everything.
