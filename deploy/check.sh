@@ -2,7 +2,8 @@
 # The one check CI runs for deploy/: Prometheus rules and their unit tests (real promtool),
 # the Prometheus and Alertmanager configs, the Grafana dashboard's queries, the agent's
 # LaunchDaemon (launchfleet lint) and systemd unit (systemd-analyze verify), the NATS config,
-# the scratch NATS image's staged root, the compose stack and the Kubernetes manifests.
+# the scratch NATS image's staged root, the compose stack and the Kubernetes manifests, and that
+# both mount every path the controller's config names (scripts/check-mounts.mjs).
 # One line per check: "ok", "FAIL" (with the tool's output below it) or "skip" (tool missing).
 # Exits non-zero when any check fails. Run from anywhere; needs node_modules (yaml, plist).
 set -uo pipefail
@@ -154,6 +155,7 @@ else
   skip "docker compose config" "neither docker compose nor docker-compose installed (structural check below)"
 fi
 node_check compose
+node "$deploy/scripts/check-mounts.mjs" compose || failures=$((failures + 1))
 
 # ---- Kubernetes
 if has kubectl; then
@@ -162,6 +164,7 @@ else
   skip "kubectl kustomize" "kubectl not installed (structural check below)"
 fi
 node_check k8s
+node "$deploy/scripts/check-mounts.mjs" k8s || failures=$((failures + 1))
 
 if [ "$failures" -gt 0 ]; then
   echo "deploy/check.sh: $failures check(s) failed"

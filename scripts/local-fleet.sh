@@ -7,6 +7,7 @@
 #
 #   ./scripts/local-fleet.sh            # keep running; the CLI commands to try are printed
 #   ./scripts/local-fleet.sh --check    # stop after showing the health (CI, tests); exit 0 if the job ran
+#   LAUNCHFLEET_SKIP_SETUP=1 ./scripts/local-fleet.sh --check   # skip scripts/setup.sh (already built)
 #
 # Everything it writes is under .launchfleet/ (recreated on every run). Ports: 4222 (NATS),
 # 7400 (gRPC), 9470 (controller /metrics), 9469 (agent /metrics), or free ones when those are taken.
@@ -17,7 +18,7 @@ CHECK=0
 for a in "$@"; do
   case "$a" in
     --check) CHECK=1 ;;
-    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "local-fleet: unknown argument $a (try --help)" >&2; exit 64 ;;
   esac
 done
@@ -25,8 +26,12 @@ done
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 die() { echo "local-fleet: $*" >&2; exit 1; }
 
-say "setup (Debian packages, npm ci, build)"
-bash scripts/setup.sh
+if [ "${LAUNCHFLEET_SKIP_SETUP:-0}" = 1 ]; then
+  say "setup skipped (LAUNCHFLEET_SKIP_SETUP=1)"
+else
+  say "setup (Debian packages, npm ci, build)"
+  bash scripts/setup.sh
+fi
 
 LF=.launchfleet
 # Throwaway: stop anything a previous run left behind, then start from scratch.

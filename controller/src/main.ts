@@ -1,5 +1,7 @@
 /**
- * `launchfleet-controller --config FILE`: the composition root. Reads the config, starts the
+ * `launchfleet-controller --config FILE [--alert-for NAME=DURATION ...]`: the composition root.
+ * `--alert-for` overrides an alert's hold-down (default: the Prometheus rule's `for:`), e.g.
+ * `--alert-for LaunchfleetJobCrashLooping=1m`. Reads the config, starts the
  * controller (api/start-controller.ts) and stops it cleanly on SIGINT/SIGTERM.
  * Exit codes: 0 clean stop, 2 bad command line or config, 1 failed to start.
  */
@@ -7,30 +9,39 @@ import { parseArgs } from 'node:util';
 import { InvalidArgumentError, messageOf } from '@launchfleet/shared';
 import { loadControllerConfig } from './config/controller-config.ts';
 import { startController } from './api/start-controller.ts';
+import { defaultAlertSettings, withHoldDowns, type AlertSettings } from './alerts/core/alert-rules.ts';
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
 
 let configFile: string | undefined;
+let alertSettings: AlertSettings = defaultAlertSettings;
 try {
   const { values } = parseArgs({
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      'alert-for': { type: 'string', multiple: true },
+    },
   });
+  const holdDowns = withHoldDowns(defaultAlertSettings, values['alert-for'] ?? []);
+  if (!holdDowns.ok) throw new InvalidArgumentError(holdDowns.error);
+  alertSettings = holdDowns.value;
   if (values.help) {
-    process.stdout.write('usage: launchfleet-controller --config FILE\n');
+    process.stdout.write('usage: launchfleet-controller --config FILE [--alert-for NAME=DURATION ...]\n');
     process.exit(0);
   }
   configFile = values.config;
   if (!configFile) throw new InvalidArgumentError('--config FILE is required');
 } catch (e) {
   process.stderr.write(
-    `launchfleet-controller: ${messageOf(e)}\nusage: launchfleet-controller --config FILE\n`,
+    `launchfleet-controller: ${messageOf(e)}\nusage: launchfleet-controller --config FILE [--alert-for NAME=DURATION ...]\n`,
   );
   process.exit(2);
 }
 
 try {
   const cfg = await loadControllerConfig(configFile);
-  const c = await startController(cfg, { log });
+  const c = await startController(cfg, { log, alerts: { settings: alertSettings } });
   log(
     `launchfleet-controller: gRPC on ${cfg.grpcListen.host}:${c.grpcPort} (${cfg.tls ? 'TLS' : 'plaintext, loopback'}), ` +
       `metrics ${c.metricsPort !== undefined ? `on ${cfg.metricsListen?.host}:${c.metricsPort}/metrics` : 'off'}, ` +

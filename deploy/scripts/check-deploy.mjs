@@ -287,7 +287,8 @@ function checkCompose() {
       if (svc.build.dockerfile && !existsSync(resolve(ctx, svc.build.dockerfile)))
         problems.push(`${name}: Dockerfile ${svc.build.dockerfile} missing`);
     }
-    if (!svc.healthcheck?.test) problems.push(`${name}: no healthcheck`);
+    // A one-shot service (restart 'no', e.g. controller-keys) is awaited by completion, not health.
+    if (!svc.healthcheck?.test && svc.restart !== 'no') problems.push(`${name}: no healthcheck`);
     for (const v of svc.volumes ?? []) {
       const src = String(typeof v === 'string' ? v.split(':')[0] : v.source);
       if (src.startsWith('.') || src.startsWith('/')) {
@@ -349,7 +350,7 @@ function checkCompose() {
     const [host] = t.split(':');
     if (host !== 'localhost' && !services[host]) scrapeProblems.push(`${t}: no such compose service`);
   }
-  const controllers = names.filter((n) => n.startsWith('controller'));
+  const controllers = names.filter((n) => /^controller-\d+$/.test(n));
   const job = prom.scrape_configs.find((j) => j.job_name === 'launchfleet-controller');
   const scraped = (job?.static_configs ?? []).flatMap((s) => s.targets).map((t) => t.split(':')[0]);
   for (const c of controllers) if (!scraped.includes(c)) scrapeProblems.push(`${c} is not scraped`);

@@ -26,6 +26,9 @@ import type { CallContext, FleetApp } from './fleet-handlers.ts';
 import { FleetHandlers } from './fleet-handlers.ts';
 import { loadFleetProto } from './fleet-proto.ts';
 import { statusName, statusOf, toServiceError } from './status.ts';
+import { addRolloutService } from './rollout-grpc.ts';
+import type { RolloutHandlers } from './rollout-handlers.ts';
+import { loadRolloutProto } from './rollout-proto.ts';
 
 export interface GrpcServerOptions {
   readonly listen: HostPort;
@@ -33,6 +36,8 @@ export interface GrpcServerOptions {
   readonly tokens: ApiTokenTable;
   /** Where failures that are not the caller's fault are logged. */
   readonly log?: (line: string) => void;
+  /** RolloutService (rollout.proto), served beside FleetService when given. */
+  readonly rollouts?: RolloutHandlers;
 }
 
 type Obj = Record<string, unknown>;
@@ -152,7 +157,20 @@ export async function startGrpcServer(app: FleetApp, o: GrpcServerOptions): Prom
     };
   }
   server.addService(proto.service, impl);
-  new ReflectionService(proto.packageDefinition).addToServer(server);
+  if (o.rollouts)
+    addRolloutService(server, {
+      handlers: o.rollouts,
+      authenticate,
+      audit: app.audit,
+      metrics: app.metrics,
+      clock: app.clock,
+      log,
+    });
+  new ReflectionService(
+    o.rollouts
+      ? { ...proto.packageDefinition, ...loadRolloutProto().packageDefinition }
+      : proto.packageDefinition,
+  ).addToServer(server);
 
   const creds = o.tls
     ? ServerCredentials.createSsl(null, [

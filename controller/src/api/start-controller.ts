@@ -22,6 +22,10 @@ import { FleetMetrics } from '../metrics/fleet-metrics.ts';
 import { type MetricsEndpoint, startMetricsServer } from '../metrics/metrics-server.ts';
 import type { FleetApp } from './fleet-handlers.ts';
 import { type GrpcApi, startGrpcServer } from './grpc-server.ts';
+import { RolloutHandlers } from './rollout-handlers.ts';
+import { type RolloutRuntime, startRolloutRuntime } from '../rollout/rollout-runtime.ts';
+import { type AlertRuntime, startAlertRuntime } from '../alerts/alert-runtime.ts';
+import type { AlertSettings } from '../alerts/core/alert-rules.ts';
 
 /** A running controller. */
 export interface RunningController {
@@ -29,6 +33,10 @@ export interface RunningController {
   readonly aggregator: FleetAggregator;
   readonly grpcPort: number;
   readonly metricsPort: number | undefined;
+  /** The rollout runtime (issue 7). */
+  readonly rollouts: RolloutRuntime;
+  /** The controller's own alert events (issue 8). */
+  readonly alerts: AlertRuntime;
   stop(): Promise<void>;
 }
 
@@ -37,6 +45,10 @@ export interface StartOptions {
   readonly log?: (line: string) => void;
   /** Name of the NATS connections (several controllers in one test). */
   readonly name?: string;
+  /** Rollout driver timings (tests use short ones); defaults: 1 s period, 15 s lease. */
+  readonly rollout?: { readonly tickMs?: number; readonly leaseMs?: number; readonly holder?: string };
+  /** Alert hold-down times (default: the rules' `for:`) and evaluation period (default 1 s). */
+  readonly alerts?: { readonly settings?: AlertSettings; readonly tickMs?: number };
 }
 
 export async function startController(
@@ -121,19 +133,54 @@ export async function startController(
       metrics,
       bundleValidityMs: cfg.bundleValidityMs,
     };
+    const rollouts = await startRolloutRuntime({
+      nc,
+      index: aggregator.index,
+      signingKey: () => keyStore.activeSigningKey(),
+      audit: app.audit,
+      clock,
+      replicas: cfg.jetstreamReplicas,
+      registry: metrics.registry,
+      bundleValidityMs: cfg.bundleValidityMs,
+      log,
+      ...(o.rollout?.tickMs !== undefined && { tickMs: o.rollout.tickMs }),
+      ...(o.rollout?.leaseMs !== undefined && { leaseMs: o.rollout.leaseMs }),
+      ...(o.rollout?.holder !== undefined && { holder: o.rollout.holder }),
+    });
+    stops.push(() => rollouts.stop());
+    const alerts = await startAlertRuntime({
+      nc,
+      index: aggregator.index,
+      clock,
+      replicas: cfg.jetstreamReplicas,
+      registry: metrics.registry,
+      holder: o.name ?? 'launchfleet-controller',
+      log,
+      ...(o.alerts?.settings !== undefined && { settings: o.alerts.settings }),
+      ...(o.alerts?.tickMs !== undefined && { tickMs: o.alerts.tickMs }),
+    });
+    stops.push(() => alerts.stop());
     let metricsEndpoint: MetricsEndpoint | undefined;
     if (cfg.metricsListen) {
       metricsEndpoint = await startMetricsServer(metrics.registry, cfg.metricsListen);
       const m = metricsEndpoint;
       stops.push(() => m.stop());
     }
-    const api: GrpcApi = await startGrpcServer(app, { listen: cfg.grpcListen, tls: cfg.tls, tokens, log });
+    const api: GrpcApi = await startGrpcServer(app, {
+      listen: cfg.grpcListen,
+      tls: cfg.tls,
+      tokens,
+      log,
+      rollouts: new RolloutHandlers(rollouts.service, rollouts.store),
+    });
     stops.push(() => api.stop());
     return {
       app,
       aggregator,
       grpcPort: api.port,
       metricsPort: metricsEndpoint?.port,
+      rollouts,
+      alerts,
       stop: stopAll,
     };
   } catch (e) {

@@ -15,6 +15,7 @@ import { registerEventsCommand } from './events-command.ts';
 import { registerTokensCommand } from './tokens-command.ts';
 import { registerAuditCommand } from './audit-command.ts';
 import { registerInitLocalCommand } from './init-local-command.ts';
+import { registerRolloutCommand } from './rollout-command.ts';
 
 const program = new Command('launchfleet')
   .description('Launchfleet: launchd-semantics supervision and signed rollouts for Mac fleets')
@@ -27,6 +28,7 @@ registerEventsCommand(program);
 registerTokensCommand(program);
 registerAuditCommand(program);
 registerInitLocalCommand(program);
+registerRolloutCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -43,6 +43,35 @@ test('rotation: a new key is stored and can be activated', () =>
     await assert.rejects(ks.activate('k-0000000000000000'), /no signing key/);
   }));
 
+test('a complete store with private modes is only read: files 0400, no chmod of the directory', () =>
+  withDir(async (dir) => {
+    const ks = await KeyStore.open(dir);
+    const files = [
+      ...(await readdir(join(dir, 'nats'))).map((f) => join(dir, 'nats', f)),
+      ...(await readdir(join(dir, 'signing'))).map((f) => join(dir, 'signing', f)),
+    ];
+    for (const f of files) await chmod(f, 0o400);
+    const before = await Promise.all(
+      [dir, ...files].map(async (p) => (await stat(p, { bigint: true })).ctimeNs),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    const again = await KeyStore.open(dir);
+    assert.equal(again.activeSigningKey().keyId, ks.activeSigningKey().keyId);
+    // chmod, even to the same mode, changes ctime: nothing was written or re-moded.
+    const after = await Promise.all(
+      [dir, ...files].map(async (p) => (await stat(p, { bigint: true })).ctimeNs),
+    );
+    assert.deepEqual(after, before);
+  }));
+
+test('a directory open to group or others is tightened to 0700', () =>
+  withDir(async (dir) => {
+    await KeyStore.open(dir);
+    await chmod(dir, 0o755);
+    await KeyStore.open(dir);
+    assert.equal((await stat(dir)).mode & 0o777, 0o700);
+  }));
+
 test('refuses key files readable by others', () =>
   withDir(async (dir) => {
     await KeyStore.open(dir);

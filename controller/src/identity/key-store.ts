@@ -12,7 +12,8 @@
  *
  * Private material never leaves this object except as signatures and JWTs: key pairs are
  * kept in private fields (so `util.inspect`/`JSON.stringify` of the store print nothing
- * secret), nothing here logs, and a key file readable by group or others is refused.
+ * secret), nothing here logs, and a key file readable by group or others is refused. A store
+ * whose keys all exist is only read, so it can be mounted read-only (files 0600 or 0400).
  */
 import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -50,7 +51,9 @@ export class KeyStore {
   static async open(dir: string): Promise<KeyStore> {
     await mkdir(join(dir, 'nats'), { recursive: true, mode: 0o700 });
     await mkdir(join(dir, 'signing'), { recursive: true, mode: 0o700 });
-    await chmod(dir, 0o700);
+    // Only tighten a directory that needs it: a store prepared with private modes (dir 0700,
+    // files 0600 or 0400) may then be a read-only mount, where chmod fails even as a no-op.
+    if (((await stat(dir)).mode & 0o077) !== 0) await chmod(dir, 0o700);
     const nats: NatsKeys = {
       operator: await loadOrCreateNkey(join(dir, 'nats', 'operator.nk'), createOperator, 'O'),
       system: await loadOrCreateNkey(join(dir, 'nats', 'system.nk'), createAccount, 'A'),

@@ -317,6 +317,9 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
     nc = conn;
     const startedAt = o.clock.monotonicMs();
     try {
+      // stop() ran while this connection was being made: it closed nothing, so close it here,
+      // or the session would live on and stop() would wait for it forever.
+      if (stopped) return;
       if (!trust) throw new Error('no trust store: cannot verify bundles');
       const w = new DesiredWatch({
         nc: conn,

@@ -14,9 +14,11 @@
  * KV  lf_versions  <labelToken>.<version>  the plist of one bundle version of a label       controller only
  * KV  lf_rollouts  state.<rolloutId>       rollout record (spec + state), compare-and-set  controller only
  *                  lease.<rolloutId>       which controller drives the rollout, until when controller only
+ * KV  lf_alerts    <alert>.<nodeId>[.<tok>] a firing controller alert (create = fire, CAS delete = resolve) controller only
  * ST  LF_AUDIT     lf.audit.<method>       every change made through the API (who, what, outcome)
  * ST  LF_EVENTS    lf.events.<nodeId>.<kind>   job/bundle/node events, bounded retention   node publishes own
  *                  lf.events.controller.<kind> events the controller raises (enrolment refusals)
+ *                  lf.events.controller.alert-firing / alert-resolved   the controller's alert events
  * RR  lf.enroll                            enrolment request/reply (bootstrap user)
  * PUB lf.hb.<nodeId>                       heartbeat (node -> controller; may be a request)
  * RR  lf.q.<nodeId>.<query>                live question to one node (controller -> node)
@@ -44,6 +46,11 @@ export const buckets = {
   versions: 'lf_versions',
   /** Rollout records (spec + state, compare-and-set) and the per-rollout driver leases. */
   rollouts: 'lf_rollouts',
+  /**
+   * Firing controller alerts, one key per alert instance: `create` fires it and `delete` with the
+   * record's revision resolves it, so of several controllers exactly one publishes each event.
+   */
+  alerts: 'lf_alerts',
 } as const;
 
 /** A KV bucket's name. */
@@ -97,6 +104,8 @@ export const subjects = {
   heartbeatAll: 'lf.hb.*',
   /** A node's events: `lf.events.<nodeId>.<kind>`. */
   event: (source: string, kind: string): string => `lf.events.${source}.${kind}`,
+  /** The controller's alert events (`alert-firing`, `alert-resolved`) in LF_EVENTS. */
+  alertEvent: (kind: 'alert-firing' | 'alert-resolved'): string => `lf.events.controller.${kind}`,
   /** Every event of one node. */
   eventsOf: (source: string): string => `lf.events.${source}.>`,
   /** A live question to one node. */
@@ -139,6 +148,12 @@ export const keys = {
   rolloutAll: 'state.*',
   /** The lease of one rollout (`lf_rollouts`). */
   rolloutLease: (rolloutId: string): string => `lease.${rolloutId}`,
+  /**
+   * One alert instance (`lf_alerts`): the alert name, the node, and for per-job or per-reason
+   * alerts the job label / reason encoded as one token (`encodeLabelToken`).
+   */
+  alert: (alertName: string, nodeId: string, part?: string): string =>
+    part === undefined ? `${alertName}.${nodeId}` : `${alertName}.${nodeId}.${encodeLabelToken(part)}`,
 } as const;
 
 /** The JetStream API prefix. */

@@ -95,6 +95,9 @@ export interface Heartbeat {
  *   or `job-disabled`.
  * - `rollout`: (controller) a rollout happened (additive, issue 7); `reason` is the rollout
  *   event kind (`step-started`, `rolled-back`, ...), `detail` says what and why, `label` the job.
+ * - `alert-firing` / `alert-resolved`: (controller, additive) an alert started / stopped firing;
+ *   `reason` is the alert name (`LaunchfleetJobCrashLooping`, ...), `label` the job (job alerts),
+ *   `domain` its domain, `detail` starts with `id=<alert id> node=<node id>` and then says why.
  */
 export type NodeEventKind =
   | 'bundle-accepted'
@@ -109,7 +112,9 @@ export type NodeEventKind =
   | 'job-unloaded'
   | 'load-failed'
   | 'drift'
-  | 'rollout';
+  | 'rollout'
+  | 'alert-firing'
+  | 'alert-resolved';
 
 export const nodeEventKinds: readonly NodeEventKind[] = [
   'bundle-accepted',
@@ -125,6 +130,8 @@ export const nodeEventKinds: readonly NodeEventKind[] = [
   'load-failed',
   'drift',
   'rollout',
+  'alert-firing',
+  'alert-resolved',
 ];
 
 export interface NodeEvent {

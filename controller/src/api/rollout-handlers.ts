@@ -1,0 +1,145 @@
+/**
+ * RolloutService handlers: wire messages (rollout.proto, as @grpc/proto-loader shapes them) to
+ * the rollout service and back. Errors are the shared classes; rollout-grpc.ts maps them.
+ */
+import { InvalidArgumentError } from '@launchfleet/shared';
+import type { Count, JobKind, RolloutStrategy } from '../rollout/core/index.ts';
+import type { CommandType, RolloutService, StartRolloutRequest } from '../rollout/rollout-service.ts';
+import type { RolloutStore } from '../rollout/rollout-store.ts';
+import { isFinished } from '../rollout/core/index.ts';
+import { decodeTarget, type CallContext } from './fleet-handlers.ts';
+import { rolloutView } from './rollout-view.ts';
+
+type Obj = Record<string, unknown>;
+const str = (o: Obj, k: string): string => (typeof o[k] === 'string' ? o[k] : '');
+const num = (o: Obj, k: string): number => (typeof o[k] === 'number' ? o[k] : 0);
+
+/** A wire RolloutCount (oneof kind: nodes | percent) to a Count; `fallback` when unset. */
+export function decodeCount(v: unknown, fallback: Count, field: string): Count {
+  if (v === null || v === undefined) return fallback;
+  const o = v as Obj;
+  if (o['kind'] === 'nodes') return { n: num(o, 'nodes') };
+  if (o['kind'] === 'percent') return { percent: num(o, 'percent') };
+  throw new InvalidArgumentError(`${field}: give nodes or percent`, field);
+}
+
+const jobKinds: readonly JobKind[] = ['keep-alive', 'on-demand', 'timed'];
+
+/** A StartRolloutRequest message to the service's request. */
+export function decodeStart(req: Obj, by: string): StartRolloutRequest {
+  const waves = Array.isArray(req['waves'])
+    ? req['waves'].map((w, i) => decodeCount(w, { percent: 100 }, `waves.${i}`))
+    : [];
+  const strategy: RolloutStrategy =
+    req['allAtOnce'] === true
+      ? { kind: 'all-at-once' }
+      : {
+          kind: 'canary-waves',
+          canary: decodeCount(req['canary'], { n: 1 }, 'canary'),
+          waves: waves.length > 0 ? waves : [{ percent: 100 }],
+          maxUnavailable: decodeCount(req['maxUnavailable'], { n: 1 }, 'max_unavailable'),
+        };
+  const jobKind = str(req, 'jobKind');
+  if (jobKind !== '' && !jobKinds.includes(jobKind as JobKind))
+    throw new InvalidArgumentError('job_kind: keep-alive, on-demand or timed', 'job_kind');
+  const minHealthy = num(req, 'minHealthySeconds') || 30;
+  return {
+    rolloutId: str(req, 'rolloutId'),
+    plist: str(req, 'plist'),
+    domain: str(req, 'domain') || 'system',
+    target: decodeTarget(req['target']),
+    strategy,
+    gate: {
+      minHealthySeconds: minHealthy,
+      progressDeadlineSeconds: num(req, 'progressDeadlineSeconds') || Math.max(300, minHealthy * 2),
+      maxUnhealthy: decodeCount(req['maxUnhealthy'], { n: 1 }, 'max_unhealthy'),
+      requireNoCrashInWindow: req['allowCrashInWindow'] !== true,
+    },
+    autoRollback: req['noAutoRollback'] !== true,
+    ...(jobKind !== '' && { jobKind: jobKind as JobKind }),
+    by,
+  };
+}
+
+export class RolloutHandlers {
+  readonly #service: RolloutService;
+  readonly #store: RolloutStore;
+  /** How long a command call waits for the driver. */
+  readonly #commandWaitMs: number;
+
+  constructor(service: RolloutService, store: RolloutStore, commandWaitMs = 10_000) {
+    this.#service = service;
+    this.#store = store;
+    this.#commandWaitMs = commandWaitMs;
+  }
+
+  async StartRollout(req: Obj, ctx: CallContext): Promise<Obj> {
+    const r = await this.#service.start(decodeStart(req, ctx.who));
+    ctx.target = `${r.spec.rolloutId} ${r.spec.label} -> ${r.spec.toVersion} (${r.spec.targetNodes.length} nodes)`;
+    return rolloutView(r);
+  }
+
+  async GetRollout(req: Obj, ctx: CallContext): Promise<Obj> {
+    ctx.target = str(req, 'rolloutId');
+    return rolloutView(await this.#service.get(str(req, 'rolloutId')));
+  }
+
+  async ListRollouts(req: Obj): Promise<Obj> {
+    const label = str(req, 'label');
+    const limit = Math.min(500, num(req, 'limit') || 50);
+    const all = (await this.#service.list()).filter((r) => label === '' || r.spec.label === label);
+    return { rollouts: all.slice(0, limit).map((r) => rolloutView(r)) };
+  }
+
+  async command(type: CommandType, req: Obj, ctx: CallContext): Promise<Obj> {
+    const id = str(req, 'rolloutId');
+    ctx.target = id;
+    const { record, applied, result } = await this.#service.command(
+      id,
+      type,
+      str(req, 'reason') || `${type} requested`,
+      ctx.who,
+      this.#commandWaitMs,
+    );
+    return rolloutView(record, {
+      commandApplied: applied,
+      commandResult: result ? `${result.outcome}: ${result.message}` : '',
+    });
+  }
+
+  /** Sends the rollout now and on every change of its record, until it is finished or `signal` aborts. */
+  async WatchRollout(
+    req: Obj,
+    ctx: CallContext,
+    send: (r: Obj) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const id = str(req, 'rolloutId');
+    ctx.target = id;
+    let last = -1;
+    for (;;) {
+      if (signal.aborted) return;
+      const cur = await this.#store.get(id);
+      if (!cur) {
+        if (last === -1) await this.#service.get(id); // NotFoundError for an unknown id
+        return;
+      }
+      if (cur.revision !== last) {
+        last = cur.revision;
+        await send(rolloutView(cur.record));
+        if (isFinished(cur.record.state) && cur.record.commands.length === 0) return;
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 200);
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t);
+            resolve();
+          },
+          { once: true },
+        );
+      });
+    }
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Wires the rollout runtime over one NATS connection: buckets (`lf_rollouts`, `lf_versions`,
+ * and `lf_jobs` as start-controller creates it), store, versions, applier, observer, lease,
+ * driver and the service the API calls. Every controller runs one; the leases decide who
+ * drives which rollout.
+ */
+import { randomBytes } from 'node:crypto';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Registry } from 'prom-client';
+import type { Clock } from '@launchfleet/shared';
+import { buckets } from '@launchfleet/shared/messages/index';
+import type { SigningKey } from '@launchfleet/shared/signing/index';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { FleetIndex } from '../fleet/core/fleet-index.ts';
+import type { RolloutState } from './core/index.ts';
+import { JobVersions } from './job-versions.ts';
+import { RolloutApplier } from './rollout-applier.ts';
+import { RolloutDriver } from './rollout-driver.ts';
+import { RolloutLease } from './rollout-lease.ts';
+import { RolloutMetrics } from './rollout-metrics.ts';
+import { RolloutObserver } from './rollout-observer.ts';
+import { RolloutService } from './rollout-service.ts';
+import { RolloutStore } from './rollout-store.ts';
+
+export interface RolloutRuntimeOptions {
+  readonly nc: NatsConnection;
+  readonly index: FleetIndex;
+  readonly signingKey: () => SigningKey;
+  readonly audit: AuditLog;
+  readonly clock: Clock;
+  readonly replicas?: number;
+  /** This controller's name in leases; random when left out. */
+  readonly holder?: string;
+  /** Lease time (ms); default 15 s. */
+  readonly leaseMs?: number;
+  /** Driver period (ms); default 1 s. */
+  readonly tickMs?: number;
+  readonly bundleValidityMs?: number;
+  /** Where the rollout gauges go. */
+  readonly registry?: Registry;
+  readonly log?: (line: string) => void;
+  /** See RolloutDriverDeps.onStored. */
+  readonly onStored?: (rolloutId: string, state: RolloutState) => void;
+  /** Start the driver loop (default true). */
+  readonly drive?: boolean;
+}
+
+export interface RolloutRuntime {
+  readonly service: RolloutService;
+  readonly driver: RolloutDriver;
+  readonly store: RolloutStore;
+  readonly versions: JobVersions;
+  readonly applier: RolloutApplier;
+  /** Clean stop: the driver finishes its pass and gives its leases up. */
+  stop(): Promise<void>;
+}
+
+export async function startRolloutRuntime(o: RolloutRuntimeOptions): Promise<RolloutRuntime> {
+  const kvm = new Kvm(o.nc);
+  const replicas = o.replicas ?? 1;
+  const rollouts = await kvm.create(buckets.rollouts, { replicas, history: 10, maxValueSize: 1024 * 1024 });
+  const versionsKv = await kvm.create(buckets.versions, {
+    replicas,
+    history: 1,
+    maxValueSize: 2 * 1024 * 1024,
+  });
+  const jobs = await kvm.create(buckets.jobs, { replicas, history: 5, maxValueSize: 2 * 1024 * 1024 });
+  const desired = await kvm.open(buckets.desired);
+  const holder = o.holder ?? `ctl-${randomBytes(4).toString('hex')}`;
+  const store = new RolloutStore(rollouts);
+  const versions = new JobVersions(versionsKv, jobs);
+  const applier = new RolloutApplier({
+    desired,
+    versions,
+    signingKey: o.signingKey,
+    clock: o.clock,
+    by: holder,
+    ...(o.bundleValidityMs !== undefined && { validityMs: o.bundleValidityMs }),
+  });
+  const observer = new RolloutObserver(o.index, applier, versions, o.clock);
+  const lease = new RolloutLease(rollouts, holder, o.leaseMs ?? 15_000, o.clock);
+  const metrics = o.registry ? new RolloutMetrics(o.registry) : undefined;
+  const driver = new RolloutDriver({
+    nc: o.nc,
+    store,
+    lease,
+    applier,
+    observer,
+    audit: o.audit,
+    clock: o.clock,
+    ...(metrics && { metrics }),
+    ...(o.tickMs !== undefined && { tickMs: o.tickMs }),
+    ...(o.log && { log: o.log }),
+    ...(o.onStored && { onStored: o.onStored }),
+  });
+  const service = new RolloutService({
+    store,
+    versions,
+    applier,
+    clock: o.clock,
+    candidates: () =>
+      [...o.index.nodes()].map((n) => ({
+        nodeId: n.nodeId,
+        hostname: n.hostname,
+        labels: n.labels,
+        registered: n.registered,
+        revoked: n.revokedAt !== undefined,
+      })),
+    poke: () => driver.poke(),
+  });
+  if (o.drive !== false) driver.start();
+  return { service, driver, store, versions, applier, stop: () => driver.stop() };
+}

@@ -1,0 +1,255 @@
+/**
+ * A whole local fleet as separate processes, the way scripts/local-fleet.sh runs it, in a temp
+ * directory on free loopback ports: nats-server (operator mode, config from `launchfleet
+ * init-local`), the controller (`launchfleet-controller --config`, gRPC over TLS with a throwaway
+ * CA), and one agent (`launchfleet-agent --config`) that enrols with a bootstrap token made by
+ * `launchfleet tokens create`. Returns the addresses, the admin token, a CLI runner and a
+ * cleanup that stops the agent first (it stops its jobs), then the controller, then NATS, and
+ * removes the directory.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { makeTlsFiles } from './controller-fleet.ts';
+import { eventually } from './eventually.ts';
+import { freePort } from './nats-server.ts';
+import { repoRoot } from './paths.ts';
+
+const run = promisify(execFile);
+const controllerBin = join(repoRoot, 'controller', 'bin', 'launchfleet-controller.js');
+const cliBin = join(repoRoot, 'controller', 'bin', 'launchfleet.js');
+const agentBin = join(repoRoot, 'node-agent', 'bin', 'launchfleet-agent.js');
+
+export interface LocalFleetOptions {
+  /** Extra arguments for launchfleet-controller (e.g. `--alert-for NAME=DURATION`). */
+  readonly controllerArgs?: readonly string[];
+  /** Seconds without a report before a node is offline. Default 30. */
+  readonly offlineAfterSeconds?: number;
+}
+
+/** A CLI result. */
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface LocalFleet {
+  readonly dir: string;
+  readonly natsUrl: string;
+  /** `127.0.0.1:<port>` of the controller's gRPC API (TLS). */
+  readonly grpcAddress: string;
+  readonly grpcPort: number;
+  /** `http://127.0.0.1:<port>/metrics` of the controller. */
+  readonly metricsUrl: string;
+  readonly metricsPort: number;
+  readonly agentMetricsPort: number;
+  readonly caCert: string;
+  readonly adminToken: string;
+  readonly nodeId: string;
+  /** The environment the CLI needs (server, CA, token). */
+  readonly cliEnv: NodeJS.ProcessEnv;
+  /** Runs `launchfleet ARGS` against the controller; never throws on a non-zero exit. */
+  cli(args: readonly string[], timeoutMs?: number): Promise<CliResult>;
+  /** Starts `launchfleet ARGS` as a long-running process (e.g. `events --follow`); the cleanup kills it. */
+  spawnCli(args: readonly string[]): ChildProcess;
+  /** The last lines of every process' log. */
+  logs(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+}
+
+/** Starts the fleet; on failure everything started so far is stopped and the error says why. */
+export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalFleet> {
+  const dir = await mkdtemp(join(tmpdir(), 'lf-local-'));
+  const procs: Proc[] = [];
+  const logFile = (name: string) => join(dir, 'logs', `${name}.log`);
+  const logs = async () => {
+    const parts: string[] = [];
+    for (const p of ['nats', 'controller', 'agent', ...procs.map((x) => x.name)].filter(
+      (v, i, a) => a.indexOf(v) === i,
+    )) {
+      const text = await readFile(logFile(p), 'utf8').catch(() => '');
+      if (text) parts.push(`--- ${p}\n${text.split('\n').slice(-40).join('\n')}`);
+    }
+    return parts.join('\n');
+  };
+  const stop = async () => {
+    // Reverse start order: the agent stops its jobs first, NATS goes last.
+    for (const p of [...procs].reverse()) await stopProc(p);
+    procs.length = 0;
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await mkdir(join(dir, 'tls'), { recursive: true });
+    await mkdir(join(dir, 'logs'));
+    await mkdir(join(dir, 'agent', 'LaunchDaemons'), { recursive: true });
+    await mkdir(join(dir, 'agent', 'LaunchAgents'));
+    const tls = makeTlsFiles(join(dir, 'tls'));
+    const [natsPort, natsMon, grpcPort, metricsPort, agentMetricsPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    await run(process.execPath, [
+      cliBin,
+      'init-local',
+      dir,
+      ...['--nats-port', String(natsPort), '--nats-monitor-port', String(natsMon)],
+      ...['--grpc-port', String(grpcPort), '--metrics-port', String(metricsPort)],
+      ...['--tls-cert', tls.cert, '--tls-key', tls.key],
+      ...['--offline-after', String(o.offlineAfterSeconds ?? 30)],
+    ]);
+    const adminToken = (await readFile(join(dir, 'admin-token'), 'utf8')).trim();
+    const grpcAddress = `127.0.0.1:${grpcPort}`;
+    const cliEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      LAUNCHFLEET_SERVER: grpcAddress,
+      LAUNCHFLEET_CA: tls.caCert,
+      LAUNCHFLEET_TOKEN: adminToken,
+    };
+    const cli = async (args: readonly string[], timeoutMs = 30_000): Promise<CliResult> => {
+      try {
+        const r = await run(process.execPath, [cliBin, ...args], { env: cliEnv, timeout: timeoutMs });
+        return { code: 0, stdout: r.stdout, stderr: r.stderr };
+      } catch (e) {
+        const x = e as { code?: unknown; stdout?: string; stderr?: string };
+        return {
+          code: typeof x.code === 'number' ? x.code : 1,
+          stdout: x.stdout ?? '',
+          stderr: x.stderr ?? String(e),
+        };
+      }
+    };
+    const start = async (name: string, cmd: string, args: readonly string[]) => {
+      const p = await startProc(name, cmd, args, logFile(name), cliEnv);
+      procs.push(p);
+      return p;
+    };
+    const alive = () => {
+      for (const p of procs)
+        if (p.child.exitCode !== null || p.child.signalCode !== null) throw new Error(`${p.name} exited`);
+    };
+
+    await start('nats', 'nats-server', ['-c', join(dir, 'nats', 'nats.conf')]);
+    await eventually(async () => {
+      alive();
+      if (!(await fetch(`http://127.0.0.1:${natsMon}/healthz`)).ok) throw new Error('nats-server not ready');
+    }, 20_000);
+
+    await start('controller', process.execPath, [
+      controllerBin,
+      '--config',
+      join(dir, 'controller', 'controller.json'),
+      ...(o.controllerArgs ?? []),
+    ]);
+    await eventually(async () => {
+      alive();
+      const r = await cli(['nodes', 'list'], 10_000);
+      if (r.code !== 0) throw new Error(`controller API not ready: ${r.stderr}`);
+    }, 30_000);
+
+    const t = await cli(['tokens', 'create', '--ttl', '1h', '--uses', '1', '--json']);
+    if (t.code !== 0) throw new Error(`tokens create: ${t.stderr}`);
+    const token = JSON.parse(t.stdout) as { token: string; enrollCredentials: string };
+    await writeFile(join(dir, 'agent', 'bootstrap-token'), `${token.token}\n${token.enrollCredentials}`, {
+      mode: 0o600,
+    });
+    await writeFile(
+      join(dir, 'agent', 'agent.json'),
+      JSON.stringify({
+        stateDir: 'state',
+        runDir: 'run',
+        daemonDirectories: ['LaunchDaemons'],
+        agentDirectories: ['LaunchAgents'],
+        loadHomeAgents: false,
+        sessions: { source: 'none' },
+        metricsListen: `127.0.0.1:${agentMetricsPort}`,
+        controller: { natsUrls: [`nats://127.0.0.1:${natsPort}`], bootstrapTokenFile: 'bootstrap-token' },
+      }),
+    );
+    await start('agent', process.execPath, [agentBin, '--config', join(dir, 'agent', 'agent.json')]);
+    const nodeFile = join(dir, 'agent', 'state', 'node.json');
+    await eventually(async () => {
+      alive();
+      if ((await stat(nodeFile)).size === 0) throw new Error('not enrolled yet');
+    }, 60_000);
+    const nodeId = (JSON.parse(await readFile(nodeFile, 'utf8')) as { nodeId: string }).nodeId;
+
+    return {
+      dir,
+      natsUrl: `nats://127.0.0.1:${natsPort}`,
+      grpcAddress,
+      grpcPort,
+      metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+      metricsPort,
+      agentMetricsPort,
+      caCert: tls.caCert,
+      adminToken,
+      nodeId,
+      cliEnv,
+      cli,
+      spawnCli(args) {
+        const child = spawn(process.execPath, [cliBin, ...args], {
+          env: cliEnv,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          detached: true,
+        });
+        const exited = new Promise<void>((r) => child.once('exit', () => r()));
+        // Stopped first by the cleanup (it is the newest process).
+        procs.push({ name: `cli-${procs.length}`, child, exited });
+        return child;
+      },
+      logs,
+      stop,
+    };
+  } catch (e) {
+    const text = await logs();
+    await stop();
+    throw new Error(`local fleet did not start: ${(e as Error).message}\n${text}`, { cause: e });
+  }
+}
+
+async function startProc(
+  name: string,
+  cmd: string,
+  args: readonly string[],
+  log: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Proc> {
+  const fh = await open(log, 'a');
+  // Own process group: the cleanup can signal the process and whatever it started.
+  const child = spawn(cmd, [...args], { stdio: ['ignore', fh.fd, fh.fd], detached: true, env });
+  await fh.close();
+  const exited = new Promise<void>((r) => {
+    child.once('exit', () => r());
+    child.once('error', () => r());
+  });
+  return { name, child, exited };
+}
+
+/** SIGTERM to the process, up to 10 s to exit, then SIGKILL to its whole group. */
+async function stopProc(p: Proc): Promise<void> {
+  const pid = p.child.pid;
+  if (pid === undefined) return;
+  if (p.child.exitCode === null && p.child.signalCode === null) {
+    p.child.kill('SIGTERM');
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000).unref());
+    await Promise.race([p.exited, timer]);
+  }
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // The group is gone already.
+  }
+  await Promise.race([p.exited, new Promise((r) => setTimeout(r, 2000).unref())]);
+}
