@@ -45,7 +45,7 @@ describe('control plane: signed bundles on the wire', () => {
   let waiters: (() => void)[] = [];
 
   /** Resolves when an event matching `pred` has been reported. */
-  const waitSeen = (pred: (s: Seen) => boolean, timeoutMs = 5000): Promise<Seen> =>
+  const waitSeen = (pred: (s: Seen) => boolean, timeoutMs = 10_000): Promise<Seen> =>
     new Promise((resolve, reject) => {
       const t = setTimeout(
         () => reject(new Error(`no matching event; seen ${JSON.stringify(seen)}`)),
@@ -58,7 +58,11 @@ describe('control plane: signed bundles on the wire', () => {
         resolve(s);
         return true;
       };
-      if (!check()) waiters.push(() => void check());
+      // A waiter is woken by every event; one that does not match yet waits for the next.
+      const arm = (): void => {
+        if (!check()) waiters.push(arm);
+      };
+      arm();
     });
 
   const seenCount = (label: string) =>

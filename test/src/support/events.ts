@@ -37,7 +37,7 @@ export async function waitForEvents(
 }
 
 /** Resolves with the first error the server reports on a connection (e.g. a revocation), bounded. */
-export function firstServerError(nc: NatsConnection, timeoutMs = 5000): Promise<string> {
+export function firstServerError(nc: NatsConnection, timeoutMs = 15_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no server error within ${timeoutMs} ms`)), timeoutMs);
     void (async () => {
