@@ -33,6 +33,7 @@ import {
   type UpdatePlan,
   maxUnavailableOf,
   planSteps,
+  isInFlux,
   planUpdates,
 } from './rollout-planner.ts';
 import type { RolloutSpec, Version } from './rollout-spec.ts';
@@ -544,13 +545,26 @@ function checkRollbackDone(c: Ctx): void {
   requeueAt(c, deadline);
 }
 
-/** After success, nodes that were deferred (or never seen) and are now online get the new version. */
+/**
+ * After success, nodes that were deferred (or never seen) and are now online get the new
+ * version, within the same maxUnavailable budget as the rollout itself: a node that is still
+ * updating or unhealthy (a step may pass with fewer unhealthy nodes than its threshold) uses a
+ * slot, so returning nodes converge as slots free up, never all at once.
+ */
 function converge(c: Ctx): void {
+  let inFluxNow = 0;
+  const waiting: string[] = [];
   for (const id of c.ordered) {
     const rec = c.s.nodes[id];
-    if (rec && rec.status === 'untouched' && !rec.touched && rec.observation?.online === true)
-      setForward(c, id, null, 'converge');
+    if (!rec) continue;
+    if (isInFlux(rec)) inFluxNow += 1;
+    else if (rec.status === 'untouched' && !rec.touched && rec.observation?.online === true) waiting.push(id);
   }
+  const room = Math.max(0, c.s.maxUnavailable - inFluxNow);
+  for (const id of waiting.slice(0, room)) setForward(c, id, null, 'converge');
+  // Held nodes need another look once a slot may have freed (the runtime also re-observes on
+  // every status change).
+  if (waiting.length > room) requeueAt(c, c.now + Math.max(1_000, c.spec.gate.minHealthySeconds * 1_000));
 }
 
 function setForward(c: Ctx, id: string, gateStep: number | null, reason: 'rollout' | 'converge'): void {
