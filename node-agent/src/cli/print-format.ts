@@ -112,12 +112,20 @@ export function formatPrintService(s: ServiceStatus, now: number): string {
   );
   block('watch paths', s.watchPaths ?? []);
   block('queue directories', s.queueDirectories ?? []);
+  // Each group: what the agent holds now (state, activations), else what the plist declares.
   const sockets = (s.sockets ?? []).flatMap((g) => [
     `${q(g.name)} = {`,
-    ...(g.endpoints ?? []).map((e) => `\t${e}`),
+    ...((g.held ?? []).length > 0
+      ? (g.held ?? []).map((h) => `\t${h.endpoint} state = ${h.state} activations = ${String(h.activations)}`)
+      : (g.endpoints ?? []).map((e) => `\t${e}`)),
     '}',
   ]);
   block('sockets', sockets);
+  if (s.inetd)
+    add(
+      'inetd',
+      `wait = ${s.inetd.wait}, instances = ${s.inetd.instances}/${s.inetd.maxInstances}, accepted = ${String(s.inetd.accepted)}`,
+    );
   add('job state', s.jobState);
   if (s.disabled === true) add('disabled', 'true');
   if ((s.properties ?? []).length > 0) add('properties', (s.properties ?? []).join(' | '));

@@ -5,7 +5,8 @@
  */
 import type { JobSpec, SocketSpec } from '@launchfleet/shared/job/job-spec';
 import { listRow, signalNumber, type JobStatus, type ListRow } from '../supervisor/job-status.ts';
-import type { ServiceStatus, WireListRow } from './wire.ts';
+import type { ServiceStatus, WireHeldSocket, WireListRow } from './wire.ts';
+import type { SocketStatus } from '../supervisor/sockets/socket-status.ts';
 
 /** What earlier runs of the agent recorded for a job (persisted by the agent's state store). */
 export interface PreviousLife {
@@ -68,6 +69,15 @@ function endpoint(s: SocketSpec): string {
   return `${s.type} ${proto}${fam} ${host}:${s.serviceName ?? '?'}`;
 }
 
+/** A socket the agent holds, as print and --json show it. */
+function heldSocket(k: SocketStatus): WireHeldSocket {
+  const where =
+    k.family === 'unix'
+      ? (k.path ?? '?')
+      : `${k.family === 'ipv6' ? `[${k.address ?? '::'}]` : (k.address ?? '*')}:${k.port ?? '?'}`;
+  return { endpoint: `${k.type} ${k.family} ${where}`, state: k.state, activations: k.activations };
+}
+
 export function toServiceStatus(s: JobStatus, spec: JobSpec | undefined): ServiceStatus {
   const opt = <K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } =>
     (v === undefined ? {} : { [k]: v }) as { [P in K]?: V };
@@ -127,7 +137,12 @@ export function toServiceStatus(s: JobStatus, spec: JobSpec | undefined): Servic
     ...(spec
       ? {
           properties: jobProperties(spec),
-          sockets: spec.sockets.map((g) => ({ name: g.name, endpoints: g.sockets.map(endpoint) })),
+          sockets: spec.sockets.map((g) => ({
+            name: g.name,
+            endpoints: g.sockets.map(endpoint),
+            held: (s.sockets ?? []).filter((k) => k.group === g.name).map(heldSocket),
+          })),
+          ...(s.inetd ? { inetd: s.inetd } : {}),
           environment: Object.fromEntries(spec.environmentVariables),
           ...opt('stdoutPath', spec.standardOutPath),
           ...opt('stderrPath', spec.standardErrorPath),

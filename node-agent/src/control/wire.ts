@@ -79,6 +79,23 @@ export interface WireSpawnFailure {
 export interface WireSocketInfo {
   readonly name: string;
   readonly endpoints?: readonly string[];
+  readonly held?: readonly WireHeldSocket[];
+}
+
+/** A socket the agent holds now, with its state and activations (HeldSocket in control.proto). */
+export interface WireHeldSocket {
+  readonly endpoint: string;
+  readonly state: string;
+  /** uint64 on the wire: proto-loader gives it as a number or a string. */
+  readonly activations: number | string;
+}
+
+/** inetd Wait=false instances (InetdStatus in control.proto). */
+export interface WireInetdStatus {
+  readonly wait: boolean;
+  readonly instances: number;
+  readonly maxInstances: number;
+  readonly accepted: number | string;
 }
 
 /** One job's print fields (see ServiceStatus in control.proto). */
@@ -123,6 +140,7 @@ export interface ServiceStatus {
   readonly crashLoopCount?: number;
   readonly onDemand?: boolean;
   readonly limitLoadToSessionType?: readonly string[];
+  readonly inetd?: WireInetdStatus;
 }
 
 export interface PrintServiceReply extends Reply {

@@ -2,7 +2,7 @@
 // launchctl's output formats, and the exit codes and messages of SPEC §5.3 that apply.
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -108,7 +108,7 @@ describe('list and print', () => {
     assert.match(
       t,
       new RegExp(
-        `\\n\\tsockets = \\{\\n\\t\\t"Listeners" = \\{\\n\\t\\t\\tstream tcp 127\\.0\\.0\\.1:${port}\\n\\t\\t\\}\\n\\t\\}\\n`,
+        `\\n\\tsockets = \\{\\n\\t\\t"Listeners" = \\{\\n\\t\\t\\tstream ipv4 127\\.0\\.0\\.1:${port} state = active activations = 0\\n\\t\\t\\}\\n\\t\\}\\n`,
       ),
     );
     assert.match(t, /\n\ttimers = \{\n\t\tstart interval => in \d+ s\n\t\}\n/);
@@ -122,6 +122,45 @@ describe('list and print', () => {
     assert.deepEqual(s.properties, ['keepalive', 'runatload', 'inferred program']);
     assert.equal((await lf('bootout', '--wait', 'system/com.lf.print')).code, 0);
     assert.ok(!alive(pid), 'bootout --wait returns after the process is gone');
+  });
+
+  test('print shows each held socket live: watching before demand, then active with its activation', async () => {
+    const port = await freePort();
+    const p = writePlist(
+      dirs.dir,
+      shJob('com.lf.ondemand', 'exec sleep 300', {
+        Sockets: { Listeners: { SockServiceName: String(port), SockNodeName: '127.0.0.1' } },
+      }),
+    );
+    assert.equal((await lf('bootstrap', 'system', p)).code, 0);
+    const before = await lf('print', 'system/com.lf.ondemand');
+    assert.match(
+      before.stdout,
+      new RegExp(`stream ipv4 127\\.0\\.0\\.1:${port} state = watching activations = 0\\n`),
+    );
+    assert.match(before.stdout, /\n\tstate = not running\n/);
+    // A client knocks: the agent starts the job without accepting (the job here never accepts).
+    const client = connect({ host: '127.0.0.1', port });
+    client.on('error', () => undefined);
+    try {
+      await eventually(() => listedPid('com.lf.ondemand'), 10_000, 'com.lf.ondemand started by a connection');
+      const after = await lf('print', '--json', 'system/com.lf.ondemand');
+      const j = JSON.parse(after.stdout) as {
+        immediateReason: string;
+        sockets: {
+          name: string;
+          held: { endpoint: string; state: string; activations: number | string }[];
+        }[];
+      };
+      assert.equal(j.immediateReason, 'ipc (socket)');
+      assert.deepEqual(
+        j.sockets.map((g) => g.held.map((h) => [g.name, h.endpoint, h.state, Number(h.activations)])),
+        [[['Listeners', `stream ipv4 127.0.0.1:${port}`, 'active', 1]]],
+      );
+    } finally {
+      client.destroy();
+      assert.equal((await lf('bootout', '--wait', 'system/com.lf.ondemand')).code, 0);
+    }
   });
 
   test('print <domain> lists the services and the disabled ones', async () => {
