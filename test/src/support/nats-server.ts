@@ -85,24 +85,44 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A free port is found by binding :0 and closing it, so another process can take it before
+ * nats-server binds it. Starting is retried with fresh ports when that race is lost.
+ */
+async function withPortRetry<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (e) {
+      if (attempt >= 5 || !/address already in use/.test(String(e))) throw e;
+    }
+  }
+}
+
 /** Starts one server with JetStream. */
 export async function startServer(opts: NatsServerOptions = {}): Promise<NatsServer> {
-  const dir = await mkdtemp(join(tmpdir(), 'lf-nats-'));
-  const port = await freePort();
-  const monitorPort = await freePort();
-  return launch({
-    dir,
-    port,
-    monitorPort,
-    clusterPort: undefined,
-    routes: [],
-    clusterName: undefined,
-    ...opts,
+  return withPortRetry(async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lf-nats-'));
+    const port = await freePort();
+    const monitorPort = await freePort();
+    return launch({
+      dir,
+      port,
+      monitorPort,
+      clusterPort: undefined,
+      routes: [],
+      clusterName: undefined,
+      ...opts,
+    });
   });
 }
 
 /** Starts an n-server cluster on 127.0.0.1; every server has JetStream and routes to the others. */
 export async function startCluster(n = 3, opts: Omit<NatsServerOptions, 'name'> = {}): Promise<NatsServer[]> {
+  return withPortRetry(() => startClusterOnce(n, opts));
+}
+
+async function startClusterOnce(n: number, opts: Omit<NatsServerOptions, 'name'>): Promise<NatsServer[]> {
   const base = await mkdtemp(join(tmpdir(), 'lf-nats-cluster-'));
   const specs = [];
   for (let i = 0; i < n; i++) {
