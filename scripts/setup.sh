@@ -11,6 +11,8 @@ command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v setpriv >/dev/null || need+=(util-linux)
 command -v cc >/dev/null || need+=(build-essential)
 command -v python3 >/dev/null || need+=(python3)
+# TLS for the local fleet and the gRPC tests.
+command -v openssl >/dev/null || need+=(openssl)
 # A Docker engine for the testcontainers suites (started by the tests themselves; no registry needed).
 command -v dockerd >/dev/null || need+=(docker.io)
 [ -x /usr/sbin/lighttpd ] || need+=(lighttpd)
