@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # Supervisor benchmarks (issue 9), each side by side with its anchor in the same run.
 #
-#   scripts/bench.sh <supervisor-jobs-1000|spawn-overhead|spawn-rate-lag|all> [--quick] [--runs=R] [--profile]
+#   scripts/bench.sh <supervisor-jobs-1000|spawn-overhead|spawn-rate-lag|socket-activation|inetd-overhead|all> [--quick] [--runs=R] [--profile]
 #
 #   --quick     small sizes, one run each: the CI mode (under 60 s in total once built)
 #   --runs=R    repeat each benchmark R times (default 3; --quick: 1) and report medians over runs
 #   --profile   also write V8 CPU profiles of the measured processes and print their top frames
 #
 # Installs what it needs (supervisor for the supervisord anchor, a C compiler for the bare
-# posix_spawn loop; Debian, as root), builds (native helper + TypeScript), runs, and prints the
-# medians. Raw output of every run is kept in the directory it prints at the end.
+# posix_spawn loop and the socket benchmarks' responder, Debian's systemd package for the socket
+# anchor `systemd-socket-activate` only if that is missing; Debian, as root), builds (native
+# helper + TypeScript), runs, and prints the medians. Raw output of every run is kept in the
+# directory it prints at the end.
 # Results are recorded in test/bench/RESULTS.md with the machine, date and command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
-  echo "usage: scripts/bench.sh <supervisor-jobs-1000|spawn-overhead|spawn-rate-lag|all> [--quick] [--runs=R] [--profile]" >&2
+  echo "usage: scripts/bench.sh <supervisor-jobs-1000|spawn-overhead|spawn-rate-lag|socket-activation|inetd-overhead|all> [--quick] [--runs=R] [--profile]" >&2
   exit 2
 }
 [ $# -ge 1 ] || usage
@@ -33,8 +35,8 @@ for a in "$@"; do
   esac
 done
 case "$which" in
-  all) benches=(supervisor-jobs-1000 spawn-overhead spawn-rate-lag) ;;
-  supervisor-jobs-1000 | spawn-overhead | spawn-rate-lag) benches=("$which") ;;
+  all) benches=(supervisor-jobs-1000 spawn-overhead spawn-rate-lag socket-activation inetd-overhead) ;;
+  supervisor-jobs-1000 | spawn-overhead | spawn-rate-lag | socket-activation | inetd-overhead) benches=("$which") ;;
   *) usage ;;
 esac
 if [ -z "$runs" ]; then runs=$([ "$quick" = 1 ] && echo 1 || echo 3); fi
@@ -46,6 +48,10 @@ need=()
 command -v supervisord >/dev/null || need+=(supervisor)
 command -v cc >/dev/null || need+=(build-essential)
 command -v getconf >/dev/null || need+=(libc-bin)
+# The socket benchmarks' anchor; it runs without systemd as PID 1 and no service is started.
+if [[ " ${benches[*]} " == *" socket-activation "* || " ${benches[*]} " == *" inetd-overhead "* ]]; then
+  command -v systemd-socket-activate >/dev/null || need+=(systemd)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   # Debian starts a package's service on install; supervisord must never run as a system
