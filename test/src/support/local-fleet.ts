@@ -27,6 +27,11 @@ export interface LocalFleetOptions {
   readonly controllerArgs?: readonly string[];
   /** Seconds without a report before a node is offline. Default 30. */
   readonly offlineAfterSeconds?: number;
+  /** More agent processes (each enrols as its own node), with the selector labels they report. */
+  readonly extraAgents?: readonly {
+    readonly name: string;
+    readonly labels: Readonly<Record<string, string>>;
+  }[];
 }
 
 /** A CLI result. */
@@ -49,6 +54,12 @@ export interface LocalFleet {
   readonly caCert: string;
   readonly adminToken: string;
   readonly nodeId: string;
+  /** Node ids of `extraAgents`, by name. */
+  readonly extraNodeIds: Readonly<Record<string, string>>;
+  /** SIGKILLs one extra agent's process (its jobs' process groups are left to the test). */
+  killAgent(name: string): Promise<void>;
+  /** Starts a killed agent again with its config and state (it reaps what its predecessor left). */
+  restartAgent(name: string): Promise<void>;
   /** The environment the CLI needs (server, CA, token). */
   readonly cliEnv: NodeJS.ProcessEnv;
   /** Runs `launchfleet ARGS` against the controller; never throws on a non-zero exit. */
@@ -158,32 +169,49 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       if (r.code !== 0) throw new Error(`controller API not ready: ${r.stderr}`);
     }, 30_000);
 
-    const t = await cli(['tokens', 'create', '--ttl', '1h', '--uses', '1', '--json']);
-    if (t.code !== 0) throw new Error(`tokens create: ${t.stderr}`);
-    const token = JSON.parse(t.stdout) as { token: string; enrollCredentials: string };
-    await writeFile(join(dir, 'agent', 'bootstrap-token'), `${token.token}\n${token.enrollCredentials}`, {
-      mode: 0o600,
-    });
-    await writeFile(
-      join(dir, 'agent', 'agent.json'),
-      JSON.stringify({
-        stateDir: 'state',
-        runDir: 'run',
-        daemonDirectories: ['LaunchDaemons'],
-        agentDirectories: ['LaunchAgents'],
-        loadHomeAgents: false,
-        sessions: { source: 'none' },
-        metricsListen: `127.0.0.1:${agentMetricsPort}`,
-        controller: { natsUrls: [`nats://127.0.0.1:${natsPort}`], bootstrapTokenFile: 'bootstrap-token' },
-      }),
-    );
-    await start('agent', process.execPath, [agentBin, '--config', join(dir, 'agent', 'agent.json')]);
-    const nodeFile = join(dir, 'agent', 'state', 'node.json');
-    await eventually(async () => {
-      alive();
-      if ((await stat(nodeFile)).size === 0) throw new Error('not enrolled yet');
-    }, 60_000);
-    const nodeId = (JSON.parse(await readFile(nodeFile, 'utf8')) as { nodeId: string }).nodeId;
+    /** Starts one agent process in `dir/<name>` that enrols with a fresh token; returns its node id. */
+    const startAgentProc = async (
+      name: string,
+      metricsPort: number | null,
+      labels: Readonly<Record<string, string>>,
+    ): Promise<string> => {
+      const home = join(dir, name);
+      await mkdir(join(home, 'LaunchDaemons'), { recursive: true });
+      await mkdir(join(home, 'LaunchAgents'), { recursive: true });
+      const t = await cli(['tokens', 'create', '--ttl', '1h', '--uses', '1', '--json']);
+      if (t.code !== 0) throw new Error(`tokens create: ${t.stderr}`);
+      const token = JSON.parse(t.stdout) as { token: string; enrollCredentials: string };
+      await writeFile(join(home, 'bootstrap-token'), `${token.token}\n${token.enrollCredentials}`, {
+        mode: 0o600,
+      });
+      await writeFile(
+        join(home, 'agent.json'),
+        JSON.stringify({
+          stateDir: 'state',
+          runDir: 'run',
+          daemonDirectories: ['LaunchDaemons'],
+          agentDirectories: ['LaunchAgents'],
+          loadHomeAgents: false,
+          sessions: { source: 'none' },
+          metricsListen: metricsPort === null ? null : `127.0.0.1:${metricsPort}`,
+          controller: {
+            natsUrls: [`nats://127.0.0.1:${natsPort}`],
+            bootstrapTokenFile: 'bootstrap-token',
+            labels,
+          },
+        }),
+      );
+      await start(name, process.execPath, [agentBin, '--config', join(home, 'agent.json')]);
+      const nodeFile = join(home, 'state', 'node.json');
+      await eventually(async () => {
+        alive();
+        if ((await stat(nodeFile)).size === 0) throw new Error(`${name} not enrolled yet`);
+      }, 60_000);
+      return (JSON.parse(await readFile(nodeFile, 'utf8')) as { nodeId: string }).nodeId;
+    };
+    const nodeId = await startAgentProc('agent', agentMetricsPort, {});
+    const extraNodeIds: Record<string, string> = {};
+    for (const a of o.extraAgents ?? []) extraNodeIds[a.name] = await startAgentProc(a.name, null, a.labels);
 
     return {
       dir,
@@ -196,6 +224,18 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       caCert: tls.caCert,
       adminToken,
       nodeId,
+      extraNodeIds,
+      async killAgent(name) {
+        const p = procs.find((x) => x.name === name);
+        if (!p?.child.pid) throw new Error(`no agent process ${name}`);
+        p.child.kill('SIGKILL');
+        await p.exited;
+      },
+      async restartAgent(name) {
+        const i = procs.findIndex((x) => x.name === name);
+        if (i >= 0) procs.splice(i, 1);
+        await start(name, process.execPath, [agentBin, '--config', join(dir, name, 'agent.json')]);
+      },
       cliEnv,
       cli,
       spawnCli(args) {
