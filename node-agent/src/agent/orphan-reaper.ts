@@ -11,8 +11,9 @@
  *   residual risk of a job whose whole group vanished and whose pid was reused as a session
  *   leader while the agent was down).
  *
- * SIGTERM to each group, then SIGKILL to what is left after `graceMs`. Linux only (/proc);
- * elsewhere it reports that it could not check.
+ * SIGTERM to each group, then SIGKILL to what is left after `graceMs`. Linux reads /proc;
+ * elsewhere the process table comes from `ps` (proc-stat.ts), where the session is not visible
+ * and the group stands for it.
  */
 import type { SupervisorLog } from '../supervisor/job-runner.ts';
 import { allProcStats, type ProcStat } from './proc-stat.ts';
@@ -44,13 +45,17 @@ export async function reapOrphans(
   opts: { graceMs?: number; pollMs?: number } = {},
 ): Promise<ReapReport> {
   if (leftovers.length === 0) return { killed: [] };
-  if (process.platform !== 'linux') {
-    log('warn', 'orphans', `cannot check ${leftovers.length} processes of the previous run without /proc`);
-    return { killed: [] };
-  }
   const graceMs = opts.graceMs ?? 3000;
   const pollMs = opts.pollMs ?? 50;
   let all = await allProcStats();
+  if (all.length === 0) {
+    log(
+      'warn',
+      'orphans',
+      `cannot read the process table: ${leftovers.length} processes of the previous run unchecked`,
+    );
+    return { killed: [] };
+  }
   const killed: { key: string; pgid: number; members: number }[] = [];
   for (const { key, proc } of leftovers) {
     const members = membersOf(all, proc);

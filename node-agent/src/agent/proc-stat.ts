@@ -1,9 +1,19 @@
 /**
- * Reading processes from Linux's /proc: the process group, session and start time of a pid
- * (so a recycled pid is never mistaken for a job's process), and the boot id (start times only
- * compare within one boot).
+ * Reading processes: the process group, session and start time of a pid (so a recycled pid is
+ * never mistaken for a job's process), and the boot id (start times only compare within one
+ * boot). Linux reads /proc; elsewhere (macOS) the portable path asks `ps` and `sysctl`.
+ *
+ * `startTicks` is only ever compared with values from the same path on the same machine: clock
+ * ticks after boot from /proc, whole seconds since the epoch from `ps -o lstart`.
  */
+import { execFile } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const useProc = process.platform === 'linux';
+/** `ps` fields: BSD ps has no usable session id, so the session is taken to be the group (jobs lead both). */
+const psFields = ['-o', 'pid=,ppid=,pgid=,stat=,lstart='];
 
 /** The fields of /proc/<pid>/stat the agent uses. */
 export interface ProcStat {
@@ -34,8 +44,38 @@ export function parseProcStat(text: string): ProcStat | undefined {
   return { ...st, state: f[0] ?? '?' };
 }
 
-/** /proc/<pid>/stat, or undefined if the process does not exist (or /proc is missing). */
+/**
+ * One line of `ps -o pid=,ppid=,pgid=,stat=,lstart=` (LC_ALL=C): `123 1 123 Ss Sat Nov 21 10:23:56 2026`.
+ * The start time becomes whole seconds since the epoch; undefined if malformed.
+ */
+export function parsePsLine(line: string): ProcStat | undefined {
+  const f = line.trim().split(/\s+/);
+  if (f.length < 9) return undefined;
+  const [pid, ppid, pgrp] = [Number(f[0]), Number(f[1]), Number(f[2])];
+  const started = Date.parse(f.slice(4, 9).join(' '));
+  const st = { pid, ppid, pgrp, session: pgrp, startTicks: Math.floor(started / 1000) };
+  if (!Object.values(st).every((v) => Number.isSafeInteger(v))) return undefined;
+  return { ...st, state: f[3]?.[0] ?? '?' };
+}
+
+/** The process table through `ps` (the portable path). */
+export async function psProcStats(pid?: number): Promise<ProcStat[]> {
+  try {
+    const args = pid === undefined ? ['-A', ...psFields] : ['-p', String(pid), ...psFields];
+    const { stdout } = await run('ps', args, { env: { ...process.env, LC_ALL: 'C' }, maxBuffer: 64 << 20 });
+    return stdout
+      .split('\n')
+      .map(parsePsLine)
+      .filter((s): s is ProcStat => s !== undefined && s.state !== 'Z');
+  } catch {
+    // ps exits 1 when -p names no process.
+    return [];
+  }
+}
+
+/** /proc/<pid>/stat (or ps elsewhere), or undefined if the process does not exist. */
 export async function procStat(pid: number): Promise<ProcStat | undefined> {
+  if (!useProc) return (await psProcStats(pid))[0];
   try {
     return parseProcStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
   } catch {
@@ -45,6 +85,7 @@ export async function procStat(pid: number): Promise<ProcStat | undefined> {
 
 /** Every live process's stat (a snapshot; zombies and processes that vanish meanwhile are skipped). */
 export async function allProcStats(): Promise<ProcStat[]> {
+  if (!useProc) return psProcStats();
   const names = await readdir('/proc').catch(() => [] as string[]);
   const out: ProcStat[] = [];
   for (const n of names) {
@@ -55,10 +96,11 @@ export async function allProcStats(): Promise<ProcStat[]> {
   return out;
 }
 
-/** This boot's id (Linux), or '' where there is none. */
+/** This boot's id: Linux's boot_id, macOS's kern.boottime; '' where there is none. */
 export async function bootId(): Promise<string> {
   try {
-    return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+    if (useProc) return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+    return (await run('sysctl', ['-n', 'kern.boottime'])).stdout.trim();
   } catch {
     return '';
   }

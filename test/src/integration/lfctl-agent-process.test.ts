@@ -158,7 +158,8 @@ describe('bad input gives clear status, no crash, other jobs unaffected', () => 
       writeFileSync(watched, 'x');
       await eventually(
         async () => ((await printJson(a, 'system/com.lf.watch'))?.['runs'] as number) >= 1,
-        10_000,
+        // Polled through lfctl, a process start per poll: seconds each on a loaded machine.
+        20_000,
         'WatchPaths fired',
       );
       assert.equal(await pidOf(a, 'system/com.lf.steady'), steady, 'the other job kept running');
