@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Fleet benchmarks (issue 9): a real nats-server, the controller in its own process, the fleet
+# simulator (test/src/sim) in one or more processes, measured side by side with the anchors.
+#
+#   scripts/bench-fleet.sh <ci|1000|5000|10000|N> [--runs R] [--sim-procs P] [--mix SPEC]
+#                          [--anchor-clients M] [--restarts K] [--health-queries Q] [--fast]
+#                          [--profile DIR]
+#
+#   ci          300 agents, every profile (healthy, crash-looping, slow-start, churn), test
+#               timings, one run (< 90 s): the harness's smoke test
+#   1000 ...    all-healthy agents with production link timings; --runs applies (default 3)
+#   --profile   V8 CPU profiles of the controller and simulator processes into DIR, and their
+#               top frames printed at the end
+#
+# Prints one FLEET-BENCH {json} line and a table per measurement; the raw results of the run
+# are written as JSON to the file printed at the end. Results: test/bench/FLEET-RESULTS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ $# -ge 1 ] || { sed -n '2,17p' "$0" >&2; exit 2; }
+size="$1"
+shift
+profile=""
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --profile) profile="$2"; shift 2 ;;
+    --profile=*) profile="${1#--profile=}"; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+
+# One socket per simulated agent, both in the simulator and in nats-server.
+ulimit -n "$(ulimit -Hn)"
+command -v nats-server >/dev/null || { echo "bench-fleet: nats-server is not installed (apt-get install nats-server)" >&2; exit 2; }
+npx tsc --build
+
+out="$(mktemp -d "${TMPDIR:-/tmp}/lf-fleet-bench-XXXXXX")"
+echo "# $(date -u +%FT%TZ) $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), node $(node --version), $(nats-server --version)"
+echo "# command: scripts/bench-fleet.sh $size ${args[*]:-} ${profile:+--profile $profile}"
+if [ -n "$profile" ]; then
+  mkdir -p "$profile"
+  export LF_FLEET_CPU_PROF="$(cd "$profile" && pwd)"
+fi
+status=0
+node test/dist/bench/fleet-main.js "$size" "${args[@]}" --out "$out/results.json" | tee "$out/output.txt" || status=$?
+if [ -n "$profile" ]; then
+  for f in "$profile"/*.cpuprofile; do
+    [ -e "$f" ] || continue
+    echo "# profile $f"
+    node test/dist/bench/cpu-profile-top.js "$f" --top=15 || true
+  done
+fi
+echo "# raw results: $out/results.json, output: $out/output.txt"
+exit "$status"

@@ -1,0 +1,557 @@
+/**
+ * The fleet benchmark (issue 9): a real nats-server, the controller in its own process, the
+ * simulator in one or more processes (sim/), and this process as the observer and API client.
+ *
+ *  1. enrolment ramp: every agent starts with a one-use bootstrap token; time until each is in
+ *     the registry and has put its first status snapshot.
+ *  2. apply -> running everywhere, `runs` times: ApplyJob (target all) of a new version of one
+ *     label; per node, the time until its snapshot shows that version running.
+ *  3. fleet-wide health: `healthQueries` sequential JobHealth calls after each apply.
+ *  4. cost: CPU and RSS of controller, nats-server and simulators from /proc, idle and during
+ *     the applies.
+ *  5. reconnect spread: nats-server stopped, down ~1 s, started; per connection the server's
+ *     own connect time (/connz `start`), our agents beside plain nats.js clients with default
+ *     reconnect options (the ANCHORS.md D.2 anchor).
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect, credsAuthenticator } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { buckets } from '@launchfleet/shared/messages/index';
+import { TokenStore } from '@launchfleet/controller/enrollment/token-store';
+import { RawApi } from '../support/controller-fleet.ts';
+import { sampleProc, cpuPercent, type ProcSample } from '../sim/proc-usage.ts';
+import { assignProfiles, parseMix } from '../sim/sim-profiles.ts';
+import type { SimAgentRow, SimStats } from '../sim/sim-protocol.ts';
+import { startBenchControlPlane } from './fleet-controller-proc.ts';
+import { FleetObserver } from './fleet-observer.ts';
+import { type Printer, mb, ms, pct, report } from './fleet-report.ts';
+import { SimProc } from './fleet-sim-proc.ts';
+import { densestWindow, histogram, median, quantiles, type Quantiles } from './fleet-stats.ts';
+
+export interface FleetBenchOptions {
+  readonly agents: number;
+  /** Simulator processes the agents are split over. */
+  readonly simProcs: number;
+  readonly runs: number;
+  /** Profile mix (sim-profiles.ts syntax). */
+  readonly mix: string;
+  /** Test timings in the agents instead of production's. */
+  readonly fast: boolean;
+  /** Plain nats.js clients beside the agents for the reconnect anchor (0: no anchor). */
+  readonly anchorClients: number;
+  /** Broker restarts (0: skip the reconnect measurement). */
+  readonly restarts: number;
+  readonly healthQueries: number;
+  readonly enrolTimeoutMs: number;
+  readonly convergeTimeoutMs: number;
+  readonly reconnectTimeoutMs: number;
+  readonly churn?: { readonly offlineMs: number; readonly onlineMs: number };
+  /** Agents started per second across the fleet (0: all at once). */
+  readonly startRatePerSec?: number;
+  /** Write all results as JSON here. */
+  readonly outFile?: string;
+  readonly print: Printer;
+}
+
+const label = 'com.acme.fleetbench';
+
+/** Everything measured, for the results file and the CI test. */
+export interface FleetBenchResult {
+  readonly agents: number;
+  readonly profiles: Record<string, number>;
+  enrolment?: {
+    readonly enrolledMs: Quantiles;
+    readonly reportingMs: Quantiles;
+    readonly enrolled: number;
+    readonly reporting: number;
+    readonly allEnrolledMs: number;
+    readonly ratePerSec: number;
+    readonly simStartMs: number;
+  };
+  readonly applies: {
+    readonly run: number;
+    readonly version: string;
+    readonly expected: number;
+    readonly reached: number;
+    readonly latencyMs: Quantiles;
+    readonly applyCallMs: number;
+    readonly controllerApplyMs: number;
+    readonly controllerCpuPct: number;
+    readonly serverCpuPct: number;
+    readonly simCpuPct: number;
+  }[];
+  readonly health: {
+    readonly run: number;
+    readonly latencyMs: Quantiles;
+    readonly last: Record<string, unknown>;
+  }[];
+  readonly resources: Record<string, { rssBytes: number; hwmBytes: number; cpuPct: number }>;
+  simStats: SimStats[];
+  readonly reconnects: {
+    readonly restart: number;
+    readonly downMs: number;
+    readonly groups: Record<
+      string,
+      {
+        n: number;
+        expected: number;
+        offsetsMs: Quantiles;
+        window90Ms: number;
+        histogram: { fromMs: number; toMs: number; count: number }[];
+      }
+    >;
+  }[];
+  /** Agents whose (non-crash-looping) job ran at the last applied version, per the simulators. */
+  finalRunning: {
+    readonly expected: number;
+    readonly running: number;
+    readonly byProfile: Record<string, number>;
+  };
+  readonly problems: string[];
+}
+
+export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchResult> {
+  const mixR = parseMix(o.mix);
+  if (!mixR.ok) throw new Error(`mix: ${mixR.error}`);
+  const profiles = assignProfiles(mixR.mix, o.agents);
+  const profileCount: Record<string, number> = {};
+  for (const p of profiles) profileCount[p] = (profileCount[p] ?? 0) + 1;
+  const result: FleetBenchResult = {
+    agents: o.agents,
+    profiles: profileCount,
+    applies: [],
+    health: [],
+    resources: {},
+    simStats: [],
+    reconnects: [],
+    finalRunning: { expected: 0, running: 0, byProfile: {} },
+    problems: [],
+  };
+  const print = o.print;
+  const cp = await startBenchControlPlane();
+  const sims: SimProc[] = [];
+  let anchor: SimProc | undefined;
+  let observer: FleetObserver | undefined;
+  const api = new RawApi(cp.grpcPort, undefined);
+  try {
+    print(
+      `# fleet bench: ${o.agents} agents in ${o.simProcs} simulator process(es), mix ${o.mix}, ${o.runs} run(s)`,
+    );
+    print(
+      `#   nats-server ${cp.server.url} (pid ${cp.server.pid}), controller pid ${cp.controller.pid ?? 0}`,
+    );
+    // ---- tokens ----------------------------------------------------------------------------
+    // One through the API (it also hands out the enroll user's creds); the rest straight into
+    // lf_tokens with the controller's own TokenStore: the API mints fresh enroll creds (a
+    // pure-JS Ed25519 key pair and JWT) per call, ~20 tokens/s here, which would make a
+    // 10,000-agent run spend minutes before it starts.
+    const t0tok = performance.now();
+    const first = await api.call('CreateEnrollmentToken', { ttlSeconds: 7200, maxUses: 1 }, cp.tokens.admin);
+    const tokens: string[] = [String(first['token'])];
+    const enrollCreds = String(first['enrollCredentials']);
+    const ctlConn = await connect({
+      servers: [cp.server.url],
+      authenticator: credsAuthenticator(new Uint8Array(await cp.identity.controllerCreds())),
+      name: 'bench-tokens',
+    });
+    try {
+      const store = new TokenStore(await new Kvm(ctlConn).open(buckets.tokens));
+      await pool(o.agents - 1, 64, async () => {
+        tokens.push((await store.create(Date.now(), 7200_000, 1)).token);
+      });
+    } finally {
+      await ctlConn.close();
+    }
+    const tokenFile = join(cp.dir, 'tokens.txt');
+    await writeFile(tokenFile, `${tokens.join('\n')}\n${enrollCreds}`, { mode: 0o600 });
+    print(`#   ${o.agents} enrolment tokens via gRPC in ${ms(performance.now() - t0tok)}`);
+    observer = await FleetObserver.start(
+      [cp.server.url],
+      new Uint8Array(Buffer.from(await cp.identity.controllerCreds())),
+    );
+
+    // ---- 1. enrolment ramp --------------------------------------------------------------------
+    const per = Math.ceil(o.agents / o.simProcs);
+    const tRamp = Date.now();
+    for (let p = 0; p * per < o.agents; p++) {
+      const n = Math.min(per, o.agents - p * per);
+      const args = [
+        '--agents',
+        String(n),
+        '--nats',
+        cp.server.url,
+        '--token-file',
+        tokenFile,
+        '--token-offset',
+        String(p * per),
+        '--mix',
+        o.mix,
+      ];
+      if (o.fast) args.push('--fast');
+      if (o.startRatePerSec)
+        args.push('--start-rate', String(Math.max(1, Math.round(o.startRatePerSec / o.simProcs))));
+      if (o.churn)
+        args.push(
+          '--churn-offline-ms',
+          String(o.churn.offlineMs),
+          '--churn-online-ms',
+          String(o.churn.onlineMs),
+        );
+      sims.push(new SimProc(args));
+    }
+    // The mix is assigned per process; recompute the fleet's real profile counts from the rows later.
+    const started = await Promise.all(sims.map((s) => s.ready));
+    const simStartMs = Math.max(...started.map((s) => (s.type === 'started' ? s.ms : 0)));
+    {
+      const obs = observer;
+      let lastPrint = Date.now();
+      await waitUntil(async () => {
+        if (obs.enrolled.size >= o.agents && obs.firstStatus.size >= o.agents) return true;
+        if (Date.now() - lastPrint >= 10_000) {
+          lastPrint = Date.now();
+          const st = await Promise.all(sims.map((x) => x.stats()));
+          print(
+            `#   ${ms(Date.now() - tRamp)}: registry ${obs.enrolled.size}, reporting ${obs.firstStatus.size}, agents enrolled ${st.reduce((a, x) => a + x.enrolled, 0)}, connected ${st.reduce((a, x) => a + x.connected, 0)}; last problem: ${st.flatMap((x) => x.problems).slice(-1)[0] ?? '-'}`,
+          );
+        }
+        return false;
+      }, o.enrolTimeoutMs).catch(() => print(`# enrolment INCOMPLETE after ${ms(o.enrolTimeoutMs)}`));
+    }
+    const rows = (await Promise.all(sims.map((s) => s.rows()))).flat();
+    const enrolledMs = [...observer.enrolled.values()].map((t) => t - tRamp);
+    const reportingMs = [...observer.firstStatus.values()].map((t) => t - tRamp);
+    const allEnrolledMs = enrolledMs.length > 0 ? Math.max(...enrolledMs) : Number.NaN;
+    result.enrolment = {
+      enrolledMs: quantiles(enrolledMs),
+      reportingMs: quantiles(reportingMs),
+      enrolled: observer.enrolled.size,
+      reporting: observer.firstStatus.size,
+      allEnrolledMs,
+      ratePerSec: (observer.enrolled.size / allEnrolledMs) * 1000,
+      simStartMs,
+    };
+    const e = result.enrolment;
+    report(print, 'enrolment-ramp', { agents: o.agents, ...e }, [
+      ['enrolled', `${e.enrolled}/${o.agents} (registry)`],
+      ['reporting', `${e.reporting}/${o.agents} (first status snapshot)`],
+      ['enrolled p50/p99/all', `${ms(e.enrolledMs.p50)} / ${ms(e.enrolledMs.p99)} / ${ms(e.enrolledMs.max)}`],
+      [
+        'reporting p50/p99/all',
+        `${ms(e.reportingMs.p50)} / ${ms(e.reportingMs.p99)} / ${ms(e.reportingMs.max)}`,
+      ],
+      ['rate', `${e.ratePerSec.toFixed(0)} enrolments/s`],
+      ['simulator start', `${ms(simStartMs)} to start every agent`],
+    ]);
+    const expectedRunning = (r: SimAgentRow): boolean => r.profile !== 'crash-looping';
+    const expected = rows.filter(expectedRunning).length;
+    // Crash-looping nodes' jobs run for a moment between crashes; only the others must get there.
+    const expectedIds = new Set(rows.filter(expectedRunning).map((r) => r.nodeId ?? ''));
+    const reachedExpected = (m: ReadonlyMap<string, number>): [string, number][] =>
+      [...m].filter(([id]) => expectedIds.has(id));
+
+    // ---- 2-4. steady-state cost, applies, health ----------------------------------------------
+    const pids = (): Record<string, number> => ({
+      controller: cp.controller.pid ?? 0,
+      'nats-server': cp.serverProc().pid,
+      ...Object.fromEntries(sims.map((s, i) => [`simulator-${i}`, s.pid])),
+    });
+    const sampleAll = (): Record<string, ProcSample | undefined> =>
+      Object.fromEntries(Object.entries(pids()).map(([k, pid]) => [k, sampleProc(pid)]));
+    const cpuBetween = (
+      a: Record<string, ProcSample | undefined>,
+      b: Record<string, ProcSample | undefined>,
+      k: string,
+    ): number => {
+      const x = a[k];
+      const y = b[k];
+      return x && y ? cpuPercent(x, y) : Number.NaN;
+    };
+    const idleA = sampleAll();
+    await sleep(10_000);
+    const idleB = sampleAll();
+    for (const k of Object.keys(idleB)) {
+      const s = idleB[k];
+      result.resources[`${k} idle`] = {
+        rssBytes: s?.rssBytes ?? Number.NaN,
+        hwmBytes: s?.hwmBytes ?? Number.NaN,
+        cpuPct: cpuBetween(idleA, idleB, k),
+      };
+    }
+    const simIdleCpu = sims.reduce((acc, _s, i) => acc + cpuBetween(idleA, idleB, `simulator-${i}`), 0);
+    report(
+      print,
+      'idle-cost',
+      { agents: o.agents, resources: result.resources, agentsPerCore: o.agents / (simIdleCpu / 100) },
+      [
+        ...Object.entries(result.resources).map(
+          ([k, r]) =>
+            [k, `RSS ${mb(r.rssBytes)} (peak ${mb(r.hwmBytes)}), CPU ${pct(r.cpuPct)} of a core`] as const,
+        ),
+        [
+          'simulated agents per core',
+          `${(o.agents / (simIdleCpu / 100)).toFixed(0)} (idle, production timings: ${!o.fast})`,
+        ],
+      ],
+    );
+
+    for (let run = 1; run <= o.runs; run++) {
+      const before = sampleAll();
+      const t0 = Date.now();
+      const r = await api.call(
+        'ApplyJob',
+        { plist: benchPlist(run), target: { all: true } },
+        cp.tokens.operator,
+      );
+      const applyCallMs = Date.now() - t0;
+      const version = String(r['version']);
+      await waitUntil(
+        () => reachedExpected(observer!.reached(label, version)).length >= expected,
+        o.convergeTimeoutMs,
+      ).catch(() => undefined);
+      const after = sampleAll();
+      const reached = reachedExpected(observer.reached(label, version));
+      const lat = reached.map(([, t]) => t - t0);
+      const a = {
+        run,
+        version,
+        expected,
+        reached: reached.length,
+        latencyMs: quantiles(lat),
+        applyCallMs,
+        controllerApplyMs: Number(r['durationMs'] ?? Number.NaN),
+        controllerCpuPct: cpuBetween(before, after, 'controller'),
+        serverCpuPct: cpuBetween(before, after, 'nats-server'),
+        simCpuPct: sims.reduce((acc, _s, i) => acc + cpuBetween(before, after, `simulator-${i}`), 0),
+      };
+      result.applies.push(a);
+      report(print, 'apply-to-running', { agents: o.agents, ...a }, [
+        ['run / version', `${run} / ${version}`],
+        ['nodes running it', `${a.reached}/${expected}${a.reached < expected ? ' (TIMED OUT)' : ''}`],
+        ['p50 / p99 / all', `${ms(a.latencyMs.p50)} / ${ms(a.latencyMs.p99)} / ${ms(a.latencyMs.max)}`],
+        ['ApplyJob call', `${ms(applyCallMs)} (controller says ${ms(a.controllerApplyMs)})`],
+        [
+          'CPU during',
+          `controller ${pct(a.controllerCpuPct)}, nats-server ${pct(a.serverCpuPct)}, simulators ${pct(a.simCpuPct)}`,
+        ],
+      ]);
+      // Health: every node's snapshot is in; the query answers from the controller's index.
+      const times: number[] = [];
+      let last: Record<string, unknown> = {};
+      for (let q = 0; q < o.healthQueries; q++) {
+        const tq = performance.now();
+        last = await api.call('JobHealth', { label, maxProblems: 100 }, cp.tokens.viewer);
+        times.push(performance.now() - tq);
+      }
+      const h = { run, latencyMs: quantiles(times), last: { ...last, problems: undefined } };
+      result.health.push(h);
+      report(print, 'health-query', { agents: o.agents, run, latencyMs: h.latencyMs, answer: h.last }, [
+        ['queries', `${o.healthQueries} sequential JobHealth calls over gRPC`],
+        ['p50 / p99 / max', `${ms(h.latencyMs.p50)} / ${ms(h.latencyMs.p99)} / ${ms(h.latencyMs.max)}`],
+        [
+          'answer',
+          `reporting ${String(last['nodesReporting'])}, at desired version ${String(last['nodesAtDesiredVersion'])}, throttled ${String(last['throttled'])}, crash-looping ${String(last['crashLooping'])}, offline ${String(last['nodesOffline'])}`,
+        ],
+      ]);
+      for (const [k, v] of Object.entries(after)) {
+        const prev = result.resources[`${k} peak`];
+        result.resources[`${k} peak`] = {
+          rssBytes: Math.max(prev?.rssBytes ?? 0, v?.rssBytes ?? 0),
+          hwmBytes: v?.hwmBytes ?? Number.NaN,
+          cpuPct: Math.max(prev?.cpuPct ?? 0, cpuBetween(before, after, k)),
+        };
+      }
+    }
+    const lastVersion = result.applies[result.applies.length - 1]?.version;
+
+    // ---- final state, per the simulators themselves ---------------------------------------------
+    result.simStats = await Promise.all(sims.map((s) => s.stats(label)));
+    const finalRows = (await Promise.all(sims.map((s) => s.rows(label)))).flat();
+    const byProfile: Record<string, number> = {};
+    for (const st of result.simStats)
+      for (const [p, n] of Object.entries(st.running)) byProfile[p] = (byProfile[p] ?? 0) + n;
+    const runningAtLast =
+      lastVersion === undefined ? 0 : reachedExpected(observer.reached(label, lastVersion)).length;
+    result.finalRunning = { expected, running: runningAtLast, byProfile };
+    for (const st of result.simStats) result.problems.push(...st.problems);
+    report(
+      print,
+      'simulators',
+      { stats: result.simStats.map((s) => ({ ...s, problems: s.problems.length })) },
+      [
+        ...result.simStats.map(
+          (s, i) =>
+            [
+              `simulator-${i}`,
+              `${s.agents} agents, ${s.connected} connected, ${s.offline} offline, RSS ${mb(s.rssBytes)}, heap ${mb(s.heapUsedBytes)}, loop p99 ${ms(s.loopDelayP99Ms)}, spawns ${s.spawns}, warn/error lines ${s.problemCount}`,
+            ] as const,
+        ),
+        ['running the job (supervisor)', JSON.stringify(byProfile)],
+        ['enrolled (sim view)', `${finalRows.filter((r) => r.enrolledAt !== undefined).length}/${o.agents}`],
+      ],
+    );
+
+    // ---- 5. reconnect spread after a broker restart -----------------------------------------
+    if (o.restarts > 0) {
+      if (o.anchorClients > 0) {
+        anchor = new SimProc(
+          [
+            '--anchor-clients',
+            String(o.anchorClients),
+            '--anchor-creds-file',
+            cp.controllerCredsFile,
+            '--nats',
+            cp.server.url,
+          ],
+          2048,
+        );
+        await anchor.ready;
+      }
+      await observer.close();
+      observer = undefined;
+      const onlineAgents = rows.filter((r) => r.profile !== 'churn').length;
+      for (let k = 1; k <= o.restarts; k++) {
+        const tStop = Date.now();
+        await cp.serverProc().kill('SIGTERM');
+        const tDown = Date.now();
+        await sleep(1000);
+        await cp.server.restart();
+        const tUp = Date.now();
+        const want = { agents: onlineAgents, anchor: o.anchorClients };
+        let conns: { name: string; startMs: number }[] = [];
+        await waitUntil(
+          async () => {
+            conns = await connz(cp.server.monitorPort);
+            const c = countGroups(conns, tUp);
+            return c.agents >= want.agents && c.anchor >= want.anchor;
+          },
+          o.reconnectTimeoutMs,
+          2000,
+        ).catch(() => undefined);
+        const groups: FleetBenchResult['reconnects'][number]['groups'] = {};
+        for (const g of ['agents', 'anchor'] as const) {
+          const offs = conns
+            .filter((c) => groupOf(c.name) === g && c.startMs >= tDown)
+            .map((c) => c.startMs - tUp);
+          if (want[g] === 0) continue;
+          groups[g] = {
+            n: offs.length,
+            expected: want[g],
+            offsetsMs: quantiles(offs),
+            window90Ms: densestWindow(offs, 0.9),
+            histogram: histogram(
+              offs.map((x) => Math.max(0, x)),
+              250,
+              30,
+            ),
+          };
+        }
+        const rc = { restart: k, downMs: tUp - tDown, stopMs: tDown - tStop, groups };
+        result.reconnects.push(rc);
+        report(print, 'reconnect-spread', { agents: o.agents, ...rc }, [
+          ['broker down', `${ms(tUp - tDown)} (SIGTERM took ${ms(tDown - tStop)})`],
+          ...Object.entries(groups).flatMap(([g, s]) => [
+            [`${g} reconnected`, `${s.n}/${s.expected}`] as const,
+            [
+              `${g} after restart p1..p50/p99/max`,
+              `${ms(s.offsetsMs.min)} .. ${ms(s.offsetsMs.p50)} / ${ms(s.offsetsMs.p99)} / ${ms(s.offsetsMs.max)}`,
+            ] as const,
+            [`${g} densest 90 % window`, ms(s.window90Ms)] as const,
+            [`${g} histogram (250 ms+)`, s.histogram.map((b) => b.count).join(' ')] as const,
+          ]),
+        ]);
+        if (k < o.restarts) await sleep(5000);
+      }
+    }
+    return result;
+  } finally {
+    if (o.outFile) await writeFile(o.outFile, JSON.stringify(result, null, 2)).catch(() => undefined);
+    api.close();
+    await observer?.close();
+    await anchor?.stop();
+    await Promise.all(sims.map((s) => s.stop()));
+    await cp.close();
+  }
+}
+
+/** The bench job: KeepAlive, a version marker so every run is a new bundle. */
+function benchPlist(run: number): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<plist version="1.0"><dict>
+<key>Label</key><string>${label}</string>
+<key>ProgramArguments</key><array><string>/usr/bin/fleetbench</string><string>--run</string><string>${run}</string></array>
+<key>RunAtLoad</key><true/>
+<key>KeepAlive</key><true/>
+<key>ExitTimeOut</key><integer>2</integer>
+</dict></plist>
+`;
+}
+
+function groupOf(name: string): 'agents' | 'anchor' | 'other' {
+  if (name.startsWith('anchor-')) return 'anchor';
+  return /^n[0-9a-z]{20}$/.test(name) ? 'agents' : 'other';
+}
+
+function countGroups(
+  conns: readonly { name: string; startMs: number }[],
+  since: number,
+): { agents: number; anchor: number } {
+  let agents = 0;
+  let anchor = 0;
+  for (const c of conns) {
+    if (c.startMs < since - 5000) continue;
+    const g = groupOf(c.name);
+    if (g === 'agents') agents++;
+    else if (g === 'anchor') anchor++;
+  }
+  return { agents, anchor };
+}
+
+/** Open connections with their names and server-side start times (ms). */
+async function connz(port: number): Promise<{ name: string; startMs: number }[]> {
+  const r = await fetch(`http://127.0.0.1:${port}/connz?limit=200000`, {
+    signal: AbortSignal.timeout(10_000),
+  });
+  const j = (await r.json()) as { connections?: { name?: string; start?: string }[] };
+  return (j.connections ?? []).map((c) => ({ name: c.name ?? '', startMs: parseTime(c.start ?? '') }));
+}
+
+/** RFC 3339 with nanoseconds -> ms (Date.parse is only sure of 3 fraction digits). */
+function parseTime(s: string): number {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(s);
+  if (!m) return Number.NaN;
+  const frac = (m[2] ?? '').padEnd(9, '0');
+  return Date.parse(`${m[1]}${m[3]}`) + Number(frac.slice(0, 9)) / 1e6;
+}
+
+async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 100,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
+    await sleep(everyMs);
+  }
+}
+
+function sleep(msec: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, msec));
+}
+
+async function pool(n: number, concurrency: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, concurrency) }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= n) return;
+        await fn(i);
+      }
+    }),
+  );
+}
+
+export { median };

@@ -1,0 +1,155 @@
+/**
+ * The benchmark's control plane: a real nats-server in operator mode (the controller's own
+ * auth config), API tokens, and the controller in ITS OWN PROCESS (`launchfleet-controller
+ * --config`), so its CPU and memory are measured apart from the simulator's and the server's.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KeyStore, NatsIdentity } from '@launchfleet/controller/identity/index';
+import { addApiToken } from '@launchfleet/controller/auth/api-tokens';
+import {
+  type NatsServer,
+  type ServerProcess,
+  freePort,
+  processLauncher,
+  startServer,
+} from '../support/nats-server.ts';
+import { repoRoot } from '../support/paths.ts';
+import { profileArgs } from './fleet-sim-proc.ts';
+
+export interface BenchControlPlane {
+  readonly dir: string;
+  readonly server: NatsServer;
+  /** The nats-server process (for /proc readings and signals). */
+  serverProc(): ServerProcess;
+  readonly identity: NatsIdentity;
+  readonly controller: ChildProcess;
+  readonly grpcPort: number;
+  readonly metricsPort: number;
+  readonly tokens: { readonly viewer: string; readonly operator: string; readonly admin: string };
+  /** Files holding the controller's and the enroll user's NATS creds (anchor clients, observers). */
+  readonly controllerCredsFile: string;
+  /** The controller's stderr (last lines). */
+  controllerLog(): string;
+  close(): Promise<void>;
+}
+
+export async function startBenchControlPlane(
+  o: { offlineAfterSeconds?: number } = {},
+): Promise<BenchControlPlane> {
+  const dir = await mkdtemp(join(tmpdir(), 'lf-fleet-bench-'));
+  let server: NatsServer | undefined;
+  let controller: ChildProcess | undefined;
+  try {
+    const ks = await KeyStore.open(join(dir, 'keys'));
+    const identity = new NatsIdentity(ks.natsKeys());
+    let proc: ServerProcess | undefined;
+    server = await startServer({
+      extraConfig: `${await identity.serverAuthConfig()}\nmax_connections: 100000\n`,
+      launcher: async (a) => (proc = await processLauncher(a)),
+      readyTimeoutMs: 20_000,
+    });
+    const tokensFile = join(dir, 'api-tokens.json');
+    const tokens = {
+      viewer: await addApiToken(tokensFile, 'bench-viewer', 'viewer'),
+      operator: await addApiToken(tokensFile, 'bench-operator', 'operator'),
+      admin: await addApiToken(tokensFile, 'bench-admin', 'admin'),
+    };
+    const grpcPort = await freePort();
+    const metricsPort = await freePort();
+    const cfgFile = join(dir, 'controller.json');
+    await writeFile(
+      cfgFile,
+      JSON.stringify({
+        natsUrls: [server.url],
+        keyStoreDir: join(dir, 'keys'),
+        apiTokensFile: tokensFile,
+        grpcListen: `127.0.0.1:${grpcPort}`,
+        metricsListen: `127.0.0.1:${metricsPort}`,
+        insecure: true,
+        offlineAfterSeconds: o.offlineAfterSeconds ?? 90,
+      }),
+    );
+    const controllerCredsFile = join(dir, 'controller.creds');
+    await writeFile(controllerCredsFile, await identity.controllerCreds(), { mode: 0o600 });
+    const lines: string[] = [];
+    const c = spawn(
+      process.execPath,
+      [...profileArgs(), join(repoRoot, 'controller', 'dist', 'main.js'), '--config', cfgFile],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        detached: true,
+      },
+    );
+    controller = c;
+    const ready = new Promise<void>((resolve, reject) => {
+      c.stderr?.setEncoding('utf8');
+      c.stderr?.on('data', (chunk: string) => {
+        for (const l of chunk.split('\n')) {
+          if (l === '') continue;
+          lines.push(l);
+          if (lines.length > 200) lines.shift();
+          if (l.includes('gRPC on')) resolve();
+        }
+      });
+      c.once('exit', (code) =>
+        reject(new Error(`controller exited (${code}) during start:\n${lines.join('\n')}`)),
+      );
+    });
+    await withTimeout(ready, 30_000, 'controller start');
+    const srv = server;
+    return {
+      dir,
+      server: srv,
+      serverProc: () => {
+        if (!proc) throw new Error('no server process');
+        return proc;
+      },
+      identity,
+      controller: c,
+      grpcPort,
+      metricsPort,
+      tokens,
+      controllerCredsFile,
+      controllerLog: () => lines.join('\n'),
+      close: async () => {
+        await stopChild(c);
+        await srv.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    if (controller) await stopChild(controller);
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** SIGTERM, then SIGKILL after 30 s; resolves when the child has exited. */
+export async function stopChild(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const exited = new Promise<void>((r) => c.once('exit', () => r()));
+  c.kill('SIGTERM');
+  const t = setTimeout(() => c.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(t);
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}

@@ -1,0 +1,81 @@
+/**
+ * `node test/dist/bench/fleet-main.js <ci|1000|5000|10000|N> [--runs R] [--sim-procs P] [--mix SPEC]
+ *   [--anchor-clients M] [--restarts K] [--health-queries Q] [--start-rate N] [--fast] [--out FILE]`
+ *
+ * Runs the fleet benchmark (fleet-bench.ts) at one size. `ci`: 300 agents with every profile
+ * (healthy, crash-looping, slow-start, churn), test timings, one run: the harness's smoke test.
+ * Numeric sizes: all-healthy agents with production link timings. Exit 0 when every expected
+ * agent ran every applied version; 1 otherwise; 2 on bad arguments.
+ */
+import { parseArgs } from 'node:util';
+import { runFleetBench, type FleetBenchOptions } from './fleet-bench.ts';
+
+const usage =
+  'usage: fleet-main.js <ci|1000|5000|10000|N> [--runs R] [--sim-procs P] [--mix SPEC] [--anchor-clients M] ' +
+  '[--restarts K] [--health-queries Q] [--start-rate N] [--fast] [--out FILE]';
+
+function fail(m: string): never {
+  process.stderr.write(`fleet-bench: ${m}\n${usage}\n`);
+  process.exit(2);
+}
+
+const parsed = (() => {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        runs: { type: 'string' },
+        'sim-procs': { type: 'string' },
+        mix: { type: 'string' },
+        'anchor-clients': { type: 'string' },
+        restarts: { type: 'string' },
+        'health-queries': { type: 'string' },
+        fast: { type: 'boolean' },
+        'start-rate': { type: 'string' },
+        out: { type: 'string' },
+      },
+    });
+  } catch (e) {
+    return fail(e instanceof Error ? e.message : String(e));
+  }
+})();
+const size = parsed.positionals[0];
+if (size === undefined) fail('give a size');
+const v = parsed.values;
+const num = (name: string, text: string | undefined, dflt: number, min = 0): number => {
+  if (text === undefined) return dflt;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}`);
+  return n;
+};
+
+const opts = fleetBenchOptions(size);
+const r = await runFleetBench(opts);
+const complete = r.applies.every((a) => a.reached >= a.expected) && r.enrolment?.enrolled === r.agents;
+process.stdout.write(
+  `# ${complete ? 'complete' : 'INCOMPLETE'}: ${r.applies.map((a) => `${a.reached}/${a.expected}`).join(', ')} nodes running each applied version\n`,
+);
+process.exit(complete ? 0 : 1);
+
+function fleetBenchOptions(s: string): FleetBenchOptions {
+  const ci = s === 'ci';
+  const agents = ci ? 300 : num('size', s, 0, 1);
+  const print = (l: string): void => void process.stdout.write(`${l}\n`);
+  return {
+    agents,
+    simProcs: num('sim-procs', v['sim-procs'], ci ? 1 : Math.max(1, Math.ceil(agents / 5000)), 1),
+    runs: num('runs', v.runs, ci ? 1 : 3, 1),
+    mix: v.mix ?? (ci ? 'healthy=70,crash=10,slow=10,churn=10' : 'healthy=100'),
+    fast: v.fast ?? ci,
+    anchorClients: num('anchor-clients', v['anchor-clients'], Math.min(agents, 2000)),
+    restarts: num('restarts', v.restarts, 1),
+    healthQueries: num('health-queries', v['health-queries'], ci ? 50 : 200, 1),
+    enrolTimeoutMs: ci ? 60_000 : Math.max(120_000, agents * 60),
+    convergeTimeoutMs: ci ? 30_000 : 120_000,
+    reconnectTimeoutMs: ci ? 20_000 : 120_000,
+    startRatePerSec: num('start-rate', v['start-rate'], 0),
+    ...(ci && { churn: { offlineMs: 3000, onlineMs: 6000 } }),
+    ...(v.out !== undefined && { outFile: v.out }),
+    print,
+  };
+}

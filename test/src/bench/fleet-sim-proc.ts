@@ -1,0 +1,99 @@
+/**
+ * A simulator process as the benchmark drives it: `test/dist/sim/main.js` forked with an IPC
+ * channel, asked for stats and per-agent rows, stopped by message (then by signal).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { SimAgentRow, SimCommand, SimReply, SimStats } from '../sim/sim-protocol.ts';
+
+const simMain = fileURLToPath(new URL('../sim/main.js', import.meta.url));
+
+/** LF_FLEET_CPU_PROF=<dir>: V8 CPU profiles of the simulator and controller processes go there. */
+export function profileArgs(): string[] {
+  const dir = process.env['LF_FLEET_CPU_PROF'];
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
+export class SimProc {
+  readonly child: ChildProcess;
+  readonly #waiters: { type: SimReply['type']; resolve: (r: SimReply) => void }[] = [];
+  readonly #log: string[] = [];
+  #exited = false;
+  /** The 'started' / 'anchor-connected' reply, once received. */
+  readonly ready: Promise<SimReply>;
+
+  constructor(args: readonly string[], heapMb = 4096) {
+    this.child = fork(simMain, [...args], {
+      execArgv: [`--max-old-space-size=${heapMb}`, ...profileArgs()],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    this.child.stderr?.setEncoding('utf8');
+    this.child.stderr?.on('data', (chunk: string) => {
+      this.#log.push(...chunk.split('\n').filter((l) => l !== ''));
+      if (this.#log.length > 100) this.#log.splice(0, this.#log.length - 100);
+    });
+    let readyResolve!: (r: SimReply) => void;
+    let readyReject!: (e: Error) => void;
+    this.ready = new Promise((res, rej) => {
+      readyResolve = res;
+      readyReject = rej;
+    });
+    this.ready.catch(() => undefined);
+    this.child.on('message', (m: SimReply) => {
+      if (m.type === 'started' || m.type === 'anchor-connected') readyResolve(m);
+      if (m.type === 'error') readyReject(new Error(`simulator: ${m.message}`));
+      const i = this.#waiters.findIndex((w) => w.type === m.type);
+      if (i >= 0) this.#waiters.splice(i, 1)[0]?.resolve(m);
+    });
+    this.child.once('exit', (code, sig) => {
+      this.#exited = true;
+      readyReject(new Error(`simulator exited (${code ?? sig}):\n${this.#log.join('\n')}`));
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  log(): string {
+    return this.#log.join('\n');
+  }
+
+  async stats(label?: string): Promise<SimStats> {
+    const r = await this.#ask({ type: 'stats', ...(label !== undefined && { label }) }, 'stats');
+    return r as SimStats;
+  }
+
+  async rows(label?: string): Promise<readonly SimAgentRow[]> {
+    const r = await this.#ask({ type: 'agents', ...(label !== undefined && { label }) }, 'agents');
+    return r.type === 'agents' ? r.rows : [];
+  }
+
+  async stop(): Promise<void> {
+    if (this.#exited) return;
+    const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
+    try {
+      this.child.send({ type: 'stop' } satisfies SimCommand);
+    } catch {
+      this.child.kill('SIGTERM');
+    }
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 60_000);
+    await exited;
+    clearTimeout(t);
+  }
+
+  #ask(cmd: SimCommand, type: SimReply['type'], timeoutMs = 60_000): Promise<SimReply> {
+    return new Promise((resolve, reject) => {
+      if (this.#exited) return reject(new Error('simulator has exited'));
+      const t = setTimeout(() => reject(new Error(`simulator did not answer ${cmd.type}`)), timeoutMs);
+      this.#waiters.push({
+        type,
+        resolve: (r) => {
+          clearTimeout(t);
+          resolve(r);
+        },
+      });
+      this.child.send(cmd);
+    });
+  }
+}

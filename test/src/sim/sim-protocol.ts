@@ -1,0 +1,56 @@
+/**
+ * The messages between the benchmark and a simulator process (Node's IPC channel, as set up by
+ * `child_process.fork`). A simulator started by hand prints the same stats as JSON lines.
+ */
+
+/** Agent counts by state, and the process's own cost. */
+export interface SimStats {
+  readonly type: 'stats';
+  readonly pid: number;
+  readonly agents: number;
+  readonly started: number;
+  readonly enrolled: number;
+  readonly connected: number;
+  readonly offline: number;
+  /** Agents whose job `label` (if asked) runs at the supervisor, by profile. */
+  readonly running: Readonly<Record<string, number>>;
+  readonly spawns: number;
+  readonly exits: number;
+  readonly rssBytes: number;
+  readonly heapUsedBytes: number;
+  readonly cpuUserMs: number;
+  readonly cpuSystemMs: number;
+  /** Event-loop delay p99 over the last interval (ms). */
+  readonly loopDelayP99Ms: number;
+  /** The last warn/error log lines of any agent. */
+  readonly problems: readonly string[];
+  readonly problemCount: number;
+}
+
+/** Per-agent times (wall ms) for the ramp and convergence measurements. */
+export interface SimAgentRow {
+  readonly index: number;
+  readonly profile: string;
+  readonly nodeId: string | undefined;
+  readonly startedAt: number;
+  readonly enrolledAt: number | undefined;
+  readonly connectedAt: number | undefined;
+  readonly connects: number;
+  /** When the asked label last entered running. */
+  readonly runningAt: number | undefined;
+}
+
+/** Benchmark -> simulator. */
+export type SimCommand =
+  | { readonly type: 'stats'; readonly label?: string }
+  | { readonly type: 'agents'; readonly label?: string }
+  | { readonly type: 'stop' };
+
+/** Simulator -> benchmark. */
+export type SimReply =
+  | { readonly type: 'started'; readonly agents: number; readonly ms: number }
+  | { readonly type: 'anchor-connected'; readonly clients: number }
+  | SimStats
+  | { readonly type: 'agents'; readonly rows: readonly SimAgentRow[] }
+  | { readonly type: 'stopped' }
+  | { readonly type: 'error'; readonly message: string };
