@@ -17,6 +17,11 @@ export interface TokenRecord {
   readonly maxUses: number;
   readonly uses: number;
   readonly revoked: boolean;
+  /**
+   * Node keys that enrolled with this token, and the node each became (public key -> node id),
+   * so a repeated request after a lost reply gets the same node instead of another use.
+   */
+  readonly enrolled?: Readonly<Record<string, string>>;
 }
 
 /** Makes a new token: the text to hand out once, and the record to store. */
@@ -71,7 +76,11 @@ export function parseTokenRecord(text: string): TokenRecord | undefined {
       typeof o.maxUses === 'number' &&
       typeof o.uses === 'number' &&
       typeof o.revoked === 'boolean' &&
-      typeof o.createdAt === 'number'
+      typeof o.createdAt === 'number' &&
+      (o.enrolled === undefined ||
+        (typeof o.enrolled === 'object' &&
+          o.enrolled !== null &&
+          Object.values(o.enrolled).every((v) => typeof v === 'string')))
     )
       return o as TokenRecord;
   } catch {

@@ -14,6 +14,7 @@
  * Revoking a node marks it in the registry and pushes a fleet account JWT whose revocations
  * include the node's key; the servers disconnect it at once and refuse it afterwards.
  */
+import { ConflictError } from '@launchfleet/shared/errors';
 import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
@@ -166,21 +167,40 @@ export class EnrollmentService {
       return { ok: false, error: 'invalid-request', message: boundedDetail(req.error.detail, 256) };
     }
     const now = this.#d.clock.wallMs();
-    const check = await this.tokens.use(req.value.token, now);
+    const check = await this.tokens.use(
+      req.value.token,
+      now,
+      req.value.publicKey,
+      nodeIdFromRandom(randomBytes(13)),
+    );
     if (!check.ok) {
+      if (check.error === 'busy')
+        return { ok: false, error: 'internal', message: 'busy: too many enrolments on this token, retry' };
       this.#event(check.error, `enrolment of ${req.value.hostname} refused`);
       return { ok: false, error: check.error, message: `token refused: ${check.error}` };
     }
-    const nodeId = nodeIdFromRandom(randomBytes(13));
-    await this.registry.add({
-      v: 1,
-      nodeId,
-      publicKey: req.value.publicKey,
-      hostname: req.value.hostname,
-      inventory: req.value.inventory,
-      tokenId: check.tokenId,
-      enrolledAt: now,
-    });
+    const nodeId = check.nodeId;
+    const known = check.repeat ? await this.registry.get(nodeId) : undefined;
+    if (known?.revokedAt !== undefined) {
+      this.#event('revoked-token', `re-enrolment of revoked node ${nodeId} refused`);
+      return { ok: false, error: 'revoked-token', message: 'this node was revoked' };
+    }
+    // A repeat whose first attempt died before the registry write registers the node now.
+    if (!known)
+      await this.registry
+        .add({
+          v: 1,
+          nodeId,
+          publicKey: req.value.publicKey,
+          hostname: req.value.hostname,
+          inventory: req.value.inventory,
+          tokenId: check.tokenId,
+          enrolledAt: now,
+        })
+        // Two overlapping requests with the same key: the other one registered the node.
+        .catch((e: unknown) => {
+          if (!(e instanceof ConflictError)) throw e;
+        });
     const jwt = await this.#d.identity.nodeJwt(nodeId, req.value.publicKey);
     const trust = await this.#d.store.trust.get(keys.trustStore);
     if (!trust || trust.operation !== 'PUT') {

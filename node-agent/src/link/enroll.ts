@@ -1,7 +1,10 @@
 /**
  * Enrolment, agent side.
  *
- * 1. Generate a NATS user key pair (the node identity; the seed stays on this machine).
+ * 1. Generate a NATS user key pair (the node identity; the seed stays on this machine). The
+ *    pending seed is kept in the state directory (0600) until enrolment succeeds, so a retry
+ *    after a lost reply presents the same key and the controller answers it with the same
+ *    node instead of spending another use of the token.
  * 2. Connect as the shared bootstrap user (it may only publish `lf.enroll` and receive on
  *    `_E.>`), with a random inbox prefix `_E.<nonce>`.
  * 3. Request `lf.enroll` with { token, public key, hostname, inventory }.
@@ -12,7 +15,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import { createUser } from '@nats-io/nkeys';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createUser, fromSeed, type KeyPair } from '@nats-io/nkeys';
 import { type Result, ok, err, messageOf } from '@launchfleet/shared';
 import {
   type Inventory,
@@ -21,7 +26,26 @@ import {
   subjects,
 } from '@launchfleet/shared/messages/index';
 import { acceptTrustStore } from '@launchfleet/shared/signing/index';
-import { type NodeIdentity, formatCreds, saveIdentity } from './credentials.ts';
+import { type NodeIdentity, formatCreds, saveIdentity, writeFileAtomic } from './credentials.ts';
+
+/** Where the key of an enrolment in progress waits for its answer. */
+const pendingKeyFile = (stateDir: string): string => join(stateDir, 'enroll-pending.nk');
+
+/** The pending key from an earlier attempt, or a new one saved before it is ever sent. */
+async function pendingKey(stateDir: string): Promise<KeyPair> {
+  const text = await readFile(pendingKeyFile(stateDir), 'utf8').catch(() => '');
+  if (/^SU[A-Z2-7]{56}$/.test(text.trim())) {
+    try {
+      return fromSeed(new TextEncoder().encode(text.trim()));
+    } catch {
+      // unreadable: make a new one
+    }
+  }
+  const user = createUser();
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(pendingKeyFile(stateDir), new TextDecoder().decode(user.getSeed()), 0o600);
+  return user;
+}
 
 export interface EnrollOptions {
   readonly servers: string | string[];
@@ -46,7 +70,7 @@ export interface EnrollFailure {
 
 /** Enrols this machine; writes credentials into `stateDir`. */
 export async function enroll(o: EnrollOptions): Promise<Result<NodeIdentity, EnrollFailure>> {
-  const user = createUser();
+  const user = await pendingKey(o.stateDir);
   const publicKey = user.getPublicKey();
   const now = o.now ?? Date.now;
   let nc: NatsConnection;
@@ -78,8 +102,12 @@ export async function enroll(o: EnrollOptions): Promise<Result<NodeIdentity, Enr
     }
     const reply = decodeEnrollReply(replyData);
     if (!reply.ok) return err({ kind: 'bad-reply', reason: reply.error.code, detail: reply.error.detail });
-    if (!reply.value.ok)
+    if (!reply.value.ok) {
+      // A refusal proves this key never enrolled: a later token starts with a new key. Only
+      // 'internal' (busy, or a controller fault) may have left it half enrolled: keep it.
+      if (reply.value.error !== 'internal') await rm(pendingKeyFile(o.stateDir), { force: true });
       return err({ kind: 'refused', reason: reply.value.error, detail: reply.value.message });
+    }
     const { nodeId, jwt, trustStore } = reply.value;
     if (jwtSubject(jwt) !== publicKey)
       return err({ kind: 'bad-reply', reason: 'jwt', detail: 'the JWT is not bound to this node key' });
@@ -91,6 +119,7 @@ export async function enroll(o: EnrollOptions): Promise<Result<NodeIdentity, Enr
     if (!trust.ok) return err({ kind: 'bad-reply', reason: `trust-${trust.reason}`, detail: trust.detail });
     const seed = new TextDecoder().decode(user.getSeed());
     const identity = await saveIdentity(o.stateDir, nodeId, formatCreds(jwt, seed), trustStore, now());
+    await rm(pendingKeyFile(o.stateDir), { force: true });
     return ok(identity);
   } finally {
     user.clear();

@@ -6,7 +6,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createUser } from '@nats-io/nkeys';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
@@ -15,6 +16,7 @@ import { Kvm } from '@nats-io/kv';
 import {
   buckets,
   decodeEnrollReply,
+  encodeEnrollRequest,
   encodeEnvelope,
   encodeHeartbeat,
   encodeNodeEvent,
@@ -240,7 +242,9 @@ describe('control plane: enrolment and per-node credentials', () => {
     const rGarbage = await enrollAs('g', 'hello');
     assert.equal(!rGarbage.ok && rGarbage.error.reason, 'bad-token');
     for (const name of ['c2', 'd', 'e', 'f', 'g']) {
-      await assert.rejects(readdir(join(stateRoot, name)), /ENOENT/, `no credentials for ${name}`);
+      // No credentials, and no pending key left behind by a refused attempt.
+      const left = await readdir(join(stateRoot, name)).catch(() => [] as string[]);
+      assert.deepEqual(left, [], `no credentials for ${name}`);
     }
     const events = await waitForEvents(cp.nc, 'controller', (evs) =>
       ['used-token', 'expired-token', 'revoked-token', 'bad-token'].every((r) =>
@@ -248,6 +252,35 @@ describe('control plane: enrolment and per-node credentials', () => {
       ),
     );
     assert.ok(events.every((e) => e.kind === 'enroll-refused'));
+  });
+
+  test('a lost enrolment reply does not lock the agent out: its retry gets the same node', async () => {
+    const t = await cp.enrollment.createToken({ ttlMs: 60_000, maxUses: 1 });
+    const dir = join(stateRoot, 'lost');
+    // The agent's first attempt: it saved its pending key, the controller enrolled it, the reply was lost.
+    const first = createUser();
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeFile(join(dir, 'enroll-pending.nk'), new TextDecoder().decode(first.getSeed()), {
+      mode: 0o600,
+    });
+    const lost = await cp.enrollment.handle(
+      encodeEnrollRequest(
+        { token: t.token, publicKey: first.getPublicKey(), hostname: 'lost.local', inventory: {} },
+        Date.now(),
+      ),
+    );
+    assert.ok(lost.ok, JSON.stringify(lost));
+    // The retry presents the same key and gets the same node; the token's one use is spent once.
+    const retry = await enrollAs('lost', t.token);
+    assert.ok(retry.ok, JSON.stringify(retry));
+    assert.equal(retry.value.nodeId, lost.nodeId);
+    await assert.rejects(stat(join(dir, 'enroll-pending.nk')), 'the pending key is gone once enrolled');
+    // Another machine with the same, used, token is still refused.
+    const other = await enrollAs('other', t.token);
+    assert.equal(!other.ok && other.error.reason, 'used-token');
+    // And the node really works with what the retry stored.
+    const nc = await connectAsNode(retry.value, { servers: cp.urls });
+    await nc.close();
   });
 
   test('malformed and oversized enrolment requests get clear errors; the controller keeps serving', async () => {
