@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import {
+  type ChannelCredentials,
   type Client,
   credentials,
   Metadata,
@@ -31,34 +32,50 @@ export class CliError extends Error {
   override readonly name = 'CliError';
 }
 
+/** The controller address from `--server`, LAUNCHFLEET_SERVER, or the default. */
+export function serverOf(o: GlobalOptions): string {
+  return o.server ?? process.env['LAUNCHFLEET_SERVER'] ?? '127.0.0.1:7400';
+}
+
+/**
+ * Channel credentials and call metadata from the global options (`--token`, `--ca`,
+ * `--insecure` and their environment variables): one place for every API client.
+ */
+export function connectionOf(
+  o: GlobalOptions,
+  server: string,
+): { credentials: ChannelCredentials; metadata: Metadata } {
+  const metadata = new Metadata();
+  const token = o.token ?? process.env['LAUNCHFLEET_TOKEN'];
+  if (token) metadata.set('authorization', `Bearer ${token.trim()}`);
+  const ca = o.ca ?? process.env['LAUNCHFLEET_CA'];
+  const insecure = o.insecure === true || process.env['LAUNCHFLEET_INSECURE'] === '1';
+  if (insecure) return { credentials: credentials.createInsecure(), metadata };
+  let caPem: Buffer | null = null;
+  if (ca) {
+    try {
+      caPem = readFileSync(ca);
+    } catch (e) {
+      throw new CliError(`cannot read the CA file ${ca}: ${(e as Error).message}`);
+    }
+  }
+  // grpc-js passes an IP address target as the TLS server name, which Node flags with a
+  // deprecation warning (DEP0123) on every run; the certificate is still checked against the
+  // IP (its subjectAltName). A CLI's stderr is for the user, so hide that notice.
+  if (isIP(server.replace(/^\[?(.*?)\]?:\d+$/, '$1')) !== 0) process.noDeprecation = true;
+  return { credentials: credentials.createSsl(caPem), metadata };
+}
+
 export class ApiClient {
   readonly server: string;
   readonly #client: Client & Record<string, unknown>;
-  readonly #md = new Metadata();
+  readonly #md: Metadata;
 
   constructor(o: GlobalOptions) {
-    this.server = o.server ?? process.env['LAUNCHFLEET_SERVER'] ?? '127.0.0.1:7400';
-    const token = o.token ?? process.env['LAUNCHFLEET_TOKEN'];
-    if (token) this.#md.set('authorization', `Bearer ${token.trim()}`);
-    const ca = o.ca ?? process.env['LAUNCHFLEET_CA'];
-    const insecure = o.insecure === true || process.env['LAUNCHFLEET_INSECURE'] === '1';
-    let creds;
-    if (insecure) creds = credentials.createInsecure();
-    else {
-      let caPem: Buffer | null = null;
-      if (ca) {
-        try {
-          caPem = readFileSync(ca);
-        } catch (e) {
-          throw new CliError(`cannot read the CA file ${ca}: ${(e as Error).message}`);
-        }
-      }
-      creds = credentials.createSsl(caPem);
-      // grpc-js passes an IP address target as the TLS server name, which Node flags with a
-      // deprecation warning (DEP0123) on every run; the certificate is still checked against
-      // the IP (its subjectAltName). A CLI's stderr is for the user, so hide that notice.
-      if (isIP(this.server.replace(/^\[?(.*?)\]?:\d+$/, '$1')) !== 0) process.noDeprecation = true;
-    }
+    this.server = serverOf(o);
+    const c = connectionOf(o, this.server);
+    this.#md = c.metadata;
+    const creds = c.credentials;
     const { Client } = loadFleetProto();
     this.#client = new Client(this.server, creds, {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,

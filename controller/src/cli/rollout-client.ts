@@ -2,45 +2,24 @@
  * The CLI's RolloutService client: the same connection options and the same failure sentences
  * as ApiClient (api-client.ts), over rollout.proto.
  */
-import { readFileSync } from 'node:fs';
-import {
-  type Client,
-  type ClientReadableStream,
-  credentials,
-  Metadata,
-  type ServiceError,
-} from '@grpc/grpc-js';
+import type { Client, ClientReadableStream, Metadata, ServiceError } from '@grpc/grpc-js';
 import { loadRolloutProto } from '../api/rollout-proto.ts';
-import { ApiClient, CliError, type GlobalOptions } from './api-client.ts';
+import { ApiClient, type CliError, connectionOf, type GlobalOptions } from './api-client.ts';
 
 type Obj = Record<string, unknown>;
 
 export class RolloutClient {
   readonly #client: Client & Record<string, unknown>;
-  readonly #md = new Metadata();
+  readonly #md: Metadata;
   /** Used for its wording of failures only. */
   readonly #words: ApiClient;
 
   constructor(o: GlobalOptions) {
     this.#words = new ApiClient(o);
     const server = this.#words.server;
-    const token = o.token ?? process.env['LAUNCHFLEET_TOKEN'];
-    if (token) this.#md.set('authorization', `Bearer ${token.trim()}`);
-    const ca = o.ca ?? process.env['LAUNCHFLEET_CA'];
-    const insecure = o.insecure === true || process.env['LAUNCHFLEET_INSECURE'] === '1';
-    let creds;
-    if (insecure) creds = credentials.createInsecure();
-    else {
-      let caPem: Buffer | null = null;
-      if (ca) {
-        try {
-          caPem = readFileSync(ca);
-        } catch (e) {
-          throw new CliError(`cannot read the CA file ${ca}: ${(e as Error).message}`);
-        }
-      }
-      creds = credentials.createSsl(caPem);
-    }
+    const c = connectionOf(o, server);
+    this.#md = c.metadata;
+    const creds = c.credentials;
     const { Client: Ctor } = loadRolloutProto();
     this.#client = new Ctor(server, creds, {});
   }
