@@ -448,6 +448,19 @@ describe('RealProcessSpawner: socket activation fds', () => {
     closeSync(fa);
     closeSync(fb);
     const pid = track(pidOf(s.result));
+    // Seen once in a full CI run: fd 5 (the shim's close-on-exec status socket) still open when
+    // spawn() had resolved, i.e. the process was inspected while still the shim. Inspect the job
+    // itself once it has exec'd (bounded), and say so if that took any waiting.
+    const execd = (): boolean => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep';
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 2000;
+    while (!execd() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(execd(), "the job exec'd /bin/sleep");
     const fds = procFds(pid);
     assert.deepEqual([...fds.keys()], [0, 1, 2, 3, 4]);
     assert.equal(fds.get(3), join(dir, 'fd-b'));
