@@ -104,6 +104,22 @@ export function procArgv(pid: number): string[] {
 }
 
 /** fd number -> link target, for every open fd of the process. */
+/**
+ * A job's open fds once they have settled: right after an exec, the new program's dynamic
+ * loader opens its libraries on the lowest free fd and closes them again, so /proc can show a
+ * transient extra fd. Polls (bounded) until exactly `count` fds are open, then returns the set,
+ * whatever it is, for the caller to assert on (a leaked agent fd stays and fails the test).
+ */
+export async function settledFds(pid: number, count: number, timeoutMs = 2000): Promise<Map<number, string>> {
+  const deadline = Date.now() + timeoutMs;
+  let fds = procFds(pid);
+  while (fds.size !== count && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+    fds = procFds(pid);
+  }
+  return fds;
+}
+
 export function procFds(pid: number): Map<number, string> {
   const out = new Map<number, string>();
   for (const name of readdirSync(`/proc/${pid}/fd`)) {

@@ -25,7 +25,7 @@ import {
   pidOf,
   procArgv,
   procEnviron,
-  procFds,
+  settledFds,
   procStat,
   procStatus,
   request,
@@ -68,8 +68,9 @@ describe('RealProcessSpawner: what the job gets', () => {
     const pid = track(pidOf(s.result));
     assert.deepEqual(procEnviron(pid), env);
     assert.deepEqual(procArgv(pid), ['sleep', '30']);
-    assert.deepEqual([...procFds(pid).keys()], [0, 1, 2]);
-    assert.equal(procFds(pid).get(0), '/dev/null');
+    const fds = await settledFds(pid, 3);
+    assert.deepEqual([...fds.keys()], [0, 1, 2], JSON.stringify([...fds.entries()]));
+    assert.equal(fds.get(0), '/dev/null');
     assert.equal(readlinkSync(`/proc/${pid}/cwd`), '/', 'launchd jobs start in /');
     // Node ignores SIGPIPE; the job must start with default dispositions and nothing blocked.
     assert.equal(procStatus(pid).SigIgn, '0000000000000000');
@@ -118,7 +119,8 @@ describe('RealProcessSpawner: what the job gets', () => {
     status.on('data', (d: Buffer) => (text += d.toString()));
     await within(new Promise((r) => status.once('close', r)), 5000, 'status channel closed at exec');
     assert.equal(text, '');
-    assert.deepEqual([...procFds(pid).keys()], [0, 1, 2]);
+    const fds = await settledFds(pid, 3);
+    assert.deepEqual([...fds.keys()], [0, 1, 2], JSON.stringify([...fds.entries()]));
     child.kill('SIGKILL');
   });
 
@@ -448,21 +450,9 @@ describe('RealProcessSpawner: socket activation fds', () => {
     closeSync(fa);
     closeSync(fb);
     const pid = track(pidOf(s.result));
-    // Seen once in a full CI run: fd 5 (the shim's close-on-exec status socket) still open when
-    // spawn() had resolved, i.e. the process was inspected while still the shim. Inspect the job
-    // itself once it has exec'd (bounded), and say so if that took any waiting.
-    const execd = (): boolean => {
-      try {
-        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep';
-      } catch {
-        return false;
-      }
-    };
-    const deadline = Date.now() + 2000;
-    while (!execd() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(execd(), "the job exec'd /bin/sleep");
-    const fds = procFds(pid);
-    assert.deepEqual([...fds.keys()], [0, 1, 2, 3, 4]);
+    // The loader's transient library fd can show right after the exec: see settledFds.
+    const fds = await settledFds(pid, 5);
+    assert.deepEqual([...fds.keys()], [0, 1, 2, 3, 4], JSON.stringify([...fds.entries()]));
     assert.equal(fds.get(3), join(dir, 'fd-b'));
     assert.equal(fds.get(4), join(dir, 'fd-a'));
     const env = procEnviron(pid);
