@@ -70,7 +70,13 @@ export interface EnrollFailure {
 
 /** Enrols this machine; writes credentials into `stateDir`. */
 export async function enroll(o: EnrollOptions): Promise<Result<NodeIdentity, EnrollFailure>> {
-  const user = await pendingKey(o.stateDir);
+  let user: KeyPair;
+  try {
+    user = await pendingKey(o.stateDir);
+  } catch (e) {
+    // The state directory cannot hold the key (full disk, read-only): a value, retried later.
+    return err({ kind: 'unreachable', reason: 'state-dir', detail: messageOf(e) });
+  }
   const publicKey = user.getPublicKey();
   const now = o.now ?? Date.now;
   let nc: NatsConnection;
