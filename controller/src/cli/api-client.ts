@@ -66,6 +66,23 @@ export function connectionOf(
   return { credentials: credentials.createSsl(caPem), metadata };
 }
 
+/** The API's target message from the CLI's --nodes / selector / --all (exactly one was given). */
+export function targetOf(
+  nodes: string | undefined,
+  selector: string | undefined,
+): { nodes: { names: string[] } } | { selector: string } | { all: true } {
+  if (nodes !== undefined)
+    return {
+      nodes: {
+        names: nodes
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      },
+    };
+  return selector !== undefined ? { selector } : { all: true };
+}
+
 export class ApiClient {
   readonly server: string;
   readonly #client: Client & Record<string, unknown>;

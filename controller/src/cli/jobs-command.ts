@@ -11,6 +11,7 @@ import {
   parsePlist,
 } from '@launchfleet/shared';
 import { CliError, type Opts, apiOptions, runApi } from './api-command.ts';
+import { targetOf } from './api-client.ts';
 import { duration, presence, table, time, text } from './table.ts';
 
 type Obj = Record<string, unknown>;
@@ -65,19 +66,10 @@ export function registerJobsCommand(program: Command): void {
     }
     await runApi(o, async (api) => {
       const plist = await readPlistText(file);
-      const target =
-        o['nodes'] !== undefined
-          ? {
-              nodes: {
-                names: s(o['nodes'])
-                  .split(',')
-                  .map((x) => x.trim())
-                  .filter(Boolean),
-              },
-            }
-          : o['selector'] !== undefined
-            ? { selector: s(o['selector']) }
-            : { all: true };
+      const target = targetOf(
+        o['nodes'] !== undefined ? s(o['nodes']) : undefined,
+        o['selector'] !== undefined ? s(o['selector']) : undefined,
+      );
       const days = Number(o['validityDays'] ?? 0);
       const r = await api.call('ApplyJob', {
         plist,

@@ -13,6 +13,7 @@ import {
   parsePlist,
 } from '@launchfleet/shared';
 import { CliError, type Opts, apiOptions } from './api-command.ts';
+import { targetOf } from './api-client.ts';
 import { RolloutClient } from './rollout-client.ts';
 import { parseCount, parseCounts, parseSeconds } from './rollout-args.ts';
 import { renderHistory, renderRollout, watchLine } from './rollout-render.ts';
@@ -130,19 +131,10 @@ export function registerRolloutCommand(program: Command): void {
       const chosen = [o['nodes'], o['labelSelector'], o['all']].filter((x) => x !== undefined).length;
       if (chosen !== 1)
         throw new UsageError('rollout start needs exactly one of --nodes, --label-selector or --all');
-      const target =
-        o['nodes'] !== undefined
-          ? {
-              nodes: {
-                names: text(o['nodes'])
-                  .split(',')
-                  .map((x) => x.trim())
-                  .filter(Boolean),
-              },
-            }
-          : o['labelSelector'] !== undefined
-            ? { selector: text(o['labelSelector']) }
-            : { all: true };
+      const target = targetOf(
+        o['nodes'] !== undefined ? text(o['nodes']) : undefined,
+        o['labelSelector'] !== undefined ? text(o['labelSelector']) : undefined,
+      );
       const req: Obj = {
         rolloutId: text(o['id']),
         plist: await readPlistText(file),
