@@ -6,7 +6,7 @@
  * module started is stopped again by `release()`.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -57,8 +57,36 @@ export async function ensureDocker(): Promise<DockerEngine> {
     release: async () => {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      await rm(dir, { recursive: true, force: true });
+      const timedOut = await Promise.race([
+        exited.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), 15_000)),
+      ]);
+      if (timedOut) {
+        child.kill('SIGKILL');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+      }
+      // dockerd bind-mounts namespace files under its exec root (exec/netns/default) and does not
+      // always unmount them on the way out; a mounted file cannot be unlinked (EBUSY).
+      await unmountUnder(dir);
+      try {
+        await rm(dir, { recursive: true, force: true });
+      } catch (e) {
+        console.warn(`# left ${dir} behind: ${(e as Error).message}`);
+      }
     },
   };
+}
+
+/** Lazily unmounts every mount point at or below `dir`, deepest first. */
+async function unmountUnder(dir: string): Promise<void> {
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  // Field 5 is the mount point, with spaces and the like written as octal escapes.
+  const points = mountinfo
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((p): p is string => p !== undefined)
+    .map((p) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((p) => p === dir || p.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const p of points) spawnSync('umount', ['-l', p], { stdio: 'ignore' });
 }
