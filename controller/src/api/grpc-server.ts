@@ -26,6 +26,7 @@ import type { CallContext, FleetApp } from './fleet-handlers.ts';
 import { FleetHandlers } from './fleet-handlers.ts';
 import { loadFleetProto } from './fleet-proto.ts';
 import { statusName, statusOf, toServiceError } from './status.ts';
+import { writeWithBackPressure } from './stream-drain.ts';
 import { addRolloutService } from './rollout-grpc.ts';
 import type { RolloutHandlers } from './rollout-handlers.ts';
 import { loadRolloutProto } from './rollout-proto.ts';
@@ -128,14 +129,7 @@ export async function startGrpcServer(app: FleetApp, o: GrpcServerOptions): Prom
           handlers.WatchEvents(
             call.request,
             ctx,
-            // Back-pressure: a slow client holds the stream, not the controller's memory.
-            (ev) =>
-              call.write(ev)
-                ? Promise.resolve()
-                : new Promise<void>((r) => {
-                    call.once('drain', r);
-                    ac.signal.addEventListener('abort', () => r(), { once: true });
-                  }),
+            (ev) => writeWithBackPressure(call, ev, ac.signal),
             ac.signal,
           ),
         ).then((failure) => {

@@ -22,6 +22,7 @@ import type { CallContext } from './fleet-handlers.ts';
 import type { RolloutHandlers } from './rollout-handlers.ts';
 import { loadRolloutProto } from './rollout-proto.ts';
 import { statusName, statusOf, toServiceError } from './status.ts';
+import { writeWithBackPressure } from './stream-drain.ts';
 
 /** The RolloutService methods and the least role each needs. */
 export const rolloutMethodPolicy = {
@@ -118,18 +119,7 @@ export function addRolloutService(server: Server, d: RolloutGrpcDeps): void {
           method,
           call.metadata,
           (ctx) =>
-            h.WatchRollout(
-              call.request,
-              ctx,
-              (r) =>
-                call.write(r)
-                  ? Promise.resolve()
-                  : new Promise<void>((resolve) => {
-                      call.once('drain', resolve);
-                      ac.signal.addEventListener('abort', () => resolve(), { once: true });
-                    }),
-              ac.signal,
-            ),
+            h.WatchRollout(call.request, ctx, (r) => writeWithBackPressure(call, r, ac.signal), ac.signal),
           call.request,
         ).then((failure) => {
           if (failure === undefined) call.end();

@@ -3,6 +3,7 @@
  * the rollout service and back. Errors are the shared classes; rollout-grpc.ts maps them.
  */
 import { InvalidArgumentError } from '@launchfleet/shared';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Count, JobKind, RolloutStrategy } from '../rollout/core/index.ts';
 import type { CommandType, RolloutService, StartRolloutRequest } from '../rollout/rollout-service.ts';
 import type { RolloutStore } from '../rollout/rollout-store.ts';
@@ -129,17 +130,9 @@ export class RolloutHandlers {
         await send(rolloutView(cur.record));
         if (isFinished(cur.record.state) && cur.record.commands.length === 0) return;
       }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 200);
-        signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(t);
-            resolve();
-          },
-          { once: true },
-        );
-      });
+      // timers/promises removes its abort listener when the timer fires; a listener added per
+      // poll and never removed would grow for as long as the watch runs.
+      await sleep(200, undefined, { signal }).catch(() => undefined);
     }
   }
 }
