@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one check CI runs for deploy/: Prometheus rules and their unit tests (real promtool),
 # the Prometheus and Alertmanager configs, the Grafana dashboard's queries, the agent's
-# LaunchDaemon (launchfleet lint) and systemd unit (systemd-analyze verify), the NATS config,
+# LaunchDaemon (launchfleet lint) and systemd unit (systemd-analyze verify), the NATS config
+# with its operator-mode auth include (made by `launchfleet-controller nats-auth`),
 # the scratch NATS image's staged root, the compose stack and the Kubernetes manifests, and that
 # both mount every path the controller's config names (scripts/check-mounts.mjs).
 # One line per check: "ok", "FAIL" (with the tool's output below it) or "skip" (tool missing).
@@ -113,7 +114,33 @@ node_check agent-config
 
 # ---- NATS
 if has nats-server; then
-  run "nats-server -t $deploy/nats/nats.conf" env NATS_SERVER_NAME=nats-1 nats-server -t -c "$deploy/nats/nats.conf"
+  # nats.conf includes the operator-mode auth include (made from a key store by
+  # `launchfleet-controller nats-auth`) by a path relative to itself: lay both out as a server
+  # sees them, with the include made from a fresh key store, and let nats-server parse the lot
+  # (operator JWT, system account, resolver, preloaded account JWTs). Without the include the
+  # same config must be refused (so -t really reads it).
+  nats_include="$(sed -n 's/^[[:space:]]*include[[:space:]]\{1,\}"\{0,1\}\([^[:space:]";]*\).*/\1/p' "$deploy/nats/nats.conf" | head -n 1)"
+  nats_with_auth() {
+    local root="$tmp/nats-auth-root"
+    mkdir -p "$root/etc/nats"
+    cp "$deploy/nats/nats.conf" "$root/etc/nats/nats.conf"
+    [ -n "$nats_include" ] || { echo "nats.conf has no include line"; return 1; }
+    node controller/bin/launchfleet-controller.js nats-auth --keys "$root/keys" --create \
+      --out "$root/etc/nats/$nats_include" &&
+      NATS_SERVER_NAME=nats-1 nats-server -t -c "$root/etc/nats/nats.conf"
+  }
+  nats_without_auth() {
+    local root="$tmp/nats-no-auth-root"
+    mkdir -p "$root/etc/nats"
+    cp "$deploy/nats/nats.conf" "$root/etc/nats/nats.conf"
+    ! NATS_SERVER_NAME=nats-1 nats-server -t -c "$root/etc/nats/nats.conf"
+  }
+  if [ -f controller/dist/main.js ]; then
+    run "nats-server -t $deploy/nats/nats.conf with the auth include from launchfleet-controller nats-auth" nats_with_auth
+  else
+    skip "nats-server -t $deploy/nats/nats.conf with its auth include" "controller not built (controller/dist missing)"
+  fi
+  run "nats-server -t refuses $deploy/nats/nats.conf without its auth include ($nats_include)" nats_without_auth
   # The scratch image's root, staged as build-nats-image.sh does for docker build: both
   # binaries must start inside it with nothing but what was staged.
   stage_and_run() {

@@ -5,12 +5,16 @@
 // directory the controller only reads). deploy/check.sh runs both subcommands; each prints one
 // line per check ("ok", "FAIL" or "skip") and exits 1 on a failure.
 //
-//   check-mounts.mjs compose   compose.yml against compose/controller.json
+//   check-mounts.mjs compose   compose.yml against compose/controller.json; the NATS servers'
+//                              auth include mounted where nats.conf includes it, and the one-shot
+//                              that writes it run for real (nats-server -t on the result)
 //   check-mounts.mjs k8s       controller-deployment.yaml against controller-configmap.yaml, and
-//                              the init container's copy script run for real on a fresh key store
+//                              the init container's copy script run for real on a fresh key store;
+//                              nats-values.yaml's auth include Secret, mount and $include, and the
+//                              documented `nats-auth` command's output through nats-server -t
 //
 // The configs go through the controller's own parser (controller/dist), which resolves paths.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -162,13 +166,15 @@ async function checkCompose() {
       if (!init) problems.push(`${n}: no one-shot service fills volume ${ks.source} before it starts`);
       else {
         const cmd = [].concat(services[init[0]].command ?? []).join(' ');
-        if (!cmd.includes('KeyStore.open') || !cmd.includes(cfg.keyStoreDir))
+        if (!/launchfleet-controller\.js nats-auth\b/.test(cmd) || !/--create\b/.test(cmd))
+          problems.push(`${init[0]}: does not run \`launchfleet-controller nats-auth --create\``);
+        if (!cmd.includes(`--keys ${cfg.keyStoreDir}`))
           problems.push(`${init[0]}: does not open the key store at ${cfg.keyStoreDir}`);
         if (!/chown -R node:node/.test(cmd))
           problems.push(`${init[0]}: does not give the store to the node user`);
-        const modulePath = /import\('\/app\/([^']+)'\)/.exec(cmd)?.[1];
-        if (!modulePath || !existsSync(join(repo, modulePath)))
-          problems.push(`${init[0]}: imports ${modulePath}, which the image does not have`);
+        const binPath = /\/app\/(\S+launchfleet-controller\.js)/.exec(cmd)?.[1];
+        if (!binPath || !existsSync(join(repo, binPath)))
+          problems.push(`${init[0]}: runs ${binPath}, which the image does not have`);
       }
     }
   }
@@ -330,7 +336,229 @@ async function runCopyScript(script) {
   report(name, problems);
 }
 
-const commands = { compose: checkCompose, k8s: checkK8s };
+// ---------------------------------------------------------------- NATS auth include
+const cliPath = join(repo, 'controller/bin/launchfleet-controller.js');
+const natsConfPath = join(deploy, 'nats/nats.conf');
+const hasNatsServer = () => spawnSync('nats-server', ['--version'], { stdio: 'ignore' }).status === 0;
+
+/** The path nats.conf includes (relative to its own directory, as nats-server resolves it). */
+function natsInclude(text) {
+  return /^\s*include\s+"?([^\s";]+)"?\s*;?\s*$/m.exec(text)?.[1];
+}
+
+/** `nats-server -t -c conf`: undefined when valid, else its output. */
+function natsTest(conf, env = {}) {
+  const r = spawnSync('nats-server', ['-t', '-c', conf], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  });
+  return r.status === 0 ? undefined : `${r.stdout}${r.stderr}`.trim() || `exit ${r.status}`;
+}
+
+/** Problems with a generated include: not 0644, or a seed of the store in it. */
+function includeProblems(file, keysDir) {
+  const problems = [];
+  const mode = statSync(file).mode & 0o777;
+  if (mode !== 0o644) problems.push(`${file} has mode ${mode.toString(8)}, expected 644`);
+  const text = read(file);
+  for (const f of ['operator.nk', 'system.nk', 'account.nk'])
+    if (text.includes(read(join(keysDir, 'nats', f)).trim())) problems.push(`the include holds ${f}'s seed`);
+  if (!/^operator: eyJ/m.test(text) || !/^resolver: MEMORY$/m.test(text))
+    problems.push('the include has no operator JWT or no resolver');
+  return problems;
+}
+
+/**
+ * compose: every NATS server mounts, read-only, a named volume where nats.conf's include line
+ * points; a one-shot it waits for (service_completed_successfully) writes the include there
+ * with `nats-auth --out`. Then that one-shot's command is run for real (its mounts and /app
+ * mapped to a temp dir and the repository) and `nats-server -t` checks nats.conf with the
+ * include it wrote, laid out as the servers see it.
+ */
+async function checkComposeNatsAuth() {
+  const name =
+    'compose: NATS servers mount the auth include where nats.conf includes it, written first by a one-shot';
+  const doc = interpolate(parseYaml(read(join(deploy, 'compose/compose.yml')), { merge: true }));
+  const services = doc.services ?? {};
+  const include = natsInclude(read(natsConfPath));
+  if (!include) return report(name, ['deploy/nats/nats.conf has no include line']);
+  const problems = [];
+  const nats = Object.entries(services).filter(([, svc]) => String(svc.image ?? '').includes('nats'));
+  if (nats.length === 0) problems.push('no NATS services');
+  let writer;
+  for (const [n, svc] of nats) {
+    const mounts = composeMounts(svc);
+    const confTarget = configArg(svc.command);
+    const cm = mounts.find((m) => m.target === confTarget && m.kind === 'bind');
+    if (!cm || resolve(deploy, 'compose', cm.source) !== natsConfPath) {
+      problems.push(`${n}: --config ${confTarget} is not a bind mount of deploy/nats/nats.conf`);
+      continue;
+    }
+    const target = posix.resolve(posix.dirname(confTarget), include);
+    const m = mountOf(target, mounts);
+    if (!m || m.kind !== 'volume') {
+      problems.push(`${n}: ${target} (nats.conf's include) is on no named volume`);
+      continue;
+    }
+    if (!m.readOnly) problems.push(`${n}: the auth volume ${m.source} should be read-only`);
+    const dep = Object.entries(svc.depends_on ?? {}).find(
+      ([d, how]) =>
+        how?.condition === 'service_completed_successfully' &&
+        composeMounts(services[d] ?? {}).some((x) => x.source === m.source && !x.readOnly),
+    );
+    if (!dep) {
+      problems.push(`${n}: no one-shot writing volume ${m.source} completes before it starts`);
+      continue;
+    }
+    const w = composeMounts(services[dep[0]]).find((x) => x.source === m.source && !x.readOnly);
+    const out = posix.join(w.target, posix.relative(m.target, target));
+    const cmd = [].concat(services[dep[0]].command ?? []).join(' ');
+    if (!/\bnats-auth\b/.test(cmd) || !cmd.includes(`--out ${out}`))
+      problems.push(`${dep[0]}: does not write the include with \`nats-auth ... --out ${out}\``);
+    else writer = { service: dep[0], cmd, mounts: composeMounts(services[dep[0]]), confTarget, target, out };
+  }
+  report(name, [...new Set(problems)], `${nats.length} servers, include ${include}`);
+  if (problems.length || !writer) return;
+
+  const runName = `compose: ${writer.service}'s command writes an include that nats-server -t accepts in nats.conf`;
+  if (!existsSync(join(repo, 'controller/dist/main.js'))) return skip(runName, 'controller not built');
+  const tmp = mkdtempSync(join(tmpdir(), 'lf-nats-auth-'));
+  const runProblems = [];
+  try {
+    // Every volume the one-shot mounts becomes a temp dir; /app is the repository. The chown
+    // (to the image's node user) is left out: that user exists only in the image.
+    let cmd = writer.cmd.split(/\s*&&\s*chown\b/)[0].replaceAll('/app/', `${repo}/`);
+    const volumeDir = (source) => join(tmp, 'volumes', source);
+    for (const m of [...writer.mounts].sort((a, b) => b.target.length - a.target.length))
+      cmd = cmd.replaceAll(m.target, volumeDir(m.source));
+    const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr.trim()}`);
+    const keysMount = writer.mounts.find((m) => writer.cmd.includes(`--keys ${m.target}`));
+    const outMount = mountOf(writer.out, writer.mounts);
+    const written = join(volumeDir(outMount.source), posix.relative(outMount.target, writer.out));
+    runProblems.push(...includeProblems(written, volumeDir(keysMount?.source ?? '')));
+    if (!hasNatsServer()) {
+      report(runName, runProblems);
+      return skip('compose: nats-server -t of nats.conf with the include', 'nats-server not installed');
+    }
+    // The server's view: nats.conf at its mount target, the include at the one it names.
+    const root = join(tmp, 'server');
+    mkdirSync(join(root, posix.dirname(writer.confTarget)), { recursive: true });
+    writeFileSync(join(root, writer.confTarget), read(natsConfPath));
+    mkdirSync(join(root, posix.dirname(writer.target)), { recursive: true });
+    writeFileSync(join(root, writer.target), read(written));
+    const bad = natsTest(join(root, writer.confTarget), { NATS_SERVER_NAME: 'nats-1' });
+    if (bad) runProblems.push(`nats-server -t: ${bad}`);
+  } catch (e) {
+    runProblems.push(e.message);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  report(runName, runProblems);
+}
+
+/**
+ * Kubernetes (the official NATS chart, nats-values.yaml): a `$include` key in config.merge,
+ * which the chart resolves against /etc/nats-config; a container patch that mounts a volume
+ * read-only there; a pod-template patch making that volume from a Secret whose item lands on
+ * the included file; the chart's own resolver off (the include has one); and the documented
+ * `kubectl create secret` naming that Secret and key. Then the documented pipe's first half
+ * (`nats-auth` to stdout) is run and `nats-server -t` reads a stand-in for the chart's
+ * nats.conf (the include line as the chart renders it) with the output at the mounted path.
+ */
+async function checkK8sNatsAuth() {
+  const name =
+    "k8s: nats-values.yaml mounts the Secret with the auth include where the chart's config includes it";
+  const valuesFile = join(deploy, 'k8s/nats-values.yaml');
+  const values = parseYaml(read(valuesFile));
+  const problems = [];
+  const includes = Object.entries(values?.config?.merge ?? {}).filter(([k]) => k.endsWith('$include'));
+  if (includes.length !== 1)
+    return report(name, [`${includes.length} $include keys in config.merge, expected 1`]);
+  const include = String(includes[0][1]);
+  const chartConfDir = '/etc/nats-config';
+  const target = posix.resolve(chartConfDir, include);
+  const added = (patch, path) =>
+    (patch ?? []).filter((p) => p.op === 'add' && p.path === path).map((p) => p.value);
+  const mount = added(values.container?.patch, '/volumeMounts/-').find((m) =>
+    mountOf(target, [{ target: m.mountPath }]),
+  );
+  let secret;
+  let key;
+  if (!mount) problems.push(`no container.patch adds a volumeMount holding ${target}`);
+  else {
+    if (mount.readOnly !== true) problems.push(`volumeMount ${mount.name} should be readOnly`);
+    if (mountOf(target, [{ target: chartConfDir }]))
+      problems.push(`${target} is inside the chart's ConfigMap mount ${chartConfDir}`);
+    const vol = added(values.podTemplate?.patch, '/spec/volumes/-').find((v) => v.name === mount.name);
+    secret = vol?.secret?.secretName;
+    const rel = posix.relative(mount.mountPath, target);
+    key = vol?.secret?.items ? vol.secret.items.find((i) => i.path === rel)?.key : rel;
+    if (!secret) problems.push(`no podTemplate.patch adds a Secret volume ${mount.name}`);
+    else if (!key) problems.push(`Secret ${secret}: no item projected to ${rel}`);
+  }
+  if (values?.config?.resolver?.enabled === true)
+    problems.push("config.resolver.enabled: the include sets the resolver; the chart's would conflict");
+  if (secret && key) {
+    const want = `create secret generic ${secret} --from-file=${key}=`;
+    for (const f of ['k8s/nats-values.yaml', 'k8s/kustomization.yaml', 'README.md'])
+      if (!read(join(deploy, f)).includes(want))
+        problems.push(`${f} does not document \`kubectl ... ${want}\``);
+  }
+  report(name, problems, `include ${include} -> ${target}`);
+  if (problems.length) return;
+
+  const runName =
+    "k8s: `nats-auth` output at the Secret's mount passes nats-server -t with the chart's include line";
+  if (!existsSync(join(repo, 'controller/dist/main.js'))) return skip(runName, 'controller not built');
+  if (!hasNatsServer()) return skip(runName, 'nats-server not installed');
+  const tmp = mkdtempSync(join(tmpdir(), 'lf-nats-auth-'));
+  const runProblems = [];
+  try {
+    const keysDir = join(tmp, 'keys');
+    const text = execFileSync(process.execPath, [cliPath, 'nats-auth', '--keys', keysDir, '--create'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const root = join(tmp, 'server');
+    mkdirSync(join(root, posix.dirname(target)), { recursive: true });
+    writeFileSync(join(root, target), text, { mode: 0o644 });
+    runProblems.push(...includeProblems(join(root, target), keysDir));
+    const merge = Object.fromEntries(
+      Object.entries(values.config.merge).filter(([k]) => !k.endsWith('$include')),
+    );
+    const conf = [
+      '{',
+      `  include ${include};`,
+      '  "port": 4222,',
+      `  "http_port": ${Number(values.config.monitor?.port ?? 8222)},`,
+      '  "server_name": "nats-0",',
+      `  "jetstream": { "store_dir": ${JSON.stringify(values.config.jetstream?.fileStore?.dir ?? '/data')} },`,
+      ...Object.entries(merge).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)},`),
+      '}',
+    ].join('\n');
+    mkdirSync(join(root, chartConfDir), { recursive: true });
+    writeFileSync(join(root, chartConfDir, 'nats.conf'), conf);
+    const bad = natsTest(join(root, chartConfDir, 'nats.conf'));
+    if (bad) runProblems.push(`nats-server -t: ${bad}`);
+  } catch (e) {
+    runProblems.push(`${e.message}${e.stderr ? `: ${e.stderr}` : ''}`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  report(runName, runProblems);
+}
+
+const commands = {
+  compose: async () => {
+    await checkCompose();
+    await checkComposeNatsAuth();
+  },
+  k8s: async () => {
+    await checkK8s();
+    await checkK8sNatsAuth();
+  },
+};
 const run = commands[process.argv[2]];
 if (!run) {
   console.error(`usage: check-mounts.mjs ${Object.keys(commands).join('|')}`);

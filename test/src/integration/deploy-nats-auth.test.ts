@@ -1,0 +1,297 @@
+/**
+ * The deployment's NATS auth, end to end on real processes: `launchfleet-controller nats-auth`
+ * (the built binary) writes the auth include from a fresh key store; three nats-servers run
+ * deploy/nats/nats.conf itself (only addresses, ports and the store directory rewritten to
+ * loopback and temp paths) with the include where the config's `include` line points. Then:
+ * anonymous clients and strangers' credentials are refused, the controller's credentials get
+ * R3 JetStream, the system account's account push is acknowledged and a revoked user is cut
+ * off on every server, and the monitoring endpoints answer without credentials.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { createUser } from '@nats-io/nkeys';
+import {
+  connect,
+  credsAuthenticator,
+  jwtAuthenticator,
+  type ConnectionOptions,
+  type NatsConnection,
+} from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { KeyStore, NatsIdentity } from '@launchfleet/controller/identity/index';
+import { freePort, processLauncher, waitFor, type ServerProcess } from '../support/nats-server.ts';
+import { eventually } from '../support/eventually.ts';
+import { repoRoot } from '../support/paths.ts';
+
+const run = promisify(execFile);
+const cli = join(repoRoot, 'controller/bin/launchfleet-controller.js');
+const deployConf = join(repoRoot, 'deploy/nats/nats.conf');
+const refused = /Authorization Violation|authentication/i;
+
+/** One server of the test cluster. */
+interface Server {
+  readonly name: string;
+  readonly url: string;
+  readonly monitorPort: number;
+  readonly proc: ServerProcess;
+  readonly logLines: string[];
+}
+
+/** Replaces `re` in `text`, failing when it does not match exactly `times` times (the file changed). */
+function rewrite(text: string, re: RegExp, to: (m: string) => string, times = 1): string {
+  const n = [...text.matchAll(new RegExp(re.source, `${re.flags.replace('g', '')}g`))].length;
+  assert.equal(n, times, `deploy/nats/nats.conf: ${re} matched ${n} times, expected ${times}`);
+  return text.replace(new RegExp(re.source, `${re.flags.replace('g', '')}g`), to);
+}
+
+async function monitorJson(port: number, path: string): Promise<unknown> {
+  const r = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(2000) });
+  if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+  return r.json();
+}
+
+/** `text` with every JWT replaced by its claims minus the per-signing fields (iat, jti). */
+function claimsOf(text: string): string {
+  return text.replace(/eyJ[\w-]+\.([\w-]+)\.[\w-]+/g, (_jwt, payload: string) => {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+    delete claims['iat'];
+    delete claims['jti'];
+    return JSON.stringify(claims);
+  });
+}
+
+/** Connects once, without reconnecting (a refusal must surface as the connect error). */
+function connectOnce(url: string, o: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
+  return connect({ servers: url, reconnect: false, timeout: 2000, ...o });
+}
+
+describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth`', () => {
+  let base: string;
+  let keysDir: string;
+  let authFile: string;
+  let identity: NatsIdentity;
+  const servers: Server[] = [];
+  const conns: NatsConnection[] = [];
+
+  before(async () => {
+    base = await mkdtemp(join(tmpdir(), 'lf-deploy-auth-'));
+    keysDir = join(base, 'keys');
+    const conf = await readFile(deployConf, 'utf8');
+    const include = /^include\s+(\S+)\s*$/m.exec(conf)?.[1];
+    assert.ok(include, 'deploy/nats/nats.conf has no include line');
+    // The servers' layout as deployed: the config in etc/nats, the include where it points.
+    authFile = resolve(base, 'gen/etc/nats', include);
+    await run(process.execPath, [cli, 'nats-auth', '--keys', keysDir, '--create', '--out', authFile]);
+    identity = new NatsIdentity((await KeyStore.open(keysDir)).natsKeys());
+
+    const specs: { name: string; port: number; monitorPort: number; clusterPort: number }[] = [];
+    for (let i = 1; i <= 3; i++)
+      specs.push({
+        name: `nats-${i}`,
+        port: await freePort(),
+        monitorPort: await freePort(),
+        clusterPort: await freePort(),
+      });
+    const authText = await readFile(authFile, 'utf8');
+    for (const s of specs) {
+      const etc = join(base, s.name, 'etc/nats');
+      let text = rewrite(conf, /^server_name: \$NATS_SERVER_NAME$/m, () => `server_name: ${s.name}`);
+      text = rewrite(text, /^listen: 0\.0\.0\.0:4222$/m, () => `listen: 127.0.0.1:${s.port}`);
+      text = rewrite(text, /^http: 0\.0\.0\.0:8222$/m, () => `http: 127.0.0.1:${s.monitorPort}`);
+      text = rewrite(
+        text,
+        /store_dir: \/data\/jetstream/,
+        () => `store_dir: ${JSON.stringify(join(base, s.name, 'js'))}`,
+      );
+      text = rewrite(text, /listen: 0\.0\.0\.0:6222/, () => `listen: 127.0.0.1:${s.clusterPort}`);
+      text = rewrite(
+        text,
+        /nats-route:\/\/(nats-\d):6222/,
+        (m) => `nats-route://127.0.0.1:${specs.find((x) => m.includes(`${x.name}:`))?.clusterPort ?? 0}`,
+        3,
+      );
+      await mkdir(etc, { recursive: true });
+      await writeFile(join(etc, 'nats.conf'), text);
+      const target = resolve(etc, include);
+      await mkdir(dirname(target), { recursive: true });
+      await writeFile(target, authText, { mode: 0o644 });
+      const logLines: string[] = [];
+      const proc = await processLauncher({
+        confPath: join(etc, 'nats.conf'),
+        dir: join(base, s.name),
+        name: s.name,
+        logLines,
+        debug: false,
+      });
+      servers.push({
+        name: s.name,
+        url: `nats://127.0.0.1:${s.port}`,
+        monitorPort: s.monitorPort,
+        proc,
+        logLines,
+      });
+    }
+    // Ready when every server has the same JetStream meta leader (R3 assets can be made).
+    await waitFor(
+      async () => {
+        for (const s of servers)
+          if (s.proc.exited()) throw new Error(`${s.name} exited:\n${s.logLines.join('\n')}`);
+        const leaders = await Promise.all(
+          servers.map((s) =>
+            monitorJson(s.monitorPort, '/jsz').then(
+              (j) => (j as { meta_cluster?: { leader?: string } }).meta_cluster?.leader ?? '',
+              () => '',
+            ),
+          ),
+        );
+        return leaders.every((l) => l !== '' && l === leaders[0]);
+      },
+      30_000,
+      'the 3-server cluster from deploy/nats/nats.conf to elect a JetStream meta leader',
+    );
+  });
+
+  after(async () => {
+    await Promise.allSettled(conns.map((c) => c.close()));
+    await Promise.allSettled(servers.map((s) => s.proc.kill('SIGTERM')));
+    if (base) await rm(base, { recursive: true, force: true });
+  });
+
+  test('the include is world-readable (0644) and holds JWTs and public keys, no seed', async () => {
+    assert.equal((await stat(authFile)).mode & 0o777, 0o644);
+    const text = await readFile(authFile, 'utf8');
+    // What serverAuthConfig() returns: the same lines and claims; JWTs differ only in iat/jti
+    // and signature (each is signed afresh).
+    assert.equal(claimsOf(text), claimsOf(`${await identity.serverAuthConfig()}\n`));
+    for (const f of ['operator.nk', 'system.nk', 'account.nk']) {
+      const seed = (await readFile(join(keysDir, 'nats', f), 'utf8')).trim();
+      assert.match(seed, /^S[OA]/);
+      assert.ok(!text.includes(seed), `${f}'s seed is in the include`);
+    }
+    assert.doesNotMatch(text, /\bS[OAU][A-Z2-7]{50,}/, 'something seed-shaped is in the include');
+    assert.match(text, new RegExp(`^system_account: ${identity.systemAccountPublicKey}$`, 'm'));
+    assert.match(text, /^resolver: MEMORY$/m);
+    assert.match(text, new RegExp(`^  ${identity.accountPublicKey}: eyJ`, 'm'));
+  });
+
+  test('nats-auth: 0644 under a strict umask, stdout without --out, and no new operator for a wrong path', async () => {
+    const out = join(base, 'cli/strict/auth.conf');
+    await run('sh', [
+      '-c',
+      'umask 077 && exec "$0" "$@"',
+      process.execPath,
+      cli,
+      'nats-auth',
+      '--keys',
+      keysDir,
+      '--out',
+      out,
+    ]);
+    assert.equal((await stat(out)).mode & 0o777, 0o644);
+    const { stdout } = await run(process.execPath, [cli, 'nats-auth', '--keys', keysDir]);
+    assert.equal(claimsOf(stdout), claimsOf(await readFile(out, 'utf8')));
+    // A directory that is not a key store, or is missing a key, is refused (exit 2), and
+    // nothing is created or written.
+    const missing = join(base, 'cli/no-store');
+    await assert.rejects(
+      run(process.execPath, [cli, 'nats-auth', '--keys', missing, '--out', join(base, 'cli/x.conf')]),
+      (e: { code?: number; stderr?: string }) => {
+        assert.equal(e.code, 2);
+        assert.match(e.stderr ?? '', /not a key store/);
+        return true;
+      },
+    );
+    await assert.rejects(stat(missing), /ENOENT/);
+    await assert.rejects(stat(join(base, 'cli/x.conf')), /ENOENT/);
+    const partial = join(base, 'cli/partial');
+    await KeyStore.open(partial);
+    await rm(join(partial, 'nats/account.nk'));
+    await assert.rejects(
+      run(process.execPath, [cli, 'nats-auth', '--keys', partial]),
+      (e: { code?: number; stderr?: string }) => {
+        assert.equal(e.code, 2);
+        assert.match(e.stderr ?? '', /incomplete key store: nats\/account\.nk missing/);
+        return true;
+      },
+    );
+    await assert.rejects(stat(join(partial, 'nats/account.nk')), /ENOENT/);
+  });
+
+  test('an anonymous client is refused by every server', async () => {
+    for (const s of servers) await assert.rejects(connectOnce(s.url), refused, s.name);
+  });
+
+  test('credentials from another key store (another operator) are refused', async () => {
+    const other = await KeyStore.open(join(base, 'other-keys'));
+    const creds = await new NatsIdentity(other.natsKeys()).controllerCreds();
+    await assert.rejects(
+      connectOnce(servers[0]?.url ?? '', { authenticator: credsAuthenticator(creds) }),
+      refused,
+    );
+  });
+
+  test("the controller's credentials connect and get R3 JetStream in the fleet account", async () => {
+    const nc = await connect({
+      servers: servers.map((s) => s.url),
+      authenticator: credsAuthenticator(await identity.controllerCreds()),
+      timeout: 5000,
+    });
+    conns.push(nc);
+    const kv = await eventually(() => new Kvm(nc).create('deploy_auth', { replicas: 3 }), 20_000, 250);
+    await kv.put('k', 'v');
+    assert.equal((await kv.get('k'))?.string(), 'v');
+    assert.equal((await kv.status()).replicas, 3);
+  });
+
+  test('the system account pushes a revocation; every server cuts the user off and refuses it', async () => {
+    const sys = await connect({
+      servers: servers.map((s) => s.url),
+      authenticator: credsAuthenticator(await identity.systemCreds()),
+      timeout: 5000,
+    });
+    conns.push(sys);
+    const user = createUser();
+    const jwt = await identity.nodeJwt('node-deploy-1', user.getPublicKey());
+    const auth = () => jwtAuthenticator(jwt, user.getSeed());
+    // Before the push the node's credentials work on every server.
+    for (const s of servers) await (await connectOnce(s.url, { authenticator: auth() })).close();
+    const node = await connectOnce(servers[1]?.url ?? '', { authenticator: auth() });
+    conns.push(node);
+    const closed = node.closed();
+    await identity.pushAccount(sys, { [user.getPublicKey()]: Math.ceil(Date.now() / 1000) });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const err = await Promise.race([
+      closed,
+      new Promise((_r, reject) => {
+        timer = setTimeout(() => reject(new Error('not disconnected within 10 s')), 10_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.match(String(err), /revoked|authorization|authentication/i);
+    for (const s of servers)
+      await eventually(
+        () => assert.rejects(connectOnce(s.url, { authenticator: auth() }), refused, s.name),
+        10_000,
+      );
+  });
+
+  test('the monitoring port answers healthz and varz without credentials', async () => {
+    for (const s of servers) {
+      const r = await fetch(`http://127.0.0.1:${s.monitorPort}/healthz`, {
+        signal: AbortSignal.timeout(2000),
+      });
+      assert.equal(r.status, 200, s.name);
+      await r.arrayBuffer();
+      const varz = (await monitorJson(s.monitorPort, '/varz')) as {
+        server_name?: string;
+        auth_required?: boolean;
+      };
+      assert.equal(varz.server_name, s.name);
+      assert.equal(varz.auth_required, true);
+    }
+  });
+});
