@@ -10,7 +10,7 @@ import {
   boundedDetail,
   controllerEventSource,
 } from '@launchfleet/shared/messages/index';
-import { type AlertInstance } from './core/alert-evaluator.ts';
+import { type AlertInstance, type RolloutStateValue } from './core/alert-evaluator.ts';
 import { alertNames, alertSeverity } from './core/alert-rules.ts';
 
 /** What `lf_alerts` stores for a firing instance. */
@@ -40,22 +40,30 @@ export function decodeAlertRecord(key: string, text: string): AlertRecord | unde
   const name = alertNames.find((n) => n === a['name']);
   const str = (v: unknown, max: number): string | undefined =>
     typeof v === 'string' && v.length <= max ? v : undefined;
-  const node = str(a['node'], 64);
+  const node = str(a['node'], 128);
+  const rollout = str(a['rollout'], 64);
   const summary = str(a['summary'], 1024);
-  if (!name || node === undefined || summary === undefined || a['key'] !== key) return undefined;
+  if (!name || summary === undefined || a['key'] !== key) return undefined;
+  // Rollout alerts name a rollout; every other alert names a node.
+  if (name === 'LaunchfleetRolloutFailed' || name === 'LaunchfleetRolloutStuck') {
+    if (rollout === undefined) return undefined;
+  } else if (node === undefined) return undefined;
   if (typeof o['activeSince'] !== 'number' || typeof o['firedAt'] !== 'number') return undefined;
   const domain = str(a['domain'], 32);
   const label = str(a['label'], 255);
   const reason = str(a['reason'], 64);
+  const state = rolloutStateValues.find((v) => v === a['state']);
   return {
     alert: {
       name,
       key,
       severity: alertSeverity[name],
-      node,
+      ...(node !== undefined && { node }),
       ...(domain !== undefined && { domain }),
       ...(label !== undefined && { label }),
       ...(reason !== undefined && { reason }),
+      ...(rollout !== undefined && { rollout }),
+      ...(state !== undefined && { state }),
       summary,
     },
     activeSince: o['activeSince'],
@@ -64,7 +72,20 @@ export function decodeAlertRecord(key: string, text: string): AlertRecord | unde
   };
 }
 
-/** The LF_EVENTS event of an alert edge. */
+const rolloutStateValues: readonly RolloutStateValue[] = [
+  'running',
+  'paused',
+  'succeeded',
+  'failed',
+  'rolled_back',
+  'aborted',
+];
+
+/**
+ * The LF_EVENTS event of an alert edge. `detail` starts with `id=<alert id>` and then names what
+ * the alert is about: `node=<node id>`, or for rollout alerts `rollout=<rollout id>` (and
+ * `state=<state>` for LaunchfleetRolloutFailed).
+ */
 export function alertEvent(
   type: 'firing' | 'resolved',
   alert: AlertInstance,
@@ -81,7 +102,9 @@ export function alertEvent(
     ...(alert.label !== undefined && { label: alert.label }),
     ...(alert.domain !== undefined && { domain: alert.domain }),
     detail: boundedDetail(
-      `id=${id} node=${alert.node} severity=${alert.severity}` +
+      `id=${id}${alert.node !== undefined ? ` node=${alert.node}` : ''}` +
+        `${alert.rollout !== undefined ? ` rollout=${alert.rollout}` : ''}` +
+        `${alert.state !== undefined ? ` state=${alert.state}` : ''} severity=${alert.severity}` +
         `${alert.reason !== undefined ? ` reason=${alert.reason}` : ''}: ${alert.summary} (${tail})`,
       1024,
     ),

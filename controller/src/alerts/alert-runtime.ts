@@ -14,6 +14,10 @@
  * publish is dropped by the stream's duplicate window). Two controllers whose views of the
  * fleet lag each other can, at the very edge of a condition, fire and resolve one instance
  * twice; consumers pair firing/resolved by id.
+ *
+ * Rollout alerts read the rollout records in `lf_rollouts` (every stored rollout, as the rollout
+ * gauges of rollout-metrics.ts export them, with the same state mapping and last-progress time)
+ * at most every `rolloutScanMs`; every controller reads them, whichever drives the rollout.
  */
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -23,12 +27,15 @@ import { type Clock, messageOf } from '@launchfleet/shared';
 import { buckets, encodeNodeEvent, subjects } from '@launchfleet/shared/messages/index';
 import { controllerMetrics } from '@launchfleet/shared/metrics/catalog';
 import type { FleetIndex } from '../fleet/core/fleet-index.ts';
+import { currentRollouts, lastProgressAt, metricState, progressRatio } from '../rollout/rollout-metrics.ts';
+import type { StoredRollout } from '../rollout/rollout-store.ts';
 import {
   AlertEvaluator,
   type AlertTransition,
   type FleetSample,
   type JobSample,
   type NodeSample,
+  type RolloutSample,
 } from './core/alert-evaluator.ts';
 import { type AlertSettings, alertNames, defaultAlertSettings } from './core/alert-rules.ts';
 import { alertEvent, decodeAlertRecord, encodeAlertRecord } from './alert-record.ts';
@@ -45,6 +52,13 @@ export interface AlertRuntimeDeps {
   readonly settings?: AlertSettings;
   /** Evaluation period. Default 1 s (a pass over 10,000 nodes costs about a millisecond). */
   readonly tickMs?: number;
+  /** The stored rollouts (the rollout runtime's RolloutStore); without it no rollout alert is raised. */
+  readonly rollouts?: { list(): Promise<StoredRollout[]> };
+  /**
+   * How often the rollout records are re-read (one KV get per rollout). Default 5 s: the rules
+   * are evaluated every 30 s, and the rollout driver reads them every second already.
+   */
+  readonly rolloutScanMs?: number;
   readonly log: (line: string) => void;
 }
 
@@ -65,6 +79,7 @@ export async function startAlertRuntime(d: AlertRuntimeDeps): Promise<AlertRunti
   });
   const r = new AlertLoop(d, kv);
   await r.adoptExisting();
+  await r.scanRollouts();
   r.start();
   return r;
 }
@@ -85,6 +100,9 @@ class AlertLoop implements AlertRuntime {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
+  /** The last rollout read; undefined while none succeeded or after a failed one. */
+  #rollouts: RolloutSample[] | undefined;
+  #rolloutsReadAt = Number.NEGATIVE_INFINITY;
 
   constructor(d: AlertRuntimeDeps, kv: KV) {
     this.#d = d;
@@ -110,6 +128,32 @@ class AlertLoop implements AlertRuntime {
       const rec = decodeAlertRecord(key, e.string());
       if (rec) this.evaluator.adopt(rec.alert, rec.firedAt);
       else await this.#kv.delete(key, { previousSeq: e.revision }).catch(() => undefined);
+    }
+  }
+
+  /** Re-reads the rollout records; on failure rollout alerts stay as they are until a read works. */
+  async scanRollouts(): Promise<void> {
+    const source = this.#d.rollouts;
+    if (!source) return;
+    const now = this.#d.clock.monotonicMs();
+    if (this.#rollouts !== undefined && now - this.#rolloutsReadAt < (this.#d.rolloutScanMs ?? 5000)) return;
+    this.#rolloutsReadAt = now;
+    try {
+      // Only rollouts that still speak for their job (rollout-metrics.ts, as the gauges do).
+      const records = currentRollouts((await source.list()).map((r) => r.record));
+      this.#rollouts = records.map(({ spec, state }) => ({
+        rolloutId: spec.rolloutId,
+        label: spec.label,
+        domain: spec.domain,
+        state: metricState(state.phase.kind),
+        lastProgressAt: lastProgressAt(state),
+        progress: progressRatio(state),
+        outcome: state.outcome?.reason,
+      }));
+    } catch (e) {
+      if (this.#rollouts !== undefined)
+        this.#d.log(`controller: alerts: cannot read rollouts: ${messageOf(e)}`);
+      this.#rollouts = undefined;
     }
   }
 
@@ -162,10 +206,11 @@ class AlertLoop implements AlertRuntime {
         counters: n.status?.counters,
       });
     }
-    return { now: this.#d.clock.wallMs(), jobs, nodes };
+    return { now: this.#d.clock.wallMs(), jobs, nodes, rollouts: this.#rollouts };
   }
 
   async #evaluate(): Promise<void> {
+    await this.scanRollouts();
     for (const t of this.evaluator.evaluate(this.#sample())) {
       if (this.#stopped) return;
       try {

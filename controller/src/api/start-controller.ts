@@ -47,8 +47,15 @@ export interface StartOptions {
   readonly name?: string;
   /** Rollout driver timings (tests use short ones); defaults: 1 s period, 15 s lease. */
   readonly rollout?: { readonly tickMs?: number; readonly leaseMs?: number; readonly holder?: string };
-  /** Alert hold-down times (default: the rules' `for:`) and evaluation period (default 1 s). */
-  readonly alerts?: { readonly settings?: AlertSettings; readonly tickMs?: number };
+  /**
+   * Alert hold-down times (default: the rules' `for:`), evaluation period (default 1 s) and how
+   * often rollout records are re-read for the rollout alerts (default 5 s).
+   */
+  readonly alerts?: {
+    readonly settings?: AlertSettings;
+    readonly tickMs?: number;
+    readonly rolloutScanMs?: number;
+  };
 }
 
 export async function startController(
@@ -156,6 +163,8 @@ export async function startController(
       registry: metrics.registry,
       holder: o.name ?? 'launchfleet-controller',
       log,
+      rollouts: rollouts.store,
+      ...(o.alerts?.rolloutScanMs !== undefined && { rolloutScanMs: o.alerts.rolloutScanMs }),
       ...(o.alerts?.settings !== undefined && { settings: o.alerts.settings }),
       ...(o.alerts?.tickMs !== undefined && { tickMs: o.alerts.tickMs }),
     });

@@ -19,6 +19,12 @@
  *   takes of the fleet is a baseline (a restarted controller does not re-alert on old
  *   refusals), a series that appears later above zero counts as an increase, and a counter that
  *   went down (agent restart) and is above zero counts as an increase (Prometheus' reset rule).
+ * - Recurring drift sums those increases per node and kind over the last hour, in at most ~61
+ *   coalesced buckets per series (bounded however often the counter rises).
+ * - Rollout alerts are evaluated only from a known view of the rollouts (`rollouts` given): when
+ *   the sample has none (not read yet, or the read failed) their instances stay as they are,
+ *   neither advancing nor resolving, so a controller that cannot read lf_rollouts for a moment
+ *   does not resolve and re-fire them.
  *
  * Pure: no I/O, no timers, no clock; `now` is passed in. Memory is bounded by the fleet's
  * problem jobs, nodes and counter series.
@@ -47,25 +53,52 @@ export interface NodeSample {
   readonly counters?: AgentCounters | undefined;
 }
 
+/** A rollout's state as the `launchfleet_rollout_state` gauge names it (rollout-metrics.ts). */
+export type RolloutStateValue = 'running' | 'paused' | 'succeeded' | 'failed' | 'rolled_back' | 'aborted';
+
+/** One stored rollout, as the rollout gauges export it. */
+export interface RolloutSample {
+  readonly rolloutId: string;
+  readonly label: string;
+  readonly domain: string;
+  readonly state: RolloutStateValue;
+  /** Wall ms of its last progress (`launchfleet_rollout_last_progress_timestamp_seconds` x 1000). */
+  readonly lastProgressAt: number;
+  /** Fraction of the target healthy on the new version (`launchfleet_rollout_progress_ratio`). */
+  readonly progress: number;
+  /** Why it ended as it did (failure, abort, manual rollback), when it says. */
+  readonly outcome?: string | undefined;
+}
+
 /** What the evaluator looks at, at `now` (wall ms). */
 export interface FleetSample {
   readonly now: number;
   readonly jobs: Iterable<JobSample>;
   readonly nodes: Iterable<NodeSample>;
+  /** Every stored rollout; undefined when not known (rollout alerts then keep their state). */
+  readonly rollouts?: Iterable<RolloutSample> | undefined;
 }
 
 /** An alert instance with the labels the Prometheus rule would give it. */
 export interface AlertInstance {
   readonly name: AlertName;
-  /** Deterministic: `<name>.<nodeId>[.<label or reason token>]` (keys.alert). */
+  /**
+   * Deterministic: `<name>.<nodeId>[.<label or reason token>]` (keys.alert); rollout alerts:
+   * `<name>.<rolloutId>[.<state>]` (rollout ids are key-safe: `[A-Za-z0-9_-]{1,64}`).
+   */
   readonly key: string;
   readonly severity: AlertSeverity;
-  readonly node: string;
-  /** Job alerts: the job's domain and label. */
+  /** Node, job and counter alerts: the node. Rollout alerts have none. */
+  readonly node?: string;
+  /** Job and rollout alerts: the job's domain and label. */
   readonly domain?: string;
   readonly label?: string;
   /** Counter alerts: the counter's reason (signature refusals) or kind (drift). */
   readonly reason?: string;
+  /** Rollout alerts: the rollout. */
+  readonly rollout?: string;
+  /** LaunchfleetRolloutFailed: the rollout's state (`failed` or `rolled_back`), a label of the rule. */
+  readonly state?: RolloutStateValue;
   /** One line for people. */
   readonly summary: string;
 }
@@ -98,6 +131,14 @@ interface CounterSeries {
   lastIncreaseAt: number | undefined;
 }
 
+/** Increases of one drift series, oldest first, coalesced into buckets of window/60. */
+type IncreaseLog = { at: number; n: number }[];
+
+const rolloutAlerts: ReadonlySet<AlertName> = new Set([
+  'LaunchfleetRolloutFailed',
+  'LaunchfleetRolloutStuck',
+]);
+
 type CounterField = 'signatureRefusals' | 'drift';
 const counterAlert: Record<CounterField, AlertName> = {
   signatureRefusals: 'LaunchfleetSignatureRefused',
@@ -112,6 +153,10 @@ export class AlertEvaluator {
   readonly #counters = new Map<string, CounterSeries>();
   /** Adopted counter alerts whose series has not been sampled yet: key -> fired at. */
   readonly #adoptedIncreases = new Map<string, number>();
+  /** Drift increases per recurring-drift key, within the recurring window. */
+  readonly #driftLogs = new Map<string, IncreaseLog>();
+  /** Adopted recurring-drift alerts whose series has not been sampled yet. */
+  readonly #adoptedRecurring = new Set<string>();
   #primed = false;
 
   constructor(settings: AlertSettings) {
@@ -135,7 +180,8 @@ export class AlertEvaluator {
       return;
     }
     this.#tracked.set(alert.key, { alert, activeSince: firedAt, firing: true });
-    if (alert.reason !== undefined) this.#adoptedIncreases.set(alert.key, firedAt);
+    if (alert.name === 'LaunchfleetDriftRecurring') this.#adoptedRecurring.add(alert.key);
+    else if (alert.reason !== undefined) this.#adoptedIncreases.set(alert.key, firedAt);
   }
 
   /** Publishing a `firing` failed: treat the instance as pending, so the next sample fires it again. */
@@ -167,9 +213,13 @@ export class AlertEvaluator {
     }
     // Series no longer reported (node removed, agent replaced): forget them.
     for (const key of this.#counters.keys()) if (!sampled.has(key)) this.#counters.delete(key);
+    for (const key of this.#driftLogs.keys()) if (!sampled.has(key)) this.#driftLogs.delete(key);
     // An adopted counter alert whose series is gone resolves now; nothing to carry over.
     this.#adoptedIncreases.clear();
+    this.#adoptedRecurring.clear();
     this.#primed = true;
+    if (sample.rollouts !== undefined) for (const r of sample.rollouts) this.#rollout(r, now, active);
+    else for (const [key, t] of this.#tracked) if (rolloutAlerts.has(t.alert.name)) active.set(key, t.alert);
 
     const fired: AlertTransition[] = [];
     const resolved: AlertTransition[] = [];
@@ -245,8 +295,10 @@ export class AlertEvaluator {
     sampled.add(key);
     const prev = this.#counters.get(key);
     let lastIncreaseAt = prev?.lastIncreaseAt;
-    const rose = prev ? value > prev.value || (value < prev.value && value > 0) : this.#primed && value > 0;
-    if (rose) lastIncreaseAt = now;
+    // Prometheus' increase(): a counter that went down was reset, and all of its value is new.
+    const amount = prev ? (value >= prev.value ? value - prev.value : value) : this.#primed ? value : 0;
+    if (amount > 0) lastIncreaseAt = now;
+    if (field === 'drift') this.#recurring(n.nodeId, reason, amount, now, sampled, active);
     const adopted = this.#adoptedIncreases.get(key);
     if (adopted !== undefined) {
       this.#adoptedIncreases.delete(key);
@@ -261,6 +313,74 @@ export class AlertEvaluator {
       key,
       reason,
     });
+  }
+  /** `increase(launchfleet_agent_drift_total[1h]) > 3`, per node and kind. */
+  #recurring(
+    nodeId: string,
+    kind: string,
+    amount: number,
+    now: number,
+    sampled: Set<string>,
+    active: Map<string, AlertInstance>,
+  ): void {
+    const key = keys.alert('LaunchfleetDriftRecurring', nodeId, kind);
+    sampled.add(key);
+    const window = this.#s.driftRecurringWindowMs;
+    let log = this.#driftLogs.get(key) ?? [];
+    if (this.#adoptedRecurring.delete(key) && log.length === 0)
+      // Fired before this evaluator started and not resolved since: its history is unknown here.
+      // Count it as still recurring as of now, so it resolves a window later unless drift goes on
+      // (rather than resolving at once and firing again after the next hold-down).
+      log.push({ at: now, n: this.#s.driftRecurringAbove + 1 });
+    if (amount > 0) {
+      const last = log[log.length - 1];
+      if (last && now - last.at < window / 60) last.n += amount;
+      else log.push({ at: now, n: amount });
+    }
+    log = log.filter((e) => now - e.at < window);
+    if (log.length === 0) {
+      this.#driftLogs.delete(key);
+      return;
+    }
+    this.#driftLogs.set(key, log);
+    const total = log.reduce((sum, e) => sum + e.n, 0);
+    if (total <= this.#s.driftRecurringAbove) return;
+    active.set(key, {
+      ...instance('LaunchfleetDriftRecurring', nodeId, {
+        summary: `managed jobs keep drifting on node ${nodeId}: drift of kind ${kind} repaired ${total} times in the last ${Math.round(window / 60_000)} min`,
+      }),
+      key,
+      reason: kind,
+    });
+  }
+
+  /** LaunchfleetRolloutFailed and LaunchfleetRolloutStuck of one rollout. */
+  #rollout(r: RolloutSample, now: number, active: Map<string, AlertInstance>): void {
+    const at = `${Math.round(r.progress * 100)}% of its target`;
+    const base = { rollout: r.rolloutId, label: r.label, domain: r.domain };
+    if (r.state === 'failed' || r.state === 'rolled_back') {
+      const why = r.outcome ? `: ${r.outcome.slice(0, 400)}` : '';
+      const a: AlertInstance = {
+        name: 'LaunchfleetRolloutFailed',
+        key: keys.alert('LaunchfleetRolloutFailed', r.rolloutId, r.state),
+        severity: alertSeverity.LaunchfleetRolloutFailed,
+        ...base,
+        state: r.state,
+        summary: `rollout ${r.rolloutId} of ${r.label} ended in state ${r.state} at ${at}${why}`,
+      };
+      active.set(a.key, a);
+    }
+    const idle = now - r.lastProgressAt;
+    if (r.state === 'running' && idle > this.#s.rolloutStuckAfterMs) {
+      const a: AlertInstance = {
+        name: 'LaunchfleetRolloutStuck',
+        key: keys.alert('LaunchfleetRolloutStuck', r.rolloutId),
+        severity: alertSeverity.LaunchfleetRolloutStuck,
+        ...base,
+        summary: `rollout ${r.rolloutId} of ${r.label} is running but has made no progress for ${Math.round(idle / 1000)} s (at ${at})`,
+      };
+      active.set(a.key, a);
+    }
   }
 }
 

@@ -12,7 +12,15 @@
  * LaunchfleetNodeUnseen          no report from the node for more than 10m               5m
  * LaunchfleetSignatureRefused    the node's signature-refusal counter rose in the last 15m   0
  * LaunchfleetDriftDetected       the node's drift counter rose in the last 15m           0
+ * LaunchfleetDriftRecurring      the node's drift counter (per kind) rose more than 3     15m
+ *                                times in the last 1h (`increase(...[1h]) > 3`)
+ * LaunchfleetRolloutFailed       the rollout's state is failed or rolled_back (per         0
+ *                                rollout and state, as the rule's `state` label)
+ * LaunchfleetRolloutStuck        the rollout is running and its last progress is more      5m
+ *                                than 15m old
  * ```
+ * LaunchfleetControllerAbsent and LaunchfleetControllerDown are missing on purpose: a controller
+ * cannot report its own absence; only an outside observer (Prometheus) can.
  * Pure: no I/O, no clock.
  */
 import { type Result, ok, err } from '@launchfleet/shared';
@@ -25,6 +33,9 @@ export const alertNames = [
   'LaunchfleetNodeUnseen',
   'LaunchfleetSignatureRefused',
   'LaunchfleetDriftDetected',
+  'LaunchfleetDriftRecurring',
+  'LaunchfleetRolloutFailed',
+  'LaunchfleetRolloutStuck',
 ] as const;
 
 export type AlertName = (typeof alertNames)[number];
@@ -39,6 +50,9 @@ export const alertSeverity: Readonly<Record<AlertName, AlertSeverity>> = {
   LaunchfleetNodeUnseen: 'warning',
   LaunchfleetSignatureRefused: 'warning',
   LaunchfleetDriftDetected: 'info',
+  LaunchfleetDriftRecurring: 'warning',
+  LaunchfleetRolloutFailed: 'critical',
+  LaunchfleetRolloutStuck: 'warning',
 };
 
 /** Timings of the evaluator. */
@@ -51,6 +65,12 @@ export interface AlertSettings {
   readonly throttledWindowMs: number;
   /** A counter increase keeps its alert true this long (`increase(...[15m])`). */
   readonly counterWindowMs: number;
+  /** Drift is "recurring" when it rose more than `driftRecurringAbove` times within this window (`[1h]`). */
+  readonly driftRecurringWindowMs: number;
+  /** The rule's `> 3`. */
+  readonly driftRecurringAbove: number;
+  /** A running rollout is stuck when its last progress is older than this (the rule's `> 900`). */
+  readonly rolloutStuckAfterMs: number;
 }
 
 const minute = 60_000;
@@ -63,10 +83,16 @@ export const defaultAlertSettings: AlertSettings = {
     LaunchfleetNodeUnseen: 5 * minute,
     LaunchfleetSignatureRefused: 0,
     LaunchfleetDriftDetected: 0,
+    LaunchfleetDriftRecurring: 15 * minute,
+    LaunchfleetRolloutFailed: 0,
+    LaunchfleetRolloutStuck: 5 * minute,
   },
   unseenAfterMs: 10 * minute,
   throttledWindowMs: 5 * minute,
   counterWindowMs: 15 * minute,
+  driftRecurringWindowMs: 60 * minute,
+  driftRecurringAbove: 3,
+  rolloutStuckAfterMs: 15 * minute,
 };
 
 /** Parses a duration as Prometheus writes them: `250ms`, `2s`, `5m`, `1h`, `0`. */
