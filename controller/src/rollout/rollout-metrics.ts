@@ -5,7 +5,7 @@
  */
 import { Gauge, type Registry } from 'prom-client';
 import { controllerMetrics } from '@launchfleet/shared/metrics/catalog';
-import type { RolloutPhaseKind, RolloutSpec, RolloutState } from './core/index.ts';
+import { type RolloutPhaseKind, type RolloutSpec, type RolloutState, isFinished } from './core/index.ts';
 
 /** The catalog's state values. */
 const stateValues = ['running', 'paused', 'succeeded', 'failed', 'rolled_back', 'aborted'] as const;
@@ -48,6 +48,27 @@ export function lastProgressAt(state: RolloutState): number {
   return state.current?.progressAt ?? state.finishedAt ?? state.startedAt ?? 0;
 }
 
+/**
+ * The rollouts that still speak for their job: every unfinished one, and for each job (domain,
+ * label) the one started last. A failed or rolled-back rollout so stops alerting, and its series
+ * go, once a newer rollout of the same job starts; the series count is bounded by the jobs
+ * rolled out, not by the history. (A rollout not started yet counts as the newest.)
+ */
+export function currentRollouts<T extends { readonly spec: RolloutSpec; readonly state: RolloutState }>(
+  all: Iterable<T>,
+): T[] {
+  const list = [...all];
+  const newest = new Map<string, T>();
+  const started = (r: T): number => r.state.startedAt ?? Number.MAX_SAFE_INTEGER;
+  for (const r of list) {
+    const job = `${r.spec.domain}\u0000${r.spec.label}`;
+    const seen = newest.get(job);
+    if (!seen || started(r) > started(seen)) newest.set(job, r);
+  }
+  const keep = new Set(newest.values());
+  return list.filter((r) => !isFinished(r.state) || keep.has(r));
+}
+
 export class RolloutMetrics {
   readonly #latest = new Map<string, { spec: RolloutSpec; state: RolloutState }>();
 
@@ -61,10 +82,10 @@ export class RolloutMetrics {
       registers,
       collect() {
         this.reset();
-        for (const [id, { spec, state }] of latest) {
+        for (const { spec, state } of currentRollouts(latest.values())) {
           const now = metricState(state.phase.kind);
           for (const v of stateValues)
-            this.set({ rollout: id, label: spec.label, state: v }, v === now ? 1 : 0);
+            this.set({ rollout: spec.rolloutId, label: spec.label, state: v }, v === now ? 1 : 0);
         }
       },
     });
@@ -75,8 +96,8 @@ export class RolloutMetrics {
       registers,
       collect() {
         this.reset();
-        for (const [id, { spec, state }] of latest)
-          this.set({ rollout: id, label: spec.label }, progressRatio(state));
+        for (const { spec, state } of currentRollouts(latest.values()))
+          this.set({ rollout: spec.rolloutId, label: spec.label }, progressRatio(state));
       },
     });
     new Gauge({
@@ -86,8 +107,8 @@ export class RolloutMetrics {
       registers,
       collect() {
         this.reset();
-        for (const [id, { spec, state }] of latest)
-          this.set({ rollout: id, label: spec.label }, lastProgressAt(state) / 1000);
+        for (const { spec, state } of currentRollouts(latest.values()))
+          this.set({ rollout: spec.rolloutId, label: spec.label }, lastProgressAt(state) / 1000);
       },
     });
   }
