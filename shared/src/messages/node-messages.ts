@@ -97,7 +97,8 @@ export interface Heartbeat {
  *   event kind (`step-started`, `rolled-back`, ...), `detail` says what and why, `label` the job.
  * - `alert-firing` / `alert-resolved`: (controller, additive) an alert started / stopped firing;
  *   `reason` is the alert name (`LaunchfleetJobCrashLooping`, ...), `label` the job (job alerts),
- *   `domain` its domain, `detail` starts with `id=<alert id> node=<node id>` and then says why.
+ *   `domain` its domain, `detail` starts with `id=<alert id> node=<node id>` (rollout alerts:
+ *   `id=<alert id> rollout=<rollout id> state=<state>`) and then says why.
  */
 export type NodeEventKind =
   | 'bundle-accepted'

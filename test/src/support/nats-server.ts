@@ -285,7 +285,8 @@ function spawnServer(confPath: string, name: string, logLines: string[], debug: 
     kill: async (sig) => {
       if (exited) return;
       signal(sig);
-      await Promise.race([exit, delay(5000)]);
+      // An unref'd timer: a server that exits at once must not keep the test process alive 5 s.
+      await Promise.race([exit, delay(5000, { unref: true })]);
       if (!exited) {
         signal('SIGKILL');
         await exit;
@@ -324,6 +325,9 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+function delay(ms: number, o: { unref?: boolean } = {}): Promise<void> {
+  return new Promise((r) => {
+    const t = setTimeout(r, ms);
+    if (o.unref) t.unref();
+  });
 }
