@@ -1,10 +1,12 @@
 /**
  * Bootstrap token records in KV `lf_tokens`. Using a token increments its use count with a
  * compare-and-set on the entry's revision, so two controllers (or two concurrent enrolments)
- * can never both take the last use.
+ * can never both take the last use. A lost compare-and-set is retried after a short random
+ * pause (many agents enrolling with one multi-use token all race for the same entry); only if
+ * it keeps losing is the answer `busy`, never `used-token` while uses remain.
  */
 import type { KV } from '@nats-io/kv';
-import { NotFoundError } from '@launchfleet/shared';
+import { NotFoundError, UnavailableError, messageOf } from '@launchfleet/shared';
 import { keys } from '@launchfleet/shared/messages/index';
 import {
   type TokenRecord,
@@ -26,15 +28,63 @@ export type TokenCheck =
     }
   | {
       readonly ok: false;
-      /** `busy`: too many concurrent enrolments on this token; retry. */
+      /** `busy`: lost the compare-and-set on this token every time (heavy contention); retry. */
       readonly error: 'bad-token' | 'expired-token' | 'used-token' | 'revoked-token' | 'busy';
     };
 
+/**
+ * How many enrolled keys a token record remembers (the newest). The record must stay under
+ * the bucket's value limit (4 KiB; ~85 bytes per key) whatever `maxUses` is. A key forgotten
+ * after this many later enrolments on the same token that retries takes a new use (a new node
+ * id) instead of getting its old one back; a one-use token only ever holds one key.
+ */
+export const rememberedKeysPerToken = 32;
+
+/** Retry tuning for the compare-and-set loop. */
+export interface TokenStoreOptions {
+  /** Attempts before answering `busy` (default 16). */
+  readonly maxAttempts?: number;
+  /** Upper bound of the random pause after the n-th lost race (default min(4 * 2^n, 100) ms). */
+  readonly backoffMs?: (attempt: number) => number;
+}
+
+/** True for JetStream's "wrong last sequence": the entry moved since it was read. */
+export function isWrongRevision(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  const apiCode = (e as { api_error?: { err_code?: unknown } } | null)?.api_error?.err_code;
+  return code === 10071 || apiCode === 10071 || /wrong last sequence/i.test(messageOf(e));
+}
+
 export class TokenStore {
   readonly #kv: KV;
+  readonly #maxAttempts: number;
+  readonly #backoffMs: (attempt: number) => number;
 
-  constructor(kv: KV) {
+  constructor(kv: KV, o: TokenStoreOptions = {}) {
     this.#kv = kv;
+    this.#maxAttempts = Math.max(1, o.maxAttempts ?? 16);
+    this.#backoffMs = o.backoffMs ?? ((n) => Math.min(4 * 2 ** n, 100));
+  }
+
+  /** A random pause in [0, bound) after the n-th lost race, so the racers spread out. */
+  async #pause(attempt: number): Promise<void> {
+    const ms = Math.random() * this.#backoffMs(attempt);
+    if (ms >= 1) await new Promise((r) => setTimeout(r, ms));
+  }
+
+  /**
+   * Compare-and-set write; false when the entry moved (re-read and re-decide), any other
+   * failure (no answer, value too large, ...) is thrown: retrying it would not help and
+   * must not be reported as contention.
+   */
+  async #cas(id: string, rec: TokenRecord, revision: number): Promise<boolean> {
+    try {
+      await this.#kv.update(keys.token(id), JSON.stringify(rec), revision);
+      return true;
+    } catch (e) {
+      if (isWrongRevision(e)) return false;
+      throw e;
+    }
   }
 
   /** Creates a token; the returned text is shown once and never stored. */
@@ -46,18 +96,15 @@ export class TokenStore {
 
   /** Revokes a token: later enrolments with it are refused. */
   async revoke(id: string): Promise<void> {
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
+      if (attempt > 0) await this.#pause(attempt);
       const e = await this.#kv.get(keys.token(id));
       const rec = e && e.operation === 'PUT' ? parseTokenRecord(e.string()) : undefined;
       if (!e || !rec) throw new NotFoundError('bootstrap token', id);
-      try {
-        await this.#kv.update(keys.token(id), JSON.stringify({ ...rec, revoked: true }), e.revision);
-        return;
-      } catch {
-        // revision moved: re-read
-      }
+      if (rec.revoked) return;
+      if (await this.#cas(id, { ...rec, revoked: true }, e.revision)) return;
     }
-    throw new Error(`could not revoke token ${id}: too much contention`);
+    throw new UnavailableError(`could not revoke token ${id}: too much contention, retry`);
   }
 
   /**
@@ -69,7 +116,8 @@ export class TokenStore {
   async use(token: string, now: number, publicKey: string, newNodeId: string): Promise<TokenCheck> {
     const parts = splitToken(token);
     if (!parts) return { ok: false, error: 'bad-token' };
-    for (let attempt = 0; attempt < 8; attempt++) {
+    for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
+      if (attempt > 0) await this.#pause(attempt);
       const e = await this.#kv.get(keys.token(parts.id));
       const rec: TokenRecord | undefined =
         e && e.operation === 'PUT' ? parseTokenRecord(e.string()) : undefined;
@@ -82,16 +130,24 @@ export class TokenStore {
       const next: TokenRecord = {
         ...rec,
         uses: rec.uses + 1,
-        enrolled: { ...(rec.enrolled ?? {}), [publicKey]: newNodeId },
+        enrolled: remember(rec.enrolled, publicKey, newNodeId),
       };
-      try {
-        await this.#kv.update(keys.token(parts.id), JSON.stringify(next), e.revision);
+      if (await this.#cas(parts.id, next, e.revision))
         return { ok: true, tokenId: rec.id, nodeId: newNodeId, repeat: false };
-      } catch {
-        // another enrolment took a use meanwhile: re-read and re-check
-      }
+      // another enrolment took a use meanwhile: re-read and re-check
     }
     // Lost the race every time: the token may still have uses left, so say "retry", not "used".
     return { ok: false, error: 'busy' };
   }
+}
+
+/** The enrolled-keys map with one more key, keeping the newest `rememberedKeysPerToken`. */
+function remember(
+  enrolled: Readonly<Record<string, string>> | undefined,
+  publicKey: string,
+  nodeId: string,
+): Record<string, string> {
+  // Insertion order is enrolment order (keys are never integer-like: they start with 'U').
+  const kept = Object.entries(enrolled ?? {}).slice(-(rememberedKeysPerToken - 1));
+  return { ...Object.fromEntries(kept), [publicKey]: nodeId };
 }

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
+import { createAccount, createOperator, createUser } from '@nats-io/nkeys';
 import { KeyStore } from './key-store.ts';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -89,4 +90,23 @@ test('printing the store shows no private material', () =>
       assert.ok(!text.includes(seed));
       assert.ok(!text.includes(body));
     }
+  }));
+
+test('a store whose seeds nkeys wrote loads them as the same keys; a wrong or bad seed is refused', () =>
+  withDir(async (dir) => {
+    const made = { operator: createOperator(), system: createAccount(), account: createAccount() };
+    await mkdir(join(dir, 'nats'), { recursive: true, mode: 0o700 });
+    for (const [name, kp] of Object.entries(made))
+      await writeFile(join(dir, 'nats', `${name}.nk`), `${new TextDecoder().decode(kp.getSeed())}\n`, {
+        mode: 0o600,
+      });
+    const ks = await KeyStore.open(dir);
+    for (const name of ['operator', 'system', 'account'] as const)
+      assert.equal(ks.natsKeys()[name].getPublicKey(), made[name].getPublicKey());
+    await writeFile(join(dir, 'nats', 'operator.nk'), new TextDecoder().decode(createUser().getSeed()), {
+      mode: 0o600,
+    });
+    await assert.rejects(KeyStore.open(dir), /wrong kind of key/);
+    await writeFile(join(dir, 'nats', 'operator.nk'), 'SOnotaseed\n', { mode: 0o600 });
+    await assert.rejects(KeyStore.open(dir), /does not hold an nkey seed/);
   }));

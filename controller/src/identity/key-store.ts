@@ -17,7 +17,6 @@
  */
 import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createAccount, createOperator, fromSeed, type KeyPair } from '@nats-io/nkeys';
 import { PermissionDeniedError, InvalidArgumentError } from '@launchfleet/shared';
 import {
   type SigningKey,
@@ -26,12 +25,20 @@ import {
   signingKeyFromPem,
   signingKeyToPem,
 } from '@launchfleet/shared/signing/index';
+import {
+  type NativeKeyPair,
+  createNativePair,
+  nativeFromSeed,
+} from '@launchfleet/shared/crypto/native-nkeys';
 
-/** The NATS keys the controller signs with. */
+/**
+ * The NATS keys the controller signs with: native Ed25519 pairs (one native call per
+ * signature), usable wherever `@nats-io/jwt` wants an nkeys `KeyPair`.
+ */
 export interface NatsKeys {
-  readonly operator: KeyPair;
-  readonly system: KeyPair;
-  readonly account: KeyPair;
+  readonly operator: NativeKeyPair;
+  readonly system: NativeKeyPair;
+  readonly account: NativeKeyPair;
 }
 
 export class KeyStore {
@@ -55,9 +62,9 @@ export class KeyStore {
     // files 0600 or 0400) may then be a read-only mount, where chmod fails even as a no-op.
     if (((await stat(dir)).mode & 0o077) !== 0) await chmod(dir, 0o700);
     const nats: NatsKeys = {
-      operator: await loadOrCreateNkey(join(dir, 'nats', 'operator.nk'), createOperator, 'O'),
-      system: await loadOrCreateNkey(join(dir, 'nats', 'system.nk'), createAccount, 'A'),
-      account: await loadOrCreateNkey(join(dir, 'nats', 'account.nk'), createAccount, 'A'),
+      operator: await loadOrCreateNkey(join(dir, 'nats', 'operator.nk'), 'operator'),
+      system: await loadOrCreateNkey(join(dir, 'nats', 'system.nk'), 'account'),
+      account: await loadOrCreateNkey(join(dir, 'nats', 'account.nk'), 'account'),
     };
     const signing = new Map<string, SigningKey>();
     for (const f of (await readdir(join(dir, 'signing'))).sort()) {
@@ -136,7 +143,7 @@ export class KeyStore {
   }
 }
 
-async function loadOrCreateNkey(path: string, create: () => KeyPair, prefix: 'O' | 'A'): Promise<KeyPair> {
+async function loadOrCreateNkey(path: string, role: 'operator' | 'account'): Promise<NativeKeyPair> {
   let seed: string | undefined;
   try {
     seed = (await readSecret(path)).trim();
@@ -144,19 +151,15 @@ async function loadOrCreateNkey(path: string, create: () => KeyPair, prefix: 'O'
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   if (seed === undefined) {
-    const kp = create();
+    const kp = createNativePair(role);
     await writeSecret(path, `${new TextDecoder().decode(kp.getSeed())}\n`);
     return kp;
   }
-  let kp: KeyPair;
-  try {
-    kp = fromSeed(new TextEncoder().encode(seed));
-  } catch {
-    throw new InvalidArgumentError(`${path} does not hold an nkey seed`, 'keyStore');
-  }
-  if (!kp.getPublicKey().startsWith(prefix))
+  const kp = nativeFromSeed(seed);
+  if (!kp.ok) throw new InvalidArgumentError(`${path} does not hold an nkey seed`, 'keyStore');
+  if (kp.value.role !== role)
     throw new InvalidArgumentError(`${path} holds the wrong kind of key`, 'keyStore');
-  return kp;
+  return kp.value;
 }
 
 /** Reads a key file, refusing one that group or others can read or write. */

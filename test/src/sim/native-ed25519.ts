@@ -9,6 +9,13 @@
  * time). Profiled: ~35-40 % of the simulator's CPU during an enrolment ramp. Ed25519 is
  * deterministic, so the native signatures are byte-identical; installing checks that on a
  * random key and refuses to patch if not. `--js-ed25519` (main.ts) keeps the original.
+ *
+ * Only the agent side still needs this. The controller (its own process in the benchmark)
+ * signs JWTs and creates key pairs with native pairs of its own
+ * (`@launchfleet/shared/crypto/native-nkeys`), no patch. The agents' signing still goes through
+ * `@nats-io/nkeys`: the connect nonce in nats-core's `credsAuthenticator`
+ * (`nkeys.fromSeed(seed).sign(nonce)`) and the node key in node-agent/src/link/enroll.ts
+ * (`createUser`, `fromSeed`), so the patch stays until those take a native pair.
  */
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';

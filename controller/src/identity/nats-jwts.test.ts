@@ -1,0 +1,141 @@
+/**
+ * The controller's native Ed25519 nkey pairs against the reference libraries: for many seeds
+ * of every role the controller uses, the same public key, private key, seed and signatures
+ * as `@nats-io/nkeys`; JWTs and creds that `@nats-io/jwt` decodes and verifies. That a real
+ * nats-server accepts them is shown by the integration tests (control-enroll, control-*).
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import {
+  createAccount,
+  createOperator,
+  createUser,
+  fromPublic,
+  fromSeed,
+  type KeyPair,
+} from '@nats-io/nkeys';
+import { type ClaimsData, type User, decode, encodeUser, parseCreds } from '@nats-io/jwt';
+import { createNativePair, nativeFromSeed } from '@launchfleet/shared/crypto/native-nkeys';
+import { fleetAccountJwt, freshUserCreds, operatorJwt, systemAccountJwt, userJwt } from './nats-jwts.ts';
+import { nodePermissions } from './permissions.ts';
+
+const roles = [
+  ['operator', createOperator],
+  ['account', createAccount],
+  ['user', createUser],
+] as const;
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+
+describe('native nkey pairs match @nats-io/nkeys byte for byte', () => {
+  // nkeys costs several ms per call here (pure JavaScript), so: many seeds with the public key
+  // and one signature each, and a few seeds with everything.
+  for (const [role, create] of roles) {
+    test(`${role}: public key and signature for 30 nkeys seeds and 30 native seeds`, () => {
+      const check = (js: KeyPair, native: KeyPair, i: number) => {
+        assert.equal(native.getPublicKey(), js.getPublicKey());
+        const msg = new Uint8Array(randomBytes(i * 7));
+        assert.ok(same(native.sign(msg), js.sign(msg)), `signature of ${msg.length} bytes`);
+      };
+      for (let i = 0; i < 30; i++) {
+        const js = create();
+        const native = nativeFromSeed(js.getSeed());
+        assert.ok(native.ok);
+        check(js, native.value, i);
+        const made = createNativePair(role);
+        check(fromSeed(made.getSeed()), made, i);
+      }
+    });
+
+    test(`${role}: seed, private key, signatures of any length and cross-verification`, () => {
+      for (let i = 0; i < 3; i++) {
+        const js = create();
+        const native = nativeFromSeed(js.getSeed());
+        assert.ok(native.ok);
+        const n = native.value;
+        assert.equal(n.getPublicKey(), js.getPublicKey());
+        assert.ok(same(n.getSeed(), js.getSeed()));
+        assert.ok(same(n.getPrivateKey(), js.getPrivateKey()));
+        for (const len of [0, 1, 1000]) {
+          const msg = new Uint8Array(randomBytes(len));
+          const sig = n.sign(msg);
+          assert.ok(same(sig, js.sign(msg)), `signature of ${len} bytes`);
+          assert.ok(js.verify(msg, sig));
+          assert.ok(fromPublic(n.getPublicKey()).verify(msg, sig));
+          assert.ok(n.verify(msg, sig));
+          if (len > 0) {
+            const other = new Uint8Array(msg);
+            other[0] = (other[0] ?? 0) ^ 0x80;
+            assert.equal(n.verify(other, sig), false);
+          }
+        }
+      }
+    });
+  }
+});
+
+describe('JWTs signed by native pairs', () => {
+  test('operator, account and user JWTs decode and verify with @nats-io/jwt', async () => {
+    const operator = createNativePair('operator');
+    const system = createNativePair('account');
+    const account = createNativePair('account');
+    const node = createUser();
+
+    const op = decode<{ system_account: string }>(await operatorJwt(operator, system.getPublicKey()));
+    assert.equal(op.iss, operator.getPublicKey());
+    assert.equal(op.sub, operator.getPublicKey());
+    assert.equal(op.nats.system_account, system.getPublicKey());
+
+    const sys = decode(await systemAccountJwt(system, operator));
+    assert.equal(sys.iss, operator.getPublicKey());
+    assert.equal(sys.sub, system.getPublicKey());
+
+    const acc = decode<{ revocations: Record<string, number> }>(
+      await fleetAccountJwt(account, operator, { [node.getPublicKey()]: 1234 }),
+    );
+    assert.equal(acc.iss, operator.getPublicKey());
+    assert.deepEqual(acc.nats.revocations, { [node.getPublicKey()]: 1234 });
+
+    const user = decode<Partial<User>>(
+      await userJwt(node.getPublicKey(), account, { name: 'n1', permissions: nodePermissions('n1') }),
+    );
+    assert.equal(user.iss, account.getPublicKey());
+    assert.equal(user.sub, node.getPublicKey());
+    assert.deepEqual(user.nats.pub?.allow, [...nodePermissions('n1').pub.allow]);
+  });
+
+  test('a JWT made with the nkeys pair and one made with the native pair differ only in time', async () => {
+    const js = createAccount();
+    const native = nativeFromSeed(js.getSeed());
+    assert.ok(native.ok);
+    const subject = createUser().getPublicKey();
+    // Same second, same claims, same key: Ed25519 is deterministic, so the JWTs are identical.
+    for (let tries = 0; ; tries++) {
+      const t = Math.floor(Date.now() / 1000);
+      const [a, b] = [await encodeUser('u', subject, js), await encodeUser('u', subject, native.value)];
+      if (Math.floor(Date.now() / 1000) !== t && tries < 5) continue;
+      assert.equal(b, a);
+      break;
+    }
+  });
+
+  test('a forged or altered JWT fails verification', async () => {
+    const account = createNativePair('account');
+    const jwt = await userJwt(createUser().getPublicKey(), account, { name: 'x' });
+    const [h, p, s] = jwt.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as ClaimsData<unknown>;
+    const altered = Buffer.from(JSON.stringify({ ...claims, name: 'y' })).toString('base64url');
+    assert.throws(() => decode(`${h}.${altered}.${s}`), /sig verification failed/);
+  });
+
+  test('fresh creds: a native user seed that nkeys reads, bound to the JWT subject', async () => {
+    const account = createNativePair('account');
+    const creds = await freshUserCreds(account, { name: 'controller' });
+    const parsed = await parseCreds(creds);
+    assert.equal(parsed.key.slice(0, 2), 'SU');
+    const user = fromSeed(new TextEncoder().encode(parsed.key));
+    assert.equal(parsed.uc.sub, user.getPublicKey());
+    assert.equal(parsed.uc.iss, account.getPublicKey());
+    assert.equal(parsed.aid, account.getPublicKey());
+  });
+});
