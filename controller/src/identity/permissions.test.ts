@@ -34,6 +34,35 @@ test('a node may read only its own desired keys and the trust store', () => {
   assert.ok(!canPub(a, '$JS.API.CONSUMER.DELETE.KV_lf_desired.x'));
 });
 
+test('a node follows the trust store by subscription only: no consumer on lf_trust', () => {
+  assert.ok(canSub(a, '$KV.lf_trust.store'));
+  for (const s of [
+    '$JS.API.CONSUMER.CREATE.KV_lf_trust.oc_1.$KV.lf_trust.store',
+    '$JS.API.CONSUMER.CREATE.KV_lf_trust.oc_1.$KV.lf_trust.>',
+    '$JS.API.CONSUMER.CREATE.KV_lf_trust',
+    '$JS.FC.KV_lf_trust.x.y',
+    '$JS.API.DIRECT.GET.KV_lf_trust',
+    '$JS.API.DIRECT.GET.KV_lf_trust.$KV.lf_trust.other',
+    '$JS.API.STREAM.INFO.KV_lf_trust',
+  ])
+    assert.ok(!canPub(a, s), s);
+  // The desired-state watch keeps its consumer and its flow control.
+  assert.ok(canPub(a, '$JS.FC.KV_lf_desired.x.y'));
+  // Exactly the trust key: no other key, no wildcard, and no desired state by subscription
+  // (a core subscriber on lf_desired would see every node's bundles as they are put).
+  for (const s of [
+    '$KV.lf_trust.>',
+    '$KV.lf_trust.*',
+    '$KV.lf_trust.other',
+    `$KV.lf_desired.${a}.com_2Eacme`,
+    `$KV.lf_desired.${a}.>`,
+    `$KV.lf_desired.${b}.com_2Eacme`,
+    '$KV.lf_desired.>',
+    '$KV.>',
+  ])
+    assert.ok(!canSub(a, s), s);
+});
+
 test('a node may write only its own status, events and heartbeat', () => {
   assert.ok(canPub(a, `$KV.lf_nodes.${a}.status`));
   assert.ok(canPub(a, `lf.events.${a}.bundle-refused`));
@@ -51,7 +80,7 @@ test('a node may write only its own status, events and heartbeat', () => {
     assert.ok(!canPub(a, s), s);
 });
 
-test('a node subscribes only to its own inbox and questions', () => {
+test('a node subscribes only to its own inbox, its questions and the trust key', () => {
   assert.ok(canSub(a, `_I.${a}.abc`));
   assert.ok(canSub(a, `lf.q.${a}.ping`));
   for (const s of [`_I.${b}.abc`, `lf.q.${b}.ping`, '>', 'lf.enroll', '_INBOX.x', `lf.events.${a}.x`])

@@ -6,9 +6,12 @@
  *     consumer whose filter is exactly that (2.9's `$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>`
  *     form: the server refuses a payload filter that differs from the subject's filter, so the
  *     subject permission is the filter permission);
- *   - read the trust store the same way (key `store` of `lf_trust`);
+ *   - read the trust store (key `store` of `lf_trust`) by direct get, and follow it by a core
+ *     subscription to exactly `$KV.lf_trust.store` (a KV put is a publish on that subject): no
+ *     consumer on `lf_trust`, so no consumer-create or flow-control rights there;
  *   - put its own `lf_nodes` keys, publish its own events and heartbeats;
- *   - receive on its own inbox prefix `_I.<nodeId>.>` and on its query subjects, and answer
+ *   - receive on its own inbox prefix `_I.<nodeId>.>`, on its query subjects and on the trust
+ *     store's key subject (never on `lf_desired`: other nodes' bundles travel there), and answer
  *     requests it received (allow_responses).
  * Everything else is denied by omission: no `$JS.API.STREAM.*` (stream info with a subject
  * filter would list other nodes' keys; payload-form `STREAM.MSG.GET` and `DIRECT.GET` could
@@ -27,13 +30,17 @@ export interface UserPermissions {
   readonly resp?: { readonly max: number; readonly ttl: number };
 }
 
-/** The subjects that read one KV key (or key filter) of a bucket, and nothing else. */
+/** The subject that direct-gets one KV key (or the last value under a key filter), and nothing else. */
+export function kvGetSubject(bucket: 'lf_desired' | 'lf_trust', keyFilter: string): string {
+  return `${jsApi}.DIRECT.GET.${kvStreamName(bucket)}.${kvSubject(bucket, keyFilter)}`;
+}
+
+/** The subjects that read and watch one KV key (or key filter) of a bucket, and nothing else. */
 export function kvReadSubjects(bucket: 'lf_desired' | 'lf_trust', keyFilter: string): string[] {
   const stream = kvStreamName(bucket);
-  const subject = kvSubject(bucket, keyFilter);
   return [
-    `${jsApi}.DIRECT.GET.${stream}.${subject}`,
-    `${jsApi}.CONSUMER.CREATE.${stream}.*.${subject}`,
+    kvGetSubject(bucket, keyFilter),
+    `${jsApi}.CONSUMER.CREATE.${stream}.*.${kvSubject(bucket, keyFilter)}`,
     // Flow-control replies of the push consumers a watch uses.
     `$JS.FC.${stream}.>`,
   ];
@@ -45,7 +52,7 @@ export function nodePermissions(nodeId: string): UserPermissions {
     pub: {
       allow: [
         ...kvReadSubjects(buckets.desired, keys.desiredOf(nodeId)),
-        ...kvReadSubjects(buckets.trust, keys.trustStore),
+        kvGetSubject(buckets.trust, keys.trustStore),
         kvSubject(buckets.nodes, keys.nodeAll(nodeId)),
         subjects.eventsOf(nodeId),
         subjects.heartbeat(nodeId),
@@ -53,7 +60,11 @@ export function nodePermissions(nodeId: string): UserPermissions {
       deny: [],
     },
     sub: {
-      allow: [`${subjects.nodeInboxPrefix(nodeId)}.>`, subjects.queriesOf(nodeId)],
+      allow: [
+        `${subjects.nodeInboxPrefix(nodeId)}.>`,
+        subjects.queriesOf(nodeId),
+        kvSubject(buckets.trust, keys.trustStore),
+      ],
       deny: [],
     },
     // One reply per request, within 10 s (ttl in nanoseconds).

@@ -1,10 +1,11 @@
 /**
  * The agent's gate on desired state: watches its own keys in `lf_desired` (one filter,
- * `<nodeId>.>`, as nats-server 2.9 allows) and the trust store in `lf_trust`, verifies every
- * bundle, and hands only verified, newer bundles to the caller. Every refusal becomes a
- * `bundle-refused` event (reason = the `RefusalReason`), every trust-store refusal a
- * `trust-refused` event, and an entry under a key that is not a label token a
- * `message-refused` event. Nothing here throws on bad input.
+ * `<nodeId>.>`, as nats-server 2.9 allows; the node's only JetStream consumer), follows the
+ * trust store in `lf_trust` without a consumer (trust-follower.ts: a core subscription plus
+ * direct gets), verifies every bundle, and hands only verified, newer bundles to the caller.
+ * Every refusal becomes a `bundle-refused` event (reason = the `RefusalReason`), every
+ * trust-store refusal a `trust-refused` event, and an entry under a key that is not a label
+ * token a `message-refused` event. Nothing here throws on bad input.
  *
  * This is the boundary the reconcile loop (reconciler.ts) sits behind: it receives
  * `onBundle` / `onRemoved` and owns what to run.
@@ -16,18 +17,19 @@
  */
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Kvm, type KvEntry, type KvWatchEntry } from '@nats-io/kv';
+import { type KV, Kvm, type KvWatchEntry } from '@nats-io/kv';
 import type { Clock } from '@launchfleet/shared';
+import { type Scheduler, systemScheduler } from '@launchfleet/shared/time/clock';
 import { buckets, decodeLabelToken, keys } from '@launchfleet/shared/messages/index';
 import type { NodeEvent, NodeEventKind } from '@launchfleet/shared/messages/index';
 import {
   type AppliedVersion,
   type JobBundle,
   type TrustStore,
-  acceptTrustStore,
   verifyBundle,
 } from '@launchfleet/shared/signing/index';
 import { publishNodeEvent } from './node-connection.ts';
+import { TrustFollower, type TrustFollowerLogLevel } from './trust-follower.ts';
 
 export interface DesiredWatchOptions {
   readonly nc: NatsConnection;
@@ -49,7 +51,22 @@ export interface DesiredWatchOptions {
   readonly onTrust?: (store: TrustStore, raw: string) => void;
   /** Called after each event is published (or failed to publish); for tests and logs. */
   readonly onEvent?: (kind: NodeEventKind, reason: string, label?: string) => void;
+  /** Timers of the trust store re-reads. Default: the real scheduler. */
+  readonly scheduler?: Scheduler;
+  /**
+   * How often the trust store is read again as a safety net (updates published while the
+   * connection was down are lost to the subscription; a reconnect reads again anyway).
+   * Default 5 min.
+   */
+  readonly trustRefreshMs?: number;
+  /** Delay of the confirming re-read before a possibly stale trust store read is reported. Default 2 s. */
+  readonly trustConfirmMs?: number;
+  /** Diagnostics (a failed trust subscription, failed re-reads). */
+  readonly log?: (level: TrustFollowerLogLevel, msg: string) => void;
 }
+
+/** Defaults of the trust store re-reads. */
+export const trustFollowDefaults = { refreshMs: 5 * 60_000, confirmMs: 2000 } as const;
 
 /** What came with a verified bundle. */
 export interface BundleMeta {
@@ -80,6 +97,7 @@ export class DesiredWatch {
   readonly #loops: Promise<void>[] = [];
   /** Bundles refused for an unknown key, retried when the trust store changes (rotation race). */
   readonly #awaitingKey = new Map<string, KvWatchEntry>();
+  #follower: TrustFollower | undefined;
 
   constructor(o: DesiredWatchOptions) {
     this.#o = o;
@@ -100,33 +118,31 @@ export class DesiredWatch {
 
   async start(): Promise<void> {
     const kvm = new Kvm(this.#o.nc);
-    // Bind without stream info (nodes may not read stream info) and with direct get.
-    const trustKv = await kvm.open(buckets.trust, { allow_direct: true });
-    const desiredKv = await kvm.open(buckets.desired, { allow_direct: true });
     // Trust first, so bundles signed with a freshly rotated key verify.
-    const trustEntry = await trustKv.get(keys.trustStore);
-    if (trustEntry) this.#onTrustEntry(trustEntry);
-    const tw = await trustKv.watch({ key: keys.trustStore });
-    const dw = await desiredKv.watch({ key: keys.desiredOf(this.#o.nodeId) });
-    this.#stops.push(
-      () => tw.stop(),
-      () => dw.stop(),
-    );
+    const follower = new TrustFollower({
+      nc: this.#o.nc,
+      trust: this.#trust,
+      scheduler: this.#o.scheduler ?? systemScheduler,
+      refreshMs: this.#o.trustRefreshMs ?? trustFollowDefaults.refreshMs,
+      confirmMs: this.#o.trustConfirmMs ?? trustFollowDefaults.confirmMs,
+      onChange: (store, raw) => this.#onTrustChanged(store, raw),
+      onRefused: (reason, detail) => this.#event('trust-refused', reason, undefined, detail),
+      ...(this.#o.log && { log: this.#o.log }),
+    });
+    this.#follower = follower;
+    let dw: Awaited<ReturnType<KV['watch']>>;
+    try {
+      await follower.start();
+      // Bind without stream info (nodes may not read stream info) and with direct get.
+      const desiredKv = await kvm.open(buckets.desired, { allow_direct: true });
+      dw = await desiredKv.watch({ key: keys.desiredOf(this.#o.nodeId) });
+    } catch (e) {
+      // The caller never gets a watch to stop: stop the follower's timers here.
+      await follower.stop();
+      throw e;
+    }
+    this.#stops.push(() => dw.stop());
     this.#loops.push(
-      (async () => {
-        for await (const e of tw) {
-          try {
-            this.#onTrustEntry(e);
-          } catch (err) {
-            this.#event(
-              'trust-refused',
-              'handler-failed',
-              undefined,
-              err instanceof Error ? err.message : String(err),
-            );
-          }
-        }
-      })(),
       (async () => {
         for await (const e of dw) {
           try {
@@ -145,27 +161,24 @@ export class DesiredWatch {
     );
   }
 
-  /** Resolves when either watch ended (its consumer failed for good, or the connection closed). */
+  /**
+   * Resolves when the desired-state watch ended (its consumer failed for good, or the
+   * connection closed). The trust follower has no consumer to lose: its re-reads go on.
+   */
   ended(): Promise<void> {
     return Promise.race(this.#loops).then(() => undefined);
   }
 
   async stop(): Promise<void> {
     for (const s of this.#stops) s();
-    await Promise.allSettled(this.#loops);
+    await Promise.allSettled([...this.#loops, this.#follower?.stop()]);
   }
 
-  #onTrustEntry(e: KvEntry | KvWatchEntry): void {
-    if (e.operation !== 'PUT') return;
-    const r = acceptTrustStore(e.value, this.#trust);
-    if (!r.ok) {
-      this.#event('trust-refused', r.reason, undefined, r.detail);
-      return;
-    }
-    if (r.unchanged) return;
-    this.#trust = r.store;
-    this.#o.onTrust?.(r.store, e.string());
-    this.#event('trust-updated', 'ok', undefined, `trust store version ${r.store.version}`, r.store.version);
+  /** The follower verified a newer trust store (acceptTrustStore): adopt it, then retry bundles that waited for a key. */
+  #onTrustChanged(store: TrustStore, raw: string): void {
+    this.#trust = store;
+    this.#o.onTrust?.(store, raw);
+    this.#event('trust-updated', 'ok', undefined, `trust store version ${store.version}`, store.version);
     const retry = [...this.#awaitingKey.values()];
     this.#awaitingKey.clear();
     for (const entry of retry) this.#onDesiredEntry(entry);

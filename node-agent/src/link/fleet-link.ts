@@ -83,6 +83,11 @@ export interface FleetLinkSettings {
   readonly maxQueuedEvents?: number;
   /** Tolerated clock skew for bundle validity windows. Default 60 s. */
   readonly maxSkewMs?: number;
+  /**
+   * Safety-net re-read of the trust store, which the node follows by a core subscription
+   * (no consumer) and so cannot replay what was published while it was away. Default 5 min.
+   */
+  readonly trustRefreshMs?: number;
 }
 
 export interface FleetLinkOptions {
@@ -329,6 +334,9 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
         applied: reconciler.applied,
         appliedRaw: reconciler.appliedRaw(),
         ...(set.maxSkewMs !== undefined && { maxSkewMs: set.maxSkewMs }),
+        ...(set.trustRefreshMs !== undefined && { trustRefreshMs: set.trustRefreshMs }),
+        scheduler,
+        log: (level, msg) => log(level, 'link', msg),
         onBundle: (b, meta) => reconciler.accept(b, meta),
         onRemoved: (label, revision) => reconciler.remove(label, revision),
         onTrust: (store, raw) => {
