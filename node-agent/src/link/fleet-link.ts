@@ -40,7 +40,7 @@ import type { PlistLoader } from '../supervisor/domains/plist-loader.ts';
 import { modelPlistLoader } from '../supervisor/domains/model-plist-loader.ts';
 import type { SupervisorLog } from '../supervisor/job-runner.ts';
 import type { JobStatus } from '../supervisor/job-status.ts';
-import { type BackoffPolicy, defaultBackoff, fullJitterDelay } from './core/backoff.ts';
+import { type BackoffPolicy, defaultBackoff, fullJitterDelay, spreadDelay } from './core/backoff.ts';
 import type { ReconcileAction } from './core/reconcile-plan.ts';
 import { type NodeIdentity, loadIdentity, writeFileAtomic } from './credentials.ts';
 import { DesiredStore } from './desired-store.ts';
@@ -77,6 +77,15 @@ export interface FleetLinkSettings {
   readonly resyncMs?: number;
   /** Reconnect (and enrolment retry) backoff. Default 1 s base, 30 s cap, full jitter. */
   readonly backoff?: BackoffPolicy;
+  /**
+   * After an established connection is lost, the first reconnect waits a uniformly random time
+   * in [0, reconnectSpreadMs). A broker restart drops every agent at the same instant; with the
+   * backoff alone most of them come back within its first 1-2 s windows, a herd that overloaded
+   * a 2-core broker at 5,000 agents (test/bench/FLEET-RESULTS.md). Spread over 30 s, 10,000
+   * agents arrive at ~330/s (ANCHORS F.7). Jobs keep running meanwhile; only reporting and new
+   * desired state wait. Default: the backoff's cap (30 s).
+   */
+  readonly reconnectSpreadMs?: number;
   /** Connect timeout. Default 5 s. */
   readonly connectTimeoutMs?: number;
   /** Events kept while offline (oldest dropped first). Default 1000. */
@@ -164,6 +173,9 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
   const scheduler = o.scheduler ?? systemScheduler;
   const random = o.random ?? Math.random;
   const backoff = set.backoff ?? defaultBackoff;
+  const reconnectSpreadMs = Math.max(0, set.reconnectSpreadMs ?? backoff.capMs);
+  /** The last session ended because its connection closed (not a watch failure, not stop()). */
+  let lostBroker = false;
   const log = o.log;
   const files = new ManagedFiles(o.stateDir, o.fs);
   const store = new DesiredStore(o.stateDir, o.fs);
@@ -313,6 +325,7 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
 
   const session = async (id: NodeIdentity): Promise<void> => {
     state = 'connecting';
+    lostBroker = false;
     const conn = await connectAsNode(id, {
       servers: [...controller.natsUrls],
       reconnect: false,
@@ -361,6 +374,7 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       reporter.attach(conn, nodes);
       void resyncRemoved(conn, id.nodeId);
       await Promise.race([conn.closed(), w.ended()]);
+      lostBroker = conn.isClosed();
       // A watch that ended on an open connection would leave the node deaf: start over.
       if (!conn.isClosed()) log('warn', 'link', 'the desired-state watch ended; reconnecting');
     } finally {
@@ -400,7 +414,15 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
         const before = connects;
         await session(identity);
         // A session that connected resets the backoff, unless it died at once (flapping).
-        if (connects > before) attempt = 0;
+        if (connects > before) {
+          attempt = 0;
+          if (!stopped && lostBroker) {
+            state = 'waiting';
+            await sleep(spreadDelay(reconnectSpreadMs, random()));
+            attempt = 1; // the spread was this outage's first wait
+            continue;
+          }
+        }
       } catch (e) {
         connectFailures++;
         lastError = messageOf(e);

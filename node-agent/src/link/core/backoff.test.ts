@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffCeiling, fullJitterDelay, jitteredPeriod } from './backoff.ts';
+import { backoffCeiling, fullJitterDelay, jitteredPeriod, spreadDelay } from './backoff.ts';
 
 const p = { baseMs: 100, capMs: 3000 };
 
@@ -55,4 +55,18 @@ test('heartbeat periods are spread over [period, period * (1 + fraction))', () =
   assert.equal(jitteredPeriod(10_000, 0.2, 0), 10_000);
   assert.ok(jitteredPeriod(10_000, 0.2, 0.999) < 12_000);
   assert.ok(jitteredPeriod(10_000, 0.2, 0.5) >= 10_999);
+});
+
+test('the first wait after a lost connection covers the whole spread window', () => {
+  assert.equal(spreadDelay(30_000, 0), 0);
+  assert.ok(spreadDelay(30_000, 0.9999999) < 30_000);
+  assert.equal(spreadDelay(30_000, 0.5), 15_000);
+  assert.equal(spreadDelay(30_000, Number.NaN), 0);
+  assert.equal(spreadDelay(-5, 0.5), 0);
+  // 10,000 agents with uniform draws land in every second of a 30 s window, none above it.
+  let seed = 7;
+  const u = (): number => ((seed = (seed * 48271) % 2147483647) - 1) / 2147483646;
+  const perSecond = new Array<number>(30).fill(0);
+  for (let i = 0; i < 10_000; i++) perSecond[Math.floor(spreadDelay(30_000, u()) / 1000)]!++;
+  for (const c of perSecond) assert.ok(c > 250 && c < 420, `per-second count ${c}`);
 });

@@ -44,3 +44,12 @@ export function jitteredPeriod(periodMs: number, fraction: number, u: number): n
   const r = Number.isFinite(u) ? Math.min(Math.max(u, 0), 1 - Number.EPSILON) : 0;
   return Math.floor(periodMs + periodMs * fraction * r);
 }
+
+/**
+ * The first wait after an established connection was lost: uniform in [0, windowMs), so a fleet
+ * that lost its broker at one instant comes back spread over the whole window.
+ */
+export function spreadDelay(windowMs: number, u: number): number {
+  const r = Number.isFinite(u) ? Math.min(Math.max(u, 0), 1 - Number.EPSILON) : 0;
+  return Math.floor(r * Math.max(0, windowMs));
+}
