@@ -1,6 +1,6 @@
 # Built by node-agent/scripts/build-native.mjs (node-gyp rebuild). Two targets:
 #   lf-exec   the job exec shim (a plain C executable, no Node symbols)
-#   lfnative  the N-API socket addon (node_api.h only)
+#   lfnative  the N-API addon (node_api.h + uv.h): sockets (lfnative.c) and posix_spawn (lf-spawn.c)
 {
   "targets": [
     {
@@ -12,7 +12,7 @@
     },
     {
       "target_name": "lfnative",
-      "sources": ["src/lfnative.c"],
+      "sources": ["src/lfnative.c", "src/lf-spawn.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra"],
       "xcode_settings": { "OTHER_CFLAGS": ["-std=gnu11", "-Wall", "-Wextra"] }

@@ -1,6 +1,8 @@
 export type * from './ports/index.ts';
 // Real OS adapters (ports/) and the native pieces.
 export { RealProcessSpawner, type RealProcessSpawnerOptions } from './adapters/process-spawner.ts';
+export { PosixProcessSpawner, type PosixProcessSpawnerOptions } from './adapters/posix-spawner.ts';
+export { createProcessSpawner, chosenSpawnerKind, type SpawnerKind } from './adapters/spawner-choice.ts';
 export type { StdioOpenFailurePolicy } from './adapters/exec-shim-protocol.ts';
 export { RealFileSystem, type RealFileSystemOptions } from './adapters/file-system.ts';
 export { RealUserDb, type RealUserDbOptions, type CommandRunner } from './adapters/user-db.ts';

@@ -19,7 +19,10 @@
  *   --nice=N               setpriority(PRIO_PROCESS, 0, N); failure is a warning
  *   --rlimit=NAME:SOFT:HARD  NAME in core cpu data fsize memlock nofile nproc rss stack;
  *                          SOFT/HARD decimal, "inf", or "-" (keep that half); failure is a warning
- *   --setsid               SessionCreate: a new session (skipped when already a session leader)
+ *   --setsid               a new session (skipped when already a session leader): for a spawner
+ *                          whose posix_spawn has no POSIX_SPAWN_SETSID
+ *   --reset-cwd            chdir("/") before anything else: for a spawner whose posix_spawn cannot
+ *                          set the cwd (no posix_spawn_file_actions_addchdir_np)
  *   --low-priority-io      ioprio idle class (Linux), IOPOL_THROTTLE (macOS), no-op elsewhere
  *   --root=DIR             chroot(DIR), then chdir("/")
  *   --uid=N --gid=N        drop to these ids (verified afterwards)
@@ -47,7 +50,8 @@
  * The shim only adds HOME, USER, LOGNAME, SHELL (from the passwd entry of the final uid, looked
  * up before chroot) and TMPDIR (/tmp) when they are absent, like launchd's setenv(..., 0), and the
  * LISTEN_* variables when asked. Nothing else of the agent reaches the job: no fds beyond 0..2+K,
- * no environment variables, default signal dispositions (libuv resets them before exec).
+ * no environment variables, default signal dispositions and an empty signal mask (libuv resets
+ * them before exec; the posix_spawn spawner asks for POSIX_SPAWN_SETSIGDEF|SETSIGMASK).
  */
 #ifdef __linux__
 #define _GNU_SOURCE
@@ -285,7 +289,7 @@ int main(int argc, char **argv) {
   int nlimits = 0;
   long long nfds = 0, nice_v = 0, uid = -1, gid = -1, umask_v = -1;
   int has_nice = 0, do_setsid = 0, low_io = 0, no_initgroups = 0, stdio_refuse = 1;
-  int search_path = 0, do_glob = 0, listen_pid = 0, suspend = 0;
+  int search_path = 0, do_glob = 0, listen_pid = 0, suspend = 0, reset_cwd = 0;
   const char *root = NULL, *user = NULL, *cwd = NULL, *in_path = NULL, *out_path = NULL,
              *err_path = NULL, *fdnames = NULL;
   const char *bad = NULL;
@@ -313,6 +317,8 @@ int main(int argc, char **argv) {
       limits[nlimits++].spec = v;
     } else if (IS("--setsid") && !v) {
       do_setsid = 1;
+    } else if (IS("--reset-cwd") && !v) {
+      reset_cwd = 1;
     } else if (IS("--low-priority-io") && !v) {
       low_io = 1;
     } else if (IS("--root") && v && *v) {
@@ -360,6 +366,9 @@ int main(int argc, char **argv) {
   const char *program = argv[i];
   char **job_argv = argv + i + 1;
   int job_argc = argc - i - 1;
+
+  /* launchd's jobs start in "/": relative paths below (RootDirectory, stdio) resolve from it. */
+  if (reset_cwd && chdir("/") != 0) fail("cwd", errno, "chdir / failed%s", "");
 
   /* Nothing of the agent beyond 0..2 + the passed fds reaches the job. */
   close_from(3 + (int)nfds, status_fd);
@@ -491,6 +500,19 @@ int main(int argc, char **argv) {
     }
     job_argv = g.gl_pathv;
   }
+
+  /* glibc's posix_spawn (the agent's default spawner) sets every signal in the SETSIGDEF set to
+   * SIG_DFL, but glibc's sigfillset leaves out its internal signals (SIGCANCEL, SIGSETXID: 32 and
+   * 33 on Linux), which its spawn child sets to SIG_IGN, and an ignored signal survives exec.
+   * glibc's sigaction refuses those numbers, so reset the glibc-reserved range below SIGRTMIN
+   * with the raw syscall. An all-zero kernel sigaction is SIG_DFL, no flags, an empty mask on
+   * every architecture's layout. Handlers never survive exec, so only SIG_IGN matters here. */
+#if defined(__linux__) && defined(SYS_rt_sigaction) && defined(SIGRTMIN)
+  for (int sig = 32; sig < SIGRTMIN; sig++) {
+    unsigned long ksa[8] = {0};
+    syscall(SYS_rt_sigaction, sig, ksa, NULL, (size_t)(_NSIG / 8));
+  }
+#endif
 
   /* 13. WaitForDebugger */
   if (suspend) {

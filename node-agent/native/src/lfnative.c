@@ -31,6 +31,8 @@
  *     close-on-exec and blocking (BSDs inherit O_NONBLOCK from the listener; inetd programs
  *     expect a blocking stdin).
  *   joinMulticast(fd, group, v6)  (MulticastGroup: IP_ADD_MEMBERSHIP / IPV6_JOIN_GROUP, any interface)
+ *   spawn(path, argv, envp, fds), onExit(cb), capabilities: posix_spawn of the lf-exec shim and
+ *     the reaping of its children, described in lf-spawn.c.
  * Errors are JS Errors with code = errno name (e.g. "EADDRINUSE"), errno, and syscall.
  */
 #ifdef __linux__
@@ -629,6 +631,9 @@ static void free_instance(napi_env env, void *data, void *hint) {
   free(inst);
 }
 
+/* lf-spawn.c: spawn(), onExit(), capabilities. */
+int lf_spawn_init(napi_env env, napi_value exports);
+
 static napi_value init(napi_env env, napi_value exports) {
   instance *inst = calloc(1, sizeof *inst);
   if (!inst || napi_set_instance_data(env, inst, free_instance, NULL) != napi_ok) {
@@ -647,6 +652,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"joinMulticast", NULL, js_join_multicast, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  if (lf_spawn_init(env, exports) != 0) {
+    throw_status(env, "lfnative: cannot set up spawn");
+    return NULL;
+  }
   return exports;
 }
 

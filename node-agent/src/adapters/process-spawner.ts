@@ -28,7 +28,10 @@ export interface RealProcessSpawnerOptions {
 const maxStatusBytes = 64 * 1024;
 
 /**
- * ProcessSpawner over child_process.spawn of the lf-exec shim.
+ * ProcessSpawner over child_process.spawn of the lf-exec shim. Not the default any more: the
+ * agent uses PosixProcessSpawner (posix-spawner.ts, the same shim started with posix_spawn from
+ * the lfnative addon) when the addon provides it; `LAUNCHFLEET_SPAWNER=node` selects this one
+ * (spawner-choice.ts).
  *
  * - The shim is spawned `detached` (a new session: the agent's terminal signals never reach
  *   jobs, and pgid == pid, as launchd's jobs are process-group leaders) with cwd "/" (launchd's
@@ -140,17 +143,18 @@ export class RealProcessSpawner implements ProcessSpawner {
   signal(pid: number, signal: NodeJS.Signals): boolean {
     // pid <= 0 would address process groups or every process: never valid here.
     if (!Number.isInteger(pid) || pid <= 0) return false;
-    return kill(pid, signal);
+    return signalProcess(pid, signal);
   }
 
   signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
     // pgid 1 would be init's group; 0 the agent's own.
     if (!Number.isInteger(pgid) || pgid <= 1) return false;
-    return kill(-pgid, signal);
+    return signalProcess(-pgid, signal);
   }
 }
 
-function kill(target: number, signal: NodeJS.Signals): boolean {
+/** kill(2) that reports ESRCH/EPERM as false (shared by both spawners). */
+export function signalProcess(target: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(target, signal);
     return true;

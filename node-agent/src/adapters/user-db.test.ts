@@ -75,3 +75,125 @@ test('RealUserDb: a failing runner is "not found", never a rejection', async () 
   });
   assert.equal(await db.userByName('alice'), undefined);
 });
+
+/** A runner whose answers the test releases by hand, to see what waits for a lookup. */
+function manualRunner(): {
+  readonly run: CommandRunner;
+  readonly calls: string[];
+  /** Answers every pending call with the current table. */
+  flush(): void;
+  users: Map<string, string>;
+} {
+  const calls: string[] = [];
+  const pending: (() => void)[] = [];
+  const users = new Map<string, string>();
+  const run: CommandRunner = (file, args) => {
+    calls.push([file, ...args].join(' '));
+    return new Promise((resolve) => {
+      pending.push(() => {
+        const line = args[0] === 'passwd' ? users.get(args[1] ?? '') : undefined;
+        resolve(line === undefined ? { code: 2, stdout: '' } : { code: 0, stdout: `${line}\n` });
+      });
+    });
+  };
+  return {
+    run,
+    calls,
+    users,
+    flush: () => {
+      for (const p of pending.splice(0)) p();
+    },
+  };
+}
+
+/** Lets pending promise callbacks run. */
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+test('RealUserDb: a stale found account is answered at once and refreshed in the background', async () => {
+  const m = manualRunner();
+  let now = 0;
+  m.users.set('alice', 'alice:x:501:20::/home/alice:/bin/sh');
+  const db = new RealUserDb({ platform: 'linux', run: m.run, cacheTtlMs: 1000, now: () => now });
+  const first = db.userByName('alice');
+  m.flush();
+  assert.equal((await first)?.uid, 501);
+  assert.equal(m.calls.length, 1);
+
+  now = 5000; // long past the TTL
+  let answered = false;
+  const stale = db.userByName('alice').then((r) => ((answered = true), r));
+  await settle();
+  assert.ok(answered, 'answered without waiting for getent');
+  assert.equal((await stale)?.uid, 501);
+  assert.equal(m.calls.length, 2, 'one refresh started');
+  // More lookups while the refresh runs: served from the cache, no second refresh.
+  assert.equal((await db.userByName('alice'))?.uid, 501);
+  assert.equal(m.calls.length, 2);
+
+  // The account was deleted meanwhile: the refresh's answer replaces the entry.
+  m.users.delete('alice');
+  m.flush();
+  await settle();
+  assert.equal(await db.userByName('alice'), undefined, 'deleted account detected after the refresh');
+  assert.equal(m.calls.length, 2, 'the refreshed answer is fresh: no new lookup');
+});
+
+test('RealUserDb: "not found" is never served stale; a created account is found once the TTL is over', async () => {
+  const m = manualRunner();
+  let now = 0;
+  const db = new RealUserDb({ platform: 'linux', run: m.run, cacheTtlMs: 1000, now: () => now });
+  const miss = db.userByName('bob');
+  m.flush();
+  assert.equal(await miss, undefined);
+  m.users.set('bob', 'bob:x:600:600::/home/bob:/bin/sh');
+  assert.equal(await db.userByName('bob'), undefined, 'cached miss within the TTL');
+  now = 1500;
+  let answered = false;
+  const again = db.userByName('bob').then((r) => ((answered = true), r));
+  await settle();
+  assert.equal(answered, false, 'a miss past the TTL waits for a fresh lookup');
+  m.flush();
+  assert.equal((await again)?.uid, 600);
+  assert.equal(m.calls.length, 2);
+});
+
+test('RealUserDb: a refresh that started before invalidate() is dropped; a failed refresh is "not found"', async () => {
+  const m = manualRunner();
+  let now = 0;
+  m.users.set('carol', 'carol:x:700:700::/home/carol:/bin/sh');
+  const db = new RealUserDb({ platform: 'linux', run: m.run, cacheTtlMs: 1000, now: () => now });
+  const first = db.userByName('carol');
+  m.flush();
+  await first;
+  now = 2000;
+  assert.equal((await db.userByName('carol'))?.uid, 700); // stale, refresh pending
+  db.invalidate();
+  m.users.set('carol', 'carol:x:701:701::/home/carol:/bin/sh');
+  const fresh = db.userByName('carol'); // a new lookup after invalidate()
+  m.flush(); // answers both: the old refresh and the new lookup
+  assert.equal((await fresh)?.uid, 701);
+  await settle();
+  assert.equal((await db.userByName('carol'))?.uid, 701, 'the pre-invalidate refresh did not overwrite');
+
+  let fail = false;
+  const flaky = new RealUserDb({
+    platform: 'linux',
+    cacheTtlMs: 1000,
+    now: () => now,
+    run: () =>
+      fail
+        ? Promise.reject(new Error('getent timed out'))
+        : Promise.resolve({ code: 0, stdout: 'dave:x:800:800::/home/dave:/bin/sh\n' }),
+  });
+  now = 0;
+  assert.equal((await flaky.userByName('dave'))?.uid, 800);
+  fail = true;
+  now = 2000;
+  assert.equal((await flaky.userByName('dave'))?.uid, 800, 'stale answer while refreshing');
+  await settle();
+  assert.equal(
+    await flaky.userByName('dave'),
+    undefined,
+    'the failed refresh is "not found", as a failed lookup',
+  );
+});

@@ -76,13 +76,36 @@ export function parseDsclGroup(name: string, text: string): GroupRecord | undefi
   return gid === undefined ? undefined : { name, gid };
 }
 
-/** UserDb over getent / id / dscl, with a small TTL cache that `invalidate()` clears. */
+/** One cached answer (a record, or undefined = not found). */
+interface CacheEntry {
+  /** When the lookup that produced it started. */
+  readonly at: number;
+  readonly value: Promise<unknown>;
+  /** Set once `value` has settled. */
+  settled: boolean;
+  result: unknown;
+  /** A background refresh of this entry is under way. */
+  refreshing: boolean;
+}
+
+/**
+ * UserDb over getent / id / dscl, with a small TTL cache that `invalidate()` clears.
+ *
+ * Stale-while-revalidate: a found account older than the TTL is still answered at once from the
+ * cache, and a refresh runs in the background; its answer replaces the entry (so an account
+ * deleted since is "not found" from then on, at most one lookup later). A lookup runs a process
+ * (getent) on the path to a job's start only when nothing is cached: the first activation after
+ * the TTL no longer pays for a spawn. A "not found" answer is not served stale: after the TTL it
+ * is looked up again before answering, so an account created since is found at once, as before.
+ */
 export class RealUserDb implements UserDb {
   readonly #platform: NodeJS.Platform;
   readonly #run: CommandRunner;
   readonly #ttl: number;
   readonly #now: () => number;
-  readonly #cache = new Map<string, { readonly at: number; readonly value: Promise<unknown> }>();
+  readonly #cache = new Map<string, CacheEntry>();
+  /** Bumped by invalidate(): a refresh started before it must not write its answer back. */
+  #generation = 0;
 
   constructor(options: RealUserDbOptions = {}) {
     this.#platform = options.platform ?? process.platform;
@@ -94,6 +117,7 @@ export class RealUserDb implements UserDb {
   /** Forgets every cached answer (call after accounts change). */
   invalidate(): void {
     this.#cache.clear();
+    this.#generation++;
   }
 
   userByName(name: string): Promise<UserRecord | undefined> {
@@ -135,14 +159,52 @@ export class RealUserDb implements UserDb {
   }
 
   #cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    if (this.#ttl <= 0) return load().catch(() => undefined as T);
     const now = this.#now();
     const hit = this.#cache.get(key);
-    if (hit && now - hit.at < this.#ttl) return hit.value as Promise<T>;
-    const value = load().catch(() => undefined as T);
-    if (this.#ttl > 0) {
-      if (this.#cache.size > 1024) this.#cache.clear(); // bounded: a cache, not a mirror
-      this.#cache.set(key, { at: now, value });
+    if (hit) {
+      if (!hit.settled || now - hit.at < this.#ttl) return hit.value as Promise<T>;
+      if (hit.result !== undefined) {
+        if (!hit.refreshing) {
+          hit.refreshing = true;
+          this.#refresh(key, hit, load, now);
+        }
+        return hit.value as Promise<T>;
+      }
     }
-    return value;
+    return this.#store(
+      key,
+      now,
+      load().catch(() => undefined as T),
+    );
+  }
+
+  #store<T>(key: string, at: number, pending: Promise<T>): Promise<T> {
+    const entry: CacheEntry = { at, value: pending, settled: false, result: undefined, refreshing: false };
+    void pending.then((r) => {
+      entry.settled = true;
+      entry.result = r;
+    });
+    if (!this.#cache.has(key) && this.#cache.size >= 1024) this.#cache.clear(); // bounded: a cache, not a mirror
+    this.#cache.set(key, entry);
+    return pending;
+  }
+
+  #refresh<T>(key: string, stale: CacheEntry, load: () => Promise<T>, at: number): void {
+    const generation = this.#generation;
+    void load()
+      .catch(() => undefined as T)
+      .then((r) => {
+        // Dropped when invalidate() ran meanwhile or another answer replaced the entry.
+        if (generation !== this.#generation || this.#cache.get(key) !== stale) return;
+        const entry: CacheEntry = {
+          at,
+          value: Promise.resolve(r),
+          settled: true,
+          result: r,
+          refreshing: false,
+        };
+        this.#cache.set(key, entry);
+      });
   }
 }

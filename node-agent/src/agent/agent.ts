@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { messageOf } from '@launchfleet/shared/errors';
 import { systemClock, systemScheduler } from '@launchfleet/shared/time/clock';
 import { RealFileSystem } from '../adapters/file-system.ts';
-import { RealProcessSpawner } from '../adapters/process-spawner.ts';
 import { NativeSocketPort } from '../adapters/socket-port.ts';
+import { createProcessSpawner } from '../adapters/spawner-choice.ts';
 import { RealUserDb } from '../adapters/user-db.ts';
 import type { AgentConfig } from '../config/agent-config.ts';
 import { ControlServer, socketPaths } from '../control/control-server.ts';
@@ -102,7 +102,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
 
   const manager: DomainManager = new DomainManager({
     ports: {
-      spawner: new RealProcessSpawner({ stdioOpenFailure: machine.stdioOpenFailure }),
+      // posix_spawn of lf-exec from the lfnative addon; LAUNCHFLEET_SPAWNER=node selects the
+      // child_process spawner (spawner-choice.ts).
+      spawner: createProcessSpawner({ stdioOpenFailure: machine.stdioOpenFailure }),
       fs,
       users,
       clock: systemClock,

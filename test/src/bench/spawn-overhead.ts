@@ -7,8 +7,11 @@
  *   shim      the same C loop spawning the lf-exec shim with the spawner's exact arguments, exec =
  *             EOF on the shim's status pipe: what the shim itself costs, without Node
  *   node      child_process.spawn in this process (returns after exec) + 'exit'
- *   spawner   RealProcessSpawner: Node spawns the lf-exec shim, which sets the job up and execs
- *   ours      the supervisor: kickstart (the decision) -> job machine -> spawn request -> spawner
+ *   spawner   the agent's default spawner (PosixProcessSpawner: posix_spawn of the lf-exec shim
+ *             from the lfnative addon), which sets the job up and execs
+ *   nodeSpawner  RealProcessSpawner: child_process.spawn of the same shim (the former default,
+ *             LAUNCHFLEET_SPAWNER=node)
+ *   ours      the supervisor: kickstart (the decision) -> job machine -> spawn request -> default spawner
  *             -> 'spawned' seen by the job machine (exec) -> 'exited' processed (reaped)
  *
  * "exec" is the time from the decision until the parent knows the program was exec'd; "reaped"
@@ -20,6 +23,8 @@
  */
 import { spawn } from 'node:child_process';
 import { RealProcessSpawner } from '@launchfleet/node-agent/adapters/process-spawner';
+import { createProcessSpawner } from '@launchfleet/node-agent/adapters/spawner-choice';
+import type { ProcessSpawner } from '@launchfleet/node-agent/ports/process-spawner';
 import { buildShimArgs } from '@launchfleet/node-agent/adapters/exec-shim-protocol';
 import { execShimPath } from '@launchfleet/node-agent/adapters/native-build';
 import type { JobStatus } from '@launchfleet/node-agent/supervisor/index';
@@ -36,8 +41,8 @@ const warmup = quick ? 20 : 50;
 const PROGRAM = '/bin/true';
 const ENV = { PATH: '/usr/bin:/bin:/usr/sbin:/sbin' };
 
-type Method = 'bare' | 'shim' | 'node' | 'spawner' | 'ours';
-const METHODS: readonly Method[] = ['bare', 'shim', 'node', 'spawner', 'ours'];
+type Method = 'bare' | 'shim' | 'node' | 'spawner' | 'nodeSpawner' | 'ours';
+const METHODS: readonly Method[] = ['bare', 'shim', 'node', 'spawner', 'nodeSpawner', 'ours'];
 
 interface Samples {
   exec: number[];
@@ -75,7 +80,8 @@ const request: SpawnRequest = {
 async function main(): Promise<void> {
   const machine = machineInfo();
   const bare = buildBareSpawn();
-  const spawner = new RealProcessSpawner();
+  const spawner = createProcessSpawner();
+  const nodeSpawner = new RealProcessSpawner();
   const label = 'bench.spawn.true';
   // The supervisor's view of its one job: resolves the pending spawn's promises.
   let onExec: (() => void) | undefined;
@@ -113,16 +119,14 @@ async function main(): Promise<void> {
       };
       void sup.system.kickstart(label);
     });
-  const spawnerOnce = (): Promise<{ exec: number; reaped: number }> =>
+  const spawnerOnce = (sp: ProcessSpawner): Promise<{ exec: number; reaped: number }> =>
     new Promise((resolve, reject) => {
       const t0 = performance.now();
       let exec = Number.NaN;
-      spawner
-        .spawn(request, () => resolve({ exec, reaped: performance.now() - t0 }))
-        .then((r) => {
-          exec = performance.now() - t0;
-          if (!r.ok) reject(new Error(`spawner: ${JSON.stringify(r.failure)}`));
-        }, reject);
+      sp.spawn(request, () => resolve({ exec, reaped: performance.now() - t0 })).then((r) => {
+        exec = performance.now() - t0;
+        if (!r.ok) reject(new Error(`spawner: ${JSON.stringify(r.failure)}`));
+      }, reject);
     });
 
   // The spawner puts the status channel at fd 3 when no fds are passed.
@@ -132,6 +136,7 @@ async function main(): Promise<void> {
     shim: { exec: [], reaped: [] },
     node: { exec: [], reaped: [] },
     spawner: { exec: [], reaped: [] },
+    nodeSpawner: { exec: [], reaped: [] },
     ours: { exec: [], reaped: [] },
   };
   const runChunk = async (m: Method, n: number, into: Samples | undefined): Promise<void> => {
@@ -141,7 +146,14 @@ async function main(): Promise<void> {
       into?.reaped.push(...r.reapedMs);
       return;
     }
-    const once = m === 'node' ? nodeOnce : m === 'spawner' ? spawnerOnce : oursOnce;
+    const once =
+      m === 'node'
+        ? nodeOnce
+        : m === 'spawner'
+          ? () => spawnerOnce(spawner)
+          : m === 'nodeSpawner'
+            ? () => spawnerOnce(nodeSpawner)
+            : oursOnce;
     for (let i = 0; i < n; i++) {
       const r = await once();
       into?.exec.push(r.exec);
@@ -178,6 +190,8 @@ async function main(): Promise<void> {
   metrics['split.shimInCOverBareP50Ms'] = round(at('shim.execP50Ms') - at('bare.execP50Ms'));
   metrics['split.nodeOverBareP50Ms'] = round(at('node.execP50Ms') - at('bare.execP50Ms'));
   metrics['split.spawnerOverNodeP50Ms'] = round(at('spawner.execP50Ms') - at('node.execP50Ms'));
+  metrics['split.nodeSpawnerOverNodeP50Ms'] = round(at('nodeSpawner.execP50Ms') - at('node.execP50Ms'));
+  metrics['split.spawnerOverShimInCP50Ms'] = round(at('spawner.execP50Ms') - at('shim.execP50Ms'));
   metrics['split.supervisorOverSpawnerP50Ms'] = round(at('ours.execP50Ms') - at('spawner.execP50Ms'));
   metrics['spawnFailures'] = failures.length;
 
@@ -231,6 +245,20 @@ async function main(): Promise<void> {
         anchorName: 'C posix_spawn loop',
       },
       {
+        what: 'RealProcessSpawner (child_process) + lf-exec -> exec, p50',
+        unit: 'ms',
+        ours: 'nodeSpawner.execP50Ms',
+        anchor: 'bare.execP50Ms',
+        anchorName: 'C posix_spawn loop',
+      },
+      {
+        what: 'RealProcessSpawner (child_process) + lf-exec -> exec, p99',
+        unit: 'ms',
+        ours: 'nodeSpawner.execP99Ms',
+        anchor: 'bare.execP99Ms',
+        anchorName: 'C posix_spawn loop',
+      },
+      {
         what: 'spawner+lf-exec -> exec, p50',
         unit: 'ms',
         ours: 'spawner.execP50Ms',
@@ -249,10 +277,16 @@ async function main(): Promise<void> {
       { what: 'overhead (ours - bare), reaped p99', unit: 'ms', ours: 'overhead.reapedP99Ms' },
       { what: 'split p50: lf-exec shim (in C) over C', unit: 'ms', ours: 'split.shimInCOverBareP50Ms' },
       { what: 'split p50: Node spawn over C', unit: 'ms', ours: 'split.nodeOverBareP50Ms' },
+      { what: 'split p50: default spawner over Node spawn', unit: 'ms', ours: 'split.spawnerOverNodeP50Ms' },
       {
         what: 'split p50: RealProcessSpawner over Node spawn',
         unit: 'ms',
-        ours: 'split.spawnerOverNodeP50Ms',
+        ours: 'split.nodeSpawnerOverNodeP50Ms',
+      },
+      {
+        what: 'split p50: default spawner over the C loop + lf-exec',
+        unit: 'ms',
+        ours: 'split.spawnerOverShimInCP50Ms',
       },
       { what: 'split p50: supervisor over spawner', unit: 'ms', ours: 'split.supervisorOverSpawnerP50Ms' },
     ],
@@ -268,7 +302,8 @@ async function main(): Promise<void> {
     notes: [
       ...(quick ? ['--quick: a smoke run (few samples for a p99); judge the target on a full run'] : []),
       `${spawns} spawns per method after ${warmup} warm-up, interleaved in chunks of ${chunk}; sequential (one process at a time)`,
-      'exec: bare = posix_spawn return (glibc returns after exec); shim = status pipe EOF in C; node = spawn() return (libuv waits for exec); spawner/ours = lf-exec status channel EOF seen by Node',
+      'exec: bare = posix_spawn return (glibc returns after exec); shim = status pipe EOF in C; node = spawn() return (libuv waits for exec); spawner/nodeSpawner/ours = lf-exec status channel EOF seen by Node',
+      `spawner = ${spawner.constructor.name} (the agent's default), nodeSpawner = RealProcessSpawner; ours uses the default`,
       'every child: stdio on /dev/null, new session; ours adds the launchd environment and the job machine',
       ...(failures.length > 0 ? [`spawn failures: ${failures.join('; ')}`] : []),
     ],

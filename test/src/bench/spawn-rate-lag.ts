@@ -10,6 +10,10 @@
  * The supervisor's load: L jobs running /bin/true (ThrottleInterval 0), kicked round-robin, so
  * each job is kicked every L/R seconds; a kick that finds its job still running is dropped and
  * counted as busy. Target (issue 3): event-loop lag < 20 ms while spawning 200 processes/s.
+ *
+ * "ours" runs the agent's default spawner (PosixProcessSpawner, posix_spawn from the lfnative
+ * addon); "oursNode" is the same supervisor with LAUNCHFLEET_SPAWNER=node (RealProcessSpawner,
+ * child_process.spawn), the former default, in a third worker.
  */
 import { emit, intArg, machineInfo, parseArgs, type BenchResult } from './bench-output.ts';
 import { forkWorker, nextMessage, stopWorker, type LagReport, type WorkerTask } from './worker-protocol.ts';
@@ -19,8 +23,21 @@ const rate = intArg(values, 'rate', 200);
 const seconds = intArg(values, 'seconds', quick ? 5 : 20);
 const nLabels = intArg(values, 'labels', 50);
 
-async function runWorker(task: WorkerTask): Promise<{ report: LagReport; warnings: readonly string[] }> {
-  const w = forkWorker(task);
+async function runWorker(
+  task: WorkerTask,
+  spawnerKind?: 'node',
+): Promise<{ report: LagReport; warnings: readonly string[] }> {
+  // The worker inherits this environment at fork: the spawner choice travels in it.
+  const before = process.env.LAUNCHFLEET_SPAWNER;
+  if (spawnerKind) process.env.LAUNCHFLEET_SPAWNER = spawnerKind;
+  else delete process.env.LAUNCHFLEET_SPAWNER;
+  let w;
+  try {
+    w = forkWorker(task);
+  } finally {
+    if (before === undefined) delete process.env.LAUNCHFLEET_SPAWNER;
+    else process.env.LAUNCHFLEET_SPAWNER = before;
+  }
   try {
     const m = await nextMessage(w, 'lag', (seconds + 60) * 1000);
     return { report: m.report, warnings: m.warnings };
@@ -33,10 +50,12 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   const node = await runWorker({ kind: 'lag-node', rate, seconds });
   const ours = await runWorker({ kind: 'lag-supervisor', rate, seconds, labels: nLabels });
+  const oursNode = await runWorker({ kind: 'lag-supervisor', rate, seconds, labels: nLabels }, 'node');
   const metrics: Record<string, number> = {};
   for (const [who, r] of [
     ['ours', ours.report],
     ['node', node.report],
+    ['oursNode', oursNode.report],
   ] as const) {
     for (const [k, v] of Object.entries(r) as [string, number][]) metrics[`${who}.${k}`] = v;
     metrics[`${who}.spawnsPerSec`] = Math.round((r.spawned / r.windowMs) * 1000 * 10) / 10;
@@ -63,6 +82,23 @@ async function main(): Promise<void> {
       row('decision -> exec under load, p99', 'ms', 'execP99Ms'),
       row('CPU while spawning', '% core', 'cpuPct'),
       row('RSS after the run', 'MB', 'rssMB'),
+      ...(
+        [
+          ['event-loop lag p99', 'ms', 'lagP99Ms'],
+          ['event-loop lag max', 'ms', 'lagMaxMs'],
+          ['achieved spawns/s', '1/s', 'spawnsPerSec'],
+          ['kicks dropped (job still running)', 'count', 'busy'],
+          ['decision -> exec under load, p50', 'ms', 'execP50Ms'],
+          ['decision -> exec under load, p99', 'ms', 'execP99Ms'],
+          ['CPU while spawning', '% core', 'cpuPct'],
+        ] as const
+      ).map(([what, unit, key]) => ({
+        what: `${what} (vs the child_process spawner)`,
+        unit,
+        ours: `ours.${key}`,
+        anchor: `oursNode.${key}`,
+        anchorName: 'supervisor with RealProcessSpawner',
+      })),
     ],
     targets: [
       {

@@ -1,6 +1,7 @@
 /**
  * The supervisor as the agent process will run it, without the agent's process (main.ts): a
- * DomainManager over the real adapters (RealProcessSpawner + lf-exec, RealFileSystem,
+ * DomainManager over the real adapters (the agent's default spawner + lf-exec: PosixProcessSpawner,
+ * or RealProcessSpawner with LAUNCHFLEET_SPAWNER=node; RealFileSystem,
  * RealUserDb, the system clock), launchd 842 semantics, its system domain loaded from a
  * directory of real plist files through the shared plist model — the path a LaunchDaemons
  * directory takes at boot.
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import type { PlistValue } from '@launchfleet/shared/job/job-spec';
 import { buildXmlPlist } from '@launchfleet/shared/plist/build-plist';
 import { systemClock, systemScheduler } from '@launchfleet/shared/time/clock';
-import { RealProcessSpawner } from '@launchfleet/node-agent/adapters/process-spawner';
+import { createProcessSpawner } from '@launchfleet/node-agent/adapters/spawner-choice';
 import { RealFileSystem } from '@launchfleet/node-agent/adapters/file-system';
 import { RealUserDb } from '@launchfleet/node-agent/adapters/user-db';
 import {
@@ -70,7 +71,7 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
   const problems: string[] = [];
   const manager = new DomainManager({
     ports: {
-      spawner: new RealProcessSpawner(),
+      spawner: createProcessSpawner(),
       fs: new RealFileSystem(),
       users: new RealUserDb(),
       clock: systemClock,

@@ -11,7 +11,7 @@ import type { PlistValue } from '@launchfleet/shared/job/job-spec';
 import { buildXmlPlist } from '@launchfleet/shared/plist/build-plist';
 import { systemClock, systemScheduler } from '@launchfleet/shared/time/clock';
 import { RealFileSystem } from '@launchfleet/node-agent/adapters/file-system';
-import { RealProcessSpawner } from '@launchfleet/node-agent/adapters/process-spawner';
+import { createProcessSpawner } from '@launchfleet/node-agent/adapters/spawner-choice';
 import { NativeSocketPort } from '@launchfleet/node-agent/adapters/socket-port';
 import { RealUserDb } from '@launchfleet/node-agent/adapters/user-db';
 import { CalendarScheduler } from '@launchfleet/node-agent/supervisor/calendar-scheduler';
@@ -61,7 +61,8 @@ export async function startSupervisor(opts: { maxInetdInstances?: number } = {})
     kind: 'system',
     uid: 0,
     ports: {
-      spawner: new RealProcessSpawner(),
+      // The agent's default spawner (posix_spawn; LAUNCHFLEET_SPAWNER=node for child_process).
+      spawner: createProcessSpawner(),
       fs,
       users: new RealUserDb(),
       clock: systemClock,

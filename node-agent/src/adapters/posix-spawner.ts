@@ -1,0 +1,221 @@
+import { closeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { constants } from 'node:os';
+import type {
+  ProcessExit,
+  ProcessSpawner,
+  SpawnFailure,
+  SpawnRequest,
+  SpawnResult,
+  StdioTarget,
+} from '../ports/process-spawner.ts';
+import {
+  buildShimArgs,
+  checkRequest,
+  parseShimStatus,
+  type StdioOpenFailurePolicy,
+} from './exec-shim-protocol.ts';
+import { execShimPath, loadAddon } from './native-build.ts';
+import { signalProcess } from './process-spawner.ts';
+
+/** Options of the posix_spawn spawner (the same as RealProcessSpawner's). */
+export interface PosixProcessSpawnerOptions {
+  /** SPEC §7 D11, when a StandardIn/Out/ErrorPath cannot be opened. Default 'refuse' (modern). */
+  readonly stdioOpenFailure?: StdioOpenFailurePolicy;
+  /** Path of lf-exec; default: node-agent/native/build/Release/lf-exec. */
+  readonly shimPath?: string;
+}
+
+/** The spawn part of the lfnative addon (node-agent/native/src/lf-spawn.c). */
+interface SpawnAddon {
+  spawn(
+    path: string,
+    argv: readonly string[],
+    envp: readonly string[],
+    fds: readonly number[],
+  ): { readonly pid: number; readonly statusFd: number };
+  onExit(cb: (pid: number, code: number, signal: number) => void): void;
+  readonly capabilities: { readonly setsid: boolean; readonly chdir: boolean };
+}
+
+/** Status text beyond this is dropped: the shim writes a few short lines at most. */
+const maxStatusBytes = 64 * 1024;
+
+const signalNames = new Map<number, NodeJS.Signals>(
+  Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
+);
+
+/** Exit handlers of every live child of every PosixProcessSpawner, by pid (one addon per process). */
+const exitHandlers = new Map<number, (exit: ProcessExit) => void>();
+let addon: SpawnAddon | undefined;
+
+function spawnAddon(): SpawnAddon {
+  if (addon) return addon;
+  const a = loadAddon('lfnative') as Partial<SpawnAddon>;
+  if (typeof a.spawn !== 'function' || typeof a.onExit !== 'function' || !a.capabilities)
+    throw new Error('the lfnative addon has no spawn(): rebuild it (`npm run build`)');
+  a.onExit((pid, code, signal) => {
+    const handler = exitHandlers.get(pid);
+    if (!handler) return;
+    exitHandlers.delete(pid);
+    const name = signal === 0 ? null : (signalNames.get(signal) ?? 'SIGKILL');
+    handler({ pid, code: name === null ? code : null, signal: name });
+  });
+  addon = a as SpawnAddon;
+  return addon;
+}
+
+/** True when the lfnative addon is built and has spawn() (then PosixProcessSpawner works). */
+export function posixSpawnAvailable(): boolean {
+  try {
+    spawnAddon();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * ProcessSpawner over posix_spawn of the lf-exec shim, from the lfnative addon. The observable
+ * behaviour is RealProcessSpawner's (read its doc comment): the same shim, arguments, status
+ * protocol, fd layout, session, cwd "/", environment and exit reporting. What differs is how the
+ * shim is started:
+ *
+ * - child_process.spawn (libuv 1.46) fork()s the whole agent and blocks the event loop until
+ *   the child execs, about 1-2 ms per spawn at 100 MB RSS and much more on a loaded machine
+ *   (test/bench/RESULTS.md). glibc's posix_spawn is clone(CLONE_VM|CLONE_VFORK): no page-table
+ *   copy; the loop waits only until the shim has exec'd.
+ * - The addon builds the fd map (stdio at 0..2, passFds at 3..n, the status socketpair next)
+ *   without collisions, starts a new session (POSIX_SPAWN_SETSID), resets every signal to its
+ *   default and empties the mask (SETSIGDEF, SETSIGMASK) and sets cwd "/" (addchdir_np). Where
+ *   the platform lacks SETSID or addchdir_np, lf-exec does it (--setsid, --reset-cwd).
+ * - libuv does not know these children: the addon reaps them itself on SIGCHLD with
+ *   waitpid(pid, WNOHANG) for each pid it started (never waitpid(-1), so the children of
+ *   child_process are not stolen, and libuv's per-pid waitpid does not steal ours).
+ *
+ * Event-loop cost per spawn: the posix_spawn call (the shim's exec in the vforked child), one
+ * socketpair read and one SIGCHLD scan over the live children.
+ */
+export class PosixProcessSpawner implements ProcessSpawner {
+  readonly #stdioPolicy: StdioOpenFailurePolicy;
+  readonly #shimPath: string | undefined;
+
+  constructor(options: PosixProcessSpawnerOptions = {}) {
+    this.#stdioPolicy = options.stdioOpenFailure ?? 'refuse';
+    this.#shimPath = options.shimPath;
+  }
+
+  spawn(req: SpawnRequest, onExit: (exit: ProcessExit) => void): Promise<SpawnResult> {
+    const invalid = checkRequest(req);
+    if (invalid) return Promise.resolve({ ok: false, failure: invalid });
+    let native: SpawnAddon;
+    let shim: string;
+    try {
+      native = spawnAddon();
+      shim = this.#shimPath ?? execShimPath();
+    } catch (err) {
+      return Promise.resolve({ ok: false, failure: spawnError(err) });
+    }
+    const statusFd = 3 + req.passFds.length;
+    const built = buildShimArgs(req, statusFd, this.#stdioPolicy);
+    const requestWarnings = built.warnings;
+    const extra: string[] = [];
+    if (!native.capabilities.setsid) extra.push('--setsid');
+    if (!native.capabilities.chdir) extra.push('--reset-cwd');
+    const argv = ['lf-exec', ...extra, ...built.args];
+    const envp = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
+    const fds = [fdOf(req.stdin), fdOf(req.stdout), fdOf(req.stderr), ...req.passFds];
+    let child: { readonly pid: number; readonly statusFd: number };
+    try {
+      child = native.spawn(shim, argv, envp, fds);
+    } catch (err) {
+      return Promise.resolve({ ok: false, failure: spawnError(err) });
+    }
+    const pid = child.pid;
+    return new Promise<SpawnResult>((resolve) => {
+      let text = '';
+      let outcome: 'pending' | 'ok' | 'failed' = 'pending';
+      let exit: ProcessExit | undefined;
+      let exitDelivered = false;
+
+      const deliverExit = (): void => {
+        if (outcome !== 'ok' || exit === undefined || exitDelivered) return;
+        exitDelivered = true;
+        const e = exit;
+        setImmediate(() => onExit(e));
+      };
+      const finish = (result: SpawnResult): void => {
+        if (outcome !== 'pending') return;
+        outcome = result.ok ? 'ok' : 'failed';
+        resolve(result);
+        deliverExit();
+      };
+      const settleFromStatus = (eof: boolean): void => {
+        const report = parseShimStatus(text);
+        const warnings = [...requestWarnings, ...report.warnings];
+        if (report.failure) finish({ ok: false, failure: report.failure });
+        else if (eof || report.suspended)
+          finish(warnings.length > 0 ? { ok: true, pid, warnings } : { ok: true, pid });
+      };
+
+      // The shim's exit after a failure (F line) is reaped and dropped, as with child_process.
+      exitHandlers.set(pid, (e) => {
+        exit = e;
+        deliverExit();
+      });
+      let status: Socket;
+      try {
+        status = new Socket({ fd: child.statusFd, readable: true, writable: false });
+      } catch {
+        // Cannot read the channel (should not happen for a fresh socketpair): the shim runs.
+        closeQuietly(child.statusFd);
+        finish({ ok: true, pid });
+        return;
+      }
+      status.setEncoding('utf8');
+      status.on('data', (chunk: string) => {
+        if (text.length < maxStatusBytes) text += chunk;
+        settleFromStatus(false);
+      });
+      status.once('error', () => settleFromStatus(true));
+      status.once('close', () => settleFromStatus(true));
+      status.once('end', () => {
+        settleFromStatus(true);
+        status.destroy();
+      });
+    });
+  }
+
+  signal(pid: number, signal: NodeJS.Signals): boolean {
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    return signalProcess(pid, signal);
+  }
+
+  signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+    if (!Number.isInteger(pgid) || pgid <= 1) return false;
+    return signalProcess(-pgid, signal);
+  }
+}
+
+function fdOf(t: StdioTarget): number {
+  // A path is opened by the shim after dropping privileges; until then the stream is /dev/null (-1).
+  return t.kind === 'fd' ? t.fd : -1;
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // nothing more to do
+  }
+}
+
+function spawnError(err: unknown): SpawnFailure {
+  const e = err as NodeJS.ErrnoException;
+  return {
+    stage: 'spawn',
+    errno: typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code) ? e.code : 'EINVAL',
+    exitStatus: 78,
+    message: e instanceof Error ? e.message : String(err),
+  };
+}
