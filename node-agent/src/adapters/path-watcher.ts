@@ -61,6 +61,7 @@ export class PathWatcher {
   #rescan: NodeJS.Timeout | undefined;
   #fallback: NodeJS.Timeout | undefined;
   #disposed = false;
+  #rearmPending = false;
 
   constructor(path: string, onChange: () => void, opts: PathWatcherOptions) {
     this.#path = resolve(path);
@@ -141,10 +142,17 @@ export class PathWatcher {
 
   #onParentEvent(name: string | null): void {
     if (this.#disposed) return;
+    // An event named after the watched directory itself: it was deleted or moved away
+    // (IN_DELETE_SELF / IN_MOVE_SELF), and its watch is dead. A directory made again at once can
+    // get the same inode number back, so the identity checks cannot be trusted to notice.
+    if (name !== null && name === basename(this.#parentDir)) this.#rearmSoon();
     if (name === null || name === this.#childName) {
       if (this.#parentDir === dirname(this.#path)) {
         this.#check(false);
         this.#schedule();
+        // A directory target created, deleted or replaced: for the same reason its own watch may
+        // be on a dead inode with the same number.
+        if (this.#targetIdentity.endsWith(':d')) this.#rearmSoon();
       } else {
         this.#rearmSoon(); // a missing component on the way to the path appeared or changed
       }
@@ -155,8 +163,10 @@ export class PathWatcher {
   }
 
   #rearmSoon(): void {
-    if (this.#disposed) return;
+    if (this.#disposed || this.#rearmPending) return;
+    this.#rearmPending = true;
     setImmediate(() => {
+      this.#rearmPending = false;
       if (!this.#disposed) this.#arm();
     });
   }

@@ -164,6 +164,49 @@ describe('RealFileSystem.watch', () => {
     c.dispose();
   });
 
+  // rm -r and mkdir in one go usually give the new directory the old inode number back, so
+  // only the watch events can tell that the old watch died with the old directory.
+  test('a parent directory deleted and made again at once (same inode number): a file in it is seen', async () => {
+    for (let i = 0; i < 5; i++) {
+      const d = fresh();
+      const dir = join(d, 'watched');
+      mkdirSync(dir);
+      const target = join(dir, 'trigger');
+      const c = counter(target);
+      await quiet();
+      const next = c.next(`trigger created in the new directory (round ${i})`);
+      rmSync(dir, { recursive: true });
+      mkdirSync(dir);
+      writeFileSync(target, 'x');
+      await next;
+      // And the watch now lives on the new directory.
+      await quiet();
+      const again = c.next(`trigger changed (round ${i})`);
+      writeFileSync(target, 'xy');
+      await again;
+      c.dispose();
+    }
+  });
+
+  test('a watched directory deleted and made again at once: entries in the new one are seen', async () => {
+    for (let i = 0; i < 5; i++) {
+      const d = fresh();
+      const q = join(d, 'queue');
+      mkdirSync(q);
+      const c = counter(q);
+      await quiet();
+      let next = c.next(`dir replaced (round ${i})`);
+      rmSync(q, { recursive: true });
+      mkdirSync(q);
+      await next;
+      await quiet();
+      next = c.next(`entry in the new dir (round ${i})`);
+      writeFileSync(join(q, 'job'), '');
+      await next;
+      c.dispose();
+    }
+  });
+
   test('dispose stops callbacks; watching nonsense paths never throws', async () => {
     const d = fresh();
     const p = join(d, 'x');

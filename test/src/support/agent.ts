@@ -181,7 +181,14 @@ export async function startAgentProcess(
   const proc = spawn(file, argv, {
     cwd: dirs.dir,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LAUNCHFLEET_LOG: 'debug' },
+    env: {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      LAUNCHFLEET_LOG: 'debug',
+      // LAUNCHFLEET_SPAWNER=node runs the agents under test with the child_process spawner.
+      ...(process.env['LAUNCHFLEET_SPAWNER'] !== undefined && {
+        LAUNCHFLEET_SPAWNER: process.env['LAUNCHFLEET_SPAWNER'],
+      }),
+    },
   });
   const a = new AgentProcess(dirs, proc);
   const sock = join(dirs.runDir, 'system.sock');
