@@ -79,8 +79,19 @@ describe('fleet link: the trust store followed without a consumer', () => {
     await eventually(() => updatedVersions().includes(version), 10_000, `trust-updated v${version}`);
     assert.equal(node.link.status().connects, connects, 'no reconnect: the live message carried it');
     // Persisted for the next start, and bundles signed by the new key verify.
-    const stored = JSON.parse(await readFile(id.trustStorePath, 'utf8')) as { store: TrustStore };
-    assert.equal(stored.store.version, version);
+    // (The link writes the file after it reports the update, so wait for it.)
+    const storedVersion = async (): Promise<number | undefined> => {
+      try {
+        return (JSON.parse(await readFile(id.trustStorePath, 'utf8')) as { store: TrustStore }).store.version;
+      } catch {
+        return undefined; // between the write and the rename
+      }
+    };
+    await eventually(
+      async () => (await storedVersion()) === version,
+      10_000,
+      `trust store v${version} persisted`,
+    );
     const k2 = cp.keyStore.signingKeys().find((k) => k.keyId !== cp.keyStore.activeSigningKey().keyId);
     assert.ok(k2);
     await cp.keyStore.activate(k2.keyId);
