@@ -20,6 +20,16 @@ export const agentBin: string = fileURLToPath(
 );
 const agentMain: string = fileURLToPath(new URL('../../../node-agent/dist/main.js', import.meta.url));
 
+/**
+ * The Node flags the agent ships with: those on its bin's `#!/usr/bin/env -S node ...` line,
+ * which `node <bin>` would skip. The benchmarks measure the agent as installed.
+ */
+export function shippedNodeFlags(): string[] {
+  const first = readFileSync(agentBin, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\S*env -S node((?:\s+--\S+)*)\s*$/.exec(first);
+  return m?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+}
+
 /** Is the agent built? */
 export function realAgentAvailable(): boolean {
   return existsSync(agentBin) && existsSync(agentMain);
@@ -65,10 +75,14 @@ export async function startRealAgent(jobs: readonly JobPlist[], comm: string): P
   const logFd = openSync(logPath, 'a');
   const t0 = performance.now();
   // The same extra Node flags as the workers (LF_BENCH_NODE_FLAGS, LF_BENCH_CPU_PROF), to compare alike.
-  const child = spawn(process.execPath, [...workerExecArgv(), agentBin, '--config', conf], {
-    stdio: ['ignore', 'ignore', logFd],
-    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LAUNCHFLEET_LOG: 'info' },
-  });
+  const child = spawn(
+    process.execPath,
+    [...shippedNodeFlags(), ...workerExecArgv(), agentBin, '--config', conf],
+    {
+      stdio: ['ignore', 'ignore', logFd],
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LAUNCHFLEET_LOG: 'info' },
+    },
+  );
   closeSync(logFd);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('error', () => undefined);

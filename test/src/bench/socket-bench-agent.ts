@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { ControlClient } from '@launchfleet/node-agent/control/control-client';
 import { socketPaths } from '@launchfleet/node-agent/control/control-server';
 import type { ServiceStatus } from '@launchfleet/node-agent/control/wire';
-import { agentBin } from './real-agent.ts';
+import { agentBin, shippedNodeFlags } from './real-agent.ts';
 import { childrenOf, killIfSame, type ProcSample } from './proc-stats.ts';
 import { freePort } from './socket-bench-net.ts';
 import { writeDaemonDirectory, type JobPlist } from './supervisor-harness.ts';
@@ -52,10 +52,14 @@ export async function startSocketBenchAgent(jobs: readonly JobPlist[]): Promise<
   const logPath = join(root, 'agent.log');
   const logFd = openSync(logPath, 'a');
   // The same extra Node flags as the other benchmarks' measured processes (LF_BENCH_CPU_PROF...).
-  const child = spawn(process.execPath, [...workerExecArgv(), agentBin, '--config', conf], {
-    stdio: ['ignore', 'ignore', logFd],
-    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LAUNCHFLEET_LOG: 'info' },
-  });
+  const child = spawn(
+    process.execPath,
+    [...shippedNodeFlags(), ...workerExecArgv(), agentBin, '--config', conf],
+    {
+      stdio: ['ignore', 'ignore', logFd],
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LAUNCHFLEET_LOG: 'info' },
+    },
+  );
   closeSync(logFd);
   child.once('error', () => undefined);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
