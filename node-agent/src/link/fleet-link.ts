@@ -26,7 +26,7 @@ import { createRequire } from 'node:module';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { messageOf } from '@launchfleet/shared/errors';
-import type { Clock, Scheduler } from '@launchfleet/shared/time/clock';
+import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/time/clock';
 import { systemScheduler } from '@launchfleet/shared/time/clock';
 import { buckets, keys } from '@launchfleet/shared/messages/names';
 import type { Inventory } from '@launchfleet/shared/messages/enroll';
@@ -364,9 +364,25 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
           if (kind.endsWith('-refused')) log('warn', label ?? 'link', `${kind}: ${reason}`);
         },
       });
-      await w.start();
-      watch = w;
-      const nodes = await new Kvm(conn).open(buckets.nodes);
+      // The set-up (trust read, desired-state consumer, status bucket) is bounded: on a broker too
+      // busy to answer, a set-up that waits for ever holds a connection and a half-made consumer
+      // while the agent's retries add more (seen with 10,000 agents started at once). Closing the
+      // connection fails whatever is still pending, and the finally below cleans up.
+      const setupMs = 3 * (set.connectTimeoutMs ?? defaults.connectTimeoutMs);
+      let setupTimer: TimerHandle | undefined;
+      const nodes = await Promise.race([
+        (async () => {
+          await w.start();
+          watch = w;
+          return new Kvm(conn).open(buckets.nodes);
+        })(),
+        new Promise<never>((_, reject) => {
+          setupTimer = scheduler.after(setupMs, () => {
+            reject(new Error(`session set-up took longer than ${setupMs} ms`));
+            void conn.close().catch(() => undefined);
+          });
+        }),
+      ]).finally(() => setupTimer?.cancel());
       connects++;
       state = 'connected';
       lastError = undefined;

@@ -14,27 +14,41 @@ export interface TcpProxy {
   /** Accepts connections again (same port). */
   heal(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * While on, client data that holds a JetStream API request (`$JS.API`) is dropped: the broker
+   * looks alive (connect, ping, core messages) but never answers a JetStream call.
+   */
+  stallJetStream(on: boolean): void;
+  /** Client connections open through the proxy now. */
+  openConnections(): number;
 }
 
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const port = await freePort();
   const sockets = new Set<Socket>();
+  const clients = new Set<Socket>();
   let server: Server | undefined;
+  let stallJs = false;
   const listen = (): Promise<void> =>
     new Promise((resolve, reject) => {
       const s = createServer((client) => {
         const upstream = connect(targetPort, '127.0.0.1');
         sockets.add(client);
         sockets.add(upstream);
+        clients.add(client);
         const drop = (): void => {
           client.destroy();
           upstream.destroy();
           sockets.delete(client);
           sockets.delete(upstream);
+          clients.delete(client);
         };
         client.on('error', drop).on('close', drop);
         upstream.on('error', drop).on('close', drop);
-        client.pipe(upstream);
+        client.on('data', (chunk: Buffer) => {
+          if (stallJs && chunk.includes('$JS.API')) return;
+          upstream.write(chunk);
+        });
         upstream.pipe(client);
       });
       s.once('error', reject);
@@ -59,5 +73,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       if (!server) await listen();
     },
     close: cut,
+    stallJetStream: (on) => {
+      stallJs = on;
+    },
+    openConnections: () => clients.size,
   };
 }

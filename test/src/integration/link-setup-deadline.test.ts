@@ -1,0 +1,61 @@
+/**
+ * A session whose set-up the broker never answers is given up, and its connection closed, after
+ * three connect timeouts. Seen at 10,000 agents started at once (test/bench/FLEET-RESULTS.md):
+ * an overloaded broker left set-ups waiting while agents retried, and connections piled up.
+ * Here a proxy keeps the broker looking alive (connect, ping, core messages) but drops every
+ * JetStream API request, so the set-up (trust read, desired-state consumer) cannot finish.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
+import { type LinkNode, eventually, startLinkNode } from '../support/link-node.ts';
+import { type TcpProxy, startTcpProxy } from '../support/tcp-proxy.ts';
+
+const connectTimeoutMs = 300;
+const setupMs = 3 * connectTimeoutMs;
+
+describe('fleet link: a session set-up the broker never answers', () => {
+  let cp: ControlPlaneHarness;
+  let proxy: TcpProxy;
+  let node: LinkNode;
+
+  before(async () => {
+    cp = await startControlPlane();
+    proxy = await startTcpProxy(cp.servers[0]!.port);
+    const { token } = await cp.enrollment.createToken({ ttlMs: 60_000 });
+    node = await startLinkNode({
+      urls: [proxy.url],
+      token,
+      enrollCreds: cp.enrollCreds,
+      settings: { connectTimeoutMs },
+    });
+    await eventually(() => node.link.status().connected, 15_000, 'connected');
+  });
+
+  after(async () => {
+    await node?.close();
+    await proxy?.close();
+    await cp?.close();
+  });
+
+  test('is given up after 3 connect timeouts with its connection closed, and the link recovers', async () => {
+    proxy.stallJetStream(true);
+    await proxy.cut();
+    await proxy.heal();
+    const timedOut = (): number =>
+      node.logs.filter((l) => l.includes(`session set-up took longer than ${setupMs} ms`)).length;
+    // Watch the proxy's open connections while set-ups keep failing: never more than one.
+    let most = 0;
+    const sample = setInterval(() => (most = Math.max(most, proxy.openConnections())), 20);
+    try {
+      await eventually(() => timedOut() >= 3, 20_000, 'three set-ups given up');
+    } finally {
+      clearInterval(sample);
+    }
+    assert.ok(most <= 1, `at most one connection open at a time (saw ${most})`);
+    assert.equal(node.link.status().connected, false);
+    // The broker answers again: the next attempt connects.
+    proxy.stallJetStream(false);
+    await eventually(() => node.link.status().connected, 15_000, 'connected again');
+  });
+});
