@@ -47,7 +47,12 @@ export async function startBenchControlPlane(
     const identity = new NatsIdentity(ks.natsKeys());
     let proc: ServerProcess | undefined;
     server = await startServer({
-      extraConfig: `${await identity.serverAuthConfig()}\nmax_connections: 100000\n`,
+      extraConfig:
+        `${await identity.serverAuthConfig()}\nmax_connections: 100000\n` +
+        // LF_BENCH_NATS_PROF_PORT=<port>: Go's pprof endpoints on the broker, to profile it mid-run.
+        (process.env['LF_BENCH_NATS_PROF_PORT']
+          ? `prof_port: ${process.env['LF_BENCH_NATS_PROF_PORT']}\n`
+          : ''),
       launcher: async (a) => (proc = await processLauncher(a)),
       readyTimeoutMs: 20_000,
     });
