@@ -48,19 +48,22 @@ test('a node follows the trust store by subscription only: no consumer on lf_tru
     assert.ok(!canPub(a, s), s);
   // The desired-state watch keeps its consumer and its flow control.
   assert.ok(canPub(a, '$JS.FC.KV_lf_desired.x.y'));
-  // Exactly the trust key: no other key, no wildcard, and no desired state by subscription
-  // (a core subscriber on lf_desired would see every node's bundles as they are put).
+  // Exactly the trust key: no other key, no wildcard; and desired state by subscription only
+  // under its own node id (a core subscriber on all of lf_desired would see every node's
+  // bundles as they are put).
   for (const s of [
     '$KV.lf_trust.>',
     '$KV.lf_trust.*',
     '$KV.lf_trust.other',
-    `$KV.lf_desired.${a}.com_2Eacme`,
-    `$KV.lf_desired.${a}.>`,
     `$KV.lf_desired.${b}.com_2Eacme`,
+    `$KV.lf_desired.${b}.>`,
     '$KV.lf_desired.>',
+    '$KV.lf_desired.*.>',
     '$KV.>',
   ])
     assert.ok(!canSub(a, s), s);
+  assert.ok(canSub(a, `$KV.lf_desired.${a}.com_2Eacme`));
+  assert.ok(canSub(a, `$KV.lf_desired.${a}.>`));
 });
 
 test('a node may write only its own status, events and heartbeat', () => {
@@ -80,7 +83,7 @@ test('a node may write only its own status, events and heartbeat', () => {
     assert.ok(!canPub(a, s), s);
 });
 
-test('a node subscribes only to its own inbox, its questions and the trust key', () => {
+test('a node subscribes only to its own inbox, its questions, the trust key and its desired keys', () => {
   assert.ok(canSub(a, `_I.${a}.abc`));
   assert.ok(canSub(a, `lf.q.${a}.ping`));
   for (const s of [`_I.${b}.abc`, `lf.q.${b}.ping`, '>', 'lf.enroll', '_INBOX.x', `lf.events.${a}.x`])

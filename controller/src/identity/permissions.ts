@@ -10,9 +10,11 @@
  *     subscription to exactly `$KV.lf_trust.store` (a KV put is a publish on that subject): no
  *     consumer on `lf_trust`, so no consumer-create or flow-control rights there;
  *   - put its own `lf_nodes` keys, publish its own events and heartbeats;
- *   - receive on its own inbox prefix `_I.<nodeId>.>`, on its query subjects and on the trust
- *     store's key subject (never on `lf_desired`: other nodes' bundles travel there), and answer
- *     requests it received (allow_responses).
+ *   - receive on its own inbox prefix `_I.<nodeId>.>`, on its query subjects, on the trust
+ *     store's key subject and on its own desired-state subjects `$KV.lf_desired.<nodeId>.>` (the
+ *     agent follows its bundles by that core subscription and direct gets, without a consumer
+ *     that nats-server 2.9 would make scan the stream; never another node's, nor a wildcard
+ *     over nodes), and answer requests it received (allow_responses).
  * Everything else is denied by omission: no `$JS.API.STREAM.*` (stream info with a subject
  * filter would list other nodes' keys; payload-form `STREAM.MSG.GET` and `DIRECT.GET` could
  * fetch any key), no un-filtered consumer creation, no consumer deletion, no `>`.
@@ -64,6 +66,7 @@ export function nodePermissions(nodeId: string): UserPermissions {
         `${subjects.nodeInboxPrefix(nodeId)}.>`,
         subjects.queriesOf(nodeId),
         kvSubject(buckets.trust, keys.trustStore),
+        kvSubject(buckets.desired, keys.desiredOf(nodeId)),
       ],
       deny: [],
     },

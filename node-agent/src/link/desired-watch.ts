@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { type KV, Kvm, type KvWatchEntry } from '@nats-io/kv';
+import { type KV, Kvm } from '@nats-io/kv';
 import type { Clock } from '@launchfleet/shared';
 import { type Scheduler, systemScheduler } from '@launchfleet/shared/time/clock';
 import { buckets, decodeLabelToken, keys } from '@launchfleet/shared/messages/index';
@@ -30,6 +30,7 @@ import {
 } from '@launchfleet/shared/signing/index';
 import { publishNodeEvent } from './node-connection.ts';
 import { TrustFollower, type TrustFollowerLogLevel } from './trust-follower.ts';
+import { type DesiredEntry, DesiredFollower } from './desired-follower.ts';
 
 export interface DesiredWatchOptions {
   readonly nc: NatsConnection;
@@ -96,7 +97,7 @@ export class DesiredWatch {
   readonly #stops: (() => void)[] = [];
   readonly #loops: Promise<void>[] = [];
   /** Bundles refused for an unknown key, retried when the trust store changes (rotation race). */
-  readonly #awaitingKey = new Map<string, KvWatchEntry>();
+  readonly #awaitingKey = new Map<string, DesiredEntry>();
   #follower: TrustFollower | undefined;
 
   constructor(o: DesiredWatchOptions) {
@@ -130,33 +131,36 @@ export class DesiredWatch {
       ...(this.#o.log && { log: this.#o.log }),
     });
     this.#follower = follower;
+    // Desired state without a consumer (desired-follower.ts); a node whose credentials predate
+    // that subscription falls back to a consumer watch.
+    const desired = new DesiredFollower({
+      nc: this.#o.nc,
+      nodeId: this.#o.nodeId,
+      scheduler: this.#o.scheduler ?? systemScheduler,
+      onEntry: (e) => this.#guarded(e),
+      ...(this.#o.log && { log: this.#o.log }),
+    });
     let dw: Awaited<ReturnType<KV['watch']>>;
     try {
       await follower.start();
+      if ((await desired.start()) === 'following') {
+        this.#stops.push(() => void desired.stop());
+        this.#loops.push(desired.ended());
+        return;
+      }
+      this.#o.log?.('warn', 'desired state subscription refused (older credentials): using a consumer watch');
       // Bind without stream info (nodes may not read stream info) and with direct get.
       const desiredKv = await kvm.open(buckets.desired, { allow_direct: true });
       dw = await desiredKv.watch({ key: keys.desiredOf(this.#o.nodeId) });
     } catch (e) {
-      // The caller never gets a watch to stop: stop the follower's timers here.
-      await follower.stop();
+      // The caller never gets a watch to stop: stop the followers here.
+      await Promise.allSettled([follower.stop(), desired.stop()]);
       throw e;
     }
     this.#stops.push(() => dw.stop());
     this.#loops.push(
       (async () => {
-        for await (const e of dw) {
-          try {
-            this.#onDesiredEntry(e);
-          } catch (err) {
-            // A throwing callback must not end the watch.
-            this.#event(
-              'message-refused',
-              'handler-failed',
-              undefined,
-              err instanceof Error ? err.message : String(err),
-            );
-          }
-        }
+        for await (const e of dw) this.#guarded(e);
       })(),
     );
   }
@@ -184,7 +188,21 @@ export class DesiredWatch {
     for (const entry of retry) this.#onDesiredEntry(entry);
   }
 
-  #onDesiredEntry(e: KvWatchEntry): void {
+  #guarded(e: DesiredEntry): void {
+    try {
+      this.#onDesiredEntry(e);
+    } catch (err) {
+      // A throwing callback must not end the watch.
+      this.#event(
+        'message-refused',
+        'handler-failed',
+        undefined,
+        err instanceof Error ? err.message : String(err),
+      );
+    }
+  }
+
+  #onDesiredEntry(e: DesiredEntry): void {
     const prefix = `${this.#o.nodeId}.`;
     const token = e.key.startsWith(prefix) ? e.key.slice(prefix.length) : '';
     const label = decodeLabelToken(token);

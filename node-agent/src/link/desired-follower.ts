@@ -1,0 +1,181 @@
+/**
+ * Follows this node's desired state in `lf_desired` without a JetStream consumer.
+ *
+ * Why: nats-server 2.9 makes a consumer filtered to one node's keys walk the stream past every
+ * other node's messages to find its next one and recount its pending messages (profiled:
+ * `consumer.loopAndGatherMsgs` 66 % of the broker's CPU during a 5,000-node apply,
+ * test/bench/FLEET-RESULTS.md). With one such consumer per node an apply costs the broker N x N.
+ * A core subscription to the node's own subjects is matched through the broker's subscription
+ * index instead, and a direct get reads one subject's last message without a scan.
+ *
+ * How:
+ * - subscribe to `$KV.lf_desired.<node>.>` first, so nothing stored after the catch-up read can
+ *   be missed; then list the node's keys (one short-lived listing) and read each with a direct get;
+ * - a live message is a hint, not the truth: the follower reads the key back and delivers what
+ *   the stream stored (with its revision), retrying briefly while the stream has not stored it
+ *   yet. A write the stream refused (a lost compare-and-set) is therefore never applied;
+ * - one queue: catch-up and live entries are delivered one at a time, in order;
+ * - core messages sent while the connection is down are lost: the fleet link starts a new session
+ *   (and so a new catch-up) on every connection, and its level checks remove labels whose keys
+ *   vanished meanwhile.
+ * A node whose credentials predate the subscription permission gets `refused` from start(); the
+ * caller then falls back to a consumer watch.
+ */
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { type KV, type KvEntry, type KvWatchEntry, Kvm } from '@nats-io/kv';
+import { messageOf } from '@launchfleet/shared/errors';
+import type { Scheduler } from '@launchfleet/shared/time/clock';
+import { buckets, keys, kvSubject } from '@launchfleet/shared/messages/index';
+
+/** What the desired-state gate needs of a KV entry (KvEntry and KvWatchEntry both have it). */
+export interface DesiredEntry {
+  readonly key: string;
+  readonly operation: 'PUT' | 'DEL' | 'PURGE';
+  readonly revision: number;
+  readonly value: Uint8Array;
+  string(): string;
+}
+
+export interface DesiredFollowerOptions {
+  readonly nc: NatsConnection;
+  readonly nodeId: string;
+  readonly scheduler: Scheduler;
+  /** Called for every entry, one at a time, in order. Must not throw (the caller guards). */
+  readonly onEntry: (e: DesiredEntry) => void;
+  readonly log?: (level: 'debug' | 'info' | 'warn', msg: string) => void;
+}
+
+/** Read-back attempts of a live message before the stored value is taken as it is. */
+const readBackDelaysMs = [0, 10, 30, 100, 300] as const;
+const kvOperationHdr = 'KV-Operation';
+
+export class DesiredFollower {
+  readonly #o: DesiredFollowerOptions;
+  #kv: KV | undefined;
+  #sub: Subscription | undefined;
+  #queue: Promise<void> = Promise.resolve();
+  #stopped = false;
+  readonly #ended: Promise<void>;
+  #end: () => void = () => undefined;
+
+  constructor(o: DesiredFollowerOptions) {
+    this.#o = o;
+    this.#ended = new Promise<void>((resolve) => {
+      this.#end = resolve;
+    });
+  }
+
+  /** Subscribes and catches up. `refused`: the broker refused the subscription (nothing else started). */
+  async start(): Promise<'following' | 'refused'> {
+    const nc = this.#o.nc;
+    this.#kv = await new Kvm(nc).open(buckets.desired, { allow_direct: true });
+    const sub = nc.subscribe(kvSubject(buckets.desired, keys.desiredOf(this.#o.nodeId)), {
+      callback: (err, m) => {
+        if (!err) this.#enqueue(() => this.#onLive(m)).catch(() => undefined);
+      },
+    });
+    this.#sub = sub;
+    let refused = false;
+    void sub.closed.then((err) => {
+      if (err) refused = true;
+      this.#end();
+    });
+    // The server answers a refused SUB with an error before the flush's PONG.
+    await nc.flush();
+    await Promise.resolve();
+    if (refused || sub.isClosed()) return 'refused';
+    void nc.closed().then(() => this.#end());
+    await this.#enqueue(() => this.#catchUp());
+    return 'following';
+  }
+
+  /** Resolves when following stopped: the subscription or the connection closed, or stop(). */
+  ended(): Promise<void> {
+    return this.#ended;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    try {
+      this.#sub?.unsubscribe();
+    } catch {
+      // The connection is closed already.
+    }
+    this.#end();
+    await this.#queue.catch(() => undefined);
+  }
+
+  /** Runs `task` after every earlier one; the returned promise fails with it, the queue goes on. */
+  #enqueue(task: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(() => (this.#stopped ? undefined : task()));
+    this.#queue = run.catch((e: unknown) =>
+      this.#o.log?.('debug', `desired state read failed: ${messageOf(e)}`),
+    );
+    return run;
+  }
+
+  /**
+   * Every key of this node as stored now, delete markers included, through a watch that is
+   * stopped once its initial entries are in (a short-lived consumer per connection). A failure
+   * fails start(), and the session is tried again.
+   */
+  async #catchUp(): Promise<void> {
+    const kv = this.#kv;
+    if (!kv) return;
+    const w = await kv.watch({ key: keys.desiredOf(this.#o.nodeId) });
+    try {
+      const initial = await initialCount(w);
+      let n = 0;
+      if (initial > 0)
+        for await (const e of w) {
+          this.#o.onEntry(e);
+          if (++n >= initial || this.#stopped) break;
+        }
+    } finally {
+      w.stop();
+    }
+  }
+
+  async #onLive(m: Msg): Promise<void> {
+    const kv = this.#kv;
+    if (!kv) return;
+    const prefix = `$KV.${buckets.desired}.`;
+    if (!m.subject.startsWith(prefix)) return;
+    const key = m.subject.slice(prefix.length);
+    const op = m.headers?.get(kvOperationHdr) || 'PUT';
+    let stored: KvEntry | null = null;
+    for (const delay of readBackDelaysMs) {
+      if (delay > 0) await new Promise<void>((r) => this.#o.scheduler.after(delay, r));
+      if (this.#stopped) return;
+      stored = await kv.get(key);
+      if (matches(stored, op, m.data)) break;
+    }
+    if (stored) this.#o.onEntry(stored);
+    else if (op !== 'PUT')
+      // Deleted and gone (no marker kept): a removal all the same.
+      this.#o.onEntry({
+        key,
+        operation: op === 'PURGE' ? 'PURGE' : 'DEL',
+        revision: 0,
+        value: new Uint8Array(0),
+        string: () => '',
+      });
+  }
+}
+
+/** Does the stored entry show this live message (the same operation and, for a put, the same bytes)? */
+function matches(e: KvEntry | null, op: string, data: Uint8Array): boolean {
+  if (op !== 'PUT') return e === null || e.operation !== 'PUT';
+  return e !== null && e.operation === 'PUT' && Buffer.from(e.value).equals(Buffer.from(data));
+}
+
+/**
+ * How many entries a KV watch delivers before updates: its consumer's pending count when it was
+ * created, which nats.js keeps from the creation reply (`info(true)` makes no request; a node may
+ * not ask for consumer info). nats.js 3.4 holds the consumer in the iterator's `_data`.
+ */
+async function initialCount(w: AsyncIterable<KvWatchEntry>): Promise<number> {
+  const oc = (w as { _data?: { info?: (cached: boolean) => Promise<{ num_pending: number }> } })._data;
+  if (typeof oc?.info !== 'function') throw new Error('cannot tell how many entries the watch holds');
+  return (await oc.info(true)).num_pending;
+}
