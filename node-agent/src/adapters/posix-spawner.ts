@@ -4,17 +4,12 @@ import { constants } from 'node:os';
 import type {
   ProcessExit,
   ProcessSpawner,
-  SpawnFailure,
   SpawnRequest,
   SpawnResult,
   StdioTarget,
 } from '../ports/process-spawner.ts';
-import {
-  buildShimArgs,
-  checkRequest,
-  parseShimStatus,
-  type StdioOpenFailurePolicy,
-} from './exec-shim-protocol.ts';
+import { buildShimArgs, checkRequest, type StdioOpenFailurePolicy } from './exec-shim-protocol.ts';
+import { followShim, spawnError } from './shim-follower.ts';
 import { execShimPath, loadAddon } from './native-build.ts';
 import { signalProcess } from './process-spawner.ts';
 
@@ -37,9 +32,6 @@ interface SpawnAddon {
   onExit(cb: (pid: number, code: number, signal: number) => void): void;
   readonly capabilities: { readonly setsid: boolean; readonly chdir: boolean };
 }
-
-/** Status text beyond this is dropped: the shim writes a few short lines at most. */
-const maxStatusBytes = 64 * 1024;
 
 const signalNames = new Map<number, NodeJS.Signals>(
   Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
@@ -133,56 +125,19 @@ export class PosixProcessSpawner implements ProcessSpawner {
     }
     const pid = child.pid;
     return new Promise<SpawnResult>((resolve) => {
-      let text = '';
-      let outcome: 'pending' | 'ok' | 'failed' = 'pending';
-      let exit: ProcessExit | undefined;
-      let exitDelivered = false;
-
-      const deliverExit = (): void => {
-        if (outcome !== 'ok' || exit === undefined || exitDelivered) return;
-        exitDelivered = true;
-        const e = exit;
-        setImmediate(() => onExit(e));
-      };
-      const finish = (result: SpawnResult): void => {
-        if (outcome !== 'pending') return;
-        outcome = result.ok ? 'ok' : 'failed';
-        resolve(result);
-        deliverExit();
-      };
-      const settleFromStatus = (eof: boolean): void => {
-        const report = parseShimStatus(text);
-        const warnings = [...requestWarnings, ...report.warnings];
-        if (report.failure) finish({ ok: false, failure: report.failure });
-        else if (eof || report.suspended)
-          finish(warnings.length > 0 ? { ok: true, pid, warnings } : { ok: true, pid });
-      };
-
+      const shimRun = followShim({ pid: () => pid, requestWarnings, resolve, onExit });
       // The shim's exit after a failure (F line) is reaped and dropped, as with child_process.
-      exitHandlers.set(pid, (e) => {
-        exit = e;
-        deliverExit();
-      });
+      exitHandlers.set(pid, (e) => shimRun.exited(e));
       let status: Socket;
       try {
         status = new Socket({ fd: child.statusFd, readable: true, writable: false });
       } catch {
         // Cannot read the channel (should not happen for a fresh socketpair): the shim runs.
         closeQuietly(child.statusFd);
-        finish({ ok: true, pid });
+        shimRun.finish({ ok: true, pid });
         return;
       }
-      status.setEncoding('utf8');
-      status.on('data', (chunk: string) => {
-        if (text.length < maxStatusBytes) text += chunk;
-        settleFromStatus(false);
-      });
-      status.once('error', () => settleFromStatus(true));
-      status.once('close', () => settleFromStatus(true));
-      status.once('end', () => {
-        settleFromStatus(true);
-        status.destroy();
-      });
+      shimRun.follow(status);
     });
   }
 
@@ -208,14 +163,4 @@ function closeQuietly(fd: number): void {
   } catch {
     // nothing more to do
   }
-}
-
-function spawnError(err: unknown): SpawnFailure {
-  const e = err as NodeJS.ErrnoException;
-  return {
-    stage: 'spawn',
-    errno: typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code) ? e.code : 'EINVAL',
-    exitStatus: 78,
-    message: e instanceof Error ? e.message : String(err),
-  };
 }

@@ -3,17 +3,12 @@ import type { Readable } from 'node:stream';
 import type {
   ProcessExit,
   ProcessSpawner,
-  SpawnFailure,
   SpawnRequest,
   SpawnResult,
   StdioTarget,
 } from '../ports/process-spawner.ts';
-import {
-  buildShimArgs,
-  checkRequest,
-  parseShimStatus,
-  type StdioOpenFailurePolicy,
-} from './exec-shim-protocol.ts';
+import { buildShimArgs, checkRequest, type StdioOpenFailurePolicy } from './exec-shim-protocol.ts';
+import { followShim, spawnError } from './shim-follower.ts';
 import { execShimPath } from './native-build.ts';
 
 /** Options of the real spawner. */
@@ -23,9 +18,6 @@ export interface RealProcessSpawnerOptions {
   /** Path of lf-exec; default: node-agent/native/build/Release/lf-exec. */
   readonly shimPath?: string;
 }
-
-/** Status text beyond this is dropped: the shim writes a few short lines at most. */
-const maxStatusBytes = 64 * 1024;
 
 /**
  * ProcessSpawner over child_process.spawn of the lf-exec shim. Not the default any more: the
@@ -87,56 +79,21 @@ export class RealProcessSpawner implements ProcessSpawner {
       return Promise.resolve({ ok: false, failure: spawnError(err) });
     }
     return new Promise<SpawnResult>((resolve) => {
-      const status = child.stdio[statusFd] as Readable | null | undefined;
-      let text = '';
-      let outcome: 'pending' | 'ok' | 'failed' = 'pending';
-      let exit: ProcessExit | undefined;
-      let exitDelivered = false;
-
-      const deliverExit = (): void => {
-        if (outcome !== 'ok' || exit === undefined || exitDelivered) return;
-        exitDelivered = true;
-        const e = exit;
-        setImmediate(() => onExit(e));
-      };
-      const finish = (result: SpawnResult): void => {
-        if (outcome !== 'pending') return;
-        outcome = result.ok ? 'ok' : 'failed';
-        resolve(result);
-        deliverExit();
-      };
-      const settleFromStatus = (eof: boolean): void => {
-        const report = parseShimStatus(text);
-        const warnings = [...requestWarnings, ...report.warnings];
-        if (report.failure) finish({ ok: false, failure: report.failure });
-        else if ((eof || report.suspended) && child.pid !== undefined)
-          finish(warnings.length > 0 ? { ok: true, pid: child.pid, warnings } : { ok: true, pid: child.pid });
-      };
-
+      const shimRun = followShim({ pid: () => child.pid, requestWarnings, resolve, onExit });
       child.once('error', (err) => {
         // spawn of the shim itself failed (EAGAIN, EMFILE, a missing shim): no process exists.
-        if (child.pid === undefined) finish({ ok: false, failure: spawnError(err) });
+        if (child.pid === undefined) shimRun.finish({ ok: false, failure: spawnError(err) });
       });
-      child.once('exit', (code, signal) => {
-        exit = { pid: child.pid ?? 0, code: signal === null ? code : null, signal };
-        deliverExit();
-      });
+      child.once('exit', (code, signal) =>
+        shimRun.exited({ pid: child.pid ?? 0, code: signal === null ? code : null, signal }),
+      );
+      const status = child.stdio[statusFd] as Readable | null | undefined;
       if (!status) {
         if (child.pid === undefined) return; // the 'error' event settles it
-        finish({ ok: true, pid: child.pid });
+        shimRun.finish({ ok: true, pid: child.pid });
         return;
       }
-      status.setEncoding('utf8');
-      status.on('data', (chunk: string) => {
-        if (text.length < maxStatusBytes) text += chunk;
-        settleFromStatus(false);
-      });
-      status.once('error', () => settleFromStatus(true));
-      status.once('close', () => settleFromStatus(true));
-      status.once('end', () => {
-        settleFromStatus(true);
-        status.destroy();
-      });
+      shimRun.follow(status);
     });
   }
 
@@ -170,14 +127,4 @@ export function signalProcess(target: number, signal: NodeJS.Signals): boolean {
 function stdioEntry(t: StdioTarget): 'ignore' | number {
   // A path is opened by the shim after dropping privileges; until then the stream is /dev/null.
   return t.kind === 'fd' ? t.fd : 'ignore';
-}
-
-function spawnError(err: unknown): SpawnFailure {
-  const e = err as NodeJS.ErrnoException;
-  return {
-    stage: 'spawn',
-    errno: typeof e.code === 'string' ? e.code : 'EINVAL',
-    exitStatus: 78,
-    message: e instanceof Error ? e.message : String(err),
-  };
 }
