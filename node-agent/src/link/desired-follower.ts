@@ -12,8 +12,10 @@
  * - subscribe to `$KV.lf_desired.<node>.>` first, so nothing stored after the catch-up read can
  *   be missed; then list the node's keys (one short-lived listing) and read each with a direct get;
  * - a live message is a hint, not the truth: the follower reads the key back and delivers what
- *   the stream stored (with its revision), retrying briefly while the stream has not stored it
- *   yet. A write the stream refused (a lost compare-and-set) is therefore never applied;
+ *   the stream stored (with its revision), retrying for up to ~10 s while the stream has not
+ *   stored it yet (a newer stored value is taken at once). A write the stream refused (a lost
+ *   compare-and-set) is therefore never applied. A read-back that fails ends the follower, so
+ *   the link starts a new session whose catch-up reads everything again: nothing is lost;
  * - one queue: catch-up and live entries are delivered one at a time, in order;
  * - core messages sent while the connection is down are lost: the fleet link starts a new session
  *   (and so a new catch-up) on every connection, and its level checks remove labels whose keys
@@ -45,8 +47,11 @@ export interface DesiredFollowerOptions {
   readonly log?: (level: 'debug' | 'info' | 'warn', msg: string) => void;
 }
 
-/** Read-back attempts of a live message before the stored value is taken as it is. */
-const readBackDelaysMs = [0, 10, 30, 100, 300] as const;
+/**
+ * Read-back attempts of a live message (about 10 s in all) before the stored value is taken as
+ * it is: a broker under load may store a message well after it reached the subscribers.
+ */
+const readBackDelaysMs = [0, 10, 30, 100, 300, 1000, 3000, 5000] as const;
 const kvOperationHdr = 'KV-Operation';
 
 export class DesiredFollower {
@@ -55,6 +60,8 @@ export class DesiredFollower {
   #sub: Subscription | undefined;
   #queue: Promise<void> = Promise.resolve();
   #stopped = false;
+  /** What was last delivered per key (operation and bytes). */
+  readonly #delivered = new Map<string, string>();
   readonly #ended: Promise<void>;
   #end: () => void = () => undefined;
 
@@ -128,12 +135,18 @@ export class DesiredFollower {
       let n = 0;
       if (initial > 0)
         for await (const e of w) {
-          this.#o.onEntry(e);
+          this.#deliver(e);
           if (++n >= initial || this.#stopped) break;
         }
     } finally {
       w.stop();
     }
+  }
+
+  /** Delivers `e` and remembers what was delivered for its key (to tell a newer stored value). */
+  #deliver(e: DesiredEntry): void {
+    this.#delivered.set(e.key, fingerprint(e));
+    this.#o.onEntry(e);
   }
 
   async #onLive(m: Msg): Promise<void> {
@@ -144,16 +157,27 @@ export class DesiredFollower {
     const key = m.subject.slice(prefix.length);
     const op = m.headers?.get(kvOperationHdr) || 'PUT';
     let stored: KvEntry | null = null;
-    for (const delay of readBackDelaysMs) {
-      if (delay > 0) await new Promise<void>((r) => this.#o.scheduler.after(delay, r));
-      if (this.#stopped) return;
-      stored = await kv.get(key);
-      if (matches(stored, op, m.data)) break;
+    try {
+      for (const delay of readBackDelaysMs) {
+        if (delay > 0) await new Promise<void>((r) => this.#o.scheduler.after(delay, r));
+        if (this.#stopped) return;
+        stored = await kv.get(key);
+        if (matches(stored, op, m.data)) break;
+        // Superseded already (the stream holds a value this follower has not delivered): take it.
+        if (stored && fingerprint(stored) !== this.#delivered.get(key)) break;
+        // Otherwise the stream has not stored it yet, or refused it (a lost compare-and-set): wait.
+      }
+    } catch (e) {
+      // The read failed: this update would be lost until the next connection. End, so that the
+      // link starts a new session, whose catch-up reads everything again.
+      this.#o.log?.('warn', `desired state read-back of ${key} failed (${messageOf(e)}): starting over`);
+      this.#end();
+      return;
     }
-    if (stored) this.#o.onEntry(stored);
+    if (stored) this.#deliver(stored);
     else if (op !== 'PUT')
       // Deleted and gone (no marker kept): a removal all the same.
-      this.#o.onEntry({
+      this.#deliver({
         key,
         operation: op === 'PURGE' ? 'PURGE' : 'DEL',
         revision: 0,
@@ -161,6 +185,10 @@ export class DesiredFollower {
         string: () => '',
       });
   }
+}
+
+function fingerprint(e: DesiredEntry): string {
+  return `${e.operation}:${Buffer.from(e.value).toString('base64')}`;
 }
 
 /** Does the stored entry show this live message (the same operation and, for a put, the same bytes)? */

@@ -8,7 +8,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
-import { type LinkNode, eventually, startLinkNode } from '../support/link-node.ts';
+import { type LinkNode, daemonPlist, eventually, startLinkNode } from '../support/link-node.ts';
+import { putJob } from '../support/link-fleet.ts';
 import { type TcpProxy, startTcpProxy } from '../support/tcp-proxy.ts';
 
 const connectTimeoutMs = 300;
@@ -57,5 +58,37 @@ describe('fleet link: a session set-up the broker never answers', () => {
     // The broker answers again: the next attempt connects.
     proxy.stallJetStream(false);
     await eventually(() => node.link.status().connected, 15_000, 'connected again');
+  });
+
+  test('a bundle whose read-back fails is not lost: the session starts over and its catch-up applies it', async () => {
+    const id = node.link.identity;
+    assert.ok(id);
+    await putJob(cp, id.nodeId, { label: 'com.acme.rb', version: 1, plist: daemonPlist('com.acme.rb') });
+    const v1pid = await eventually(() => node.job('com.acme.rb')?.pid, 15_000, 'v1 runs');
+    const connects = node.link.status().connects;
+    // The live message gets through (server to client); the direct get that reads it back does not.
+    proxy.stallJetStream(true);
+    const plist2 = daemonPlist('com.acme.rb', { EnvironmentVariables: { LF_VERSION: '2' } });
+    await putJob(cp, id.nodeId, { label: 'com.acme.rb', version: 2, plist: plist2 });
+    await eventually(
+      () => node.logs.some((l) => l.includes('read-back of') && l.includes('starting over')),
+      20_000,
+      'the failed read-back ends the session',
+    );
+    proxy.stallJetStream(false);
+    await eventually(
+      () => node.link.status().connected && node.link.status().connects > connects,
+      20_000,
+      'a new session',
+    );
+    // v2 changes the job's environment: it runs again, as a new process.
+    await eventually(
+      () => {
+        const p = node.job('com.acme.rb')?.pid;
+        return p !== undefined && p !== v1pid ? p : undefined;
+      },
+      15_000,
+      'v2 runs',
+    );
   });
 });
