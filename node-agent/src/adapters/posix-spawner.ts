@@ -11,7 +11,7 @@ import type {
 import { buildShimArgs, checkRequest, type StdioOpenFailurePolicy } from './exec-shim-protocol.ts';
 import { followShim, spawnError } from './shim-follower.ts';
 import { execShimPath, loadAddon } from './native-build.ts';
-import { signalProcess } from './process-spawner.ts';
+import { signalJobGroup, signalJobProcess } from './process-spawner.ts';
 
 /** Options of the posix_spawn spawner (the same as RealProcessSpawner's). */
 export interface PosixProcessSpawnerOptions {
@@ -142,13 +142,11 @@ export class PosixProcessSpawner implements ProcessSpawner {
   }
 
   signal(pid: number, signal: NodeJS.Signals): boolean {
-    if (!Number.isInteger(pid) || pid <= 0) return false;
-    return signalProcess(pid, signal);
+    return signalJobProcess(pid, signal);
   }
 
   signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
-    if (!Number.isInteger(pgid) || pgid <= 1) return false;
-    return signalProcess(-pgid, signal);
+    return signalJobGroup(pgid, signal);
   }
 }
 

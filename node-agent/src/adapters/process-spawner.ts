@@ -98,16 +98,24 @@ export class RealProcessSpawner implements ProcessSpawner {
   }
 
   signal(pid: number, signal: NodeJS.Signals): boolean {
-    // pid <= 0 would address process groups or every process: never valid here.
-    if (!Number.isInteger(pid) || pid <= 0) return false;
-    return signalProcess(pid, signal);
+    return signalJobProcess(pid, signal);
   }
 
   signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
-    // pgid 1 would be init's group; 0 the agent's own.
-    if (!Number.isInteger(pgid) || pgid <= 1) return false;
-    return signalProcess(-pgid, signal);
+    return signalJobGroup(pgid, signal);
   }
+}
+
+/** Signals one job process (both spawners). pid <= 0 would address groups or every process. */
+export function signalJobProcess(pid: number, signal: NodeJS.Signals): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  return signalProcess(pid, signal);
+}
+
+/** Signals a job's process group (both spawners). pgid 1 is init's group, 0 the agent's own. */
+export function signalJobGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  if (!Number.isInteger(pgid) || pgid <= 1) return false;
+  return signalProcess(-pgid, signal);
 }
 
 /** kill(2) that reports ESRCH/EPERM as false (shared by both spawners). */
