@@ -2,7 +2,7 @@
  * RolloutService handlers: wire messages (rollout.proto, as @grpc/proto-loader shapes them) to
  * the rollout service and back. Errors are the shared classes; rollout-grpc.ts maps them.
  */
-import { InvalidArgumentError } from '@launchfleet/shared';
+import { InvalidArgumentError, UnavailableError, messageOf } from '@launchfleet/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Count, JobKind, RolloutStrategy } from '../rollout/core/index.ts';
 import type { CommandType, RolloutService, StartRolloutRequest } from '../rollout/rollout-service.ts';
@@ -12,6 +12,8 @@ import { decodeTarget, type CallContext } from './fleet-handlers.ts';
 import { rolloutView } from './rollout-view.ts';
 
 type Obj = Record<string, unknown>;
+/** WatchRollout gives up after this many failed watches in a row. */
+const maxWatchFailures = 10;
 const str = (o: Obj, k: string): string => (typeof o[k] === 'string' ? o[k] : '');
 const num = (o: Obj, k: string): number => (typeof o[k] === 'number' ? o[k] : 0);
 
@@ -67,11 +69,13 @@ export class RolloutHandlers {
   readonly #store: RolloutStore;
   /** How long a command call waits for the driver. */
   readonly #commandWaitMs: number;
+  readonly #watchRetryMs: number;
 
-  constructor(service: RolloutService, store: RolloutStore, commandWaitMs = 10_000) {
+  constructor(service: RolloutService, store: RolloutStore, commandWaitMs = 10_000, watchRetryMs = 1000) {
     this.#service = service;
     this.#store = store;
     this.#commandWaitMs = commandWaitMs;
+    this.#watchRetryMs = watchRetryMs;
   }
 
   async StartRollout(req: Obj, ctx: CallContext): Promise<Obj> {
@@ -108,7 +112,13 @@ export class RolloutHandlers {
     });
   }
 
-  /** Sends the rollout now and on every change of its record, until it is finished or `signal` aborts. */
+  /**
+   * Sends the rollout now and every later revision of its record, until it is finished (and no
+   * command is queued) or `signal` aborts. Revisions come from a KV watch, so none written while
+   * the call runs is skipped. Should the watch fail (NATS lost), it is opened again after
+   * `watchRetryMs`; what was written meanwhile arrives as the latest revision. After
+   * `maxWatchFailures` failures in a row the call ends with UNAVAILABLE.
+   */
   async WatchRollout(
     req: Obj,
     ctx: CallContext,
@@ -117,22 +127,33 @@ export class RolloutHandlers {
   ): Promise<void> {
     const id = str(req, 'rolloutId');
     ctx.target = id;
+    if (!(await this.#store.get(id))) {
+      await this.#service.get(id); // NotFoundError for an unknown id
+      return;
+    }
     let last = -1;
-    for (;;) {
-      if (signal.aborted) return;
-      const cur = await this.#store.get(id);
-      if (!cur) {
-        if (last === -1) await this.#service.get(id); // NotFoundError for an unknown id
-        return;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        for await (const cur of this.#store.follow(id, signal)) {
+          failures = 0;
+          if (cur.revision <= last) continue;
+          last = cur.revision;
+          await send(rolloutView(cur.record));
+          if (isFinished(cur.record.state) && cur.record.commands.length === 0) return;
+        }
+        if (signal.aborted) return;
+        // The watch ended without an abort: the rollout was deleted.
+        if (!(await this.#store.get(id))) return;
+      } catch (e) {
+        if (signal.aborted) return;
+        if (++failures >= maxWatchFailures)
+          throw e instanceof UnavailableError
+            ? e
+            : new UnavailableError(`watching rollout ${id}: ${messageOf(e)}`, { cause: e });
       }
-      if (cur.revision !== last) {
-        last = cur.revision;
-        await send(rolloutView(cur.record));
-        if (isFinished(cur.record.state) && cur.record.commands.length === 0) return;
-      }
-      // timers/promises removes its abort listener when the timer fires; a listener added per
-      // poll and never removed would grow for as long as the watch runs.
-      await sleep(200, undefined, { signal }).catch(() => undefined);
+      // timers/promises removes its abort listener when the timer fires.
+      await sleep(this.#watchRetryMs, undefined, { signal }).catch(() => undefined);
     }
   }
 }

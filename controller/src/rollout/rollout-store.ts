@@ -105,6 +105,36 @@ export class RolloutStore {
   }
 
   /**
+   * Every revision of the rollout from now on, the latest stored one first, through a KV watch
+   * (an ordered consumer): unlike polling, no revision written after the watch started is
+   * skipped, so a follower sees each phase the rollout went through. Ends when the entry is
+   * deleted or `signal` aborts; throws UnavailableError for an unreadable record or a failed
+   * watch. An absent rollout yields nothing until it is created.
+   */
+  async *follow(rolloutId: string, signal: AbortSignal): AsyncGenerator<StoredRollout> {
+    if (signal.aborted) return;
+    let w;
+    try {
+      w = await this.#kv.watch({ key: keys.rollout(rolloutId) });
+    } catch (e) {
+      throw new UnavailableError(`cannot watch rollout ${rolloutId}: ${messageOf(e)}`, { cause: e });
+    }
+    const stop = (): void => w.stop();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      for await (const e of w) {
+        if (e.operation !== 'PUT') return;
+        const r = decodeRolloutRecord(e.string());
+        if (typeof r === 'string') throw new UnavailableError(`rollout ${rolloutId} is unreadable: ${r}`);
+        yield { record: r, revision: e.revision };
+      }
+    } finally {
+      signal.removeEventListener('abort', stop);
+      w.stop();
+    }
+  }
+
+  /**
    * Compare-and-set: writes `record` only if the entry is still at `revision`. Returns the new
    * revision, or undefined when someone else wrote first (the caller re-reads).
    */

@@ -225,6 +225,8 @@ describe('rollout API and CLI', () => {
       stream.on('end', () => resolve());
       stream.on('error', reject);
     });
+    // The watch reports every revision from its first message on (a KV watch, not a poll).
+    await eventually(() => seen.length > 0, 5_000, 'the first watch message');
     const canaryId = await eventually(
       async () => {
         const g = await api.call('GetRollout', { rolloutId: 'grpc-1' }, viewer);

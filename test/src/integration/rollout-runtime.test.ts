@@ -11,6 +11,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { RolloutHandlers } from '@launchfleet/controller/api/rollout-handlers';
+import type { CallContext } from '@launchfleet/controller/api/fleet-handlers';
+import type { RolloutState } from '@launchfleet/controller/rollout/core/index';
+import { type RolloutRecord, RolloutStore } from '@launchfleet/controller/rollout/rollout-store';
 import { keys } from '@launchfleet/shared/messages/index';
 import { auditStream } from '@launchfleet/shared/messages/names';
 import { eventually } from '../support/link-node.ts';
@@ -125,6 +130,62 @@ describe('rollout runtime: canary, waves, automatic rollback, offline nodes', ()
       subjects_filter: auditStream.subject('RolloutEvent'),
     });
     assert.ok((audit.state.subjects?.[auditStream.subject('RolloutEvent')] ?? 0) >= done.state.log.length);
+  });
+
+  test('WatchRollout sends every revision, however close together, and ends when finished', async () => {
+    // A bucket of its own, so no driver steps this record; its content is good-1's (first test).
+    const good = await rt.store.get('good-1');
+    assert.ok(good, 'the first test stored good-1');
+    const store = new RolloutStore(await new Kvm(fleet.cp.nc).create('lf_watch_test', { history: 1 }));
+    const at = (phase: RolloutState['phase']): RolloutRecord => ({
+      ...good.record,
+      spec: { ...good.record.spec, rolloutId: 'w-1' },
+      state: { ...good.record.state, rolloutId: 'w-1', phase },
+    });
+    let rev = await store.create(at({ kind: 'pending' }));
+    const handlers = new RolloutHandlers(rt.service, store);
+    const seen: string[] = [];
+    let firstSent!: () => void;
+    const first = new Promise<void>((r) => (firstSent = r));
+    const ac = new AbortController();
+    const watch = handlers.WatchRollout(
+      { rolloutId: 'w-1' },
+      { who: 'test', role: 'viewer', target: '' } as unknown as CallContext,
+      (r) => {
+        seen.push(String(r['phase']));
+        firstSent();
+        return Promise.resolve();
+      },
+      ac.signal,
+    );
+    await first;
+    // Five writes back to back, well inside one 200 ms poll: a poller would see two at most.
+    const phases: RolloutState['phase'][] = [
+      { kind: 'canary', step: 0 },
+      { kind: 'paused', step: 0 },
+      { kind: 'canary', step: 0 },
+      { kind: 'wave', step: 1, wave: 0 },
+      { kind: 'succeeded' },
+    ];
+    for (const p of phases) {
+      const next = await store.update('w-1', at(p), rev);
+      assert.ok(next, 'compare-and-set won');
+      rev = next;
+    }
+    await watch; // ends by itself at the finished phase
+    assert.deepEqual(seen, ['pending', 'canary', 'paused', 'canary', 'wave', 'succeeded']);
+    // The bucket keeps one revision per key: the history is not what the watch read.
+    assert.equal((await store.get('w-1'))?.revision, rev);
+    // An unknown rollout is NOT_FOUND, not an empty stream.
+    await assert.rejects(
+      handlers.WatchRollout(
+        { rolloutId: 'nope' },
+        { target: '' } as unknown as CallContext,
+        async () => {},
+        ac.signal,
+      ),
+      /not found/i,
+    );
   });
 
   test('a version that crashes on start is stopped at the canary and rolled back there only', async () => {
