@@ -1,35 +1,21 @@
 /**
- * The gRPC server: FleetService plus server reflection, over TLS (or plaintext on loopback when
- * the config says so). Every call goes through one wrapper:
- *
- *   authenticate (Bearer token -> name, role) -> authorise (auth/core/roles.ts) ->
- *   handler -> map errors (status.ts) -> audit (changing methods, refused ones too) -> metrics
+ * The gRPC server: FleetService, RolloutService and server reflection, over TLS (or plaintext on
+ * loopback when the config says so). Every call of every service goes through one policy
+ * (grpc-methods.ts): token, role, handler, mapped error, audit, latency.
  */
 import { readFile } from 'node:fs/promises';
-import {
-  Server,
-  ServerCredentials,
-  status,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-  type UntypedServiceImplementation,
-  type sendUnaryData,
-  type Metadata,
-} from '@grpc/grpc-js';
+import { Server, ServerCredentials, type Metadata } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { PermissionDeniedError, messageOf } from '@launchfleet/shared';
 import type { ApiPrincipal, ApiTokenTable } from '../auth/api-tokens.ts';
-import { type FleetMethod, allows, methodPolicy } from '../auth/core/roles.ts';
+import { type FleetMethod, methodPolicy } from '../auth/core/roles.ts';
 import { UnauthenticatedError } from '../auth/unauthenticated-error.ts';
 import type { HostPort } from '../config/controller-config.ts';
-import type { CallContext, FleetApp } from './fleet-handlers.ts';
+import type { FleetApp } from './fleet-handlers.ts';
 import { FleetHandlers } from './fleet-handlers.ts';
-import { loadFleetProto } from './fleet-proto.ts';
-import { statusName, statusOf, toServiceError } from './status.ts';
-import { writeWithBackPressure } from './stream-drain.ts';
+import { type CallPolicy, type StreamMethod, type UnaryMethod, serviceImpl } from './grpc-methods.ts';
+import { loadFleetProto, loadRolloutProto } from './proto.ts';
 import { addRolloutService } from './rollout-grpc.ts';
 import type { RolloutHandlers } from './rollout-handlers.ts';
-import { loadRolloutProto } from './rollout-proto.ts';
 
 export interface GrpcServerOptions {
   readonly listen: HostPort;
@@ -53,7 +39,6 @@ export async function startGrpcServer(app: FleetApp, o: GrpcServerOptions): Prom
   const proto = loadFleetProto();
   const handlers = new FleetHandlers(app);
   const server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
-  const impl: UntypedServiceImplementation = {};
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
 
   const authenticate = (md: Metadata): ApiPrincipal => {
@@ -66,100 +51,28 @@ export async function startGrpcServer(app: FleetApp, o: GrpcServerOptions): Prom
     return p;
   };
 
-  /** Runs one call's policy and bookkeeping around `body`. */
-  const run = async (
-    method: FleetMethod,
-    md: Metadata,
-    req: Obj,
-    body: (ctx: CallContext) => Promise<void>,
-  ): Promise<unknown> => {
-    const t0 = performance.now();
-    let principal: ApiPrincipal | undefined;
-    const ctx: CallContext = { who: 'anonymous', target: auditTarget(method, req) };
-    let failure: unknown;
-    try {
-      principal = authenticate(md);
-      ctx.who = principal.name;
-      if (!allows(principal.role, method))
-        throw new PermissionDeniedError(
-          `${method} needs the ${methodPolicy[method].role} role; token ${principal.name} has ${principal.role}`,
-        );
-      await body(ctx);
-    } catch (e) {
-      failure = e;
-      if (statusOf(e) === status.INTERNAL) log(`controller: ${method} failed: ${messageOf(e)}`);
-    }
-    const code = failure === undefined ? status.OK : statusOf(failure);
-    app.metrics.apiSeconds.observe({ method, code: statusName(code) }, (performance.now() - t0) / 1000);
-    if (methodPolicy[method].audited) {
-      await app.audit
-        .record({
-          at: app.clock.wallMs(),
-          who: ctx.who,
-          role: principal?.role ?? '',
-          method,
-          target: ctx.target,
-          outcome: statusName(code),
-          detail: failure === undefined ? '' : toServiceError(failure).details,
-        })
-        .catch((e: unknown) => log(`controller: audit entry for ${method} not written: ${messageOf(e)}`));
-    }
-    return failure;
+  const policy: CallPolicy = {
+    authenticate,
+    audit: app.audit,
+    metrics: app.metrics,
+    clock: app.clock,
+    log,
   };
-
-  const unary: Record<Exclude<FleetMethod, 'WatchEvents'>, (req: Obj, ctx: CallContext) => Promise<Obj>> = {
-    ApplyJob: (r, c) => handlers.ApplyJob(r, c),
-    DeleteJob: (r, c) => handlers.DeleteJob(r, c),
-    ListJobs: () => handlers.ListJobs(),
-    GetJob: (r) => handlers.GetJob(r),
-    ListNodes: (r) => handlers.ListNodes(r),
-    DescribeNode: (r) => handlers.DescribeNode(r),
-    JobHealth: (r) => handlers.JobHealth(r),
-    CreateEnrollmentToken: (r, c) => handlers.CreateEnrollmentToken(r, c),
-    RevokeNode: (r, c) => handlers.RevokeNode(r, c),
-    ListAuditEntries: (r) => handlers.ListAuditEntries(r),
+  const methods: Record<FleetMethod, UnaryMethod | StreamMethod> = {
+    ApplyJob: { unary: (r, c) => handlers.ApplyJob(r, c) },
+    DeleteJob: { unary: (r, c) => handlers.DeleteJob(r, c) },
+    ListJobs: { unary: () => handlers.ListJobs() },
+    GetJob: { unary: (r) => handlers.GetJob(r) },
+    ListNodes: { unary: (r) => handlers.ListNodes(r) },
+    DescribeNode: { unary: (r) => handlers.DescribeNode(r) },
+    JobHealth: { unary: (r) => handlers.JobHealth(r) },
+    WatchEvents: { stream: (r, c, send, signal) => handlers.WatchEvents(r, c, send, signal) },
+    CreateEnrollmentToken: { unary: (r, c) => handlers.CreateEnrollmentToken(r, c) },
+    RevokeNode: { unary: (r, c) => handlers.RevokeNode(r, c) },
+    ListAuditEntries: { unary: (r) => handlers.ListAuditEntries(r) },
   };
-  for (const method of Object.keys(methodPolicy) as FleetMethod[]) {
-    if (method === 'WatchEvents') {
-      impl[method] = (call: ServerWritableStream<Obj, Obj>) => {
-        const ac = new AbortController();
-        call.on('cancelled', () => ac.abort());
-        call.on('close', () => ac.abort());
-        void run(method, call.metadata, call.request, (ctx) =>
-          handlers.WatchEvents(
-            call.request,
-            ctx,
-            (ev) => writeWithBackPressure(call, ev, ac.signal),
-            ac.signal,
-          ),
-        ).then((failure) => {
-          if (failure === undefined) call.end();
-          else call.destroy(toServiceError(failure));
-        });
-      };
-      continue;
-    }
-    impl[method] = (call: ServerUnaryCall<Obj, Obj>, callback: sendUnaryData<Obj>) => {
-      let result: Obj = {};
-      const fn = unary[method];
-      void run(method, call.metadata, call.request, async (ctx) => {
-        result = await fn(call.request, ctx);
-      }).then((failure) => {
-        if (failure === undefined) callback(null, result);
-        else callback(toServiceError(failure));
-      });
-    };
-  }
-  server.addService(proto.service, impl);
-  if (o.rollouts)
-    addRolloutService(server, {
-      handlers: o.rollouts,
-      authenticate,
-      audit: app.audit,
-      metrics: app.metrics,
-      clock: app.clock,
-      log,
-    });
+  server.addService(proto.service, serviceImpl(policy, methodPolicy, methods, auditTarget));
+  if (o.rollouts) addRolloutService(server, policy, o.rollouts);
   new ReflectionService(
     o.rollouts
       ? { ...proto.packageDefinition, ...loadRolloutProto().packageDefinition }

@@ -14,7 +14,7 @@ import {
   type ServiceError,
   type ClientReadableStream,
 } from '@grpc/grpc-js';
-import { loadFleetProto } from '../api/fleet-proto.ts';
+import { type ServiceProto, loadFleetProto } from '../api/proto.ts';
 
 /** Global options every API command understands. */
 export interface GlobalOptions {
@@ -88,12 +88,13 @@ export class ApiClient {
   readonly #client: Client & Record<string, unknown>;
   readonly #md: Metadata;
 
-  constructor(o: GlobalOptions) {
+  /** A client of FleetService, or of another controller service (`loadRolloutProto()`). */
+  constructor(o: GlobalOptions, proto: ServiceProto = loadFleetProto()) {
     this.server = serverOf(o);
     const c = connectionOf(o, this.server);
     this.#md = c.metadata;
     const creds = c.credentials;
-    const { Client } = loadFleetProto();
+    const { Client } = proto;
     this.#client = new Client(this.server, creds, {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
     });

@@ -13,8 +13,8 @@ import {
   parsePlist,
 } from '@launchfleet/shared';
 import { CliError, type Opts, apiOptions } from './api-command.ts';
-import { targetOf } from './api-client.ts';
-import { RolloutClient } from './rollout-client.ts';
+import { loadRolloutProto } from '../api/proto.ts';
+import { ApiClient, targetOf } from './api-client.ts';
 import { parseCount, parseCounts, parseSeconds } from './rollout-args.ts';
 import { renderHistory, renderRollout, watchLine } from './rollout-render.ts';
 import { table, text, time } from './table.ts';
@@ -45,10 +45,10 @@ async function readPlistText(file: string): Promise<string> {
 }
 
 /** Runs `fn` with a client; failures become one line on stderr and exit 1 (2 for bad flags). */
-async function withClient(o: Opts, fn: (c: RolloutClient) => Promise<void>): Promise<void> {
-  let c: RolloutClient | undefined;
+async function withClient(o: Opts, fn: (c: ApiClient) => Promise<void>): Promise<void> {
+  let c: ApiClient | undefined;
   try {
-    c = new RolloutClient(o);
+    c = new ApiClient(o, loadRolloutProto());
     await fn(c);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -72,7 +72,7 @@ const print = (o: Opts, json: unknown, txt: string): void => {
 };
 
 /** Streams the rollout until it finishes: a redrawn view on a terminal, plain lines when piped, JSON lines with --json. */
-async function watch(c: RolloutClient, id: string, o: Opts): Promise<Obj | undefined> {
+async function watch(c: ApiClient, id: string, o: Opts): Promise<Obj | undefined> {
   const tty = process.stdout.isTTY === true && !o.json;
   const s = c.stream('WatchRollout', { rolloutId: id });
   let drawn = 0;
@@ -96,7 +96,7 @@ async function watch(c: RolloutClient, id: string, o: Opts): Promise<Obj | undef
       }
     }
   } catch (e) {
-    throw c.explain(e as Parameters<RolloutClient['explain']>[0]);
+    throw c.explain(e as Parameters<ApiClient['explain']>[0]);
   }
   return last;
 }

@@ -35,7 +35,7 @@ import {
   type ControllerConfig,
 } from '@launchfleet/controller/config/controller-config';
 import { type RunningController, startController } from '@launchfleet/controller/api/start-controller';
-import { loadFleetProto } from '@launchfleet/controller/api/fleet-proto';
+import { loadFleetProto } from '@launchfleet/controller/api/proto';
 import { type NodeIdentity, connectAsNode, enroll } from '@launchfleet/node-agent/link/index';
 import { type NatsServer, freePort, startServer } from './nats-server.ts';
 

@@ -1,0 +1,135 @@
+/**
+ * One policy for every gRPC method the controller serves, whatever the service:
+ *
+ *   authenticate (Bearer token -> name, role) -> authorise (auth/core/roles.ts) ->
+ *   handler -> map errors (status.ts, the one place) -> audit (when the method's rule says so,
+ *   refused calls too) -> latency histogram
+ *
+ * A service gives its rule table, its handlers (unary or server stream) and how to name a call's
+ * target before the handler knows better; `serviceImpl` returns the grpc-js implementation.
+ */
+import {
+  status,
+  type Metadata,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type UntypedServiceImplementation,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
+import { PermissionDeniedError, messageOf, type Clock } from '@launchfleet/shared';
+import type { ApiPrincipal } from '../auth/api-tokens.ts';
+import { type MethodRule, atLeast } from '../auth/core/roles.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { FleetMetrics } from '../metrics/fleet-metrics.ts';
+import type { CallContext } from './fleet-handlers.ts';
+import { statusName, statusOf, toServiceError } from './status.ts';
+import { writeWithBackPressure } from './stream-drain.ts';
+
+type Obj = Record<string, unknown>;
+
+/** What every call of every service needs from the server. */
+export interface CallPolicy {
+  /** The server's token check (throws UnauthenticatedError). */
+  readonly authenticate: (md: Metadata) => ApiPrincipal;
+  readonly audit: AuditLog;
+  readonly metrics: FleetMetrics;
+  readonly clock: Clock;
+  /** Where failures that are not the caller's fault are logged. */
+  readonly log: (line: string) => void;
+}
+
+/** A unary method: the response, or a thrown shared error (mapped by status.ts). */
+export interface UnaryMethod {
+  readonly unary: (req: Obj, ctx: CallContext) => Promise<Obj>;
+}
+
+/**
+ * A server-stream method: sends until it returns (the stream ends OK) or throws (the stream ends
+ * with the mapped status). `send` waits while the client's buffer is full; `signal` aborts when
+ * the client cancels or goes away.
+ */
+export interface StreamMethod {
+  readonly stream: (
+    req: Obj,
+    ctx: CallContext,
+    send: (msg: Obj) => Promise<void>,
+    signal: AbortSignal,
+  ) => Promise<void>;
+}
+
+export function serviceImpl<M extends string>(
+  p: CallPolicy,
+  rules: Readonly<Record<M, MethodRule>>,
+  methods: Readonly<Record<M, UnaryMethod | StreamMethod>>,
+  targetOf: (method: M, req: Obj) => string,
+): UntypedServiceImplementation {
+  /** Runs one call's policy and bookkeeping around `body`; resolves to the failure, if any. */
+  const run = async (
+    method: M,
+    md: Metadata,
+    req: Obj,
+    body: (ctx: CallContext) => Promise<void>,
+  ): Promise<unknown> => {
+    const t0 = performance.now();
+    const rule = rules[method];
+    let principal: ApiPrincipal | undefined;
+    const ctx: CallContext = { who: 'anonymous', target: targetOf(method, req) };
+    let failure: unknown;
+    try {
+      principal = p.authenticate(md);
+      ctx.who = principal.name;
+      if (!atLeast(principal.role, rule.role))
+        throw new PermissionDeniedError(
+          `${method} needs the ${rule.role} role; token ${principal.name} has ${principal.role}`,
+        );
+      await body(ctx);
+    } catch (e) {
+      failure = e;
+      if (statusOf(e) === status.INTERNAL) p.log(`controller: ${method} failed: ${messageOf(e)}`);
+    }
+    const code = failure === undefined ? status.OK : statusOf(failure);
+    p.metrics.apiSeconds.observe({ method, code: statusName(code) }, (performance.now() - t0) / 1000);
+    if (rule.audited)
+      await p.audit
+        .record({
+          at: p.clock.wallMs(),
+          who: ctx.who,
+          role: principal?.role ?? '',
+          method,
+          target: ctx.target,
+          outcome: statusName(code),
+          detail: failure === undefined ? '' : toServiceError(failure).details,
+        })
+        .catch((e: unknown) => p.log(`controller: audit entry for ${method} not written: ${messageOf(e)}`));
+    return failure;
+  };
+
+  const impl: UntypedServiceImplementation = {};
+  for (const method of Object.keys(rules) as M[]) {
+    const m = methods[method];
+    if ('stream' in m) {
+      impl[method] = (call: ServerWritableStream<Obj, Obj>) => {
+        const ac = new AbortController();
+        call.on('cancelled', () => ac.abort());
+        call.on('close', () => ac.abort());
+        void run(method, call.metadata, call.request, (ctx) =>
+          m.stream(call.request, ctx, (msg) => writeWithBackPressure(call, msg, ac.signal), ac.signal),
+        ).then((failure) => {
+          if (failure === undefined) call.end();
+          else call.destroy(toServiceError(failure));
+        });
+      };
+    } else {
+      impl[method] = (call: ServerUnaryCall<Obj, Obj>, callback: sendUnaryData<Obj>) => {
+        let result: Obj = {};
+        void run(method, call.metadata, call.request, async (ctx) => {
+          result = await m.unary(call.request, ctx);
+        }).then((failure) => {
+          if (failure === undefined) callback(null, result);
+          else callback(toServiceError(failure));
+        });
+      };
+    }
+  }
+  return impl;
+}
