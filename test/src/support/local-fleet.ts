@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeTlsFiles } from './controller-fleet.ts';
 import { eventually } from './eventually.ts';
-import { freePort } from './nats-server.ts';
+import { freePorts } from './nats-server.ts';
 import { repoRoot } from './paths.ts';
 
 const run = promisify(execFile);
@@ -104,13 +104,13 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
     await mkdir(join(dir, 'agent', 'LaunchDaemons'), { recursive: true });
     await mkdir(join(dir, 'agent', 'LaunchAgents'));
     const tls = makeTlsFiles(join(dir, 'tls'));
-    const [natsPort, natsMon, grpcPort, metricsPort, agentMetricsPort] = await Promise.all([
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-    ]);
+    const [natsPort, natsMon, grpcPort, metricsPort, agentMetricsPort] = (await freePorts(5)) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     await run(process.execPath, [
       cliBin,
       'init-local',

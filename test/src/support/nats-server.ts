@@ -85,6 +85,29 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** `n` distinct free ports: all are bound at once before any is closed, so none repeats. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (srv) =>
+          new Promise<number>((resolve, reject) => {
+            srv.once('error', reject);
+            srv.listen(0, '127.0.0.1', () => {
+              const addr = srv.address();
+              resolve(typeof addr === 'object' && addr ? addr.port : 0);
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(
+      servers.map((srv) => new Promise((r) => (srv.listening ? srv.close(r) : r(undefined)))),
+    );
+  }
+}
+
 /**
  * A free port is found by binding :0 and closing it, so another process can take it before
  * nats-server binds it. Starting is retried with fresh ports when that race is lost.
@@ -103,8 +126,7 @@ async function withPortRetry<T>(start: () => Promise<T>): Promise<T> {
 export async function startServer(opts: NatsServerOptions = {}): Promise<NatsServer> {
   return withPortRetry(async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lf-nats-'));
-    const port = await freePort();
-    const monitorPort = await freePort();
+    const [port, monitorPort] = (await freePorts(2)) as [number, number];
     return launch({
       dir,
       port,
@@ -124,14 +146,19 @@ export async function startCluster(n = 3, opts: Omit<NatsServerOptions, 'name'> 
 
 async function startClusterOnce(n: number, opts: Omit<NatsServerOptions, 'name'>): Promise<NatsServer[]> {
   const base = await mkdtemp(join(tmpdir(), 'lf-nats-cluster-'));
-  const specs = [];
-  for (let i = 0; i < n; i++) {
-    specs.push({ port: await freePort(), monitorPort: await freePort(), clusterPort: await freePort() });
-  }
+  const ports = await freePorts(3 * n);
+  const specs = Array.from({ length: n }, (_, i) => ({
+    port: ports[3 * i]!,
+    monitorPort: ports[3 * i + 1]!,
+    clusterPort: ports[3 * i + 2]!,
+  }));
   const routes = specs.map((s) => `nats-route://127.0.0.1:${s.clusterPort}`);
   const servers: NatsServer[] = [];
   try {
-    const started = await Promise.all(
+    // Settled, not Promise.all: when one server fails to start (a port lost to another
+    // process), the ones that did start must be stopped too, or they outlive the test file
+    // and keep its process from exiting.
+    const started = await Promise.allSettled(
       specs.map((s, i) =>
         launch({
           ...opts,
@@ -143,7 +170,9 @@ async function startClusterOnce(n: number, opts: Omit<NatsServerOptions, 'name'>
         }),
       ),
     );
-    servers.push(...started);
+    for (const r of started) if (r.status === 'fulfilled') servers.push(r.value);
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     await waitFor(
       async () => {
         const leaders = await Promise.all(servers.map((s) => metaLeader(s.monitorPort)));
