@@ -7,7 +7,12 @@
 //   e2e          test/dist/e2e/**           (controller + agents + nats-server; one file at a time)
 //
 // Usage: node scripts/run-tests.mjs [--tier unit|integration|e2e|all] [--grep PATTERN]
-import { spawnSync } from 'node:child_process';
+//
+// Each tier has a time budget (LF_TIER_TIMEOUT_MIN overrides it): a test file that never exits
+// (a child process or a handle left behind) fails the run with a clear line instead of holding
+// CI until its own limit. The whole process group of the tier is killed.
+import { spawn } from 'node:child_process';
+import { clearTimeout, setTimeout } from 'node:timers';
 import { readdirSync, statSync, existsSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -34,11 +39,54 @@ function walk(dir, out = []) {
 }
 
 const unit = ['shared', 'node-agent', 'controller'].flatMap((ws) => walk(join(root, ws, 'dist')));
+// Budgets: several times what each tier takes on a 2-core machine (unit ~1 min, integration ~5).
 const tiers = {
-  unit: { files: unit, concurrency: 2 },
-  integration: { files: walk(join(root, 'test', 'dist', 'integration')), concurrency: 1 },
-  e2e: { files: walk(join(root, 'test', 'dist', 'e2e')), concurrency: 1 },
+  unit: { files: unit, concurrency: 2, budgetMin: 15 },
+  integration: { files: walk(join(root, 'test', 'dist', 'integration')), concurrency: 1, budgetMin: 40 },
+  e2e: { files: walk(join(root, 'test', 'dist', 'e2e')), concurrency: 1, budgetMin: 30 },
 };
+const budgetOverride = Number(process.env.LF_TIER_TIMEOUT_MIN);
+
+/** Runs the tier's node --test in its own process group; kills the group when over budget. */
+function runTier(argv, budgetMin) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, argv, {
+      stdio: 'inherit',
+      cwd: root,
+      env: { ...process.env, LAUNCHFLEET_ROOT: root },
+      detached: true,
+    });
+    // Detached, the group no longer gets the terminal's Ctrl-C: pass it on.
+    const forward = (sig) => {
+      try {
+        process.kill(-child.pid, sig);
+      } catch {
+        // gone already
+      }
+    };
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      console.error(
+        `\n# tier over its budget of ${budgetMin} min: killed. The file whose tests are printed last did not finish` +
+          ' (or left a process or handle behind that kept it from exiting).',
+      );
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }, budgetMin * 60_000);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+      resolve({ status: timedOut ? 1 : (code ?? (signal ? 1 : 0)) });
+    });
+  });
+}
 const chosen = tier === 'all' ? ['unit', 'integration', 'e2e'] : [tier];
 let failed = false;
 const totals = { pass: 0, fail: 0, skipped: 0 };
@@ -52,8 +100,7 @@ for (const name of chosen) {
   const files = t.files.filter((f) => !grep || f.includes(grep)).sort();
   if (files.length === 0) continue;
   console.log(`\n# tier ${name}: ${files.length} files`);
-  const r = spawnSync(
-    process.execPath,
+  const r = await runTier(
     [
       '--test',
       `--test-concurrency=${t.concurrency}`,
@@ -63,7 +110,7 @@ for (const name of chosen) {
       `--test-reporter-destination=${join(tapDir, `${name}.tap`)}`,
       ...files,
     ],
-    { stdio: 'inherit', cwd: root, env: { ...process.env, LAUNCHFLEET_ROOT: root } },
+    budgetOverride > 0 ? budgetOverride : t.budgetMin,
   );
   if (r.status !== 0) failed = true;
   const tap = existsSync(join(tapDir, `${name}.tap`))
