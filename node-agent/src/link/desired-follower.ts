@@ -10,7 +10,8 @@
  *
  * How:
  * - subscribe to `$KV.lf_desired.<node>.>` first, so nothing stored after the catch-up read can
- *   be missed; then list the node's keys (one short-lived listing) and read each with a direct get;
+ *   be missed; then read the node's keys as stored (kv-catch-up.ts: one short-lived consumer that
+ *   the broker drops seconds later);
  * - a live message is a hint, not the truth: the follower reads the key back and delivers what
  *   the stream stored (with its revision), retrying for up to ~10 s while the stream has not
  *   stored it yet (a newer stored value is taken at once). A write the stream refused (a lost
@@ -24,10 +25,11 @@
  * caller then falls back to a consumer watch.
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { type KV, type KvEntry, type KvWatchEntry, Kvm } from '@nats-io/kv';
+import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
 import { messageOf } from '@launchfleet/shared/errors';
 import type { Scheduler } from '@launchfleet/shared/time/clock';
-import { buckets, keys, kvSubject } from '@launchfleet/shared/messages/index';
+import { buckets, keys, kvStreamName, kvSubject, subjects } from '@launchfleet/shared/messages/index';
+import { kvCatchUp } from './kv-catch-up.ts';
 
 /** What the desired-state gate needs of a KV entry (KvEntry and KvWatchEntry both have it). */
 export interface DesiredEntry {
@@ -45,6 +47,8 @@ export interface DesiredFollowerOptions {
   /** Called for every entry, one at a time, in order. Must not throw (the caller guards). */
   readonly onEntry: (e: DesiredEntry) => void;
   readonly log?: (level: 'debug' | 'info' | 'warn', msg: string) => void;
+  /** How long the broker keeps the catch-up consumer after the read (default 5 s). */
+  readonly catchUpIdleMs?: number;
 }
 
 /**
@@ -122,24 +126,23 @@ export class DesiredFollower {
   }
 
   /**
-   * Every key of this node as stored now, delete markers included, through a watch that is
-   * stopped once its initial entries are in (a short-lived consumer per connection). A failure
-   * fails start(), and the session is tried again.
+   * Every key of this node as stored now, delete markers included, through a short-lived
+   * consumer that the broker drops seconds after the read (kv-catch-up.ts). A failure fails
+   * start(), and the session is tried again.
    */
   async #catchUp(): Promise<void> {
-    const kv = this.#kv;
-    if (!kv) return;
-    const w = await kv.watch({ key: keys.desiredOf(this.#o.nodeId) });
-    try {
-      const initial = await initialCount(w);
-      let n = 0;
-      if (initial > 0)
-        for await (const e of w) {
-          this.#deliver(e);
-          if (++n >= initial || this.#stopped) break;
-        }
-    } finally {
-      w.stop();
+    const entries = await kvCatchUp({
+      nc: this.#o.nc,
+      stream: kvStreamName(buckets.desired),
+      keyPrefix: `$KV.${buckets.desired}.`,
+      filterSubject: kvSubject(buckets.desired, keys.desiredOf(this.#o.nodeId)),
+      inboxPrefix: subjects.nodeInboxPrefix(this.#o.nodeId),
+      scheduler: this.#o.scheduler,
+      ...(this.#o.catchUpIdleMs !== undefined && { idleMs: this.#o.catchUpIdleMs }),
+    });
+    for (const e of entries) {
+      if (this.#stopped) return;
+      this.#deliver(e);
     }
   }
 
@@ -195,15 +198,4 @@ function fingerprint(e: DesiredEntry): string {
 function matches(e: KvEntry | null, op: string, data: Uint8Array): boolean {
   if (op !== 'PUT') return e === null || e.operation !== 'PUT';
   return e !== null && e.operation === 'PUT' && Buffer.from(e.value).equals(Buffer.from(data));
-}
-
-/**
- * How many entries a KV watch delivers before updates: its consumer's pending count when it was
- * created, which nats.js keeps from the creation reply (`info(true)` makes no request; a node may
- * not ask for consumer info). nats.js 3.4 holds the consumer in the iterator's `_data`.
- */
-async function initialCount(w: AsyncIterable<KvWatchEntry>): Promise<number> {
-  const oc = (w as { _data?: { info?: (cached: boolean) => Promise<{ num_pending: number }> } })._data;
-  if (typeof oc?.info !== 'function') throw new Error('cannot tell how many entries the watch holds');
-  return (await oc.info(true)).num_pending;
 }

@@ -1,0 +1,74 @@
+/**
+ * The catch-up an agent runs on every connection reads its desired state (puts and delete
+ * markers) and leaves nothing behind on the broker: its consumer is gone seconds later. With
+ * nats.js's KV watch it stayed five minutes, one per agent and connection
+ * (node-agent/src/link/kv-catch-up.ts).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { buckets, keys, kvStreamName } from '@launchfleet/shared/messages/index';
+import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
+import { type LinkNode, daemonPlist, eventually, startLinkNode } from '../support/link-node.ts';
+import { putJob } from '../support/link-fleet.ts';
+
+describe('fleet link: the catch-up read', () => {
+  let cp: ControlPlaneHarness;
+  let node: LinkNode;
+
+  before(async () => {
+    cp = await startControlPlane();
+    const { token } = await cp.enrollment.createToken({ ttlMs: 60_000 });
+    node = await startLinkNode({ urls: cp.urls, token, enrollCreds: cp.enrollCreds });
+    await eventually(() => node.link.status().connected, 15_000, 'connected');
+  });
+
+  after(async () => {
+    await node?.close();
+    await cp?.close();
+  });
+
+  test('reads puts and deletions made while the agent was away, and its consumer is gone within seconds', async () => {
+    const nodeId = node.link.identity?.nodeId;
+    assert.ok(nodeId);
+    const jsm = await jetstreamManager(cp.nc);
+    const stream = kvStreamName(buckets.desired);
+    const consumers = async (): Promise<number> => (await jsm.streams.info(stream)).state.consumer_count;
+    const dir = await mkdtemp(join(tmpdir(), 'lf-catch-up-'));
+    const versionFile = join(dir, 'keep.version');
+    const keep = (v: number): string =>
+      daemonPlist(
+        'com.acme.keep',
+        { EnvironmentVariables: { LF_VERSION: String(v) } },
+        `echo "$LF_VERSION" > ${versionFile}; exec sleep 300`,
+      );
+    await putJob(cp, nodeId, { label: 'com.acme.keep', version: 1, plist: keep(1) });
+    await putJob(cp, nodeId, { label: 'com.acme.gone', version: 1, plist: daemonPlist('com.acme.gone') });
+    await eventually(
+      async () => (await readFile(versionFile, 'utf8').catch(() => '')).trim() === '1',
+      15_000,
+      'keep runs v1',
+    );
+    await eventually(() => node.job('com.acme.gone')?.pid, 15_000, 'gone runs');
+    // Away: keep changes, gone is deleted, a third job appears.
+    await node.link.stop();
+    await putJob(cp, nodeId, { label: 'com.acme.keep', version: 2, plist: keep(2) });
+    await cp.store.desired.delete(keys.desired(nodeId, 'com.acme.gone'));
+    await putJob(cp, nodeId, { label: 'com.acme.new', version: 1, plist: daemonPlist('com.acme.new') });
+    await node.restart();
+    await eventually(() => node.link.status().connected, 15_000, 'back');
+    await eventually(() => node.job('com.acme.new')?.pid, 15_000, 'new runs');
+    await eventually(() => node.job('com.acme.gone') === undefined, 15_000, 'gone is unloaded');
+    await eventually(
+      async () => (await readFile(versionFile, 'utf8').catch(() => '')).trim() === '2',
+      15_000,
+      'keep runs v2',
+    );
+    // The catch-up's consumer: dropped by the broker a few seconds after the read.
+    await eventually(async () => (await consumers()) === 0, 20_000, 'no consumer left on the stream');
+    await rm(dir, { recursive: true, force: true });
+  });
+});
