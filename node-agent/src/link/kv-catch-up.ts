@@ -48,6 +48,9 @@ export async function kvCatchUp(o: KvCatchUpOptions): Promise<DesiredEntry[]> {
     done = resolve;
     fail = reject;
   });
+  // It may fail (the timer, a subscription error) while the create request is still out, before
+  // anything awaits it: an unhandled rejection would end the process. It is awaited below.
+  finished.catch(() => undefined);
   const timer = o.scheduler.after(timeoutMs, () =>
     fail(new Error(`catch-up of ${o.filterSubject} incomplete after ${timeoutMs} ms`)),
   );
@@ -65,24 +68,31 @@ export async function kvCatchUp(o: KvCatchUpOptions): Promise<DesiredEntry[]> {
     },
   });
   try {
-    const reply = await o.nc.request(
-      `${jsApi}.CONSUMER.CREATE.${o.stream}.${name}.${o.filterSubject}`,
-      JSON.stringify({
-        stream_name: o.stream,
-        config: {
-          name,
-          deliver_subject: deliver,
-          filter_subject: o.filterSubject,
-          deliver_policy: 'last_per_subject',
-          ack_policy: 'none',
-          max_deliver: 1,
-          mem_storage: true,
-          num_replicas: 1,
-          inactive_threshold: (o.idleMs ?? 5000) * 1_000_000,
-        },
+    // Whichever comes first: the reply, or the read's deadline (the request's own timeout is
+    // the same length but started later).
+    const reply = await Promise.race([
+      finished.then((): never => {
+        throw new Error('catch-up ended before its consumer was created');
       }),
-      { timeout: timeoutMs },
-    );
+      o.nc.request(
+        `${jsApi}.CONSUMER.CREATE.${o.stream}.${name}.${o.filterSubject}`,
+        JSON.stringify({
+          stream_name: o.stream,
+          config: {
+            name,
+            deliver_subject: deliver,
+            filter_subject: o.filterSubject,
+            deliver_policy: 'last_per_subject',
+            ack_policy: 'none',
+            max_deliver: 1,
+            mem_storage: true,
+            num_replicas: 1,
+            inactive_threshold: (o.idleMs ?? 5000) * 1_000_000,
+          },
+        }),
+        { timeout: timeoutMs },
+      ),
+    ]);
     const created = JSON.parse(reply.string()) as {
       error?: { description?: string; code?: number };
       num_pending?: number;

@@ -10,7 +10,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { buckets, keys, kvStreamName } from '@launchfleet/shared/messages/index';
+import { buckets, keys, kvStreamName, kvSubject, subjects } from '@launchfleet/shared/messages/index';
+import { systemScheduler } from '@launchfleet/shared/time/clock';
+import { kvCatchUp } from '@launchfleet/node-agent/link/kv-catch-up';
+import { connectAsNode } from '@launchfleet/node-agent/link/node-connection';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 import { type LinkNode, daemonPlist, eventually, startLinkNode } from '../support/link-node.ts';
 import { putJob } from '../support/link-fleet.ts';
@@ -70,5 +74,36 @@ describe('fleet link: the catch-up read', () => {
     // The catch-up's consumer: dropped by the broker a few seconds after the read.
     await eventually(async () => (await consumers()) === 0, 20_000, 'no consumer left on the stream');
     await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a catch-up the broker never answers fails after its deadline; nothing crashes', async () => {
+    // Found by the 10,000-agent benchmark: the deadline fired while the consumer-create request
+    // was still out, its rejection had no handler yet, and Node ended the simulator process.
+    const id = node.link.identity;
+    assert.ok(id);
+    const proxy = await startTcpProxy(cp.servers[0]!.port);
+    const nc = await connectAsNode(id, { servers: [proxy.url], reconnect: false });
+    try {
+      proxy.stallJetStream(true);
+      const t0 = Date.now();
+      await assert.rejects(
+        kvCatchUp({
+          nc,
+          stream: kvStreamName(buckets.desired),
+          keyPrefix: `$KV.${buckets.desired}.`,
+          filterSubject: kvSubject(buckets.desired, keys.desiredOf(id.nodeId)),
+          inboxPrefix: subjects.nodeInboxPrefix(id.nodeId),
+          scheduler: systemScheduler,
+          timeoutMs: 300,
+        }),
+        /incomplete after 300 ms/,
+      );
+      assert.ok(Date.now() - t0 < 2000, 'failed at its deadline, not at a later timeout');
+      // Past the request's own timeout: a late rejection must find a handler.
+      await new Promise((r) => setTimeout(r, 600));
+    } finally {
+      await nc.close();
+      await proxy.close();
+    }
   });
 });
