@@ -97,6 +97,11 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => log('info', 'agent', 'SIGHUP ignored'));
+  // A failed promise nobody handles is a bug, but Node's default (end the process) would take
+  // the supervision of every job with it: say so loudly and go on.
+  process.on('unhandledRejection', (e: unknown) =>
+    log('error', 'agent', `unhandled rejection (a bug; the agent goes on): ${messageOf(e)}`),
+  );
   try {
     agent = await startAgent({ config, version: agentVersion(), log });
   } catch (e) {

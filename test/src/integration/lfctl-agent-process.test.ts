@@ -98,6 +98,25 @@ describe('the daemon directory at start', () => {
 });
 
 describe('bad input gives clear status, no crash, other jobs unaffected', () => {
+  test('a failed promise nobody handles is logged as a bug; the agent and its jobs go on', async () => {
+    const dirs = makeAgentDirs();
+    writePlist(dirs.daemonDir, shJob('com.lf.steady', 'exec sleep 300', { RunAtLoad: true }));
+    // Preloaded into the agent: a rejection without a handler, once the agent is up.
+    const preload = 'data:text/javascript,setTimeout(()=>Promise.reject(Error(4242)),1500)';
+    const a = await startAgentProcess(dirs, { env: { NODE_OPTIONS: `--import=${preload}` } });
+    try {
+      const steady = await pidOf(a, 'system/com.lf.steady');
+      await eventually(() => /unhandled rejection/.test(a.log) || a.exited, 10_000, 'the rejection');
+      assert.match(a.log, /ERROR {1,2}agent: unhandled rejection \(a bug; the agent goes on\): 4242/);
+      assert.equal(a.exited, false, 'the agent is still running');
+      assert.ok(alive(steady), 'its job too');
+      assert.equal(await pidOf(a, 'system/com.lf.steady'), steady, 'the same process');
+    } finally {
+      await a.stop();
+      removeDirs(dirs);
+    }
+  });
+
   test('a missing program, an unknown user, an unopenable StandardOutPath, a vanished WatchPath', async () => {
     const dirs = makeAgentDirs();
     writePlist(dirs.daemonDir, shJob('com.lf.steady', 'exec sleep 300', { RunAtLoad: true }));
@@ -161,7 +180,12 @@ describe('bad input gives clear status, no crash, other jobs unaffected', () => 
         // Polled through lfctl, a process start per poll: seconds each on a loaded machine.
         20_000,
         'WatchPaths fired',
-      );
+      ).catch(async (e: unknown) => {
+        // What the job and the agent said, for the next reader of a failure.
+        const job = (await a.lfctl(['print', 'system/com.lf.watch'])).stdout;
+        const lines = a.log.split('\n').filter((l) => l.includes('com.lf.watch'));
+        throw new Error(`${String(e)}\n${job}\n${lines.join('\n')}`);
+      });
       assert.equal(await pidOf(a, 'system/com.lf.steady'), steady, 'the other job kept running');
       assert.ok(!a.exited);
     } finally {

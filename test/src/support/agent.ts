@@ -161,6 +161,8 @@ export async function startAgentProcess(
     as?: RunAs;
     /** Start without --config (the defaults: everything under <dirs.dir>/.launchfleet/agent). */
     defaults?: boolean;
+    /** More environment for the agent process. */
+    env?: Readonly<Record<string, string>>;
   } = {},
 ): Promise<AgentProcess> {
   const agentArgs = [agentBin, ...(opts.defaults === true ? [] : ['--config', dirs.configFile])];
@@ -188,6 +190,7 @@ export async function startAgentProcess(
       ...(process.env['LAUNCHFLEET_SPAWNER'] !== undefined && {
         LAUNCHFLEET_SPAWNER: process.env['LAUNCHFLEET_SPAWNER'],
       }),
+      ...opts.env,
     },
   });
   const a = new AgentProcess(dirs, proc);
