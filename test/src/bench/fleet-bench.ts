@@ -419,15 +419,45 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         const tUp = Date.now();
         const want = { agents: onlineAgents, anchor: o.anchorClients };
         let conns: { name: string; startMs: number }[] = [];
+        // A broker taking thousands of connections at once can be slow to answer its monitor
+        // port: a failed or timed-out /connz keeps the last good snapshot and polls on (it
+        // used to end the wait, and the snapshot taken before the agents came was reported).
+        let connzFailures = 0;
+        let lastPrint = Date.now();
         await waitUntil(
           async () => {
-            conns = await connz(cp.server.monitorPort);
+            if (Date.now() - lastPrint >= 10_000) {
+              lastPrint = Date.now();
+              // Busy simulators may answer late: a progress line is not worth ending the wait.
+              const st = await Promise.all(sims.map((x) => x.stats())).catch(() => undefined);
+              if (st)
+                print(
+                  `#   ${ms(Date.now() - tUp)} after the restart: agents connected ${st.reduce((a, x) => a + x.connected, 0)} (simulators' view)`,
+                );
+            }
+            try {
+              conns = await connz(cp.server.monitorPort);
+            } catch {
+              connzFailures++;
+              return false;
+            }
             const c = countGroups(conns, tUp);
             return c.agents >= want.agents && c.anchor >= want.anchor;
           },
           o.reconnectTimeoutMs,
           2000,
         ).catch(() => undefined);
+        if (connzFailures > 0) print(`# reconnect: ${connzFailures} /connz calls failed or timed out (30 s)`);
+        // The agents' own view, independent of the broker's monitor port: when each one's link
+        // last connected (Date.now() in the simulator, the same clock as tUp).
+        const simRows = (await Promise.all(sims.map((x) => x.rows().catch(() => [])))).flat();
+        const clientOffs = simRows
+          .map((r) => r.connectedAt)
+          .filter((t): t is number => t !== undefined && t >= tDown)
+          .map((t) => t - tUp);
+        print(
+          `#   agents' own view: ${clientOffs.length}/${onlineAgents} reconnected; p50 ${ms(quantiles(clientOffs).p50 ?? Number.NaN)}, p99 ${ms(quantiles(clientOffs).p99 ?? Number.NaN)}, max ${ms(quantiles(clientOffs).max ?? Number.NaN)}, densest 90 % ${ms(densestWindow(clientOffs, 0.9) ?? Number.NaN)}`,
+        );
         const groups: FleetBenchResult['reconnects'][number]['groups'] = {};
         for (const g of ['agents', 'anchor'] as const) {
           const offs = conns
@@ -510,7 +540,7 @@ function countGroups(
 /** Open connections with their names and server-side start times (ms). */
 async function connz(port: number): Promise<{ name: string; startMs: number }[]> {
   const r = await fetch(`http://127.0.0.1:${port}/connz?limit=200000`, {
-    signal: AbortSignal.timeout(10_000),
+    signal: AbortSignal.timeout(30_000),
   });
   const j = (await r.json()) as { connections?: { name?: string; start?: string }[] };
   return (j.connections ?? []).map((c) => ({ name: c.name ?? '', startMs: parseTime(c.start ?? '') }));

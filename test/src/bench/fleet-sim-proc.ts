@@ -3,6 +3,8 @@
  * channel, asked for stats and per-agent rows, stopped by message (then by signal).
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SimAgentRow, SimCommand, SimReply, SimStats } from '../sim/sim-protocol.ts';
 
@@ -28,7 +30,11 @@ export class SimProc {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     this.child.stderr?.setEncoding('utf8');
+    // LF_SIM_LOG_DIR: the simulator's stderr and how it ended, in full, for a post-mortem.
+    const logDir = process.env['LF_SIM_LOG_DIR'];
+    const logFile = logDir ? join(logDir, `sim-${this.child.pid ?? 'x'}.stderr`) : undefined;
     this.child.stderr?.on('data', (chunk: string) => {
+      if (logFile) appendFileSync(logFile, chunk);
       this.#log.push(...chunk.split('\n').filter((l) => l !== ''));
       if (this.#log.length > 100) this.#log.splice(0, this.#log.length - 100);
     });
@@ -46,6 +52,7 @@ export class SimProc {
       if (i >= 0) this.#waiters.splice(i, 1)[0]?.resolve(m);
     });
     this.child.once('exit', (code, sig) => {
+      if (logFile) appendFileSync(logFile, `${new Date().toISOString()} exited: ${code ?? sig}\n`);
       this.#exited = true;
       readyReject(new Error(`simulator exited (${code ?? sig}):\n${this.#log.join('\n')}`));
     });

@@ -6,6 +6,7 @@
  * DomainManagers at once would only measure this process's event loop); the link's own
  * full-jitter backoff handles enrolment refusals ("busy") and broker loss.
  */
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { FleetLinkSettings } from '@launchfleet/node-agent/link/fleet-link';
@@ -175,6 +176,10 @@ export class FleetSim {
   }
 
   #problem(line: string): void {
+    // For a post-mortem: LF_SIM_LOG_DIR keeps every problem line with its time (the stats
+    // carry only the last few, and a busy simulator may not answer for them).
+    const dir = process.env['LF_SIM_LOG_DIR'];
+    if (dir) appendFileSync(join(dir, `sim-${process.pid}.log`), `${new Date().toISOString()} ${line}\n`);
     this.#problemCount++;
     this.#problems.push(line.slice(0, 300));
     if (this.#problems.length > maxProblems) this.#problems.shift();
