@@ -165,6 +165,9 @@ const defaults = {
   maxQueuedEvents: 1000,
 } as const;
 
+/** The longest a session set-up may take, however many were given up before it. */
+const maxSetupMs = 120_000;
+
 /** Starts the fleet link. Resolves once the last verified state has been handed to the reconciler. */
 export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
   const controller = o.config.controller;
@@ -176,6 +179,8 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
   const reconnectSpreadMs = Math.max(0, set.reconnectSpreadMs ?? backoff.capMs);
   /** The last session ended because its connection closed (not a watch failure, not stop()). */
   let lostBroker = false;
+  /** Session set-ups given up in a row (each doubles the next one's bound). */
+  let setupTimeouts = 0;
   const log = o.log;
   const files = new ManagedFiles(o.stateDir, o.fs);
   const store = new DesiredStore(o.stateDir, o.fs);
@@ -368,7 +373,13 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       // busy to answer, a set-up that waits for ever holds a connection and a half-made consumer
       // while the agent's retries add more (seen with 10,000 agents started at once). Closing the
       // connection fails whatever is still pending, and the finally below cleans up.
-      const setupMs = 3 * (set.connectTimeoutMs ?? defaults.connectTimeoutMs);
+      // The bound doubles with each set-up given up in a row (up to 2 min): on a broker working
+      // through a backlog (10,000 agents after a restart), abandoning set-ups at a fixed bound
+      // throws away the work queued for them and queues it again, and nobody finishes.
+      const setupMs = Math.min(
+        maxSetupMs,
+        3 * (set.connectTimeoutMs ?? defaults.connectTimeoutMs) * 2 ** setupTimeouts,
+      );
       let setupTimer: TimerHandle | undefined;
       const nodes = await Promise.race([
         (async () => {
@@ -378,11 +389,13 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
         })(),
         new Promise<never>((_, reject) => {
           setupTimer = scheduler.after(setupMs, () => {
+            setupTimeouts++;
             reject(new Error(`session set-up took longer than ${setupMs} ms`));
             void conn.close().catch(() => undefined);
           });
         }),
       ]).finally(() => setupTimer?.cancel());
+      setupTimeouts = 0;
       connects++;
       state = 'connected';
       lastError = undefined;

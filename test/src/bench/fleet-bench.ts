@@ -419,21 +419,23 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         const tUp = Date.now();
         const want = { agents: onlineAgents, anchor: o.anchorClients };
         let conns: { name: string; startMs: number }[] = [];
-        // A broker taking thousands of connections at once can be slow to answer its monitor
-        // port: a failed or timed-out /connz keeps the last good snapshot and polls on (it
-        // used to end the wait, and the snapshot taken before the agents came was reported).
+        // Done when every agent has a working session again (its set-up finished: the
+        // simulators' view) and every anchor client is connected (the broker's view). Open TCP
+        // connections alone say little: at 10,000 the broker held more connections than agents
+        // while few set-ups had finished. A failed or slow /connz or stats answer keeps the last
+        // good value and the wait goes on.
         let connzFailures = 0;
+        let sessions = 0;
         let lastPrint = Date.now();
         await waitUntil(
           async () => {
+            const st = await Promise.all(sims.map((x) => x.stats())).catch(() => undefined);
+            if (st) sessions = st.reduce((a, x) => a + x.connected, 0);
             if (Date.now() - lastPrint >= 10_000) {
               lastPrint = Date.now();
-              // Busy simulators may answer late: a progress line is not worth ending the wait.
-              const st = await Promise.all(sims.map((x) => x.stats())).catch(() => undefined);
-              if (st)
-                print(
-                  `#   ${ms(Date.now() - tUp)} after the restart: agents connected ${st.reduce((a, x) => a + x.connected, 0)} (simulators' view)`,
-                );
+              print(
+                `#   ${ms(Date.now() - tUp)} after the restart: ${sessions} agent sessions, ${countGroups(conns, tUp).agents} agent connections at the broker`,
+              );
             }
             try {
               conns = await connz(cp.server.monitorPort);
@@ -441,22 +443,22 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
               connzFailures++;
               return false;
             }
-            const c = countGroups(conns, tUp);
-            return c.agents >= want.agents && c.anchor >= want.anchor;
+            return sessions >= want.agents && countGroups(conns, tUp).anchor >= want.anchor;
           },
           o.reconnectTimeoutMs,
           2000,
         ).catch(() => undefined);
         if (connzFailures > 0) print(`# reconnect: ${connzFailures} /connz calls failed or timed out (30 s)`);
-        // The agents' own view, independent of the broker's monitor port: when each one's link
-        // last connected (Date.now() in the simulator, the same clock as tUp).
+        // The agents' own view: when each one's session last came up (Date.now() in the
+        // simulator, the same clock as tUp).
         const simRows = (await Promise.all(sims.map((x) => x.rows().catch(() => [])))).flat();
         const clientOffs = simRows
           .map((r) => r.connectedAt)
           .filter((t): t is number => t !== undefined && t >= tDown)
           .map((t) => t - tUp);
+        const cq = quantiles(clientOffs);
         print(
-          `#   agents' own view: ${clientOffs.length}/${onlineAgents} reconnected; p50 ${ms(quantiles(clientOffs).p50 ?? Number.NaN)}, p99 ${ms(quantiles(clientOffs).p99 ?? Number.NaN)}, max ${ms(quantiles(clientOffs).max ?? Number.NaN)}, densest 90 % ${ms(densestWindow(clientOffs, 0.9) ?? Number.NaN)}`,
+          `#   sessions up again (agents' view): ${clientOffs.length}/${onlineAgents}; p50 ${ms(cq.p50 ?? Number.NaN)}, p99 ${ms(cq.p99 ?? Number.NaN)}, max ${ms(cq.max ?? Number.NaN)}, densest 90 % ${ms(densestWindow(clientOffs, 0.9))}`,
         );
         const groups: FleetBenchResult['reconnects'][number]['groups'] = {};
         for (const g of ['agents', 'anchor'] as const) {

@@ -2,6 +2,7 @@
  * A session whose set-up the broker never answers is given up, and its connection closed, after
  * three connect timeouts. Seen at 10,000 agents started at once (test/bench/FLEET-RESULTS.md):
  * an overloaded broker left set-ups waiting while agents retried, and connections piled up.
+ * The bound doubles with each set-up given up in a row, and is back to its base once one succeeds.
  * Here a proxy keeps the broker looking alive (connect, ping, core messages) but drops every
  * JetStream API request, so the set-up (trust read, desired-state consumer) cannot finish.
  */
@@ -39,12 +40,16 @@ describe('fleet link: a session set-up the broker never answers', () => {
     await cp?.close();
   });
 
-  test('is given up after 3 connect timeouts with its connection closed, and the link recovers', async () => {
+  test('is given up after 3 connect timeouts (doubling) with its connection closed, and the link recovers', async () => {
     proxy.stallJetStream(true);
     await proxy.cut();
     await proxy.heal();
-    const timedOut = (): number =>
-      node.logs.filter((l) => l.includes(`session set-up took longer than ${setupMs} ms`)).length;
+    const bounds = (): number[] =>
+      node.logs.flatMap((l) => {
+        const m = /session set-up took longer than (\d+) ms/.exec(l);
+        return m ? [Number(m[1])] : [];
+      });
+    const timedOut = (): number => bounds().length;
     // Watch the proxy's open connections while set-ups keep failing: never more than one.
     let most = 0;
     const sample = setInterval(() => (most = Math.max(most, proxy.openConnections())), 20);
@@ -54,10 +59,22 @@ describe('fleet link: a session set-up the broker never answers', () => {
       clearInterval(sample);
     }
     assert.ok(most <= 1, `at most one connection open at a time (saw ${most})`);
+    // Each set-up given up in a row doubles the next one's bound (a broker working through a
+    // backlog is given the time to finish rather than the same work again).
+    assert.deepEqual(bounds().slice(0, 3), [setupMs, 2 * setupMs, 4 * setupMs]);
     assert.equal(node.link.status().connected, false);
     // The broker answers again: the next attempt connects.
     proxy.stallJetStream(false);
     await eventually(() => node.link.status().connected, 15_000, 'connected again');
+    // A set-up that succeeded puts the bound back to its base.
+    const before = timedOut();
+    proxy.stallJetStream(true);
+    await proxy.cut();
+    await proxy.heal();
+    await eventually(() => timedOut() > before, 20_000, 'the next set-up given up');
+    assert.equal(bounds()[before], setupMs);
+    proxy.stallJetStream(false);
+    await eventually(() => node.link.status().connected, 15_000, 'connected once more');
   });
 
   test('a bundle whose read-back fails is not lost: the session starts over and its catch-up applies it', async () => {
