@@ -47,8 +47,6 @@ export interface DesiredFollowerOptions {
   /** Called for every entry, one at a time, in order. Must not throw (the caller guards). */
   readonly onEntry: (e: DesiredEntry) => void;
   readonly log?: (level: 'debug' | 'info' | 'warn', msg: string) => void;
-  /** How long the broker keeps the catch-up consumer after the read (default 5 s). */
-  readonly catchUpIdleMs?: number;
 }
 
 /**
@@ -138,7 +136,6 @@ export class DesiredFollower {
       filterSubject: kvSubject(buckets.desired, keys.desiredOf(this.#o.nodeId)),
       inboxPrefix: subjects.nodeInboxPrefix(this.#o.nodeId),
       scheduler: this.#o.scheduler,
-      ...(this.#o.catchUpIdleMs !== undefined && { idleMs: this.#o.catchUpIdleMs }),
     });
     for (const e of entries) {
       if (this.#stopped) return;
