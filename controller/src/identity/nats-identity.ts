@@ -14,6 +14,8 @@ export type Revocations = Readonly<Record<string, number>>;
 
 export class NatsIdentity {
   readonly #keys: NatsKeys;
+  /** The last account JWT signed, and the revocations it holds (sorted entries as JSON). */
+  #lastAccount: { readonly key: string; readonly jwt: string } | undefined;
 
   constructor(keys: NatsKeys) {
     this.#keys = keys;
@@ -94,9 +96,19 @@ export class NatsIdentity {
     return `$SYS.REQ.ACCOUNT.${this.accountPublicKey}.CLAIMS.UPDATE`;
   }
 
-  /** The fleet account JWT with these revocations. */
+  /**
+   * The fleet account JWT with these revocations: the same text as last time when they have not
+   * changed. A server that already holds a byte-identical account JWT skips the update ("same
+   * claims detected"); a re-signed one (new iat) makes it re-check every connection of the
+   * account, which with 10,000 nodes is seconds of broker CPU per push: the periodic resync and
+   * its retries then starved the reconnecting agents (fleet bench profile, FLEET-RESULTS.md).
+   */
   async accountJwt(revocations: Revocations): Promise<string> {
-    return fleetAccountJwt(this.#keys.account, this.#keys.operator, revocations);
+    const key = JSON.stringify(Object.entries(revocations).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    if (this.#lastAccount?.key === key) return this.#lastAccount.jwt;
+    const jwt = await fleetAccountJwt(this.#keys.account, this.#keys.operator, revocations);
+    this.#lastAccount = { key, jwt };
+    return jwt;
   }
 
   /**

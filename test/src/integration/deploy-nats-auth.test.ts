@@ -263,7 +263,8 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
     const node = await connectOnce(servers[1]?.url ?? '', { authenticator: auth() });
     conns.push(node);
     const closed = node.closed();
-    await identity.pushAccount(sys, { [user.getPublicKey()]: Math.ceil(Date.now() / 1000) });
+    const revocations = { [user.getPublicKey()]: Math.ceil(Date.now() / 1000) };
+    await identity.pushAccount(sys, revocations);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const err = await Promise.race([
       closed,
@@ -276,6 +277,20 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
       await eventually(
         () => assert.rejects(connectOnce(s.url, { authenticator: auth() }), refused, s.name),
         10_000,
+      );
+    // Unchanged revocations give the same JWT text (the servers skip a byte-identical update
+    // instead of re-checking every connection), and the push is still acknowledged.
+    const first = await identity.accountJwt(revocations);
+    await new Promise((r) => setTimeout(r, 1100)); // a re-signed JWT would carry another iat
+    assert.equal(await identity.accountJwt({ ...revocations }), first);
+    await identity.pushAccount(sys, { ...revocations });
+    assert.notEqual(await identity.accountJwt({}), first, 'other revocations, another JWT');
+    await identity.pushAccount(sys, revocations);
+    for (const s of servers)
+      await assert.rejects(
+        connectOnce(s.url, { authenticator: auth() }),
+        refused,
+        `${s.name}, still revoked`,
       );
   });
 
