@@ -16,8 +16,8 @@ import { kvCatchUp } from '@launchfleet/node-agent/link/kv-catch-up';
 import { connectAsNode } from '@launchfleet/node-agent/link/node-connection';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
-import { type LinkNode, daemonPlist, eventually, startLinkNode } from '../support/link-node.ts';
-import { putJob } from '../support/link-fleet.ts';
+import { type LinkNode, daemonPlist, eventually } from '../support/link-node.ts';
+import { enrolledLinkNode, putJob } from '../support/link-fleet.ts';
 
 describe('fleet link: the catch-up read', () => {
   let cp: ControlPlaneHarness;
@@ -25,9 +25,7 @@ describe('fleet link: the catch-up read', () => {
 
   before(async () => {
     cp = await startControlPlane();
-    const { token } = await cp.enrollment.createToken({ ttlMs: 60_000 });
-    node = await startLinkNode({ urls: cp.urls, token, enrollCreds: cp.enrollCreds });
-    await eventually(() => node.link.status().connected, 15_000, 'connected');
+    node = await enrolledLinkNode(cp);
   });
 
   after(async () => {

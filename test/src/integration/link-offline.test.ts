@@ -9,7 +9,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { keys } from '@launchfleet/shared/messages/index';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
-import { type LinkNode, alive, daemonPlist, eventually, startLinkNode } from '../support/link-node.ts';
+import {
+  type LinkNode,
+  alive,
+  daemonPlist,
+  eventually,
+  newPid,
+  startLinkNode,
+} from '../support/link-node.ts';
 import { EventLog, putJob } from '../support/link-fleet.ts';
 import { type TcpProxy, startTcpProxy } from '../support/tcp-proxy.ts';
 
@@ -105,14 +112,7 @@ describe('fleet link: offline operation and convergence', () => {
     const oldKeep = node.job(keep)?.pid;
     await proxy.heal();
     await eventually(() => node.link.status().connected, 15_000, 'reconnected');
-    const newKeep = await eventually(
-      () => {
-        const p = node.job(keep)?.pid;
-        return p !== undefined && p !== oldKeep ? p : undefined;
-      },
-      10_000,
-      'keep v2 running',
-    );
+    const newKeep = await newPid(node, keep, oldKeep, 10_000, 'keep v2 running');
     assert.match(
       await import('node:fs/promises').then((f) => f.readFile(`/proc/${newKeep}/environ`, 'utf8')),
       /LF_VERSION=2/,

@@ -15,8 +15,8 @@ import { nodePermissions, userJwt } from '@launchfleet/controller/identity/index
 import { buckets, keys, kvSubject } from '@launchfleet/shared/messages/index';
 import { formatCreds, stateFiles, writeFileAtomic } from '@launchfleet/node-agent/link/credentials';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
-import { type LinkNode, daemonPlist, eventually, startLinkNode } from '../support/link-node.ts';
-import { putJob } from '../support/link-fleet.ts';
+import { type LinkNode, daemonPlist, eventually, newPid } from '../support/link-node.ts';
+import { enrolledLinkNode, putJob } from '../support/link-fleet.ts';
 
 describe('fleet link: credentials issued before the subscribe permissions', () => {
   let cp: ControlPlaneHarness;
@@ -24,9 +24,7 @@ describe('fleet link: credentials issued before the subscribe permissions', () =
 
   before(async () => {
     cp = await startControlPlane();
-    const { token } = await cp.enrollment.createToken({ ttlMs: 60_000 });
-    node = await startLinkNode({ urls: cp.urls, token, enrollCreds: cp.enrollCreds });
-    await eventually(() => node.link.status().connected, 15_000, 'connected');
+    node = await enrolledLinkNode(cp);
   });
 
   after(async () => {
@@ -74,14 +72,7 @@ describe('fleet link: credentials issued before the subscribe permissions', () =
     // And a change to it as well (the watch follows, it did not only catch up).
     const plist2 = daemonPlist('com.acme.old', { EnvironmentVariables: { LF_VERSION: '2' } });
     await putJob(cp, nodeId, { label: 'com.acme.old', version: 2, plist: plist2 });
-    await eventually(
-      () => {
-        const p = node.job('com.acme.old')?.pid;
-        return p !== undefined && p !== pid1 ? p : undefined;
-      },
-      15_000,
-      'v2 runs',
-    );
+    await newPid(node, 'com.acme.old', pid1, 15_000, 'v2 runs');
     assert.ok(
       node.logs.some(
         (l) => l.includes('trust store subscription failed') && l.includes('following by re-reads'),

@@ -14,7 +14,14 @@ import { createHash } from 'node:crypto';
 import { decodeNodeStatus, keys, subjects } from '@launchfleet/shared/messages/index';
 import { managedPath } from '@launchfleet/node-agent/link/index';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
-import { type LinkNode, alive, daemonPlist, eventually, startLinkNode } from '../support/link-node.ts';
+import {
+  type LinkNode,
+  alive,
+  daemonPlist,
+  eventually,
+  newPid,
+  startLinkNode,
+} from '../support/link-node.ts';
 import { EventLog, nodeStatus, putJob, signedRaw } from '../support/link-fleet.ts';
 
 const label = 'com.acme.backup';
@@ -138,14 +145,7 @@ describe('fleet link: desired state, reporting, drift', () => {
   test('a new version is updated in place: the old process stops, the new spec runs', async () => {
     const plist2 = daemonPlist(label, { EnvironmentVariables: { LF_VERSION: '2' } });
     await putJob(cp, nodeId, { label, version: 2, plist: plist2 });
-    pid2 = await eventually(
-      () => {
-        const p = node.job(label)?.pid;
-        return p !== undefined && p !== pid1 ? p : undefined;
-      },
-      10_000,
-      'new process',
-    );
+    pid2 = await newPid(node, label, pid1, 10_000, 'new process');
     await eventually(() => !alive(pid1), 10_000, 'old process gone');
     const environ = await readFile(`/proc/${pid2}/environ`, 'utf8');
     assert.match(environ, /LF_VERSION=2/);
@@ -222,14 +222,7 @@ describe('fleet link: desired state, reporting, drift', () => {
       version: 7,
       plist: daemonPlist(label, { EnvironmentVariables: { LF_VERSION: '2' } }),
     });
-    pid2 = await eventually(
-      () => {
-        const p = node.job(label)?.pid;
-        return p !== undefined && p !== pid2 ? p : undefined;
-      },
-      10_000,
-      'v7 running',
-    );
+    pid2 = await newPid(node, label, pid2, 10_000, 'v7 running');
     const s = await eventually(
       async () => {
         const st = await nodeStatus(cp, nodeId);

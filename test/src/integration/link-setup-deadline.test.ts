@@ -9,8 +9,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
-import { type LinkNode, daemonPlist, eventually, startLinkNode } from '../support/link-node.ts';
-import { putJob } from '../support/link-fleet.ts';
+import { type LinkNode, daemonPlist, eventually, newPid } from '../support/link-node.ts';
+import { enrolledLinkNode, putJob } from '../support/link-fleet.ts';
 import { type TcpProxy, startTcpProxy } from '../support/tcp-proxy.ts';
 
 const connectTimeoutMs = 300;
@@ -24,14 +24,7 @@ describe('fleet link: a session set-up the broker never answers', () => {
   before(async () => {
     cp = await startControlPlane();
     proxy = await startTcpProxy(cp.servers[0]!.port);
-    const { token } = await cp.enrollment.createToken({ ttlMs: 60_000 });
-    node = await startLinkNode({
-      urls: [proxy.url],
-      token,
-      enrollCreds: cp.enrollCreds,
-      settings: { connectTimeoutMs },
-    });
-    await eventually(() => node.link.status().connected, 15_000, 'connected');
+    node = await enrolledLinkNode(cp, { urls: [proxy.url], settings: { connectTimeoutMs } });
   });
 
   after(async () => {
@@ -99,13 +92,6 @@ describe('fleet link: a session set-up the broker never answers', () => {
       'a new session',
     );
     // v2 changes the job's environment: it runs again, as a new process.
-    await eventually(
-      () => {
-        const p = node.job('com.acme.rb')?.pid;
-        return p !== undefined && p !== v1pid ? p : undefined;
-      },
-      15_000,
-      'v2 runs',
-    );
+    await newPid(node, 'com.acme.rb', v1pid, 15_000, 'v2 runs');
   });
 });

@@ -19,8 +19,8 @@ import { type TrustStore, encodeSignedTrustStore, signTrustStore } from '@launch
 import { DesiredWatch, type NodeIdentity, connectAsNode } from '@launchfleet/node-agent/link/index';
 import { publishTrustStore } from '@launchfleet/controller/identity/index';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
-import { type LinkNode, daemonPlist, eventually, startLinkNode } from '../support/link-node.ts';
-import { EventLog, putJob } from '../support/link-fleet.ts';
+import { type LinkNode, daemonPlist, eventually } from '../support/link-node.ts';
+import { EventLog, enrolledLinkNode, putJob } from '../support/link-fleet.ts';
 import { type TcpProxy, startTcpProxy } from '../support/tcp-proxy.ts';
 
 const denied = /Permissions Violation/i;
@@ -57,14 +57,7 @@ describe('fleet link: the trust store followed without a consumer', () => {
     cp = await startControlPlane();
     events = new EventLog(cp.nc);
     proxy = await startTcpProxy(cp.servers[0]!.port);
-    const { token } = await cp.enrollment.createToken({ ttlMs: 60_000 });
-    node = await startLinkNode({
-      urls: [proxy.url],
-      token,
-      enrollCreds: cp.enrollCreds,
-      settings: { trustRefreshMs: noRefreshMs },
-    });
-    await eventually(() => node.link.status().connected, 15_000, 'connected');
+    node = await enrolledLinkNode(cp, { urls: [proxy.url], settings: { trustRefreshMs: noRefreshMs } });
     const ident = node.link.identity;
     assert.ok(ident);
     id = ident;

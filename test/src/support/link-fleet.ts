@@ -13,7 +13,9 @@ import {
   keys,
 } from '@launchfleet/shared/messages/index';
 import { type JobBundle, encodeSignedBundle, signBundle } from '@launchfleet/shared/signing/index';
+import type { FleetLinkSettings } from '@launchfleet/node-agent/link/index';
 import type { ControlPlaneHarness } from './control-plane.ts';
+import { type LinkNode, eventually, startLinkNode } from './link-node.ts';
 
 /** Every event any node publishes, decoded, in arrival order. */
 export class EventLog {
@@ -70,4 +72,20 @@ export async function nodeStatus(cp: ControlPlaneHarness, nodeId: string): Promi
   const s = decodeNodeStatus(e.value);
   if (!s.ok) throw new Error(`undecodable status: ${s.error.detail}`);
   return s.value;
+}
+
+/** A link node enrolled with a fresh bootstrap token (to `urls`, the servers by default), once connected. */
+export async function enrolledLinkNode(
+  cp: ControlPlaneHarness,
+  o: { urls?: readonly string[]; settings?: FleetLinkSettings } = {},
+): Promise<LinkNode> {
+  const { token } = await cp.enrollment.createToken({ ttlMs: 60_000 });
+  const node = await startLinkNode({
+    urls: o.urls ?? cp.urls,
+    token,
+    enrollCreds: cp.enrollCreds,
+    ...(o.settings && { settings: o.settings }),
+  });
+  await eventually(() => node.link.status().connected, 15_000, 'connected');
+  return node;
 }

@@ -164,6 +164,24 @@ export function daemonPlist(
   });
 }
 
+/** Waits until `label` runs as a process other than `oldPid` (started again); returns the new pid. */
+export function newPid(
+  node: LinkNode,
+  label: string,
+  oldPid: number | undefined,
+  ms: number,
+  what: string,
+): Promise<number> {
+  return eventually(
+    () => {
+      const p = node.job(label)?.pid;
+      return p !== undefined && p !== oldPid ? p : undefined;
+    },
+    ms,
+    what,
+  );
+}
+
 /** Polls `check` every 25 ms until it returns a value other than undefined/false; fails after `ms`. */
 export async function eventually<T>(
   check: () => T | undefined | false | Promise<T | undefined | false>,
