@@ -113,7 +113,7 @@ wait_for() { # seconds, description, command...
 }
 
 say "nats-server (JetStream, data in $LF/nats/data)"
-start nats nats-server -c $LF/nats/nats.conf
+start nats "${LF_NATS_SERVER_BIN:-nats-server}" -c $LF/nats/nats.conf
 wait_for 20 "nats-server" node -e "fetch('http://127.0.0.1:$NATS_MON/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 
 say "launchfleet-controller (gRPC 127.0.0.1:$GRPC_PORT over TLS, metrics 127.0.0.1:$METRICS_PORT)"

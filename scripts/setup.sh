@@ -23,6 +23,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# A second nats-server (Debian 13's 2.10.27) beside Debian 12's, for the suites' server matrix.
+bash scripts/fetch-nats-server.sh >/dev/null
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 else

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeTlsFiles } from './controller-fleet.ts';
 import { eventually } from './eventually.ts';
-import { freePorts } from './nats-server.ts';
+import { freePorts, natsServerBin } from './nats-server.ts';
 import { repoRoot } from './paths.ts';
 
 const run = promisify(execFile);
@@ -151,7 +151,7 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
         if (p.child.exitCode !== null || p.child.signalCode !== null) throw new Error(`${p.name} exited`);
     };
 
-    await start('nats', 'nats-server', ['-c', join(dir, 'nats', 'nats.conf')]);
+    await start('nats', natsServerBin(), ['-c', join(dir, 'nats', 'nats.conf')]);
     await eventually(async () => {
       alive();
       if (!(await fetch(`http://127.0.0.1:${natsMon}/healthz`)).ok) throw new Error('nats-server not ready');

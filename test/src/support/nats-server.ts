@@ -47,6 +47,15 @@ export type ServerLauncher = (args: {
   readonly debug: boolean;
 }) => Promise<ServerProcess>;
 
+/**
+ * The nats-server binary the suites run: `LF_NATS_SERVER_BIN` when set (the CI matrix points it at
+ * Debian 13's 2.10.27, fetched by scripts/fetch-nats-server.sh), else `nats-server` on the PATH
+ * (Debian 12's 2.9.10).
+ */
+export function natsServerBin(): string {
+  return process.env['LF_NATS_SERVER_BIN'] || 'nats-server';
+}
+
 /** The default launcher: `nats-server -c <conf>` as a local child process in its own group. */
 export const processLauncher: ServerLauncher = (a) =>
   Promise.resolve(spawnServer(a.confPath, a.name, a.logLines, a.debug));
@@ -280,7 +289,7 @@ async function launch(spec: LaunchSpec): Promise<NatsServer> {
 
 function spawnServer(confPath: string, name: string, logLines: string[], debug: boolean): ServerProcess {
   // Own process group (detached), so a kill reaches anything it started.
-  const child = spawn('nats-server', ['-c', confPath], {
+  const child = spawn(natsServerBin(), ['-c', confPath], {
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
