@@ -4,7 +4,8 @@
  * processed one at a time in arrival order; an event raised while effects run is queued.
  *
  * Resources a job holds, all released on removal: at most one machine timer (throttle,
- * exit-timeout or kill-grace: they belong to exclusive states), one StartInterval timer, one entry
+ * exit-timeout or kill-grace: they belong to exclusive states), one StartInterval timer (its slots
+ * are core/interval-schedule.ts's), one entry
  * in the agent's shared calendar scheduler, and path watches (WatchPaths and QueueDirectories only
  * while idle; PathState always). No per-job polling: conditions are re-read on watch events and
  * after each exit ("re-list, never count").
@@ -15,6 +16,13 @@ import { messageOf } from '@launchfleet/shared/errors';
 import type { Disposable, FileSystemPort } from '../ports/file-system.ts';
 import type { ProcessExit, ProcessSpawner, SpawnRequest, StdioTarget } from '../ports/process-spawner.ts';
 import type { UserDb } from '../ports/user-db.ts';
+import {
+  intervalAfterSleep,
+  intervalFired,
+  intervalSchedule,
+  nextDueMs,
+  type IntervalSchedule,
+} from './core/interval-schedule.ts';
 import { step } from './core/job-machine.ts';
 import type { DemandSourceKind, JobEffect, StandingSourceKind } from './core/job-effects.ts';
 import type { JobEvent, TimerId } from './core/job-events.ts';
@@ -133,7 +141,7 @@ export class JobRunner {
   private readonly queue: JobEvent[] = [];
   private draining = false;
   private readonly timers = new Map<TimerId, { handle: TimerHandle; dueMono: number }>();
-  private interval: { handle: TimerHandle; anchorMono: number; nextMono: number } | undefined;
+  private interval: { handle: TimerHandle; schedule: IntervalSchedule } | undefined;
   private calendarEntry: (Disposable & { nextMs(): number | undefined }) | undefined;
   private readonly demand = new Map<DemandSourceKind, Disposable[]>();
   private pathStateWatches: Disposable[] = [];
@@ -235,15 +243,11 @@ export class JobRunner {
   /** The agent detected sleep or a clock change of `deltaMs` (D4: StartInterval during sleep). */
   onClockJump(deltaMs: number): void {
     const iv = this.interval;
-    const n = this.spec.startInterval;
-    if (!iv || n === undefined || deltaMs <= 0 || this.o.config.intervalDuringSleep !== 'coalesce') return;
-    // The monotonic timer did not count the sleep. If a whole interval passed on the wall clock
-    // beyond the awake time, the firings missed while asleep coalesce into one now.
-    const now = this.o.ports.clock.monotonicMs();
-    if (deltaMs + (now - (iv.nextMono - n * 1000)) >= n * 1000) {
-      this.armInterval(now);
-      this.send({ type: 'trigger', kind: 'interval' });
-    }
+    if (!iv || this.o.config.intervalDuringSleep !== 'coalesce') return;
+    const r = intervalAfterSleep(iv.schedule, this.o.ports.clock.monotonicMs(), deltaMs);
+    if (!r.fire) return;
+    this.armInterval(r.schedule);
+    this.send({ type: 'trigger', kind: 'interval' });
   }
 
   /** The status snapshot. */
@@ -271,7 +275,7 @@ export class JobRunner {
       ...(timer('throttle') !== undefined ? { throttle: timer('throttle') } : {}),
       ...(timer('exit-timeout') !== undefined ? { exitTimeout: timer('exit-timeout') } : {}),
       ...(timer('kill-grace') !== undefined ? { killGrace: timer('kill-grace') } : {}),
-      ...(this.interval ? { nextInterval: toWall(this.interval.nextMono) } : {}),
+      ...(this.interval ? { nextInterval: toWall(nextDueMs(this.interval.schedule)) } : {}),
       ...(this.calendarEntry?.nextMs() !== undefined ? { nextCalendar: this.calendarEntry.nextMs() } : {}),
     } as JobStatus['timers'];
     return {
@@ -553,7 +557,8 @@ export class JobRunner {
   private armStanding(kind: StandingSourceKind): void {
     switch (kind) {
       case 'interval':
-        if (!this.interval) this.armInterval(this.o.ports.clock.monotonicMs());
+        if (!this.interval && this.spec.startInterval !== undefined && this.spec.startInterval > 0)
+          this.armInterval(intervalSchedule(this.o.ports.clock.monotonicMs(), this.spec.startInterval));
         return;
       case 'calendar':
         this.calendarEntry ??= this.o.domain.calendar.add(this.spec.startCalendarInterval, (dueWall) => {
@@ -600,30 +605,28 @@ export class JobRunner {
     }
   }
 
-  /** StartInterval: a repeating timer anchored at load, so firings stay N s apart from load, not from exits. */
-  private armInterval(anchorMono: number): void {
-    const n = this.spec.startInterval;
-    if (n === undefined || n <= 0) return;
+  /**
+   * StartInterval: one timer for the schedule's next slot (core/interval-schedule.ts decides what
+   * each firing means: an early one re-arms for the rest, a late one fires its slot once).
+   */
+  private armInterval(schedule: IntervalSchedule): void {
     this.interval?.handle.cancel();
-    const periodMs = n * 1000;
-    const schedule = (nextMono: number): void => {
-      const delay = Math.max(0, nextMono - this.o.ports.clock.monotonicMs());
-      const handle = this.o.ports.scheduler.after(delay, () => {
-        if (this.interval?.handle !== handle) return;
-        // The next multiple of the period after now: a stalled loop or a long suspend fires once, not in a burst.
-        const now = this.o.ports.clock.monotonicMs();
-        const periods = Math.max(1, Math.floor((now - anchorMono) / periodMs) + 1);
-        schedule(anchorMono + periods * periodMs);
-        this.o.onEvent?.(this, {
-          type: 'timer-fired',
-          source: 'interval',
-          lagMs: Math.max(0, now - nextMono),
-        });
-        this.send({ type: 'trigger', kind: 'interval' });
-      });
-      this.interval = { handle, anchorMono, nextMono };
-    };
-    schedule(anchorMono + periodMs);
+    const delay = Math.max(0, nextDueMs(schedule) - this.o.ports.clock.monotonicMs());
+    const handle = this.o.ports.scheduler.after(delay, () => {
+      if (this.interval?.handle !== handle) return; // cancelled or replaced
+      const f = intervalFired(schedule, this.o.ports.clock.monotonicMs());
+      this.armInterval(f.schedule);
+      if (!f.fire) return;
+      if (f.coalesced > 0)
+        this.o.log(
+          'debug',
+          this.label,
+          `StartInterval: ${f.coalesced} slot(s) passed while late: fired once`,
+        );
+      this.o.onEvent?.(this, { type: 'timer-fired', source: 'interval', lagMs: f.lagMs });
+      this.send({ type: 'trigger', kind: 'interval' });
+    });
+    this.interval = { handle, schedule };
   }
 
   private repollPathState(): void {

@@ -45,11 +45,21 @@ export class MachineSim {
   private seq = 0;
   private nextPid = 100;
   private alive: { pid: number; run: FakeRun } | undefined;
+  private readonly timerOffsets: readonly number[];
+  private timersStarted = 0;
 
-  constructor(spec: JobSpec, opts: { config?: MachineConfig; script?: FakeRun[] } = {}) {
+  /**
+   * `timerOffsets`: the machine's timers fire this much late (positive) or early (negative, at most
+   * half the asked delay), cycling through the list, as real timers on a loaded machine do.
+   */
+  constructor(
+    spec: JobSpec,
+    opts: { config?: MachineConfig; script?: FakeRun[]; timerOffsets?: readonly number[] } = {},
+  ) {
     this.spec = spec;
     this.config = opts.config ?? machineConfig('842');
     this.script = [...(opts.script ?? [{}])];
+    this.timerOffsets = opts.timerOffsets ?? [];
   }
 
   /** Replaces the scripted runs for the next spawns (the last repeats). */
@@ -151,15 +161,19 @@ export class MachineSim {
         this.queueExit(a.pid, null, e.signal, this.now);
         return;
       }
-      case 'start-timer':
+      case 'start-timer': {
         for (const a of this.agenda) if (a.timer === e.timer) a.cancelled = true;
+        const n = this.timerOffsets.length;
+        const scripted = n > 0 ? (this.timerOffsets[this.timersStarted++ % n] ?? 0) : 0;
+        const offset = scripted < 0 ? -Math.min(-scripted, Math.floor(e.ms / 2)) : scripted;
         this.agenda.push({
-          at: this.now + e.ms,
+          at: this.now + Math.max(0, e.ms + offset),
           seq: this.seq++,
           timer: e.timer,
           event: { type: 'timer-fired', timer: e.timer },
         });
         return;
+      }
       case 'cancel-timer':
         for (const a of this.agenda) if (a.timer === e.timer) a.cancelled = true;
         return;

@@ -65,6 +65,56 @@ const specArb = fc.record({
   abandonProcessGroup: fc.boolean(),
 });
 
+type SpecInput = typeof specArb extends fc.Arbitrary<infer T> ? T : never;
+
+/** The machine's "never" statements after a random script of runs and events. */
+function checkInvariants(
+  input: SpecInput,
+  script: FakeRun[],
+  cmds: Cmd[],
+  flavor: '842' | 'modern',
+  timerOffsets: readonly number[] = [],
+): void {
+  const spec = jobSpec('prop', input);
+  const sim = new MachineSim(spec, { config: machineConfig(flavor), script, timerOffsets });
+  sim.send({ type: 'load', disabled: false });
+  for (const c of cmds) {
+    if ('advance' in c) sim.advance(c.advance);
+    else {
+      sim.send(c.event);
+      sim.runUntil(sim.now);
+    }
+  }
+  // Drain: bootout and let every timer run out.
+  sim.send({ type: 'unload' });
+  sim.advance(10_000_000);
+
+  assert.equal(sim.secondInstance, false, 'a spawn while a process existed');
+  const t = sim.spawns.map((s) => s.atMs);
+  for (let i = 1; i < t.length; i++) {
+    const gap = (t[i] ?? 0) - (t[i - 1] ?? 0);
+    assert.ok(
+      gap >= input.throttleInterval * 1000,
+      `spawns ${t[i - 1]} and ${t[i]} closer than the throttle`,
+    );
+  }
+  assert.equal(sim.state.spawns, sim.spawns.length);
+  assert.equal(sim.state.runs, sim.state.spawns, 'every spawn is reaped exactly once');
+  assert.equal(sim.state.sub.kind, 'removed');
+  assert.deepEqual(sim.errors, []);
+  // The SIGKILL of ExitTimeOut never comes sooner than ExitTimeOut after our SIGTERM.
+  let termAt: number | undefined;
+  sim.effects.forEach(({ at, effect }, i) => {
+    const next = sim.effects[i + 1]?.effect;
+    if (effect.type === 'spawn') termAt = undefined;
+    if (effect.type !== 'signal') return;
+    if (effect.signal === 'SIGTERM' && next?.type === 'start-timer' && next.timer === 'exit-timeout')
+      termAt = at;
+    if (effect.signal === 'SIGKILL' && termAt !== undefined && next?.type === 'start-timer')
+      assert.ok(at - termAt >= input.exitTimeOut * 1000, `SIGKILL ${at - termAt} ms after SIGTERM`);
+  });
+}
+
 describe('job machine invariants (fast-check)', () => {
   it('never two processes, never two spawns inside ThrottleInterval, every spawn reaped exactly once', () => {
     fc.assert(
@@ -73,35 +123,21 @@ describe('job machine invariants (fast-check)', () => {
         fc.array(run, { minLength: 1, maxLength: 6 }),
         fc.array(cmd, { maxLength: 60 }),
         fc.constantFrom('842', 'modern' as const),
-        (input, script, cmds, flavor) => {
-          const spec = jobSpec('prop', input);
-          const sim = new MachineSim(spec, { config: machineConfig(flavor), script });
-          sim.send({ type: 'load', disabled: false });
-          for (const c of cmds) {
-            if ('advance' in c) sim.advance(c.advance);
-            else {
-              sim.send(c.event);
-              sim.runUntil(sim.now);
-            }
-          }
-          // Drain: bootout and let every timer run out.
-          sim.send({ type: 'unload' });
-          sim.advance(10_000_000);
+        (input, script, cmds, flavor) => checkInvariants(input, script, cmds, flavor),
+      ),
+      { numRuns: 300 },
+    );
+  });
 
-          assert.equal(sim.secondInstance, false, 'a spawn while a process existed');
-          const t = sim.spawns.map((s) => s.atMs);
-          for (let i = 1; i < t.length; i++) {
-            const gap = (t[i] ?? 0) - (t[i - 1] ?? 0);
-            assert.ok(
-              gap >= input.throttleInterval * 1000,
-              `spawns ${t[i - 1]} and ${t[i]} closer than the throttle`,
-            );
-          }
-          assert.equal(sim.state.spawns, sim.spawns.length);
-          assert.equal(sim.state.runs, sim.state.spawns, 'every spawn is reaped exactly once');
-          assert.equal(sim.state.sub.kind, 'removed');
-          assert.deepEqual(sim.errors, []);
-        },
+  it('the same with timers that fire early and late by random amounts', () => {
+    fc.assert(
+      fc.property(
+        specArb,
+        fc.array(run, { minLength: 1, maxLength: 6 }),
+        fc.array(cmd, { maxLength: 60 }),
+        fc.constantFrom('842', 'modern' as const),
+        fc.array(fc.integer({ min: -2000, max: 5000 }), { minLength: 1, maxLength: 20 }),
+        (input, script, cmds, flavor, offsets) => checkInvariants(input, script, cmds, flavor, offsets),
       ),
       { numRuns: 300 },
     );

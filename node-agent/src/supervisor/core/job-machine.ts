@@ -35,7 +35,7 @@
 import type { JobSpec } from '@launchfleet/shared/job/job-spec';
 import type { MachineConfig } from './machine-config.ts';
 import type { JobEffect, DemandSourceKind, StandingSourceKind } from './job-effects.ts';
-import type { JobEvent, TriggerKind } from './job-events.ts';
+import type { JobEvent, TimerId, TriggerKind } from './job-events.ts';
 import {
   CRASH_SIGNALS,
   NOTHING_OBSERVED,
@@ -217,7 +217,7 @@ function onKickstart(c: Ctx, kill: boolean): void {
       c.s.stoppedByUs = true;
       c.s.restartAfterExit = true;
       c.effects.push({ type: 'signal', pid: sub.pid, signal: 'SIGKILL' });
-      c.effects.push({ type: 'start-timer', timer: 'kill-grace', ms: c.config.killGraceMs });
+      armTimer(c, 'kill-grace', c.config.killGraceMs);
       c.s.sub = { kind: 'stopping-kill', pid: sub.pid };
       c.notes.push('kickstart -k: SIGKILL, restart after the exit');
       return;
@@ -341,8 +341,22 @@ function onExited(c: Ctx, pid: number, code: number | null, signal: string | nul
   c.notes.push(`exit of pid ${pid} ignored while ${sub.kind} (already reaped or simulated)`);
 }
 
-function onTimer(c: Ctx, timer: 'throttle' | 'exit-timeout' | 'kill-grace'): void {
+function onTimer(c: Ctx, timer: TimerId): void {
   const sub = c.s.sub;
+  const due = c.s.timerDueMs[timer];
+  if (due === undefined) {
+    // A timer cancelled by this machine can still fire if the runtime raced it: harmless.
+    c.notes.push(`stale ${timer} timer ignored while ${sub.kind}`);
+    return;
+  }
+  if (c.now < due) {
+    // Early: re-arm for the rest. Acting now would spawn inside ThrottleInterval or SIGKILL
+    // before ExitTimeOut; the due time, not the firing, is the promise.
+    c.effects.push({ type: 'start-timer', timer, ms: due - c.now });
+    c.notes.push(`${timer} timer fired ${due - c.now} ms early: re-armed`);
+    return;
+  }
+  c.s.timerDueMs = withoutTimer(c.s.timerDueMs, timer);
   if (timer === 'throttle' && sub.kind === 'spawn-scheduled') {
     // job_dispatch(j, kickstart=true): the throttle is satisfied by construction, so spawn now.
     c.s.throttledUntilMs = undefined;
@@ -352,7 +366,7 @@ function onTimer(c: Ctx, timer: 'throttle' | 'exit-timeout' | 'kill-grace'): voi
     const secs = c.spec.exitTimeOut ?? c.config.defaultExitTimeOutSec;
     c.notes.push(`Exit timeout elapsed (${secs} seconds). Killing`);
     c.effects.push({ type: 'signal', pid: sub.pid, signal: 'SIGKILL' });
-    c.effects.push({ type: 'start-timer', timer: 'kill-grace', ms: c.config.killGraceMs });
+    armTimer(c, 'kill-grace', c.config.killGraceMs);
     c.s.sub = { kind: 'stopping-kill', pid: sub.pid };
     return;
   }
@@ -362,8 +376,9 @@ function onTimer(c: Ctx, timer: 'throttle' | 'exit-timeout' | 'kill-grace'): voi
     c.notes.push(msg);
     return reap(c, sub.pid, { kind: 'signal', signal: 'SIGKILL' });
   }
-  // A timer cancelled by this machine can still fire if the runtime raced it: harmless.
-  c.notes.push(`stale ${timer} timer ignored while ${sub.kind}`);
+  // Every state change out of a timer's state disarms it, so this is a due timer in a state it
+  // does not belong to: ignored, as a stale one.
+  c.notes.push(`${timer} timer ignored while ${sub.kind}`);
 }
 
 function onEnable(c: Ctx): void {
@@ -383,7 +398,7 @@ function onDisable(c: Ctx): void {
   c.s.disabled = true;
   const sub = c.s.sub;
   if (sub.kind === 'spawn-scheduled') {
-    c.effects.push({ type: 'cancel-timer', timer: 'throttle' });
+    disarmTimer(c, 'throttle');
     c.s.throttledUntilMs = undefined;
     goIdle(c);
   } else if (isIdle(sub)) {
@@ -430,7 +445,7 @@ function start(c: Ctx, reason: ImmediateReason): void {
     c.s.throttledUntilMs = c.now + delay;
     c.s.pendingReason = reason;
     c.effects.push({ type: 'disarm-demand', sources: ALL_DEMAND });
-    c.effects.push({ type: 'start-timer', timer: 'throttle', ms: delay });
+    armTimer(c, 'throttle', delay);
     c.notes.push(`Throttling respawn: Will start in ${delay / 1000} seconds`);
     return;
   }
@@ -467,8 +482,8 @@ function reap(
 ): void {
   const s = c.s;
   const prev = s.sub;
-  if (prev.kind === 'stopping-term') c.effects.push({ type: 'cancel-timer', timer: 'exit-timeout' });
-  if (prev.kind === 'stopping-kill') c.effects.push({ type: 'cancel-timer', timer: 'kill-grace' });
+  if (prev.kind === 'stopping-term') disarmTimer(c, 'exit-timeout');
+  if (prev.kind === 'stopping-kill') disarmTimer(c, 'kill-grace');
   s.runs += 1;
   s.lastExit = status;
   if (pid !== undefined && !c.spec.abandonProcessGroup && c.spec.inetdCompatibility === undefined)
@@ -510,7 +525,7 @@ function stopProcess(c: Ctx, pid: number): void {
   c.s.stoppedByUs = true;
   c.effects.push({ type: 'signal', pid, signal: 'SIGTERM' });
   const secs = c.spec.exitTimeOut ?? c.config.defaultExitTimeOutSec;
-  if (secs > 0) c.effects.push({ type: 'start-timer', timer: 'exit-timeout', ms: secs * 1000 });
+  if (secs > 0) armTimer(c, 'exit-timeout', secs * 1000);
   else c.notes.push('This job has an infinite exit timeout');
   c.s.sub = { kind: 'stopping-term', pid };
 }
@@ -526,7 +541,7 @@ function goIdle(c: Ctx): void {
 }
 
 function remove(c: Ctx, why: string): void {
-  if (c.s.sub.kind === 'spawn-scheduled') c.effects.push({ type: 'cancel-timer', timer: 'throttle' });
+  if (c.s.sub.kind === 'spawn-scheduled') disarmTimer(c, 'throttle');
   c.s.throttledUntilMs = undefined;
   c.effects.push({ type: 'disarm-demand', sources: ALL_DEMAND });
   disarmStanding(c);
@@ -541,6 +556,22 @@ function disarmStanding(c: Ctx): void {
 }
 
 // ---- helpers -----------------------------------------------------------------------------------
+
+/** Asks for a machine timer and records when it is due (`JobState.timerDueMs`). */
+function armTimer(c: Ctx, timer: TimerId, ms: number): void {
+  c.s.timerDueMs = { ...c.s.timerDueMs, [timer]: c.now + ms };
+  c.effects.push({ type: 'start-timer', timer, ms });
+}
+
+function disarmTimer(c: Ctx, timer: TimerId): void {
+  c.s.timerDueMs = withoutTimer(c.s.timerDueMs, timer);
+  c.effects.push({ type: 'cancel-timer', timer });
+}
+
+function withoutTimer(due: JobState['timerDueMs'], timer: TimerId): JobState['timerDueMs'] {
+  const { [timer]: _gone, ...rest } = due;
+  return rest;
+}
 
 function standingSources(spec: JobSpec): StandingSourceKind[] {
   return ALL_STANDING.filter((k) => {

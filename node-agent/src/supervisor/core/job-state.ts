@@ -186,6 +186,17 @@ export interface JobState {
   readonly shortRuns: number;
   /** Set while the job crash-loops (see MachineConfig.crashLoop). */
   readonly crashLooping?: { readonly sinceMs: number; readonly count: number };
+  /**
+   * Monotonic due time of each machine timer while it is armed (set with its start-timer effect,
+   * dropped with its cancel-timer or when it fires). A firing before it is re-armed for the rest,
+   * never acted on: real timers can fire early, and an early throttle would spawn inside
+   * ThrottleInterval, an early ExitTimeOut would SIGKILL too soon.
+   */
+  readonly timerDueMs: {
+    readonly throttle?: number;
+    readonly 'exit-timeout'?: number;
+    readonly 'kill-grace'?: number;
+  };
   /** Monotonic time the throttle releases a scheduled spawn, while spawn-scheduled. */
   readonly throttledUntilMs?: number;
   /** The throttle interval (seconds) that applied to the last decision (print's `minimum runtime`). */
@@ -213,6 +224,7 @@ export function initialJobState(): JobState {
     successiveCrashes: 0,
     shortRuns: 0,
     minimumRuntimeSec: 10,
+    timerDueMs: {},
     observed: NOTHING_OBSERVED,
     history: [],
   };
