@@ -117,8 +117,9 @@ if has nats-server; then
   # nats.conf includes the operator-mode auth include (made from a key store by
   # `launchfleet-controller nats-auth`) by a path relative to itself: lay both out as a server
   # sees them, with the include made from a fresh key store, and let nats-server parse the lot
-  # (operator JWT, system account, resolver, preloaded account JWTs). Without the include the
-  # same config must be refused (so -t really reads it).
+  # (operator JWT, system account, the `full` account resolver, preloaded account JWTs). -t
+  # creates the resolver's directory, so it points into the scratch root, not at /data/jwt.
+  # Without the include the same config must be refused (so -t really reads it).
   nats_include="$(sed -n 's/^[[:space:]]*include[[:space:]]\{1,\}"\{0,1\}\([^[:space:]";]*\).*/\1/p' "$deploy/nats/nats.conf" | head -n 1)"
   nats_with_auth() {
     local root="$tmp/nats-auth-root"
@@ -126,7 +127,7 @@ if has nats-server; then
     cp "$deploy/nats/nats.conf" "$root/etc/nats/nats.conf"
     [ -n "$nats_include" ] || { echo "nats.conf has no include line"; return 1; }
     node controller/bin/launchfleet-controller.js nats-auth --keys "$root/keys" --create \
-      --out "$root/etc/nats/$nats_include" &&
+      --resolver-dir "$root/data/jwt" --out "$root/etc/nats/$nats_include" &&
       NATS_SERVER_NAME=nats-1 nats-server -t -c "$root/etc/nats/nats.conf"
   }
   nats_without_auth() {

@@ -355,7 +355,19 @@ function natsTest(conf, env = {}) {
   return r.status === 0 ? undefined : `${r.stdout}${r.stderr}`.trim() || `exit ${r.status}`;
 }
 
-/** Problems with a generated include: not 0644, or a seed of the store in it. */
+/** The `full` account resolver's directory an include names, or undefined. */
+function resolverDir(text) {
+  const block = /^resolver: \{\n([\s\S]*?)^\}/m.exec(text)?.[1] ?? '';
+  if (!/^\s*type: full\s*$/m.test(block)) return undefined;
+  return /^\s*dir: "([^"]+)"\s*$/m.exec(block)?.[1];
+}
+
+/** Where `nats-auth` puts the resolver directory: its `--resolver-dir`, else the default. */
+function resolverDirOf(cmd) {
+  return /--resolver-dir[= ]+(\S+)/.exec(cmd)?.[1] ?? '/data/jwt';
+}
+
+/** Problems with a generated include: not 0644, a seed of the store in it, no `full` resolver. */
 function includeProblems(file, keysDir) {
   const problems = [];
   const mode = statSync(file).mode & 0o777;
@@ -363,9 +375,20 @@ function includeProblems(file, keysDir) {
   const text = read(file);
   for (const f of ['operator.nk', 'system.nk', 'account.nk'])
     if (text.includes(read(join(keysDir, 'nats', f)).trim())) problems.push(`the include holds ${f}'s seed`);
-  if (!/^operator: eyJ/m.test(text) || !/^resolver: MEMORY$/m.test(text))
-    problems.push('the include has no operator JWT or no resolver');
+  if (!/^operator: eyJ/m.test(text)) problems.push('the include has no operator JWT');
+  const dir = resolverDir(text);
+  if (!dir) problems.push('the include has no `full` account resolver with a dir');
+  else if (!dir.startsWith('/')) problems.push(`the resolver dir ${dir} is not absolute`);
   return problems;
+}
+
+/**
+ * The include as a server under `root` sees it for `nats-server -t`: the resolver directory
+ * moved under `root` (`-t` creates it, and it must not land on the checking machine's /data).
+ */
+function includeUnder(root, text) {
+  const dir = resolverDir(text);
+  return dir ? text.replace(`dir: "${dir}"`, `dir: ${JSON.stringify(join(root, dir))}`) : text;
 }
 
 /**
@@ -416,8 +439,19 @@ async function checkComposeNatsAuth() {
     if (!/\bnats-auth\b/.test(cmd) || !cmd.includes(`--out ${out}`))
       problems.push(`${dep[0]}: does not write the include with \`nats-auth ... --out ${out}\``);
     else writer = { service: dep[0], cmd, mounts: composeMounts(services[dep[0]]), confTarget, target, out };
+    // The account resolver keeps JWTs and revocations there: a server's own writable volume.
+    const jwtDir = resolverDirOf(cmd);
+    const jm = mountOf(jwtDir, mounts);
+    if (!jm || jm.kind !== 'volume' || jm.readOnly || jm.source === m.source)
+      problems.push(`${n}: the account resolver dir ${jwtDir} is on no writable volume of its own`);
+    else if (nats.some(([o, other]) => o !== n && composeMounts(other).some((x) => x.source === jm.source)))
+      problems.push(`${n}: the account resolver volume ${jm.source} is shared with another server`);
   }
-  report(name, [...new Set(problems)], `${nats.length} servers, include ${include}`);
+  report(
+    name,
+    [...new Set(problems)],
+    `${nats.length} servers, include ${include}, resolver dir ${writer ? resolverDirOf(writer.cmd) : '?'}`,
+  );
   if (problems.length || !writer) return;
 
   const runName = `compose: ${writer.service}'s command writes an include that nats-server -t accepts in nats.conf`;
@@ -446,7 +480,7 @@ async function checkComposeNatsAuth() {
     mkdirSync(join(root, posix.dirname(writer.confTarget)), { recursive: true });
     writeFileSync(join(root, writer.confTarget), read(natsConfPath));
     mkdirSync(join(root, posix.dirname(writer.target)), { recursive: true });
-    writeFileSync(join(root, writer.target), read(written));
+    writeFileSync(join(root, writer.target), includeUnder(root, read(written)));
     const bad = natsTest(join(root, writer.confTarget), { NATS_SERVER_NAME: 'nats-1' });
     if (bad) runProblems.push(`nats-server -t: ${bad}`);
   } catch (e) {
@@ -499,13 +533,22 @@ async function checkK8sNatsAuth() {
   }
   if (values?.config?.resolver?.enabled === true)
     problems.push("config.resolver.enabled: the include sets the resolver; the chart's would conflict");
+  // The include's account resolver directory must be on the servers' persistent volume.
+  const documented = /nats-auth --keys[^|\n]*/.exec(read(valuesFile))?.[0] ?? '';
+  const jwtDir = resolverDirOf(documented);
+  const fileStore = values?.config?.jetstream?.fileStore ?? {};
+  const storeDir = String(fileStore.dir ?? '/data');
+  if (fileStore.enabled !== true || fileStore.pvc?.enabled !== true)
+    problems.push('config.jetstream.fileStore: no persistent volume (enabled and pvc.enabled)');
+  else if (!mountOf(jwtDir, [{ target: storeDir }]))
+    problems.push(`the account resolver dir ${jwtDir} is not on the file store's volume ${storeDir}`);
   if (secret && key) {
     const want = `create secret generic ${secret} --from-file=${key}=`;
     for (const f of ['k8s/nats-values.yaml', 'k8s/kustomization.yaml', 'README.md'])
       if (!read(join(deploy, f)).includes(want))
         problems.push(`${f} does not document \`kubectl ... ${want}\``);
   }
-  report(name, problems, `include ${include} -> ${target}`);
+  report(name, problems, `include ${include} -> ${target}, resolver dir ${jwtDir}`);
   if (problems.length) return;
 
   const runName =
@@ -516,7 +559,8 @@ async function checkK8sNatsAuth() {
   const runProblems = [];
   try {
     const keysDir = join(tmp, 'keys');
-    const text = execFileSync(process.execPath, [cliPath, 'nats-auth', '--keys', keysDir, '--create'], {
+    const args = ['nats-auth', '--keys', keysDir, '--create', '--resolver-dir', jwtDir];
+    const text = execFileSync(process.execPath, [cliPath, ...args], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -524,6 +568,7 @@ async function checkK8sNatsAuth() {
     mkdirSync(join(root, posix.dirname(target)), { recursive: true });
     writeFileSync(join(root, target), text, { mode: 0o644 });
     runProblems.push(...includeProblems(join(root, target), keysDir));
+    writeFileSync(join(root, target), includeUnder(root, text), { mode: 0o644 });
     const merge = Object.fromEntries(
       Object.entries(values.config.merge).filter(([k]) => !k.endsWith('$include')),
     );

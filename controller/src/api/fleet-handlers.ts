@@ -400,8 +400,14 @@ export class FleetHandlers {
     const nodeId = str(req, 'nodeId');
     ctx.target = nodeId;
     if (!isNodeId(nodeId)) throw new InvalidArgumentError('node_id is not a node id', 'node_id');
-    await this.#a.enrollment.revokeNode(nodeId);
-    return { nodeId, revokedAtMs: this.#a.clock.wallMs() };
+    const r = await this.#a.enrollment.revokeNode(nodeId);
+    return {
+      nodeId,
+      revokedAtMs: r.revokedAt * 1000,
+      publicKey: r.publicKey,
+      acks: r.acks.map((a) => ({ server: a.server, ok: a.ok, message: a.message })),
+      servers: r.servers.map((v) => ({ server: v.server, inForce: v.inForce })),
+    };
   }
 
   async ListAuditEntries(req: Obj): Promise<Obj> {

@@ -1,7 +1,7 @@
 /**
  * `launchfleet init-local DIR`: writes a throwaway single-machine configuration (used by
  * scripts/local-fleet.sh): the controller key store, a nats-server config in operator mode
- * (JetStream data under DIR/nats), an API tokens file with one admin token, and the
+ * (JetStream data under DIR/nats/data, account JWTs and revocations under DIR/nats/jwt), an API tokens file with one admin token, and the
  * controller's config. Existing keys are reused, so running it again keeps the same fleet.
  */
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
@@ -38,7 +38,8 @@ export function registerInitLocalCommand(program: Command): void {
           `listen: "127.0.0.1:${Number(o['natsPort'])}"`,
           `http: "127.0.0.1:${Number(o['natsMonitorPort'])}"`,
           `jetstream { store_dir: ${JSON.stringify(join(root, 'nats', 'data'))} }`,
-          await identity.serverAuthConfig(),
+          // Account JWTs and revocations on disk: a restarted server still refuses a revoked node.
+          await identity.serverAuthConfig({ resolverDir: join(root, 'nats', 'jwt') }),
           '',
         ].join('\n');
         await writeFile(join(root, 'nats', 'nats.conf'), natsConf, { mode: 0o600 });

@@ -1,9 +1,11 @@
 /**
- * `launchfleet-controller nats-auth --keys DIR [--out FILE] [--create]`: writes the NATS
- * servers' operator-mode auth include (operator JWT, system account, resolver and the preloaded
- * account JWTs: exactly `NatsIdentity.serverAuthConfig()`) from the controller's key store,
- * without a running controller. Deployments include it from each server's config
- * (deploy/nats/nats.conf, deploy/k8s/nats-values.yaml).
+ * `launchfleet-controller nats-auth --keys DIR [--out FILE] [--create] [--resolver-dir DIR]`:
+ * writes the NATS servers' operator-mode auth include (operator JWT, system account, the `full`
+ * account resolver and the preloaded account JWTs: exactly `NatsIdentity.serverAuthConfig()`)
+ * from the controller's key store, without a running controller. Deployments include it from
+ * each server's config (deploy/nats/nats.conf, deploy/k8s/nats-values.yaml). The resolver keeps
+ * account JWTs and revocations in `--resolver-dir` (default `/data/jwt`: beside JetStream's
+ * store on the servers' persistent volume in compose and on Kubernetes).
  *
  * The include holds JWTs and public keys only, so FILE gets mode 0644 (the NATS servers may run
  * as another user); as a guard, nothing is written if the text holds one of the store's seeds.
@@ -21,7 +23,11 @@ import { KeyStore } from '../identity/key-store.ts';
 import { NatsIdentity } from '../identity/nats-identity.ts';
 
 /** One line of help, printed on --help and after a command-line error. */
-export const natsAuthUsage = 'usage: launchfleet-controller nats-auth --keys DIR [--out FILE] [--create]\n';
+export const natsAuthUsage =
+  'usage: launchfleet-controller nats-auth --keys DIR [--out FILE] [--create] [--resolver-dir DIR]\n';
+
+/** Where the deployments' servers keep account JWTs: on the volume JetStream's store is on. */
+export const defaultResolverDir = '/data/jwt';
 
 /** The files a complete key store has; KeyStore.open only reads a store that has them all. */
 const storeFiles = ['nats/operator.nk', 'nats/system.nk', 'nats/account.nk', 'signing/active'] as const;
@@ -42,6 +48,7 @@ export async function natsAuthCommand(argv: readonly string[], io: NatsAuthIo = 
   let keys: string;
   let out: string | undefined;
   let create: boolean;
+  let resolverDir: string;
   try {
     const { values } = parseArgs({
       args: [...argv],
@@ -49,6 +56,7 @@ export async function natsAuthCommand(argv: readonly string[], io: NatsAuthIo = 
         keys: { type: 'string' },
         out: { type: 'string', short: 'o' },
         create: { type: 'boolean' },
+        'resolver-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -60,6 +68,11 @@ export async function natsAuthCommand(argv: readonly string[], io: NatsAuthIo = 
     keys = values.keys;
     out = values.out;
     create = values.create === true;
+    resolverDir = values['resolver-dir'] ?? defaultResolverDir;
+    if (!resolverDir.startsWith('/'))
+      throw new InvalidArgumentError(
+        '--resolver-dir must be an absolute path (the server resolves it from its working directory)',
+      );
   } catch (e) {
     await io.stderr(`launchfleet-controller nats-auth: ${messageOf(e)}\n${natsAuthUsage}`);
     return 2;
@@ -67,7 +80,7 @@ export async function natsAuthCommand(argv: readonly string[], io: NatsAuthIo = 
   try {
     if (!create) await requireCompleteStore(keys);
     const store = await KeyStore.open(keys);
-    const text = `${await new NatsIdentity(store.natsKeys()).serverAuthConfig()}\n`;
+    const text = `${await new NatsIdentity(store.natsKeys()).serverAuthConfig({ resolverDir })}\n`;
     const k = store.natsKeys();
     const decoder = new TextDecoder();
     for (const kp of [k.operator, k.system, k.account])

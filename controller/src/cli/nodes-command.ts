@@ -86,7 +86,25 @@ export function registerNodesCommand(program: Command): void {
   ).action(async (nodeId: string, o: Opts) =>
     runApi(o, async (api) => {
       const r = await api.call('RevokeNode', { nodeId });
-      return { json: r, text: `revoked ${nodeId}\n` };
+      return { json: r, text: revokeText(nodeId, r) };
     }),
   );
+}
+
+/** What `nodes revoke` prints: what was done, and on which servers it is in force. */
+export function revokeText(nodeId: string, r: Obj): string {
+  const servers = arr(r['servers']);
+  const acks = arr(r['acks']);
+  const inForce = servers.filter((v) => v['inForce']).map((v) => s(v['server']));
+  const notYet = servers.filter((v) => !v['inForce']).map((v) => s(v['server']));
+  const lines = [
+    `revoked ${nodeId}: credentials of user ${s(r['publicKey'])} issued at or before ` +
+      `${time(Number(r['revokedAtMs']))} are refused; its connections were closed`,
+    `account update acknowledged by ${acks.length} server(s): ${acks.map((a) => s(a['server'])).join(', ') || '-'}`,
+    inForce.length > 0
+      ? `in force on ${inForce.length} server(s): ${inForce.join(', ')} (kept in each server's resolver directory)`
+      : 'no server confirmed the revocation yet',
+  ];
+  if (notYet.length > 0) lines.push(`NOT in force yet on: ${notYet.join(', ')}`);
+  return `${lines.join('\n')}\n`;
 }

@@ -12,7 +12,10 @@
  * that the answer is a quick `internal` "busy" so a flood cannot grow memory.
  *
  * Revoking a node marks it in the registry and pushes a fleet account JWT whose revocations
- * include the node's key; the servers disconnect it at once and refuse it afterwards.
+ * include the node's key; the servers disconnect it at once, store the JWT in their account
+ * resolver's directory and refuse the node afterwards, also after a restart. The push is
+ * answered by every server; then every server is asked which revocations it holds, so the
+ * caller can say where the revocation is in force.
  */
 import { ConflictError } from '@launchfleet/shared/errors';
 import { randomBytes } from 'node:crypto';
@@ -31,7 +34,7 @@ import {
   subjects,
 } from '@launchfleet/shared/messages/index';
 import type { ControlPlaneStore } from '../identity/provision.ts';
-import type { NatsIdentity, Revocations } from '../identity/nats-identity.ts';
+import type { ClaimsAck, NatsIdentity, Revocations } from '../identity/nats-identity.ts';
 import { NodeRegistry } from './node-registry.ts';
 import { TokenStore } from './token-store.ts';
 
@@ -45,11 +48,25 @@ export interface EnrollmentDeps {
   readonly clock: Clock;
   readonly maxInFlight?: number;
   /**
-   * How often the fleet account JWT (with revocations) is re-pushed. With `resolver: MEMORY`
-   * a restarted server starts from its preloaded JWT, so revocations are re-applied within
-   * this interval (and at once when the system connection reconnects). Default 30 s; 0 = never.
+   * How often the fleet account JWT (with revocations) is re-pushed. The servers keep pushed
+   * JWTs on disk and sync them among themselves, so this is a safety net (a server that was
+   * down during a push and whose peers are gone too); an unchanged JWT costs the servers
+   * nothing. Default 30 s; 0 = never.
    */
   readonly accountResyncMs?: number;
+}
+
+/** What a revocation did, and where it is in force. */
+export interface RevokeReport {
+  readonly nodeId: string;
+  /** The node's NATS user public key, now in the fleet account's revocations. */
+  readonly publicKey: string;
+  /** Credentials of that key issued at or before this time (unix seconds) are refused. */
+  readonly revokedAt: number;
+  /** Each server's answer to the account update. */
+  readonly acks: readonly ClaimsAck[];
+  /** Each server that answered the check, and whether it refuses the key now. */
+  readonly servers: readonly { readonly server: string; readonly inForce: boolean }[];
 }
 
 export class EnrollmentService {
@@ -86,8 +103,8 @@ export class EnrollmentService {
       this.#resync = setInterval(() => this.#resyncSoon(), every);
       this.#resync.unref();
     }
-    // A reconnect of either connection may mean a restarted server that has forgotten the
-    // pushed revocations (MEMORY resolver): re-push at once.
+    // A reconnect of either connection may mean a restarted server; it keeps pushed JWTs on
+    // disk, but one that lost its directory starts from the preload: re-push at once.
     for (const conn of [this.#d.sys, this.#d.nc]) {
       void (async () => {
         for await (const s of conn.status()) {
@@ -141,11 +158,23 @@ export class EnrollmentService {
     await this.tokens.revoke(id);
   }
 
-  /** Revokes a node: its credentials stop working on every server at once. */
-  async revokeNode(nodeId: string): Promise<void> {
-    const revocations = await this.registry.revoke(nodeId, this.#d.clock.wallMs());
+  /**
+   * Revokes a node: its credentials stop working on every server at once. Resolves once the
+   * servers acknowledged the update, with each server's view of it.
+   */
+  async revokeNode(nodeId: string): Promise<RevokeReport> {
+    const { revocations, publicKey } = await this.registry.revoke(nodeId, this.#d.clock.wallMs());
     this.#known = revocations;
-    await this.#d.identity.pushAccount(this.#d.sys, revocations);
+    const acks = await this.#d.identity.pushAccount(this.#d.sys, revocations, 5000, { allAcks: true });
+    const revokedAt = revocations[publicKey] ?? 0;
+    const views = await this.#d.identity.accountOnServers(this.#d.sys).catch(() => []);
+    return {
+      nodeId,
+      publicKey,
+      revokedAt,
+      acks,
+      servers: views.map((v) => ({ server: v.server, inForce: (v.revoked[publicKey] ?? -1) >= revokedAt })),
+    };
   }
 
   /**

@@ -47,8 +47,11 @@ export class NodeRegistry {
     return JSON.parse(e.string()) as NodeRecord;
   }
 
-  /** Marks a node revoked and adds its key to the revocations map; returns the new map. */
-  async revoke(nodeId: string, now: number): Promise<Revocations> {
+  /**
+   * Marks a node revoked and adds its key to the revocations map; returns the new map and the
+   * node's key.
+   */
+  async revoke(nodeId: string, now: number): Promise<{ revocations: Revocations; publicKey: string }> {
     const rec = await this.get(nodeId);
     if (!rec) throw new NotFoundError('node', nodeId);
     if (rec.revokedAt === undefined)
@@ -62,7 +65,7 @@ export class NodeRegistry {
       try {
         if (e) await this.#kv.update(revocationsKey, JSON.stringify(next), e.revision);
         else await this.#kv.create(revocationsKey, JSON.stringify(next));
-        return next;
+        return { revocations: next, publicKey: rec.publicKey };
       } catch {
         // concurrent revocation: retry
       }

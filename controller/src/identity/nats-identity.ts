@@ -4,13 +4,47 @@
  * account updates (revocations) to the servers.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { UnavailableError, messageOf } from '@launchfleet/shared';
+import { InvalidArgumentError, UnavailableError, messageOf } from '@launchfleet/shared';
 import type { NatsKeys } from './key-store.ts';
-import { fleetAccountJwt, freshUserCreds, operatorJwt, systemAccountJwt, userJwt } from './nats-jwts.ts';
+import {
+  fleetAccountJwt,
+  freshUserCreds,
+  operatorJwt,
+  preloadIssuedAt,
+  systemAccountJwt,
+  userJwt,
+  withIssuedAt,
+} from './nats-jwts.ts';
 import { enrollPermissions, nodePermissions } from './permissions.ts';
 
 /** Revoked user public keys -> unix seconds (JWTs issued at or before are refused). */
 export type Revocations = Readonly<Record<string, number>>;
+
+/** Where the servers keep account JWTs. */
+export interface ServerAuthOptions {
+  /** The `full` resolver's directory (default `jwt`, relative to the server's working directory). */
+  readonly resolverDir?: string;
+  /** How often each server compares its account JWTs with the cluster's (Go duration; default 1m). */
+  readonly syncInterval?: string;
+}
+
+/** One server's answer to an account update (`$SYS.REQ.ACCOUNT.<acc>.CLAIMS.UPDATE`). */
+export interface ClaimsAck {
+  /** The server's name (`server_name`). */
+  readonly server: string;
+  readonly ok: boolean;
+  /** "jwt updated", or the server's error. */
+  readonly message: string;
+}
+
+/** What one server holds for the fleet account (`$SYS.REQ.SERVER.PING.ACCOUNTZ`). */
+export interface ServerAccountView {
+  readonly server: string;
+  /** `iat` of the account JWT the server uses (unix seconds). */
+  readonly issuedAt: number | undefined;
+  /** The revocations in force on that server: user public key -> unix seconds. */
+  readonly revoked: Revocations;
+}
 
 export class NatsIdentity {
   readonly #keys: NatsKeys;
@@ -31,20 +65,45 @@ export class NatsIdentity {
   }
 
   /**
-   * The nats-server configuration block for operator mode: operator JWT, system account,
-   * `resolver: MEMORY` and the preloaded account JWTs. Used by the tests, the local-fleet
-   * script and deployments (append to the server's own listen/cluster/jetstream settings).
+   * The nats-server configuration block for operator mode: operator JWT, system account, the
+   * NATS-based `full` account resolver and the preloaded account JWTs. Used by the tests, the
+   * local-fleet script and deployments (append to the server's own listen/cluster/jetstream
+   * settings).
+   *
+   * The resolver keeps every account JWT it is pushed (with its revocations) in `resolverDir`
+   * and syncs it with the other servers of the cluster every `syncInterval`, so a server that
+   * restarts refuses revoked users at once, controller or not. A relative `resolverDir` is
+   * relative to the server's working directory. The preloads (SYS and the fleet account, no
+   * revocations) carry a fixed old `iat` (`preloadIssuedAt`): they only fill an empty
+   * directory and never win over a pushed JWT, on this server or in the sync.
    */
-  async serverAuthConfig(revocations: Revocations = {}): Promise<string> {
+  async serverAuthConfig(o: ServerAuthOptions = {}): Promise<string> {
     const sys = this.#keys.system.getPublicKey();
     const acc = this.#keys.account.getPublicKey();
     const op = await operatorJwt(this.#keys.operator, sys);
-    const sysJwt = await systemAccountJwt(this.#keys.system, this.#keys.operator);
-    const accJwt = await fleetAccountJwt(this.#keys.account, this.#keys.operator, revocations);
+    const sysJwt = withIssuedAt(
+      await systemAccountJwt(this.#keys.system, this.#keys.operator),
+      preloadIssuedAt,
+      this.#keys.operator,
+    );
+    const accJwt = withIssuedAt(
+      await fleetAccountJwt(this.#keys.account, this.#keys.operator, {}),
+      preloadIssuedAt,
+      this.#keys.operator,
+    );
+    const dir = o.resolverDir ?? 'jwt';
+    if (!/^[^"\\\n]+$/.test(dir))
+      throw new InvalidArgumentError(`unusable resolver directory ${dir}`, 'resolverDir');
     return [
-      `operator: ${op}`,
+      `operator: ${withIssuedAt(op, preloadIssuedAt, this.#keys.operator)}`,
       `system_account: ${sys}`,
-      'resolver: MEMORY',
+      'resolver: {',
+      '  type: full',
+      `  dir: "${dir}"`,
+      // Never delete an account JWT on request: nothing here needs it, and it would drop revocations.
+      '  allow_delete: false',
+      `  interval: "${o.syncInterval ?? '1m'}"`,
+      '}',
       'resolver_preload: {',
       `  ${sys}: ${sysJwt}`,
       `  ${acc}: ${accJwt}`,
@@ -81,12 +140,15 @@ export class NatsIdentity {
     });
   }
 
-  /** Credentials for a system-account connection: it may push fleet account updates, nothing else. */
+  /**
+   * Credentials for a system-account connection: it may push fleet account updates and ask the
+   * servers which account JWT they use (to say where a revocation is in force), nothing else.
+   */
   async systemCreds(): Promise<Uint8Array> {
     return freshUserCreds(this.#keys.system, {
       name: 'controller-sys',
       permissions: {
-        pub: { allow: [this.#claimsUpdateSubject()], deny: [] },
+        pub: { allow: [this.#claimsUpdateSubject(), accountzSubject], deny: [] },
         sub: { allow: ['_INBOX.>'], deny: [] },
       },
     });
@@ -113,29 +175,102 @@ export class NatsIdentity {
 
   /**
    * Pushes the fleet account JWT (with its revocations) to the servers over the system
-   * account. Every server of a cluster receives the update; the first answer is checked.
+   * account. Every server of a cluster receives the update and answers; with `allAcks` the
+   * answers are collected until none came for 250 ms (or `timeoutMs` passed), else the first
+   * is enough. Throws when no server acknowledged, or one refused.
    */
-  async pushAccount(sys: NatsConnection, revocations: Revocations, timeoutMs = 5000): Promise<void> {
+  async pushAccount(
+    sys: NatsConnection,
+    revocations: Revocations,
+    timeoutMs = 5000,
+    o: { readonly allAcks?: boolean } = {},
+  ): Promise<ClaimsAck[]> {
     const jwt = await this.accountJwt(revocations);
     const subject = this.#claimsUpdateSubject();
-    let text: string;
+    const texts: string[] = [];
     try {
-      text = (await sys.request(subject, jwt, { timeout: timeoutMs })).string();
+      if (o.allAcks) {
+        const replies = await sys.requestMany(subject, jwt, {
+          strategy: 'stall',
+          stall: 250,
+          maxWait: timeoutMs,
+        });
+        for await (const m of replies) texts.push(m.string());
+      } else texts.push((await sys.request(subject, jwt, { timeout: timeoutMs })).string());
     } catch (e) {
       throw new UnavailableError(`account update not acknowledged: ${messageOf(e)}`, { cause: e });
     }
-    let parsed: {
-      data?: { code?: number; message?: string };
-      error?: { code?: number; description?: string };
-    };
-    try {
-      parsed = JSON.parse(text) as typeof parsed;
-    } catch {
-      throw new UnavailableError(`account update: unreadable answer ${text.slice(0, 200)}`);
-    }
-    if (parsed.error || parsed.data?.code !== 200)
-      throw new UnavailableError(
-        `account update refused: ${parsed.error?.description ?? parsed.data?.message ?? text.slice(0, 200)}`,
-      );
+    if (texts.length === 0) throw new UnavailableError('account update not acknowledged by any server');
+    const acks = texts.map(parseClaimsAck);
+    const refused = acks.find((a) => !a.ok);
+    if (refused)
+      throw new UnavailableError(`account update refused by ${refused.server}: ${refused.message}`);
+    return acks;
   }
+
+  /**
+   * Asks every server which fleet account JWT it uses and which revocations are in force there
+   * (`$SYS.REQ.SERVER.PING.ACCOUNTZ`, answered by each server of the cluster). Collects answers
+   * until none came for 250 ms or `timeoutMs` passed.
+   */
+  async accountOnServers(sys: NatsConnection, timeoutMs = 3000): Promise<ServerAccountView[]> {
+    const replies = await sys.requestMany(
+      accountzSubject,
+      JSON.stringify({ account: this.accountPublicKey }),
+      { strategy: 'stall', stall: 250, maxWait: timeoutMs },
+    );
+    const out: ServerAccountView[] = [];
+    for await (const m of replies) {
+      const v = parseAccountz(m.string());
+      if (v) out.push(v);
+    }
+    return out.sort((a, b) => (a.server < b.server ? -1 : a.server > b.server ? 1 : 0));
+  }
+}
+
+/** Every server answers a ping of its accounts (with a filter: one account's detail). */
+const accountzSubject = '$SYS.REQ.SERVER.PING.ACCOUNTZ';
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null ? (v as Obj) : {});
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** One answer to a claims update: `{server:{name}, data:{code,message}}` or `{..., error:{code,description}}`. */
+function parseClaimsAck(text: string): ClaimsAck {
+  let doc: Obj;
+  try {
+    doc = obj(JSON.parse(text));
+  } catch {
+    return { server: '?', ok: false, message: `unreadable answer ${text.slice(0, 200)}` };
+  }
+  const server = str(obj(doc['server'])['name']) || str(obj(doc['server'])['id']) || '?';
+  const data = obj(doc['data']);
+  const error = obj(doc['error']);
+  if (doc['error'] !== undefined || data['code'] !== 200)
+    return {
+      server,
+      ok: false,
+      message: str(error['description']) || str(data['message']) || text.slice(0, 200),
+    };
+  return { server, ok: true, message: str(data['message']) };
+}
+
+/** One server's ACCOUNTZ answer for the fleet account, or undefined when it has none. */
+function parseAccountz(text: string): ServerAccountView | undefined {
+  let doc: Obj;
+  try {
+    doc = obj(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+  const server = str(obj(doc['server'])['name']) || str(obj(doc['server'])['id']);
+  const detail = obj(obj(doc['data'])['account_detail']);
+  if (!server || Object.keys(detail).length === 0) return undefined;
+  const revoked: Record<string, number> = {};
+  for (const [k, v] of Object.entries(obj(detail['revoked_user']))) {
+    const t = Date.parse(str(v));
+    if (Number.isFinite(t)) revoked[k] = Math.round(t / 1000);
+  }
+  const iat = obj(detail['decoded_jwt'])['iat'];
+  return { server, issuedAt: typeof iat === 'number' ? iat : undefined, revoked };
 }

@@ -17,7 +17,16 @@ import {
 } from '@nats-io/nkeys';
 import { type ClaimsData, type User, decode, encodeUser, parseCreds } from '@nats-io/jwt';
 import { createNativePair, nativeFromSeed } from '@launchfleet/shared/crypto/native-nkeys';
-import { fleetAccountJwt, freshUserCreds, operatorJwt, systemAccountJwt, userJwt } from './nats-jwts.ts';
+import {
+  fleetAccountJwt,
+  freshUserCreds,
+  operatorJwt,
+  preloadIssuedAt,
+  systemAccountJwt,
+  userJwt,
+  withIssuedAt,
+} from './nats-jwts.ts';
+import { NatsIdentity } from './nats-identity.ts';
 import { nodePermissions } from './permissions.ts';
 
 const roles = [
@@ -137,5 +146,35 @@ describe('JWTs signed by native pairs', () => {
     assert.equal(parsed.uc.sub, user.getPublicKey());
     assert.equal(parsed.uc.iss, account.getPublicKey());
     assert.equal(parsed.aid, account.getPublicKey());
+  });
+
+  test('withIssuedAt: the same claims at another iat, a valid signature, the same text every time', async () => {
+    const operator = createNativePair('operator');
+    const account = createNativePair('account');
+    const jwt = await fleetAccountJwt(account, operator, { [createUser().getPublicKey()]: 5 });
+    const old = withIssuedAt(jwt, preloadIssuedAt, operator);
+    const claims = decode<unknown>(old);
+    assert.equal(claims.iat, preloadIssuedAt);
+    const { iat: _a, jti: _b, ...before } = decode<unknown>(jwt);
+    const { iat: _c, jti: _d, ...after } = claims;
+    assert.deepEqual(after, before);
+    assert.equal(withIssuedAt(jwt, preloadIssuedAt, operator), old, 'deterministic');
+    assert.throws(() => withIssuedAt(jwt, 1, createNativePair('operator')), /signed by another key/);
+  });
+
+  test('serverAuthConfig: the full resolver, preloads at the fixed iat, the same text on every call', async () => {
+    const keys = {
+      operator: createNativePair('operator'),
+      system: createNativePair('account'),
+      account: createNativePair('account'),
+    };
+    const id = new NatsIdentity(keys);
+    const text = await id.serverAuthConfig({ resolverDir: '/data/jwt' });
+    assert.match(text, /^resolver: \{\n {2}type: full\n {2}dir: "\/data\/jwt"\n {2}allow_delete: false\n/m);
+    const jwts = [...text.matchAll(/eyJ[\w-]+\.[\w-]+\.[\w-]+/g)].map((m) => decode<unknown>(m[0]));
+    assert.equal(jwts.length, 3, 'operator, SYS, LF');
+    assert.ok(jwts.every((c) => c.iat === preloadIssuedAt));
+    assert.equal(await id.serverAuthConfig({ resolverDir: '/data/jwt' }), text);
+    await assert.rejects(id.serverAuthConfig({ resolverDir: 'a"b' }), /unusable resolver directory/);
   });
 });

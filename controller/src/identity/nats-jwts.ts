@@ -5,13 +5,15 @@
  * signed by native Ed25519 key pairs (`@launchfleet/shared/crypto/native-nkeys`): the nkeys
  * library's pure-JavaScript pairs cost ~14.5 ms per JWT, native ones well under 1 ms.
  *
- * The server runs with `resolver: MEMORY` and the account JWTs preloaded (`serverAuthConfig`).
- * Revocation: the fleet account JWT carries `revocations` (user public key -> time); a new
- * account JWT is pushed through the system account on `$SYS.REQ.ACCOUNT.<acc>.CLAIMS.UPDATE`,
- * and every server disconnects the revoked users at once and refuses them afterwards. With a
- * MEMORY resolver a restarted server starts again from the preloaded JWT, so the controller
- * re-pushes the current account JWT whenever it (re)connects (`NatsIdentity.pushAccount`).
+ * The servers run the NATS-based `full` account resolver (`serverAuthConfig`): account JWTs
+ * live on disk in each server's resolver directory and spread across the cluster. Revocation:
+ * the fleet account JWT carries `revocations` (user public key -> time); a new account JWT is
+ * pushed through the system account on `$SYS.REQ.ACCOUNT.<acc>.CLAIMS.UPDATE`, every server
+ * stores it, disconnects the revoked users at once and refuses them afterwards, also after a
+ * restart. The preloaded account JWTs carry a fixed, old `iat` (`withIssuedAt`): a preload is
+ * stored only over an older JWT, so a restart never replaces a pushed JWT with it.
  */
+import { createHash } from 'node:crypto';
 import { encodeAccount, encodeOperator, encodeUser, fmtCreds } from '@nats-io/jwt';
 import { type NkeyPair, createNativePair } from '@launchfleet/shared/crypto/native-nkeys';
 import type { UserPermissions } from './permissions.ts';
@@ -49,6 +51,31 @@ export async function fleetAccountJwt(
     { limits: { ...unlimited, ...jetStreamUnlimited }, revocations: { ...revocations } },
     { signer: operator },
   );
+}
+
+/**
+ * The `iat` of the JWTs a server preloads (2020-01-01T00:00:00Z). nats-server's directory
+ * resolver stores a preloaded JWT only when its `iat` is not older than the stored one's
+ * (`DirJWTStore.saveIfNewer`, 2.9 and 2.10), and the servers' periodic sync merges by the same
+ * rule; an old fixed `iat` makes every pushed account JWT win over the preload, on disk and in
+ * the sync. Fixed also makes the servers' auth include byte-identical from run to run.
+ */
+export const preloadIssuedAt = 1_577_836_800;
+
+/**
+ * The same JWT with another `iat` (unix seconds), re-signed by `signer` (who signed it first).
+ * `jti` is derived from the claims, as the JWT libraries do, so the result is deterministic.
+ */
+export function withIssuedAt(jwt: string, iat: number, signer: NkeyPair): string {
+  const [header, body] = jwt.split('.');
+  if (header === undefined || body === undefined) throw new Error('not a JWT');
+  const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Record<string, unknown>;
+  if (claims['iss'] !== signer.getPublicKey()) throw new Error('the JWT was signed by another key');
+  delete claims['jti'];
+  claims['iat'] = iat;
+  claims['jti'] = createHash('sha256').update(JSON.stringify(claims)).digest('base64url');
+  const next = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  return `${next}.${Buffer.from(signer.sign(new TextEncoder().encode(next))).toString('base64url')}`;
 }
 
 /** Options for a user JWT. */

@@ -130,9 +130,17 @@ describe('controller: the process, TLS, roles, audit, reflection, CLI', () => {
       await code(api.call('ListAuditEntries', {}, fleet.tokens.operator)),
       status.PERMISSION_DENIED,
     );
-    assert.equal(
-      await code(api.call('RevokeNode', { nodeId: nodes[2]?.nodeId }, fleet.tokens.admin)),
-      status.OK,
+    // Through the CLI: it says what it did and on which servers it is in force.
+    const revoked = await lf(['nodes', 'revoke', nodes[2]?.nodeId ?? ''], fleet.tokens.admin);
+    assert.equal(revoked.code, 0, revoked.err);
+    const server = fleet.server.name;
+    assert.match(
+      revoked.out,
+      new RegExp(
+        `^revoked ${nodes[2]?.nodeId}: credentials of user U[A-Z2-7]{55} issued at or before \\S+Z are refused; ` +
+          `its connections were closed\naccount update acknowledged by 1 server\\(s\\): ${server}\n` +
+          `in force on 1 server\\(s\\): ${server} \\(kept in each server's resolver directory\\)\n$`,
+      ),
     );
     assert.equal(
       await code(api.call('RevokeNode', { nodeId: 'nope' }, fleet.tokens.admin)),

@@ -5,7 +5,10 @@
  * loopback and temp paths) with the include where the config's `include` line points. Then:
  * anonymous clients and strangers' credentials are refused, the controller's credentials get
  * R3 JetStream, the system account's account push is acknowledged and a revoked user is cut
- * off on every server, and the monitoring endpoints answer without credentials.
+ * off on every server, also after every server restarted with nobody pushing again (the `full`
+ * account resolver keeps the revocations on disk), and the monitoring endpoints answer without
+ * credentials. The include's resolver directory (`/data/jwt`, on the servers' data volume) is
+ * the one thing rewritten in it: to a directory per server.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +27,7 @@ import {
 } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { KeyStore, NatsIdentity } from '@launchfleet/controller/identity/index';
-import { freePort, processLauncher, waitFor, type ServerProcess } from '../support/nats-server.ts';
+import { freePort, processLauncher, tcpOpen, waitFor, type ServerProcess } from '../support/nats-server.ts';
 import { eventually } from '../support/eventually.ts';
 import { repoRoot } from '../support/paths.ts';
 
@@ -38,7 +41,9 @@ interface Server {
   readonly name: string;
   readonly url: string;
   readonly monitorPort: number;
-  readonly proc: ServerProcess;
+  readonly confPath: string;
+  readonly dir: string;
+  proc: ServerProcess;
   readonly logLines: string[];
 }
 
@@ -55,16 +60,6 @@ async function monitorJson(port: number, path: string): Promise<unknown> {
   return r.json();
 }
 
-/** `text` with every JWT replaced by its claims minus the per-signing fields (iat, jti). */
-function claimsOf(text: string): string {
-  return text.replace(/eyJ[\w-]+\.([\w-]+)\.[\w-]+/g, (_jwt, payload: string) => {
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-    delete claims['iat'];
-    delete claims['jti'];
-    return JSON.stringify(claims);
-  });
-}
-
 /** Connects once, without reconnecting (a refusal must surface as the connect error). */
 function connectOnce(url: string, o: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
   return connect({ servers: url, reconnect: false, timeout: 2000, ...o });
@@ -77,6 +72,8 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
   let identity: NatsIdentity;
   const servers: Server[] = [];
   const conns: NatsConnection[] = [];
+  /** The user the revocation test revoked. */
+  let revokedAuth: (() => ReturnType<typeof jwtAuthenticator>) | undefined;
 
   before(async () => {
     base = await mkdtemp(join(tmpdir(), 'lf-deploy-auth-'));
@@ -119,19 +116,21 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
       await writeFile(join(etc, 'nats.conf'), text);
       const target = resolve(etc, include);
       await mkdir(dirname(target), { recursive: true });
-      await writeFile(target, authText, { mode: 0o644 });
+      const resolverDir = join(base, s.name, 'jwt');
+      await writeFile(
+        target,
+        rewrite(authText, /^ {2}dir: "\/data\/jwt"$/m, () => `  dir: ${JSON.stringify(resolverDir)}`),
+        { mode: 0o644 },
+      );
       const logLines: string[] = [];
-      const proc = await processLauncher({
-        confPath: join(etc, 'nats.conf'),
-        dir: join(base, s.name),
-        name: s.name,
-        logLines,
-        debug: false,
-      });
+      const launch = { confPath: join(etc, 'nats.conf'), dir: join(base, s.name), name: s.name, logLines };
+      const proc = await processLauncher({ ...launch, debug: false });
       servers.push({
         name: s.name,
         url: `nats://127.0.0.1:${s.port}`,
         monitorPort: s.monitorPort,
+        confPath: launch.confPath,
+        dir: launch.dir,
         proc,
         logLines,
       });
@@ -165,9 +164,9 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
   test('the include is world-readable (0644) and holds JWTs and public keys, no seed', async () => {
     assert.equal((await stat(authFile)).mode & 0o777, 0o644);
     const text = await readFile(authFile, 'utf8');
-    // What serverAuthConfig() returns: the same lines and claims; JWTs differ only in iat/jti
-    // and signature (each is signed afresh).
-    assert.equal(claimsOf(text), claimsOf(`${await identity.serverAuthConfig()}\n`));
+    // Exactly what serverAuthConfig() returns for the deployments' resolver directory: the
+    // preloaded JWTs carry a fixed iat, so the include is the same text on every run.
+    assert.equal(text, `${await identity.serverAuthConfig({ resolverDir: '/data/jwt' })}\n`);
     for (const f of ['operator.nk', 'system.nk', 'account.nk']) {
       const seed = (await readFile(join(keysDir, 'nats', f), 'utf8')).trim();
       assert.match(seed, /^S[OA]/);
@@ -175,7 +174,7 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
     }
     assert.doesNotMatch(text, /\bS[OAU][A-Z2-7]{50,}/, 'something seed-shaped is in the include');
     assert.match(text, new RegExp(`^system_account: ${identity.systemAccountPublicKey}$`, 'm'));
-    assert.match(text, /^resolver: MEMORY$/m);
+    assert.match(text, /^resolver: \{\n {2}type: full\n {2}dir: "\/data\/jwt"\n/m);
     assert.match(text, new RegExp(`^  ${identity.accountPublicKey}: eyJ`, 'm'));
   });
 
@@ -194,7 +193,16 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
     ]);
     assert.equal((await stat(out)).mode & 0o777, 0o644);
     const { stdout } = await run(process.execPath, [cli, 'nats-auth', '--keys', keysDir]);
-    assert.equal(claimsOf(stdout), claimsOf(await readFile(out, 'utf8')));
+    assert.equal(stdout, await readFile(out, 'utf8'), 'the same text on every run');
+    // The resolver directory must be absolute: a server resolves it from its working directory.
+    await assert.rejects(
+      run(process.execPath, [cli, 'nats-auth', '--keys', keysDir, '--resolver-dir', 'jwt']),
+      (e: { code?: number; stderr?: string }) => {
+        assert.equal(e.code, 2);
+        assert.match(e.stderr ?? '', /--resolver-dir must be an absolute path/);
+        return true;
+      },
+    );
     // A directory that is not a key store, or is missing a key, is refused (exit 2), and
     // nothing is created or written.
     const missing = join(base, 'cli/no-store');
@@ -229,8 +237,10 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
   test('credentials from another key store (another operator) are refused', async () => {
     const other = await KeyStore.open(join(base, 'other-keys'));
     const creds = await new NatsIdentity(other.natsKeys()).controllerCreds();
+    // An account the server does not hold is looked up in the cluster first (the `full`
+    // resolver's fetch, up to its 1.9 s timeout), then refused.
     await assert.rejects(
-      connectOnce(servers[0]?.url ?? '', { authenticator: credsAuthenticator(creds) }),
+      connectOnce(servers[0]?.url ?? '', { authenticator: credsAuthenticator(creds), timeout: 5000 }),
       refused,
     );
   });
@@ -258,6 +268,7 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
     const user = createUser();
     const jwt = await identity.nodeJwt('node-deploy-1', user.getPublicKey());
     const auth = () => jwtAuthenticator(jwt, user.getSeed());
+    revokedAuth = auth;
     // Before the push the node's credentials work on every server.
     for (const s of servers) await (await connectOnce(s.url, { authenticator: auth() })).close();
     const node = await connectOnce(servers[1]?.url ?? '', { authenticator: auth() });
@@ -294,13 +305,54 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
       );
   });
 
+  test('the revocation survives a restart of every server with nobody pushing it again', async () => {
+    // The previous test revoked `revokedUser`; no system connection is open from here on.
+    await Promise.allSettled(conns.map((c) => c.close()));
+    conns.length = 0;
+    assert.ok(revokedAuth, 'the previous test revoked a user');
+    for (const s of servers) {
+      await s.proc.kill('SIGTERM');
+      s.proc = await processLauncher({
+        confPath: s.confPath,
+        dir: s.dir,
+        name: s.name,
+        logLines: s.logLines,
+        debug: false,
+      });
+      await waitFor(
+        async () => {
+          if (s.proc.exited()) throw new Error(`${s.name} exited:\n${s.logLines.join('\n')}`);
+          return await tcpOpen(Number(new URL(s.url).port));
+        },
+        10_000,
+        `${s.name} back`,
+      );
+      // Refused on the first attempt: the server read the revocation from its resolver directory.
+      await assert.rejects(
+        connectOnce(s.url, { authenticator: revokedAuth() }),
+        refused,
+        `${s.name} after its restart`,
+      );
+    }
+    // The account itself is intact: the controller's credentials still connect everywhere.
+    for (const s of servers) {
+      const nc = await connectOnce(s.url, {
+        authenticator: credsAuthenticator(await identity.controllerCreds()),
+      });
+      await nc.close();
+    }
+  });
+
   test('the monitoring port answers healthz and varz without credentials', async () => {
     for (const s of servers) {
-      const r = await fetch(`http://127.0.0.1:${s.monitorPort}/healthz`, {
-        signal: AbortSignal.timeout(2000),
-      });
-      assert.equal(r.status, 200, s.name);
-      await r.arrayBuffer();
+      // healthz is 200 once JetStream is current again (the servers restarted just before).
+      await eventually(async () => {
+        const r = await fetch(`http://127.0.0.1:${s.monitorPort}/healthz`, {
+          signal: AbortSignal.timeout(2000),
+        });
+        await r.arrayBuffer();
+        assert.equal(r.status, 200, s.name);
+      }, 20_000);
       const varz = (await monitorJson(s.monitorPort, '/varz')) as {
         server_name?: string;
         auth_required?: boolean;

@@ -39,6 +39,8 @@ export function containerLauncher(image: string): ServerLauncher {
     const container: StartedTestContainer = await new GenericContainer(image)
       .withNetworkMode('host')
       .withBindMounts([{ source: dir, target: dir, mode: 'rw' }])
+      // Relative paths in the config (the account resolver's directory) are per server.
+      .withWorkingDir(dir)
       .withEntrypoint(['/nats-server'])
       .withCommand(['-c', confPath])
       .withName(`lf-test-${name}-${Date.now()}`)

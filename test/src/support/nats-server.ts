@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect as connectTcp, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -56,9 +56,13 @@ export function natsServerBin(): string {
   return process.env['LF_NATS_SERVER_BIN'] || 'nats-server';
 }
 
-/** The default launcher: `nats-server -c <conf>` as a local child process in its own group. */
+/**
+ * The default launcher: `nats-server -c <conf>` as a local child process in its own group, in
+ * the server's directory (relative paths in the config, such as the account resolver's `jwt`
+ * directory, are per server).
+ */
 export const processLauncher: ServerLauncher = (a) =>
-  Promise.resolve(spawnServer(a.confPath, a.name, a.logLines, a.debug));
+  Promise.resolve(spawnServer(a.confPath, a.dir, a.name, a.logLines, a.debug));
 
 /** A running server. */
 export interface NatsServer {
@@ -250,7 +254,9 @@ async function launch(spec: LaunchSpec): Promise<NatsServer> {
     await waitFor(
       async () => {
         if (p.exited()) throw new Error(`nats-server exited during start:\n${logLines.join('\n')}`);
-        return (await httpStatus(spec.monitorPort, '/varz')) === 200;
+        // The monitor listens before the client port does (a clustered server starts JetStream
+        // in between): ready means clients can connect.
+        return (await httpStatus(spec.monitorPort, '/varz')) === 200 && (await tcpOpen(spec.port));
       },
       spec.readyTimeoutMs ?? 10_000,
       `nats-server ${name} ready`,
@@ -287,9 +293,16 @@ async function launch(spec: LaunchSpec): Promise<NatsServer> {
   return server;
 }
 
-function spawnServer(confPath: string, name: string, logLines: string[], debug: boolean): ServerProcess {
+function spawnServer(
+  confPath: string,
+  cwd: string,
+  name: string,
+  logLines: string[],
+  debug: boolean,
+): ServerProcess {
   // Own process group (detached), so a kill reaches anything it started.
   const child = spawn(natsServerBin(), ['-c', confPath], {
+    cwd,
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -331,6 +344,20 @@ function spawnServer(confPath: string, name: string, logLines: string[], debug: 
       }
     },
   };
+}
+
+/** Whether a TCP connection to 127.0.0.1:`port` is accepted. */
+export function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connectTcp({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1000, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
 }
 
 async function httpStatus(port: number, path: string): Promise<number> {
