@@ -47,6 +47,8 @@ export interface StartOptions {
   readonly name?: string;
   /** Rollout driver timings (tests use short ones); defaults: 1 s period, 15 s lease. */
   readonly rollout?: { readonly tickMs?: number; readonly leaseMs?: number; readonly holder?: string };
+  /** How often the desired-state indexes are checked against the live keys. Default 10 min. */
+  readonly indexRepairMs?: number;
   /**
    * Alert hold-down times (default: the rules' `for:`), evaluation period (default 1 s) and how
    * often rollout records are re-read for the rollout alerts (default 5 s).
@@ -93,7 +95,11 @@ export async function startController(
       name: `${o.name ?? 'launchfleet-controller'}-sys`,
     });
     stops.push(() => sys.close());
-    const store = await provisionControlPlane(nc, { replicas: cfg.jetstreamReplicas });
+    const store = await provisionControlPlane(nc, {
+      replicas: cfg.jetstreamReplicas,
+      now: () => clock.wallMs(),
+      log: (l) => log(`controller: ${l}`),
+    });
     const jobs = await new Kvm(nc).create(buckets.jobs, {
       replicas: cfg.jetstreamReplicas,
       history: 5,
@@ -113,8 +119,35 @@ export async function startController(
     });
     await aggregator.start();
     stops.push(() => aggregator.stop());
+    // Every node gets an index, and every live key is listed in its node's index (an upgrade
+    // from a version without indexes, a double fault, a hand-made write): at start, then every
+    // `indexRepairMs`. Several controllers may repair at once; every change is a compare-and-set.
+    const repairIndexes = async (): Promise<void> => {
+      try {
+        const r = await store.desiredIndex.repair([...aggregator.index.nodes()].map((n) => n.nodeId));
+        if (r.created > 0 || r.listed > 0 || r.failures > 0)
+          log(
+            `controller: desired-state indexes of ${r.nodes} nodes checked: ${r.created} created, ${r.listed} keys listed, ${r.failures} failed`,
+          );
+      } catch (e) {
+        log(`controller: desired-state index repair failed: ${messageOf(e)}`);
+      }
+    };
+    let repairing = repairIndexes();
+    const repairTimer = setInterval(
+      () => {
+        repairing = repairing.then(repairIndexes);
+      },
+      o.indexRepairMs ?? 10 * 60_000,
+    );
+    repairTimer.unref();
+    stops.push(async () => {
+      clearInterval(repairTimer);
+      await repairing;
+    });
     const desired = new DesiredStateService({
       desired: store.desired,
+      index: store.desiredIndex,
       jobs,
       signingKey: () => keyStore.activeSigningKey(),
       candidates: () =>
@@ -142,6 +175,7 @@ export async function startController(
     };
     const rollouts = await startRolloutRuntime({
       nc,
+      desiredIndex: store.desiredIndex,
       index: aggregator.index,
       signingKey: () => keyStore.activeSigningKey(),
       audit: app.audit,

@@ -30,13 +30,17 @@ import {
   parseSignedBundle,
   signBundle,
 } from '@launchfleet/shared/signing/index';
+import { isWrongRevision } from '../rollout/kv-cas.ts';
 import { forEachBounded } from './bounded-pool.ts';
+import type { DesiredIndex } from './desired-index.ts';
 import { checkJobPlist } from './core/plist-check.ts';
 import { type TargetCandidate, resolveTarget } from './core/resolve-target.ts';
 import { type JobRecord, type TargetSpec, parseJobRecord } from './job-record.ts';
 
 export interface DesiredStateDeps {
   readonly desired: KV;
+  /** Every write of a node's key goes through it (the per-node index rules). */
+  readonly index: DesiredIndex;
   readonly jobs: KV;
   /** The key new bundles are signed with (read per apply, so a rotation takes effect at once). */
   readonly signingKey: () => SigningKey;
@@ -94,6 +98,11 @@ export class DesiredStateService {
     this.#d = d;
   }
 
+  /** The per-node desired-state index every key write goes through. */
+  get index(): DesiredIndex {
+    return this.#d.index;
+  }
+
   async apply(req: ApplyRequest): Promise<ApplyResult> {
     const started = this.#d.clock.monotonicMs();
     const checked = checkJobPlist(req.plist, req.domain || 'system');
@@ -138,11 +147,7 @@ export class DesiredStateService {
           },
           key,
         );
-        const out = await this.#writeIfNewer(
-          keys.desired(nodeId, label),
-          encodeSignedBundle(signed),
-          record.version,
-        );
+        const out = await this.#writeIfNewer(nodeId, label, encodeSignedBundle(signed), record.version);
         if (out === 'written') written++;
         else superseded++;
       } catch (e) {
@@ -241,14 +246,14 @@ export class DesiredStateService {
   }
 
   /** Puts `value` under `key` unless a bundle of a higher version is already there. */
-  async #writeIfNewer(key: string, value: string, version: number): Promise<WriteOutcome> {
+  async #writeIfNewer(nodeId: string, label: string, value: string, version: number): Promise<WriteOutcome> {
+    const key = keys.desired(nodeId, label);
     for (let attempt = 0; attempt < casAttempts; attempt++) {
       const e = await this.#d.desired.get(key);
       const live = e && e.operation === 'PUT';
       if (live && storedVersion(e) > version) return 'superseded';
       try {
-        if (live) await this.#d.desired.update(key, value, e.revision);
-        else await this.#d.desired.create(key, value);
+        await this.#d.index.writeKey(nodeId, label, value, e);
         return 'written';
       } catch (err) {
         if (!isWrongRevision(err)) throw err;
@@ -272,7 +277,7 @@ export class DesiredStateService {
           const e = await this.#d.desired.get(key);
           if (!e || e.operation !== 'PUT' || storedVersion(e) > version) return;
           try {
-            await this.#d.desired.delete(key, { previousSeq: e.revision });
+            await this.#d.index.deleteKey(nodeId, label, e);
             removed++;
             return;
           } catch (err) {
@@ -300,10 +305,4 @@ export class DesiredStateService {
 function storedVersion(e: KvEntry): number {
   const p = parseSignedBundle(e.value);
   return p.ok ? p.signed.bundle.version : 0;
-}
-
-/** True for JetStream's "wrong last sequence" (a compare-and-set lost). */
-function isWrongRevision(e: unknown): boolean {
-  const code = (e as { code?: unknown; api_error?: { err_code?: unknown } } | null)?.api_error?.err_code;
-  return code === 10071 || /wrong last sequence/i.test(messageOf(e));
 }

@@ -230,6 +230,9 @@ export class EnrollmentService {
         .catch((e: unknown) => {
           if (!(e instanceof ConflictError)) throw e;
         });
+    // Before the node gets its credentials: an agent that finds an index catches up without a
+    // consumer (desired/desired-index.ts).
+    await this.#d.store.desiredIndex.ensureExists(nodeId);
     const jwt = await this.#d.identity.nodeJwt(nodeId, req.value.publicKey);
     const trust = await this.#d.store.trust.get(keys.trustStore);
     if (!trust || trust.operation !== 'PUT') {

@@ -1,9 +1,10 @@
 /**
- * Signs a job bundle for one node and stores it as that node's desired state. The rollout
- * engine (later) calls this per node; Ed25519 signing is ~50 µs, so 10,000 nodes cost about
- * half a second of CPU.
+ * Signs a job bundle for one node and stores it as that node's desired state, through the
+ * node's desired-state index (desired/desired-index.ts). Tests and tools use it; `jobs apply`
+ * and rollouts have their own compare-and-set loops over the same index.
  */
 import type { KV } from '@nats-io/kv';
+import type { DesiredIndex } from '../desired/desired-index.ts';
 import { keys } from '@launchfleet/shared/messages/index';
 import {
   type JobBundle,
@@ -15,11 +16,17 @@ import {
 
 /** Signs `bundle` with `key` and puts it under `<nodeId>.<labelToken>`; returns the KV revision. */
 export async function putSignedBundle(
-  desired: KV,
+  store: { readonly desired: KV; readonly desiredIndex: DesiredIndex },
   key: SigningKey,
   bundle: Omit<JobBundle, 'keyId'>,
 ): Promise<{ revision: number; signed: SignedBundle }> {
   const signed = signBundle({ ...bundle, keyId: key.keyId }, key);
-  const revision = await desired.put(keys.desired(bundle.nodeId, bundle.label), encodeSignedBundle(signed));
+  const prev = await store.desired.get(keys.desired(bundle.nodeId, bundle.label));
+  const revision = await store.desiredIndex.writeKey(
+    bundle.nodeId,
+    bundle.label,
+    encodeSignedBundle(signed),
+    prev,
+  );
   return { revision, signed };
 }

@@ -14,10 +14,13 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { buckets, eventsStream } from '@launchfleet/shared/messages/index';
 import { maxBundleBytes } from '@launchfleet/shared/signing/index';
+import { DesiredIndex } from '../desired/desired-index.ts';
 
 /** The opened buckets the controller uses. */
 export interface ControlPlaneStore {
   readonly desired: KV;
+  /** Every write of a node's desired key goes through it (desired/desired-index.ts). */
+  readonly desiredIndex: DesiredIndex;
   readonly trust: KV;
   readonly nodes: KV;
   readonly registry: KV;
@@ -28,6 +31,10 @@ export interface ProvisionOptions {
   readonly replicas?: number;
   readonly eventsMaxAgeMs?: number;
   readonly eventsMaxBytes?: number;
+  /** Wall clock for the index's envelopes. Default Date.now. */
+  readonly now?: () => number;
+  /** Diagnostics of the desired-state index. */
+  readonly log?: (line: string) => void;
 }
 
 /** Ensures the buckets and the events stream exist and opens the buckets. */
@@ -63,5 +70,6 @@ export async function provisionControlPlane(
   }
   if (exists) await jsm.streams.update(eventsStream.name, config);
   else await jsm.streams.add(config);
-  return { desired, trust, nodes, registry, tokens };
+  const desiredIndex = new DesiredIndex(desired, o.now ?? (() => Date.now()), o.log);
+  return { desired, desiredIndex, trust, nodes, registry, tokens };
 }

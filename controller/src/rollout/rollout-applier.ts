@@ -24,6 +24,7 @@ import {
 } from '@launchfleet/shared/signing/index';
 import type { RolloutSpec, SetReason, Version } from './core/index.ts';
 import type { JobVersion, JobVersions } from './job-versions.ts';
+import type { DesiredIndex } from '../desired/desired-index.ts';
 import { isWrongRevision } from './kv-cas.ts';
 
 /** What a node's desired key holds, in content terms. */
@@ -40,6 +41,8 @@ export type EnsureOutcome = 'written' | 'removed' | 'already' | 'superseded';
 
 export interface RolloutApplierDeps {
   readonly desired: KV;
+  /** Every write of a node's key goes through it (desired/desired-index.ts). */
+  readonly index: DesiredIndex;
   readonly versions: JobVersions;
   readonly signingKey: () => SigningKey;
   readonly clock: Clock;
@@ -102,7 +105,7 @@ export class RolloutApplier {
       try {
         if (version === null) {
           if (!live) return 'already';
-          await this.#d.desired.delete(key, { previousSeq: e.revision });
+          await this.#d.index.deleteKey(nodeId, spec.label, e);
           this.writes++;
           return 'removed';
         }
@@ -123,8 +126,7 @@ export class RolloutApplier {
           },
           key0,
         );
-        if (live) await this.#d.desired.update(key, encodeSignedBundle(signed), e.revision);
-        else await this.#d.desired.create(key, encodeSignedBundle(signed));
+        await this.#d.index.writeKey(nodeId, spec.label, encodeSignedBundle(signed), e);
         this.writes++;
         return 'written';
       } catch (err) {

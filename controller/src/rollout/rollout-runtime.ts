@@ -4,6 +4,7 @@
  * driver and the service the API calls. Every controller runs one; the leases decide who
  * drives which rollout.
  */
+import type { DesiredIndex } from '../desired/desired-index.ts';
 import { randomBytes } from 'node:crypto';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -25,6 +26,8 @@ import { RolloutStore } from './rollout-store.ts';
 
 export interface RolloutRuntimeOptions {
   readonly nc: NatsConnection;
+  /** The desired-state index every key write goes through (the control plane store's). */
+  readonly desiredIndex: DesiredIndex;
   readonly index: FleetIndex;
   readonly signingKey: () => SigningKey;
   readonly audit: AuditLog;
@@ -72,6 +75,7 @@ export async function startRolloutRuntime(o: RolloutRuntimeOptions): Promise<Rol
   const versions = new JobVersions(versionsKv, jobs);
   const applier = new RolloutApplier({
     desired,
+    index: o.desiredIndex,
     versions,
     signingKey: o.signingKey,
     clock: o.clock,

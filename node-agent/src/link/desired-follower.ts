@@ -1,26 +1,33 @@
 /**
- * Follows this node's desired state in `lf_desired` without a JetStream consumer.
+ * Follows this node's desired state in `lf_desired` without a JetStream consumer and without a
+ * JetStream API request: what a session costs the broker does not grow with the fleet.
  *
- * Why: nats-server 2.9 makes a consumer filtered to one node's keys walk the stream past every
- * other node's messages to find its next one and recount its pending messages (profiled:
- * `consumer.loopAndGatherMsgs` 66 % of the broker's CPU during a 5,000-node apply,
- * test/bench/FLEET-RESULTS.md). With one such consumer per node an apply costs the broker N x N.
- * A core subscription to the node's own subjects is matched through the broker's subscription
- * index instead, and a direct get reads one subject's last message without a scan.
+ * Why: a consumer per agent made nats-server 2.9 walk the stream past every other node's messages
+ * (N x N per apply, profiled in test/bench/FLEET-RESULTS.md), made a broker restart at 10,000
+ * agents stall on consumer creation and reply bookkeeping, and does not fit current servers
+ * (a 10,000-deep API queue since 2.10.21, 1,000 consumers per stream by default in 2.15). A core
+ * subscription is matched through the broker's subscription index, and a direct get of one subject
+ * is served by the stream itself, outside the JetStream API queue.
  *
  * How:
  * - subscribe to `$KV.lf_desired.<node>.>` first, so nothing stored after the catch-up read can
- *   be missed; then read the node's keys as stored (kv-catch-up.ts: one short-lived consumer that
- *   the broker drops seconds later);
+ *   be missed;
+ * - catch up: one direct get of the node's index (`<node>._index`, the label tokens it may have,
+ *   kept a superset of its live keys by the controller: shared/src/messages/desired-index.ts),
+ *   then one direct get per listed key and per label this node already runs (so a removal made
+ *   while it was away is seen): 2 + k direct gets for k labels, whatever the fleet size. A node
+ *   without an index (a controller older than the index) is caught up once through a short-lived
+ *   consumer of its own keys (kv-catch-up.ts) and says so in its log;
  * - a live message is a hint, not the truth: the follower reads the key back and delivers what
  *   the stream stored (with its revision), retrying for up to ~10 s while the stream has not
  *   stored it yet (a newer stored value is taken at once). A write the stream refused (a lost
  *   compare-and-set) is therefore never applied. A read-back that fails ends the follower, so
  *   the link starts a new session whose catch-up reads everything again: nothing is lost;
+ * - a live message on the index reads the keys it lists that this session has not delivered
+ *   (a controller lists a label before creating its key and writes the index again after);
  * - one queue: catch-up and live entries are delivered one at a time, in order;
  * - core messages sent while the connection is down are lost: the fleet link starts a new session
- *   (and so a new catch-up) on every connection, and its level checks remove labels whose keys
- *   vanished meanwhile.
+ *   (and so a new catch-up) on every connection.
  * A node whose credentials predate the subscription permission gets `refused` from start(); the
  * caller then falls back to a consumer watch.
  */
@@ -28,7 +35,14 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
 import { messageOf } from '@launchfleet/shared/errors';
 import type { Scheduler } from '@launchfleet/shared/time/clock';
-import { buckets, keys, kvStreamName, kvSubject, subjects } from '@launchfleet/shared/messages/index';
+import {
+  buckets,
+  decodeDesiredIndex,
+  keys,
+  kvStreamName,
+  kvSubject,
+  subjects,
+} from '@launchfleet/shared/messages/index';
 import { kvCatchUp } from './kv-catch-up.ts';
 
 /** What the desired-state gate needs of a KV entry (KvEntry and KvWatchEntry both have it). */
@@ -46,7 +60,17 @@ export interface DesiredFollowerOptions {
   readonly scheduler: Scheduler;
   /** Called for every entry, one at a time, in order. Must not throw (the caller guards). */
   readonly onEntry: (e: DesiredEntry) => void;
+  /** Label tokens this node runs now (from its own state): read at catch-up to notice removals. */
+  readonly known?: () => Iterable<string>;
   readonly log?: (level: 'debug' | 'info' | 'warn', msg: string) => void;
+}
+
+/** What a follower asked of the broker (tests, the simulator's counts). */
+export interface DesiredFollowerStats {
+  /** Direct gets (index, keys, read-backs). */
+  directGets: number;
+  /** Catch-ups through a short-lived consumer (no index: an older controller). */
+  consumerCatchUps: number;
 }
 
 /**
@@ -55,6 +79,8 @@ export interface DesiredFollowerOptions {
  */
 const readBackDelaysMs = [0, 10, 30, 100, 300, 1000, 3000, 5000] as const;
 const kvOperationHdr = 'KV-Operation';
+/** Direct gets in flight at once during a catch-up. */
+const catchUpBatch = 16;
 
 export class DesiredFollower {
   readonly #o: DesiredFollowerOptions;
@@ -66,6 +92,7 @@ export class DesiredFollower {
   readonly #delivered = new Map<string, string>();
   readonly #ended: Promise<void>;
   #end: () => void = () => undefined;
+  readonly stats: DesiredFollowerStats = { directGets: 0, consumerCatchUps: 0 };
 
   constructor(o: DesiredFollowerOptions) {
     this.#o = o;
@@ -123,24 +150,98 @@ export class DesiredFollower {
     return run;
   }
 
-  /**
-   * Every key of this node as stored now, delete markers included, through a short-lived
-   * consumer that the broker drops seconds after the read (kv-catch-up.ts). A failure fails
-   * start(), and the session is tried again.
-   */
+  /** Every key of this node as stored now, through its index (see the header). */
   async #catchUp(): Promise<void> {
-    const entries = await kvCatchUp({
-      nc: this.#o.nc,
-      stream: kvStreamName(buckets.desired),
-      keyPrefix: `$KV.${buckets.desired}.`,
-      filterSubject: kvSubject(buckets.desired, keys.desiredOf(this.#o.nodeId)),
-      inboxPrefix: subjects.nodeInboxPrefix(this.#o.nodeId),
-      scheduler: this.#o.scheduler,
-    });
-    for (const e of entries) {
-      if (this.#stopped) return;
-      this.#deliver(e);
+    const kv = this.#kv;
+    if (!kv) return;
+    const node = this.#o.nodeId;
+    const idx = await this.#get(kv, keys.desiredIndex(node));
+    const decoded = idx !== null && idx.operation === 'PUT' ? decodeDesiredIndex(idx.value) : undefined;
+    if (decoded !== undefined && !decoded.ok)
+      this.#o.log?.(
+        'warn',
+        `desired-state index unreadable (${decoded.error.detail}): catching up by a consumer`,
+      );
+    const known = new Set(this.#o.known?.() ?? []);
+    if (decoded === undefined || !decoded.ok) {
+      if (decoded === undefined)
+        this.#o.log?.('info', 'no desired-state index (an older controller): catching up by a consumer');
+      this.stats.consumerCatchUps++;
+      const entries = await kvCatchUp({
+        nc: this.#o.nc,
+        stream: kvStreamName(buckets.desired),
+        keyPrefix: `$KV.${buckets.desired}.`,
+        filterSubject: kvSubject(buckets.desired, keys.desiredOf(node)),
+        inboxPrefix: subjects.nodeInboxPrefix(node),
+        scheduler: this.#o.scheduler,
+      });
+      for (const e of entries) {
+        if (this.#stopped) return;
+        if (this.#isIndexKey(e.key)) continue;
+        known.delete(e.key.slice(node.length + 1));
+        this.#deliver(e);
+      }
+      // Labels this node runs that have no key at all any more (purged): removed.
+      for (const token of known) if (!this.#stopped) this.#deliverGone(`${node}.${token}`, 'DEL');
+      return;
     }
+    await this.#readKeys(kv, [...new Set([...decoded.value.tokens, ...known])], known);
+  }
+
+  /**
+   * Reads the node's keys for `tokens` (a few at once) and delivers them in order. A token with
+   * no key at all is a removal when this node runs it (`known`), nothing otherwise.
+   */
+  async #readKeys(kv: KV, tokens: readonly string[], known: ReadonlySet<string>): Promise<void> {
+    const node = this.#o.nodeId;
+    for (let i = 0; i < tokens.length; i += catchUpBatch) {
+      const batch = tokens.slice(i, i + catchUpBatch);
+      const got = await Promise.all(batch.map((t) => this.#get(kv, `${node}.${t}`)));
+      for (const [j, e] of got.entries()) {
+        if (this.#stopped) return;
+        const token = batch[j] ?? '';
+        if (e !== null) this.#deliver(e);
+        else if (known.has(token)) this.#deliverGone(`${node}.${token}`, 'DEL');
+      }
+    }
+  }
+
+  /** The index changed: read the keys it lists that this session has not delivered yet. */
+  async #onIndex(): Promise<void> {
+    const kv = this.#kv;
+    if (!kv) return;
+    let idx: KvEntry | null;
+    try {
+      idx = await this.#get(kv, keys.desiredIndex(this.#o.nodeId));
+    } catch (e) {
+      this.#o.log?.('warn', `desired-state index read failed (${messageOf(e)}): starting over`);
+      this.#end();
+      return;
+    }
+    if (idx === null || idx.operation !== 'PUT') return;
+    const d = decodeDesiredIndex(idx.value);
+    if (!d.ok) return;
+    const fresh = d.value.tokens.filter((t) => !this.#delivered.has(`${this.#o.nodeId}.${t}`));
+    try {
+      await this.#readKeys(kv, fresh, new Set());
+    } catch (e) {
+      this.#o.log?.('warn', `desired state read failed (${messageOf(e)}): starting over`);
+      this.#end();
+    }
+  }
+
+  #isIndexKey(key: string): boolean {
+    return key === keys.desiredIndex(this.#o.nodeId);
+  }
+
+  async #get(kv: KV, key: string): Promise<KvEntry | null> {
+    this.stats.directGets++;
+    return kv.get(key);
+  }
+
+  /** A key with nothing stored (not even a delete marker): a removal all the same. */
+  #deliverGone(key: string, op: 'DEL' | 'PURGE'): void {
+    this.#deliver({ key, operation: op, revision: 0, value: new Uint8Array(0), string: () => '' });
   }
 
   /** Delivers `e` and remembers what was delivered for its key (to tell a newer stored value). */
@@ -155,13 +256,14 @@ export class DesiredFollower {
     const prefix = `$KV.${buckets.desired}.`;
     if (!m.subject.startsWith(prefix)) return;
     const key = m.subject.slice(prefix.length);
+    if (this.#isIndexKey(key)) return this.#onIndex();
     const op = m.headers?.get(kvOperationHdr) || 'PUT';
     let stored: KvEntry | null = null;
     try {
       for (const delay of readBackDelaysMs) {
         if (delay > 0) await new Promise<void>((r) => this.#o.scheduler.after(delay, r));
         if (this.#stopped) return;
-        stored = await kv.get(key);
+        stored = await this.#get(kv, key);
         if (matches(stored, op, m.data)) break;
         // Superseded already (the stream holds a value this follower has not delivered): take it.
         if (stored && fingerprint(stored) !== this.#delivered.get(key)) break;
@@ -175,15 +277,8 @@ export class DesiredFollower {
       return;
     }
     if (stored) this.#deliver(stored);
-    else if (op !== 'PUT')
-      // Deleted and gone (no marker kept): a removal all the same.
-      this.#deliver({
-        key,
-        operation: op === 'PURGE' ? 'PURGE' : 'DEL',
-        revision: 0,
-        value: new Uint8Array(0),
-        string: () => '',
-      });
+    // Deleted and gone (no marker kept): a removal all the same.
+    else if (op !== 'PUT') this.#deliverGone(key, op === 'PURGE' ? 'PURGE' : 'DEL');
   }
 }
 

@@ -20,7 +20,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { Clock } from '@launchfleet/shared';
 import { type Scheduler, systemScheduler } from '@launchfleet/shared/time/clock';
-import { buckets, decodeLabelToken, keys } from '@launchfleet/shared/messages/index';
+import { buckets, decodeLabelToken, encodeLabelToken, keys } from '@launchfleet/shared/messages/index';
 import type { NodeEvent, NodeEventKind } from '@launchfleet/shared/messages/index';
 import {
   type AppliedVersion,
@@ -30,7 +30,7 @@ import {
 } from '@launchfleet/shared/signing/index';
 import { publishNodeEvent } from './node-connection.ts';
 import { TrustFollower, type TrustFollowerLogLevel } from './trust-follower.ts';
-import { type DesiredEntry, DesiredFollower } from './desired-follower.ts';
+import { type DesiredEntry, DesiredFollower, type DesiredFollowerStats } from './desired-follower.ts';
 
 export interface DesiredWatchOptions {
   readonly nc: NatsConnection;
@@ -99,12 +99,18 @@ export class DesiredWatch {
   /** Bundles refused for an unknown key, retried when the trust store changes (rotation race). */
   readonly #awaitingKey = new Map<string, DesiredEntry>();
   #follower: TrustFollower | undefined;
+  #desired: DesiredFollower | undefined;
 
   constructor(o: DesiredWatchOptions) {
     this.#o = o;
     this.#trust = o.trust;
     this.#applied = new Map(o.applied ?? []);
     this.#appliedRaw = new Map(o.appliedRaw ?? []);
+  }
+
+  /** What this session's desired-state follower asked of the broker (undefined before start). */
+  get followerStats(): Readonly<DesiredFollowerStats> | undefined {
+    return this.#desired?.stats;
   }
 
   /** The trust store in force. */
@@ -138,8 +144,11 @@ export class DesiredWatch {
       nodeId: this.#o.nodeId,
       scheduler: this.#o.scheduler ?? systemScheduler,
       onEntry: (e) => this.#guarded(e),
+      // Labels with a bundle applied: their keys are read at catch-up, so removals are seen.
+      known: () => [...this.#appliedRaw.keys()].map(encodeLabelToken),
       ...(this.#o.log && { log: this.#o.log }),
     });
+    this.#desired = desired;
     let dw: Awaited<ReturnType<KV['watch']>>;
     try {
       await follower.start();

@@ -28,7 +28,7 @@ import { Kvm } from '@nats-io/kv';
 import { messageOf } from '@launchfleet/shared/errors';
 import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/time/clock';
 import { systemScheduler } from '@launchfleet/shared/time/clock';
-import { buckets, keys } from '@launchfleet/shared/messages/names';
+import { buckets } from '@launchfleet/shared/messages/names';
 import type { Inventory } from '@launchfleet/shared/messages/enroll';
 import type { NodeEventKind } from '@launchfleet/shared/messages/node-messages';
 import { type TrustStore, loadTrustStoreFile } from '@launchfleet/shared/signing/index';
@@ -401,7 +401,6 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       lastError = undefined;
       log('info', 'link', `connected to ${conn.getServer()} as ${id.nodeId}`);
       reporter.attach(conn, nodes);
-      void resyncRemoved(conn, id.nodeId);
       await Promise.race([conn.closed(), w.ended()]);
       lostBroker = conn.isClosed();
       // A watch that ended on an open connection would leave the node deaf: start over.
@@ -414,23 +413,6 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       await conn.close().catch(() => undefined);
       if (!stopped)
         log('warn', 'link', `disconnected after ${Math.round((o.clock.monotonicMs() - startedAt) / 1000)} s`);
-    }
-  };
-
-  /**
-   * Level check of removals: a desired label whose key no longer exists at all (not even a
-   * delete marker, e.g. purged while the node was away) is removed here; markers come through
-   * the watch.
-   */
-  const resyncRemoved = async (conn: NatsConnection, nodeId: string): Promise<void> => {
-    try {
-      const kv = await new Kvm(conn).open(buckets.desired, { allow_direct: true });
-      for (const label of reconciler.desiredVersions().keys()) {
-        const e = await kv.get(keys.desired(nodeId, label));
-        if (e === null || e.operation !== 'PUT') reconciler.remove(label, e?.revision ?? 0);
-      }
-    } catch (e) {
-      log('debug', 'link', `removal resync failed: ${messageOf(e)}`);
     }
   };
 

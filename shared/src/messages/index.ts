@@ -4,3 +4,4 @@ export * from './envelope.ts';
 export * from './enroll.ts';
 export * from './node-messages.ts';
 export * from './node-inventory.ts';
+export * from './desired-index.ts';

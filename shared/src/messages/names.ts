@@ -5,6 +5,7 @@
  *
  * ```
  * KV  lf_desired   <nodeId>.<labelToken>   signed job bundle for one label on one node   controller writes, node reads own
+ *                  <nodeId>._index          the label tokens the node may have (desired-index.ts) controller writes, node reads own
  * KV  lf_trust     store                   signed trust store (bundle verification keys)  controller writes, every node reads
  * KV  lf_nodes     <nodeId>.status          node status (heartbeat summary, job states)   node writes own, controller reads
  *                  <nodeId>.inventory       hostname, os, agent version                    node writes own, controller reads
@@ -124,6 +125,8 @@ export const subjects = {
 export const keys = {
   /** The desired bundle for one label on one node. */
   desired: (nodeId: string, label: string): string => `${nodeId}.${encodeLabelToken(label)}`,
+  /** A node's desired-state index (desired-index.ts): what it catches up on, by direct gets. */
+  desiredIndex: (nodeId: string): string => `${nodeId}._index`,
   /** Every desired key of one node (a single-filter watch). */
   desiredOf: (nodeId: string): string => `${nodeId}.>`,
   /** The one trust store key. */

@@ -71,7 +71,7 @@ describe('control plane on a 3-node NATS cluster in containers', { skip: unavail
       expiresAt: now + 3600_000,
       nodeId: node.nodeId,
     });
-    for (const l of labels) await putSignedBundle(cp.store.desired, key, bundle(l, 1));
+    for (const l of labels) await putSignedBundle(cp.store, key, bundle(l, 1));
     assert.equal((await cp.store.desired.status()).replicas, 3);
 
     // Kill the server that leads the desired-state stream: the hardest case for writes.
@@ -111,7 +111,7 @@ describe('control plane on a 3-node NATS cluster in containers', { skip: unavail
         assert.ok(v.ok, `${l}: ${JSON.stringify(v)}`);
       }
       // Writes resume once the stream has a new leader (ENVIRONMENT.md: about 6 s).
-      await eventually(() => putSignedBundle(cp!.store.desired, key, bundle(labels[0]!, 2)), 30_000);
+      await eventually(() => putSignedBundle(cp!.store, key, bundle(labels[0]!, 2)), 30_000);
       const newLeader = await eventually(async () => {
         const l = (await jsm.streams.info(`KV_${buckets.desired}`)).cluster?.leader;
         if (!l || l === leader) throw new Error(`leader still ${l}`);

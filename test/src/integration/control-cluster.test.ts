@@ -63,7 +63,7 @@ describe('control plane: 3-node cluster, R3 buckets', () => {
       expiresAt: Date.now() + 3600_000,
       nodeId: a.nodeId,
     });
-    await putSignedBundle(cp.store.desired, key, mk(1));
+    await putSignedBundle(cp.store, key, mk(1));
     const ncA = await connectAsNode(a, { servers: cp.urls, reconnectTimeWaitMs: 100 });
     try {
       const kv = await new Kvm(ncA).open(buckets.desired, { allow_direct: true });
@@ -76,7 +76,7 @@ describe('control plane: 3-node cluster, R3 buckets', () => {
       }, 15_000);
       assert.match(after1.string(), /"version":1/);
       // Writes resume (ENVIRONMENT.md: ~6 s until the stream has a leader again).
-      await eventually(() => putSignedBundle(cp.store.desired, key, mk(2)), 20_000);
+      await eventually(() => putSignedBundle(cp.store, key, mk(2)), 20_000);
       const after2 = await eventually(async () => {
         const e = await kv.get(keys.desired(a.nodeId, label));
         if (!e?.string().includes('"version":2')) throw new Error('not yet v2');

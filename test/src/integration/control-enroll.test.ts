@@ -73,7 +73,7 @@ describe('control plane: enrolment and per-node credentials', () => {
     const key = cp.keyStore.activeSigningKey();
     const now = Date.now();
     for (const id of [a.nodeId, b.nodeId]) {
-      await putSignedBundle(cp.store.desired, key, {
+      await putSignedBundle(cp.store, key, {
         label: 'com.acme.backup',
         domain: 'system',
         plist: `<plist><dict><key>Label</key><string>com.acme.backup</string><key>X</key><string>${id}</string></dict></plist>`,

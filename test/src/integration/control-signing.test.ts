@@ -128,14 +128,14 @@ describe('control plane: signed bundles on the wire', () => {
 
   test('a signed bundle is accepted; an identical re-delivery changes nothing', async () => {
     const { signed: s } = await putSignedBundle(
-      cp.store.desired,
+      cp.store,
       cp.keyStore.activeSigningKey(),
       base('com.acme.one'),
     );
     await waitSeen((e) => e.kind === 'bundle-accepted' && e.label === 'com.acme.one');
     await putRaw('com.acme.one', encodeSignedBundle(s));
     // A later, different bundle proves the re-delivery was processed before it (KV order).
-    await putSignedBundle(cp.store.desired, cp.keyStore.activeSigningKey(), base('com.acme.marker'));
+    await putSignedBundle(cp.store, cp.keyStore.activeSigningKey(), base('com.acme.marker'));
     await waitSeen((e) => e.label === 'com.acme.marker');
     assert.equal(seen.filter((e) => e.label === 'com.acme.one').length, 1, 'no second event for a duplicate');
     assert.deepEqual(
@@ -179,13 +179,13 @@ describe('control plane: signed bundles on the wire', () => {
       encodeSignedBundle(signed(base('com.acme.one', { plist: '<plist><dict/></plist>' }))),
     );
     // Older: go to v3, then offer v2.
-    await putSignedBundle(cp.store.desired, key, base('com.acme.ver', { version: 3 }));
+    await putSignedBundle(cp.store, key, base('com.acme.ver', { version: 3 }));
     await waitSeen((e) => e.label === 'com.acme.ver' && e.kind === 'bundle-accepted');
-    await putSignedBundle(cp.store.desired, key, base('com.acme.ver', { version: 2 }));
+    await putSignedBundle(cp.store, key, base('com.acme.ver', { version: 2 }));
     // Replay of a superseded bundle: v1 applied, then v2, then v1's exact bytes again.
-    const sup1 = await putSignedBundle(cp.store.desired, key, base('com.acme.sup'));
+    const sup1 = await putSignedBundle(cp.store, key, base('com.acme.sup'));
     await waitSeen((e) => e.label === 'com.acme.sup' && e.kind === 'bundle-accepted');
-    await putSignedBundle(cp.store.desired, key, base('com.acme.sup', { version: 2 }));
+    await putSignedBundle(cp.store, key, base('com.acme.sup', { version: 2 }));
     await waitSeen(
       (e) => e.label === 'com.acme.sup' && e.kind === 'bundle-accepted' && seenCount('com.acme.sup') >= 2,
     );
@@ -238,12 +238,12 @@ describe('control plane: signed bundles on the wire', () => {
     await waitSeen((e) => e.kind === 'trust-updated');
     assert.ok(watch.trust.keys.some((k) => k.keyId === k2.keyId));
     await cp.keyStore.activate(k2.keyId);
-    await putSignedBundle(cp.store.desired, k2, base('com.acme.rotated'));
+    await putSignedBundle(cp.store, k2, base('com.acme.rotated'));
     await waitSeen((e) => e.label === 'com.acme.rotated' && e.kind === 'bundle-accepted');
     // Retire and revoke k1 (store v3, signed by k2, which v2 trusts).
     await publishTrustStore(cp.store.trust, cp.keyStore, { now: now(), revoke: [k1.keyId] });
     await waitSeen(() => watch.trust.revoked.includes(k1.keyId));
-    await putSignedBundle(cp.store.desired, k1, base('com.acme.oldkey'));
+    await putSignedBundle(cp.store, k1, base('com.acme.oldkey'));
     const e = await waitSeen((s) => s.label === 'com.acme.oldkey');
     assert.equal(e.reason, 'revoked-key');
   });

@@ -1,8 +1,9 @@
 /**
  * The catch-up an agent runs on every connection reads its desired state (puts and delete
- * markers) and leaves nothing behind on the broker: its consumer is gone seconds later. With
- * nats.js's KV watch it stayed five minutes, one per agent and connection
- * (node-agent/src/link/kv-catch-up.ts).
+ * markers) through its index and direct gets: no JetStream consumer and no JetStream API request,
+ * counted by the broker's own advisories (node-agent/src/link/desired-follower.ts). A node whose
+ * index is missing (a controller older than the index) catches up once through a short-lived
+ * consumer that the broker drops seconds later (node-agent/src/link/kv-catch-up.ts).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 import { type LinkNode, daemonPlist, eventually } from '../support/link-node.ts';
 import { enrolledLinkNode, putJob } from '../support/link-fleet.ts';
+import { JsAdvisories } from '../support/js-advisories.ts';
 
 describe('fleet link: the catch-up read', () => {
   let cp: ControlPlaneHarness;
@@ -33,12 +35,11 @@ describe('fleet link: the catch-up read', () => {
     await cp?.close();
   });
 
-  test('reads puts and deletions made while the agent was away, and its consumer is gone within seconds', async () => {
+  test('reads puts and deletions made while the agent was away with direct gets: no consumer, no API request', async () => {
     const nodeId = node.link.identity?.nodeId;
     assert.ok(nodeId);
-    const jsm = await jetstreamManager(cp.nc);
-    const stream = kvStreamName(buckets.desired);
-    const consumers = async (): Promise<number> => (await jsm.streams.info(stream)).state.consumer_count;
+    const advisories = new JsAdvisories(cp.nc);
+    await advisories.ready(cp.nc);
     const dir = await mkdtemp(join(tmpdir(), 'lf-catch-up-'));
     const versionFile = join(dir, 'keep.version');
     const keep = (v: number): string =>
@@ -69,9 +70,36 @@ describe('fleet link: the catch-up read', () => {
       15_000,
       'keep runs v2',
     );
+    // The broker's own count: the node created no consumer and asked the JetStream API nothing,
+    // on its first connection or after the restart. One request of ours shows the count works.
+    await (await jetstreamManager(cp.nc)).streams.info(kvStreamName(buckets.desired));
+    await eventually(() => advisories.api.length > 0, 5000, 'the audit advisory of our own request');
+    advisories.stop();
+    assert.deepEqual(advisories.consumersCreated, [], 'consumers created');
+    assert.deepEqual(
+      advisories.apiBy((c) => c === nodeId),
+      [],
+      'JetStream API requests by the node',
+    );
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('without an index (an older controller) it catches up through a consumer that is gone within seconds', async () => {
+    const nodeId = node.link.identity?.nodeId;
+    assert.ok(nodeId);
+    const jsm = await jetstreamManager(cp.nc);
+    const stream = kvStreamName(buckets.desired);
+    const consumers = async (): Promise<number> => (await jsm.streams.info(stream)).state.consumer_count;
+    await node.link.stop();
+    await cp.store.desired.purge(keys.desiredIndex(nodeId));
+    await putJob(cp, nodeId, { label: 'com.acme.legacy', version: 1, plist: daemonPlist('com.acme.legacy') });
+    await cp.store.desired.purge(keys.desiredIndex(nodeId));
+    await node.restart();
+    await eventually(() => node.link.status().connected, 15_000, 'back');
+    await eventually(() => node.job('com.acme.legacy')?.pid, 15_000, 'legacy runs');
     // The catch-up's consumer: dropped by the broker a few seconds after the read.
     await eventually(async () => (await consumers()) === 0, 20_000, 'no consumer left on the stream');
-    await rm(dir, { recursive: true, force: true });
+    await cp.store.desiredIndex.repair([nodeId]);
   });
 
   test('a catch-up the broker never answers fails after its deadline; nothing crashes', async () => {

@@ -49,7 +49,7 @@ export async function putJob(
   b: { label: string; version: number; plist: string; domain?: string } & Partial<JobBundle>,
 ): Promise<{ revision: number; raw: string }> {
   const now = Date.now();
-  const { revision, signed } = await putSignedBundle(cp.store.desired, cp.keyStore.activeSigningKey(), {
+  const { revision, signed } = await putSignedBundle(cp.store, cp.keyStore.activeSigningKey(), {
     domain: 'system',
     issuedAt: now,
     expiresAt: now + 3600_000,

@@ -84,6 +84,7 @@ export async function startRolloutFleet(n: number): Promise<RolloutFleet> {
     });
     const desired = new DesiredStateService({
       desired: cp.store.desired,
+      index: cp.store.desiredIndex,
       jobs,
       signingKey: () => cp.keyStore.activeSigningKey(),
       candidates: () =>
@@ -107,6 +108,7 @@ export async function startRolloutFleet(n: number): Promise<RolloutFleet> {
       runtime: async (holder, o = {}) => {
         const r = await startRolloutRuntime({
           nc: cp.nc,
+          desiredIndex: cp.store.desiredIndex,
           index: agg.index,
           signingKey: () => cp.keyStore.activeSigningKey(),
           audit,
