@@ -2,6 +2,7 @@ export type * from './ports/index.ts';
 // Real OS adapters (ports/) and the native pieces.
 export { RealProcessSpawner, type RealProcessSpawnerOptions } from './adapters/process-spawner.ts';
 export { PosixProcessSpawner, type PosixProcessSpawnerOptions } from './adapters/posix-spawner.ts';
+export { DirectProcessSpawner, type DirectProcessSpawnerOptions } from './adapters/direct-spawner.ts';
 export { createProcessSpawner, chosenSpawnerKind, type SpawnerKind } from './adapters/spawner-choice.ts';
 export type { StdioOpenFailurePolicy } from './adapters/exec-shim-protocol.ts';
 export { RealFileSystem, type RealFileSystemOptions } from './adapters/file-system.ts';

@@ -52,6 +52,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lf-spawn.h"
+
 int lf_spawn_init(napi_env env, napi_value exports);
 
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 29))
@@ -72,7 +74,7 @@ int lf_spawn_init(napi_env env, napi_value exports);
 
 /* Per-environment state: the children not yet reaped and the SIGCHLD watcher. Allocated once,
  * freed after the watcher's uv_close (or never, if the watcher was never started). */
-typedef struct reaper {
+struct reaper {
   napi_env env;
   uv_signal_t sig;
   int sig_started; /* uv_signal_init done */
@@ -82,9 +84,9 @@ typedef struct reaper {
   napi_async_context actx;
   pid_t *pids;
   size_t npids, cap;
-} reaper;
+};
 
-static napi_value spawn_error(napi_env env, int err, const char *syscall) {
+napi_value lf_spawn_error(napi_env env, int err, const char *syscall) {
   char msg[256];
   napi_value code, message, error, num, sc;
   const char *name = uv_err_name(-err);
@@ -100,12 +102,12 @@ static napi_value spawn_error(napi_env env, int err, const char *syscall) {
   return NULL;
 }
 
-static napi_value type_error(napi_env env, const char *msg) {
+napi_value lf_type_error(napi_env env, const char *msg) {
   napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
   return NULL;
 }
 
-static void free_strings(char **v, size_t n) {
+void lf_free_strings(char **v, size_t n) {
   if (!v) return;
   for (size_t i = 0; i < n; i++) free(v[i]);
   free(v);
@@ -113,7 +115,7 @@ static void free_strings(char **v, size_t n) {
 
 /* A JS string array -> a NULL-terminated C vector; NULL with *bad set on a wrong type, an
  * embedded NUL or no memory. */
-static char **string_vector(napi_env env, napi_value arr, size_t *count, const char **bad) {
+char **lf_string_vector(napi_env env, napi_value arr, size_t *count, const char **bad) {
   bool is_arr = false;
   uint32_t n = 0;
   char **v;
@@ -134,19 +136,19 @@ static char **string_vector(napi_env env, napi_value arr, size_t *count, const c
     if (napi_get_element(env, arr, i, &e) != napi_ok || napi_typeof(env, e, &t) != napi_ok || t != napi_string ||
         napi_get_value_string_utf8(env, e, NULL, 0, &len) != napi_ok) {
       *bad = "must be an array of strings";
-      free_strings(v, i);
+      lf_free_strings(v, i);
       return NULL;
     }
     v[i] = malloc(len + 1);
     if (!v[i]) {
       *bad = "out of memory";
-      free_strings(v, i);
+      lf_free_strings(v, i);
       return NULL;
     }
     napi_get_value_string_utf8(env, e, v[i], len + 1, &len);
     if (strlen(v[i]) != len) {
       *bad = "strings must not contain NUL";
-      free_strings(v, i + 1);
+      lf_free_strings(v, i + 1);
       return NULL;
     }
   }
@@ -257,7 +259,16 @@ static int track_pid(reaper *r, uv_loop_t *loop, pid_t pid) {
   return 0;
 }
 
-static int get_int_element(napi_env env, napi_value arr, uint32_t i, int32_t *out) {
+int lf_reaper_reserve(reaper *r, uv_loop_t *loop) { return track_pid(r, loop, 0); }
+
+void lf_reaper_commit(reaper *r, pid_t pid) { r->pids[r->npids - 1] = pid; }
+
+void lf_reaper_cancel(reaper *r) {
+  r->npids--;
+  if (r->npids == 0) uv_unref((uv_handle_t *)&r->sig);
+}
+
+int lf_int_element(napi_env env, napi_value arr, uint32_t i, int32_t *out) {
   napi_value e;
   napi_valuetype t;
   if (napi_get_element(env, arr, i, &e) != napi_ok || napi_typeof(env, e, &t) != napi_ok || t != napi_number) return -1;
@@ -287,28 +298,28 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
   short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
 
   if (napi_get_cb_info(env, info, &argc, args, NULL, (void **)&r) != napi_ok || argc < 4 || !r)
-    return type_error(env, "spawn(path, argv, envp, fds)");
+    return lf_type_error(env, "spawn(path, argv, envp, fds)");
   if (napi_get_value_string_utf8(env, args[0], path, sizeof path, &plen) != napi_ok || plen == 0 ||
       plen >= sizeof path - 1 || strlen(path) != plen)
-    return type_error(env, "spawn: path must be a non-empty string without NUL");
+    return lf_type_error(env, "spawn: path must be a non-empty string without NUL");
   if (napi_is_array(env, args[3], &is_arr) != napi_ok || !is_arr || napi_get_array_length(env, args[3], &nfds) != napi_ok ||
       nfds > MAX_FDS)
-    return type_error(env, "spawn: fds must be an array of at most 4096 fds");
+    return lf_type_error(env, "spawn: fds must be an array of at most 4096 fds");
   {
     int32_t fds[MAX_FDS];
     for (uint32_t i = 0; i < nfds; i++)
-      if (get_int_element(env, args[3], i, &fds[i]) != 0 || fds[i] < -1)
-        return type_error(env, "spawn: fds must be integers >= -1");
-    argv = string_vector(env, args[1], &nargv, &bad);
-    if (!argv) return type_error(env, bad);
+      if (lf_int_element(env, args[3], i, &fds[i]) != 0 || fds[i] < -1)
+        return lf_type_error(env, "spawn: fds must be integers >= -1");
+    argv = lf_string_vector(env, args[1], &nargv, &bad);
+    if (!argv) return lf_type_error(env, bad);
     if (nargv == 0) {
-      free_strings(argv, 0);
-      return type_error(env, "spawn: argv must not be empty");
+      lf_free_strings(argv, 0);
+      return lf_type_error(env, "spawn: argv must not be empty");
     }
-    envp = string_vector(env, args[2], &nenv, &bad);
+    envp = lf_string_vector(env, args[2], &nenv, &bad);
     if (!envp) {
-      free_strings(argv, nargv);
-      return type_error(env, bad);
+      lf_free_strings(argv, nargv);
+      return lf_type_error(env, bad);
     }
     if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
       failed = "napi_get_uv_event_loop";
@@ -385,19 +396,18 @@ static napi_value js_spawn(napi_env env, napi_callback_info info) {
       goto done;
     }
     /* Reserve the pid slot and start the watcher before the child exists: it cannot be missed. */
-    if (track_pid(r, loop, 0) != 0) {
+    if (lf_reaper_reserve(r, loop) != 0) {
       err = ENOMEM;
       failed = "uv_signal_start";
       goto done;
     }
     err = posix_spawn(&pid, path, &fa, &attr, argv, envp);
     if (err != 0) {
-      r->npids--; /* the reserved slot */
-      if (r->npids == 0) uv_unref((uv_handle_t *)&r->sig);
+      lf_reaper_cancel(r);
       failed = "posix_spawn";
       goto done;
     }
-    r->pids[r->npids - 1] = pid;
+    lf_reaper_commit(r, pid);
   }
 done:
   if (fa_ok) posix_spawn_file_actions_destroy(&fa);
@@ -405,11 +415,11 @@ done:
   for (size_t i = 0; i < ntmp; i++) close(tmp[i]);
   if (devnull >= 0) close(devnull);
   if (sv[1] >= 0) close(sv[1]);
-  free_strings(argv, nargv);
-  free_strings(envp, nenv);
+  lf_free_strings(argv, nargv);
+  lf_free_strings(envp, nenv);
   if (failed) {
     if (sv[0] >= 0) close(sv[0]);
-    return spawn_error(env, err, failed);
+    return lf_spawn_error(env, err, failed);
   }
   if (napi_create_object(env, &out) != napi_ok) return NULL;
   napi_create_int32(env, (int32_t)pid, &v);
@@ -426,15 +436,15 @@ static napi_value js_on_exit(napi_env env, napi_callback_info info) {
   reaper *r = NULL;
   if (napi_get_cb_info(env, info, &argc, &fn, NULL, (void **)&r) != napi_ok || argc < 1 || !r ||
       napi_typeof(env, fn, &t) != napi_ok || t != napi_function)
-    return type_error(env, "onExit(cb): cb must be a function");
+    return lf_type_error(env, "onExit(cb): cb must be a function");
   if (r->cb) napi_delete_reference(env, r->cb);
   r->cb = NULL;
   if (!r->actx) {
     if (napi_create_string_utf8(env, "lfnative.spawn", NAPI_AUTO_LENGTH, &name) != napi_ok ||
         napi_async_init(env, NULL, name, &r->actx) != napi_ok)
-      return type_error(env, "onExit: N-API failure");
+      return lf_type_error(env, "onExit: N-API failure");
   }
-  if (napi_create_reference(env, fn, 1, &r->cb) != napi_ok) return type_error(env, "onExit: N-API failure");
+  if (napi_create_reference(env, fn, 1, &r->cb) != napi_ok) return lf_type_error(env, "onExit: N-API failure");
   return NULL;
 }
 
@@ -456,5 +466,6 @@ int lf_spawn_init(napi_env env, napi_value exports) {
   napi_set_named_property(env, caps, "setsid", b);
   napi_get_boolean(env, LF_HAVE_ADDCHDIR, &b);
   napi_set_named_property(env, caps, "chdir", b);
-  return napi_set_named_property(env, exports, "capabilities", caps) == napi_ok ? 0 : -1;
+  if (napi_set_named_property(env, exports, "capabilities", caps) != napi_ok) return -1;
+  return lf_direct_init(env, exports, r);
 }

@@ -45,7 +45,19 @@ export function buildShimArgs(
   statusFd: number,
   stdioPolicy: StdioOpenFailurePolicy,
 ): { readonly args: string[]; readonly warnings: SpawnWarning[] } {
-  const args = [`--status-fd=${statusFd}`, `--nfds=${req.passFds.length}`, `--stdio-failure=${stdioPolicy}`];
+  const { args, warnings } = buildSetupArgs(req, stdioPolicy);
+  return { args: [`--status-fd=${statusFd}`, ...args], warnings };
+}
+
+/**
+ * The setup options without the status fd: what the addon's direct spawn takes (it makes its own
+ * status pipe), the same syntax and the same setup code as the shim (native/src/lf-setup.c).
+ */
+export function buildSetupArgs(
+  req: SpawnRequest,
+  stdioPolicy: StdioOpenFailurePolicy,
+): { readonly args: string[]; readonly warnings: SpawnWarning[] } {
+  const args = [`--nfds=${req.passFds.length}`, `--stdio-failure=${stdioPolicy}`];
   const warnings: SpawnWarning[] = [];
   if (req.label !== '') args.push(`--label=${req.label}`);
   if (req.nice !== undefined) {

@@ -1,6 +1,5 @@
 import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { constants } from 'node:os';
 import type {
   ProcessExit,
   ProcessSpawner,
@@ -10,7 +9,8 @@ import type {
 } from '../ports/process-spawner.ts';
 import { buildShimArgs, checkRequest, type StdioOpenFailurePolicy } from './exec-shim-protocol.ts';
 import { followShim, spawnError } from './shim-follower.ts';
-import { execShimPath, loadAddon } from './native-build.ts';
+import { execShimPath } from './native-build.ts';
+import { onChildExit, spawnAddon, type SpawnAddon } from './native-spawn-addon.ts';
 import { signalJobGroup, signalJobProcess } from './process-spawner.ts';
 
 /** Options of the posix_spawn spawner (the same as RealProcessSpawner's). */
@@ -19,42 +19,6 @@ export interface PosixProcessSpawnerOptions {
   readonly stdioOpenFailure?: StdioOpenFailurePolicy;
   /** Path of lf-exec; default: node-agent/native/build/Release/lf-exec. */
   readonly shimPath?: string;
-}
-
-/** The spawn part of the lfnative addon (node-agent/native/src/lf-spawn.c). */
-interface SpawnAddon {
-  spawn(
-    path: string,
-    argv: readonly string[],
-    envp: readonly string[],
-    fds: readonly number[],
-  ): { readonly pid: number; readonly statusFd: number };
-  onExit(cb: (pid: number, code: number, signal: number) => void): void;
-  readonly capabilities: { readonly setsid: boolean; readonly chdir: boolean };
-}
-
-const signalNames = new Map<number, NodeJS.Signals>(
-  Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
-);
-
-/** Exit handlers of every live child of every PosixProcessSpawner, by pid (one addon per process). */
-const exitHandlers = new Map<number, (exit: ProcessExit) => void>();
-let addon: SpawnAddon | undefined;
-
-function spawnAddon(): SpawnAddon {
-  if (addon) return addon;
-  const a = loadAddon('lfnative') as Partial<SpawnAddon>;
-  if (typeof a.spawn !== 'function' || typeof a.onExit !== 'function' || !a.capabilities)
-    throw new Error('the lfnative addon has no spawn(): rebuild it (`npm run build`)');
-  a.onExit((pid, code, signal) => {
-    const handler = exitHandlers.get(pid);
-    if (!handler) return;
-    exitHandlers.delete(pid);
-    const name = signal === 0 ? null : (signalNames.get(signal) ?? 'SIGKILL');
-    handler({ pid, code: name === null ? code : null, signal: name });
-  });
-  addon = a as SpawnAddon;
-  return addon;
 }
 
 /** True when the lfnative addon is built and has spawn() (then PosixProcessSpawner works). */
@@ -127,7 +91,7 @@ export class PosixProcessSpawner implements ProcessSpawner {
     return new Promise<SpawnResult>((resolve) => {
       const shimRun = followShim({ pid: () => pid, requestWarnings, resolve, onExit });
       // The shim's exit after a failure (F line) is reaped and dropped, as with child_process.
-      exitHandlers.set(pid, (e) => shimRun.exited(e));
+      onChildExit(pid, (e) => shimRun.exited(e));
       let status: Socket;
       try {
         status = new Socket({ fd: child.statusFd, readable: true, writable: false });

@@ -21,8 +21,9 @@ export interface RealProcessSpawnerOptions {
 
 /**
  * ProcessSpawner over child_process.spawn of the lf-exec shim. Not the default any more: the
- * agent uses PosixProcessSpawner (posix-spawner.ts, the same shim started with posix_spawn from
- * the lfnative addon) when the addon provides it; `LAUNCHFLEET_SPAWNER=node` selects this one
+ * agent uses DirectProcessSpawner (direct-spawner.ts: the job's own process set up in the
+ * lfnative addon, one exec) or PosixProcessSpawner (posix-spawner.ts: the same shim started
+ * with posix_spawn) when the addon provides them; `LAUNCHFLEET_SPAWNER=node` selects this one
  * (spawner-choice.ts).
  *
  * - The shim is spawned `detached` (a new session: the agent's terminal signals never reach

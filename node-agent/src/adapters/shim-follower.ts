@@ -1,5 +1,5 @@
 /**
- * What both spawners do once lf-exec is started: read its status channel to settle the spawn
+ * What every spawner does once the job's process (or lf-exec) is started: read its status channel to settle the spawn
  * (empty or warnings only at EOF = the job exec'd; an `F` line = a set-up failure; a stop for
  * WaitForDebugger = running), and deliver the process's exit exactly once, on a later macrotask
  * than the spawn's resolution, and never for a spawn that failed (the shim's own exit after an
@@ -19,6 +19,12 @@ export interface ShimFollower {
   finish(result: SpawnResult): void;
   /** Reads the status channel until it ends. */
   follow(status: Readable): void;
+  /**
+   * Settles from the complete status text (the direct spawn reads it to EOF in the addon). A
+   * text with neither a failure nor a pid is a spawner bug, settled as a failure, never left
+   * pending.
+   */
+  complete(text: string): void;
 }
 
 export interface ShimFollowerOptions {
@@ -62,6 +68,19 @@ export function followShim(o: ShimFollowerOptions): ShimFollower {
       deliverExit();
     },
     finish,
+    complete: (all) => {
+      text = all.length <= maxStatusBytes ? all : all.slice(0, maxStatusBytes);
+      settle(true);
+      finish({
+        ok: false,
+        failure: {
+          stage: 'spawn',
+          errno: 'EINVAL',
+          exitStatus: 78,
+          message: 'no process and no failure reported',
+        },
+      });
+    },
     follow: (status) => {
       status.setEncoding('utf8');
       status.on('data', (chunk: string) => {

@@ -102,8 +102,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
 
   const manager: DomainManager = new DomainManager({
     ports: {
-      // posix_spawn of lf-exec from the lfnative addon; LAUNCHFLEET_SPAWNER=node selects the
-      // child_process spawner (spawner-choice.ts).
+      // The job's own process, set up in the lfnative addon (one exec); LAUNCHFLEET_SPAWNER=posix|node
+      // selects a spawner of the lf-exec shim (spawner-choice.ts).
       spawner: createProcessSpawner({ stdioOpenFailure: machine.stdioOpenFailure }),
       fs,
       users,

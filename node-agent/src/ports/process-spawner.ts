@@ -2,9 +2,12 @@ import type { ResourceLimitName } from '@launchfleet/shared/job/job-spec';
 
 /**
  * Port: starting and signalling job processes. The only code that calls it is the supervisor
- * runtime. Real adapter: node-agent/src/adapters/process-spawner.ts (child_process + the
- * lf-exec shim, which does what xpcproxy does on macOS: credentials, rlimits, umask, chroot,
- * stdio paths, process group, then exec). Fake: a scriptable spawner for unit tests.
+ * runtime. Real adapters: node-agent/src/adapters/direct-spawner.ts (the default: the job's own
+ * process set up in the native addon, then one exec), posix-spawner.ts and process-spawner.ts
+ * (the lf-exec shim started with posix_spawn or child_process). The setup is one C
+ * implementation (native/src/lf-setup.c) doing what xpcproxy does on macOS: credentials,
+ * rlimits, umask, chroot, stdio paths, process group, then exec. Fake: a scriptable spawner for
+ * unit tests.
  */
 
 /** Where a standard stream of the job comes from or goes to. */

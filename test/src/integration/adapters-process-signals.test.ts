@@ -9,10 +9,12 @@ import { after, before, describe, test } from 'node:test';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { RealProcessSpawner } from '@launchfleet/node-agent/adapters/process-spawner';
 import { PosixProcessSpawner } from '@launchfleet/node-agent/adapters/posix-spawner';
+import { DirectProcessSpawner } from '@launchfleet/node-agent/adapters/direct-spawner';
 import type { ProcessSpawner } from '@launchfleet/node-agent/ports/process-spawner';
 import { alive, killAll, pidOf, procStat, request, start, waitUntil, within } from './adapters-helpers.ts';
 
 const spawners: readonly (readonly [string, ProcessSpawner])[] = [
+  ['DirectProcessSpawner', new DirectProcessSpawner()],
   ['PosixProcessSpawner', new PosixProcessSpawner()],
   ['RealProcessSpawner', new RealProcessSpawner()],
 ];

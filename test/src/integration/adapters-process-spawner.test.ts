@@ -1,7 +1,8 @@
 // The spawner contract on real processes: every SpawnRequest field, read back from /proc of the
-// running job or from what it wrote. Run against both spawners of lf-exec: PosixProcessSpawner
-// (posix_spawn from the lfnative addon, the agent's default) and RealProcessSpawner
-// (child_process.spawn, LAUNCHFLEET_SPAWNER=node).
+// running job or from what it wrote. Run against every spawner: DirectProcessSpawner (the job's
+// own process set up in the lfnative addon, one exec: the agent's default), PosixProcessSpawner
+// (posix_spawn of lf-exec, LAUNCHFLEET_SPAWNER=posix) and RealProcessSpawner (child_process.spawn
+// of lf-exec, LAUNCHFLEET_SPAWNER=node).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import {
@@ -22,6 +23,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RealProcessSpawner } from '@launchfleet/node-agent/adapters/process-spawner';
 import { PosixProcessSpawner } from '@launchfleet/node-agent/adapters/posix-spawner';
+import { DirectProcessSpawner } from '@launchfleet/node-agent/adapters/direct-spawner';
 import type { StdioOpenFailurePolicy } from '@launchfleet/node-agent/adapters/exec-shim-protocol';
 import type { ProcessSpawner } from '@launchfleet/node-agent/ports/process-spawner';
 import { execShimPath } from '@launchfleet/node-agent/adapters/native-build';
@@ -41,6 +43,7 @@ import {
 
 type Make = (o?: { readonly stdioOpenFailure?: StdioOpenFailurePolicy }) => ProcessSpawner;
 const spawners: readonly (readonly [string, Make])[] = [
+  ['DirectProcessSpawner', (o) => new DirectProcessSpawner(o)],
   ['PosixProcessSpawner', (o) => new PosixProcessSpawner(o)],
   ['RealProcessSpawner', (o) => new RealProcessSpawner(o)],
 ];
@@ -229,12 +232,16 @@ function contract(name: string, make: Make): void {
         () => undefined,
       );
       assert.equal(r3.ok, false);
-      // The OS refuses an argument over MAX_ARG_STRLEN: the shim cannot even start.
+      // The OS refuses an argument over MAX_ARG_STRLEN: the shim cannot even start; the direct
+      // spawn's one exec (the job's) fails, reported as an exec failure (842: errno as status).
       const r4 = await spawner.spawn(
         request({ program: '/bin/true', argv: ['true', 'x'.repeat(200_000)] }),
         () => assert.fail('no exit'),
       );
-      assert.deepEqual(r4.ok ? undefined : [r4.failure.stage, r4.failure.errno], ['spawn', 'E2BIG']);
+      assert.deepEqual(r4.ok ? undefined : [r4.failure.stage, r4.failure.errno], [
+        name === 'DirectProcessSpawner' ? 'exec' : 'spawn',
+        'E2BIG',
+      ]);
     });
   });
 

@@ -1,4 +1,4 @@
-// No fd of the agent reaches a job, with either spawner: a job sees only 0, 1, 2 and the passed
+// No fd of the agent reaches a job, with any spawner: a job sees only 0, 1, 2 and the passed
 // fds, whatever the agent holds (listening sockets, connections, files, pipes), including fds the
 // agent itself inherited without close-on-exec. Also: the posix_spawn spawner reaps only its own
 // children and leaves child_process's alone (both kinds running at once in one process).
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { closeFd, listenSocket } from '@launchfleet/node-agent/adapters/native-sockets';
 import { PosixProcessSpawner } from '@launchfleet/node-agent/adapters/posix-spawner';
+import { DirectProcessSpawner } from '@launchfleet/node-agent/adapters/direct-spawner';
 import { RealProcessSpawner } from '@launchfleet/node-agent/adapters/process-spawner';
 import { chosenSpawnerKind, createProcessSpawner } from '@launchfleet/node-agent/adapters/spawner-choice';
 import type { ProcessSpawner } from '@launchfleet/node-agent/ports/process-spawner';
@@ -44,6 +45,7 @@ after(async () => {
 });
 
 const spawners: readonly (readonly [string, ProcessSpawner])[] = [
+  ['DirectProcessSpawner', new DirectProcessSpawner()],
   ['PosixProcessSpawner', new PosixProcessSpawner()],
   ['RealProcessSpawner', new RealProcessSpawner()],
 ];
@@ -72,16 +74,18 @@ for (const [name, spawner] of spawners) {
 }
 
 describe('an agent that inherited fds without close-on-exec', () => {
-  test('the job still gets only 0, 1, 2 (lf-exec closes the rest), with either spawner', async () => {
+  test('the job still gets only 0, 1, 2 (the child or lf-exec closes the rest), with every spawner', async () => {
     const url = import.meta.resolve('@launchfleet/node-agent/adapters/posix-spawner');
     const realUrl = import.meta.resolve('@launchfleet/node-agent/adapters/process-spawner');
+    const directUrl = import.meta.resolve('@launchfleet/node-agent/adapters/direct-spawner');
     // The agent process: fds 3 and 4 inherited from its parent (dup2'ed by libuv: no CLOEXEC).
     const script = `
       import { readdirSync } from 'node:fs';
       import { PosixProcessSpawner } from ${JSON.stringify(url)};
       import { RealProcessSpawner } from ${JSON.stringify(realUrl)};
+      import { DirectProcessSpawner } from ${JSON.stringify(directUrl)};
       const out = {};
-      for (const [name, s] of [['posix', new PosixProcessSpawner()], ['node', new RealProcessSpawner()]]) {
+      for (const [name, s] of [['direct', new DirectProcessSpawner()], ['posix', new PosixProcessSpawner()], ['node', new RealProcessSpawner()]]) {
         let exited;
         const done = new Promise((r) => (exited = r));
         const req = { label: 't', program: '/bin/sleep', argv: ['sleep', '30'], searchPath: false,
@@ -117,7 +121,7 @@ describe('an agent that inherited fds without close-on-exec', () => {
     );
     assert.equal(code, 0, stderr);
     const out = JSON.parse(stdout) as Record<string, { agent: number[]; job: number[] }>;
-    for (const kind of ['posix', 'node']) {
+    for (const kind of ['direct', 'posix', 'node']) {
       assert.deepEqual(out[kind]?.agent, [3, 4], 'the agent process holds the inherited fds');
       assert.deepEqual(out[kind]?.job, [0, 1, 2], `${kind}: ${stdout}`);
     }
@@ -125,19 +129,44 @@ describe('an agent that inherited fds without close-on-exec', () => {
 });
 
 describe('spawner choice and reaping', () => {
-  test('posix_spawn is the default; LAUNCHFLEET_SPAWNER=node selects child_process', () => {
-    assert.equal(chosenSpawnerKind({ env: {} }), 'posix');
+  test('the direct spawn is the default; LAUNCHFLEET_SPAWNER=posix|node selects a shim spawner', () => {
+    assert.equal(chosenSpawnerKind({ env: {} }), 'direct');
+    assert.equal(chosenSpawnerKind({ env: { LAUNCHFLEET_SPAWNER: 'posix' } }), 'posix');
     assert.equal(chosenSpawnerKind({ env: { LAUNCHFLEET_SPAWNER: 'node' } }), 'node');
-    assert.equal(chosenSpawnerKind({ env: { LAUNCHFLEET_SPAWNER: 'bogus' } }), 'posix');
-    assert.ok(createProcessSpawner({ env: {} }) instanceof PosixProcessSpawner);
+    assert.equal(chosenSpawnerKind({ env: { LAUNCHFLEET_SPAWNER: 'bogus' } }), 'direct');
+    assert.ok(createProcessSpawner({ env: {} }) instanceof DirectProcessSpawner);
+    assert.ok(createProcessSpawner({ env: { LAUNCHFLEET_SPAWNER: 'posix' } }) instanceof PosixProcessSpawner);
     assert.ok(createProcessSpawner({ env: { LAUNCHFLEET_SPAWNER: 'node' } }) instanceof RealProcessSpawner);
   });
 
-  test('posix_spawn children and child_process children exit side by side, each reported once to its owner', async () => {
+  test('the direct spawn needs no shim: one exec, the job itself; only EnableGlobbing and WaitForDebugger use lf-exec', async () => {
+    const noShim = join(dir, 'no-such-lf-exec');
+    const direct = new DirectProcessSpawner({ shimPath: noShim });
+    const s = await start(direct, request({ program: '/bin/sh', argv: ['sh', '-c', 'exit 4'] }));
+    assert.ok(s.result.ok, JSON.stringify(s.result));
+    assert.equal((await within(s.exited, 5000, 'exit')).code, 4);
+    // The same request through a spawner of the shim fails without it: the check discriminates.
+    const viaShim = await new PosixProcessSpawner({ shimPath: noShim }).spawn(
+      request({ program: '/bin/true', argv: ['true'] }),
+      () => assert.fail('no exit'),
+    );
+    assert.deepEqual(viaShim.ok ? undefined : viaShim.failure.errno, 'ENOENT');
+    const globbed = await direct.spawn(
+      request({ program: '/bin/true', argv: ['true'], enableGlobbing: true }),
+      () => assert.fail('no exit'),
+    );
+    assert.deepEqual(globbed.ok ? undefined : globbed.failure.errno, 'ENOENT');
+  });
+
+  test('addon children (direct and posix_spawn) and child_process children exit side by side, each reported once to its owner', async () => {
     const posix = new PosixProcessSpawner();
+    const direct = new DirectProcessSpawner();
     const runs = 20;
     const jobs = Array.from({ length: runs }, (_, i) =>
-      start(posix, request({ program: '/bin/sh', argv: ['sh', '-c', `exit ${i % 7}`] })),
+      start(
+        i % 2 === 0 ? direct : posix,
+        request({ program: '/bin/sh', argv: ['sh', '-c', `exit ${i % 7}`] }),
+      ),
     );
     const execs = Array.from(
       { length: runs },

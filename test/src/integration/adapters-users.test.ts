@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RealProcessSpawner } from '@launchfleet/node-agent/adapters/process-spawner';
 import { PosixProcessSpawner } from '@launchfleet/node-agent/adapters/posix-spawner';
+import { DirectProcessSpawner } from '@launchfleet/node-agent/adapters/direct-spawner';
 import type { StdioOpenFailurePolicy } from '@launchfleet/node-agent/adapters/exec-shim-protocol';
 import type { ProcessSpawner } from '@launchfleet/node-agent/ports/process-spawner';
 import { RealUserDb } from '@launchfleet/node-agent/adapters/user-db';
@@ -17,8 +18,9 @@ const userA = 'lf-test-a';
 const userB = 'lf-test-b';
 const extraGroup = 'lf-test-grp';
 type Make = (o?: { readonly stdioOpenFailure?: StdioOpenFailurePolicy }) => ProcessSpawner;
-/** The privilege drop runs in lf-exec; both ways of starting it are checked (the default first). */
+/** The privilege drop runs in the direct spawn's child or in lf-exec: every spawner is checked (the default first). */
 const spawners: readonly (readonly [string, Make])[] = [
+  ['DirectProcessSpawner', (o) => new DirectProcessSpawner(o)],
   ['PosixProcessSpawner', (o) => new PosixProcessSpawner(o)],
   ['RealProcessSpawner', (o) => new RealProcessSpawner(o)],
 ];

@@ -1,0 +1,96 @@
+import type {
+  ProcessExit,
+  ProcessSpawner,
+  SpawnRequest,
+  SpawnResult,
+  StdioTarget,
+} from '../ports/process-spawner.ts';
+import { buildSetupArgs, checkRequest, type StdioOpenFailurePolicy } from './exec-shim-protocol.ts';
+import { onChildExit, spawnAddon } from './native-spawn-addon.ts';
+import { PosixProcessSpawner } from './posix-spawner.ts';
+import { signalJobGroup, signalJobProcess } from './process-spawner.ts';
+import { followShim, spawnError } from './shim-follower.ts';
+
+/** Options of the direct spawner (the same as the other spawners'). */
+export interface DirectProcessSpawnerOptions {
+  /** SPEC §7 D11, when a StandardIn/Out/ErrorPath cannot be opened. Default 'refuse' (modern). */
+  readonly stdioOpenFailure?: StdioOpenFailurePolicy;
+  /** Path of lf-exec for the requests the direct spawn leaves to the shim (see below). */
+  readonly shimPath?: string;
+}
+
+/** True when the lfnative addon is built with the direct spawn (spawnJob). */
+export function directSpawnAvailable(): boolean {
+  try {
+    const a = spawnAddon();
+    return typeof a.spawnJob === 'function' && a.capabilities.direct === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * ProcessSpawner with one exec per start: the lfnative addon creates the job's own process
+ * (clone(CLONE_VM|CLONE_VFORK) on Linux, fork elsewhere), sets it up there and execs the job
+ * (node-agent/native/src/lf-direct.c). The setup is the lf-exec shim's, the same C code
+ * (lf-setup.c), split so that the child makes async-signal-safe calls only: what allocates or
+ * reads the account database (the environment, supplementary groups, rlimits, the PATH search
+ * buffers) is prepared in the agent first. The observable behaviour is the other spawners'
+ * (RealProcessSpawner's doc comment): the same fd layout, session, cwd "/", environment, status
+ * records, warnings and failures, and exit reporting; the spawner contract tests run against all
+ * three (test/src/integration/adapters-*.test.ts).
+ *
+ * What differs: `spawn` settles synchronously, inside the addon call (which returns once the
+ * job has exec'd or failed, having read the status pipe to EOF), so no status socket is read on
+ * the event loop; and the job's exec is the only one. A failed exec is reported with stage
+ * `exec` and the errno (E2BIG for an argument the kernel refuses), as any exec failure is.
+ *
+ * Two requests go to the shim (PosixProcessSpawner) instead, because they need a process of
+ * their own before the exec: EnableGlobbing (glob(3) allocates, which a vfork-style child must
+ * not) and WaitForDebugger (the job stops itself before exec, and the agent would wait for it).
+ */
+export class DirectProcessSpawner implements ProcessSpawner {
+  readonly #stdioPolicy: StdioOpenFailurePolicy;
+  readonly #shim: PosixProcessSpawner;
+
+  constructor(options: DirectProcessSpawnerOptions = {}) {
+    this.#stdioPolicy = options.stdioOpenFailure ?? 'refuse';
+    this.#shim = new PosixProcessSpawner(options);
+  }
+
+  spawn(req: SpawnRequest, onExit: (exit: ProcessExit) => void): Promise<SpawnResult> {
+    if (req.enableGlobbing || req.startSuspended) return this.#shim.spawn(req, onExit);
+    const invalid = checkRequest(req);
+    if (invalid) return Promise.resolve({ ok: false, failure: invalid });
+    // The options end with "--", the program and its argv.
+    const { args: options, warnings: requestWarnings } = buildSetupArgs(req, this.#stdioPolicy);
+    const envp = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
+    const fds = [fdOf(req.stdin), fdOf(req.stdout), fdOf(req.stderr), ...req.passFds];
+    let child: { readonly pid: number; readonly status: string };
+    try {
+      child = spawnAddon().spawnJob(options, envp, fds);
+    } catch (err) {
+      return Promise.resolve({ ok: false, failure: spawnError(err) });
+    }
+    const pid = child.pid;
+    return new Promise<SpawnResult>((resolve) => {
+      const run = followShim({ pid: () => (pid > 0 ? pid : undefined), requestWarnings, resolve, onExit });
+      // A child that failed its setup (an F record) is reaped and its exit dropped, as the shim's.
+      if (pid > 0) onChildExit(pid, (e) => run.exited(e));
+      run.complete(child.status);
+    });
+  }
+
+  signal(pid: number, signal: NodeJS.Signals): boolean {
+    return signalJobProcess(pid, signal);
+  }
+
+  signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+    return signalJobGroup(pgid, signal);
+  }
+}
+
+function fdOf(t: StdioTarget): number {
+  // A path is opened in the child after dropping privileges; until then the stream is /dev/null (-1).
+  return t.kind === 'fd' ? t.fd : -1;
+}
