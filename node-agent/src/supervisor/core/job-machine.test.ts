@@ -512,3 +512,55 @@ describe('spawn failures, D2, D3, crash loops, history', () => {
     assert.equal(r.state.sub.kind, 'unloaded');
   });
 });
+
+describe('result: how the last run ended (the fleet vocabulary)', () => {
+  it('is recorded at the reap, survives a respawn in the same step, and resets once a process runs', () => {
+    const spec = jobSpec('res', { keepAlive: true });
+    const sim = new MachineSim(spec, { script: [{ runForMs: 100_000 }] });
+    sim.send(load);
+    sim.runUntil(15_000);
+    const pid = sim.pid;
+    assert.ok(pid !== undefined);
+    // A 15 s run respawns at once (outside ThrottleInterval): the reap and the next spawn are one step.
+    const crashed = step(
+      spec,
+      sim.state,
+      { type: 'exited', pid, code: null, signal: 'SIGSEGV' },
+      15_000,
+      machineConfig('842'),
+    );
+    assert.equal(crashed.state.sub.kind, 'spawning');
+    assert.equal(crashed.state.result, 'crash', 'the crash is not forgotten by the respawn');
+    const next = step(spec, crashed.state, { type: 'spawned', pid: pid + 1 }, 15_001, machineConfig('842'));
+    assert.equal(next.state.sub.kind, 'running');
+    assert.equal(next.state.result, 'success', 'a new process runs');
+  });
+
+  it('an exit code, a signal, our own stop and a spawn failure each have their result; exited iff it failed', () => {
+    const cases: [Parameters<MachineSim['exitNow']>[0] | 'stop', string, string][] = [
+      [{ code: 0 }, 'success', 'waiting'],
+      [{ code: 2 }, 'exit-code', 'exited'],
+      [{ signal: 'SIGHUP' }, 'signal', 'exited'],
+      [{ signal: 'SIGABRT' }, 'crash', 'exited'],
+      ['stop', 'stopped', 'waiting'],
+    ];
+    for (const [how, result, sub] of cases) {
+      const sim = new MachineSim(jobSpec('r', { runAtLoad: true }), { script: [{ runForMs: 100_000 }] });
+      sim.send(load);
+      sim.runUntil(10);
+      if (how === 'stop') {
+        sim.send({ type: 'stop' });
+        sim.runUntil(100);
+      } else sim.exitNow(how);
+      assert.equal(sim.state.result, result, JSON.stringify(how));
+      assert.equal(sim.state.sub.kind, sub, JSON.stringify(how));
+    }
+    const noexec = new MachineSim(jobSpec('n', { runAtLoad: true }), {
+      script: [{ startError: { stage: 'exec', errno: 'ENOENT', exitStatus: 2, message: 'no such file' } }],
+    });
+    noexec.send(load);
+    noexec.runUntil(10);
+    assert.equal(noexec.state.result, 'spawn-failed');
+    assert.equal(noexec.state.sub.kind, 'exited');
+  });
+});

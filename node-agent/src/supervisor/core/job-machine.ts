@@ -33,6 +33,7 @@
  * leave the state unchanged rather than throw, as s6 does.
  */
 import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import { isFailureResult } from '@launchfleet/shared/job/job-state';
 import type { MachineConfig } from './machine-config.ts';
 import type { JobEffect, DemandSourceKind, StandingSourceKind } from './job-effects.ts';
 import type { JobEvent, TimerId, TriggerKind } from './job-events.ts';
@@ -41,6 +42,7 @@ import {
   NOTHING_OBSERVED,
   hasProcess,
   isIdle,
+  runResult,
   type ImmediateReason,
   type JobState,
   type JobSubState,
@@ -301,6 +303,7 @@ function onSpawned(c: Ctx, pid: number): void {
   if (sub.kind === 'spawning') {
     c.s.sub = { kind: 'running', pid };
     c.s.spawnFailure = undefined;
+    c.s.result = 'success';
     c.notes.push(`pid ${pid}`);
     if (sub.then === 'stop') stopProcess(c, pid);
     return;
@@ -308,6 +311,7 @@ function onSpawned(c: Ctx, pid: number): void {
   if (sub.kind === 'removal-pending') {
     c.s.sub = { kind: 'running', pid };
     c.s.spawnFailure = undefined;
+    c.s.result = 'success';
     return stopProcess(c, pid);
   }
   cantHappen(c, `spawned pid ${pid} while ${sub.kind}`);
@@ -489,6 +493,7 @@ function reap(
   if (pid !== undefined && !c.spec.abandonProcessGroup && c.spec.inetdCompatibility === undefined)
     c.effects.push({ type: 'signal-group', pgid: pid, signal: 'SIGTERM' });
   s.crashed = status.kind === 'signal' && CRASH_SIGNALS.has(status.signal) && !s.stoppedByUs;
+  s.result = runResult(s);
   c.notes.push(describeExit(status, s.crashed, s.stoppedByUs));
   const throttle = effectiveThrottleSec(c.spec, s, c.config);
   const tracked = trackRun(
@@ -533,10 +538,7 @@ function stopProcess(c: Ctx, pid: number): void {
 /** job_watch: no process, demand sources armed (unless disabled: a disabled job advertises nothing). */
 function goIdle(c: Ctx): void {
   const s = c.s;
-  const failed =
-    s.spawnFailure !== undefined ||
-    (s.lastExit !== undefined && !s.stoppedByUs && !(s.lastExit.kind === 'code' && s.lastExit.code === 0));
-  s.sub = failed ? { kind: 'exited' } : { kind: 'waiting' };
+  s.sub = isFailureResult(s.result) ? { kind: 'exited' } : { kind: 'waiting' };
   if (!s.disabled) c.effects.push({ type: 'arm-demand', sources: ALL_DEMAND });
 }
 

@@ -1,12 +1,19 @@
 /**
- * The state a job's machine keeps: a detailed sub-state (one variant per launchd state of
- * ../shared/launchd/SPEC.md §2.1) plus launchd's per-job fields (§2.1 "Counters and fields",
- * `job_export`), and the ONE table that maps each sub-state to the coarse names callers speak:
- * the `launchctl print` `state =` string and a systemd-style active state.
+ * The state a job's machine keeps: a detailed sub-state (one variant per launchd state,
+ * docs/launchd-semantics.md "Job states") plus launchd's per-job fields (`job_export`), and how
+ * they read as the fleet's one vocabulary `{subState, active, result}`
+ * (shared/src/job/job-state.ts holds the names and the ONE translation table; this file holds
+ * the variants' data and `jobResult`).
  */
+import {
+  STATE_TABLE,
+  type ActiveState,
+  type CoarseState,
+  type ExitResult,
+  type JobSubStateKind as SubStateName,
+} from '@launchfleet/shared/job/job-state';
 
-/** The coarse state the API, metrics and controller use (systemd's UnitActiveState). */
-export type ActiveState = 'active' | 'inactive' | 'activating' | 'deactivating' | 'failed';
+export { STATE_TABLE, type ActiveState, type CoarseState, type ExitResult };
 
 /** The detailed sub-state. Exactly one process may exist only in `running`, `stopping-*` and (about to) in `spawning`. */
 export type JobSubState =
@@ -36,29 +43,10 @@ export type JobSubState =
 
 export type JobSubStateKind = JobSubState['kind'];
 
-/** One row of the translation table. */
-export interface CoarseState {
-  /** The string `launchctl print` shows as `state =` (§5.4). */
-  readonly print: string;
-  readonly active: ActiveState;
-}
-
-/**
- * THE translation table (systemd's `state_translation_table`): everything outside the machine
- * reads states through it. `exited` prints `not running` as launchd does, but is `failed` to us.
- */
-export const STATE_TABLE: { readonly [K in JobSubStateKind]: CoarseState } = {
-  unloaded: { print: 'not loaded', active: 'inactive' },
-  waiting: { print: 'not running', active: 'inactive' },
-  exited: { print: 'not running', active: 'failed' },
-  'spawn-scheduled': { print: 'spawn scheduled', active: 'activating' },
-  spawning: { print: 'spawning', active: 'activating' },
-  running: { print: 'running', active: 'active' },
-  'stopping-term': { print: 'SIGTERMed', active: 'deactivating' },
-  'stopping-kill': { print: 'SIGKILLed', active: 'deactivating' },
-  'removal-pending': { print: 'spawning', active: 'deactivating' },
-  removed: { print: 'exited', active: 'inactive' },
-};
+// The variants above and the shared names are the same set, both ways.
+const sameNames: [JobSubStateKind, SubStateName] extends [SubStateName, JobSubStateKind] ? true : never =
+  true;
+void sameNames;
 
 /** States with no process and demand sources armed (launchd's "not running"). */
 export function isIdle(s: JobSubState): s is { kind: 'waiting' } | { kind: 'exited' } {
@@ -159,6 +147,11 @@ export interface JobState {
   readonly spawns: number;
   /** Undefined until the first exit ("(never exited)"). */
   readonly lastExit?: ExitStatus;
+  /**
+   * How the last run ended (`runResult` at its reap); back to `success` once a new process
+   * runs, as systemd resets `Result=` at a start. The fleet's `result`.
+   */
+  readonly result: ExitResult;
   /** Monotonic time of the last spawn: launchd's `start_time`, the throttle's origin. */
   readonly lastSpawnAtMs?: number;
   /** The last exit was a crash signal not sent by us. */
@@ -207,12 +200,30 @@ export interface JobState {
   readonly history: readonly HistoryEntry[];
 }
 
+/**
+ * How the run that just ended ended (systemd's `Result=`): computed by `reap` for every run,
+ * before the machine dispatches again (a respawn in the same step resets `crashed` and
+ * `stoppedByUs` for the next run). `goIdle` chooses `exited` over `waiting` exactly when this is
+ * a failure.
+ */
+export function runResult(
+  s: Pick<JobState, 'spawnFailure' | 'lastExit' | 'stoppedByUs' | 'crashed'>,
+): ExitResult {
+  if (s.spawnFailure !== undefined) return 'spawn-failed';
+  const e = s.lastExit;
+  if (e === undefined) return 'success';
+  if (s.stoppedByUs) return 'stopped';
+  if (e.kind === 'code') return e.code === 0 ? 'success' : 'exit-code';
+  return s.crashed ? 'crash' : 'signal';
+}
+
 /** The record of a job that has not been loaded yet. */
 export function initialJobState(): JobState {
   return {
     sub: { kind: 'unloaded' },
     runs: 0,
     spawns: 0,
+    result: 'success',
     crashed: false,
     stoppedByUs: false,
     startPending: false,
