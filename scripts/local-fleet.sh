@@ -170,7 +170,7 @@ launchfleet jobs apply $LF/com.example.hello.plist --nodes "$NODE_ID"
 
 running() {
   launchfleet jobs health com.example.hello --json |
-    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.exit((JSON.parse(s).states||{}).running>=1?0:1))'
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.exit((JSON.parse(s).subStates||{}).running>=1?0:1))'
 }
 wait_for 60 "com.example.hello to run on $NODE_ID" running
 

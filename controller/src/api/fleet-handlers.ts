@@ -7,6 +7,7 @@
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type Clock, InvalidArgumentError, NotFoundError, UnavailableError } from '@launchfleet/shared';
+import type { JobStateReport } from '@launchfleet/shared/job/job-state';
 import {
   controllerEventSource,
   decodeNodeEvent,
@@ -86,6 +87,11 @@ export function encodeTarget(t: TargetSpec): Obj {
 }
 
 const presenceName = (p: Presence) => (p === 'online' ? 'PRESENCE_ONLINE' : 'PRESENCE_OFFLINE');
+
+/** The JobState message. */
+function encodeJobState(s: JobStateReport): Obj {
+  return { subState: s.subState, active: s.active, result: s.result };
+}
 
 function encodeJob(r: JobRecord, full: boolean): Obj {
   return {
@@ -224,7 +230,8 @@ export class FleetHandlers {
         return {
           label,
           domain: d?.domain ?? '',
-          state,
+          state: state.active,
+          jobState: encodeJobState(state),
           version: n.status?.versions[label] ?? '',
           hasLastExitStatus: d?.lastExitStatus !== undefined,
           lastExitStatus: d?.lastExitStatus ?? 0,
@@ -271,6 +278,8 @@ export class FleetHandlers {
       label,
       desiredVersion: live?.version ?? 0,
       states: Object.fromEntries(h.states),
+      subStates: Object.fromEntries(h.subStates),
+      results: Object.fromEntries(h.results),
       nodesReporting: h.reporting,
       nodesOffline: h.offline,
       nodesTargeted: live?.nodeIds.length ?? 0,
@@ -283,7 +292,8 @@ export class FleetHandlers {
         nodeId: p.node.nodeId,
         hostname: p.node.hostname,
         problem: p.problem,
-        state: p.state,
+        state: p.state.active,
+        jobState: encodeJobState(p.state),
         domain: p.detail?.domain ?? '',
         hasLastExitStatus: p.detail?.lastExitStatus !== undefined,
         lastExitStatus: p.detail?.lastExitStatus ?? 0,
@@ -349,6 +359,7 @@ export class FleetHandlers {
         reason: e.value.reason ?? '',
         detail: e.value.detail ?? '',
         version: e.value.version ?? 0,
+        ...(e.value.jobState && { jobState: encodeJobState(e.value.jobState) }),
       });
     };
     try {

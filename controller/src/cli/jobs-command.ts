@@ -12,7 +12,7 @@ import {
 } from '@launchfleet/shared';
 import { CliError, type Opts, apiOptions, runApi } from './api-command.ts';
 import { targetOf } from './api-client.ts';
-import { duration, presence, table, time, text } from './table.ts';
+import { duration, jobStateOf, presence, table, time, text } from './table.ts';
 
 type Obj = Record<string, unknown>;
 const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
@@ -154,9 +154,10 @@ export function registerJobsCommand(program: Command): void {
   ).action(async (label: string, o: Opts) =>
     runApi(o, async (api) => {
       const r = await api.call('JobHealth', { label, maxProblems: Number(o['max'] ?? 100) || 100 });
-      const states = Object.entries((r['states'] ?? {}) as Record<string, number>).sort(([a], [b]) =>
-        a.localeCompare(b),
-      );
+      const counts = (k: string) =>
+        Object.entries((r[k] ?? {}) as Record<string, number>).sort(([a], [b]) => a.localeCompare(b));
+      const states = counts('states');
+      const subStates = counts('subStates');
       const out: string[] = [];
       const desired = Number(r['desiredVersion']);
       out.push(
@@ -169,10 +170,17 @@ export function registerJobsCommand(program: Command): void {
       out.push('');
       out.push(
         states.length
-          ? table(
-              ['state', 'nodes'],
-              states.map(([k, v]) => [k, String(v)]),
-            ).trimEnd()
+          ? [
+              table(
+                ['state', 'nodes'],
+                states.map(([k, v]) => [k, String(v)]),
+              ).trimEnd(),
+              '',
+              table(
+                ['sub-state', 'nodes'],
+                subStates.map(([k, v]) => [k, String(v)]),
+              ).trimEnd(),
+            ].join('\n')
           : 'no node reports this job',
       );
       const problems = arr(r['problems']);
@@ -189,6 +197,7 @@ export function registerJobsCommand(program: Command): void {
               'hostname',
               'problem',
               'state',
+              'result',
               'last exit',
               'crashes',
               'presence',
@@ -199,7 +208,8 @@ export function registerJobsCommand(program: Command): void {
               s(p['nodeId']),
               s(p['hostname']),
               s(p['problem']).replace('_', '-'),
-              s(p['state']),
+              s(jobStateOf(p)['subState']),
+              s(jobStateOf(p)['result']),
               p['hasLastExitStatus'] ? s(p['lastExitStatus']) : '-',
               s(p['successiveCrashes']),
               presence(p['presence']),

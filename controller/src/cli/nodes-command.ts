@@ -1,7 +1,7 @@
 /** `launchfleet nodes list|describe|revoke`. */
 import type { Command } from 'commander';
 import { type Opts, apiOptions, runApi } from './api-command.ts';
-import { duration, presence, table, time, text } from './table.ts';
+import { duration, jobStateOf, presence, table, time, text } from './table.ts';
 
 type Obj = Record<string, unknown>;
 const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
@@ -68,12 +68,14 @@ export function registerNodesCommand(program: Command): void {
       const jobs = arr(r['jobs']).map((j) => [
         s(j['label']),
         s(j['domain']) || '-',
-        s(j['state']),
+        s(jobStateOf(j)['subState']),
+        s(jobStateOf(j)['active']),
+        s(jobStateOf(j)['result']),
         s(j['version']) || '-',
         j['hasLastExitStatus'] ? s(j['lastExitStatus']) : '-',
         j['crashLooping'] ? 'crash-looping' : j['loadFailed'] ? 'failed' : j['throttled'] ? 'throttled' : '-',
       ]);
-      const text = `${head.join('\n')}\n\n${jobs.length ? table(['label', 'domain', 'state', 'version', 'last exit', 'problem'], jobs) : 'no jobs reported\n'}`;
+      const text = `${head.join('\n')}\n\n${jobs.length ? table(['label', 'domain', 'state', 'active', 'result', 'version', 'last exit', 'problem'], jobs) : 'no jobs reported\n'}`;
       return { json: r, text };
     }),
   );

@@ -2,9 +2,10 @@
  * Builds the core's NodeObservations of a rollout's target from what the controller sees: the
  * fleet index (node status in `lf_nodes`, heartbeats, presence) and the node's desired key.
  *
- * The agent's status reports, per label, a coarse state, the bundle version it runs and a
- * detail (pid, runs, successive crashes, throttle / crash-loop / load-failure marks, and the
- * highest `lf_desired` revision applied). From that:
+ * The agent's status reports, per label, the job's typed state `{subState, active, result}`
+ * (read as is: the rollout core speaks the same active states), the bundle version it runs and
+ * a detail (pid, runs, successive crashes, crash-loop / load-failure marks, and the highest
+ * `lf_desired` revision applied). From that:
  * - reportedVersion: the content version (job-versions.ts) of the bundle number it runs;
  * - acknowledgedVersion: what our write to its key carries once the node's `desiredRevision`
  *   reached that write's revision (so a bundle the node refused or cannot load counts as "seen
@@ -15,15 +16,9 @@
  * - lastCrashAt: when the successive-crash count was seen to rise (or the crash loop began).
  */
 import type { Clock } from '@launchfleet/shared';
+import { isThrottled } from '@launchfleet/shared/job/job-state';
 import type { FleetIndex } from '../fleet/core/fleet-index.ts';
-import type {
-  CoarseJobState,
-  JobHealthFacts,
-  NodeObservation,
-  RolloutSpec,
-  RolloutState,
-  Version,
-} from './core/index.ts';
+import type { JobHealthFacts, NodeObservation, RolloutSpec, RolloutState, Version } from './core/index.ts';
 import type { RolloutApplier } from './rollout-applier.ts';
 import type { JobVersions } from './job-versions.ts';
 
@@ -35,15 +30,6 @@ interface Memo {
   crashes: number;
   lastCrashAt: number | null;
 }
-
-const coarse: Record<string, CoarseJobState> = {
-  running: 'active',
-  waiting: 'inactive',
-  disabled: 'inactive',
-  spawn_scheduled: 'activating',
-  stopping: 'deactivating',
-  spawn_failed: 'failed',
-};
 
 export class RolloutObserver {
   readonly #index: FleetIndex;
@@ -102,7 +88,7 @@ export class RolloutObserver {
           };
           this.#memo.set(key, m);
         }
-        const running = state0 === 'running' && detail?.pid !== undefined;
+        const running = state0?.subState === 'running' && detail?.pid !== undefined;
         if (running) {
           if (m.pid !== detail.pid || m.runningSince === null) {
             m.pid = detail.pid;
@@ -118,14 +104,14 @@ export class RolloutObserver {
         if (detail?.crashLooping === true && m.lastCrashAt === null)
           m.lastCrashAt = detail.crashLoopingSince ?? now;
         job = {
-          state: coarse[state0 ?? ''] ?? 'inactive',
+          state: state0?.active ?? 'inactive',
           runningSince: m.runningSince,
           loadedSince: m.loadedSince,
           lastCrashAt: m.lastCrashAt,
-          throttled: detail?.throttled === true,
+          throttled: state0 !== undefined && isThrottled(state0),
           crashLooping: detail?.crashLooping === true,
-          spawnFailed: state0 === 'spawn_failed',
-          loadFailed: detail?.loadFailed === true,
+          spawnFailed: state0?.result === 'spawn-failed',
+          loadFailed: detail?.loadFailed === true || state0?.result === 'load-failed',
         };
       }
       out.push({ nodeId, online, lastSeenAt, acknowledgedVersion, reportedVersion, job });

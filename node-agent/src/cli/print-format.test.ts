@@ -10,6 +10,7 @@ const base: ServiceStatus = {
   state: 'not running',
   subState: 'exited',
   active: 'failed',
+  result: 'exit-code',
   jobState: 'exited',
   runs: 3,
   program: '/bin/sh',
@@ -36,6 +37,10 @@ test('print: tab-indented fields; a signal death prints only the terminating sig
   assert.match(t, /\n\tlast terminating signal = Terminated: 15\n/);
   assert.doesNotMatch(t, /last exit code/);
   assert.match(t, /\n\ttimers = \{\n\t\tthrottle => in 10 s\n\t\}\n/);
+  assert.match(
+    t,
+    /\n\tjob state = exited\n\tsub state = exited\n\tactive state = failed\n\tresult = exit-code\n/,
+  );
   assert.match(t, /\n\tproperties = keepalive \| runatload\n\}\n$/);
   assert.doesNotMatch(t, /\n\n\n/);
   const { lastTerminatingSignal: _s, lastTerminatingSignalNumber: _n, ...clean } = base;

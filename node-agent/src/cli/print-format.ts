@@ -127,6 +127,10 @@ export function formatPrintService(s: ServiceStatus, now: number): string {
       `wait = ${s.inetd.wait}, instances = ${s.inetd.instances}/${s.inetd.maxInstances}, accepted = ${String(s.inetd.accepted)}`,
     );
   add('job state', s.jobState);
+  // Ours: the typed state the fleet sees (docs/job-states.md).
+  add('sub state', s.subState);
+  add('active state', s.active);
+  add('result', s.result);
   if (s.disabled === true) add('disabled', 'true');
   if ((s.properties ?? []).length > 0) add('properties', (s.properties ?? []).join(' | '));
   block('warnings', s.warnings ?? []);

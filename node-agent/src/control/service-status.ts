@@ -4,7 +4,13 @@
  * previous lives recorded (runs and last exit survive an agent restart).
  */
 import type { JobSpec, SocketSpec } from '@launchfleet/shared/job/job-spec';
-import { listRow, signalNumber, type JobStatus, type ListRow } from '../supervisor/job-status.ts';
+import {
+  listRow,
+  printJobState,
+  signalNumber,
+  type JobStatus,
+  type ListRow,
+} from '../supervisor/job-status.ts';
 import type { ServiceStatus, WireHeldSocket, WireListRow } from './wire.ts';
 import type { SocketStatus } from '../supervisor/sockets/socket-status.ts';
 
@@ -90,7 +96,8 @@ export function toServiceStatus(s: JobStatus, spec: JobSpec | undefined): Servic
     state: s.state,
     subState: s.subState,
     active: s.active,
-    jobState: s.jobState,
+    result: s.result,
+    jobState: printJobState(s),
     ...opt('pid', s.pid),
     runs: s.runs,
     forks: s.forks,

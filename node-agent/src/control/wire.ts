@@ -107,6 +107,9 @@ export interface ServiceStatus {
   readonly state: string;
   readonly subState: string;
   readonly active: string;
+  /** How the last run ended (shared/src/job/job-state.ts JOB_RESULTS). */
+  readonly result: string;
+  /** Modern print's `job state =` line, worded from the typed state (printJobState). */
   readonly jobState: string;
   readonly pid?: number;
   readonly runs?: number;

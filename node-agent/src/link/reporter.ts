@@ -33,6 +33,7 @@ import {
   encodeNodeStatus,
 } from '@launchfleet/shared/messages/node-messages';
 import { encodeNodeInventory, type NodeInventory } from '@launchfleet/shared/messages/node-inventory';
+import { LOAD_FAILED, type JobStateReport } from '@launchfleet/shared/job/job-state';
 import { encodeEnvelope } from '@launchfleet/shared/messages/envelope';
 import { keys, subjects } from '@launchfleet/shared/messages/names';
 import type { DomainManager } from '../supervisor/domains/domain-manager.ts';
@@ -42,7 +43,7 @@ import type { SupervisorLog } from '../supervisor/job-runner.ts';
 import type { UserDb } from '../ports/user-db.ts';
 import { Coalescer } from './core/coalescer.ts';
 import { jitteredPeriod } from './core/backoff.ts';
-import { eventDetail, eventSignature, fleetJobState, jobDetail, nodeHealth } from './core/job-report.ts';
+import { eventDetail, eventSignature, jobDetail, jobState, nodeHealth } from './core/job-report.ts';
 
 /** What the reporter needs from the reconciler. */
 export interface ReconcilerView {
@@ -216,7 +217,7 @@ export class Reporter {
   /** The current status snapshot. */
   snapshot(): NodeStatus {
     const statuses = this.#o.domainManager.domains().flatMap((d) => d.statuses());
-    const jobs: Record<string, string> = {};
+    const jobs: Record<string, JobStateReport> = {};
     const versions: Record<string, string> = {};
     const details: Record<string, JobDetail> = {};
     // System jobs first, then per-user domains; a label already reported keeps its first entry.
@@ -225,7 +226,7 @@ export class Reporter {
       if (s.label in jobs) continue;
       if (n++ >= maxSnapshotJobs) break;
       const managedVersion = this.#o.reconciler.managedVersion(s.domain, s.label);
-      jobs[s.label] = fleetJobState(s);
+      jobs[s.label] = jobState(s);
       if (managedVersion !== undefined) versions[s.label] = String(managedVersion);
       const status = listRow(s).status;
       const d = jobDetail(s, {
@@ -249,6 +250,7 @@ export class Reporter {
         loadFailed: true,
         reason: f.reason.slice(0, 64),
       };
+      jobs[f.label] ??= LOAD_FAILED;
     }
     const domains = this.#o.domainManager.domains().map((d) => d.target);
     const users = [
@@ -261,7 +263,7 @@ export class Reporter {
     ];
     return {
       nodeId: this.#nodeId,
-      health: nodeHealth(Object.values(details), loadFailures),
+      health: nodeHealth(jobs, details, loadFailures),
       jobs,
       versions,
       details,
@@ -311,7 +313,8 @@ export class Reporter {
       kind: 'job-state',
       label: s.label,
       domain: s.domain,
-      reason: fleetJobState(s),
+      reason: s.subState,
+      jobState: jobState(s),
       detail: boundedDetail(eventDetail(s)),
       ...(this.#o.reconciler.managedVersion(s.domain, s.label) !== undefined && {
         version: this.#o.reconciler.managedVersion(s.domain, s.label),

@@ -112,22 +112,23 @@ describe('agent metrics: a crash-looping KeepAlive job', () => {
     t.spawner.script('com.acme.crasher', { runForMs: 200, exitCode: 3 });
     await load(t, 'com.acme.crasher', { keepAlive: true, throttleInterval: 2 });
     let p = await t.scrape();
-    assert.equal(stateOf(p, 'com.acme.crasher'), 'running');
+    assert.equal(stateOf(p, 'com.acme.crasher'), 'active');
     assert.equal(sampleValue(p, 'launchfleet_job_throttled', job('com.acme.crasher')), 0);
     assert.equal(sampleValue(p, 'launchfleet_job_runs_total', job('com.acme.crasher')), 0);
     assert.deepEqual(exitsOf(p, 'com.acme.crasher'), {
       success: 0,
-      failure: 0,
-      crash: 0,
+      'exit-code': 0,
       signal: 0,
-      spawn_failure: 0,
+      crash: 0,
+      stopped: 0,
+      'spawn-failed': 0,
     });
     assert.equal(sampleValue(p, 'launchfleet_job_last_exit_status', job('com.acme.crasher')), undefined);
 
     // First exit: held back by the throttle (spawned at 0, exited at 0.2 s, respawn at 2 s).
     await advance(t.clock, 300);
     p = await t.scrape();
-    assert.equal(stateOf(p, 'com.acme.crasher'), 'spawn_scheduled');
+    assert.equal(stateOf(p, 'com.acme.crasher'), 'activating');
     assert.equal(sampleValue(p, 'launchfleet_job_throttled', job('com.acme.crasher')), 1);
     assert.equal(sampleValue(p, 'launchfleet_job_last_exit_status', job('com.acme.crasher')), 3);
     assert.equal(sampleValue(p, 'launchfleet_job_successive_crashes', job('com.acme.crasher')), 1);
@@ -139,7 +140,7 @@ describe('agent metrics: a crash-looping KeepAlive job', () => {
       p = await t.scrape();
       const exited = t.spawner.exits.filter((e) => e.label === 'com.acme.crasher').length;
       assert.equal(
-        sampleValue(p, 'launchfleet_job_exits_total', { ...job('com.acme.crasher'), reason: 'failure' }),
+        sampleValue(p, 'launchfleet_job_exits_total', { ...job('com.acme.crasher'), reason: 'exit-code' }),
         exited,
       );
       assert.equal(sampleValue(p, 'launchfleet_job_runs_total', job('com.acme.crasher')), exited);
@@ -154,21 +155,22 @@ describe('agent metrics: a crash-looping KeepAlive job', () => {
     assert.equal(sampleValue(p, 'launchfleet_job_successive_crashes', job('com.acme.crasher')), exited);
     assert.deepEqual(exitsOf(p, 'com.acme.crasher'), {
       success: 0,
-      failure: exited,
-      crash: 0,
+      'exit-code': exited,
       signal: 0,
-      spawn_failure: 0,
+      crash: 0,
+      stopped: 0,
+      'spawn-failed': 0,
     });
     const snap = t.metrics.snapshot().jobs.find((j) => j.label === 'com.acme.crasher');
     assert.equal(snap?.crashLooping, true);
     assert.equal(snap?.runs, exited);
-    assert.deepEqual(snap?.exits, { failure: exited });
+    assert.deepEqual(snap?.exits, { 'exit-code': exited });
     await t.m.stop();
   });
 });
 
 describe('agent metrics: exits by reason', () => {
-  it('classifies success, failure, crash, signal and spawn failure, once each', async () => {
+  it('classifies success, exit-code, crash, signal and spawn-failed, once each', async () => {
     const t = await setup();
     t.spawner.script('ok', { runForMs: 100, exitCode: 0 });
     t.spawner.script('bad', { runForMs: 100, exitCode: 7 });
@@ -178,18 +180,19 @@ describe('agent metrics: exits by reason', () => {
     for (const l of ['ok', 'bad', 'segv', 'hup', 'noexec']) await load(t, l, { runAtLoad: true });
     await advance(t.clock, 1000);
     const p = await t.scrape();
-    const zero = { success: 0, failure: 0, crash: 0, signal: 0, spawn_failure: 0 };
+    const zero = { success: 0, 'exit-code': 0, signal: 0, crash: 0, stopped: 0, 'spawn-failed': 0 };
     assert.deepEqual(exitsOf(p, 'ok'), { ...zero, success: 1 });
-    assert.deepEqual(exitsOf(p, 'bad'), { ...zero, failure: 1 });
+    assert.deepEqual(exitsOf(p, 'bad'), { ...zero, 'exit-code': 1 });
     assert.deepEqual(exitsOf(p, 'segv'), { ...zero, crash: 1 });
     assert.deepEqual(exitsOf(p, 'hup'), { ...zero, signal: 1 });
-    assert.deepEqual(exitsOf(p, 'noexec'), { ...zero, spawn_failure: 1 });
+    assert.deepEqual(exitsOf(p, 'noexec'), { ...zero, 'spawn-failed': 1 });
     assert.equal(sampleValue(p, 'launchfleet_job_last_exit_status', job('segv')), -11);
     assert.equal(sampleValue(p, 'launchfleet_job_last_exit_status', job('hup')), -1);
     assert.equal(sampleValue(p, 'launchfleet_job_last_exit_status', job('noexec')), 2);
-    assert.equal(stateOf(p, 'ok'), 'waiting');
-    assert.equal(stateOf(p, 'bad'), 'waiting');
-    assert.equal(stateOf(p, 'noexec'), 'spawn_failed');
+    assert.equal(stateOf(p, 'ok'), 'inactive');
+    // A run that ended badly leaves the job failed (its sub-state is `exited`), as systemd says.
+    assert.equal(stateOf(p, 'bad'), 'failed');
+    assert.equal(stateOf(p, 'noexec'), 'failed');
     for (const l of ['ok', 'bad', 'segv', 'hup', 'noexec'])
       assert.equal(sampleValue(p, 'launchfleet_job_runs_total', job(l)), 1);
     // A second scrape changes nothing.
@@ -198,14 +201,14 @@ describe('agent metrics: exits by reason', () => {
     const snap = t.metrics.snapshot().jobs;
     assert.deepEqual(
       snap.find((j) => j.label === 'ok'),
-      { domain: 'system', label: 'ok', state: 'waiting', runs: 1, exits: { success: 1 }, lastExitStatus: 0 },
+      { domain: 'system', label: 'ok', state: 'inactive', runs: 1, exits: { success: 1 }, lastExitStatus: 0 },
     );
     assert.deepEqual(
       snap.find((j) => j.label === 'segv'),
       {
         domain: 'system',
         label: 'segv',
-        state: 'waiting',
+        state: 'failed',
         runs: 1,
         exits: { crash: 1 },
         successiveCrashes: 1,
@@ -215,20 +218,37 @@ describe('agent metrics: exits by reason', () => {
     await t.m.stop();
   });
 
-  it('a stop by us is a signal exit; a disabled idle job is "disabled"', async () => {
+  it('a KeepAlive job that crashes after a long run and is respawned at once counts a crash', async () => {
+    const t = await setup();
+    // Runs 3 s, longer than its 1 s ThrottleInterval: the respawn happens in the same step as the reap.
+    t.spawner.script('longsegv', { runForMs: 3000, signal: 'SIGSEGV' });
+    await load(t, 'longsegv', { keepAlive: true, throttleInterval: 1 });
+    await advance(t.clock, 3100);
+    const p = await t.scrape();
+    assert.equal(sampleValue(p, 'launchfleet_job_exits_total', { ...job('longsegv'), reason: 'crash' }), 1);
+    assert.equal(sampleValue(p, 'launchfleet_job_exits_total', { ...job('longsegv'), reason: 'signal' }), 0);
+    await t.m.stop();
+  });
+
+  it('a stop by us is a `stopped` exit; a disabled idle job is inactive and disabled', async () => {
     const t = await setup();
     await load(t, 'svc', { runAtLoad: true });
     await load(t, 'idle', {});
-    assert.equal(stateOf(await t.scrape(), 'svc'), 'running');
+    assert.equal(stateOf(await t.scrape(), 'svc'), 'active');
     assert.ok(t.sys.stop('svc').ok);
-    assert.equal(stateOf(await t.scrape(), 'svc'), 'stopping');
+    assert.equal(stateOf(await t.scrape(), 'svc'), 'deactivating');
     await advance(t.clock, 100);
     const p = await t.scrape();
-    assert.equal(sampleValue(p, 'launchfleet_job_exits_total', { ...job('svc'), reason: 'signal' }), 1);
+    assert.equal(sampleValue(p, 'launchfleet_job_exits_total', { ...job('svc'), reason: 'stopped' }), 1);
+    assert.equal(sampleValue(p, 'launchfleet_job_exits_total', { ...job('svc'), reason: 'signal' }), 0);
     assert.equal(sampleValue(p, 'launchfleet_job_last_exit_status', job('svc')), -15);
-    assert.equal(stateOf(p, 'idle'), 'waiting');
+    assert.equal(stateOf(p, 'svc'), 'inactive', 'a job we stopped has not failed');
+    assert.equal(stateOf(p, 'idle'), 'inactive');
+    assert.equal(sampleValue(p, 'launchfleet_job_disabled', job('idle')), 0);
     assert.ok((await t.sys.disable('idle')).ok);
-    assert.equal(stateOf(await t.scrape(), 'idle'), 'disabled');
+    const d = await t.scrape();
+    assert.equal(stateOf(d, 'idle'), 'inactive');
+    assert.equal(sampleValue(d, 'launchfleet_job_disabled', job('idle')), 1);
     await t.m.stop();
   });
 });
@@ -281,7 +301,7 @@ describe('agent metrics: series lifecycle', () => {
     await flush();
     let p = await t.scrape();
     assert.equal(
-      sampleValue(p, 'launchfleet_job_state', { domain: 'gui/501', label: 'agent', state: 'running' }),
+      sampleValue(p, 'launchfleet_job_state', { domain: 'gui/501', label: 'agent', state: 'active' }),
       1,
     );
     assert.equal(sampleValue(p, 'launchfleet_agent_jobs_loaded', { domain_kind: 'gui' }), 1);
@@ -340,7 +360,7 @@ describe('agent metrics: spawn latency, timer lag, socket activations', () => {
     await flush();
     const p = await t.scrape();
     assert.equal(sampleValue(p, 'launchfleet_job_timer_lag_seconds', job('cal')), 15 * 60);
-    assert.equal(stateOf(p, 'cal'), 'running');
+    assert.equal(stateOf(p, 'cal'), 'active');
     await t.m.stop();
   });
 

@@ -195,7 +195,7 @@ export function createAgentMetrics(o: AgentMetricsOptions): AgentMetrics {
       domain,
       label,
       runs: 0,
-      exits: { success: 0, failure: 0, crash: 0, signal: 0, spawn_failure: 0 },
+      exits: Object.fromEntries(EXIT_REASON_VALUES.map((r) => [r, 0])) as Record<ExitReason, number>,
       socketActivations: 0,
     };
     records.set(k, r);
@@ -281,6 +281,7 @@ export function createAgentMetrics(o: AgentMetricsOptions): AgentMetrics {
   });
   perJobGauge(jobMetrics.throttled, (s) => (isThrottled(s) ? 1 : 0));
   perJobGauge(jobMetrics.crashLooping, (s) => (s.crashLooping ? 1 : 0));
+  perJobGauge(jobMetrics.disabled, (s) => (s.disabled ? 1 : 0));
   perJobGauge(jobMetrics.successiveCrashes, (s) => s.successiveCrashes);
   perJobGauge(jobMetrics.lastExitStatus, (s) => lastExitStatus(s));
   perJobGauge(jobMetrics.spawnDuration, (_s, r) => r.spawnSeconds);
@@ -386,6 +387,7 @@ export function createAgentMetrics(o: AgentMetricsOptions): AgentMetrics {
           domain: s.domain,
           label: s.label,
           state,
+          ...(s.disabled ? { disabled: true as const } : {}),
           ...(r.runs > 0 ? { runs: r.runs, exits: exitCounts } : {}),
           ...(isThrottled(s) ? { throttled: true as const } : {}),
           ...(s.crashLooping !== undefined ? { crashLooping: true as const } : {}),

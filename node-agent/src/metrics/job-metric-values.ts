@@ -1,60 +1,27 @@
 /**
- * How a job's status and events become metric label values. The `state` and `reason` label sets
- * are fixed in the shared catalog (`JOB_STATE_VALUES`, `EXIT_REASON_VALUES`) so that alert rules
- * and dashboards can rely on them; this file is the one place that maps the supervisor's
- * sub-states and exits onto those bounded sets.
+ * How a job's status and events become metric label values. The `state` label is the job's
+ * active state and the exit `reason` its run's result, both from the one job-state vocabulary
+ * (shared/src/job/job-state.ts), read as the supervisor reports them: nothing is re-derived here.
  */
-import type { EXIT_REASON_VALUES, JOB_STATE_VALUES } from '@launchfleet/shared/metrics/catalog';
-import type { JobSubStateKind } from '../supervisor/core/job-state.ts';
+import { type ActiveState, type ExitResult, isThrottled } from '@launchfleet/shared/job/job-state';
 import type { JobRunnerEvent } from '../supervisor/job-runner-events.ts';
 import { signalNumber, type JobStatus } from '../supervisor/job-status.ts';
 
+export { isThrottled };
+
 /** One value of the `state` label. */
-export type JobStateValue = (typeof JOB_STATE_VALUES)[number];
+export type JobStateValue = ActiveState;
 /** One value of the `reason` label of `launchfleet_job_exits_total`. */
-export type ExitReason = (typeof EXIT_REASON_VALUES)[number];
+export type ExitReason = ExitResult;
 
-/**
- * Sub-state -> `state` label, before the disabled and spawn-failure refinements below.
- * `spawning` counts as running (a process is being created: launchd's `job_active`); `exited`
- * (idle after a bad run) is waiting, its badness shows in the exit counters and last status;
- * `removed` has no series at all (the job is gone).
- */
-const SUB_STATE_VALUE: { readonly [K in JobSubStateKind]: JobStateValue | undefined } = {
-  unloaded: 'waiting',
-  waiting: 'waiting',
-  exited: 'waiting',
-  'spawn-scheduled': 'spawn_scheduled',
-  spawning: 'running',
-  running: 'running',
-  'stopping-term': 'stopping',
-  'stopping-kill': 'stopping',
-  'removal-pending': 'stopping',
-  removed: undefined,
-};
-
-const IDLE: ReadonlySet<JobSubStateKind> = new Set(['unloaded', 'waiting', 'exited']);
-
-/**
- * The `state` label value of a job, or undefined for a removed job. A disabled job without a
- * process is `disabled` (a disabled job's running process is left alone and still `running`);
- * an idle job whose last spawn failed before exec is `spawn_failed`.
- */
-export function jobStateValue(
-  s: Pick<JobStatus, 'subState' | 'disabled' | 'spawnFailure'>,
-): JobStateValue | undefined {
-  if (IDLE.has(s.subState)) {
-    if (s.disabled) return 'disabled';
-    if (s.subState === 'exited' && s.spawnFailure !== undefined) return 'spawn_failed';
-  }
-  return SUB_STATE_VALUE[s.subState];
+/** The `state` label value of a job, or undefined for a removed job (it has no series). */
+export function jobStateValue(s: Pick<JobStatus, 'subState' | 'active'>): JobStateValue | undefined {
+  return s.subState === 'removed' ? undefined : s.active;
 }
 
 /** The `reason` label of one exit (see EXIT_REASON_VALUES). */
 export function exitReason(e: Extract<JobRunnerEvent, { type: 'exited' }>): ExitReason {
-  if (e.spawnFailed) return 'spawn_failure';
-  if (e.status.kind === 'signal') return e.crashed ? 'crash' : 'signal';
-  return e.status.code === 0 ? 'success' : 'failure';
+  return e.result;
 }
 
 /** The last exit status as `launchctl list` shows it: the code, or minus the signal number. */
@@ -64,9 +31,4 @@ export function lastExitStatus(
   if (s.lastExitCode !== undefined) return s.lastExitCode;
   if (s.lastTerminatingSignal !== undefined) return -signalNumber(s.lastTerminatingSignal);
   return undefined;
-}
-
-/** True while a respawn is held back by ThrottleInterval (launchd's "spawn scheduled"). */
-export function isThrottled(s: Pick<JobStatus, 'subState'>): boolean {
-  return s.subState === 'spawn-scheduled';
 }

@@ -1,22 +1,22 @@
-// The compact summary: bounded, problem jobs first, and the node-status maps.
+// The compact summary: bounded, problem jobs first.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildSnapshot, nodeStatusJobs, type JobMetricsSnapshot } from './snapshot.ts';
+import { buildSnapshot, type JobMetricsSnapshot } from './snapshot.ts';
 import { parsePromText, sampleValue } from './prom-text.ts';
 
 const agent = { natsConnected: true, desiredRevision: 3, signatureRefusals: {}, drift: {}, jobsLoaded: {} };
 
 function job(label: string, over: Partial<JobMetricsSnapshot> = {}): JobMetricsSnapshot {
-  return { domain: 'system', label, state: 'running', ...over };
+  return { domain: 'system', label, state: 'active', ...over };
 }
 
 describe('snapshot', () => {
   it('keeps problem jobs when truncating, and says how many were left out', () => {
     const jobs = [
       ...Array.from({ length: 10 }, (_, i) => job(`ok.${i}`)),
-      job('z.throttled', { throttled: true, state: 'spawn_scheduled' }),
+      job('z.throttled', { throttled: true, state: 'activating' }),
       job('y.loop', { crashLooping: true, runs: 9, exits: { crash: 9 } }),
-      job('x.failed', { state: 'spawn_failed' }),
+      job('x.failed', { state: 'failed' }),
     ];
     const s = buildSnapshot(jobs, [], agent, 4);
     assert.deepEqual(
@@ -27,30 +27,6 @@ describe('snapshot', () => {
     assert.equal(buildSnapshot(jobs, [], agent).omittedJobs, 0);
     // Small: a job is well under 200 bytes of JSON.
     assert.ok(JSON.stringify(s).length < 1000, JSON.stringify(s));
-  });
-
-  it('maps onto the node status jobs/details, first domain wins per label, load failures included', () => {
-    const s = buildSnapshot(
-      [
-        job('dup', { domain: 'system', state: 'spawn_scheduled', throttled: true, lastExitStatus: -11 }),
-        job('dup', { domain: 'gui/501' }),
-        job('calm', { runs: 2, exits: { success: 2 }, lastExitStatus: 0 }),
-      ],
-      [{ domain: 'system', label: 'broken' }],
-      agent,
-    );
-    const { jobs, details } = nodeStatusJobs(s);
-    assert.deepEqual(jobs, { dup: 'spawn_scheduled', calm: 'running', broken: 'load_failed' });
-    assert.deepEqual(details.dup, {
-      domain: 'system',
-      runs: 0,
-      throttled: true,
-      crashLooping: false,
-      successiveCrashes: 0,
-      lastExitStatus: -11,
-    });
-    assert.equal(details.broken?.loadFailed, true);
-    assert.equal(details.calm?.lastExitStatus, 0);
   });
 });
 

@@ -14,7 +14,9 @@ export interface JobMetricsSnapshot {
   /** `system`, `gui/<uid>`, `user/<uid>`. */
   readonly domain: string;
   readonly label: string;
+  /** The job's active state (the `state` label). */
   readonly state: JobStateValue;
+  readonly disabled?: true;
   /** Runs counted since the job was loaded (equals the sum of `exits`). */
   readonly runs?: number;
   /** Non-zero exit counts by reason. */
@@ -51,7 +53,7 @@ export const DEFAULT_SNAPSHOT_MAX_JOBS = 2000;
 /** Lower sorts first: the jobs the controller alerts on survive truncation. */
 function urgency(j: JobMetricsSnapshot): number {
   if (j.crashLooping === true) return 0;
-  if (j.state === 'spawn_failed') return 1;
+  if (j.state === 'failed') return 1;
   if (j.throttled === true) return 2;
   return 3;
 }
@@ -76,53 +78,4 @@ export function buildSnapshot(
     loadFailed: loadFailed.slice(0, limit),
     agent,
   };
-}
-
-/** The per-label detail the node status message carries (structurally the shared `JobDetail`). */
-export interface JobSummaryDetail {
-  readonly domain: string;
-  readonly runs: number;
-  readonly throttled: boolean;
-  readonly crashLooping: boolean;
-  readonly successiveCrashes: number;
-  readonly loadFailed?: boolean;
-  readonly lastExitStatus?: number;
-}
-
-/**
- * The snapshot as the node status's `jobs` (label -> state) and `details` maps. Those are keyed
- * by label alone: when a label is loaded in several domains, the first in snapshot order wins
- * (problem jobs sort first, so a problem is never hidden by a healthy twin).
- */
-export function nodeStatusJobs(s: AgentMetricsSnapshot): {
-  jobs: Record<string, string>;
-  details: Record<string, JobSummaryDetail>;
-} {
-  const jobs: Record<string, string> = {};
-  const details: Record<string, JobSummaryDetail> = {};
-  for (const j of s.jobs) {
-    if (Object.hasOwn(jobs, j.label)) continue;
-    jobs[j.label] = j.state;
-    details[j.label] = {
-      domain: j.domain,
-      runs: j.runs ?? 0,
-      throttled: j.throttled === true,
-      crashLooping: j.crashLooping === true,
-      successiveCrashes: j.successiveCrashes ?? 0,
-      ...(j.lastExitStatus !== undefined ? { lastExitStatus: j.lastExitStatus } : {}),
-    };
-  }
-  for (const f of s.loadFailed) {
-    if (Object.hasOwn(jobs, f.label)) continue;
-    jobs[f.label] = 'load_failed';
-    details[f.label] = {
-      domain: f.domain,
-      runs: 0,
-      throttled: false,
-      crashLooping: false,
-      successiveCrashes: 0,
-      loadFailed: true,
-    };
-  }
-  return { jobs, details };
 }

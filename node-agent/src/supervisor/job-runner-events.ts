@@ -4,20 +4,19 @@
  * in between two looks at it, so counters count events instead of being recomputed from state.
  * Observers must be cheap and must not throw: they run inside the runner's event loop.
  */
-import type { ExitStatus, ImmediateReason } from './core/job-state.ts';
+import type { ExitResult, ExitStatus, ImmediateReason } from './core/job-state.ts';
 
 export type JobRunnerEvent =
   /**
    * A run ended: a reaped process, a simulated exit after SIGKILL, or a spawn that failed before
-   * exec (`spawnFailed`; `status` then holds the code launchd records). Exactly one per
+   * exec (result `spawn-failed`; `status` then holds the code launchd records). Exactly one per
    * increment of the job's `runs`, reported before the effects of that step run.
    */
   | {
       readonly type: 'exited';
       readonly status: ExitStatus;
-      /** The process died of a crash signal we did not send (SPEC §1.4 Crashed). */
-      readonly crashed: boolean;
-      readonly spawnFailed: boolean;
+      /** How this run ended, in the fleet's vocabulary (crash, stopped by us, spawn-failed, ...). */
+      readonly result: ExitResult;
     }
   /** The spawner reported the exec; `latencyMs` runs from the machine's spawn decision to it. */
   | { readonly type: 'spawned'; readonly reason: ImmediateReason | undefined; readonly latencyMs: number }

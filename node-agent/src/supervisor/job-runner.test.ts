@@ -14,7 +14,7 @@ import { ClockJumpDetector } from './clock-jump-detector.ts';
 import { fixedOffset } from './core/calendar.ts';
 import { machineConfig, type MachineConfig } from './core/machine-config.ts';
 import { JobRunner, type RunnerDomain } from './job-runner.ts';
-import { formatPrint, listRow } from './job-status.ts';
+import { formatPrint, listRow, printJobState } from './job-status.ts';
 
 function setup(opts: { config?: MachineConfig; domain?: Partial<RunnerDomain> } = {}) {
   const clock = new FakeClock(Date.UTC(2026, 0, 5, 12, 0, 0), 1_000_000);
@@ -131,7 +131,8 @@ describe('JobRunner: spawning through the ports', () => {
       assert.equal(t.spawner.spawns.length, 0, 'the spawner is never asked');
       assert.equal(s.spawnFailure?.exitStatus, status);
       assert.equal(s.spawnFailure.stage, 'user');
-      assert.equal(s.jobState, 'spawn failed');
+      assert.equal(printJobState(s), 'spawn failed');
+      assert.equal(s.result, 'spawn-failed');
       assert.equal(s.lastExitCode, status);
       assert.equal(s.runs, 2);
       assert.equal(s.state, 'spawn scheduled');

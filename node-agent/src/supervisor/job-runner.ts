@@ -26,6 +26,7 @@ import {
 import { step } from './core/job-machine.ts';
 import type { DemandSourceKind, JobEffect, StandingSourceKind } from './core/job-effects.ts';
 import type { JobEvent, TimerId } from './core/job-events.ts';
+import { jobStateReport } from '@launchfleet/shared/job/job-state';
 import {
   STATE_TABLE,
   initialJobState,
@@ -199,8 +200,7 @@ export class JobRunner {
           this.o.onEvent?.(this, {
             type: 'exited',
             status: r.state.lastExit,
-            crashed: r.state.crashed,
-            spawnFailed: e.type === 'spawn-failed',
+            result: r.state.result,
           });
         for (const eff of r.effects) this.perform(eff);
       }
@@ -259,14 +259,6 @@ export class JobRunner {
     const toWall = (mono: number): number => wallNow - (monoNow - mono);
     const coarse = STATE_TABLE[s.sub.kind];
     const pid = pidOf(s.sub);
-    const jobState =
-      pid !== undefined
-        ? 'running'
-        : s.spawnFailure !== undefined
-          ? 'spawn failed'
-          : s.runs > 0
-            ? 'exited'
-            : 'not running';
     const timer = (id: TimerId): number | undefined => {
       const t = this.timers.get(id);
       return t ? toWall(t.dueMono) : undefined;
@@ -284,9 +276,7 @@ export class JobRunner {
       ...(this.path !== undefined ? { path: this.path } : {}),
       type: this.o.domain.kind === 'system' ? 'LaunchDaemon' : 'LaunchAgent',
       state: coarse.print,
-      subState: s.sub.kind,
-      active: coarse.active,
-      jobState,
+      ...jobStateReport(s.sub.kind, s.result),
       ...(pid !== undefined ? { pid } : {}),
       runs: s.runs,
       forks: s.spawns,

@@ -4,16 +4,15 @@
  * milliseconds (converted from the machine's monotonic times) so they mean something to people.
  */
 import { constants } from 'node:os';
-import type {
-  ActiveState,
-  HistoryEntry,
-  ImmediateReason,
-  JobSubStateKind,
-  SpawnFailureInfo,
-} from './core/job-state.ts';
+import type { JobStateReport } from '@launchfleet/shared/job/job-state';
+import type { HistoryEntry, ImmediateReason, SpawnFailureInfo } from './core/job-state.ts';
 import { formatSocketLines, type JobSocketsStatus } from './sockets/socket-status.ts';
 
-export interface JobStatus {
+/**
+ * The fleet's `{subState, active, result}` (JobStateReport) plus print's fields: the typed state
+ * is carried as is to the wire, the metrics and the controller.
+ */
+export interface JobStatus extends JobStateReport {
   readonly label: string;
   /** 'system', 'gui/501', 'user/501'. */
   readonly domain: string;
@@ -22,10 +21,6 @@ export interface JobStatus {
   readonly type: 'LaunchDaemon' | 'LaunchAgent' | 'Submitted';
   /** print's `state =` (from the translation table). */
   readonly state: string;
-  readonly subState: JobSubStateKind;
-  readonly active: ActiveState;
-  /** Modern print's `job state =`: running | exited | spawn failed | not running. */
-  readonly jobState: string;
   readonly pid?: number;
   readonly runs: number;
   /** Spawns attempted (modern `forks`). */
@@ -120,12 +115,22 @@ export function formatPrint(s: JobStatus, nowWall: number): string {
     );
   if (s.spawnFailure)
     add('spawn failure', `${s.spawnFailure.stage}: ${s.spawnFailure.errno} (${s.spawnFailure.message})`);
-  add('job state', s.jobState);
+  add('job state', printJobState(s));
   if (s.sockets)
     lines.push(...formatSocketLines({ sockets: s.sockets, ...(s.inetd ? { inetd: s.inetd } : {}) }));
   if (s.disabled) add('disabled', 'true');
   lines.push('}');
   return lines.join('\n');
+}
+
+/**
+ * Modern print's `job state =` line (running | exited | spawn failed | not running): how
+ * launchctl words the typed state, for people and launchctl-compatible output only.
+ */
+export function printJobState(s: Pick<JobStatus, 'pid' | 'result' | 'runs'>): string {
+  if (s.pid !== undefined) return 'running';
+  if (s.result === 'spawn-failed') return 'spawn failed';
+  return s.runs > 0 ? 'exited' : 'not running';
 }
 
 function exitCodeText(code: number): string {

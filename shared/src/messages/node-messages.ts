@@ -3,7 +3,16 @@
  * (`lf.hb.<nodeId>`) and events (stream `LF_EVENTS`, `lf.events.<nodeId>.<kind>`).
  */
 import type { Result } from '../errors.ts';
+import {
+  type JobStateReport,
+  LOAD_FAILED,
+  isActiveState,
+  isJobResult,
+  isJobSubState,
+  jobStateReport,
+} from '../job/job-state.ts';
 import { FieldReader, type MessageError, decodeEnvelope, encodeEnvelope, isRecord } from './envelope.ts';
+import { isLegacyJobState, legacyJobState } from './legacy-job-state.ts';
 import { nodeIdPattern } from './tokens.ts';
 
 export const nodeKinds = { status: 'node.status', heartbeat: 'node.heartbeat', event: 'node.event' } as const;
@@ -15,8 +24,12 @@ export type NodeHealth = 'ok' | 'degraded' | 'failing';
 export interface NodeStatus {
   readonly nodeId: string;
   readonly health: NodeHealth;
-  /** label -> coarse job state (`running`, `waiting`, `throttled`, ...). Bounded. */
-  readonly jobs: Record<string, string>;
+  /**
+   * label -> the job's typed state (shared/src/job/job-state.ts). Bounded. Agents from before
+   * the typed vocabulary sent a coarse string here; the decoder reads those too
+   * (legacy-job-state.ts), so readers only ever see the typed form.
+   */
+  readonly jobs: Record<string, JobStateReport>;
   /** label -> bundle version the node runs. Bounded. */
   readonly versions: Record<string, string>;
   /**
@@ -48,7 +61,10 @@ export interface JobDetail {
   readonly lastExitStatus?: number;
   /** Consecutive runs that ended too soon or crashed (reset by a healthy run). */
   readonly successiveCrashes?: number;
-  /** True while a respawn is held back by ThrottleInterval. */
+  /**
+   * Old agents only: true while a respawn was held back by ThrottleInterval. The typed state says
+   * it now (`subState: 'spawn-scheduled'`); the decoder uses this to read old reports.
+   */
   readonly throttled?: boolean;
   /** True while the job is crash-looping. */
   readonly crashLooping?: boolean;
@@ -64,6 +80,8 @@ export interface JobDetail {
   readonly crashLoopingSince?: number;
   /** Optional (additive): the bundle version when the job is managed by the fleet. */
   readonly managedVersion?: number;
+  /** Optional (additive): the override database says disabled (launchctl disable). */
+  readonly disabled?: boolean;
 }
 
 /** Cumulative counters of the agent, by reason / kind (bounded maps). */
@@ -88,7 +106,7 @@ export interface Heartbeat {
  * - `enroll-refused`: (controller) an enrolment was refused.
  * - `control-error`: (controller) a control-plane task failed (e.g. re-pushing revocations).
  * - `job-state`: a job's state changed (coalesced per job: at most one per job per second, always
- *   the latest); `reason` is the fleet coarse state, `domain` the job's domain.
+ *   the latest); `jobState` is its typed state, `reason` its sub-state, `domain` the job's domain.
  * - `job-loaded` / `job-unloaded`: the agent loaded / unloaded a managed job (desired state).
  * - `load-failed`: a verified bundle could not be loaded (invalid plist, label conflict, ...).
  * - `drift`: a managed job drifted and was repaired; `reason` is `plist-changed`, `job-unloaded`
@@ -147,6 +165,8 @@ export interface NodeEvent {
   readonly version?: number;
   /** Optional (additive): the job's domain (`system`, `gui/501`, ...) for job events. */
   readonly domain?: string;
+  /** `job-state` events: the job's typed state (read from `reason` for events of old agents). */
+  readonly jobState?: JobStateReport;
 }
 
 const healths: readonly NodeHealth[] = ['ok', 'degraded', 'failing'];
@@ -162,9 +182,9 @@ export function decodeNodeStatus(data: Uint8Array | string): Result<NodeStatus, 
   const f = new FieldReader(env.value.body);
   const nodeId = f.string('nodeId', 21, nodeIdPattern);
   const health = f.oneOf('health', healths);
-  const jobs = f.stringMap('jobs', 2000, 255);
   const versions = f.stringMap('versions', 2000, 255);
   const details = readDetails(f.raw('details'), f.problems);
+  const jobs = readJobs(f.raw('jobs'), details, f.problems);
   const counters = readCounters(f.raw('counters'), f.problems);
   const agentVersion = f.optString('agentVersion', 64);
   const domains = readStringList(f.raw('domains'), 'domains', 256, 32, f.problems);
@@ -203,6 +223,66 @@ function readStringList(
   return v as string[];
 }
 
+/** The typed state of one job: `{subState, active, result}`, consistent with the translation table. */
+export function readJobState(v: unknown, path: string, problems: string[]): JobStateReport | undefined {
+  if (!isRecord(v)) {
+    problems.push(`${path} must be an object {subState, active, result}`);
+    return undefined;
+  }
+  const { subState, active, result } = v;
+  if (!isJobSubState(subState) || !isActiveState(active) || !isJobResult(result)) {
+    problems.push(`${path} must name a known subState, active state and result`);
+    return undefined;
+  }
+  const s = jobStateReport(subState, result);
+  if (s.active !== active) {
+    problems.push(`${path}.active must be ${s.active} for ${subState} (${result})`);
+    return undefined;
+  }
+  return s;
+}
+
+/** `jobs`: typed states, or an old agent's coarse strings read with their details. */
+function readJobs(
+  v: unknown,
+  details: Record<string, JobDetail> | undefined,
+  problems: string[],
+): Record<string, JobStateReport> {
+  if (v === undefined) return {};
+  if (!isRecord(v)) {
+    problems.push('body.jobs must be an object');
+    return {};
+  }
+  const entries = Object.entries(v);
+  if (entries.length > 2000) {
+    problems.push('body.jobs must have at most 2000 entries');
+    return {};
+  }
+  const out: Record<string, JobStateReport> = {};
+  for (const [label, j] of entries) {
+    if (label.length > 255) {
+      problems.push('body.jobs keys must be labels of at most 255 characters');
+      return {};
+    }
+    const path = `body.jobs[${JSON.stringify(label.slice(0, 64))}]`;
+    if (typeof j === 'string') {
+      if (!isLegacyJobState(j)) {
+        problems.push(`${path} is not a job state`);
+        return {};
+      }
+      out[label] = legacyJobState(j, details?.[label]);
+      continue;
+    }
+    const s = readJobState(j, path, problems);
+    if (!s) return {};
+    out[label] = s;
+  }
+  // A label that failed to load has no machine; old agents reported it in the details only.
+  for (const [label, d] of Object.entries(details ?? {}))
+    if (d.loadFailed === true && !Object.hasOwn(out, label)) out[label] = LOAD_FAILED;
+  return out;
+}
+
 function readDetails(v: unknown, problems: string[]): Record<string, JobDetail> | undefined {
   if (v === undefined) return undefined;
   if (!isRecord(v)) {
@@ -232,6 +312,7 @@ function readDetails(v: unknown, problems: string[]): Record<string, JobDetail> 
     const pid = r.optInt('pid', 1, 0x7fffffff);
     const crashLoopingSince = r.optInt('crashLoopingSince', 0, Number.MAX_SAFE_INTEGER);
     const managedVersion = r.optInt('managedVersion', 1, Number.MAX_SAFE_INTEGER);
+    const disabled = optBool(r, d, 'disabled');
     if (r.problems.length > 0) {
       problems.push(...r.problems);
       return undefined;
@@ -248,6 +329,7 @@ function readDetails(v: unknown, problems: string[]): Record<string, JobDetail> 
       ...(pid !== undefined && { pid }),
       ...(crashLoopingSince !== undefined && { crashLoopingSince }),
       ...(managedVersion !== undefined && { managedVersion }),
+      ...(disabled !== undefined && { disabled }),
     };
   }
   return out;
@@ -313,6 +395,8 @@ export function decodeNodeEvent(data: Uint8Array | string): Result<NodeEvent, Me
   const detail = f.optString('detail', 4096);
   const version = f.optInt('version', 0, Number.MAX_SAFE_INTEGER);
   const domain = f.optString('domain', 32);
+  const jobState =
+    kind === 'job-state' ? readEventJobState(f.raw('jobState'), reason, f.problems) : undefined;
   const ev: NodeEvent = {
     source,
     kind,
@@ -321,8 +405,19 @@ export function decodeNodeEvent(data: Uint8Array | string): Result<NodeEvent, Me
     ...(detail !== undefined && { detail }),
     ...(version !== undefined && { version }),
     ...(domain !== undefined && { domain }),
+    ...(jobState !== undefined && { jobState }),
   };
   return f.done(ev);
+}
+
+/** A job-state event's typed state; an old agent's event has only the coarse string in `reason`. */
+function readEventJobState(
+  v: unknown,
+  reason: string | undefined,
+  problems: string[],
+): JobStateReport | undefined {
+  if (v !== undefined) return readJobState(v, 'body.jobState', problems);
+  return isLegacyJobState(reason) ? legacyJobState(reason, undefined) : undefined;
 }
 
 /** Cuts a detail string to a bounded length for an event. */

@@ -13,6 +13,8 @@
  * to load or spawn), which are few in a healthy fleet. Agents expose full detail locally.
  */
 
+import { ACTIVE_STATES, EXIT_RESULTS } from '../job/job-state.ts';
+
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
 export interface MetricDef {
@@ -29,25 +31,21 @@ const def = (name: string, type: MetricType, help: string, labels: readonly stri
   labels,
 });
 
-/** The coarse job states used as the `state` label value (bounded set). */
-export const JOB_STATE_VALUES = [
-  'running',
-  'waiting',
-  'spawn_scheduled',
-  'stopping',
-  'spawn_failed',
-  'disabled',
-] as const;
+/**
+ * The `state` label values: a job's active state (shared/src/job/job-state.ts, systemd's
+ * ActiveState, as node_exporter's systemd collector exports units). Bounded: five values.
+ */
+export const JOB_STATE_VALUES = ACTIVE_STATES;
 
-/** Exit classifications used as the `reason` label of exits (bounded set). */
-export const EXIT_REASON_VALUES = ['success', 'failure', 'crash', 'signal', 'spawn_failure'] as const;
+/** The `reason` label values of the exit counter: how each run ended (the job-state `result`). */
+export const EXIT_REASON_VALUES = EXIT_RESULTS;
 
 /** Metrics the agent exposes for each loaded job. */
 export const jobMetrics = {
   state: def(
     'launchfleet_job_state',
     'gauge',
-    'Current coarse state of the job: 1 for the state it is in, 0 for the others.',
+    'Active state of the job (active, inactive, activating, deactivating, failed): 1 for the state it is in, 0 for the others.',
     ['domain', 'label', 'state'],
   ),
   runs: def(
@@ -56,11 +54,12 @@ export const jobMetrics = {
     'Processes of the job that have exited (launchd "runs").',
     ['domain', 'label'],
   ),
-  exits: def('launchfleet_job_exits_total', 'counter', 'Job process exits by classification.', [
-    'domain',
-    'label',
-    'reason',
-  ]),
+  exits: def(
+    'launchfleet_job_exits_total',
+    'counter',
+    'Job runs that ended, by result (success, exit-code, signal, crash, stopped, spawn-failed).',
+    ['domain', 'label', 'reason'],
+  ),
   throttled: def(
     'launchfleet_job_throttled',
     'gauge',
@@ -101,6 +100,12 @@ export const jobMetrics = {
     'launchfleet_job_timer_lag_seconds',
     'gauge',
     'How late the last StartInterval or StartCalendarInterval firing ran compared to its schedule.',
+    ['domain', 'label'],
+  ),
+  disabled: def(
+    'launchfleet_job_disabled',
+    'gauge',
+    '1 while the job is disabled in the override database (launchctl disable).',
     ['domain', 'label'],
   ),
   loadFailed: def(
@@ -155,7 +160,7 @@ export const controllerMetrics = {
   fleetJobs: def(
     'launchfleet_fleet_jobs',
     'gauge',
-    'Nodes on which the job is in each coarse state (stale reports of offline nodes included).',
+    'Nodes on which the job is in each active state (stale reports of offline nodes included).',
     ['label', 'state'],
   ),
   rolloutState: def(

@@ -85,7 +85,7 @@ export class FleetObserver {
 
   #check(s: NodeStatus, now: number): void {
     for (const [label, state] of Object.entries(s.jobs)) {
-      if (state !== 'running') continue;
+      if (state.subState !== 'running') continue;
       const k = `${label}@${s.versions[label] ?? ''}`;
       let m = this.#running.get(k);
       if (!m) this.#running.set(k, (m = new Map<string, number>()));

@@ -9,6 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { jobStateReport } from '@launchfleet/shared/job/job-state';
 import { Kvm } from '@nats-io/kv';
 import { buckets, keys } from '@launchfleet/shared/messages/index';
 import { type RunningController, startController } from '@launchfleet/controller/api/start-controller';
@@ -44,7 +45,9 @@ describe('controller: alert events on NATS and the gRPC event stream', () => {
   const crashLooping = (on: boolean) =>
     fleet.putStatus(node, {
       health: on ? 'failing' : 'ok',
-      jobs: { [label]: on ? 'crash_looping' : 'running' },
+      jobs: {
+        [label]: on ? jobStateReport('spawn-scheduled', 'exit-code') : jobStateReport('running', 'success'),
+      },
       versions: {},
       details: {
         [label]: on

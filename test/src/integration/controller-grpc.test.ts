@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { jobStateReport } from '@launchfleet/shared/job/job-state';
 import {
   credentials,
   loadPackageDefinition,
@@ -80,9 +81,9 @@ describe('controller: the process, TLS, roles, audit, reflection, CLI', () => {
     api = new RawApi(port, fleet.tls);
     await fleet.putStatus(nodes[0] as NodeIdentity, {
       health: 'degraded',
-      jobs: { 'com.acme.web': 'spawn_scheduled' },
+      jobs: { 'com.acme.web': jobStateReport('spawn-scheduled', 'exit-code') },
       versions: { 'com.acme.web': '1' },
-      details: { 'com.acme.web': { domain: 'system', throttled: true, lastExitStatus: 78 } },
+      details: { 'com.acme.web': { domain: 'system', lastExitStatus: 78 } },
     });
   });
 
@@ -227,12 +228,14 @@ describe('controller: the process, TLS, roles, audit, reflection, CLI', () => {
     const health = await lf(['jobs', 'health', 'com.acme.web']);
     assert.equal(health.code, 0, health.err);
     assert.match(health.out, /^STATE\s+NODES$/m);
-    assert.match(health.out, /^spawn_scheduled\s+1$/m);
+    assert.match(health.out, /^activating\s+1$/m);
+    assert.match(health.out, /^SUB-STATE\s+NODES$/m);
+    assert.match(health.out, /^spawn-scheduled\s+1$/m);
     assert.match(health.out, /problems: 0 crash-looping, 0 failed, 1 throttled/);
     assert.match(
       health.out,
       new RegExp(
-        `^${nodes[0]?.nodeId}\\s+host-0\\s+throttled\\s+spawn_scheduled\\s+78\\s+0\\s+online\\s+\\S+\\s+1$`,
+        `^${nodes[0]?.nodeId}\\s+host-0\\s+throttled\\s+spawn-scheduled\\s+exit-code\\s+78\\s+0\\s+online\\s+\\S+\\s+1$`,
         'm',
       ),
     );
@@ -264,7 +267,10 @@ describe('controller: the process, TLS, roles, audit, reflection, CLI', () => {
     assert.match(got.plist, /<key>Label<\/key>\s*<string>com\.acme\.bin<\/string>/);
     assert.equal(got.domain, 'gui/*');
     const desc = await lf(['nodes', 'describe', 'host-0']);
-    assert.match(desc.out, /^com\.acme\.web\s+system\s+spawn_scheduled\s+1\s+78\s+throttled$/m);
+    assert.match(
+      desc.out,
+      /^com\.acme\.web\s+system\s+spawn-scheduled\s+activating\s+exit-code\s+1\s+78\s+throttled$/m,
+    );
     const deleted = await lf(['jobs', 'delete', 'com.acme.cli', '--json']);
     assert.equal((JSON.parse(deleted.out) as { nodesRemoved: number }).nodesRemoved, 1);
   });

@@ -19,12 +19,14 @@ import {
   keys,
   subjects,
 } from '@launchfleet/shared/messages/index';
+import { jobStateReport } from '@launchfleet/shared/job/job-state';
 import type { RunningController } from '@launchfleet/controller/api/start-controller';
 import type { NodeIdentity } from '@launchfleet/node-agent/link/index';
 import { ControllerFleet, RawApi, jobPlist } from '../support/controller-fleet.ts';
 import { repoRoot } from '../support/paths.ts';
 
 const label = 'com.acme.backup';
+const running = jobStateReport('running', 'success');
 
 describe('controller: fleet health, presence, metrics', () => {
   let fleet: ControllerFleet;
@@ -43,25 +45,26 @@ describe('controller: fleet health, presence, metrics', () => {
     const v = { [label]: '1' };
     await fleet.putStatus(nodes[0] as NodeIdentity, {
       health: 'ok',
-      jobs: { [label]: 'running' },
+      jobs: { [label]: running },
       versions: v,
     });
     await fleet.putStatus(nodes[1] as NodeIdentity, {
       health: 'degraded',
-      jobs: { [label]: 'spawn_scheduled' },
+      jobs: { [label]: jobStateReport('spawn-scheduled', 'exit-code') },
       versions: v,
-      details: { [label]: { domain: 'system', throttled: true, lastExitStatus: 1, successiveCrashes: 1 } },
+      details: { [label]: { domain: 'system', lastExitStatus: 1, successiveCrashes: 1 } },
     });
     await fleet.putStatus(nodes[2] as NodeIdentity, {
       health: 'failing',
-      jobs: { [label]: 'running', 'com.acme.other': 'waiting' },
+      jobs: { [label]: running, 'com.acme.other': jobStateReport('waiting', 'success') },
       versions: v,
       details: {
         [label]: { domain: 'system', crashLooping: true, lastExitStatus: -11, successiveCrashes: 7 },
       },
       counters: { signatureRefusals: { 'bad-signature': 2 }, drift: { unloaded: 1 } },
     });
-    await fleet.putStatus(nodes[3] as NodeIdentity, {
+    // Node 3 runs an agent from before the typed job state: its report is read all the same.
+    await fleet.putRawStatus(nodes[3] as NodeIdentity, {
       health: 'degraded',
       jobs: { [label]: 'spawn_failed' },
       versions: {},
@@ -69,7 +72,7 @@ describe('controller: fleet health, presence, metrics', () => {
     });
     await fleet.putStatus(nodes[4] as NodeIdentity, {
       health: 'ok',
-      jobs: { [label]: 'running' },
+      jobs: { [label]: running },
       versions: { [label]: '0' },
     });
     await fleet.putInventory(nodes[4] as NodeIdentity, {
@@ -89,7 +92,8 @@ describe('controller: fleet health, presence, metrics', () => {
 
   test('job health: counts by state and the problem nodes with last exit and staleness', async () => {
     const h = await api.call('JobHealth', { label }, fleet.tokens.viewer);
-    assert.deepEqual(h['states'], { running: 3, spawn_scheduled: 1, spawn_failed: 1 });
+    assert.deepEqual(h['states'], { active: 3, activating: 1, failed: 1 });
+    assert.deepEqual(h['subStates'], { running: 3, 'spawn-scheduled': 1, exited: 1 });
     assert.equal(h['nodesReporting'], 5);
     assert.equal(h['desiredVersion'], 1);
     assert.equal(h['nodesTargeted'], 6);
@@ -124,8 +128,8 @@ describe('controller: fleet health, presence, metrics', () => {
     const d = await api.call('DescribeNode', { node: 'mac-four' }, fleet.tokens.viewer);
     const jobs = d['jobs'] as Record<string, unknown>[];
     assert.deepEqual(
-      jobs.map((j) => [j['label'], j['state'], j['version']]),
-      [[label, 'running', '0']],
+      jobs.map((j) => [j['label'], j['state'], j['jobState'], j['version']]),
+      [[label, 'active', running, '0']],
     );
   });
 
@@ -160,14 +164,14 @@ describe('controller: fleet health, presence, metrics', () => {
     await api.call('JobHealth', { label }, fleet.tokens.viewer);
     const text = await (await fetch(`http://127.0.0.1:${c.metricsPort}/metrics`)).text();
     const has = (s: string) => text.split('\n').some((l) => l.startsWith(s));
-    assert.ok(has(`launchfleet_fleet_jobs{label="${label}",state="running"} 3`), text);
+    assert.ok(has(`launchfleet_fleet_jobs{label="${label}",state="active"} 3`), text);
     assert.ok(has(`launchfleet_job_crash_looping{node="${id(2)}",domain="system",label="${label}"} 1`));
     assert.ok(has(`launchfleet_job_last_exit_status{node="${id(2)}",domain="system",label="${label}"} -11`));
     assert.ok(has(`launchfleet_job_successive_crashes{node="${id(2)}",domain="system",label="${label}"} 7`));
     assert.ok(has(`launchfleet_job_throttled{node="${id(1)}",domain="system",label="${label}"} 1`));
     assert.ok(has(`launchfleet_job_load_failed{node="${id(3)}",domain="system",label="${label}"} 1`));
     assert.ok(!text.includes(`node="${id(0)}",domain`), 'a healthy job has no per-node series');
-    assert.ok(has('launchfleet_fleet_jobs{label="com.acme.other",state="waiting"} 1'));
+    assert.ok(has('launchfleet_fleet_jobs{label="com.acme.other",state="inactive"} 1'));
     assert.ok(has(`launchfleet_agent_signature_refusals_total{node="${id(2)}",reason="bad-signature"} 2`));
     assert.ok(has(`launchfleet_agent_drift_total{node="${id(2)}",kind="unloaded"} 1`));
     assert.ok(has(`launchfleet_node_last_seen_timestamp_seconds{node="${id(0)}"}`));
@@ -234,7 +238,7 @@ describe('controller: fleet health, presence, metrics', () => {
     assert.equal(h['nodesReporting'], 5);
     await fleet.putStatus(nodes[0] as NodeIdentity, {
       health: 'ok',
-      jobs: { [label]: 'throttled' },
+      jobs: { [label]: jobStateReport('spawn-scheduled', 'crash') },
       versions: {},
     });
     await waitUntil(

@@ -10,6 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { jobStateReport } from '@launchfleet/shared/job/job-state';
 import { Kvm } from '@nats-io/kv';
 import {
   buckets,
@@ -86,14 +87,19 @@ describe('controller: 10,000 nodes', () => {
   test('health over 10,000 status snapshots through the API: every node counted', async (t) => {
     const nodes = await new Kvm(c.app.nc).open(buckets.nodes);
     await forEachBounded(ids, 512, async (nodeId, i) => {
-      const state = i % 500 === 0 ? 'spawn_scheduled' : i % 777 === 0 ? 'crash_looping' : 'running';
+      const state =
+        i % 500 === 0
+          ? jobStateReport('spawn-scheduled', 'exit-code')
+          : i % 777 === 0
+            ? jobStateReport('exited', 'spawn-failed')
+            : jobStateReport('running', 'success');
       await nodes.put(
         keys.nodeStatus(nodeId),
         encodeNodeStatus(
           {
             nodeId,
             health: 'ok',
-            jobs: { [label]: state, 'com.acme.other': 'waiting' },
+            jobs: { [label]: state, 'com.acme.other': jobStateReport('waiting', 'success') },
             versions: { [label]: '1' },
           },
           Date.now(),

@@ -14,6 +14,7 @@ import { eventually } from '../support/eventually.ts';
 
 interface Health {
   states?: Record<string, number>;
+  subStates?: Record<string, number>;
   nodesReporting?: number;
   nodesOffline?: number;
   nodesTargeted?: number;
@@ -79,7 +80,7 @@ describe('e2e: the controller with three agent processes', { timeout: 240_000 },
     assert.equal(a.code, 0, a.stderr);
     await eventually(async () => {
       const h = await health('com.e2e.ams');
-      if (h.states?.['running'] !== 1) throw new Error(`not running yet: ${JSON.stringify(h)}`);
+      if (h.subStates?.['running'] !== 1) throw new Error(`not running yet: ${JSON.stringify(h)}`);
     }, 60_000);
     // Give the other nodes time to have received it, if the selector were wrong.
     await new Promise((r) => setTimeout(r, 2_000));
@@ -93,7 +94,7 @@ describe('e2e: the controller with three agent processes', { timeout: 240_000 },
     assert.equal(b.code, 0, b.stderr);
     await eventually(async () => {
       const h = await health('com.e2e.all');
-      if (h.states?.['running'] !== 3) throw new Error(`not on every node yet: ${JSON.stringify(h)}`);
+      if (h.subStates?.['running'] !== 3) throw new Error(`not on every node yet: ${JSON.stringify(h)}`);
     }, 60_000);
   });
 
@@ -118,7 +119,7 @@ describe('e2e: the controller with three agent processes', { timeout: 240_000 },
     await fleet.restartAgent('ber');
     await eventually(async () => {
       const h = await health('com.e2e.all');
-      if (h.nodesOffline !== 0 || h.states?.['running'] !== 3)
+      if (h.nodesOffline !== 0 || h.subStates?.['running'] !== 3)
         throw new Error(`not back yet: ${JSON.stringify(h)}`);
     }, 60_000);
     const log = await fleet.logs();

@@ -106,7 +106,7 @@ describe('fleet link: desired state, reporting, drift', () => {
     const s = await eventually(
       async () => {
         const st = await nodeStatus(cp, nodeId);
-        return st?.jobs[label] === 'running' && st.details?.[label]?.pid === pid1 ? st : undefined;
+        return st?.jobs[label]?.subState === 'running' && st.details?.[label]?.pid === pid1 ? st : undefined;
       },
       10_000,
       'status snapshot shows the job running',
@@ -114,12 +114,13 @@ describe('fleet link: desired state, reporting, drift', () => {
     assert.equal(s.versions[label], '1');
     assert.equal(s.details?.[label]?.managedVersion, 1);
     assert.equal(s.details?.[label]?.domain, 'system');
+    assert.deepEqual(s.jobs[label], { subState: 'running', active: 'active', result: 'success' });
     assert.equal(s.health, 'ok');
     assert.deepEqual(s.domains, ['system']);
     assert.ok(JSON.stringify(s).length < 4096, 'the snapshot is small');
     await eventually(() => events.of(nodeId, 'job-loaded', label).length === 1, 10_000, 'job-loaded event');
     await eventually(
-      () => events.of(nodeId, 'job-state', label).some((e) => e.reason === 'running'),
+      () => events.of(nodeId, 'job-state', label).some((e) => e.jobState?.subState === 'running'),
       10_000,
       'job-state running event',
     );
@@ -301,7 +302,7 @@ describe('fleet link: desired state, reporting, drift', () => {
     );
     const reply = await cp.nc.request(subjects.query(nodeId, 'status'), '', { timeout: 2000 });
     const s = decodeNodeStatus(reply.data);
-    assert.ok(s.ok && s.value.jobs[label] === 'running');
+    assert.ok(s.ok && s.value.jobs[label]?.subState === 'running');
     await eventually(
       () => events.of(nodeId, 'message-refused').length >= before + 3,
       10_000,
@@ -382,7 +383,7 @@ describe('fleet link: desired state, reporting, drift', () => {
     await eventually(() => node.job(flap) === undefined, 10_000, 'flapping job unloaded');
     // The last state change is published within one window after the job is gone.
     await eventually(
-      () => events.of(nodeId, 'job-state', flap).at(-1)?.reason === 'stopping',
+      () => events.of(nodeId, 'job-state', flap).at(-1)?.jobState?.subState === 'removed',
       10_000,
       'the final state is published',
     );

@@ -22,10 +22,12 @@ import {
   type NodeStatus,
   encodeHeartbeat,
   encodeNodeInventory,
+  encodeEnvelope,
   encodeNodeStatus,
   keys,
   kvSubject,
   buckets,
+  nodeKinds,
   subjects,
 } from '@launchfleet/shared/messages/index';
 import { KeyStore, NatsIdentity } from '@launchfleet/controller/identity/index';
@@ -214,6 +216,15 @@ export class ControllerFleet {
     await jetstream(nc).publish(
       kvSubject(buckets.nodes, keys.nodeStatus(id.nodeId)),
       encodeNodeStatus({ nodeId: id.nodeId, ...s }, Date.now()),
+    );
+  }
+
+  /** Puts a status body as given, e.g. in the shape of an older agent (`jobs` as coarse strings). */
+  async putRawStatus(id: NodeIdentity, body: Record<string, unknown>): Promise<void> {
+    const nc = await this.nodeConn(id);
+    await jetstream(nc).publish(
+      kvSubject(buckets.nodes, keys.nodeStatus(id.nodeId)),
+      encodeEnvelope(nodeKinds.status, Date.now(), { nodeId: id.nodeId, ...body }),
     );
   }
 

@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { type JobStateReport, jobStateReport } from '@launchfleet/shared/job/job-state';
 import type { NodeStatus } from '@launchfleet/shared/messages/index';
 import { FleetIndex } from './fleet-index.ts';
+
+const running = jobStateReport('running', 'success');
+const throttled = jobStateReport('spawn-scheduled', 'exit-code');
+const waiting = jobStateReport('waiting', 'success');
+const noexec = jobStateReport('exited', 'spawn-failed');
 
 const id = (i: number) =>
   `n${String(i)
@@ -9,7 +15,7 @@ const id = (i: number) =>
     .replace(/[0-9]/g, (d) => 'abcdefghij'[Number(d)] ?? 'a')}`;
 const status = (
   nodeId: string,
-  jobs: Record<string, string>,
+  jobs: Record<string, JobStateReport>,
   extra: Partial<NodeStatus> = {},
 ): NodeStatus => ({
   nodeId,
@@ -34,13 +40,13 @@ function fleet(n: number): FleetIndex {
 
 test('counts by state and problem nodes follow the latest status of each node', () => {
   const ix = fleet(4);
-  ix.setStatus(id(0), status(id(0), { 'com.acme.backup': 'running' }), 1000);
-  ix.setStatus(id(1), status(id(1), { 'com.acme.backup': 'throttled' }), 1000);
+  ix.setStatus(id(0), status(id(0), { 'com.acme.backup': running }), 1000);
+  ix.setStatus(id(1), status(id(1), { 'com.acme.backup': throttled }), 1000);
   ix.setStatus(
     id(2),
     status(
       id(2),
-      { 'com.acme.backup': 'running' },
+      { 'com.acme.backup': running },
       {
         details: {
           'com.acme.backup': {
@@ -54,11 +60,19 @@ test('counts by state and problem nodes follow the latest status of each node', 
     ),
     1000,
   );
-  ix.setStatus(id(3), status(id(3), { 'com.acme.other': 'spawn_failed' }), 1000);
+  ix.setStatus(id(3), status(id(3), { 'com.acme.other': noexec }), 1000);
   let h = ix.jobHealth('com.acme.backup', 2000, 100);
   assert.deepEqual([...h.states].sort(), [
+    ['activating', 1],
+    ['active', 2],
+  ]);
+  assert.deepEqual([...h.subStates].sort(), [
     ['running', 2],
-    ['throttled', 1],
+    ['spawn-scheduled', 1],
+  ]);
+  assert.deepEqual([...h.results].sort(), [
+    ['exit-code', 1],
+    ['success', 2],
   ]);
   assert.equal(h.reporting, 3);
   assert.deepEqual(h.problemCounts, { throttled: 1, crash_looping: 1, failed: 0 });
@@ -70,10 +84,10 @@ test('counts by state and problem nodes follow the latest status of each node', 
     ],
   );
   // Node 1 recovers, node 0 drops the job: the indexes follow.
-  ix.setStatus(id(1), status(id(1), { 'com.acme.backup': 'running' }), 3000);
+  ix.setStatus(id(1), status(id(1), { 'com.acme.backup': running }), 3000);
   ix.setStatus(id(0), status(id(0), {}), 3000);
   h = ix.jobHealth('com.acme.backup', 3000, 100);
-  assert.deepEqual([...h.states], [['running', 2]]);
+  assert.deepEqual([...h.states], [['active', 2]]);
   assert.deepEqual(h.problemCounts, { throttled: 0, crash_looping: 1, failed: 0 });
   assert.equal(ix.jobHealth('com.acme.other', 3000, 10).problems[0]?.problem, 'failed');
   // A deleted status removes the node from every label.
@@ -90,7 +104,7 @@ test('presence and staleness come from the newest of status and heartbeat', () =
   assert.ok(a);
   assert.equal(ix.presence(a, 1000), 'offline');
   assert.equal(ix.staleness(a, 1000), -1);
-  ix.setStatus(id(0), status(id(0), { x: 'running' }), 10_000);
+  ix.setStatus(id(0), status(id(0), { x: running }), 10_000);
   assert.equal(ix.presence(a, 20_000), 'online');
   assert.equal(ix.presence(a, 40_001), 'offline');
   assert.ok(ix.heartbeat(id(0), 7, 39_000));
@@ -107,7 +121,7 @@ test('presence and staleness come from the newest of status and heartbeat', () =
 
 test('problems are capped but counted in full', () => {
   const ix = fleet(50);
-  for (let i = 0; i < 50; i++) ix.setStatus(id(i), status(id(i), { j: 'throttled' }), 1);
+  for (let i = 0; i < 50; i++) ix.setStatus(id(i), status(id(i), { j: throttled }), 1);
   const h = ix.jobHealth('j', 2, 10);
   assert.equal(h.problems.length, 10);
   assert.equal(h.problemsTruncated, true);
@@ -136,7 +150,7 @@ test('a health query over 10,000 nodes takes well under the 200 ms budget', () =
   for (let i = 0; i < 10_000; i++)
     ix.setStatus(
       id(i),
-      status(id(i), { 'com.acme.backup': i % 100 === 0 ? 'throttled' : 'running', other: 'waiting' }),
+      status(id(i), { 'com.acme.backup': i % 100 === 0 ? throttled : running, other: waiting }),
       1,
     );
   const t0 = performance.now();

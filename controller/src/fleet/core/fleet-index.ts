@@ -4,12 +4,18 @@
  * 10,000 KV keys. Pure: every time is passed in by the caller.
  *
  * Indexes (Invariants):
- * - `#byLabel.get(label).get(state)` holds exactly the nodes whose current status reports
- *   `label` in `state` (a status replaces the node's previous entries as a whole).
+ * - `#byLabel.get(label).get(stateKey(s))` holds exactly the nodes whose current status reports
+ *   `label` in the typed state `s` (a status replaces the node's previous entries as a whole).
  * - `#problems.get(label)` holds exactly the nodes where `jobProblem(...)` of that label is set.
  * So a health query walks the states of one label (a handful) and its problem nodes (few in a
  * healthy fleet); presence is computed from last-seen times at query time, never stored.
  */
+import type {
+  ActiveState,
+  JobResult,
+  JobStateReport,
+  JobSubStateKind,
+} from '@launchfleet/shared/job/job-state';
 import type { JobDetail, NodeHealth, NodeStatus } from '@launchfleet/shared/messages/index';
 import { type JobProblem, jobProblem } from './job-problem.ts';
 
@@ -38,7 +44,7 @@ export type Presence = 'online' | 'offline';
 export interface ProblemEntry {
   readonly node: NodeView;
   readonly problem: JobProblem;
-  readonly state: string;
+  readonly state: JobStateReport;
   readonly detail: JobDetail | undefined;
   readonly version: string | undefined;
   readonly presence: Presence;
@@ -48,7 +54,12 @@ export interface ProblemEntry {
 /** The answer to "how is this job doing across the fleet?". */
 export interface JobHealth {
   readonly label: string;
-  readonly states: ReadonlyMap<string, number>;
+  /** Nodes by active state. */
+  readonly states: ReadonlyMap<ActiveState, number>;
+  /** Nodes by sub-state. */
+  readonly subStates: ReadonlyMap<JobSubStateKind, number>;
+  /** Nodes by the result of the job's last run. */
+  readonly results: ReadonlyMap<JobResult, number>;
   readonly reporting: number;
   readonly offline: number;
   readonly problemCounts: Readonly<Record<JobProblem, number>>;
@@ -61,9 +72,21 @@ export interface JobHealth {
 
 const problemOrder: Record<JobProblem, number> = { crash_looping: 0, failed: 1, throttled: 2 };
 
+/** The index key of a typed state (its three words; a handful of distinct keys per label). */
+const stateKey = (s: JobStateReport): string => `${s.subState} ${s.active} ${s.result}`;
+
+/** Nodes in one typed state. */
+interface StateNodes {
+  readonly state: JobStateReport;
+  readonly nodes: Set<string>;
+}
+
+function bump<K>(m: Map<K, number>, k: K, n: number): void {
+  m.set(k, (m.get(k) ?? 0) + n);
+}
 export class FleetIndex {
   readonly #nodes = new Map<string, NodeView>();
-  readonly #byLabel = new Map<string, Map<string, Set<string>>>();
+  readonly #byLabel = new Map<string, Map<string, StateNodes>>();
   readonly #problems = new Map<string, Map<string, JobProblem>>();
   /** Nodes that wrote their own inventory key. */
   readonly #ownInventory = new Set<string>();
@@ -136,9 +159,10 @@ export class FleetIndex {
     if (n.status) {
       for (const [label, state] of Object.entries(n.status.jobs)) {
         const states = this.#byLabel.get(label);
-        const set = states?.get(state);
-        set?.delete(nodeId);
-        if (set && set.size === 0) states?.delete(state);
+        const k = stateKey(state);
+        const entry = states?.get(k);
+        entry?.nodes.delete(nodeId);
+        if (entry && entry.nodes.size === 0) states?.delete(k);
         if (states && states.size === 0) this.#byLabel.delete(label);
         const p = this.#problems.get(label);
         p?.delete(nodeId);
@@ -150,10 +174,11 @@ export class FleetIndex {
     n.statusAt = Math.max(n.statusAt, at);
     for (const [label, state] of Object.entries(status.jobs)) {
       let states = this.#byLabel.get(label);
-      if (!states) this.#byLabel.set(label, (states = new Map<string, Set<string>>()));
-      let set = states.get(state);
-      if (!set) states.set(state, (set = new Set<string>()));
-      set.add(nodeId);
+      if (!states) this.#byLabel.set(label, (states = new Map<string, StateNodes>()));
+      const k = stateKey(state);
+      let entry = states.get(k);
+      if (!entry) states.set(k, (entry = { state, nodes: new Set<string>() }));
+      entry.nodes.add(nodeId);
       const problem = jobProblem(state, status.details?.[label]);
       if (problem) {
         let p = this.#problems.get(label);
@@ -206,10 +231,11 @@ export class FleetIndex {
     return this.#problems.get(label)?.get(nodeId);
   }
 
-  /** Per-label state counts (for the fleet gauge). */
-  stateCounts(label: string): ReadonlyMap<string, number> {
-    const out = new Map<string, number>();
-    for (const [state, set] of this.#byLabel.get(label) ?? []) out.set(state, set.size);
+  /** Per-label counts by active state (for the fleet gauge). */
+  stateCounts(label: string): ReadonlyMap<ActiveState, number> {
+    const out = new Map<ActiveState, number>();
+    for (const { state, nodes } of this.#byLabel.get(label)?.values() ?? [])
+      bump(out, state.active, nodes.size);
     return out;
   }
 
@@ -225,14 +251,18 @@ export class FleetIndex {
 
   /** Fleet-wide health of one job label. */
   jobHealth(label: string, now: number, maxProblems: number): JobHealth {
-    const states = new Map<string, number>();
+    const states = new Map<ActiveState, number>();
+    const subStates = new Map<JobSubStateKind, number>();
+    const results = new Map<JobResult, number>();
     const versions = new Map<string, number>();
     let reporting = 0;
     let offline = 0;
-    for (const [state, set] of this.#byLabel.get(label) ?? []) {
-      states.set(state, set.size);
-      reporting += set.size;
-      for (const id of set) {
+    for (const { state, nodes } of this.#byLabel.get(label)?.values() ?? []) {
+      bump(states, state.active, nodes.size);
+      bump(subStates, state.subState, nodes.size);
+      bump(results, state.result, nodes.size);
+      reporting += nodes.size;
+      for (const id of nodes) {
         const n = this.#nodes.get(id);
         if (!n) continue;
         if (this.presence(n, now) === 'offline') offline++;
@@ -245,11 +275,13 @@ export class FleetIndex {
     for (const [id, problem] of this.#problems.get(label) ?? []) {
       const node = this.#nodes.get(id);
       if (!node?.status) continue;
+      const state = node.status.jobs[label];
+      if (!state) continue;
       problemCounts[problem]++;
       all.push({
         node,
         problem,
-        state: node.status.jobs[label] ?? '',
+        state,
         detail: node.status.details?.[label],
         version: node.status.versions[label],
         presence: this.presence(node, now),
@@ -265,6 +297,8 @@ export class FleetIndex {
     return {
       label,
       states,
+      subStates,
+      results,
       reporting,
       offline,
       problemCounts,

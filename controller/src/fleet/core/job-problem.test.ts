@@ -1,21 +1,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { LOAD_FAILED, jobStateReport } from '@launchfleet/shared/job/job-state';
 import { jobProblem } from './job-problem.ts';
 
-test('marks in the detail decide; state names are the fallback without one', () => {
+test('the typed state and the marks of the detail decide', () => {
   const d = { domain: 'system' };
-  const cases: [string, Parameters<typeof jobProblem>[1], string | undefined][] = [
-    ['running', undefined, undefined],
-    ['spawn_scheduled', undefined, 'throttled'],
-    ['spawn_scheduled', d, undefined], // an ordinary spawn in progress
-    ['spawn_scheduled', { ...d, throttled: true }, 'throttled'],
-    ['running', { ...d, crashLooping: true, throttled: true }, 'crash_looping'],
-    ['spawn_failed', undefined, 'failed'],
-    ['spawn_failed', d, 'failed'],
-    ['waiting', { ...d, loadFailed: true }, 'failed'],
-    ['crash_looping', undefined, 'crash_looping'],
-    ['waiting', { ...d, throttled: false, crashLooping: false }, undefined],
+  const running = jobStateReport('running', 'success');
+  const throttled = jobStateReport('spawn-scheduled', 'exit-code');
+  const spawning = jobStateReport('spawning', 'success');
+  const noexec = jobStateReport('exited', 'spawn-failed');
+  const exited = jobStateReport('exited', 'exit-code');
+  const cases: [Parameters<typeof jobProblem>[0], Parameters<typeof jobProblem>[1], string | undefined][] = [
+    [running, undefined, undefined],
+    [throttled, undefined, 'throttled'],
+    [spawning, d, undefined], // an ordinary spawn in progress
+    [throttled, d, 'throttled'],
+    [running, { ...d, crashLooping: true }, 'crash_looping'],
+    [noexec, undefined, 'failed'],
+    [noexec, d, 'failed'],
+    [jobStateReport('waiting', 'success'), { ...d, loadFailed: true }, 'failed'],
+    [LOAD_FAILED, undefined, 'failed'],
+    [exited, d, undefined], // failed in the counts, but no problem: it may run fine next time
+    [jobStateReport('waiting', 'success'), { ...d, crashLooping: false }, undefined],
   ];
   for (const [state, detail, want] of cases)
-    assert.equal(jobProblem(state, detail), want, `${state} ${JSON.stringify(detail)}`);
+    assert.equal(jobProblem(state, detail), want, `${JSON.stringify(state)} ${JSON.stringify(detail)}`);
 });

@@ -5,18 +5,13 @@
  * wall-clock milliseconds from the same clock as `now`. Every field is JSON-serialisable:
  * the machine keeps the latest observation per node in its persisted state.
  */
+import type { ActiveState } from '@launchfleet/shared/job/job-state';
 import type { Version } from './rollout-spec.ts';
-
-/**
- * The coarse job state the agent reports (the supervisor's translation table speaks these words:
- * systemd's active states).
- */
-export type CoarseJobState = 'active' | 'inactive' | 'activating' | 'deactivating' | 'failed';
 
 /** The job's health facts on one node, from the agent's status for this label. */
 export interface JobHealthFacts {
-  /** The coarse state. `failed` means the last run ended badly (non-zero exit, crash, spawn failure). */
-  readonly state: CoarseJobState;
+  /** The active state. `failed` means the last run ended badly (non-zero exit, crash, spawn failure) or the job did not load. */
+  readonly state: ActiveState;
   /** When the current process started; null when no process runs. */
   readonly runningSince: number | null;
   /** When the reported version was loaded into its domain; null when unknown. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { JobStatus } from '../../supervisor/job-status.ts';
-import { eventSignature, fleetJobState, jobDetail, nodeHealth } from './job-report.ts';
+import { eventSignature, jobDetail, jobState, nodeHealth } from './job-report.ts';
 
 const status = (over: Partial<JobStatus> = {}): JobStatus => ({
   label: 'com.acme.backup',
@@ -10,7 +10,7 @@ const status = (over: Partial<JobStatus> = {}): JobStatus => ({
   state: 'running',
   subState: 'running',
   active: 'active',
-  jobState: 'running',
+  result: 'success',
   pid: 42,
   runs: 1,
   forks: 1,
@@ -29,17 +29,10 @@ const status = (over: Partial<JobStatus> = {}): JobStatus => ({
   ...over,
 });
 
-test('sub-states map to the fleet coarse states of the metric catalog', () => {
-  const rows: [Partial<JobStatus>, string][] = [
-    [{}, 'running'],
-    [{ subState: 'spawn-scheduled', pid: undefined, throttledUntil: 5 }, 'spawn_scheduled'],
-    [{ subState: 'spawning', pid: undefined }, 'spawn_scheduled'],
-    [{ subState: 'stopping-term' }, 'stopping'],
-    [{ subState: 'waiting', pid: undefined, jobState: 'exited' }, 'waiting'],
-    [{ subState: 'exited', pid: undefined, jobState: 'spawn failed' }, 'spawn_failed'],
-    [{ subState: 'waiting', pid: undefined, disabled: true }, 'disabled'],
-  ];
-  for (const [over, want] of rows) assert.equal(fleetJobState(status(over)), want, JSON.stringify(over));
+test("the fleet gets the job's typed state as the supervisor has it, exited included", () => {
+  const exited = status({ subState: 'exited', active: 'failed', result: 'exit-code', pid: undefined });
+  assert.deepEqual(jobState(exited), { subState: 'exited', active: 'failed', result: 'exit-code' });
+  assert.deepEqual(jobState(status()), { subState: 'running', active: 'active', result: 'success' });
 });
 
 test('detail carries the facts the controller asks about; signature ignores timers', () => {
@@ -56,18 +49,30 @@ test('detail carries the facts the controller asks about; signature ignores time
     runs: 1,
     successiveCrashes: 5,
     lastExitStatus: 3,
-    throttled: true,
     crashLooping: true,
     crashLoopingSince: 500,
     managedVersion: 7,
   });
   assert.equal(eventSignature(s), eventSignature({ ...s, timers: { throttle: 99 }, minimumRuntime: 3 }));
   assert.notEqual(eventSignature(status()), eventSignature(status({ pid: 43 })), 'a new process is a change');
+  const waiting = status({ subState: 'waiting', active: 'inactive', pid: undefined });
+  assert.notEqual(
+    eventSignature(waiting),
+    eventSignature({ ...waiting, subState: 'exited', active: 'failed', result: 'exit-code' }),
+    'a failed end is a change',
+  );
 });
 
 test('node health: crash loops and load failures fail, throttling degrades', () => {
-  assert.equal(nodeHealth([{ domain: 'system' }], 0), 'ok');
-  assert.equal(nodeHealth([{ domain: 'system', throttled: true }], 0), 'degraded');
-  assert.equal(nodeHealth([{ domain: 'system', crashLooping: true }], 0), 'failing');
-  assert.equal(nodeHealth([], 1), 'failing');
+  const d = { a: { domain: 'system' } };
+  const running = { a: { subState: 'running', active: 'active', result: 'success' } } as const;
+  const throttled = {
+    a: { subState: 'spawn-scheduled', active: 'activating', result: 'exit-code' },
+  } as const;
+  const noexec = { a: { subState: 'exited', active: 'failed', result: 'spawn-failed' } } as const;
+  assert.equal(nodeHealth(running, d, 0), 'ok');
+  assert.equal(nodeHealth(throttled, d, 0), 'degraded');
+  assert.equal(nodeHealth(noexec, d, 0), 'degraded');
+  assert.equal(nodeHealth(running, { a: { domain: 'system', crashLooping: true } }, 0), 'failing');
+  assert.equal(nodeHealth({}, {}, 1), 'failing');
 });

@@ -1,39 +1,15 @@
 /**
- * What the fleet is told about one job (pure): the supervisor's JobStatus translated to the
- * fleet's bounded coarse states (the `state` label values of the metric catalog), the
- * per-job detail of the status snapshot, the signature that decides whether a change is worth
- * an event, and the node's health.
+ * What the fleet is told about one job (pure): its typed state (carried as the supervisor
+ * reports it, never re-derived), the per-job detail of the status snapshot, the signature that
+ * decides whether a change is worth an event, and the node's health.
  */
+import { type JobStateReport, isThrottled } from '@launchfleet/shared/job/job-state';
 import type { JobDetail, NodeHealth } from '@launchfleet/shared/messages/node-messages';
 import type { JobStatus } from '../../supervisor/job-status.ts';
 
-/** The fleet's coarse job states (shared/src/metrics/catalog.ts `JOB_STATE_VALUES`). */
-export type FleetJobState =
-  'running' | 'waiting' | 'spawn_scheduled' | 'stopping' | 'spawn_failed' | 'disabled';
-
-/** Maps the supervisor's sub-state (through its fields) to the fleet's coarse state. */
-export function fleetJobState(s: JobStatus): FleetJobState {
-  if (s.disabled && s.pid === undefined) return 'disabled';
-  switch (s.subState) {
-    case 'running':
-      return 'running';
-    case 'spawning':
-    case 'spawn-scheduled':
-      return 'spawn_scheduled';
-    case 'stopping-term':
-    case 'stopping-kill':
-    case 'removal-pending':
-    case 'removed':
-      return 'stopping';
-    case 'unloaded':
-    case 'waiting':
-    case 'exited':
-      return s.jobState === 'spawn failed' ? 'spawn_failed' : 'waiting';
-    default: {
-      const never: never = s.subState;
-      return never;
-    }
-  }
+/** The job's typed state as the fleet reads it: the status's own `{subState, active, result}`. */
+export function jobState(s: JobStatus): JobStateReport {
+  return { subState: s.subState, active: s.active, result: s.result };
 }
 
 /** Extra facts the reporter knows about a job (from the reconciler). */
@@ -54,7 +30,7 @@ export function jobDetail(s: JobStatus, x: JobExtras): JobDetail {
     runs: s.runs,
     successiveCrashes: s.successiveCrashes,
     ...(x.lastExitStatus !== undefined && { lastExitStatus: x.lastExitStatus }),
-    ...(s.throttledUntil !== undefined && { throttled: true }),
+    ...(s.disabled && { disabled: true }),
     ...(s.crashLooping !== undefined && { crashLooping: true, crashLoopingSince: s.crashLooping.since }),
     ...(reason !== undefined && { reason }),
     ...(s.pid !== undefined && { pid: s.pid }),
@@ -63,14 +39,14 @@ export function jobDetail(s: JobStatus, x: JobExtras): JobDetail {
 }
 
 /**
- * What makes a job state change worth an event: its coarse state, its process, whether it is
- * throttled or crash-looping. (Timers and history entries change constantly and are not events.)
+ * What makes a job state change worth an event: its sub-state and result, its process, whether
+ * it is crash-looping. (Timers and history entries change constantly and are not events.)
  */
 export function eventSignature(s: JobStatus): string {
   return [
-    fleetJobState(s),
+    s.subState,
+    s.result,
     s.pid ?? '-',
-    s.throttledUntil !== undefined ? 'T' : '',
     s.crashLooping !== undefined ? 'C' : '',
     s.lastExitCode ?? s.lastTerminatingSignal ?? '',
   ].join('|');
@@ -88,13 +64,19 @@ export function eventDetail(s: JobStatus): string {
   return parts.join(', ');
 }
 
-/** The node's health from its jobs and its load failures. */
-export function nodeHealth(details: Iterable<JobDetail>, loadFailures: number): NodeHealth {
+/**
+ * The node's health from its jobs and its load failures: a crash loop or a load failure fails
+ * it; a throttled job or one whose program did not spawn degrades it.
+ */
+export function nodeHealth(
+  jobs: Readonly<Record<string, JobStateReport>>,
+  details: Readonly<Record<string, JobDetail>>,
+  loadFailures: number,
+): NodeHealth {
   let degraded = false;
-  for (const d of details) {
+  for (const d of Object.values(details))
     if (d.crashLooping === true || d.loadFailed === true) return 'failing';
-    if (d.throttled === true || d.reason !== undefined) degraded = true;
-  }
   if (loadFailures > 0) return 'failing';
+  for (const j of Object.values(jobs)) if (isThrottled(j) || j.result === 'spawn-failed') degraded = true;
   return degraded ? 'degraded' : 'ok';
 }
