@@ -358,6 +358,31 @@ describe('fleet link: desired state, reporting, drift', () => {
     );
   });
 
+  test('a run that ended badly reaches the fleet as what it is: exited, failed, with its result', async () => {
+    const report = 'com.acme.report';
+    await putJob(cp, nodeId, {
+      label: report,
+      version: 1,
+      plist: daemonPlist(report, { KeepAlive: false }, 'exit 3'),
+    });
+    const st = await eventually(
+      async () => {
+        const s = await nodeStatus(cp, nodeId);
+        return s?.details?.[report]?.runs === 1 ? s : undefined;
+      },
+      10_000,
+      'the run is reported',
+    );
+    assert.deepEqual(st.jobs[report], { subState: 'exited', active: 'failed', result: 'exit-code' });
+    await eventually(
+      () => events.of(nodeId, 'job-state', report).at(-1)?.jobState?.subState === 'exited',
+      10_000,
+      'job-state event: exited',
+    );
+    await cp.store.desired.delete(keys.desired(nodeId, report));
+    await eventually(() => node.job(report) === undefined, 10_000, 'unloaded');
+  });
+
   test('a crash-looping job does not flood events: coalesced per job, the latest state still arrives', async () => {
     const flap = 'com.acme.flap';
     const before = node.link.status().reporter;
@@ -467,6 +492,8 @@ describe('fleet link: desired state, reporting, drift', () => {
     );
     assert.equal(st.details?.[web]?.reason, 'invalid-plist');
     assert.equal(st.health, 'failing');
+    // v1 still runs: its state is the running one; the detail says v2 did not load.
+    assert.equal(st.jobs[web]?.subState, 'running');
 
     // A job loaded from a local plist holds a label the controller then asks for.
     const local = 'com.acme.local';
