@@ -40,6 +40,7 @@ import type { PlistLoader } from '../supervisor/domains/plist-loader.ts';
 import { modelPlistLoader } from '../supervisor/domains/model-plist-loader.ts';
 import type { SupervisorLog } from '../supervisor/job-runner.ts';
 import type { JobStatus } from '../supervisor/job-status.ts';
+import type { EventPolicyConfig } from './core/event-policy.ts';
 import { type BackoffPolicy, defaultBackoff, fullJitterDelay, spreadDelay } from './core/backoff.ts';
 import type { ReconcileAction } from './core/reconcile-plan.ts';
 import { type NodeIdentity, loadIdentity, writeFileAtomic } from './credentials.ts';
@@ -65,8 +66,11 @@ export interface FleetLinkSettings {
   readonly agentVersion?: string;
   /** Heartbeat period (plus up to 20 % jitter). Default 10 s. */
   readonly heartbeatMs?: number;
-  /** Per-job event coalescing window. Default 1 s. */
-  readonly coalesceMs?: number;
+  /**
+   * Which job events are published and how many (link/core/event-policy.ts): transitions after a
+   * settle time under a per-node token bucket, repeats in a summary per job per minute.
+   */
+  readonly events?: Partial<EventPolicyConfig>;
   /** Minimum time between status puts. Default 1 s. */
   readonly statusMinIntervalMs?: number;
   /** Status put even when unchanged (KV "last seen"). Default 60 s. */
@@ -156,7 +160,6 @@ export interface FleetLink {
 
 const defaults = {
   heartbeatMs: 10_000,
-  coalesceMs: 1000,
   statusMinIntervalMs: 1000,
   statusRefreshMs: 60_000,
   scanMs: 2000,
@@ -231,7 +234,7 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
     ...(o.users && { users: o.users }),
     counters,
     heartbeatMs: set.heartbeatMs ?? defaults.heartbeatMs,
-    coalesceMs: set.coalesceMs ?? defaults.coalesceMs,
+    ...(set.events && { events: set.events }),
     statusMinIntervalMs: set.statusMinIntervalMs ?? defaults.statusMinIntervalMs,
     statusRefreshMs: set.statusRefreshMs ?? defaults.statusRefreshMs,
     scanMs: set.scanMs ?? defaults.scanMs,

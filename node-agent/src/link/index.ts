@@ -9,6 +9,6 @@ export * from './reconciler.ts';
 export * from './reporter.ts';
 export * from './fleet-link.ts';
 export * from './core/backoff.ts';
-export * from './core/coalescer.ts';
 export * from './core/reconcile-plan.ts';
 export * from './core/job-report.ts';
+export * from './core/event-policy.ts';

@@ -3,10 +3,11 @@
  * inventory (`<nodeId>.inventory`), events (`lf.events.<nodeId>.<kind>`) and heartbeats
  * (`lf.hb.<nodeId>`).
  *
- * - Job state changes become `job-state` events, coalesced per job (core/coalescer.ts): at
- *   most one per job per `coalesceMs`, always the latest, so a crash-looping job cannot flood
- *   NATS. Changes are pushed by the supervisor (`onJobStatus`) and also found by a periodic
- *   scan, so nothing depends on the hook being wired.
+ * - A job's transitions (it appears, enters or leaves throttle or crash-loop, fails to spawn, is
+ *   disabled, runs a new managed version) become `job-state` events; its repeats (runs, exits,
+ *   failed exits) are counted and sent as one `job-activity` summary per job per minute
+ *   (core/event-policy.ts: the per-node bound and why). Changes are pushed by the supervisor
+ *   (`onJobStatus`) and also found by a periodic scan, so nothing depends on the hook being wired.
  * - Every other event goes to a bounded FIFO outbox. While the broker is away events wait
  *   there (job-state events as "latest per job", so they cannot grow with time); on overflow the
  *   oldest are dropped and counted. Nothing is published without the stream's ack: a failed
@@ -41,9 +42,14 @@ import type { JobStatus } from '../supervisor/job-status.ts';
 import { listRow } from '../supervisor/job-status.ts';
 import type { SupervisorLog } from '../supervisor/job-runner.ts';
 import type { UserDb } from '../ports/user-db.ts';
-import { Coalescer } from './core/coalescer.ts';
 import { jitteredPeriod } from './core/backoff.ts';
-import { eventDetail, eventSignature, jobDetail, jobState, nodeHealth } from './core/job-report.ts';
+import {
+  type EventPolicyConfig,
+  EventPolicy,
+  type PolicyOutput,
+  defaultEventPolicy,
+} from './core/event-policy.ts';
+import { eventDetail, jobDetail, jobFacts, jobState, nodeHealth } from './core/job-report.ts';
 
 /** What the reporter needs from the reconciler. */
 export interface ReconcilerView {
@@ -69,7 +75,8 @@ export interface ReporterOptions {
   /** Counters for the snapshot (refusals, drift). */
   readonly counters: () => AgentCounters;
   readonly heartbeatMs: number;
-  readonly coalesceMs: number;
+  /** Which job events are published and how many (core/event-policy.ts). */
+  readonly events?: Partial<EventPolicyConfig>;
   readonly statusMinIntervalMs: number;
   readonly statusRefreshMs: number;
   readonly scanMs: number;
@@ -83,13 +90,24 @@ export interface ReporterOptions {
 export interface ReporterStats {
   eventsPublished: number;
   eventsDropped: number;
-  /** Job-state events queued for publishing. */
+  /** Job-state (transition) events queued for publishing. */
   jobStateEvents: number;
-  /** Job state changes held back by the per-job window (folded into a later event). */
+  /** Job changes folded into a later transition of the same job. */
   jobStateCoalesced: number;
+  /** Job-activity summaries queued for publishing. */
+  jobActivityEvents: number;
   statusPuts: number;
   heartbeats: number;
   queriesRefused: number;
+}
+
+/** What a job event says besides the policy's facts. */
+interface JobEventMeta {
+  readonly label: string;
+  readonly domain: string;
+  /** The job's typed state (a job-state event's `jobState`; its sub-state is the `reason`). */
+  readonly state: JobStateReport;
+  readonly detail: string;
 }
 
 interface Session {
@@ -105,8 +123,9 @@ const maxSnapshotJobs = 2000;
 export class Reporter {
   readonly #o: ReporterOptions;
   #nodeId: string;
-  readonly #coalescer: Coalescer<Omit<NodeEvent, 'source'>>;
-  readonly #signatures = new Map<string, string>();
+  readonly #policy: EventPolicy<JobEventMeta>;
+  /** Jobs seen by the last scan (to forget those gone). */
+  readonly #seen = new Set<string>();
   readonly #fifo: Omit<NodeEvent, 'source'>[] = [];
   readonly #jobState = new Map<string, Omit<NodeEvent, 'source'>>();
   readonly stats: ReporterStats = {
@@ -114,6 +133,7 @@ export class Reporter {
     eventsDropped: 0,
     jobStateEvents: 0,
     jobStateCoalesced: 0,
+    jobActivityEvents: 0,
     statusPuts: 0,
     heartbeats: 0,
     queriesRefused: 0,
@@ -123,7 +143,8 @@ export class Reporter {
   /** Consecutive failed publishes of the event at the head of the outbox. */
   #headFailures = 0;
   #retryTimer: TimerHandle | undefined;
-  #coalesceTimer: TimerHandle | undefined;
+  #policyTimer: TimerHandle | undefined;
+  #policyWake: number | undefined;
   #scanTimer: TimerHandle | undefined;
   #hbTimer: TimerHandle | undefined;
   #statusTimer: TimerHandle | undefined;
@@ -139,7 +160,7 @@ export class Reporter {
   constructor(o: ReporterOptions) {
     this.#o = o;
     this.#nodeId = o.nodeId ?? '';
-    this.#coalescer = new Coalescer(o.coalesceMs);
+    this.#policy = new EventPolicy({ ...defaultEventPolicy, ...o.events }, o.clock.monotonicMs());
   }
 
   /** Sets the node id once enrolment gave one. */
@@ -288,10 +309,11 @@ export class Reporter {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#scanTimer?.cancel();
-    this.#coalesceTimer?.cancel();
+    this.#policyTimer?.cancel();
     this.#retryTimer?.cancel();
-    // Last chance for what is pending (bounded by one short flush).
-    for (const [k, v] of this.#coalescer.due(Number.POSITIVE_INFINITY)) this.#jobState.set(k, v);
+    // Last chance for transitions still settling (bounded by one short flush); summaries of a
+    // window not over yet are not sent.
+    this.#publish(this.#policy.due(this.#o.clock.monotonicMs() + defaultEventPolicy.settleMs));
     // Bounded: a slow broker cannot hold up the agent's shutdown.
     let timer: TimerHandle | undefined;
     await Promise.race([
@@ -306,26 +328,59 @@ export class Reporter {
 
   #observeJob(s: JobStatus): void {
     const key = `${s.domain}/${s.label}`;
-    const sig = eventSignature(s);
-    if (this.#signatures.get(key) === sig) return;
-    this.#signatures.set(key, sig);
-    const ev: Omit<NodeEvent, 'source'> = {
-      kind: 'job-state',
+    this.#seen.add(key);
+    const version = this.#o.reconciler.managedVersion(s.domain, s.label);
+    const status = listRow(s).status;
+    const facts = jobFacts(s, version, status !== '-' ? Number(status) : undefined);
+    const meta: JobEventMeta = {
       label: s.label,
       domain: s.domain,
-      reason: s.subState,
-      jobState: jobState(s),
-      detail: boundedDetail(eventDetail(s)),
-      ...(this.#o.reconciler.managedVersion(s.domain, s.label) !== undefined && {
-        version: this.#o.reconciler.managedVersion(s.domain, s.label),
-      }),
+      state: jobState(s),
+      detail: eventDetail(s),
     };
-    const now = this.#o.clock.monotonicMs();
-    const r = this.#coalescer.offer(key, ev, now);
-    if (r.emit !== undefined) this.#queueJobState(key, r.emit);
-    else {
-      this.stats.jobStateCoalesced++;
-      this.#armCoalesce();
+    this.#publish(this.#policy.observe(key, meta, facts, this.#o.clock.monotonicMs()));
+    this.#armPolicy();
+  }
+
+  /** Turns what the event policy gave into events in the outbox. */
+  #publish(out: readonly PolicyOutput<JobEventMeta>[]): void {
+    for (const o of out) {
+      if (o.type === 'transition') {
+        this.stats.jobStateCoalesced += o.folded;
+        this.#queueJobState(o.key, {
+          kind: 'job-state',
+          label: o.meta.label,
+          domain: o.meta.domain,
+          reason: o.meta.state.subState,
+          jobState: o.meta.state,
+          detail: boundedDetail(o.meta.detail),
+          ...(o.facts.version !== undefined && { version: o.facts.version }),
+        });
+      } else {
+        this.stats.jobActivityEvents++;
+        const c = o.counts;
+        const what = `${c.runs} runs, ${c.exits} exits (${c.failed} failed) in ${Math.round(o.windowMs / 1000)} s`;
+        this.emit(
+          o.type === 'summary'
+            ? {
+                kind: 'job-activity',
+                label: o.meta.label,
+                domain: o.meta.domain,
+                reason: o.facts.condition,
+                detail: boundedDetail(
+                  `${o.meta.domain}/${o.meta.label}: ${what}${o.facts.lastExit !== undefined ? `, last exit ${o.facts.lastExit}` : ''}, ${o.facts.condition}`,
+                ),
+                ...(o.facts.version !== undefined && { version: o.facts.version }),
+                counts: { ...c, windowMs: Math.round(o.windowMs) },
+              }
+            : {
+                kind: 'job-activity',
+                reason: 'summary',
+                detail: `${o.jobs} more jobs: ${what}`,
+                counts: { ...c, windowMs: Math.round(o.windowMs) },
+              },
+        );
+      }
     }
   }
 
@@ -336,15 +391,18 @@ export class Reporter {
     this.#flush();
   }
 
-  #armCoalesce(): void {
-    if (this.#coalesceTimer || this.#stopped) return;
-    const wake = this.#coalescer.nextWake();
-    if (wake === undefined) return;
-    const delay = Math.max(0, wake - this.#o.clock.monotonicMs());
-    this.#coalesceTimer = this.#o.scheduler.after(delay, () => {
-      this.#coalesceTimer = undefined;
-      for (const [k, v] of this.#coalescer.due(this.#o.clock.monotonicMs())) this.#queueJobState(k, v);
-      this.#armCoalesce();
+  /** One timer, at the policy's next wake (re-armed when an earlier one is needed). */
+  #armPolicy(): void {
+    if (this.#stopped) return;
+    const wake = this.#policy.nextWake();
+    if (wake === undefined || (this.#policyWake !== undefined && this.#policyWake <= wake)) return;
+    this.#policyTimer?.cancel();
+    this.#policyWake = wake;
+    this.#policyTimer = this.#o.scheduler.after(Math.max(0, wake - this.#o.clock.monotonicMs()), () => {
+      this.#policyTimer = undefined;
+      this.#policyWake = undefined;
+      this.#publish(this.#policy.due(this.#o.clock.monotonicMs()));
+      this.#armPolicy();
     });
   }
 
@@ -356,17 +414,10 @@ export class Reporter {
       this.#domainsKey = domainsKey;
       if (!first) this.#o.onDomainsChanged?.(targets);
     }
-    const seen = new Set<string>();
-    for (const d of this.#o.domainManager.domains())
-      for (const s of d.statuses()) {
-        seen.add(`${s.domain}/${s.label}`);
-        this.#observeJob(s);
-      }
-    for (const k of this.#signatures.keys())
-      if (!seen.has(k)) {
-        this.#signatures.delete(k);
-        this.#coalescer.forget(k);
-      }
+    const before = new Set(this.#seen);
+    this.#seen.clear();
+    for (const d of this.#o.domainManager.domains()) for (const s of d.statuses()) this.#observeJob(s);
+    for (const k of before) if (!this.#seen.has(k)) this.#policy.forget(k);
     void this.#refreshUserNames();
     this.#scheduleStatus(false);
   }

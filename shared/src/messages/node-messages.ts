@@ -105,8 +105,14 @@ export interface Heartbeat {
  * - `message-refused`: a malformed or oversized message arrived on a subject the node listens to.
  * - `enroll-refused`: (controller) an enrolment was refused.
  * - `control-error`: (controller) a control-plane task failed (e.g. re-pushing revocations).
- * - `job-state`: a job's state changed (coalesced per job: at most one per job per second, always
- *   the latest); `jobState` is its typed state, `reason` its sub-state, `domain` the job's domain.
+ * - `job-state`: a job's condition changed: it appeared, entered or left throttle or crash-loop,
+ *   failed to spawn, was disabled, or runs a new managed version (sent a second after the change,
+ *   with the state then; at most 20 at once and one per 3 s per node after that:
+ *   node-agent/src/link/core/event-policy.ts); `jobState` is its typed state, `reason` its
+ *   sub-state, `domain` the job's domain.
+ * - `job-activity` (additive): what a job did that was not a transition (runs, exits, failed
+ *   exits), folded into one summary per job per minute (`counts`); `reason` is its condition. At
+ *   most 20 per node per minute; one without a label counts the rest.
  * - `job-loaded` / `job-unloaded`: the agent loaded / unloaded a managed job (desired state).
  * - `load-failed`: a verified bundle could not be loaded (invalid plist, label conflict, ...).
  * - `drift`: a managed job drifted and was repaired; `reason` is `plist-changed`, `job-unloaded`
@@ -127,6 +133,7 @@ export type NodeEventKind =
   | 'enroll-refused'
   | 'control-error'
   | 'job-state'
+  | 'job-activity'
   | 'job-loaded'
   | 'job-unloaded'
   | 'load-failed'
@@ -144,6 +151,7 @@ export const nodeEventKinds: readonly NodeEventKind[] = [
   'enroll-refused',
   'control-error',
   'job-state',
+  'job-activity',
   'job-loaded',
   'job-unloaded',
   'load-failed',
@@ -167,6 +175,16 @@ export interface NodeEvent {
   readonly domain?: string;
   /** `job-state` events: the job's typed state (read from `reason` for events of old agents). */
   readonly jobState?: JobStateReport;
+  /** `job-activity` (additive): what the job did over the summary window. */
+  readonly counts?: JobActivityCounts;
+}
+
+/** Runs, exits and failed exits of a job over a summary window (`windowMs`). */
+export interface JobActivityCounts {
+  readonly runs: number;
+  readonly exits: number;
+  readonly failed: number;
+  readonly windowMs: number;
 }
 
 const healths: readonly NodeHealth[] = ['ok', 'degraded', 'failing'];
@@ -397,6 +415,7 @@ export function decodeNodeEvent(data: Uint8Array | string): Result<NodeEvent, Me
   const domain = f.optString('domain', 32);
   const jobState =
     kind === 'job-state' ? readEventJobState(f.raw('jobState'), reason, f.problems) : undefined;
+  const counts = readCounts(f.raw('counts'), f.problems);
   const ev: NodeEvent = {
     source,
     kind,
@@ -406,6 +425,7 @@ export function decodeNodeEvent(data: Uint8Array | string): Result<NodeEvent, Me
     ...(version !== undefined && { version }),
     ...(domain !== undefined && { domain }),
     ...(jobState !== undefined && { jobState }),
+    ...(counts !== undefined && { counts }),
   };
   return f.done(ev);
 }
@@ -418,6 +438,19 @@ function readEventJobState(
 ): JobStateReport | undefined {
   if (v !== undefined) return readJobState(v, 'body.jobState', problems);
   return isLegacyJobState(reason) ? legacyJobState(reason, undefined) : undefined;
+}
+
+function readCounts(v: unknown, problems: string[]): JobActivityCounts | undefined {
+  if (v === undefined) return undefined;
+  const f = new FieldReader(v, 'body.counts');
+  const counts = {
+    runs: f.int('runs', 0, Number.MAX_SAFE_INTEGER),
+    exits: f.int('exits', 0, Number.MAX_SAFE_INTEGER),
+    failed: f.int('failed', 0, Number.MAX_SAFE_INTEGER),
+    windowMs: f.int('windowMs', 0, Number.MAX_SAFE_INTEGER),
+  };
+  problems.push(...f.problems);
+  return f.problems.length === 0 ? counts : undefined;
 }
 
 /** Cuts a detail string to a bounded length for an event. */

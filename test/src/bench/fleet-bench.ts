@@ -25,6 +25,7 @@ import { assignProfiles, parseMix } from '../sim/sim-profiles.ts';
 import type { SimAgentRow, SimStats } from '../sim/sim-protocol.ts';
 import { startBenchControlPlane } from './fleet-controller-proc.ts';
 import { FleetObserver } from './fleet-observer.ts';
+import { BrokerCounters, type BrokerSnapshot, perAgent } from './broker-counters.ts';
 import { type Printer, mb, ms, pct, report } from './fleet-report.ts';
 import { SimProc } from './fleet-sim-proc.ts';
 import { densestWindow, histogram, median, quantiles, type Quantiles } from './fleet-stats.ts';
@@ -88,9 +89,23 @@ export interface FleetBenchResult {
   }[];
   readonly resources: Record<string, { rssBytes: number; hwmBytes: number; cpuPct: number }>;
   simStats: SimStats[];
+  /** What the broker says JetStream was asked, per phase (broker-counters.ts). */
+  readonly broker: Record<string, Record<string, number>>;
   readonly reconnects: {
     readonly restart: number;
     readonly downMs: number;
+    /** Agents with a working session again, and when the last one came up (ms after the restart). */
+    readonly sessions: number;
+    readonly allSessionsMs: number;
+    /** The apply made right after the restart, while the agents were away. */
+    readonly awayApply?: {
+      readonly version: string;
+      readonly running: number;
+      readonly lastRunningMs: number;
+    };
+    /** Agent connections the broker holds at the end. */
+    readonly brokerAgentConnections: number;
+    readonly simulatorsAlive: number;
     readonly groups: Record<
       string,
       {
@@ -124,6 +139,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     health: [],
     resources: {},
     simStats: [],
+    broker: {},
     reconnects: [],
     finalRunning: { expected: 0, running: 0, byProfile: {} },
     problems: [],
@@ -133,6 +149,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
   const sims: SimProc[] = [];
   let anchor: SimProc | undefined;
   let observer: FleetObserver | undefined;
+  let counters: BrokerCounters | undefined;
   const api = new RawApi(cp.grpcPort, undefined);
   try {
     print(
@@ -170,6 +187,31 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       [cp.server.url],
       new Uint8Array(Buffer.from(await cp.identity.controllerCreds())),
     );
+    counters = await BrokerCounters.start(
+      [cp.server.url],
+      new Uint8Array(Buffer.from(await cp.identity.controllerCreds())),
+      () => [cp.server.monitorPort],
+    );
+    const brokerPhase = async (name: string, from: BrokerSnapshot): Promise<BrokerSnapshot> => {
+      const to = await counters!.snapshot();
+      const d = perAgent(from, to, o.agents);
+      result.broker[name] = d;
+      report(print, 'broker-counters', { agents: o.agents, phase: name, ...d }, [
+        ['phase', name],
+        [
+          'agents: JetStream API requests',
+          `${d['agentApiRequests']} (${(d['agentApiRequestsPerAgent'] ?? 0).toFixed(3)} per agent), consumer creations ${d['agentConsumerCreates']}`,
+        ],
+        ['consumers created (anyone)', `${d['consumersCreated']}; on the broker now ${d['consumersNow']}`],
+        ['consumer creations by client', JSON.stringify(counters!.consumerCreatorsFrom(from.auditIndex))],
+        [
+          'API requests (all clients)',
+          `${d['apiRequestsAll']} audited; /jsz ${d['jszApiTotal']} (errors ${d['jszApiErrors']}); dropped at the queue limit ${d['limitReached']}`,
+        ],
+      ]);
+      return to;
+    };
+    let phaseStart = await counters.snapshot();
 
     // ---- 1. enrolment ramp --------------------------------------------------------------------
     const per = Math.ceil(o.agents / o.simProcs);
@@ -243,6 +285,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       ['rate', `${e.ratePerSec.toFixed(0)} enrolments/s`],
       ['simulator start', `${ms(simStartMs)} to start every agent`],
     ]);
+    phaseStart = await brokerPhase('enrolment and first sessions', phaseStart);
     const expectedRunning = (r: SimAgentRow): boolean => r.profile !== 'crash-looping';
     const expected = rows.filter(expectedRunning).length;
     // Crash-looping nodes' jobs run for a moment between crashes; only the others must get there.
@@ -363,6 +406,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       }
     }
     const lastVersion = result.applies[result.applies.length - 1]?.version;
+    phaseStart = await brokerPhase('applies', phaseStart);
 
     // ---- final state, per the simulators themselves ---------------------------------------------
     result.simStats = await Promise.all(sims.map((s) => s.stats(label)));
@@ -391,7 +435,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       ],
     );
 
-    // ---- 5. reconnect spread after a broker restart -----------------------------------------
+    // ---- 5. a broker restart: sessions counted, an apply made while the agents are away --------
     if (o.restarts > 0) {
       if (o.anchorClients > 0) {
         anchor = new SimProc(
@@ -410,31 +454,52 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       await observer.close();
       observer = undefined;
       const onlineAgents = rows.filter((r) => r.profile !== 'churn').length;
+      const onlineIds = new Set(rows.filter((r) => r.profile !== 'churn').map((r) => r.nodeId ?? ''));
       for (let k = 1; k <= o.restarts; k++) {
+        phaseStart = await counters.snapshot();
         const tStop = Date.now();
         await cp.serverProc().kill('SIGTERM');
         const tDown = Date.now();
         await sleep(1000);
         await cp.server.restart();
         const tUp = Date.now();
+        // An apply made while the agents are away: the broker is back, the agents come back over
+        // their spread. The controller's own connection reconnects within a second.
+        const awayRun = 1000 + k;
+        const awayCall = retryFor(
+          () =>
+            api.call('ApplyJob', { plist: benchPlist(awayRun), target: { all: true } }, cp.tokens.operator),
+          30_000,
+        ).catch((e: unknown) => {
+          print(`# the apply after the restart failed: ${e instanceof Error ? e.message : String(e)}`);
+          return undefined;
+        });
         const want = { agents: onlineAgents, anchor: o.anchorClients };
         let conns: { name: string; startMs: number }[] = [];
         // Done when every agent has a working session again (its set-up finished: the
-        // simulators' view) and every anchor client is connected (the broker's view). Open TCP
-        // connections alone say little: at 10,000 the broker held more connections than agents
-        // while few set-ups had finished. A failed or slow /connz or stats answer keeps the last
-        // good value and the wait goes on.
+        // simulators' view), every one runs the version applied while it was away, and every
+        // anchor client is connected (the broker's view). Open TCP connections alone say little:
+        // at 10,000 the broker once held more connections than agents while few set-ups had
+        // finished. A failed or slow /connz or stats answer keeps the last good value.
         let connzFailures = 0;
         let sessions = 0;
+        let runningAway = 0;
+        let allSessionsAt = Number.NaN;
         let lastPrint = Date.now();
+        const awayArg = String(awayRun);
         await waitUntil(
           async () => {
-            const st = await Promise.all(sims.map((x) => x.stats())).catch(() => undefined);
-            if (st) sessions = st.reduce((a, x) => a + x.connected, 0);
+            const simRows = await Promise.all(sims.map((x) => x.rows(label))).catch(() => undefined);
+            if (simRows) {
+              const flat = simRows.flat().filter((r) => onlineIds.has(r.nodeId ?? ''));
+              sessions = flat.filter((r) => r.connectedAt !== undefined && r.connectedAt >= tDown).length;
+              runningAway = flat.filter((r) => r.runningArgs?.includes(awayArg) === true).length;
+              if (sessions >= want.agents && Number.isNaN(allSessionsAt)) allSessionsAt = Date.now();
+            }
             if (Date.now() - lastPrint >= 10_000) {
               lastPrint = Date.now();
               print(
-                `#   ${ms(Date.now() - tUp)} after the restart: ${sessions} agent sessions, ${countGroups(conns, tUp).agents} agent connections at the broker`,
+                `#   ${ms(Date.now() - tUp)} after the restart: ${sessions} agent sessions, ${runningAway} run the version applied meanwhile, ${countGroups(conns, tUp).agents} agent connections at the broker`,
               );
             }
             try {
@@ -443,19 +508,27 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
               connzFailures++;
               return false;
             }
-            return sessions >= want.agents && countGroups(conns, tUp).anchor >= want.anchor;
+            return (
+              sessions >= want.agents &&
+              runningAway >= expected * (onlineAgents / Math.max(1, o.agents)) &&
+              countGroups(conns, tUp).anchor >= want.anchor
+            );
           },
           o.reconnectTimeoutMs,
           2000,
         ).catch(() => undefined);
+        const away = await awayCall;
         if (connzFailures > 0) print(`# reconnect: ${connzFailures} /connz calls failed or timed out (30 s)`);
         // The agents' own view: when each one's session last came up (Date.now() in the
-        // simulator, the same clock as tUp).
-        const simRows = (await Promise.all(sims.map((x) => x.rows().catch(() => [])))).flat();
+        // simulator, the same clock as tUp), and when it started the version applied meanwhile.
+        const simRows = (await Promise.all(sims.map((x) => x.rows(label).catch(() => [])))).flat();
         const clientOffs = simRows
           .map((r) => r.connectedAt)
           .filter((t): t is number => t !== undefined && t >= tDown)
           .map((t) => t - tUp);
+        const awayOffs = simRows
+          .filter((r) => r.runningArgs?.includes(awayArg) === true && r.runningAt !== undefined)
+          .map((r) => (r.runningAt ?? 0) - tUp);
         const cq = quantiles(clientOffs);
         print(
           `#   sessions up again (agents' view): ${clientOffs.length}/${onlineAgents}; p50 ${ms(cq.p50 ?? Number.NaN)}, p99 ${ms(cq.p99 ?? Number.NaN)}, max ${ms(cq.max ?? Number.NaN)}, densest 90 % ${ms(densestWindow(clientOffs, 0.9))}`,
@@ -478,20 +551,54 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
             ),
           };
         }
-        const rc = { restart: k, downMs: tUp - tDown, stopMs: tDown - tStop, groups };
+        const brokerAgentConnections = conns.filter((c) => groupOf(c.name) === 'agents').length;
+        const simulatorsAlive = sims.filter((x) => x.alive()).length;
+        const rc = {
+          restart: k,
+          downMs: tUp - tDown,
+          stopMs: tDown - tStop,
+          sessions: clientOffs.length,
+          allSessionsMs: allSessionsAt - tUp,
+          ...(away && {
+            awayApply: {
+              version: String(away['version']),
+              running: awayOffs.length,
+              lastRunningMs: awayOffs.length > 0 ? Math.max(...awayOffs) : Number.NaN,
+            },
+          }),
+          brokerAgentConnections,
+          simulatorsAlive,
+          groups,
+        };
         result.reconnects.push(rc);
         report(print, 'reconnect-spread', { agents: o.agents, ...rc }, [
           ['broker down', `${ms(tUp - tDown)} (SIGTERM took ${ms(tDown - tStop)})`],
-          ...Object.entries(groups).flatMap(([g, s]) => [
-            [`${g} reconnected`, `${s.n}/${s.expected}`] as const,
+          [
+            'agent sessions again',
+            `${rc.sessions}/${onlineAgents}, all by ${ms(rc.allSessionsMs)} after the restart`,
+          ],
+          [
+            'applied while away',
+            rc.awayApply
+              ? `version ${rc.awayApply.version}: ${rc.awayApply.running}/${expected} nodes run it, the last ${ms(rc.awayApply.lastRunningMs)} after the restart`
+              : 'the apply failed',
+          ],
+          [
+            'agent connections at the broker',
+            `${brokerAgentConnections} for ${onlineAgents} agents (plus ${o.anchorClients} anchor clients)`,
+          ],
+          ['simulator processes alive', `${simulatorsAlive}/${sims.length}`],
+          ...Object.entries(groups).flatMap(([g, x]) => [
+            [`${g} reconnected`, `${x.n}/${x.expected}`] as const,
             [
               `${g} after restart p1..p50/p99/max`,
-              `${ms(s.offsetsMs.min)} .. ${ms(s.offsetsMs.p50)} / ${ms(s.offsetsMs.p99)} / ${ms(s.offsetsMs.max)}`,
+              `${ms(x.offsetsMs.min)} .. ${ms(x.offsetsMs.p50)} / ${ms(x.offsetsMs.p99)} / ${ms(x.offsetsMs.max)}`,
             ] as const,
-            [`${g} densest 90 % window`, ms(s.window90Ms)] as const,
-            [`${g} histogram (250 ms+)`, s.histogram.map((b) => b.count).join(' ')] as const,
+            [`${g} densest 90 % window`, ms(x.window90Ms)] as const,
+            [`${g} histogram (250 ms+)`, x.histogram.map((b) => b.count).join(' ')] as const,
           ]),
         ]);
+        phaseStart = await brokerPhase(`broker restart ${k}`, phaseStart);
         if (k < o.restarts) await sleep(5000);
       }
     }
@@ -500,6 +607,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     if (o.outFile) await writeFile(o.outFile, JSON.stringify(result, null, 2)).catch(() => undefined);
     api.close();
     await observer?.close();
+    await counters?.close();
     await anchor?.stop();
     await Promise.all(sims.map((s) => s.stop()));
     await cp.close();
@@ -566,6 +674,19 @@ async function waitUntil(
     if (await check()) return;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
     await sleep(everyMs);
+  }
+}
+
+/** Calls `fn` until it succeeds or `ms` have passed (the last error is thrown). */
+async function retryFor<T>(fn: () => Promise<T>, msTotal: number): Promise<T> {
+  const deadline = Date.now() + msTotal;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await sleep(500);
+    }
   }
 }
 

@@ -58,6 +58,11 @@ export class SimProc {
     });
   }
 
+  /** The process has not exited. */
+  alive(): boolean {
+    return !this.#exited;
+  }
+
   get pid(): number {
     return this.child.pid ?? 0;
   }

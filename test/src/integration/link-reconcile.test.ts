@@ -2,7 +2,7 @@
  * The agent's fleet link against a real nats-server in operator mode, a real supervisor and
  * tiny /bin/sh jobs: enrolment, signed bundles loaded / updated in place / unloaded, the
  * status snapshot in KV, refusals that leave running jobs untouched, drift repair, malformed
- * input on every subject the node listens to, and event coalescing for a crash-looping job.
+ * input on every subject the node listens to, and the event policy for a crash-looping job.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -57,7 +57,13 @@ describe('fleet link: desired state, reporting, drift', () => {
     cp = await startControlPlane();
     events = new EventLog(cp.nc);
     const { token } = await cp.enrollment.createToken({ ttlMs: 60_000 });
-    node = await startLinkNode({ urls: cp.urls, token, enrollCreds: cp.enrollCreds });
+    node = await startLinkNode({
+      urls: cp.urls,
+      token,
+      enrollCreds: cp.enrollCreds,
+      // Job-activity summaries every 3 s instead of every minute, so a test can wait for them.
+      settings: { events: { summaryMs: 3000 } },
+    });
   });
 
   after(async () => {
@@ -383,7 +389,7 @@ describe('fleet link: desired state, reporting, drift', () => {
     await eventually(() => node.job(report) === undefined, 10_000, 'unloaded');
   });
 
-  test('a crash-looping job does not flood events: coalesced per job, the latest state still arrives', async () => {
+  test('a crash-looping job does not flood events: its transitions and a summary of its repeats', async () => {
     const flap = 'com.acme.flap';
     const before = node.link.status().reporter;
     await putJob(cp, nodeId, {
@@ -404,23 +410,39 @@ describe('fleet link: desired state, reporting, drift', () => {
     );
     assert.equal(st.health, 'failing');
     assert.equal(st.details?.[flap]?.lastExitStatus, 3);
+    // Its repeats arrive as summaries, counting the failed exits (every one of them, once).
+    await eventually(
+      () => events.of(nodeId, 'job-activity', flap).some((e) => (e.counts?.failed ?? 0) > 0),
+      10_000,
+      'a job-activity summary',
+    );
+    const runsAtDelete = node.job(flap)?.runs ?? 0;
     await cp.store.desired.delete(keys.desired(nodeId, flap));
     await eventually(() => node.job(flap) === undefined, 10_000, 'flapping job unloaded');
-    // The last state change is published within one window after the job is gone.
-    await eventually(
-      () => events.of(nodeId, 'job-state', flap).at(-1)?.jobState?.subState === 'removed',
-      10_000,
-      'the final state is published',
-    );
-    const windowMs = Date.now() - t0;
-    const published = events.of(nodeId, 'job-state', flap).length;
+    await eventually(() => events.of(nodeId, 'job-unloaded', flap).length > 0, 10_000, 'unloaded event');
+    const finalRuns = runs;
     const after = node.link.status().reporter;
-    // ~2 state changes per run; at most one event per second per job (+1 at the start, +1 after).
+    // Its transitions: it appeared, it started crash-looping (and, with ThrottleInterval 0, was
+    // never throttled): a few events for 30+ runs, where one per restart used to be published.
+    const transitions = events.of(nodeId, 'job-state', flap);
     assert.ok(
-      published <= windowMs / 1000 + 3,
-      `${published} job-state events for ${runs} runs in ${windowMs} ms`,
+      transitions.length <= 4,
+      `${transitions.length} job-state events for ${finalRuns} runs in ${Date.now() - t0} ms: ${transitions.map((e) => e.reason).join(', ')}`,
     );
-    assert.ok(after.jobStateCoalesced - before.jobStateCoalesced > runs, 'most changes were coalesced');
+    assert.ok(
+      transitions.some((e) => e.detail?.includes('crash-looping')),
+      'entering the crash loop is a transition',
+    );
+    // Every failed exit is in a summary once its window is over (3 s here).
+    const failedSummarised = (): number =>
+      events.of(nodeId, 'job-activity', flap).reduce((a, e) => a + (e.counts?.failed ?? 0), 0);
+    await eventually(() => failedSummarised() >= runs - 2, 10_000, 'the last summary');
+    // At most one more run can have started between the count and the unload.
+    assert.ok(
+      failedSummarised() <= runsAtDelete + 1,
+      `${failedSummarised()} failed exits for ${runsAtDelete} runs`,
+    );
+    assert.ok(after.jobActivityEvents > before.jobActivityEvents);
   });
 
   test('gui/* jobs follow sessions: loaded into a session that opens later, forgotten when it ends', async () => {

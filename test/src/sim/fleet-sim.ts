@@ -172,6 +172,7 @@ export class FleetSim {
       connectedAt: a.times.connectedAt,
       connects: a.times.connects,
       runningAt: label !== undefined ? a.times.running.get(label)?.at : undefined,
+      runningArgs: label !== undefined ? runningArgs(a, label) : undefined,
     }));
   }
 
@@ -184,4 +185,10 @@ export class FleetSim {
     this.#problems.push(line.slice(0, 300));
     if (this.#problems.length > maxProblems) this.#problems.shift();
   }
+}
+
+/** The arguments of the agent's job `label` while it runs (the bench's plists carry a run number). */
+function runningArgs(a: SimAgent, label: string): readonly string[] | undefined {
+  const j = a.job(label);
+  return j?.subState === 'running' ? j.arguments : undefined;
 }

@@ -38,6 +38,8 @@ export interface SimAgentRow {
   readonly connects: number;
   /** When the asked label last entered running. */
   readonly runningAt: number | undefined;
+  /** The asked label's arguments while it runs. */
+  readonly runningArgs?: readonly string[] | undefined;
 }
 
 /** Benchmark -> simulator. */

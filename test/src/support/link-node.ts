@@ -48,7 +48,7 @@ export interface LinkNodeOptions {
   readonly debug?: boolean;
 }
 
-/** Fast timings for tests: 1 s coalescing (as production), short backoff and heartbeats. */
+/** Fast timings for tests: short backoff and heartbeats (events as in production unless a suite says). */
 export const testLinkSettings: FleetLinkSettings = {
   heartbeatMs: 500,
   statusMinIntervalMs: 100,

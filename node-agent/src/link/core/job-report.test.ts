@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { JobStatus } from '../../supervisor/job-status.ts';
-import { eventSignature, jobDetail, jobState, nodeHealth } from './job-report.ts';
+import { jobDetail, jobFacts, jobState, nodeHealth } from './job-report.ts';
 
 const status = (over: Partial<JobStatus> = {}): JobStatus => ({
   label: 'com.acme.backup',
@@ -53,14 +53,30 @@ test('detail carries the facts the controller asks about; signature ignores time
     crashLoopingSince: 500,
     managedVersion: 7,
   });
-  assert.equal(eventSignature(s), eventSignature({ ...s, timers: { throttle: 99 }, minimumRuntime: 3 }));
-  assert.notEqual(eventSignature(status()), eventSignature(status({ pid: 43 })), 'a new process is a change');
-  const waiting = status({ subState: 'waiting', active: 'inactive', pid: undefined });
-  assert.notEqual(
-    eventSignature(waiting),
-    eventSignature({ ...waiting, subState: 'exited', active: 'failed', result: 'exit-code' }),
-    'a failed end is a change',
+});
+
+test('event facts: the condition that decides transitions ignores timers; crash-loop wins over throttle', () => {
+  const looping = status({ throttledUntil: 5, crashLooping: { since: 1, count: 5 }, pid: undefined });
+  assert.equal(jobFacts(looping, 3, 1).condition, 'crash-looping');
+  assert.equal(jobFacts(status({ throttledUntil: 5, pid: undefined }), undefined, 1).condition, 'throttled');
+  assert.equal(
+    jobFacts(status({ disabled: true, pid: undefined }), undefined, undefined).condition,
+    'disabled',
   );
+  assert.equal(
+    jobFacts(
+      status({
+        pid: undefined,
+        spawnFailure: { stage: 'exec', errno: 'ENOENT', exitStatus: 78, message: 'no such file', at: 1 },
+      }),
+      undefined,
+      undefined,
+    ).condition,
+    'spawn-failed',
+  );
+  const a = jobFacts(status(), 7, 0);
+  assert.deepEqual(jobFacts(status({ timers: { throttle: 99 }, minimumRuntime: 3 }), 7, 0), a);
+  assert.deepEqual(a, { condition: 'ok', version: 7, pid: 42, lastExit: 0 });
 });
 
 test('node health: crash loops and load failures fail, throttling degrades', () => {

@@ -6,6 +6,7 @@
 import { type JobStateReport, isThrottled } from '@launchfleet/shared/job/job-state';
 import type { JobDetail, NodeHealth } from '@launchfleet/shared/messages/node-messages';
 import type { JobStatus } from '../../supervisor/job-status.ts';
+import type { JobCondition, JobFacts } from './event-policy.ts';
 
 /** The job's typed state as the fleet reads it: the status's own `{subState, active, result}`. */
 export function jobState(s: JobStatus): JobStateReport {
@@ -39,17 +40,26 @@ export function jobDetail(s: JobStatus, x: JobExtras): JobDetail {
 }
 
 /**
- * What makes a job state change worth an event: its sub-state and result, its process, whether
- * it is crash-looping. (Timers and history entries change constantly and are not events.)
+ * What decides a job's events (core/event-policy.ts): its condition (crash-looping before
+ * throttled before a spawn failure before disabled; anything else is ok, running or not), its
+ * managed version, its process and its last exit (`lastExitStatus`: launchctl's Status value).
  */
-export function eventSignature(s: JobStatus): string {
-  return [
-    s.subState,
-    s.result,
-    s.pid ?? '-',
-    s.crashLooping !== undefined ? 'C' : '',
-    s.lastExitCode ?? s.lastTerminatingSignal ?? '',
-  ].join('|');
+export function jobFacts(
+  s: JobStatus,
+  managedVersion: number | undefined,
+  lastExitStatus: number | undefined,
+): JobFacts {
+  const condition: JobCondition =
+    s.crashLooping !== undefined
+      ? 'crash-looping'
+      : s.throttledUntil !== undefined
+        ? 'throttled'
+        : s.spawnFailure !== undefined && s.pid === undefined
+          ? 'spawn-failed'
+          : s.disabled && s.pid === undefined
+            ? 'disabled'
+            : 'ok';
+  return { condition, version: managedVersion, pid: s.pid, lastExit: lastExitStatus };
 }
 
 /** A one-line human summary of a job status for an event's detail. */
