@@ -21,7 +21,7 @@ import { startMetricsServer, type MetricsServer } from '../metrics/metrics-serve
 import { machineConfig } from '../supervisor/core/machine-config.ts';
 import { DomainManager } from '../supervisor/domains/domain-manager.ts';
 import { modelPlistLoader } from '../supervisor/domains/model-plist-loader.ts';
-import type { SupervisorLog } from '../supervisor/job-runner.ts';
+import type { SupervisorLog } from '../supervisor/supervisor-log.ts';
 import type { JobStatus } from '../supervisor/job-status.ts';
 import { SocketManager } from '../supervisor/sockets/socket-manager.ts';
 import { type FleetLink, startFleetLink } from '../link/fleet-link.ts';

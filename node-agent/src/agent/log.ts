@@ -3,7 +3,7 @@
  * so a service manager's journal (or a test) can read it line by line. Newlines inside a
  * message are escaped: one event is always one line.
  */
-import type { LogLevel, SupervisorLog } from '../supervisor/job-runner.ts';
+import type { LogLevel, SupervisorLog } from '../supervisor/supervisor-log.ts';
 
 const rank: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 

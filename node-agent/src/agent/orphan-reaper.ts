@@ -15,7 +15,7 @@
  * elsewhere the process table comes from `ps` (proc-stat.ts), where the session is not visible
  * and the group stands for it.
  */
-import type { SupervisorLog } from '../supervisor/job-runner.ts';
+import type { SupervisorLog } from '../supervisor/supervisor-log.ts';
 import { allProcStats, type ProcStat } from './proc-stat.ts';
 import type { RecordedProcess } from './state-store.ts';
 

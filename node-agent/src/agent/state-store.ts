@@ -12,7 +12,7 @@
  */
 import { messageOf } from '@launchfleet/shared/errors';
 import type { FileSystemPort } from '../ports/file-system.ts';
-import type { SupervisorLog } from '../supervisor/job-runner.ts';
+import type { SupervisorLog } from '../supervisor/supervisor-log.ts';
 import type { JobStatus } from '../supervisor/job-status.ts';
 import type { PreviousLife } from '../control/service-status.ts';
 import { procStat } from './proc-stat.ts';

@@ -33,7 +33,7 @@ import { chmod, chown, lstat, mkdir, readdir, rename, rm, unlink } from 'node:fs
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { messageOf } from '@launchfleet/shared/errors';
-import type { SupervisorLog } from '../supervisor/job-runner.ts';
+import type { SupervisorLog } from '../supervisor/supervisor-log.ts';
 import { scopeName, type Scope } from './authorization.ts';
 import type { ControlService } from './control-service.ts';
 import { controlService } from './proto.ts';

@@ -17,7 +17,7 @@ import {
 } from '../supervisor/domains/launchd-errors.ts';
 import type { PlistLoader } from '../supervisor/domains/plist-loader.ts';
 import { entryPath, safeAbsolutePath } from '../supervisor/domains/path-safety.ts';
-import type { SupervisorLog } from '../supervisor/job-runner.ts';
+import type { SupervisorLog } from '../supervisor/supervisor-log.ts';
 import type { FileSystemPort } from '../ports/file-system.ts';
 import type { UserDb } from '../ports/user-db.ts';
 import { EPERM, denyReason, scopeName, type Scope } from './authorization.ts';

@@ -16,7 +16,7 @@ import { fixedOffset } from '../supervisor/core/calendar.ts';
 import { machineConfig } from '../supervisor/core/machine-config.ts';
 import { DomainManager } from '../supervisor/domains/domain-manager.ts';
 import type { Domain } from '../supervisor/domains/domain.ts';
-import type { SocketActivationHook } from '../supervisor/job-runner.ts';
+import type { SocketActivationHook } from '../supervisor/sockets/socket-activation-hook.ts';
 import { createAgentMetrics, type AgentMetrics, type LinkMetricsSource } from './agent-metrics.ts';
 import { parsePromText, sampleValue, samplesOf, type PromText } from './prom-text.ts';
 

@@ -40,15 +40,10 @@ export {
   type TriggerWhileRunningPolicy,
   type IntervalDuringSleepPolicy,
 } from './core/machine-config.ts';
-export {
-  JobRunner,
-  type JobRunnerOptions,
-  type RunnerDomain,
-  type RuntimePorts,
-  type SocketActivationHook,
-  type SupervisorLog,
-  type LogLevel,
-} from './job-runner.ts';
+export { JobRunner, type JobRunnerOptions } from './job-runner.ts';
+export type { RunnerDomain, RuntimePorts } from './runner-ports.ts';
+export type { SocketActivationHook } from './sockets/socket-activation-hook.ts';
+export type { SupervisorLog, LogLevel } from './supervisor-log.ts';
 export { listRow, formatPrint, signalNumber, type JobStatus, type ListRow } from './job-status.ts';
 export {
   buildSpawnRequest,

@@ -11,13 +11,10 @@ import { messageOf } from '@launchfleet/shared/errors';
 import type { MachineConfig } from '../core/machine-config.ts';
 import { pidOf } from '../core/job-state.ts';
 import type { CalendarScheduler } from '../calendar-scheduler.ts';
-import {
-  JobRunner,
-  type RunnerDomain,
-  type RuntimePorts,
-  type SocketActivationHook,
-  type SupervisorLog,
-} from '../job-runner.ts';
+import { JobRunner } from '../job-runner.ts';
+import type { RunnerDomain, RuntimePorts } from '../runner-ports.ts';
+import type { SocketActivationHook } from '../sockets/socket-activation-hook.ts';
+import type { SupervisorLog } from '../supervisor-log.ts';
 import { listRow, type JobStatus, type ListRow } from '../job-status.ts';
 import type { JobEventListener } from '../job-runner-events.ts';
 import { LaunchdCode, fail, failure, type LaunchdFailure, type LaunchdResult } from './launchd-errors.ts';

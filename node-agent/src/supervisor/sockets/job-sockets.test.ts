@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { SocketGroup } from '@launchfleet/shared/job/job-spec';
 import type { SocketBindRequest, SocketPort, SocketResult, SocketWatch } from '../../ports/socket-port.ts';
 import { jobSpec, type JobSpecInput } from '../../testing/job-spec-builder.ts';
-import type { ConnectionSpawn, SocketJobContext } from '../job-runner.ts';
+import type { ConnectionSpawn, SocketJobContext } from './socket-activation-hook.ts';
 import { JobSockets } from './job-sockets.ts';
 import { fdNameOf } from './socket-plan.ts';
 

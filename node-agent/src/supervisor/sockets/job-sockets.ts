@@ -18,7 +18,8 @@ import type { JobSpec } from '@launchfleet/shared/job/job-spec';
 import type { Disposable } from '../../ports/file-system.ts';
 import type { StdioTarget } from '../../ports/process-spawner.ts';
 import type { SocketPort, SocketWatch } from '../../ports/socket-port.ts';
-import type { SocketHandoff, SocketJobContext, SupervisorLog } from '../job-runner.ts';
+import type { SocketHandoff, SocketJobContext } from './socket-activation-hook.ts';
+import type { SupervisorLog } from '../supervisor-log.ts';
 import { planSockets, type PlannedSocket } from './socket-plan.ts';
 import type { JobSocketsStatus, SocketStatus } from './socket-status.ts';
 

@@ -7,7 +7,8 @@
 import type { JobSpec } from '@launchfleet/shared/job/job-spec';
 import type { Disposable } from '../../ports/file-system.ts';
 import type { SocketPort } from '../../ports/socket-port.ts';
-import type { SocketActivationHook, SocketHandoff, SocketJobContext, SupervisorLog } from '../job-runner.ts';
+import type { SocketActivationHook, SocketHandoff, SocketJobContext } from './socket-activation-hook.ts';
+import type { SupervisorLog } from '../supervisor-log.ts';
 import { JobSockets } from './job-sockets.ts';
 import type { JobSocketsStatus } from './socket-status.ts';
 
