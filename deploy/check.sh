@@ -147,10 +147,10 @@ if has nats-server; then
   stage_and_run() {
     bash "$deploy/docker/build-nats-image.sh" --stage-only "$tmp/nats-ctx" &&
       chroot "$tmp/nats-ctx/rootfs" /nats-server --version &&
-      { [ ! -e "$tmp/nats-ctx/rootfs/usr/bin/curl" ] || chroot "$tmp/nats-ctx/rootfs" /usr/bin/curl --version; }
+      chroot "$tmp/nats-ctx/rootfs" /bin/busybox --list | grep -qx wget
   }
   if [ "$(id -u)" -eq 0 ] && has chroot; then
-    run "nats image root staged by build-nats-image.sh runs nats-server and curl (chroot)" stage_and_run
+    run "nats image root staged by build-nats-image.sh runs nats-server and the healthcheck's busybox wget (chroot)" stage_and_run
   else
     skip "nats image root" "needs root for chroot"
   fi

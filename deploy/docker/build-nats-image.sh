@@ -36,14 +36,14 @@ stage() { mkdir -p "$root$(dirname "$1")"; cp -L "$1" "$root$1"; }
 # `ldd` lines are "name => /path (addr)" or "/path (addr)"; vdso has no file.
 while read -r lib; do stage "$lib"; done < <(ldd "$bin" | awk '/=> \// { print $3 } /^[ \t]*\// { print $1 }')
 
-# curl (and its libraries) for the compose healthcheck on /healthz: scratch has no shell.
-if curl="$(command -v curl)"; then
-  stage "$curl"
-  while read -r lib; do stage "$lib"; done < <(ldd "$curl" | awk '/=> \// { print $3 } /^[ \t]*\// { print $1 }')
-  # curl resolves names through NSS; without these files it cannot even resolve localhost.
-  printf 'hosts: files dns\n' > "$root/etc/nsswitch.conf"
-  printf '127.0.0.1 localhost\n::1 localhost\n' > "$root/etc/hosts"
-fi
+# busybox (its wget) for the compose healthcheck on /healthz, at the path the official alpine
+# image has it: the same healthcheck serves both images. Scratch has no shell of its own.
+busybox="$(command -v busybox || true)"
+[ -n "$busybox" ] || { echo "build-nats-image: busybox is not installed (apt-get install busybox)" >&2; exit 1; }
+mkdir -p "$root/bin"
+cp -L "$busybox" "$root/bin/busybox"
+while read -r lib; do stage "$lib"; done < <(ldd "$busybox" 2>/dev/null | awk '/=> \// { print $3 } /^[ \t]*\// { print $1 }')
+printf '127.0.0.1 localhost\n::1 localhost\n' > "$root/etc/hosts"
 
 cp "$here/../nats/nats.conf" "$root/etc/nats/nats.conf"
 cp "$here/nats.Dockerfile" "$ctx/Dockerfile"

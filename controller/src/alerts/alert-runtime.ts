@@ -20,7 +20,7 @@
  * at most every `rolloutScanMs`; every controller reads them, whichever drives the rollout.
  */
 import { jetstream } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Counter, type Registry } from 'prom-client';
 import { type Clock, messageOf } from '@launchfleet/shared';
@@ -39,6 +39,7 @@ import {
 } from './core/alert-evaluator.ts';
 import { type AlertSettings, alertNames, defaultAlertSettings } from './core/alert-rules.ts';
 import { alertEvent, decodeAlertRecord, encodeAlertRecord } from './alert-record.ts';
+import { createBucket } from '../identity/stream-limits.ts';
 
 export interface AlertRuntimeDeps {
   readonly nc: NatsConnection;
@@ -72,7 +73,7 @@ export interface AlertRuntime {
 
 /** Creates `lf_alerts`, adopts the firing records in it, and starts evaluating. */
 export async function startAlertRuntime(d: AlertRuntimeDeps): Promise<AlertRuntime> {
-  const kv = await new Kvm(d.nc).create(buckets.alerts, {
+  const kv = await createBucket(d.nc, buckets.alerts, {
     replicas: d.replicas,
     history: 1,
     maxValueSize: 8 * 1024,

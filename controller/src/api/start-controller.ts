@@ -5,7 +5,6 @@
  * controllers against one NATS to show they share nothing but JetStream).
  */
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import { Kvm } from '@nats-io/kv';
 import { type Clock, systemClock, messageOf } from '@launchfleet/shared';
 import { buckets } from '@launchfleet/shared/messages/index';
 import { EnrollmentService } from '../enrollment/enrollment-service.ts';
@@ -26,6 +25,7 @@ import { RolloutHandlers } from './rollout-handlers.ts';
 import { type RolloutRuntime, startRolloutRuntime } from '../rollout/rollout-runtime.ts';
 import { type AlertRuntime, startAlertRuntime } from '../alerts/alert-runtime.ts';
 import type { AlertSettings } from '../alerts/core/alert-rules.ts';
+import { createBucket } from '../identity/stream-limits.ts';
 
 /** A running controller. */
 export interface RunningController {
@@ -100,7 +100,7 @@ export async function startController(
       now: () => clock.wallMs(),
       log: (l) => log(`controller: ${l}`),
     });
-    const jobs = await new Kvm(nc).create(buckets.jobs, {
+    const jobs = await createBucket(nc, buckets.jobs, {
       replicas: cfg.jetstreamReplicas,
       history: 5,
       maxValueSize: 2 * 1024 * 1024,

@@ -14,6 +14,7 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { boundedDetail, auditStream, isRecord } from '@launchfleet/shared/messages/index';
+import { ensureStream } from '../identity/stream-limits.ts';
 
 /** One audit entry. */
 export interface AuditEntry {
@@ -34,7 +35,6 @@ export type AuditRecord = Omit<AuditEntry, 'seq'>;
 
 /** Creates (or updates) the audit stream. */
 export async function provisionAuditStream(nc: NatsConnection, replicas: number): Promise<void> {
-  const jsm = await jetstreamManager(nc);
   const config = {
     name: auditStream.name,
     subjects: [...auditStream.subjects],
@@ -46,12 +46,7 @@ export async function provisionAuditStream(nc: NatsConnection, replicas: number)
     num_replicas: replicas,
     storage: StorageType.File,
   };
-  try {
-    await jsm.streams.info(auditStream.name);
-    await jsm.streams.update(auditStream.name, config);
-  } catch {
-    await jsm.streams.add(config);
-  }
+  await ensureStream(nc, config);
 }
 
 export class AuditLog {

@@ -8,13 +8,15 @@
  * - `lf_trust`: history 10; `lf_nodes`: history 1 (latest status only).
  * - `lf_registry`, `lf_tokens`: controller-only records.
  * - `LF_EVENTS`: bounded by age and bytes, discarding the oldest.
+ * - every stream: an explicit consumer limit (stream-limits.ts).
  */
-import { jetstreamManager, DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { buckets, eventsStream } from '@launchfleet/shared/messages/index';
 import { maxBundleBytes } from '@launchfleet/shared/signing/index';
 import { DesiredIndex } from '../desired/desired-index.ts';
+import { createBucket, ensureStream } from './stream-limits.ts';
 
 /** The opened buckets the controller uses. */
 export interface ControlPlaneStore {
@@ -43,15 +45,21 @@ export async function provisionControlPlane(
   o: ProvisionOptions = {},
 ): Promise<ControlPlaneStore> {
   const replicas = o.replicas ?? 1;
-  const kvm = new Kvm(nc);
   const common = { replicas, storage: StorageType.File, allow_direct: true } as const;
-  const desired = await kvm.create(buckets.desired, { ...common, history: 5, maxValueSize: maxBundleBytes });
-  const trust = await kvm.create(buckets.trust, { ...common, history: 10, maxValueSize: 64 * 1024 });
-  const nodes = await kvm.create(buckets.nodes, { ...common, history: 1, maxValueSize: 256 * 1024 });
-  const registry = await kvm.create(buckets.registry, { ...common, history: 1, maxValueSize: 16 * 1024 });
-  const tokens = await kvm.create(buckets.tokens, { ...common, history: 1, maxValueSize: 4 * 1024 });
-  const jsm = await jetstreamManager(nc);
-  const config = {
+  const desired = await createBucket(nc, buckets.desired, {
+    ...common,
+    history: 5,
+    maxValueSize: maxBundleBytes,
+  });
+  const trust = await createBucket(nc, buckets.trust, { ...common, history: 10, maxValueSize: 64 * 1024 });
+  const nodes = await createBucket(nc, buckets.nodes, { ...common, history: 1, maxValueSize: 256 * 1024 });
+  const registry = await createBucket(nc, buckets.registry, {
+    ...common,
+    history: 1,
+    maxValueSize: 16 * 1024,
+  });
+  const tokens = await createBucket(nc, buckets.tokens, { ...common, history: 1, maxValueSize: 4 * 1024 });
+  await ensureStream(nc, {
     name: eventsStream.name,
     subjects: [...eventsStream.subjects],
     retention: RetentionPolicy.Limits,
@@ -61,15 +69,7 @@ export async function provisionControlPlane(
     max_msg_size: eventsStream.maxMsgSize,
     num_replicas: replicas,
     storage: StorageType.File,
-  };
-  let exists = true;
-  try {
-    await jsm.streams.info(eventsStream.name);
-  } catch {
-    exists = false;
-  }
-  if (exists) await jsm.streams.update(eventsStream.name, config);
-  else await jsm.streams.add(config);
+  });
   const desiredIndex = new DesiredIndex(desired, o.now ?? (() => Date.now()), o.log);
   return { desired, desiredIndex, trust, nodes, registry, tokens };
 }

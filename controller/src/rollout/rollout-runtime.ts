@@ -23,6 +23,7 @@ import { RolloutMetrics } from './rollout-metrics.ts';
 import { RolloutObserver } from './rollout-observer.ts';
 import { RolloutService } from './rollout-service.ts';
 import { RolloutStore } from './rollout-store.ts';
+import { createBucket } from '../identity/stream-limits.ts';
 
 export interface RolloutRuntimeOptions {
   readonly nc: NatsConnection;
@@ -62,13 +63,21 @@ export interface RolloutRuntime {
 export async function startRolloutRuntime(o: RolloutRuntimeOptions): Promise<RolloutRuntime> {
   const kvm = new Kvm(o.nc);
   const replicas = o.replicas ?? 1;
-  const rollouts = await kvm.create(buckets.rollouts, { replicas, history: 10, maxValueSize: 1024 * 1024 });
-  const versionsKv = await kvm.create(buckets.versions, {
+  const rollouts = await createBucket(o.nc, buckets.rollouts, {
+    replicas,
+    history: 10,
+    maxValueSize: 1024 * 1024,
+  });
+  const versionsKv = await createBucket(o.nc, buckets.versions, {
     replicas,
     history: 1,
     maxValueSize: 2 * 1024 * 1024,
   });
-  const jobs = await kvm.create(buckets.jobs, { replicas, history: 5, maxValueSize: 2 * 1024 * 1024 });
+  const jobs = await createBucket(o.nc, buckets.jobs, {
+    replicas,
+    history: 5,
+    maxValueSize: 2 * 1024 * 1024,
+  });
   const desired = await kvm.open(buckets.desired);
   const holder = o.holder ?? `ctl-${randomBytes(4).toString('hex')}`;
   const store = new RolloutStore(rollouts);

@@ -1,0 +1,121 @@
+/**
+ * How many consumers each stream of the control plane may hold, set explicitly when the stream
+ * is created, and the one place KV buckets are created.
+ *
+ * Why explicit: nats-server 2.15 gives a stream without its own limit a default of 1,000
+ * consumers and no longer reads -1 as "unlimited" there. Agents create no consumer at all
+ * (node-agent/src/link/desired-follower.ts); every consumer is a controller's or a tool's, a few
+ * per controller, so each limit below is what that stream's readers need with room to spare, and
+ * a runaway creator (a bug, a leak) hits it long before it hurts the broker.
+ *
+ * A limit is part of the stream's configuration and nats-server refuses to change it on an
+ * existing stream, so a stream created by an older version keeps what it had (the deploy README
+ * says how to recreate one).
+ */
+import { type StreamConfig, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { auditStream, buckets, eventsStream, kvStreamName } from '@launchfleet/shared/messages/index';
+import type { BucketName } from '@launchfleet/shared/messages/index';
+
+/** Consumers per stream, by stream name. */
+export const maxConsumers: Readonly<Record<string, number>> = {
+  // Key listings by controllers (a delete, the index repair); nodes whose credentials predate the
+  // subscription permissions, or whose controller predates the index, during an upgrade.
+  [kvStreamName(buckets.desired)]: 512,
+  // Nodes follow the trust store by subscription: only tools read it through a consumer.
+  [kvStreamName(buckets.trust)]: 64,
+  // One watch per controller (the fleet index), benchmarks' observers.
+  [kvStreamName(buckets.nodes)]: 256,
+  [kvStreamName(buckets.registry)]: 256,
+  [kvStreamName(buckets.tokens)]: 64,
+  [kvStreamName(buckets.jobs)]: 256,
+  [kvStreamName(buckets.versions)]: 256,
+  // WatchRollout (one watch per call) and the controllers' listings of rollouts.
+  [kvStreamName(buckets.rollouts)]: 1024,
+  [kvStreamName(buckets.alerts)]: 256,
+  // WatchEvents / `launchfleet events --follow` / the console's live feed: one per follower.
+  [eventsStream.name]: 1024,
+  // `launchfleet audit` readers.
+  [auditStream.name]: 256,
+};
+
+/** The limit for `stream` (a stream this file does not know gets 256). */
+export function maxConsumersOf(stream: string): number {
+  return maxConsumers[stream] ?? 256;
+}
+
+/**
+ * Creates (idempotently) and opens a KV bucket. The bucket's stream is created here, with the
+ * configuration nats.js's `Kvm.create` would give it plus an explicit `max_consumers`, so that
+ * `Kvm.create` then finds and opens it.
+ */
+export async function createBucket(
+  nc: NatsConnection,
+  bucket: BucketName,
+  o: { readonly replicas: number; readonly history: number; readonly maxValueSize: number } & Partial<
+    Pick<KvOptions, 'storage' | 'allow_direct'>
+  >,
+): Promise<KV> {
+  const jsm = await jetstreamManager(nc);
+  const name = kvStreamName(bucket);
+  const exists = await jsm.streams.info(name).then(
+    () => true,
+    (e: unknown) => {
+      if (e instanceof Error && /stream not found/i.test(e.message)) return false;
+      throw e;
+    },
+  );
+  if (!exists)
+    await jsm.streams
+      .add({
+        name,
+        subjects: [`$KV.${bucket}.>`],
+        retention: 'limits',
+        max_msgs_per_subject: o.history,
+        max_msg_size: o.maxValueSize,
+        max_consumers: maxConsumersOf(name),
+        storage: o.storage ?? 'file',
+        num_replicas: o.replicas,
+        discard: 'new',
+        allow_direct: o.allow_direct ?? true,
+        allow_rollup_hdrs: true,
+        deny_delete: true,
+        deny_purge: false,
+      })
+      .catch((e: unknown) => {
+        // Another controller created it meanwhile: fine.
+        if (!(e instanceof Error && /already in use|already exists/i.test(e.message))) throw e;
+      });
+  return new Kvm(nc).create(bucket, {
+    replicas: o.replicas,
+    history: o.history,
+    maxValueSize: o.maxValueSize,
+    ...(o.storage !== undefined && { storage: o.storage }),
+    ...(o.allow_direct !== undefined && { allow_direct: o.allow_direct }),
+  });
+}
+
+/**
+ * Creates a stream with its explicit consumer limit, or updates an existing one's other settings
+ * (retention, sizes): nats-server refuses to change `max_consumers`, so the existing value is kept.
+ */
+export async function ensureStream(
+  nc: NatsConnection,
+  config: Omit<Partial<StreamConfig>, 'max_consumers'> & { readonly name: string },
+): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(config.name).catch((e: unknown) => {
+    if (e instanceof Error && /stream not found/i.test(e.message)) return undefined;
+    throw e;
+  });
+  if (info) {
+    // nats.js merges the update into the stream's current configuration, its limit included.
+    const { name, ...rest } = config;
+    await jsm.streams.update(name, rest);
+    return;
+  }
+  await jsm.streams.add({ ...config, max_consumers: maxConsumersOf(config.name) }).catch((e: unknown) => {
+    if (!(e instanceof Error && /already in use|already exists/i.test(e.message))) throw e;
+  });
+}
