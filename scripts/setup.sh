@@ -19,6 +19,8 @@ command -v dockerd >/dev/null || need+=(docker.io)
 [ -x /usr/sbin/micro-httpd ] || need+=(micro-httpd)
 # busybox: the compose healthcheck's wget, staged into the fallback NATS image (deploy/check.sh).
 command -v busybox >/dev/null || need+=(busybox)
+# A real launchctl client for the launchctl-compatibility test (community.general.launchd).
+command -v ansible-playbook >/dev/null || need+=(ansible)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then echo "setup: need root to apt-get install ${need[*]}" >&2; exit 1; fi
   export DEBIAN_FRONTEND=noninteractive

@@ -1,2 +1,4 @@
 #!/usr/bin/env node
-import '../dist/cli/lfctl.js';
+// lfctl, or launchctl when called through a symlink of that name (lfctl install-launchctl).
+import { main } from '../dist/cli/lfctl.js';
+main();

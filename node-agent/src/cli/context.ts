@@ -25,6 +25,8 @@ export interface CliContext {
   readonly runDir: string;
   /** An explicit --socket. */
   readonly socket?: string;
+  /** The socket calls go to (the explicit one, or the one chosen from the caller's uid). */
+  socketPath(): string;
   out(text: string): void;
   err(text: string): void;
   /** Calls the agent; a ControlCallError if it cannot be reached. */
@@ -54,6 +56,24 @@ function usable(path: string): boolean {
   }
 }
 
+/**
+ * The socket `launchctl` (lfctl called by that name) uses: chosen from the uid alone, as
+ * launchctl talks to "its" launchd without flags: root gets system.sock, anyone else their own
+ * user/<uid>.sock, or public.sock (reads of the system domain) when they have no domain yet.
+ */
+export function launchctlSocket(runDir: string, uid: number): string {
+  const p = socketPaths(runDir);
+  if (uid === 0) return p.system;
+  const mine = join(p.userDir, `${uid}.sock`);
+  return existsSync(mine) ? mine : p.public;
+}
+
+/** The run directory as `launchctl`: $LAUNCHFLEET_RUN_DIR or /var/run/launchfleet (never the cwd's). */
+export function launchctlRunDir(env: NodeJS.ProcessEnv): string {
+  const e = env['LAUNCHFLEET_RUN_DIR'];
+  return e !== undefined && e !== '' ? e : '/var/run/launchfleet';
+}
+
 /** The socket lfctl uses for a caller of `uid`. */
 export function chooseSocket(runDir: string, uid: number): string {
   const p = socketPaths(runDir);
@@ -68,19 +88,24 @@ export function makeContext(o: {
   cwd: string;
   runDir: string;
   socket?: string;
+  /** Called as `launchctl`: the socket comes from the uid alone (launchctlSocket). */
+  asLaunchctl?: boolean;
   out: (t: string) => void;
   err: (t: string) => void;
 }): CliContext {
+  const pick = (): string =>
+    o.socket ?? (o.asLaunchctl === true ? launchctlSocket(o.runDir, o.uid) : chooseSocket(o.runDir, o.uid));
   let client: ControlClient | undefined;
   return {
     uid: o.uid,
     cwd: o.cwd,
     runDir: o.runDir,
     ...(o.socket !== undefined ? { socket: o.socket } : {}),
+    socketPath: pick,
     out: o.out,
     err: o.err,
     call(method, req, opts) {
-      client ??= new ControlClient(o.socket ?? chooseSocket(o.runDir, o.uid));
+      client ??= new ControlClient(pick());
       // Reads and quick verbs are bounded; verbs that wait for a job to exit are not.
       return client.call(method, req, opts?.wait === true ? undefined : 30_000);
     },
@@ -111,9 +136,7 @@ export function reportFailure(
 /** An unreachable agent or a gRPC error: a clear line and EX_UNAVAILABLE. */
 export function reportCallError(ctx: CliContext, e: unknown): number {
   if (e instanceof ControlCallError) {
-    ctx.err(
-      `lfctl: cannot talk to launchfleet-agent (${ctx.socket ?? chooseSocket(ctx.runDir, ctx.uid)}): ${e.message}`,
-    );
+    ctx.err(`lfctl: cannot talk to launchfleet-agent (${ctx.socketPath()}): ${e.message}`);
     if (e.grpcCode === 14)
       ctx.err(
         'lfctl: is launchfleet-agent running? (--run-dir or LAUNCHFLEET_RUN_DIR select its run directory)',

@@ -2,10 +2,24 @@
  * `lfctl`: launchctl's command line for launchfleet-agent, over the local control API
  * (proto/launchfleet/agent/v1/control.proto). Subcommands, targets, output formats and exit
  * codes follow launchctl (../shared/launchd/SPEC.md §5); `--json` on every read command.
+ *
+ * Called by the name `launchctl` (the script `lfctl install-launchctl` writes, or a symlink), it is launchctl
+ * for scripts and configuration-management modules: no flags needed, the socket comes from the
+ * caller's uid (root: the system socket; others: their own user socket) in the default run
+ * directory ($LAUNCHFLEET_RUN_DIR or /var/run/launchfleet). See ../control/README.md.
  */
+import { basename } from 'node:path';
 import { messageOf } from '@launchfleet/shared/errors';
 import { parseFlags } from './args.ts';
-import { EXIT, defaultRunDir, makeContext, reportCallError, type CliContext } from './context.ts';
+import {
+  EXIT,
+  defaultRunDir,
+  launchctlRunDir,
+  makeContext,
+  reportCallError,
+  type CliContext,
+} from './context.ts';
+import { installLaunchctl } from './install-launchctl.ts';
 import { load, start, stop, unload } from './legacy-commands.ts';
 import { HELP, error, help, lint, version } from './misc-commands.ts';
 import { blame, list, print, printDisabled } from './read-commands.ts';
@@ -30,6 +44,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   stop,
   error,
   lint,
+  'install-launchctl': (ctx, args) => installLaunchctl(ctx, args),
   version,
   help,
 };
@@ -43,8 +58,11 @@ export async function runLfctl(
     cwd: string;
     uid: number;
     env: NodeJS.ProcessEnv;
+    /** The name it was called by: `launchctl` picks the socket from the uid alone. */
+    name?: 'lfctl' | 'launchctl';
   },
 ): Promise<number> {
+  const asLaunchctl = io.name === 'launchctl';
   // Global options come before the subcommand.
   let i = 0;
   let runDir: string | undefined;
@@ -85,8 +103,9 @@ export async function runLfctl(
   const ctx = makeContext({
     uid: io.uid,
     cwd: io.cwd,
-    runDir: runDir ?? defaultRunDir(io.env, io.cwd),
+    runDir: runDir ?? (asLaunchctl ? launchctlRunDir(io.env) : defaultRunDir(io.env, io.cwd)),
     ...(socket !== undefined ? { socket } : {}),
+    asLaunchctl,
     out: io.out,
     err: io.err,
   });
@@ -102,20 +121,24 @@ export async function runLfctl(
 // `parseFlags` is part of the CLI's public helpers (tests use it).
 export { parseFlags };
 
-const isMain = process.argv[1] !== undefined && /(?:^|\/)(lfctl|lfctl\.js)$/.test(process.argv[1]);
-if (isMain) {
+/** The process entry (bin/lfctl.js): lfctl, or launchctl when called by that name. */
+export function main(): void {
+  // A symlink named launchctl, or the script `lfctl install-launchctl` writes (LFCTL_NAME).
+  const called = process.env['LFCTL_NAME'] ?? basename(process.argv[1] ?? 'lfctl');
+  const name = called === 'launchctl' ? 'launchctl' : 'lfctl';
   runLfctl(process.argv.slice(2), {
     out: (t) => process.stdout.write(t),
     err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
     cwd: process.cwd(),
     uid: process.getuid?.() ?? 0,
     env: process.env,
+    name,
   }).then(
     (code) => {
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stderr.write(`lfctl: ${messageOf(e)}\n`);
+      process.stderr.write(`${name}: ${messageOf(e)}\n`);
       process.exitCode = 1;
     },
   );

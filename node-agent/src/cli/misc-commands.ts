@@ -27,13 +27,16 @@ Subcommands (launchctl's names, targets and exit codes):
   start <label> | stop <label>                    (legacy)
   error [posix|mach|bootstrap] <code>             decode an exit code
   lint [--json] [--domain system|gui|user] [--allow-json] file...   check plists without loading them
+  install-launchctl [--dir DIR] [--remove]        make DIR/launchctl (default /usr/local/bin) this lfctl
+                                    (Linux only: refused on macOS, whose launchctl is launchd's own)
   version | help
 
 Targets: system | gui/<uid> | user/<uid>, and service targets <domain>/<label>. The legacy verbs act
 on the system domain for root and on the caller's gui (or user) domain otherwise; --domain overrides.
 
 Options before the subcommand: --run-dir DIR (default: $LAUNCHFLEET_RUN_DIR, /var/run/launchfleet),
---socket PATH (a control socket). Exit status: 0, launchd's error code (see \`lfctl error <code>\`),
+--socket PATH (a control socket). Called as launchctl, no option is needed: root uses the system
+socket, other users their own. Exit status: 0, launchd's error code (see \`lfctl error <code>\`),
 64 for usage errors, 69 when the agent cannot be reached.`;
 
 export function help(ctx: CliContext): number {

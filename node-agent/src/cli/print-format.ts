@@ -15,8 +15,9 @@ function q(s: string): string {
 }
 
 /**
- * `list <label>`: 842's dictionary. LastExitStatus is the raw wait status as 842 printed it
- * (exit code << 8, or the signal number).
+ * `list <label>`: the NeXT-style dictionary (842 and modern print the same keys). LastExitStatus
+ * is the raw wait status (exit code << 8, or the signal number), 0 before any exit: launchd
+ * always reports it.
  */
 export function formatListDict(s: ServiceStatus): string {
   const lines = ['{'];
@@ -28,6 +29,7 @@ export function formatListDict(s: ServiceStatus): string {
   if (s.lastExitCode !== undefined) lines.push(`\t"LastExitStatus" = ${s.lastExitCode * 256};`);
   else if (s.lastTerminatingSignalNumber !== undefined)
     lines.push(`\t"LastExitStatus" = ${s.lastTerminatingSignalNumber};`);
+  else lines.push('\t"LastExitStatus" = 0;');
   if (s.pid !== undefined) lines.push(`\t"PID" = ${s.pid};`);
   lines.push(`\t"Program" = ${q(s.program)};`);
   lines.push('\t"ProgramArguments" = (', ...(s.arguments ?? []).map((a) => `\t\t${q(a)};`), '\t);');

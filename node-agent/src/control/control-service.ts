@@ -192,7 +192,7 @@ export class ControlService {
         uid: d.value.uid,
         ...(user ? { username: user.name } : {}),
         activeCount: statuses.filter((s) => s.pid !== undefined).length,
-        services: statuses.map(toWireRow),
+        services: statuses.map((s) => toWireRow(s, this.o.manager.config.listStatusWhileRunning)),
         disabled: Object.fromEntries(d.value.printDisabled()),
       };
     },
@@ -230,7 +230,12 @@ export class ControlService {
         if (!s.ok) return { domain: d.value.target, error: wire(s.error) };
         return { domain: d.value.target, service: this.status(d.value, s.value) };
       }
-      return { domain: d.value.target, rows: d.value.statuses().map((s) => toWireRow(this.merged(s))) };
+      return {
+        domain: d.value.target,
+        rows: d.value
+          .statuses()
+          .map((s) => toWireRow(this.merged(s), this.o.manager.config.listStatusWhileRunning)),
+      };
     },
 
     Load: async (scope, req) => {

@@ -38,7 +38,9 @@ export function controlService(): grpc.ServiceClientConstructor {
     longs: Number,
     enums: String,
     defaults: false,
-    oneofs: true,
+    // control.proto has no oneof of its own; `true` would add a virtual `_<field>` key for every
+    // proto3 `optional` field (e.g. `_lastExitCode`), which `--json` would print.
+    oneofs: false,
   });
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
     launchfleet: { agent: { v1: { ControlService: grpc.ServiceClientConstructor } } };

@@ -13,6 +13,7 @@ import {
 } from '../supervisor/job-status.ts';
 import type { ServiceStatus, WireHeldSocket, WireListRow } from './wire.ts';
 import type { SocketStatus } from '../supervisor/sockets/socket-status.ts';
+import type { ListStatusWhileRunning } from '../supervisor/core/machine-config.ts';
 
 /** What earlier runs of the agent recorded for a job (persisted by the agent's state store). */
 export interface PreviousLife {
@@ -39,8 +40,8 @@ export function withPreviousLife(s: JobStatus, prev: PreviousLife | undefined): 
   };
 }
 
-export function toWireRow(s: JobStatus): WireListRow {
-  const r: ListRow = listRow(s);
+export function toWireRow(s: JobStatus, whileRunning: ListStatusWhileRunning): WireListRow {
+  const r: ListRow = listRow(s, whileRunning);
   return { pid: r.pid, status: r.status, label: r.label };
 }
 

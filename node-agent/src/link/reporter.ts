@@ -39,7 +39,7 @@ import { encodeEnvelope } from '@launchfleet/shared/messages/envelope';
 import { keys, subjects } from '@launchfleet/shared/messages/names';
 import type { DomainManager } from '../supervisor/domains/domain-manager.ts';
 import type { JobStatus } from '../supervisor/job-status.ts';
-import { listRow } from '../supervisor/job-status.ts';
+import { lastExitStatus } from '../supervisor/job-status.ts';
 import type { SupervisorLog } from '../supervisor/job-runner.ts';
 import type { UserDb } from '../ports/user-db.ts';
 import { jitteredPeriod } from './core/backoff.ts';
@@ -249,9 +249,9 @@ export class Reporter {
       const managedVersion = this.#o.reconciler.managedVersion(s.domain, s.label);
       jobs[s.label] = jobState(s);
       if (managedVersion !== undefined) versions[s.label] = String(managedVersion);
-      const status = listRow(s).status;
+      const last = lastExitStatus(s);
       const d = jobDetail(s, {
-        ...(status !== '-' && { lastExitStatus: Number(status) }),
+        ...(last !== undefined && { lastExitStatus: last }),
         ...(managedVersion !== undefined && { managedVersion }),
       });
       details[s.label] =

@@ -5,7 +5,7 @@
  */
 import { type ActiveState, type ExitResult, isThrottled } from '@launchfleet/shared/job/job-state';
 import type { JobRunnerEvent } from '../supervisor/job-runner-events.ts';
-import { signalNumber, type JobStatus } from '../supervisor/job-status.ts';
+import { lastExitStatus, type JobStatus } from '../supervisor/job-status.ts';
 
 export { isThrottled };
 
@@ -24,11 +24,5 @@ export function exitReason(e: Extract<JobRunnerEvent, { type: 'exited' }>): Exit
   return e.result;
 }
 
-/** The last exit status as `launchctl list` shows it: the code, or minus the signal number. */
-export function lastExitStatus(
-  s: Pick<JobStatus, 'lastExitCode' | 'lastTerminatingSignal'>,
-): number | undefined {
-  if (s.lastExitCode !== undefined) return s.lastExitCode;
-  if (s.lastTerminatingSignal !== undefined) return -signalNumber(s.lastTerminatingSignal);
-  return undefined;
-}
+/** The last exit status: the code, or minus the signal number (job-status.ts has the one definition). */
+export { lastExitStatus };

@@ -155,10 +155,12 @@ describe('JobRunner: spawning through the ports', () => {
     const r = t.runner(jobSpec('r44', { runAtLoad: true }));
     await r.load(false);
     await flush();
-    assert.deepEqual(listRow(r.status()), { pid: '1000', status: '-', label: 'r44' });
+    assert.deepEqual(listRow(r.status(), 'dash'), { pid: '1000', status: '-', label: 'r44' });
+    assert.deepEqual(listRow(r.status(), 'last-status'), { pid: '1000', status: '0', label: 'r44' });
     r.send({ type: 'kill-signal', signal: 'SIGTERM' });
     await flush();
-    assert.deepEqual(listRow(r.status()), { pid: '-', status: '-15', label: 'r44' });
+    assert.deepEqual(listRow(r.status(), 'dash'), { pid: '-', status: '-15', label: 'r44' });
+    assert.deepEqual(listRow(r.status(), 'last-status'), { pid: '-', status: '-15', label: 'r44' });
     const text = formatPrint(r.status(), t.clock.wallMs());
     assert.match(text, /last terminating signal = SIGTERM: 15/);
     assert.doesNotMatch(text, /last exit code/);

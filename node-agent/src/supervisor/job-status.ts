@@ -6,6 +6,7 @@
 import { constants } from 'node:os';
 import type { JobStateReport } from '@launchfleet/shared/job/job-state';
 import type { HistoryEntry, ImmediateReason, SpawnFailureInfo } from './core/job-state.ts';
+import type { ListStatusWhileRunning } from './core/machine-config.ts';
 import { formatSocketLines, type JobSocketsStatus } from './sockets/socket-status.ts';
 
 /**
@@ -62,19 +63,33 @@ export interface JobStatus extends JobStateReport {
   readonly history: readonly (Omit<HistoryEntry, 'atMs'> & { readonly at: number })[];
 }
 
-/** One `launchctl list` row: PID, Status, Label with 842's `-` and `-<signal>` rules (§2.4, row 44). */
+/** One `launchctl list` row: PID, Status, Label (SPEC §2.4, §5.2, row 44). */
 export interface ListRow {
   readonly pid: string;
   readonly status: string;
   readonly label: string;
 }
 
-export function listRow(s: JobStatus): ListRow {
+/**
+ * The one rendering of a job as `launchctl list` shows it (list, list in print's domain output,
+ * --json rows). PID: the pid, or `-`. Status: the last exit status (the code, or minus the signal
+ * number: `-15` after SIGTERM), `0` before any exit (launchd initialises it to 0 and always
+ * reports it); beside a PID, `-` in 842 and the last status in modern launchctl
+ * (`listStatusWhileRunning`, set by the flavour).
+ */
+export function listRow(s: JobStatus, whileRunning: ListStatusWhileRunning): ListRow {
   const pid = s.pid !== undefined ? String(s.pid) : '-';
-  let status = '-';
-  if (s.lastExitCode !== undefined) status = String(s.lastExitCode);
-  else if (s.lastTerminatingSignal !== undefined) status = String(-signalNumber(s.lastTerminatingSignal));
+  const status = s.pid !== undefined && whileRunning === 'dash' ? '-' : String(lastExitStatus(s) ?? 0);
   return { pid, status, label: s.label };
+}
+
+/** The last exit status: the code, or minus the signal number; undefined before any exit. */
+export function lastExitStatus(
+  s: Pick<JobStatus, 'lastExitCode' | 'lastTerminatingSignal'>,
+): number | undefined {
+  if (s.lastExitCode !== undefined) return s.lastExitCode;
+  if (s.lastTerminatingSignal !== undefined) return -signalNumber(s.lastTerminatingSignal);
+  return undefined;
 }
 
 /** The OS's number for a signal name (names differ in number between Linux and macOS, §8). */

@@ -36,6 +36,17 @@ export type StdioOpenFailurePolicy =
   /** Modern: refuse to spawn; the job records 78 (EX_CONFIG). */
   | 'refuse';
 
+/**
+ * What `launchctl list` shows in the Status column of a RUNNING job (SPEC §2.4). A job that is not
+ * running shows its last exit status (the code, or minus the signal), 0 before any exit, in both:
+ * launchd keeps last_exit_status from load (842 job_export always exports it).
+ */
+export type ListStatusWhileRunning =
+  /** 842 (launchctl.c print_jobs): `-` while a PID is shown. */
+  | 'dash'
+  /** Modern launchctl: the last exit status beside the PID (0 before any exit). */
+  | 'last-status';
+
 export interface MachineConfig {
   /** ThrottleInterval when the plist has none (launchd: 10 s). */
   readonly defaultThrottleIntervalSec: number;
@@ -63,6 +74,8 @@ export interface MachineConfig {
    * `_exit(ESRCH)` = 3; modern launchd records 78 (EX_CONFIG) and `job state = spawn failed`.
    */
   readonly credentialFailureStatus: number;
+  /** `launchctl list`'s Status column beside a PID (842 `-`, modern the last status). */
+  readonly listStatusWhileRunning: ListStatusWhileRunning;
   /** Calendar quirk §7 D19: the Weekday search ignores Month (842). */
   readonly weekdayIgnoresMonth: boolean;
   /** Entries kept in each job's event history. */
@@ -87,6 +100,7 @@ export function machineConfig(
           intervalDuringSleep: 'coalesce',
           stdioOpenFailure: 'warn',
           credentialFailureStatus: 3,
+          listStatusWhileRunning: 'dash',
           weekdayIgnoresMonth: true,
           historyLimit: 20,
         }
@@ -101,6 +115,7 @@ export function machineConfig(
           intervalDuringSleep: 'miss',
           stdioOpenFailure: 'refuse',
           credentialFailureStatus: 78,
+          listStatusWhileRunning: 'last-status',
           weekdayIgnoresMonth: true,
           historyLimit: 20,
         };

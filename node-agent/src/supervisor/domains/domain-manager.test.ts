@@ -18,13 +18,13 @@ import { entryPath, labelIsSafe, safeAbsolutePath, statePathFor } from './path-s
 const DAEMONS = '/Library/LaunchDaemons';
 const AGENTS = '/Library/LaunchAgents';
 
-function setup(fs = new FakeFileSystem(), clock = new FakeClock()) {
+function setup(fs = new FakeFileSystem(), clock = new FakeClock(), flavor: '842' | 'modern' = '842') {
   const spawner = new FakeSpawner(clock, clock);
   const logs: string[] = [];
   const make = () =>
     new DomainManager({
       ports: { spawner, fs, users: new FakeUserDb(), clock, scheduler: clock },
-      config: machineConfig('842'),
+      config: machineConfig(flavor),
       stateDir: '/var/lib/launchfleet',
       daemonDirectories: [DAEMONS],
       agentDirectories: [AGENTS],
@@ -192,7 +192,7 @@ describe('bootout, print, list, kill (rows 17, 18, 39)', () => {
     await m.stop();
   });
 
-  it('list rows follow launchd: pid or -, status or -signal or -', async () => {
+  it('list rows follow launchd: pid or -, status or -signal, 0 before any exit; 842: - beside a pid', async () => {
     const t = setup();
     const { sys, m } = await started(t);
     t.spawner.script('a', {});
@@ -204,7 +204,7 @@ describe('bootout, print, list, kill (rows 17, 18, 39)', () => {
     assert.deepEqual(sys.list(), [
       { pid: '1000', status: '-', label: 'a' },
       { pid: '-', status: '4', label: 'b' },
-      { pid: '-', status: '-', label: 'c' },
+      { pid: '-', status: '0', label: 'c' },
     ]);
     assert.ok(sys.kill('a', 'TERM').ok);
     await flush();
@@ -212,6 +212,23 @@ describe('bootout, print, list, kill (rows 17, 18, 39)', () => {
     assert.equal((sys.kill('a', 'SIGTERM') as { ok: false; error: { code: number } }).error.code, 3);
     assert.equal((sys.kill('a', 'SIGNOPE') as { ok: false; error: { code: number } }).error.code, 22);
     assert.equal((sys.kill('zz', 9) as { ok: false; error: { code: number } }).error.code, 113);
+    await m.stop();
+  });
+
+  it('modern flavour: a running job shows its last exit status beside the pid (0 before any exit)', async () => {
+    const t = setup(new FakeFileSystem(), new FakeClock(), 'modern');
+    const { sys, m } = await started(t);
+    t.spawner.script('a', {});
+    t.spawner.script('k', { runForMs: 10, exitCode: 4 }, {});
+    await sys.bootstrapSpec(jobSpec('a', { runAtLoad: true }));
+    await sys.bootstrapSpec(jobSpec('k', { keepAlive: true, throttleInterval: 1 }));
+    await sys.bootstrapSpec(jobSpec('c'));
+    await advance(t.clock, 1500);
+    assert.deepEqual(sys.list(), [
+      { pid: '1000', status: '0', label: 'a' },
+      { pid: '-', status: '0', label: 'c' },
+      { pid: '1002', status: '4', label: 'k' },
+    ]);
     await m.stop();
   });
 

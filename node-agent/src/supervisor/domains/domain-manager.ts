@@ -68,6 +68,11 @@ export class DomainManager {
   private readonly o: DomainManagerOptions;
   private readonly jobListeners = new Set<JobEventListener>();
 
+  /** The flavour's choices every domain runs with. */
+  get config(): MachineConfig {
+    return this.o.config;
+  }
+
   constructor(o: DomainManagerOptions) {
     this.o = o;
     const { clock, scheduler } = o.ports;

@@ -378,7 +378,7 @@ export class Domain {
   list(): ListRow[] {
     return this.labels().flatMap((l) => {
       const r = this.jobs.get(l);
-      return r ? [listRow(r.status())] : [];
+      return r ? [listRow(r.status(), this.o.config.listStatusWhileRunning)] : [];
     });
   }
 
