@@ -20,6 +20,14 @@ import type { FleetIndex } from '../fleet/core/fleet-index.ts';
 
 const withNode = (d: MetricDef): string[] => ['node', ...d.labels];
 
+const DEFAULT_PREFIX = 'launchfleet_controller_';
+/** prom-client's default gauges whose names end in `_total`. */
+const DEFAULT_TOTAL_GAUGES = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+] as const;
+
 export class FleetMetrics {
   readonly registry = new Registry();
   readonly apiSeconds: Histogram<'method' | 'code'>;
@@ -90,8 +98,15 @@ export class FleetMetrics {
       });
     };
     const detail = (e: Entry) => e.node.status?.details?.[e.label];
-    problemGauge(jobMetrics.throttled, (e) => (e.problem === 'throttled' ? 1 : 0));
-    problemGauge(jobMetrics.crashLooping, (e) => (e.problem === 'crash_looping' ? 1 : 0));
+    // A job is in ONE problem (crash-looping first), but its gauges are the agent's facts: a
+    // crash-looping job waits out its throttle most of the time, so its throttled gauge says 1
+    // here as on the agent's own /metrics.
+    problemGauge(jobMetrics.throttled, (e) =>
+      e.problem === 'throttled' || detail(e)?.throttled === true ? 1 : 0,
+    );
+    problemGauge(jobMetrics.crashLooping, (e) =>
+      e.problem === 'crash_looping' || detail(e)?.crashLooping === true ? 1 : 0,
+    );
     problemGauge(jobMetrics.loadFailed, (e) => (e.problem === 'failed' ? 1 : 0));
     problemGauge(jobMetrics.successiveCrashes, (e) => detail(e)?.successiveCrashes ?? 0);
     problemGauge(jobMetrics.lastExitStatus, (e) => detail(e)?.lastExitStatus);
@@ -127,6 +142,10 @@ export class FleetMetrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5],
       registers,
     });
-    collectDefaultMetrics({ register: this.registry, prefix: 'launchfleet_controller_' });
+    collectDefaultMetrics({ register: this.registry, prefix: DEFAULT_PREFIX });
+    // prom-client names three gauges `..._total`, which Prometheus keeps for counters
+    // (`promtool check metrics` fails on them). The per-type gauges of the same facts stay
+    // (`sum(launchfleet_controller_nodejs_active_handles)` is the total).
+    for (const n of DEFAULT_TOTAL_GAUGES) this.registry.removeSingleMetric(`${DEFAULT_PREFIX}${n}`);
   }
 }

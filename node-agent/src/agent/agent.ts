@@ -7,6 +7,7 @@
  */
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { messageOf } from '@launchfleet/shared/errors';
 import { systemClock, systemScheduler } from '@launchfleet/shared/time/clock';
 import { RealFileSystem } from '../adapters/file-system.ts';
@@ -122,7 +123,10 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     // SPEC §4: launchd holds the jobs' sockets from load to bootout.
     sockets: new SocketManager({ port: new NativeSocketPort(), log }),
   });
-  const metrics = createAgentMetrics({ domainManager: manager });
+  const metrics = createAgentMetrics({
+    domainManager: manager,
+    info: { hostname: hostname(), version: o.version },
+  });
   const server: ControlServer = new ControlServer({
     runDir: config.runDir,
     agentUid,
@@ -214,6 +218,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
         desiredRevision: () => l.status().desiredRevision,
         refusals: () => l.status().refusals,
         drift: () => l.status().drift,
+        nodeId: () => l.status().nodeId,
       });
     } catch (e) {
       log('error', 'link', `fleet link not started, running standalone: ${messageOf(e)}`);

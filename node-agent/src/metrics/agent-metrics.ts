@@ -14,6 +14,7 @@
  * as a second line of defence), the link's reason/kind maps are capped, and so are load failures.
  * All per-job gauges of one scrape share one pass over the domains (memoised for the tick).
  */
+import { hostname as osHostname } from 'node:os';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import {
   EXIT_REASON_VALUES,
@@ -50,6 +51,8 @@ export interface LinkMetricsSource {
   refusals(): Readonly<Record<string, number>>;
   /** Cumulative drift repairs by kind. */
   drift(): Readonly<Record<string, number>>;
+  /** The node id once enrolled. */
+  nodeId?(): string | undefined;
 }
 
 export interface AgentMetricsOptions {
@@ -61,6 +64,8 @@ export interface AgentMetricsOptions {
   readonly spawnBuckets?: readonly number[];
   /** At most this many `load_failed` entries are kept (default 1000). */
   readonly maxLoadFailures?: number;
+  /** `launchfleet_agent_info`'s hostname and version (default: os.hostname(), "unknown"). */
+  readonly info?: { readonly hostname: string; readonly version: string };
 }
 
 /** The metrics and the hooks other parts of the agent call. */
@@ -309,6 +314,17 @@ export function createAgentMetrics(o: AgentMetricsOptions): AgentMetrics {
       return fallback;
     }
   };
+  // The node this agent is, for rules that prefer an agent's own series to the controller's
+  // re-export of them (deploy/prometheus/rules): the node id, or the hostname before enrolment.
+  const hostname = o.info?.hostname ?? osHostname();
+  const info: Gauge<'node' | 'hostname' | 'version'> = new Gauge({
+    ...config<'node' | 'hostname' | 'version'>(agentMetrics.info, 'gauge', registry),
+    collect: () => {
+      info.reset();
+      const id = readLink((l) => l.nodeId?.(), undefined);
+      info.set({ node: id ?? hostname, hostname, version: o.info?.version ?? 'unknown' }, 1);
+    },
+  });
   const natsConnected: Gauge = new Gauge({
     ...config(agentMetrics.natsConnected, 'gauge', registry),
     collect: () => natsConnected.set(readLink((l) => l.connected(), false) ? 1 : 0),

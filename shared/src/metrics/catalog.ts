@@ -118,6 +118,12 @@ export const jobMetrics = {
 
 /** Metrics about the agent itself. */
 export const agentMetrics = {
+  info: def(
+    'launchfleet_agent_info',
+    'gauge',
+    "Always 1. node: the id the controller knows this agent by (its hostname before enrolment or without a controller); the alert rules join the agent's own series to their node through it.",
+    ['node', 'hostname', 'version'],
+  ),
   natsConnected: def(
     'launchfleet_agent_nats_connected',
     'gauge',
