@@ -192,7 +192,9 @@ describe('e2e: the shipped Prometheus configuration scraping a controller and an
       // Both scrape jobs are up.
       await eventually(async () => {
         const up = await query('up');
-        const byJob = Object.fromEntries(up.map((s) => [s.metric['job'], s.value[1]]));
+        const byJob: Record<string, string> = Object.fromEntries(
+          up.map((s): [string, string] => [s.metric['job'] ?? '', s.value[1]]),
+        );
         assert.equal(byJob['launchfleet-controller'], '1');
         assert.equal(byJob['launchfleet-agent'], '1');
       }, 30_000);
