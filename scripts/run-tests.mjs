@@ -3,8 +3,9 @@
 //
 // Tiers, named by where a test lives (../shared/design/STYLE.md):
 //   unit         *.test.js beside the code in shared/, node-agent/, controller/ (pure, fast, run in parallel)
-//   integration  test/dist/integration/**   (real processes, sockets, nats-server; run one file at a time)
-//   e2e          test/dist/e2e/**           (controller + agents + nats-server; one file at a time)
+//   integration  test/dist/integration/**  but e2e-*  (real processes, sockets, nats-server; one file at a time)
+//   e2e          test/dist/integration/e2e-*.test.js  (whole fleets as processes; one file at a time)
+// A tier that finds no test file fails (with --tier all, only when no tier finds one).
 //
 // Usage: node scripts/run-tests.mjs [--tier unit|integration|e2e|all] [--grep PATTERN]
 //
@@ -39,11 +40,13 @@ function walk(dir, out = []) {
 }
 
 const unit = ['shared', 'node-agent', 'controller'].flatMap((ws) => walk(join(root, ws, 'dist')));
+const integrationFiles = walk(join(root, 'test', 'dist', 'integration'));
+const isE2e = (f) => /^e2e-.*\.test\.js$/.test(f.split('/').pop() ?? '');
 // Budgets: several times what each tier takes on a 2-core machine (unit ~1 min, integration ~5).
 const tiers = {
   unit: { files: unit, concurrency: 2, budgetMin: 15 },
-  integration: { files: walk(join(root, 'test', 'dist', 'integration')), concurrency: 1, budgetMin: 40 },
-  e2e: { files: walk(join(root, 'test', 'dist', 'e2e')), concurrency: 1, budgetMin: 30 },
+  integration: { files: integrationFiles.filter((f) => !isE2e(f)), concurrency: 1, budgetMin: 40 },
+  e2e: { files: integrationFiles.filter(isE2e), concurrency: 1, budgetMin: 30 },
 };
 const budgetOverride = Number(process.env.LF_TIER_TIMEOUT_MIN);
 
@@ -89,6 +92,7 @@ function runTier(argv, budgetMin) {
 }
 const chosen = tier === 'all' ? ['unit', 'integration', 'e2e'] : [tier];
 let failed = false;
+let ran = 0;
 const totals = { pass: 0, fail: 0, skipped: 0 };
 const tapDir = mkdtempSync(join(tmpdir(), 'lf-tests-'));
 for (const name of chosen) {
@@ -98,7 +102,18 @@ for (const name of chosen) {
     process.exit(2);
   }
   const files = t.files.filter((f) => !grep || f.includes(grep)).sort();
-  if (files.length === 0) continue;
+  if (files.length === 0) {
+    // `all --grep X` naturally leaves some tiers empty; an explicit tier, or `all`, that runs
+    // nothing is a mistake (a wrong path or name), never a pass.
+    if (tier !== 'all' || !grep) {
+      console.error(
+        `# tier ${name}: FAILED: no test file${grep ? ` matching "${grep}"` : ''} (is it built?)`,
+      );
+      failed = true;
+    }
+    continue;
+  }
+  ran++;
   console.log(`\n# tier ${name}: ${files.length} files`);
   const r = await runTier(
     [
@@ -125,6 +140,10 @@ for (const name of chosen) {
   );
 }
 rmSync(tapDir, { recursive: true, force: true });
+if (ran === 0 && !failed) {
+  console.error(`# no tier found a test file${grep ? ` matching "${grep}"` : ''}: FAILED`);
+  failed = true;
+}
 if (failed && totals.fail === 0) totals.fail = 1; // a runner crash counts as a failure
 console.log(`\n${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
 process.exit(failed ? 1 : 0);
