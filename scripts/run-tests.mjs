@@ -3,9 +3,10 @@
 //
 // Tiers, named by where a test lives (../shared/design/STYLE.md):
 //   unit         *.test.js beside the code in shared/, node-agent/, controller/ (pure, fast, run in parallel)
-//   integration  test/dist/integration/**  but e2e-*  (real processes, sockets, nats-server; one file at a time)
-//   e2e          test/dist/integration/e2e-*.test.js  (whole fleets as processes; one file at a time)
-// A tier that finds no test file fails (with --tier all, only when no tier finds one).
+//   integration  test/dist/integration/**   (real processes, sockets, nats-server; run one file at a time)
+//   e2e          test/dist/integration/e2e-*.test.js, a part of integration (whole fleets as processes)
+//   all          unit, then integration (which includes e2e)
+// A tier that finds no test file fails (with --tier all --grep, only when no tier finds one).
 //
 // Usage: node scripts/run-tests.mjs [--tier unit|integration|e2e|all] [--grep PATTERN]
 //
@@ -45,7 +46,7 @@ const isE2e = (f) => /^e2e-.*\.test\.js$/.test(f.split('/').pop() ?? '');
 // Budgets: several times what each tier takes on a 2-core machine (unit ~1 min, integration ~5).
 const tiers = {
   unit: { files: unit, concurrency: 2, budgetMin: 15 },
-  integration: { files: integrationFiles.filter((f) => !isE2e(f)), concurrency: 1, budgetMin: 40 },
+  integration: { files: integrationFiles, concurrency: 1, budgetMin: 40 },
   e2e: { files: integrationFiles.filter(isE2e), concurrency: 1, budgetMin: 30 },
 };
 const budgetOverride = Number(process.env.LF_TIER_TIMEOUT_MIN);
@@ -90,7 +91,7 @@ function runTier(argv, budgetMin) {
     });
   });
 }
-const chosen = tier === 'all' ? ['unit', 'integration', 'e2e'] : [tier];
+const chosen = tier === 'all' ? ['unit', 'integration'] : [tier];
 let failed = false;
 let ran = 0;
 const totals = { pass: 0, fail: 0, skipped: 0 };

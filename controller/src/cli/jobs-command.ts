@@ -2,7 +2,7 @@
  * `launchfleet jobs apply|delete|list|get|health`: desired state and fleet-wide job health.
  */
 import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import {
   buildXmlPlist,
   detectPlistFormat,
@@ -150,10 +150,13 @@ export function registerJobsCommand(program: Command): void {
       .command('health')
       .argument('<label>')
       .description('where the job runs, and where it is throttled, crash-looping or failed')
-      .option('--max <n>', 'problem nodes to list (default 100)'),
+      .option('--limit <n>', 'problem nodes to list (default 100)')
+      // The old name, kept working (--limit is the name for "at most N" across launchfleet).
+      .addOption(new Option('--max <n>', 'old name of --limit').hideHelp()),
   ).action(async (label: string, o: Opts) =>
     runApi(o, async (api) => {
-      const r = await api.call('JobHealth', { label, maxProblems: Number(o['max'] ?? 100) || 100 });
+      const limit = o['limit'] ?? o['max'];
+      const r = await api.call('JobHealth', { label, maxProblems: Number(limit ?? 100) || 100 });
       const counts = (k: string) =>
         Object.entries((r[k] ?? {}) as Record<string, number>).sort(([a], [b]) => a.localeCompare(b));
       const states = counts('states');
@@ -218,7 +221,7 @@ export function registerJobsCommand(program: Command): void {
             ]),
           ).trimEnd(),
         );
-        if (r['problemsTruncated']) out.push(`(more problem nodes than listed; --max to see more)`);
+        if (r['problemsTruncated']) out.push(`(more problem nodes than listed; --limit to see more)`);
       }
       out.push('');
       out.push(`answered in ${s(r['queryMicros'])} µs from the controller's fleet index`);

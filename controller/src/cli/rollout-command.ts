@@ -4,7 +4,7 @@
  * step on a terminal and prints one plain line per change when stdout is piped.
  */
 import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import {
   buildXmlPlist,
   detectPlistFormat,
@@ -111,14 +111,21 @@ export function registerRolloutCommand(program: Command): void {
       .command('start')
       .argument('<file>', 'the new version of the job (plist: XML, binary or JSON)')
       .description('start a rollout of the job to the target')
-      .option('--label-selector <sel>', 'target: label selector over node labels (k=v,k2!=v2)')
+      .option('--selector <sel>', 'target: label selector over node labels: k=v,k2!=v2,k3,!k4')
+      // The old name, kept working (one name per idea across launchfleet: --selector).
+      .addOption(new Option('--label-selector <sel>', 'old name of --selector').hideHelp())
       .option('--nodes <list>', 'target: comma-separated node ids or hostnames')
       .option('--all', 'target: every enrolled node')
       .option('--domain <domain>', 'system, gui/<uid> or user/<uid>', 'system')
       .option('--id <id>', 'rollout id (default: generated)')
       .option('--all-at-once', 'one step with every node')
       .option('--canary <count>', 'canary size: nodes (1) or a percentage (10%)', '1')
-      .option('--waves <counts>', 'wave sizes after the canary (25%,50%,100%)', '100%')
+      .option(
+        '--waves <counts>',
+        "each wave's own size after the canary, nodes or % of the whole target, NOT running totals: " +
+          '10%,25% = a wave of 10%, then waves of 25% (the last size repeats) until every node is done',
+        '100%',
+      )
       .option('--max-unavailable <count>', 'nodes in flux at once', '1')
       .option('--min-healthy <duration>', 'how long a node must run the version to be healthy', '30s')
       .option('--deadline <duration>', 'a step fails after this long without progress', '5m')
@@ -128,12 +135,15 @@ export function registerRolloutCommand(program: Command): void {
       .option('--watch', 'follow the rollout until it ends'),
   ).action(async (file: string, o: Opts) => {
     await withClient(o, async (c) => {
-      const chosen = [o['nodes'], o['labelSelector'], o['all']].filter((x) => x !== undefined).length;
+      if (o['selector'] !== undefined && o['labelSelector'] !== undefined)
+        throw new UsageError('--label-selector is the old name of --selector: give one');
+      const selector = o['selector'] ?? o['labelSelector'];
+      const chosen = [o['nodes'], selector, o['all']].filter((x) => x !== undefined).length;
       if (chosen !== 1)
-        throw new UsageError('rollout start needs exactly one of --nodes, --label-selector or --all');
+        throw new UsageError('rollout start needs exactly one of --nodes, --selector or --all');
       const target = targetOf(
         o['nodes'] !== undefined ? text(o['nodes']) : undefined,
-        o['labelSelector'] !== undefined ? text(o['labelSelector']) : undefined,
+        selector !== undefined ? text(selector) : undefined,
       );
       const req: Obj = {
         rolloutId: text(o['id']),

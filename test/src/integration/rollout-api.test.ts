@@ -86,6 +86,19 @@ describe('rollout API and CLI', () => {
     const bad = await rc.cli(op, 'rollout', 'start', file, '--all', '--canary', 'x');
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--canary: expected a number of nodes/);
+    // One name per idea: --selector (its old name --label-selector still works, not both).
+    const both = await rc.cli(op, 'rollout', 'start', file, '--selector', 'a=b', '--label-selector', 'a=b');
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /--label-selector is the old name of --selector: give one/);
+    const none = await rc.cli(op, 'rollout', 'start', file);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /exactly one of --nodes, --selector or --all/);
+    const help = await rc.cli(op, 'rollout', 'start', '--help');
+    assert.match(
+      help.stdout.replace(/\s+/g, ' '),
+      /--waves <counts> each wave's own size .* NOT running totals/,
+    );
+    assert.doesNotMatch(help.stdout, /--label-selector/);
     const denied = await rc.cli(viewer, 'rollout', 'start', file, '--all', '--id', 'cli-1');
     assert.equal(denied.code, 1);
     assert.match(denied.stderr, /permission denied: StartRollout needs the operator role/);
