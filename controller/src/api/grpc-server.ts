@@ -13,7 +13,8 @@ import type { HostPort } from '../config/controller-config.ts';
 import type { FleetApp } from './fleet-handlers.ts';
 import { FleetHandlers } from './fleet-handlers.ts';
 import { type CallPolicy, type StreamMethod, type UnaryMethod, serviceImpl } from './grpc-methods.ts';
-import { loadFleetProto, loadRolloutProto } from './proto.ts';
+import { fleetServiceName, loadFleetProto, rolloutServiceName } from './proto.ts';
+import { reflectionPackage } from './reflection.ts';
 import { addRolloutService } from './rollout-grpc.ts';
 import type { RolloutHandlers } from './rollout-handlers.ts';
 
@@ -73,11 +74,10 @@ export async function startGrpcServer(app: FleetApp, o: GrpcServerOptions): Prom
   };
   server.addService(proto.service, serviceImpl(policy, methodPolicy, methods, auditTarget));
   if (o.rollouts) addRolloutService(server, policy, o.rollouts);
-  new ReflectionService(
-    o.rollouts
-      ? { ...proto.packageDefinition, ...loadRolloutProto().packageDefinition }
-      : proto.packageDefinition,
-  ).addToServer(server);
+  // Reflection serves the descriptors protoc makes (reflection.ts has why), for the services served.
+  new ReflectionService(reflectionPackage(), {
+    services: [fleetServiceName, ...(o.rollouts ? [rolloutServiceName] : [])],
+  }).addToServer(server);
 
   const creds = o.tls
     ? ServerCredentials.createSsl(null, [

@@ -18,6 +18,7 @@ export const protoRoot = fileURLToPath(new URL('../../../proto/', import.meta.ur
 export const fleetProtoFile = 'launchfleet/controller/v1/fleet.proto';
 export const fleetServiceName = 'launchfleet.controller.v1.FleetService';
 export const rolloutProtoFile = 'launchfleet/controller/v1/rollout.proto';
+export const rolloutServiceName = 'launchfleet.controller.v1.RolloutService';
 
 export const protoLoaderOptions: Options = {
   keepCase: false,
