@@ -330,8 +330,7 @@ export class Reporter {
     const key = `${s.domain}/${s.label}`;
     this.#seen.add(key);
     const version = this.#o.reconciler.managedVersion(s.domain, s.label);
-    const status = listRow(s).status;
-    const facts = jobFacts(s, version, status !== '-' ? Number(status) : undefined);
+    const facts = jobFacts(s, version, lastExitStatus(s));
     const meta: JobEventMeta = {
       label: s.label,
       domain: s.domain,
