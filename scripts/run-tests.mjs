@@ -8,7 +8,11 @@
 //   all          unit, then integration (which includes e2e)
 // A tier that finds no test file fails (with --tier all --grep, only when no tier finds one).
 //
-// Usage: node scripts/run-tests.mjs [--tier unit|integration|e2e|all] [--grep PATTERN]
+// Usage: node scripts/run-tests.mjs [--tier unit|integration|e2e|all] [--grep PATTERN] [--matrix]
+//
+// --matrix runs the chosen tiers once per runtime leg (scripts/test-matrix.mjs: the machine's
+// Node 20 with its nats-server 2.9.10, the pinned Node 24 with nats-server 2.10.27, the unit tier
+// on the pinned Node 22) and sums their counts.
 //
 // Each tier has a time budget (LF_TIER_TIMEOUT_MIN overrides it): a test file that never exits
 // (a child process or a handle left behind) fails the run with a clear line instead of holding
@@ -21,6 +25,11 @@ import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
+if (args.includes('--matrix')) {
+  const { runMatrix } = await import('./test-matrix.mjs');
+  const rest = args.filter((a) => a !== '--matrix');
+  process.exit(await runMatrix(root, rest));
+}
 const tier = valueOf('--tier') ?? 'all';
 const grep = valueOf('--grep');
 

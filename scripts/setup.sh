@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Launchfleet needs on a fresh Debian 12 machine (idempotent):
-# Debian packages for the real servers the tests and the local fleet use, then npm ci
+# Debian packages for the real servers the tests and the local fleet use, the pinned Node 24
+# and 22 under .tools/, then npm ci
 # (which builds the native helper and the TypeScript through the root "prepare" script).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,11 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # A second nats-server (Debian 13's 2.10.27) beside Debian 12's, for the suites' server matrix.
 bash scripts/fetch-nats-server.sh >/dev/null
+# The supported Node (24 LTS) and Node 22 beside the machine's Node, from the npm registry into
+# .tools/ (scripts/fetch-node.sh; nothing on the system changes). The native build below compiles
+# the addon once per runtime, and the test matrix (scripts/test-matrix.mjs) runs on each.
+bash scripts/fetch-node.sh 24 >/dev/null
+bash scripts/fetch-node.sh 22 >/dev/null
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 else

@@ -16,5 +16,5 @@ else
 fi
 echo "== deploy checks (promtool, plist lint, unit, compose, manifests)"
 bash deploy/check.sh
-echo "== tests"
-node scripts/run-tests.mjs "$@"
+echo "== tests (runtime matrix: scripts/test-matrix.mjs)"
+node scripts/run-tests.mjs --matrix "$@"
