@@ -8,6 +8,7 @@ import { formatLintHuman, lintFile, lintJsonDocument } from '@launchfleet/shared
 import { absolutePaths, parseFlags } from './args.ts';
 import { EXIT, type CliContext } from './context.ts';
 import { errorString } from './error-strings.ts';
+import { seaBuildInfo } from '../sea/sea-assets.ts';
 
 export const HELP = `Usage: lfctl <subcommand> ... | help [subcommand]
 
@@ -57,6 +58,8 @@ export function error(ctx: CliContext, args: readonly string[]): number {
 }
 
 export function lfctlVersion(): string {
+  const sea = seaBuildInfo();
+  if (sea) return sea.version;
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
       version?: string;

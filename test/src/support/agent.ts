@@ -163,23 +163,28 @@ export async function startAgentProcess(
     defaults?: boolean;
     /** More environment for the agent process. */
     env?: Readonly<Record<string, string>>;
+    /** Run this executable instead of `node launchfleet-agent.js` (the single-file agent). */
+    executable?: string;
   } = {},
 ): Promise<AgentProcess> {
-  const agentArgs = [agentBin, ...(opts.defaults === true ? [] : ['--config', dirs.configFile])];
-  const [file, argv] = opts.as
-    ? [
-        'setpriv',
-        [
-          '--reuid',
-          String(opts.as.uid),
-          '--regid',
-          String(opts.as.gid),
-          '--init-groups',
-          process.execPath,
-          ...agentArgs,
-        ],
-      ]
-    : [process.execPath, agentArgs];
+  const configArgs = opts.defaults === true ? [] : ['--config', dirs.configFile];
+  const agentArgs = [agentBin, ...configArgs];
+  const [file, argv] = opts.executable
+    ? [opts.executable, configArgs]
+    : opts.as
+      ? [
+          'setpriv',
+          [
+            '--reuid',
+            String(opts.as.uid),
+            '--regid',
+            String(opts.as.gid),
+            '--init-groups',
+            process.execPath,
+            ...agentArgs,
+          ],
+        ]
+      : [process.execPath, agentArgs];
   const proc = spawn(file, argv, {
     cwd: dirs.dir,
     stdio: ['ignore', 'pipe', 'pipe'],

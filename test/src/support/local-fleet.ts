@@ -32,6 +32,11 @@ export interface LocalFleetOptions {
     readonly name: string;
     readonly labels: Readonly<Record<string, string>>;
   }[];
+  /**
+   * The agent program: an executable run as `AGENT --config FILE` (the single-file agent from
+   * scripts/build-agent.sh). Default: node-agent/bin/launchfleet-agent.js under this Node.
+   */
+  readonly agentExecutable?: string;
 }
 
 /** A CLI result. */
@@ -169,6 +174,10 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       if (r.code !== 0) throw new Error(`controller API not ready: ${r.stderr}`);
     }, 30_000);
 
+    const agentCommand = (config: string, name = 'agent'): [string, string, string[]] =>
+      o.agentExecutable
+        ? [name, o.agentExecutable, ['--config', config]]
+        : [name, process.execPath, [agentBin, '--config', config]];
     /** Starts one agent process in `dir/<name>` that enrols with a fresh token; returns its node id. */
     const startAgentProc = async (
       name: string,
@@ -201,7 +210,7 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
           },
         }),
       );
-      await start(name, process.execPath, [agentBin, '--config', join(home, 'agent.json')]);
+      await start(...agentCommand(join(home, 'agent.json'), name));
       const nodeFile = join(home, 'state', 'node.json');
       await eventually(async () => {
         alive();
@@ -234,7 +243,7 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       async restartAgent(name) {
         const i = procs.findIndex((x) => x.name === name);
         if (i >= 0) procs.splice(i, 1);
-        await start(name, process.execPath, [agentBin, '--config', join(dir, name, 'agent.json')]);
+        await start(...agentCommand(join(dir, name, 'agent.json'), name));
       },
       cliEnv,
       cli,
