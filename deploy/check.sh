@@ -4,7 +4,8 @@
 # LaunchDaemon (launchfleet lint) and systemd unit (systemd-analyze verify), the NATS config
 # with its operator-mode auth include (made by `launchfleet-controller nats-auth`),
 # the scratch NATS image's staged root, the compose stack and the Kubernetes manifests, and that
-# both mount every path the controller's config names (scripts/check-mounts.mjs).
+# both mount every path the controller's config names (scripts/check-mounts.mjs), the agent's
+# packaging (check-packaging.mjs, xmllint, shellcheck) and the GitHub workflows (actionlint).
 # One line per check: "ok", "FAIL" (with the tool's output below it) or "skip" (tool missing).
 # Exits non-zero when any check fails. Run from anywhere; needs node_modules (yaml, plist).
 set -uo pipefail
@@ -111,6 +112,31 @@ else
   skip "systemd-analyze verify" "systemd-analyze not installed (the structural check above still ran)"
 fi
 node_check agent-config
+
+# ---- the agent's packages: Debian (scripts/build-deb.sh, deploy/debian) and macOS
+# (deploy/macos: pkg build script, LaunchDaemon, MDM profile). Nothing macOS-only runs here: the
+# profile and entitlements are read by the project's own plist parser (plutil is macOS-only),
+# xmllint checks they are well-formed XML, and shellcheck reads every packaging script.
+node "$deploy/scripts/check-packaging.mjs" macos || failures=$((failures + 1))
+node "$deploy/scripts/check-packaging.mjs" debian || failures=$((failures + 1))
+if has xmllint; then
+  for f in "$deploy/macos/launchfleet-agent.mobileconfig" "$deploy/macos/entitlements.plist" "$deploy/agent/com.launchfleet.agent.plist"; do
+    run "xmllint --noout $f" xmllint --noout --nonet "$f"
+  done
+else
+  skip "xmllint" "not installed (apt-get install libxml2-utils); the plist parser check above still ran"
+fi
+packaging_scripts=(scripts/build-agent.sh scripts/build-deb.sh scripts/fetch-node.sh
+  "$deploy/debian/postinst" "$deploy/debian/prerm" "$deploy/debian/postrm"
+  "$deploy/macos/build-pkg.sh" "$deploy/macos/scripts/preinstall" "$deploy/macos/scripts/postinstall")
+if has shellcheck; then
+  run "shellcheck ${packaging_scripts[*]}" shellcheck "${packaging_scripts[@]}"
+else
+  echo "FAIL shellcheck not installed (apt-get install shellcheck)"
+  failures=$((failures + 1))
+fi
+# ---- CI workflows (GitHub Actions; the macOS one cannot run here)
+node "$deploy/scripts/check-packaging.mjs" workflows || failures=$((failures + 1))
 
 # ---- NATS
 if has nats-server; then

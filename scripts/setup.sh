@@ -16,6 +16,9 @@ command -v python3 >/dev/null || need+=(python3)
 command -v openssl >/dev/null || need+=(openssl)
 # A Docker engine for the testcontainers suites (started by the tests themselves; no registry needed).
 command -v dockerd >/dev/null || need+=(docker.io)
+# Linters for the agent's packaging scripts and the macOS profile (deploy/check.sh).
+command -v shellcheck >/dev/null || need+=(shellcheck)
+command -v xmllint >/dev/null || need+=(libxml2-utils)
 [ -x /usr/sbin/lighttpd ] || need+=(lighttpd)
 [ -x /usr/sbin/micro-httpd ] || need+=(micro-httpd)
 # busybox: the compose healthcheck's wget, staged into the fallback NATS image (deploy/check.sh).

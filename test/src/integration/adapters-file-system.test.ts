@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RealFileSystem } from '@launchfleet/node-agent/adapters/file-system';
 import { waitUntil, within } from './adapters-helpers.ts';
+import { skipUnlessLinux } from '../support/platform.ts';
 
 let root = '';
 let n = 0;
@@ -222,7 +223,8 @@ describe('RealFileSystem.watch', () => {
     for (const s of subs) s.dispose();
   });
 
-  test('the safety rescan sees changes inotify never reports (/proc/<pid> vanishing)', async () => {
+  test('the safety rescan sees changes inotify never reports (/proc/<pid> vanishing)', async (ctx) => {
+    if (skipUnlessLinux(ctx, 'inotify and /proc')) return;
     const child = spawn('sleep', ['30'], { stdio: 'ignore' });
     const pid = child.pid ?? 0;
     const withRescan = new RealFileSystem({ debounceMs: 10, rescanIntervalMs: 100 });

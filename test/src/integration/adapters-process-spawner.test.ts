@@ -40,6 +40,7 @@ import {
   waitUntil,
   within,
 } from './adapters-helpers.ts';
+import { skipUnlessLinux } from '../support/platform.ts';
 
 type Make = (o?: { readonly stdioOpenFailure?: StdioOpenFailurePolicy }) => ProcessSpawner;
 const spawners: readonly (readonly [string, Make])[] = [
@@ -69,7 +70,8 @@ function contract(name: string, make: Make): void {
   });
 
   describe(`${name}: what the job gets`, () => {
-    test('argv and environment are exactly the request; only fds 0-2 are open; nothing of the agent leaks', async () => {
+    test('argv and environment are exactly the request; only fds 0-2 are open; nothing of the agent leaks', async (ctx) => {
+      if (skipUnlessLinux(ctx, 'reads the job through /proc/<pid>')) return;
       process.env.LF_AGENT_SECRET = 'must-not-leak';
       const env = {
         PATH: '/usr/bin:/bin',
@@ -246,7 +248,8 @@ function contract(name: string, make: Make): void {
   });
 
   describe(`${name}: process context`, () => {
-    test('WorkingDirectory is the cwd; a missing one is a warning and the job still runs in /', async () => {
+    test('WorkingDirectory is the cwd; a missing one is a warning and the job still runs in /', async (ctx) => {
+      if (skipUnlessLinux(ctx, 'reads the cwd through /proc/<pid>/cwd')) return;
       const s = await start(
         spawner,
         request({ program: '/bin/sleep', argv: ['sleep', '30'], workingDirectory: dir }),
@@ -270,7 +273,8 @@ function contract(name: string, make: Make): void {
       await within(Promise.all([s.exited, m.exited]), 5000, 'exits');
     });
 
-    test('Umask, Nice and LowPriorityIO are applied', async () => {
+    test('Umask, Nice and LowPriorityIO are applied', async (ctx) => {
+      if (skipUnlessLinux(ctx, 'ionice and /proc')) return;
       const s = await start(
         spawner,
         request({ program: '/bin/sleep', argv: ['sleep', '30'], umask: 0o027, nice: 7, lowPriorityIO: true }),
@@ -288,7 +292,8 @@ function contract(name: string, make: Make): void {
       await within(s.exited, 5000, 'exit');
     });
 
-    test('rlimits replace only the given half; an invalid value is a warning', async () => {
+    test('rlimits replace only the given half; an invalid value is a warning', async (ctx) => {
+      if (skipUnlessLinux(ctx, 'reads /proc/<pid>/limits')) return;
       const s = await start(
         spawner,
         request({
@@ -509,6 +514,7 @@ function contract(name: string, make: Make): void {
 
   describe(`${name}: RootDirectory`, () => {
     test('the job runs chrooted (a copied dash and its libraries)', async (t) => {
+      if (skipUnlessLinux(t, 'copies dash and its ELF libraries')) return;
       const root = join(dir, 'chroot');
       const files = ['/bin/dash', '/lib/x86_64-linux-gnu/libc.so.6', '/lib64/ld-linux-x86-64.so.2'];
       try {

@@ -16,6 +16,7 @@ import { RealProcessSpawner } from '@launchfleet/node-agent/adapters/process-spa
 import { chosenSpawnerKind, createProcessSpawner } from '@launchfleet/node-agent/adapters/spawner-choice';
 import type { ProcessSpawner } from '@launchfleet/node-agent/ports/process-spawner';
 import { killAll, pidOf, request, settledFds, start, within } from './adapters-helpers.ts';
+import { skipUnlessLinux } from '../support/platform.ts';
 
 const pids = new Set<number>();
 let dir = '';
@@ -74,7 +75,8 @@ for (const [name, spawner] of spawners) {
 }
 
 describe('an agent that inherited fds without close-on-exec', () => {
-  test('the job still gets only 0, 1, 2 (the child or lf-exec closes the rest), with every spawner', async () => {
+  test('the job still gets only 0, 1, 2 (the child or lf-exec closes the rest), with every spawner', async (ctx) => {
+    if (skipUnlessLinux(ctx, 'lists the fds in /proc/<pid>/fd')) return;
     const url = import.meta.resolve('@launchfleet/node-agent/adapters/posix-spawner');
     const realUrl = import.meta.resolve('@launchfleet/node-agent/adapters/process-spawner');
     const directUrl = import.meta.resolve('@launchfleet/node-agent/adapters/direct-spawner');

@@ -13,6 +13,7 @@ import type { StdioOpenFailurePolicy } from '@launchfleet/node-agent/adapters/ex
 import type { ProcessSpawner } from '@launchfleet/node-agent/ports/process-spawner';
 import { RealUserDb } from '@launchfleet/node-agent/adapters/user-db';
 import { killAll, pidOf, procEnviron, procStatus, request, start, within } from './adapters-helpers.ts';
+import { linuxOnly } from '../support/platform.ts';
 
 const userA = 'lf-test-a';
 const userB = 'lf-test-b';
@@ -70,7 +71,7 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('RealUserDb', () => {
+describe('RealUserDb', { skip: linuxOnly('useradd and getent') }, () => {
   test('looks users up by name and id, groups by name; unknown and malformed names are undefined', async () => {
     const byName = await db.userByName(userA);
     assert.deepEqual(byName, {

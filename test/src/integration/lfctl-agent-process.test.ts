@@ -19,6 +19,7 @@ import {
   writePlist,
   type AgentProcess,
 } from '../support/agent.ts';
+import { linuxOnly, skipUnlessLinux } from '../support/platform.ts';
 
 async function printJson(a: AgentProcess, target: string): Promise<Record<string, unknown> | undefined> {
   const r = await a.lfctl(['print', '--json', target]);
@@ -273,7 +274,8 @@ describe('restarts', () => {
     }
   });
 
-  test('a recorded pid that now belongs to another process (another start time) is left alone', async () => {
+  test('a recorded pid that now belongs to another process (another start time) is left alone', async (ctx) => {
+    if (skipUnlessLinux(ctx, 'start times from /proc')) return;
     const dirs = makeAgentDirs();
     const stranger = spawn('/bin/sleep', ['300'], { detached: true, stdio: 'ignore' });
     try {
@@ -353,7 +355,7 @@ describe('restarts', () => {
   });
 });
 
-describe('login sessions (utmp)', () => {
+describe('login sessions (utmp)', { skip: linuxOnly('utmp login records') }, () => {
   test('a login gives the user a gui domain and a control socket; the logout takes both away', async () => {
     const NOBODY = 65534;
     const dirs = makeAgentDirs();

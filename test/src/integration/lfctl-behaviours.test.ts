@@ -15,6 +15,7 @@ import {
   type AgentDirs,
   type AgentProcess,
 } from '../support/agent.ts';
+import { skipUnlessLinux } from '../support/platform.ts';
 
 let dirs: AgentDirs;
 let agent: AgentProcess;
@@ -108,7 +109,8 @@ describe('SPEC §6 rows 41-43', () => {
 });
 
 describe('user domains created by root', () => {
-  test('bootstrap user/<uid> creates the domain; an Aqua agent there is refused with 134; a Background one loads', async () => {
+  test('bootstrap user/<uid> creates the domain; an Aqua agent there is refused with 134; a Background one loads', async (ctx) => {
+    if (skipUnlessLinux(ctx, 'reads the job through /proc')) return;
     assert.equal((await lf('print', `user/${NOBODY}`)).code, 112, 'no such domain yet');
     assert.equal((await lf('bootstrap', `user/${NOBODY}`)).code, 0);
     const again = await lf('bootstrap', `user/${NOBODY}`);

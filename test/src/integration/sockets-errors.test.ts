@@ -17,6 +17,7 @@ import {
   startSupervisor,
   type Supervisor,
 } from './sockets-harness.ts';
+import { skipUnlessLinux } from '../support/platform.ts';
 
 let sup: Supervisor;
 let busy: Server;
@@ -109,6 +110,7 @@ describe('bad Sockets input refuses the load, names the socket, and harms no oth
   });
 
   test('permission denied: an agent that is not root cannot bind a privileged port', (t) => {
+    if (skipUnlessLinux(t, 'setpriv (util-linux)')) return;
     const port = [81, 82, 83, 84].find((p) => !listening(p, false) && !listening(p, true));
     if (process.getuid?.() !== 0 || port === undefined) {
       t.skip('needs root (to run a second supervisor as nobody) and a free port below 1024');

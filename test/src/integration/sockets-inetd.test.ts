@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { skipUnlessLinux } from '../support/platform.ts';
 import {
   alive,
   fixture,
@@ -96,7 +97,8 @@ describe('inetdCompatibility', () => {
     await sup.domain.bootout('t.row32', { wait: true });
   });
 
-  test('row 33: Wait=true: the program gets the listening socket on 0 and 1 (stderr keeps its path) and accepts itself; not throttled', async () => {
+  test('row 33: Wait=true: the program gets the listening socket on 0 and 1 (stderr keeps its path) and accepts itself; not throttled', async (ctx) => {
+    if (skipUnlessLinux(ctx, 'reads the fds in /proc/<pid>/fd')) return;
     const port = await freePort();
     const dir = join(sup.dir, 'r33');
     const errPath = join(dir, 'err.log');
