@@ -60,7 +60,12 @@ if [ "$(uname -s)" = Darwin ]; then
   codesign --remove-signature "$bin.tmp"
   postject_args+=(--macho-segment-name NODE_SEA)
 fi
-node node_modules/postject/dist/cli.js "${postject_args[@]}" >/dev/null
+# postject's ELF library warns "Can't find string offset for section name '.note...'" on Node's
+# binary; harmless. Its output is shown only when it fails.
+if ! node node_modules/postject/dist/cli.js "${postject_args[@]}" >"$work/postject.log" 2>&1; then
+  cat "$work/postject.log" >&2
+  exit 1
+fi
 if [ "$(uname -s)" = Darwin ]; then
   codesign --sign - "$bin.tmp"
 fi
