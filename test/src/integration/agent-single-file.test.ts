@@ -220,8 +220,8 @@ describe('the single-file agent', { timeout: 600_000 }, () => {
         assert.equal(apply.code, 0, apply.stderr);
         await eventually(async () => {
           const h = await fleet.cli(['jobs', 'health', 'com.sea.hello', '--json']);
-          const states = (JSON.parse(h.stdout) as { states?: Record<string, number> }).states ?? {};
-          if ((states['running'] ?? 0) < 1) throw new Error(`not running yet: ${h.stdout}`);
+          const subStates = (JSON.parse(h.stdout) as { subStates?: Record<string, number> }).subStates ?? {};
+          if ((subStates['running'] ?? 0) < 1) throw new Error(`not running yet: ${h.stdout}`);
         }, 60_000);
         // The job runs under the single-file agent, through its extracted shim.
         const print = await run(lfctl, [
