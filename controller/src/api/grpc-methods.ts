@@ -57,6 +57,57 @@ export interface StreamMethod {
   ) => Promise<void>;
 }
 
+/** What the policy needs besides the caller: the bookkeeping of grpc-methods.ts. */
+export type PolicyEffects = Omit<CallPolicy, 'authenticate'>;
+
+/**
+ * Runs one call under the policy: `authenticate` (throws UnauthenticatedError) -> role check
+ * against `rule` (roles.ts) -> `body` -> latency histogram -> audit entry when the rule says so
+ * (refused calls too). Resolves to the failure, if any; never rejects. The gRPC services and the
+ * web console (console/console-actions.ts) both call it, so a change is judged and recorded the
+ * same way whichever door it came through.
+ */
+export async function runUnderPolicy(
+  p: PolicyEffects,
+  method: string,
+  rule: MethodRule,
+  authenticate: () => ApiPrincipal,
+  target: string,
+  body: (ctx: CallContext) => Promise<void>,
+): Promise<unknown> {
+  const t0 = performance.now();
+  let principal: ApiPrincipal | undefined;
+  const ctx: CallContext = { who: 'anonymous', target };
+  let failure: unknown;
+  try {
+    principal = authenticate();
+    ctx.who = principal.name;
+    if (!atLeast(principal.role, rule.role))
+      throw new PermissionDeniedError(
+        `${method} needs the ${rule.role} role; token ${principal.name} has ${principal.role}`,
+      );
+    await body(ctx);
+  } catch (e) {
+    failure = e;
+    if (statusOf(e) === status.INTERNAL) p.log(`controller: ${method} failed: ${messageOf(e)}`);
+  }
+  const code = failure === undefined ? status.OK : statusOf(failure);
+  p.metrics.apiSeconds.observe({ method, code: statusName(code) }, (performance.now() - t0) / 1000);
+  if (rule.audited)
+    await p.audit
+      .record({
+        at: p.clock.wallMs(),
+        who: ctx.who,
+        role: principal?.role ?? '',
+        method,
+        target: ctx.target,
+        outcome: statusName(code),
+        detail: failure === undefined ? '' : toServiceError(failure).details,
+      })
+      .catch((e: unknown) => p.log(`controller: audit entry for ${method} not written: ${messageOf(e)}`));
+  return failure;
+}
+
 export function serviceImpl<M extends string>(
   p: CallPolicy,
   rules: Readonly<Record<M, MethodRule>>,
@@ -64,45 +115,13 @@ export function serviceImpl<M extends string>(
   targetOf: (method: M, req: Obj) => string,
 ): UntypedServiceImplementation {
   /** Runs one call's policy and bookkeeping around `body`; resolves to the failure, if any. */
-  const run = async (
+  const run = (
     method: M,
     md: Metadata,
     req: Obj,
     body: (ctx: CallContext) => Promise<void>,
-  ): Promise<unknown> => {
-    const t0 = performance.now();
-    const rule = rules[method];
-    let principal: ApiPrincipal | undefined;
-    const ctx: CallContext = { who: 'anonymous', target: targetOf(method, req) };
-    let failure: unknown;
-    try {
-      principal = p.authenticate(md);
-      ctx.who = principal.name;
-      if (!atLeast(principal.role, rule.role))
-        throw new PermissionDeniedError(
-          `${method} needs the ${rule.role} role; token ${principal.name} has ${principal.role}`,
-        );
-      await body(ctx);
-    } catch (e) {
-      failure = e;
-      if (statusOf(e) === status.INTERNAL) p.log(`controller: ${method} failed: ${messageOf(e)}`);
-    }
-    const code = failure === undefined ? status.OK : statusOf(failure);
-    p.metrics.apiSeconds.observe({ method, code: statusName(code) }, (performance.now() - t0) / 1000);
-    if (rule.audited)
-      await p.audit
-        .record({
-          at: p.clock.wallMs(),
-          who: ctx.who,
-          role: principal?.role ?? '',
-          method,
-          target: ctx.target,
-          outcome: statusName(code),
-          detail: failure === undefined ? '' : toServiceError(failure).details,
-        })
-        .catch((e: unknown) => p.log(`controller: audit entry for ${method} not written: ${messageOf(e)}`));
-    return failure;
-  };
+  ): Promise<unknown> =>
+    runUnderPolicy(p, method, rules[method], () => p.authenticate(md), targetOf(method, req), body);
 
   const impl: UntypedServiceImplementation = {};
   for (const method of Object.keys(rules) as M[]) {

@@ -82,6 +82,11 @@ export class ApiTokenTable {
     return this.#byHash.size;
   }
 
+  /** The principal of a token by its SHA-256 (hex), or undefined (a console session keeps only the hash). */
+  byHash(sha256: string): ApiPrincipal | undefined {
+    return this.#byHash.get(sha256);
+  }
+
   /** The principal of a presented token, or undefined. */
   lookup(token: string): ApiPrincipal | undefined {
     if (!apiTokenPattern.test(token)) return undefined;

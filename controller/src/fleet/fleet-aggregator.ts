@@ -24,11 +24,23 @@ import {
   decodeNodeInventory,
   decodeNodeStatus,
   encodeNodeEvent,
+  type NodeStatus,
   isNodeId,
   isRecord,
   subjects,
 } from '@launchfleet/shared/messages/index';
 import { FleetIndex } from './core/fleet-index.ts';
+
+/**
+ * What changed in the index, after it was applied: a node's status (`before` is the status it
+ * replaced), its inventory, or its registry record. Listeners (the web console's live feed) must
+ * not throw and must not block: they are called inside the watch loops.
+ */
+export interface NodeChange {
+  readonly nodeId: string;
+  readonly kind: 'status' | 'inventory' | 'registry';
+  readonly before?: NodeStatus | undefined;
+}
 
 export interface FleetAggregatorDeps {
   readonly nc: NatsConnection;
@@ -56,10 +68,21 @@ export class FleetAggregator {
   #stopped = false;
   #lastRefusalEvent = 0;
   readonly #loops: Promise<void>[] = [];
+  readonly #listeners = new Set<(c: NodeChange) => void>();
 
   constructor(d: FleetAggregatorDeps) {
     this.#d = d;
     this.index = new FleetIndex(d.offlineAfterMs ?? 90_000);
+  }
+
+  /** Calls `fn` after every change applied to the index; returns the unsubscribe function. */
+  onChange(fn: (c: NodeChange) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  #changed(c: NodeChange): void {
+    for (const fn of this.#listeners) fn(c);
   }
 
   /** Starts the watches; resolves once both buckets' current contents are in the index. */
@@ -129,6 +152,7 @@ export class FleetAggregator {
     if (!isNodeId(key)) return; // `revocations` and anything else that is not a node record
     if (e.operation !== 'PUT') {
       this.index.removeRegistered(key);
+      this.#changed({ nodeId: key, kind: 'registry' });
       return;
     }
     let o: unknown;
@@ -158,6 +182,7 @@ export class FleetAggregator {
       revokedAt: typeof o['revokedAt'] === 'number' ? o['revokedAt'] : undefined,
       publicKey: o['publicKey'],
     });
+    this.#changed({ nodeId: key, kind: 'registry' });
   }
 
   #onNodes(e: KvWatchEntry): void {
@@ -167,8 +192,10 @@ export class FleetAggregator {
     if (dot < 0 || !isNodeId(nodeId)) return;
     const at = e.created.getTime();
     if (part === 'status') {
+      const before = this.index.node(nodeId)?.status;
       if (e.operation !== 'PUT') {
         this.index.setStatus(nodeId, undefined, at);
+        this.#changed({ nodeId, kind: 'status', before });
         return;
       }
       const s = decodeNodeStatus(e.value);
@@ -181,6 +208,7 @@ export class FleetAggregator {
         return;
       }
       this.index.setStatus(nodeId, s.value, at);
+      this.#changed({ nodeId, kind: 'status', before });
     } else if (part === 'inventory' && e.operation === 'PUT') {
       const inv = decodeNodeInventory(e.value);
       if (!inv.ok || inv.value.nodeId !== nodeId) {
@@ -192,6 +220,7 @@ export class FleetAggregator {
         return;
       }
       this.index.setInventory(nodeId, inv.value.hostname, inv.value.labels);
+      this.#changed({ nodeId, kind: 'inventory' });
     }
   }
 

@@ -16,6 +16,7 @@
  * KV  lf_rollouts  state.<rolloutId>       rollout record (spec + state), compare-and-set  controller only
  *                  lease.<rolloutId>       which controller drives the rollout, until when controller only
  * KV  lf_alerts    <alert>.<nodeId>[.<tok>] a firing controller alert (create = fire, CAS delete = resolve) controller only
+ * KV  lf_console   <sha256 of session id>  a web console session (token hash, CSRF token, expiry)  controller only
  * ST  LF_AUDIT     lf.audit.<method>       every change made through the API (who, what, outcome)
  * ST  LF_EVENTS    lf.events.<nodeId>.<kind>   job/bundle/node events, bounded retention   node publishes own
  *                  lf.events.controller.<kind> events the controller raises (enrolment refusals)
@@ -52,6 +53,11 @@ export const buckets = {
    * record's revision resolves it, so of several controllers exactly one publishes each event.
    */
   alerts: 'lf_alerts',
+  /**
+   * Web console sessions, one key per session (the SHA-256 of its cookie value, so reading the
+   * bucket gives no usable session). Shared by every controller: a session survives a restart.
+   */
+  consoleSessions: 'lf_console',
 } as const;
 
 /** A KV bucket's name. */

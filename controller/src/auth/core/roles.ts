@@ -50,6 +50,16 @@ export const rolloutMethodPolicy = {
 
 export type RolloutMethod = keyof typeof rolloutMethodPolicy;
 
+/**
+ * What the web console adds of its own (controller/src/console): signing in and out are
+ * audited like API changes. Its pages and actions are judged by the gRPC rules above: a page
+ * by the read method it stands for, a button by the method it calls.
+ */
+export const consoleMethodPolicy = {
+  ConsoleSignIn: { role: 'viewer', audited: true },
+  ConsoleSignOut: { role: 'viewer', audited: true },
+} as const satisfies Record<string, MethodRule>;
+
 /** True when `role` is `least` or above it. */
 export function atLeast(role: Role, least: Role): boolean {
   return rank[role] >= rank[least];

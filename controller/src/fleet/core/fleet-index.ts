@@ -231,6 +231,19 @@ export class FleetIndex {
     return this.#problems.get(label)?.get(nodeId);
   }
 
+  /**
+   * The nodes reporting `label`, grouped by the typed state they report it in (the index's own
+   * sets: callers must not change them). Nothing for a label no node reports.
+   */
+  stateGroups(label: string): Iterable<{ readonly state: JobStateReport; readonly nodes: ReadonlySet<string> }> {
+    return this.#byLabel.get(label)?.values() ?? [];
+  }
+
+  /** Labels with at least one node in a problem state, with those nodes and their problems. */
+  problemsByLabel(): ReadonlyMap<string, ReadonlyMap<string, JobProblem>> {
+    return this.#problems;
+  }
+
   /** Per-label counts by active state (for the fleet gauge). */
   stateCounts(label: string): ReadonlyMap<ActiveState, number> {
     const out = new Map<ActiveState, number>();
