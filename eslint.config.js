@@ -101,4 +101,21 @@ export default tseslint.config(
       globals: { process: 'readonly', console: 'readonly', URL: 'readonly' },
     },
   },
+  {
+    // The web console's one browser script (controller/assets/): browser globals, no Node ones.
+    files: ['controller/assets/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        fetch: 'readonly',
+        EventSource: 'readonly',
+        DOMParser: 'readonly',
+        Intl: 'readonly',
+        setTimeout: 'readonly',
+      },
+    },
+  },
 );

@@ -50,6 +50,7 @@ try {
   log(
     `launchfleet-controller: gRPC on ${cfg.grpcListen.host}:${c.grpcPort} (${cfg.tls ? 'TLS' : 'plaintext, loopback'}), ` +
       `metrics ${c.metricsPort !== undefined ? `on ${cfg.metricsListen?.host}:${c.metricsPort}/metrics` : 'off'}, ` +
+      `console ${c.consolePort !== undefined ? `on https://${cfg.consoleListen?.host}:${c.consolePort}/` : 'off'}, ` +
       `NATS ${cfg.natsUrls.join(',')}, ${c.aggregator.index.size} nodes known`,
   );
   let stopping = false;

@@ -26,6 +26,7 @@ import { type RolloutRuntime, startRolloutRuntime } from '../rollout/rollout-run
 import { type AlertRuntime, startAlertRuntime } from '../alerts/alert-runtime.ts';
 import type { AlertSettings } from '../alerts/core/alert-rules.ts';
 import { createBucket } from '../identity/stream-limits.ts';
+import { type RunningConsole, startConsole } from '../console/start-console.ts';
 
 /** A running controller. */
 export interface RunningController {
@@ -33,6 +34,8 @@ export interface RunningController {
   readonly aggregator: FleetAggregator;
   readonly grpcPort: number;
   readonly metricsPort: number | undefined;
+  /** The web console's HTTPS port, when `consoleListen` is set. */
+  readonly consolePort: number | undefined;
   /** The rollout runtime (issue 7). */
   readonly rollouts: RolloutRuntime;
   /** The controller's own alert events (issue 8). */
@@ -58,6 +61,8 @@ export interface StartOptions {
     readonly tickMs?: number;
     readonly rolloutScanMs?: number;
   };
+  /** Console session lifetime (default: the config's consoleSessionHours); tests use seconds. */
+  readonly console?: { readonly sessionMs?: number };
 }
 
 export async function startController(
@@ -209,19 +214,40 @@ export async function startController(
       const m = metricsEndpoint;
       stops.push(() => m.stop());
     }
+    const rolloutHandlers = new RolloutHandlers(rollouts.service, rollouts.store);
     const api: GrpcApi = await startGrpcServer(app, {
       listen: cfg.grpcListen,
       tls: cfg.tls,
       tokens,
       log,
-      rollouts: new RolloutHandlers(rollouts.service, rollouts.store),
+      rollouts: rolloutHandlers,
     });
     stops.push(() => api.stop());
+    let web: RunningConsole | undefined;
+    if (cfg.consoleListen && cfg.tls) {
+      web = await startConsole({
+        nc,
+        listen: cfg.consoleListen,
+        tls: cfg.tls,
+        tokens,
+        replicas: cfg.jetstreamReplicas,
+        sessionMs: o.console?.sessionMs ?? cfg.consoleSessionMs,
+        aggregator,
+        desired,
+        rolloutStore: rollouts.store,
+        rolloutHandlers,
+        alerts: alerts.evaluator,
+        policy: { audit: app.audit, metrics, clock, log },
+      });
+      const w = web;
+      stops.push(() => w.stop());
+    }
     return {
       app,
       aggregator,
       grpcPort: api.port,
       metricsPort: metricsEndpoint?.port,
+      consolePort: web?.port,
       rollouts,
       alerts,
       stop: stopAll,

@@ -23,6 +23,7 @@ export function registerInitLocalCommand(program: Command): void {
     .option('--nats-monitor-port <n>', 'NATS monitoring port', '8222')
     .option('--grpc-port <n>', 'controller gRPC port', '7400')
     .option('--metrics-port <n>', 'controller /metrics port', '9470')
+    .option('--console-port <n>', 'web console HTTPS port (needs --tls-cert; 0 = off)', '7443')
     .option('--tls-cert <file>', 'controller TLS certificate (without it: plaintext gRPC on loopback)')
     .option('--tls-key <file>', 'controller TLS key')
     .option('--offline-after <seconds>', 'a node is offline after this long unheard', '30')
@@ -57,6 +58,8 @@ export function registerInitLocalCommand(program: Command): void {
             ? { tls: { certFile: resolve(o['tlsCert'] ?? ''), keyFile: resolve(o['tlsKey'] ?? '') } }
             : { insecure: true }),
           metricsListen: `127.0.0.1:${Number(o['metricsPort'])}`,
+          ...(tls &&
+            Number(o['consolePort']) > 0 && { consoleListen: `127.0.0.1:${Number(o['consolePort'])}` }),
           jetstreamReplicas: 1,
           offlineAfterSeconds: Number(o['offlineAfter']),
         };

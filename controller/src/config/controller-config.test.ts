@@ -36,3 +36,17 @@ test('refusals name the key', () => {
     assert.throws(() => parse(o), re);
   assert.throws(() => parseControllerConfig('{', 'f'), /not valid JSON/);
 });
+
+test('the web console is off by default and needs TLS', () => {
+  assert.equal(parse({ ...base, insecure: true }).consoleListen, undefined);
+  const tls = { certFile: 'a.crt', keyFile: 'a.key' };
+  const c = parse({ ...base, tls, consoleListen: '127.0.0.1:7443', consoleSessionHours: 2 });
+  assert.deepEqual(c.consoleListen, { host: '127.0.0.1', port: 7443 });
+  assert.equal(c.consoleSessionMs, 2 * 3600_000);
+  assert.equal(parse({ ...base, tls }).consoleSessionMs, 8 * 3600_000);
+  assert.throws(
+    () => parse({ ...base, insecure: true, consoleListen: '127.0.0.1:7443' }),
+    /consoleListen needs "tls"/,
+  );
+  assert.throws(() => parse({ ...base, tls, consoleSessionHours: 0 }), /consoleSessionHours/);
+});

@@ -11,6 +11,8 @@
  *   "tls": { "certFile": "tls/server.crt", "keyFile": "tls/server.key" },
  *   "insecure": false,                         // plaintext gRPC: only with a loopback grpcListen
  *   "metricsListen": "0.0.0.0:9470",           // or null to disable; default 127.0.0.1:9470
+ *   "consoleListen": "127.0.0.1:7443",         // the web console (HTTPS with `tls`); default: off
+ *   "consoleSessionHours": 8,                  // a console session ends this long after sign-in
  *   "jetstreamReplicas": 1,                    // 1 on a single server, 3 on a cluster
  *   "offlineAfterSeconds": 90,                 // a node is offline after this long unheard
  *   "applyConcurrency": 256,                   // KV writes in flight during an apply
@@ -37,6 +39,9 @@ export interface ControllerConfig {
   readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
   readonly insecure: boolean;
   readonly metricsListen: HostPort | undefined;
+  /** The web console's HTTPS address (console/), or undefined when it is off. Needs `tls`. */
+  readonly consoleListen: HostPort | undefined;
+  readonly consoleSessionMs: number;
   readonly jetstreamReplicas: number;
   readonly offlineAfterMs: number;
   readonly applyConcurrency: number;
@@ -53,6 +58,8 @@ const known = new Set([
   'tls',
   'insecure',
   'metricsListen',
+  'consoleListen',
+  'consoleSessionHours',
   'jetstreamReplicas',
   'offlineAfterSeconds',
   'applyConcurrency',
@@ -116,6 +123,14 @@ export function parseControllerConfig(text: string, file: string): ControllerCon
       `${file}: "insecure": true is allowed only with a loopback grpcListen (got ${grpcListen.host}); configure tls`,
       'insecure',
     );
+  const consoleRaw = doc['consoleListen'];
+  const consoleListen =
+    consoleRaw === null || consoleRaw === undefined ? undefined : listen(file, 'consoleListen', consoleRaw);
+  if (consoleListen && !tls)
+    throw new InvalidArgumentError(
+      `${file}: consoleListen needs "tls": the console signs in with API tokens and keeps a session cookie, which must not cross a network in clear text`,
+      'consoleListen',
+    );
   return {
     natsUrls: urls as string[],
     keyStoreDir: path('keyStoreDir', doc['keyStoreDir']),
@@ -124,6 +139,8 @@ export function parseControllerConfig(text: string, file: string): ControllerCon
     tls,
     insecure: !tls && insecure,
     metricsListen,
+    consoleListen,
+    consoleSessionMs: int(file, 'consoleSessionHours', doc['consoleSessionHours'], 1, 168, 8) * 3600_000,
     jetstreamReplicas: int(file, 'jetstreamReplicas', doc['jetstreamReplicas'], 1, 5, 1),
     offlineAfterMs: int(file, 'offlineAfterSeconds', doc['offlineAfterSeconds'], 1, 86_400, 90) * 1000,
     applyConcurrency: int(file, 'applyConcurrency', doc['applyConcurrency'], 1, 4096, 256),
