@@ -25,6 +25,8 @@ command -v xmllint >/dev/null || need+=(libxml2-utils)
 command -v busybox >/dev/null || need+=(busybox)
 # A real launchctl client for the launchctl-compatibility test (community.general.launchd).
 command -v ansible-playbook >/dev/null || need+=(ansible)
+# A real browser for the web console's end-to-end tests (driven by npm's playwright-core, which downloads none).
+command -v chromium >/dev/null || need+=(chromium fonts-liberation)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then echo "setup: need root to apt-get install ${need[*]}" >&2; exit 1; fi
   export DEBIAN_FRONTEND=noninteractive

@@ -12,6 +12,7 @@ import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { addApiToken } from '@launchfleet/controller/auth/api-tokens';
 import { makeTlsFiles } from './controller-fleet.ts';
 import { eventually } from './eventually.ts';
 import { freePorts, natsServerBin } from './nats-server.ts';
@@ -28,6 +29,10 @@ export interface LocalFleetOptions {
   /** Seconds without a report before a node is offline. Default 30. */
   readonly offlineAfterSeconds?: number;
   /** More agent processes (each enrols as its own node), with the selector labels they report. */
+  /** More API tokens (added to the tokens file before the controller starts), by name. */
+  readonly apiTokens?: readonly { readonly name: string; readonly role: 'viewer' | 'operator' | 'admin' }[];
+  /** Extra keys of the controller's config file (e.g. `consoleSessionHours`). */
+  readonly controllerConfig?: Readonly<Record<string, unknown>>;
   readonly extraAgents?: readonly {
     readonly name: string;
     readonly labels: Readonly<Record<string, string>>;
@@ -55,7 +60,11 @@ export interface LocalFleet {
   /** `http://127.0.0.1:<port>/metrics` of the controller. */
   readonly metricsUrl: string;
   readonly metricsPort: number;
+  /** `https://127.0.0.1:<port>` of the web console (the throwaway CA signs its certificate). */
+  readonly consoleUrl: string;
   readonly agentMetricsPort: number;
+  /** The tokens of `apiTokens`, by name. */
+  readonly apiTokens: Readonly<Record<string, string>>;
   readonly caCert: string;
   readonly adminToken: string;
   readonly nodeId: string;
@@ -65,6 +74,8 @@ export interface LocalFleet {
   killAgent(name: string): Promise<void>;
   /** Starts a killed agent again with its config and state (it reaps what its predecessor left). */
   restartAgent(name: string): Promise<void>;
+  /** Stops the controller (SIGTERM) and starts it again with the same config; resolves when its API answers. */
+  restartController(): Promise<void>;
   /** The environment the CLI needs (server, CA, token). */
   readonly cliEnv: NodeJS.ProcessEnv;
   /** Runs `launchfleet ARGS` against the controller; never throws on a non-zero exit. */
@@ -109,23 +120,28 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
     await mkdir(join(dir, 'agent', 'LaunchDaemons'), { recursive: true });
     await mkdir(join(dir, 'agent', 'LaunchAgents'));
     const tls = makeTlsFiles(join(dir, 'tls'));
-    const [natsPort, natsMon, grpcPort, metricsPort, agentMetricsPort] = (await freePorts(5)) as [
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
+    const [natsPort, natsMon, grpcPort, metricsPort, agentMetricsPort, consolePort] = (await freePorts(
+      6,
+    )) as [number, number, number, number, number, number];
     await run(process.execPath, [
       cliBin,
       'init-local',
       dir,
       ...['--nats-port', String(natsPort), '--nats-monitor-port', String(natsMon)],
       ...['--grpc-port', String(grpcPort), '--metrics-port', String(metricsPort)],
+      ...['--console-port', String(consolePort)],
       ...['--tls-cert', tls.cert, '--tls-key', tls.key],
       ...['--offline-after', String(o.offlineAfterSeconds ?? 30)],
     ]);
     const adminToken = (await readFile(join(dir, 'admin-token'), 'utf8')).trim();
+    const apiTokens: Record<string, string> = {};
+    for (const t of o.apiTokens ?? [])
+      apiTokens[t.name] = await addApiToken(join(dir, 'controller', 'api-tokens.json'), t.name, t.role);
+    if (o.controllerConfig) {
+      const file = join(dir, 'controller', 'controller.json');
+      const cfg = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+      await writeFile(file, JSON.stringify({ ...cfg, ...o.controllerConfig }));
+    }
     const grpcAddress = `127.0.0.1:${grpcPort}`;
     const cliEnv: NodeJS.ProcessEnv = {
       ...process.env,
@@ -162,17 +178,20 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       if (!(await fetch(`http://127.0.0.1:${natsMon}/healthz`)).ok) throw new Error('nats-server not ready');
     }, 20_000);
 
-    await start('controller', process.execPath, [
-      controllerBin,
-      '--config',
-      join(dir, 'controller', 'controller.json'),
-      ...(o.controllerArgs ?? []),
-    ]);
-    await eventually(async () => {
-      alive();
-      const r = await cli(['nodes', 'list'], 10_000);
-      if (r.code !== 0) throw new Error(`controller API not ready: ${r.stderr}`);
-    }, 30_000);
+    const startControllerProc = async () => {
+      await start('controller', process.execPath, [
+        controllerBin,
+        '--config',
+        join(dir, 'controller', 'controller.json'),
+        ...(o.controllerArgs ?? []),
+      ]);
+      await eventually(async () => {
+        alive();
+        const r = await cli(['nodes', 'list'], 10_000);
+        if (r.code !== 0) throw new Error(`controller API not ready: ${r.stderr}`);
+      }, 30_000);
+    };
+    await startControllerProc();
 
     const agentCommand = (config: string, name = 'agent'): [string, string, string[]] =>
       o.agentExecutable
@@ -229,6 +248,8 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       grpcPort,
       metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
       metricsPort,
+      consoleUrl: `https://127.0.0.1:${consolePort}`,
+      apiTokens,
       agentMetricsPort,
       caCert: tls.caCert,
       adminToken,
@@ -239,11 +260,21 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
         if (!p?.child.pid) throw new Error(`no agent process ${name}`);
         p.child.kill('SIGKILL');
         await p.exited;
+        // Gone on purpose: no longer one of the processes that must stay alive.
+        procs.splice(procs.indexOf(p), 1);
       },
       async restartAgent(name) {
         const i = procs.findIndex((x) => x.name === name);
         if (i >= 0) procs.splice(i, 1);
         await start(...agentCommand(join(dir, name, 'agent.json'), name));
+      },
+      async restartController() {
+        const i = procs.findIndex((x) => x.name === 'controller');
+        const p = procs[i];
+        if (!p) throw new Error('no controller process');
+        await stopProc(p);
+        procs.splice(i, 1);
+        await startControllerProc();
       },
       cliEnv,
       cli,
