@@ -37,7 +37,11 @@ export interface BenchControlPlane {
 }
 
 export async function startBenchControlPlane(
-  o: { offlineAfterSeconds?: number } = {},
+  o: {
+    offlineAfterSeconds?: number;
+    /** More keys of the controller's config (the console benchmark adds tls and consoleListen). */
+    controllerConfig?: Readonly<Record<string, unknown>>;
+  } = {},
 ): Promise<BenchControlPlane> {
   const dir = await mkdtemp(join(tmpdir(), 'lf-fleet-bench-'));
   let server: NatsServer | undefined;
@@ -75,6 +79,7 @@ export async function startBenchControlPlane(
         metricsListen: `127.0.0.1:${metricsPort}`,
         insecure: true,
         offlineAfterSeconds: o.offlineAfterSeconds ?? 90,
+        ...o.controllerConfig,
       }),
     );
     const controllerCredsFile = join(dir, 'controller.creds');
