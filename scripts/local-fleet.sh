@@ -10,7 +10,8 @@
 #   LAUNCHFLEET_SKIP_SETUP=1 ./scripts/local-fleet.sh --check   # skip scripts/setup.sh (already built)
 #
 # Everything it writes is under .launchfleet/ (recreated on every run). Ports: 4222 (NATS),
-# 7400 (gRPC), 9470 (controller /metrics), 9469 (agent /metrics), or free ones when those are taken.
+# 7400 (gRPC), 7443 (web console, HTTPS), 9470 (controller /metrics), 9469 (agent /metrics), or free
+# ones when those are taken.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -18,7 +19,7 @@ CHECK=0
 for a in "$@"; do
   case "$a" in
     --check) CHECK=1 ;;
-    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "local-fleet: unknown argument $a (try --help)" >&2; exit 64 ;;
   esac
 done
@@ -51,6 +52,7 @@ port() { # the default port if free, else any free loopback port
     (async () => { console.log((await tryPort(Number(process.argv[1]))) || (await tryPort(0))); })();' "$1"
 }
 NATS_PORT=$(port 4222); NATS_MON=$(port 8222); GRPC_PORT=$(port 7400); METRICS_PORT=$(port 9470); AGENT_METRICS=$(port 9469)
+CONSOLE_PORT=$(port 7443)
 
 say "TLS: a throwaway CA and a certificate for 127.0.0.1"
 ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
@@ -63,7 +65,7 @@ chmod 600 $LF/tls/*.key
 
 say "configuration: keys, NATS operator JWTs, controller config, an admin API token"
 node controller/bin/launchfleet.js init-local "$LF" --nats-port "$NATS_PORT" --nats-monitor-port "$NATS_MON" \
-  --grpc-port "$GRPC_PORT" --metrics-port "$METRICS_PORT" \
+  --grpc-port "$GRPC_PORT" --metrics-port "$METRICS_PORT" --console-port "$CONSOLE_PORT" \
   --tls-cert $LF/tls/server.crt --tls-key $LF/tls/server.key --offline-after 30
 
 export LAUNCHFLEET_SERVER=127.0.0.1:$GRPC_PORT
@@ -179,6 +181,15 @@ launchfleet jobs health com.example.hello
 say "launchfleet nodes list"
 launchfleet nodes list
 
+console_up() { # the console's sign-in page over HTTPS, trusting only the throwaway CA
+  node -e '
+    const [url, ca] = process.argv.slice(1);
+    require("https").get(url, { ca: require("fs").readFileSync(ca) }, (r) => process.exit(r.statusCode === 200 ? 0 : 1))
+      .on("error", () => process.exit(1));' "https://127.0.0.1:$CONSOLE_PORT/login" "$LAUNCHFLEET_CA"
+}
+wait_for 20 "the web console" console_up
+say "web console: https://127.0.0.1:$CONSOLE_PORT/"
+
 if [ "$CHECK" -eq 1 ]; then
   say "check passed: the job runs on the node"
   exit 0
@@ -186,7 +197,15 @@ fi
 
 cat <<TXT
 
-The fleet is running. In another shell:
+The fleet is running.
+
+Web console: https://127.0.0.1:$CONSOLE_PORT/
+  sign in with the admin token:  cat $ROOT/$LF/admin-token
+  (the certificate comes from the throwaway CA $LAUNCHFLEET_CA: trust it, or accept the warning once)
+  more tokens:  npx launchfleet api-tokens add --file $ROOT/$LF/controller/api-tokens.json --name NAME --role viewer|operator|admin
+  (the controller reads its tokens file when it starts)
+
+In another shell:
 
   export LAUNCHFLEET_SERVER=$LAUNCHFLEET_SERVER LAUNCHFLEET_CA=$LAUNCHFLEET_CA
   export LAUNCHFLEET_TOKEN=\$(cat $ROOT/$LF/admin-token)
