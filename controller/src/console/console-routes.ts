@@ -18,7 +18,8 @@ import type { SafeHtml } from './core/html.ts';
 import { param, parsePage } from './core/query.ts';
 import type { Viewer } from './views/layout.ts';
 import { overviewModel, overviewPage } from './views/overview-page.ts';
-import { jobPage, jobPageModel, jobsListModel, jobsListPage } from './views/jobs-pages.ts';
+import { jobPage, jobPageModel, jobsListModel, jobsListPage, missingState } from './views/jobs-pages.ts';
+import { isActiveState, isJobSubState } from '@launchfleet/shared/job/job-state';
 import { nodePage, nodePageModel, nodesListModel, nodesListPage } from './views/nodes-pages.ts';
 import { rolloutPage, rolloutsListModel, rolloutsListPage } from './views/rollouts-pages.ts';
 import { paginate } from './core/query.ts';
@@ -103,8 +104,12 @@ export function routeOf(segments: readonly string[]): PageRoute | undefined {
       render: async (v, d, q, can) => {
         if (b.length > 255) throw new InvalidArgumentError('a job label has at most 255 characters', 'label');
         const sel = selectorOf(param(q, 'sel', 1000));
+        const sub = param(q, 'state', 32);
+        const active = param(q, 'active', 32);
         const f = {
-          state: param(q, 'state', 255),
+          // Only the typed words (or the ~missing pseudo-state) filter; anything else is ignored.
+          state: isJobSubState(sub) || sub === missingState ? sub : '',
+          active: isActiveState(active) ? active : '',
           problem: param(q, 'problem', 32),
           sel: param(q, 'sel', 1000),
           selector: sel.selector,

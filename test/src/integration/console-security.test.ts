@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import type { NodeIdentity } from '@launchfleet/node-agent/link/index';
+import { jobStateReport } from '@launchfleet/shared/job/job-state';
 import type { RunningController } from '@launchfleet/controller/api/start-controller';
 import { startController } from '@launchfleet/controller/api/start-controller';
 import { ControllerFleet } from '../support/controller-fleet.ts';
@@ -66,7 +67,10 @@ describe(
       await fleet.putInventory(evil, { hostname: evilHost, labels: { [evilLabelKey]: evilLabelValue } });
       await fleet.putStatus(evil, {
         health: 'failing',
-        jobs: { [evilJob]: 'crash_looping', [bigJob]: 'running' },
+        jobs: {
+          [evilJob]: jobStateReport('spawn-scheduled', 'exit-code'),
+          [bigJob]: jobStateReport('running', 'success'),
+        },
         versions: { [evilJob]: '<i>1</i>', [bigJob]: '1' },
         details: {
           [evilJob]: { domain: 'system', crashLooping: true, successiveCrashes: 9, reason: evilReason },
@@ -75,7 +79,7 @@ describe(
       for (const n of nodes.slice(1))
         await fleet.putStatus(n, {
           health: 'ok',
-          jobs: { [bigJob]: 'running' },
+          jobs: { [bigJob]: jobStateReport('running', 'success') },
           versions: { [bigJob]: '1' },
         });
       await c.app.desired.apply({

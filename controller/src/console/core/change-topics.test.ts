@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { type JobSubStateKind, jobStateReport } from '@launchfleet/shared/job/job-state';
 import type { NodeStatus } from '@launchfleet/shared/messages/index';
 import { batchTopics, statusTopics } from './change-topics.ts';
 
-const st = (jobs: Record<string, string>, health: NodeStatus['health'] = 'ok'): NodeStatus => ({
+const st = (states: Record<string, JobSubStateKind>, health: NodeStatus['health'] = 'ok'): NodeStatus => ({
   nodeId: 'n',
   health,
-  jobs,
-  versions: Object.fromEntries(Object.keys(jobs).map((l) => [l, '1'])),
+  jobs: Object.fromEntries(Object.entries(states).map(([l, s]) => [l, jobStateReport(s, 'success')])),
+  versions: Object.fromEntries(Object.keys(states).map((l) => [l, '1'])),
 });
 
 test('a job changing state concerns its page, the jobs list and the node', () => {
@@ -20,7 +21,7 @@ test('a heartbeat-like status with nothing new concerns only the node', () => {
 });
 
 test('problems, health and a first status concern the fleet views', () => {
-  assert.ok(statusTopics('N1', st({ a: 'x' }), st({ a: 'x' }), true).includes('fleet'));
+  assert.ok(statusTopics('N1', st({ a: 'running' }), st({ a: 'running' }), true).includes('fleet'));
   assert.ok(statusTopics('N1', st({}, 'ok'), st({}, 'degraded'), false).includes('fleet'));
   assert.ok(statusTopics('N1', undefined, st({}), false).includes('fleet'));
 });

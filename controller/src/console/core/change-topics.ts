@@ -10,7 +10,11 @@
  *   rollout:<id>    that rollout's page
  *   alerts          the overview's alert table
  */
+import type { JobStateReport } from '@launchfleet/shared/job/job-state';
 import type { NodeStatus } from '@launchfleet/shared/messages/index';
+
+const stateWords = (s: JobStateReport | undefined): string | undefined =>
+  s && `${s.subState} ${s.active} ${s.result}`;
 
 /** Topics of a node status replacing `before` with `after`; `problemsChanged` comes from the index. */
 export function statusTopics(
@@ -23,8 +27,8 @@ export function statusTopics(
   const labels = new Set([...Object.keys(before?.jobs ?? {}), ...Object.keys(after?.jobs ?? {})]);
   let jobs = false;
   for (const l of labels) {
-    const a = before?.jobs[l];
-    const b = after?.jobs[l];
+    const a = stateWords(before?.jobs[l]);
+    const b = stateWords(after?.jobs[l]);
     const da = before?.details?.[l];
     const db = after?.details?.[l];
     if (

@@ -1,16 +1,16 @@
 /**
- * How the console reads one job on one node: the state the node reports and the fleet index's
- * verdict on it (its problem). This is the only place the console touches a node's job
- * state; it never interprets the state's text itself (issue 15 replaces the coarse string with
- * a typed `{subState, active, result}`: this function is where the console follows it).
+ * How the console reads one job on one node: the typed state the node reports
+ * (`{subState, active, result}`, docs/job-states.md) and the fleet index's verdict on it (its
+ * problem). The console shows the three words as they are and colours them by the index's
+ * problem or the typed active state; it never derives a state from text.
  */
+import type { ActiveState, JobStateReport } from '@launchfleet/shared/job/job-state';
 import type { JobDetail } from '@launchfleet/shared/messages/index';
 import type { FleetIndex, NodeView } from '../../fleet/core/fleet-index.ts';
 import type { JobProblem } from '../../fleet/core/job-problem.ts';
 
 export interface JobOnNode {
-  /** The state as the node reports it (shown, never parsed). */
-  readonly state: string;
+  readonly state: JobStateReport;
   readonly problem: JobProblem | undefined;
   readonly detail: JobDetail | undefined;
   readonly version: string | undefined;
@@ -32,4 +32,13 @@ export const problemRank: Readonly<Record<JobProblem, number>> = {
   crash_looping: 0,
   failed: 1,
   throttled: 2,
+};
+
+/** How each active state is coloured when the job has no fleet problem. */
+export const activeTone: Readonly<Record<ActiveState, 'ok' | 'warn' | 'bad' | 'info' | 'muted'>> = {
+  active: 'ok',
+  activating: 'info',
+  deactivating: 'info',
+  inactive: 'muted',
+  failed: 'warn',
 };

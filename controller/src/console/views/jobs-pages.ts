@@ -10,6 +10,7 @@ import { describeTarget, type JobRecord } from '../../desired/job-record.ts';
 import type { FleetIndex, NodeView, Presence } from '../../fleet/core/fleet-index.ts';
 import { type JobProblem, jobProblems } from '../../fleet/core/job-problem.ts';
 import type { RolloutRecord } from '../../rollout/rollout-store.ts';
+import type { ActiveState, JobSubStateKind } from '@launchfleet/shared/job/job-state';
 import type { ConsoleEvent } from '../core/event-ring.ts';
 import { type SafeHtml, html } from '../core/html.ts';
 import { type PageRequest, type Paged, href, paginate } from '../core/query.ts';
@@ -36,7 +37,8 @@ export interface JobsListRow {
   readonly label: string;
   readonly record: JobRecord | undefined;
   readonly reporting: number;
-  readonly states: readonly (readonly [string, number])[];
+  /** Nodes by active state. */
+  readonly states: readonly (readonly [ActiveState, number])[];
   readonly problems: Readonly<Record<JobProblem, number>>;
   readonly problemTotal: number;
 }
@@ -119,7 +121,7 @@ export function jobsListPage(
                       </td>
                       <td>${count(r.reporting)}</td>
                       <td>
-                        ${r.states.map(([s, n]) => html`<a class="chip" href="${href(['jobs', r.label], { state: s })}">${s} ${count(n)}</a> `)}
+                        ${r.states.map(([s, n]) => html`<a class="chip" href="${href(['jobs', r.label], { active: s })}">${s} ${count(n)}</a> `)}
                       </td>
                       <td>
                         ${
@@ -148,8 +150,10 @@ export function jobsListPage(
 // ---------------------------------------------------------------- one job
 
 export interface JobNodeFilter {
-  /** A reported state, `~missing` (targeted, not reporting it), or ''. */
+  /** A sub-state, `~missing` (targeted, not reporting it), or ''. */
   readonly state: string;
+  /** An active state, or ''. */
+  readonly active: string;
   /** '' | 'any' | a JobProblem. */
   readonly problem: string;
   /** Node label selector (text as typed; parsed by the caller). */
@@ -171,7 +175,9 @@ export interface JobNodeRow {
 export interface JobPageModel {
   readonly label: string;
   readonly record: JobRecord | undefined;
-  readonly states: readonly (readonly [string, number])[];
+  /** Nodes by active state and by sub-state. */
+  readonly states: readonly (readonly [ActiveState, number])[];
+  readonly subStates: readonly (readonly [JobSubStateKind, number])[];
   readonly reporting: number;
   readonly offline: number;
   readonly problems: Readonly<Record<JobProblem, number>>;
@@ -234,9 +240,10 @@ export function jobPageModel(
       if (n && keep(n, undefined)) add(n, undefined);
     }
   } else {
-    for (const [state, ids] of ix.nodesByState(label)) {
-      if (f.state && state !== f.state) continue;
-      for (const id of ids) {
+    for (const { state, nodes } of ix.stateGroups(label)) {
+      if (f.state && state.subState !== f.state) continue;
+      if (f.active && state.active !== f.active) continue;
+      for (const id of nodes) {
         const n = ix.node(id);
         if (!n) continue;
         const job = jobOnNode(ix, n, label);
@@ -255,6 +262,7 @@ export function jobPageModel(
     label,
     record,
     states: [...h.states].sort(([a], [b]) => (a < b ? -1 : 1)),
+    subStates: [...h.subStates].sort(([a], [b]) => (a < b ? -1 : 1)),
     reporting: h.reporting,
     offline: h.offline,
     problems: h.problemCounts,
@@ -300,7 +308,7 @@ export function jobPage(
 ): SafeHtml {
   const rec = m.record;
   const stateOptions: (readonly [string, string])[] = [
-    ...m.states.map(([s, n]) => [s, `${s} (${count(n)})`] as const),
+    ...m.subStates.map(([s, n]) => [s, `${s} (${count(n)})`] as const),
     [missingState, `not reported (${count(m.missing)})`],
   ];
   const body = html`<p class="crumbs"><a href="/jobs">Jobs</a> /</p>
@@ -364,7 +372,10 @@ export function jobPage(
           }
           <h2>By state</h2>
           <p>
-            ${m.states.map(([s, n]) => html`<a class="chip" href="${href(['jobs', m.label], { state: s })}">${s} ${count(n)}</a> `)}
+            ${m.states.map(([s, n]) => html`<a class="chip" href="${href(['jobs', m.label], { active: s })}">${s} ${count(n)}</a> `)}
+          </p>
+          <p>
+            ${m.subStates.map(([s, n]) => html`<a class="chip" href="${href(['jobs', m.label], { state: s })}">${s} ${count(n)}</a> `)}
           </p>
         </div>
       </section>
@@ -373,7 +384,13 @@ export function jobPage(
     <section aria-labelledby="h-nodes">
       <h2 id="h-nodes">Health across the fleet</h2>
       ${filterForm(href(['jobs', m.label]), [
-        select('state', 'State', f.state, stateOptions),
+        select('state', 'Sub-state', f.state, stateOptions),
+        select(
+          'active',
+          'Active',
+          f.active,
+          m.states.map(([s, n]) => [s, `${s} (${count(n)})`] as const),
+        ),
         select('problem', 'Problem', f.problem, problemOptions),
         select('presence', 'Presence', f.presence, [
           ['online', 'online'],

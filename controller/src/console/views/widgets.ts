@@ -1,7 +1,9 @@
 /**
  * Pieces several pages use: pagers, filter forms' fields, state badges, label chips.
  */
+import type { JobStateReport } from '@launchfleet/shared/job/job-state';
 import type { JobProblem } from '../../fleet/core/job-problem.ts';
+import { activeTone } from './job-state.ts';
 import type { Presence } from '../../fleet/core/fleet-index.ts';
 import { type SafeHtml, html } from '../core/html.ts';
 import { type Paged, href, withParams } from '../core/query.ts';
@@ -13,13 +15,19 @@ export const problemNames: Readonly<Record<JobProblem, string>> = {
   throttled: 'throttled',
 };
 
-/** A job's state on a node, coloured by the fleet index's verdict (its problem), never by the state's spelling. */
-export function stateBadge(state: string, problem: JobProblem | undefined): SafeHtml {
+/**
+ * A job's typed state on a node: the fleet problem first when the index sees one, else the
+ * sub-state coloured by its active state; the three words are always there to read.
+ */
+export function stateBadge(state: JobStateReport, problem: JobProblem | undefined): SafeHtml {
+  const words = html`<span class="muted small" title="sub-state · active state · result"
+    >${state.subState} · ${state.active} · ${state.result}</span
+  >`;
   if (problem === 'crash_looping' || problem === 'failed')
-    return html`${badge(problemNames[problem], 'bad')} <span class="muted small">${state}</span>`;
-  if (problem === 'throttled')
-    return html`${badge('throttled', 'warn')} <span class="muted small">${state}</span>`;
-  return badge(state, 'ok');
+    return html`${badge(problemNames[problem], 'bad')} ${words}`;
+  if (problem === 'throttled') return html`${badge('throttled', 'warn')} ${words}`;
+  return html`${badge(state.subState, activeTone[state.active])}
+    <span class="muted small">${state.active} · ${state.result}</span>`;
 }
 
 export function presenceBadge(p: Presence, staleness: number): SafeHtml {

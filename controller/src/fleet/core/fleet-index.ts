@@ -235,7 +235,9 @@ export class FleetIndex {
    * The nodes reporting `label`, grouped by the typed state they report it in (the index's own
    * sets: callers must not change them). Nothing for a label no node reports.
    */
-  stateGroups(label: string): Iterable<{ readonly state: JobStateReport; readonly nodes: ReadonlySet<string> }> {
+  stateGroups(
+    label: string,
+  ): Iterable<{ readonly state: JobStateReport; readonly nodes: ReadonlySet<string> }> {
     return this.#byLabel.get(label)?.values() ?? [];
   }
 
