@@ -200,8 +200,8 @@ export function nodePageModel(
 export function nodePage(v: Viewer, m: NodePageModel): SafeHtml {
   const n = m.node;
   const s = n.status;
-  const driftCounts = Object.entries(s?.counters?.drift ?? {});
-  const refusals = Object.entries(s?.counters?.signatureRefusals ?? {});
+  const driftCounts = Object.entries(s?.counters?.drift ?? {}).filter(([, c]) => c > 0);
+  const refusals = Object.entries(s?.counters?.signatureRefusals ?? {}).filter(([, c]) => c > 0);
   const body = html`<p class="crumbs"><a href="/nodes">Nodes</a> /</p>
     <h1>${n.hostname || n.nodeId} <span class="muted small mono">${n.nodeId}</span></h1>
     <div id="live" data-live>
