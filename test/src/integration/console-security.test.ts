@@ -291,24 +291,23 @@ describe(
           dialogs++;
           void d.dismiss();
         });
-        // Sessions here last 4 s (for the expiry test): sign in again whenever one ends.
+        // Sessions here last 4 s (for the expiry test).
+        // Each page on a fresh session (sign-in sends the browser on to it), checked at once: an
+        // expiring session would send the open page to the sign-in form under the test's feet.
         const visit = async (p: string) => {
+          await b.context.clearCookies();
           await page.goto(`${base}${p}`);
-          if (new URL(page.url()).pathname === '/login') {
-            await page.fill('#token', fleet.tokens.operator);
-            await Promise.all([
-              page.waitForURL((u) => u.pathname !== '/login'),
-              page.click('button[type=submit]'),
-            ]);
-          }
+          await page.fill('#token', fleet.tokens.operator);
+          await Promise.all([
+            page.waitForURL((u) => u.pathname !== '/login'),
+            page.click('button[type=submit]'),
+          ]);
         };
         for (const p of pages) {
           await visit(p);
           assert.doesNotMatch(await page.title(), /^pwned/, p);
           assert.equal(await page.locator('img[src="x"], svg[onload], b[onmouseover]').count(), 0, p);
         }
-        // A fresh 4 s session, and the value read at once (when it ends, the page goes to sign-in).
-        await b.context.clearCookies();
         await visit(`/jobs/${encodeURIComponent(plistLabel)}`);
         // The plist arrives in the rollout form exactly as stored, comment and all.
         const value = await page.$eval('#plist', (el) => (el as unknown as { value: string }).value);
