@@ -8,9 +8,10 @@
  * expiry the console enforces.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { buckets } from '@launchfleet/shared/messages/index';
+import { createBucket } from '../identity/stream-limits.ts';
 import { type SessionRecord, decodeSession, encodeSession, isExpired } from './core/request-guard.ts';
 
 const keyOf = (id: string): string => createHash('sha256').update(id).digest('hex');
@@ -25,11 +26,11 @@ export class SessionStore {
   }
 
   static async open(nc: NatsConnection, o: { replicas: number; ttlMs: number }): Promise<SessionStore> {
-    const kv = await new Kvm(nc).create(buckets.consoleSessions, {
+    const kv = await createBucket(nc, buckets.consoleSessions, {
       replicas: o.replicas,
       history: 1,
       // The bucket forgets a record a little after it expired (JetStream max age, whole bucket).
-      ttl: o.ttlMs + 60_000,
+      ttlMs: o.ttlMs + 60_000,
       maxValueSize: 1024,
     });
     return new SessionStore(kv, o.ttlMs);

@@ -34,6 +34,8 @@ export const maxConsumers: Readonly<Record<string, number>> = {
   // WatchRollout (one watch per call) and the controllers' listings of rollouts.
   [kvStreamName(buckets.rollouts)]: 1024,
   [kvStreamName(buckets.alerts)]: 256,
+  // Console sessions are read by key (direct gets): only tools list them.
+  [kvStreamName(buckets.consoleSessions)]: 64,
   // WatchEvents / `launchfleet events --follow` / the console's live feed: one per follower.
   [eventsStream.name]: 1024,
   // `launchfleet audit` readers.
@@ -53,9 +55,13 @@ export function maxConsumersOf(stream: string): number {
 export async function createBucket(
   nc: NatsConnection,
   bucket: BucketName,
-  o: { readonly replicas: number; readonly history: number; readonly maxValueSize: number } & Partial<
-    Pick<KvOptions, 'storage' | 'allow_direct'>
-  >,
+  o: {
+    readonly replicas: number;
+    readonly history: number;
+    readonly maxValueSize: number;
+    /** Max age of every entry in ms (the whole bucket's TTL), when set. */
+    readonly ttlMs?: number;
+  } & Partial<Pick<KvOptions, 'storage' | 'allow_direct'>>,
 ): Promise<KV> {
   const jsm = await jetstreamManager(nc);
   const name = kvStreamName(bucket);
@@ -75,6 +81,7 @@ export async function createBucket(
         max_msgs_per_subject: o.history,
         max_msg_size: o.maxValueSize,
         max_consumers: maxConsumersOf(name),
+        ...(o.ttlMs !== undefined && { max_age: o.ttlMs * 1_000_000 }),
         storage: o.storage ?? 'file',
         num_replicas: o.replicas,
         discard: 'new',
@@ -91,6 +98,7 @@ export async function createBucket(
     replicas: o.replicas,
     history: o.history,
     maxValueSize: o.maxValueSize,
+    ...(o.ttlMs !== undefined && { ttl: o.ttlMs }),
     ...(o.storage !== undefined && { storage: o.storage }),
     ...(o.allow_direct !== undefined && { allow_direct: o.allow_direct }),
   });
