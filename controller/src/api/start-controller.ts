@@ -121,6 +121,7 @@ export async function startController(
       nodes: store.nodes,
       clock,
       offlineAfterMs: cfg.offlineAfterMs,
+      log,
     });
     await aggregator.start();
     stops.push(() => aggregator.stop());

@@ -50,3 +50,21 @@ test('the web console is off by default and needs TLS', () => {
   );
   assert.throws(() => parse({ ...base, tls, consoleSessionHours: 0 }), /consoleSessionHours/);
 });
+
+test('the offline threshold and the heartbeat are checked together', () => {
+  const c = parse({ ...base, insecure: true, heartbeatSeconds: 30, offlineAfterSeconds: 60 });
+  assert.equal(c.heartbeatMs, 30_000);
+  assert.equal(c.offlineAfterMs, 60_000);
+  assert.equal(parse({ ...base, insecure: true }).heartbeatMs, 10_000);
+  assert.throws(
+    () => parse({ ...base, insecure: true, heartbeatSeconds: 30, offlineAfterSeconds: 20 }),
+    /offlineAfterSeconds \(20\) must be longer than the longest gap between two heartbeats, 36 s/,
+  );
+  assert.throws(
+    () => parse({ ...base, insecure: true, offlineAfterSeconds: 12 }),
+    /heartbeats, 12 s \(heartbeatSeconds 10/,
+    'the default heartbeat counts too; equal is not enough',
+  );
+  assert.equal(parse({ ...base, insecure: true, offlineAfterSeconds: 13 }).offlineAfterMs, 13_000);
+  assert.throws(() => parse({ ...base, insecure: true, heartbeatSeconds: 0 }), /heartbeatSeconds/);
+});

@@ -14,7 +14,8 @@
  *   "consoleListen": "127.0.0.1:7443",         // the web console (HTTPS with `tls`); default: off
  *   "consoleSessionHours": 8,                  // a console session ends this long after sign-in
  *   "jetstreamReplicas": 1,                    // 1 on a single server, 3 on a cluster
- *   "offlineAfterSeconds": 90,                 // a node is offline after this long unheard
+ *   "heartbeatSeconds": 10,                    // the period agents beat at (their controller.heartbeatSeconds)
+ *   "offlineAfterSeconds": 90,                 // a node is offline after this long unheard: > 1.2 x heartbeatSeconds
  *   "applyConcurrency": 256,                   // KV writes in flight during an apply
  *   "bundleValidityDays": 30                   // default validity of signed bundles
  * }
@@ -44,6 +45,12 @@ export interface ControllerConfig {
   readonly consoleSessionMs: number;
   readonly jetstreamReplicas: number;
   readonly offlineAfterMs: number;
+  /**
+   * The heartbeat period the fleet's agents use. offlineAfterMs is longer than the longest gap
+   * between two beats (the period plus its 20 % random spread); three periods or more lets a node
+   * miss a beat without flapping.
+   */
+  readonly heartbeatMs: number;
   readonly applyConcurrency: number;
   readonly bundleValidityMs: number;
 }
@@ -62,6 +69,7 @@ const known = new Set([
   'consoleSessionHours',
   'jetstreamReplicas',
   'offlineAfterSeconds',
+  'heartbeatSeconds',
   'applyConcurrency',
   'bundleValidityDays',
 ]);
@@ -131,6 +139,15 @@ export function parseControllerConfig(text: string, file: string): ControllerCon
       `${file}: consoleListen needs "tls": the console signs in with API tokens and keeps a session cookie, which must not cross a network in clear text`,
       'consoleListen',
     );
+  const heartbeatSeconds = int(file, 'heartbeatSeconds', doc['heartbeatSeconds'], 1, 3600, 10);
+  const offlineAfterSeconds = int(file, 'offlineAfterSeconds', doc['offlineAfterSeconds'], 1, 86_400, 90);
+  if (offlineAfterSeconds <= maxBeatGap(heartbeatSeconds))
+    throw new InvalidArgumentError(
+      `${file}: offlineAfterSeconds (${offlineAfterSeconds}) must be longer than the longest gap between two ` +
+        `heartbeats, ${maxBeatGap(heartbeatSeconds)} s (heartbeatSeconds ${heartbeatSeconds} plus its 20 % spread): ` +
+        'every node would show offline between beats; three heartbeats or more is the usual choice',
+      'offlineAfterSeconds',
+    );
   return {
     natsUrls: urls as string[],
     keyStoreDir: path('keyStoreDir', doc['keyStoreDir']),
@@ -142,10 +159,16 @@ export function parseControllerConfig(text: string, file: string): ControllerCon
     consoleListen,
     consoleSessionMs: int(file, 'consoleSessionHours', doc['consoleSessionHours'], 1, 168, 8) * 3600_000,
     jetstreamReplicas: int(file, 'jetstreamReplicas', doc['jetstreamReplicas'], 1, 5, 1),
-    offlineAfterMs: int(file, 'offlineAfterSeconds', doc['offlineAfterSeconds'], 1, 86_400, 90) * 1000,
+    offlineAfterMs: offlineAfterSeconds * 1000,
+    heartbeatMs: heartbeatSeconds * 1000,
     applyConcurrency: int(file, 'applyConcurrency', doc['applyConcurrency'], 1, 4096, 256),
     bundleValidityMs: int(file, 'bundleValidityDays', doc['bundleValidityDays'], 1, 400, 30) * 24 * 3600_000,
   };
+}
+
+/** The longest time between two heartbeats of an agent beating every `heartbeat` (20 % spread). */
+export function maxBeatGap(heartbeat: number): number {
+  return Math.round(heartbeat * 1.2 * 1000) / 1000;
 }
 
 /** Parses `host:port` (`[v6]:port` too). */

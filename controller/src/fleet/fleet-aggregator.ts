@@ -49,6 +49,8 @@ export interface FleetAggregatorDeps {
   readonly clock: Clock;
   /** A node is offline after this long without a status or heartbeat. Default 90 s. */
   readonly offlineAfterMs?: number;
+  /** Diagnostics (a node whose heartbeat period cannot keep it online). */
+  readonly log?: (line: string) => void;
 }
 
 /** Messages dropped, by where they came from. */
@@ -67,6 +69,8 @@ export class FleetAggregator {
   #hb: Subscription | undefined;
   #stopped = false;
   #lastRefusalEvent = 0;
+  /** Nodes already told about for beating too slowly for the offline threshold (once each). */
+  readonly #slowBeaters = new Set<string>();
   readonly #loops: Promise<void>[] = [];
   readonly #listeners = new Set<(c: NodeChange) => void>();
 
@@ -236,19 +240,38 @@ export class FleetAggregator {
       return;
     }
     this.index.heartbeat(nodeId, h.value.seq, this.#d.clock.wallMs());
+    // The threshold and the agents' period are configured apart (controller offlineAfterSeconds,
+    // agent controller.heartbeatSeconds): a node whose longest gap between beats (its period plus
+    // the 20 % spread) reaches the threshold shows offline between beats. Said once per node, in
+    // the log and as a controller event.
+    const interval = h.value.intervalMs;
+    const offlineAfterMs = this.#d.offlineAfterMs ?? 90_000;
+    if (interval !== undefined && 1.2 * interval >= offlineAfterMs && !this.#slowBeaters.has(nodeId)) {
+      this.#slowBeaters.add(nodeId);
+      const why =
+        `node ${nodeId} sends a heartbeat every ${interval / 1000} s, but nodes are offline after ` +
+        `${offlineAfterMs / 1000} s unheard (offlineAfterSeconds): it will show offline between beats; ` +
+        'lower its controller.heartbeatSeconds or raise offlineAfterSeconds (three heartbeats or more)';
+      this.#d.log?.(`controller: ${why}`);
+      this.#controllerEvent('heartbeat-too-slow', why, 'control-error');
+    }
   }
 
   /** A `message-refused` controller event, at most one per second: a flood of junk cannot become a flood of events. */
-  #controllerEvent(reason: string, detail: string): void {
+  #controllerEvent(
+    reason: string,
+    detail: string,
+    kind: 'message-refused' | 'control-error' = 'message-refused',
+  ): void {
     const now = this.#d.clock.monotonicMs();
     if (now - this.#lastRefusalEvent < 1000 || this.#stopped) return;
     this.#lastRefusalEvent = now;
     const data = encodeNodeEvent(
-      { source: controllerEventSource, kind: 'message-refused', reason, detail: boundedDetail(detail, 512) },
+      { source: controllerEventSource, kind, reason, detail: boundedDetail(detail, 512) },
       this.#d.clock.wallMs(),
     );
     jetstream(this.#d.nc)
-      .publish(subjects.event(controllerEventSource, 'message-refused'), data)
+      .publish(subjects.event(controllerEventSource, kind), data)
       .catch(() => undefined);
   }
 }

@@ -210,7 +210,13 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
         log,
         users,
         loader,
-        settings: { agentVersion: o.version, labels: config.controller.labels ?? {} },
+        settings: {
+          agentVersion: o.version,
+          labels: config.controller.labels ?? {},
+          ...(config.controller.heartbeatSeconds !== undefined && {
+            heartbeatMs: config.controller.heartbeatSeconds * 1000,
+          }),
+        },
       });
       link = l;
       metrics.setLink({

@@ -72,3 +72,15 @@ test('controller.labels are selector labels: safe keys and values only', () => {
     /controller.labels.a/,
   );
 });
+
+test('controller.heartbeatSeconds: a whole number of seconds', () => {
+  const c = parseAgentConfig('{"controller":{"natsUrls":["nats://x"],"heartbeatSeconds":30}}', '/a.json', d);
+  assert.equal(c.controller?.heartbeatSeconds, 30);
+  for (const bad of ['0', '1.5', '"10"', '4000'])
+    assert.throws(
+      () =>
+        parseAgentConfig(`{"controller":{"natsUrls":["nats://x"],"heartbeatSeconds":${bad}}}`, '/a.json', d),
+      /controller.heartbeatSeconds: expected a whole number of seconds/,
+      bad,
+    );
+});

@@ -47,6 +47,11 @@ export interface AgentConfig {
     readonly bootstrapTokenFile?: string;
     /** Labels reported in the node's inventory, matched by rollout and apply selectors (`site=ams`). */
     readonly labels?: Readonly<Record<string, string>>;
+    /**
+     * Heartbeat period in seconds (plus up to 20 % random spread). Default 10. The controller's
+     * `offlineAfterSeconds` must be longer than 1.2 times this: it flags nodes that beat too slowly.
+     */
+    readonly heartbeatSeconds?: number;
   };
 }
 
@@ -180,12 +185,16 @@ function parseController(
   if (!Array.isArray(urls) || urls.length === 0 || !urls.every((u) => typeof u === 'string'))
     throw bad(file, 'controller.natsUrls', 'a non-empty array of nats:// URLs', urls ?? null);
   for (const k of Object.keys(v))
-    if (k !== 'natsUrls' && k !== 'bootstrapTokenFile' && k !== 'labels')
+    if (k !== 'natsUrls' && k !== 'bootstrapTokenFile' && k !== 'labels' && k !== 'heartbeatSeconds')
       throw new InvalidArgumentError(`${file}: unknown key "controller.${k}"`, `controller.${k}`);
   const tokenFile = v['bootstrapTokenFile'];
   const labels = parseLabels(file, v['labels']);
+  const hb = v['heartbeatSeconds'];
+  if (hb !== undefined && (typeof hb !== 'number' || !Number.isInteger(hb) || hb < 1 || hb > 3600))
+    throw bad(file, 'controller.heartbeatSeconds', 'a whole number of seconds in [1, 3600]', hb);
   return {
     ...(labels ? { labels } : {}),
+    ...(hb !== undefined && { heartbeatSeconds: hb }),
     natsUrls: urls,
     ...(tokenFile === undefined
       ? {}

@@ -573,7 +573,12 @@ export class Reporter {
         s.nc.publish(
           subjects.heartbeat(this.#nodeId),
           encodeHeartbeat(
-            { nodeId: this.#nodeId, seq: this.#hbSeq++, health: snap.health },
+            {
+              nodeId: this.#nodeId,
+              seq: this.#hbSeq++,
+              health: snap.health,
+              intervalMs: this.#o.heartbeatMs,
+            },
             this.#o.clock.wallMs(),
           ),
         );

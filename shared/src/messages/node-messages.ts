@@ -95,6 +95,8 @@ export interface Heartbeat {
   readonly nodeId: string;
   readonly seq: number;
   readonly health: NodeHealth;
+  /** Optional (additive): the node's heartbeat period, so the controller can check it. */
+  readonly intervalMs?: number;
 }
 
 /**
@@ -395,7 +397,8 @@ export function decodeHeartbeat(data: Uint8Array | string): Result<Heartbeat, Me
   const nodeId = f.string('nodeId', 21, nodeIdPattern);
   const seq = f.int('seq', 0, Number.MAX_SAFE_INTEGER);
   const health = f.oneOf('health', healths);
-  return f.done({ nodeId, seq, health });
+  const intervalMs = f.optInt('intervalMs', 1, 86_400_000);
+  return f.done({ nodeId, seq, health, ...(intervalMs !== undefined && { intervalMs }) });
 }
 
 export function encodeNodeEvent(e: NodeEvent, ts: number): Uint8Array {

@@ -13,6 +13,7 @@ import { Kvm } from '@nats-io/kv';
 import {
   buckets,
   decodeEnrollReply,
+  decodeNodeEvent,
   encodeEnvelope,
   encodeHeartbeat,
   encodeNodeStatus,
@@ -131,6 +132,33 @@ describe('controller: fleet health, presence, metrics', () => {
       jobs.map((j) => [j['label'], j['state'], j['jobState'], j['version']]),
       [[label, 'active', running, '0']],
     );
+  });
+
+  test('a node whose heartbeat period cannot keep it online is named, once', async () => {
+    const seen: string[] = [];
+    const sub = c.app.nc.subscribe('lf.events.controller.control-error', {
+      callback: (_e, m) => {
+        const d = decodeNodeEvent(m.data);
+        if (d.ok && d.value.reason === 'heartbeat-too-slow') seen.push(d.value.detail ?? '');
+      },
+    });
+    try {
+      await c.app.nc.flush();
+      // Offline after 2 s; this node says it beats every 5 s.
+      await fleet.heartbeat(nodes[2] as NodeIdentity, 1, 5000);
+      await fleet.heartbeat(nodes[2] as NodeIdentity, 2, 5000);
+      // A node within the threshold is not named.
+      await fleet.heartbeat(nodes[3] as NodeIdentity, 1, 1000);
+      await waitUntil(() => seen.length > 0, 'the controller event');
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(seen.length, 1, seen.join('\n'));
+      assert.match(
+        seen[0] ?? '',
+        new RegExp(`node ${id(2)} sends a heartbeat every 5 s, but nodes are offline after 2 s`),
+      );
+    } finally {
+      sub.unsubscribe();
+    }
   });
 
   test('presence: nodes go offline after the timeout, heartbeats keep a node online, staleness grows', async () => {

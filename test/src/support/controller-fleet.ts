@@ -154,6 +154,8 @@ export class ControllerFleet {
       grpcListen: `127.0.0.1:${await freePort()}`,
       metricsListen: `127.0.0.1:${await freePort()}`,
       offlineAfterSeconds: this.#o.offlineAfterSeconds ?? 90,
+      // The nodes these tests play beat when a test says so: a short threshold needs a short period.
+      heartbeatSeconds: Math.max(1, Math.floor((this.#o.offlineAfterSeconds ?? 90) / 3)),
       ...(this.tls ? { tls: { certFile: this.tls.cert, keyFile: this.tls.key } } : { insecure: true }),
       ...over,
     };
@@ -236,11 +238,14 @@ export class ControllerFleet {
     );
   }
 
-  async heartbeat(id: NodeIdentity, seq: number): Promise<void> {
+  async heartbeat(id: NodeIdentity, seq: number, intervalMs?: number): Promise<void> {
     const nc = await this.nodeConn(id);
     nc.publish(
       subjects.heartbeat(id.nodeId),
-      encodeHeartbeat({ nodeId: id.nodeId, seq, health: 'ok' }, Date.now()),
+      encodeHeartbeat(
+        { nodeId: id.nodeId, seq, health: 'ok', ...(intervalMs !== undefined && { intervalMs }) },
+        Date.now(),
+      ),
     );
     await nc.flush();
   }
