@@ -1,7 +1,8 @@
 /**
  * Signing throughput, the CPU half of "apply to 10,000 nodes within 10 s": one Ed25519
  * signature (plus the bundle validation and canonical JSON the signer does) per node.
- * The bound is loose (a loaded 2-core CI machine); the measured rate is printed.
+ * The bound is loose and on this process's CPU time, not wall time, so a busy machine does not
+ * fail it; the measured rate is printed. The fleet benchmark measures whole applies.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ test('signs bundles for 10,000 nodes in well under the 10 s apply budget', (t) =
     nodeIdFromRandom(new Uint8Array(13).map((_, j) => (i >> (j % 3)) + j)),
   );
   const now = Date.now();
-  const t0 = performance.now();
+  const t0 = process.cpuUsage();
   let bytes = 0;
   for (const nodeId of ids) {
     const s = signBundle(
@@ -33,10 +34,11 @@ test('signs bundles for 10,000 nodes in well under the 10 s apply budget', (t) =
     );
     bytes += encodeSignedBundle(s).length;
   }
-  const ms = performance.now() - t0;
+  const used = process.cpuUsage(t0);
+  const ms = (used.user + used.system) / 1000;
   const rate = Math.round((ids.length / ms) * 1000);
   t.diagnostic(
-    `signed ${ids.length} bundles (${Math.round(bytes / 1024)} KiB) in ${Math.round(ms)} ms: ${rate}/s`,
+    `signed ${ids.length} bundles (${Math.round(bytes / 1024)} KiB) in ${Math.round(ms)} ms of CPU: ${rate}/s`,
   );
-  assert.ok(ms < 5000, `signing 10,000 bundles took ${Math.round(ms)} ms`);
+  assert.ok(ms < 5000, `signing 10,000 bundles took ${Math.round(ms)} ms of CPU`);
 });
