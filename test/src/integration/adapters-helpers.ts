@@ -103,6 +103,16 @@ export function procArgv(pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
 }
 
+/**
+ * Waits until the job's exec has finished laying out its new image. A spawner reports a start
+ * once the exec passed the point of no return (its close-on-exec status pipe closed), but the
+ * kernel sets the new argv and environment bounds a moment later, so /proc/<pid>/cmdline reads
+ * empty in that window (seen on Node 24, whose spawn path is quicker).
+ */
+export async function execed(pid: number, timeoutMs = 2000): Promise<void> {
+  await waitUntil(() => readFileSync(`/proc/${pid}/cmdline`).length > 0, timeoutMs, `pid ${pid} exec done`);
+}
+
 /** fd number -> link target, for every open fd of the process. */
 /**
  * A job's open fds once they have settled: right after an exec, the new program's dynamic

@@ -28,6 +28,7 @@ import type { StdioOpenFailurePolicy } from '@launchfleet/node-agent/adapters/ex
 import type { ProcessSpawner } from '@launchfleet/node-agent/ports/process-spawner';
 import { execShimPath } from '@launchfleet/node-agent/adapters/native-build';
 import {
+  execed,
   killAll,
   pidOf,
   procArgv,
@@ -85,6 +86,7 @@ function contract(name: string, make: Make): void {
       };
       const s = await start(spawner, request({ program: '/bin/sleep', argv: ['sleep', '30'], env }));
       const pid = track(pidOf(s.result));
+      await execed(pid);
       assert.deepEqual(procEnviron(pid), env);
       assert.deepEqual(procArgv(pid), ['sleep', '30']);
       const fds = await settledFds(pid, 3);
@@ -101,6 +103,7 @@ function contract(name: string, make: Make): void {
       const weird = ['sleeper', '-c', 'sleep 30; :', 'x y', ''];
       const t = await start(spawner, request({ program: '/bin/sh', argv: weird, env }));
       const pid2 = track(pidOf(t.result));
+      await execed(pid2);
       assert.deepEqual(procArgv(pid2), weird);
       assert.ok(spawner.signalGroup(pid2, 'SIGKILL'), 'sh and its sleep child');
       await within(t.exited, 5000, 'exit');
@@ -113,6 +116,7 @@ function contract(name: string, make: Make): void {
         request({ program: '/bin/sleep', argv: ['sleep', '30'], env: { USER: 'kept' } }),
       );
       const pid = track(pidOf(s.result));
+      await execed(pid);
       const env = procEnviron(pid);
       assert.equal(env.USER, 'kept');
       assert.equal(env.HOME, '/root');

@@ -12,7 +12,16 @@ import { DirectProcessSpawner } from '@launchfleet/node-agent/adapters/direct-sp
 import type { StdioOpenFailurePolicy } from '@launchfleet/node-agent/adapters/exec-shim-protocol';
 import type { ProcessSpawner } from '@launchfleet/node-agent/ports/process-spawner';
 import { RealUserDb } from '@launchfleet/node-agent/adapters/user-db';
-import { killAll, pidOf, procEnviron, procStatus, request, start, within } from './adapters-helpers.ts';
+import {
+  execed,
+  killAll,
+  pidOf,
+  procEnviron,
+  procStatus,
+  request,
+  start,
+  within,
+} from './adapters-helpers.ts';
 import { linuxOnly } from '../support/platform.ts';
 
 const userA = 'lf-test-a';
@@ -120,6 +129,7 @@ for (const [name, make] of spawners) {
       );
       const pid = pidOf(s.result);
       pids.add(pid);
+      await execed(pid);
       const st = procStatus(pid);
       assert.equal(st.Uid, `${a.uid}\t${a.uid}\t${a.uid}\t${a.uid}`);
       assert.equal(st.Gid, `${a.gid}\t${a.gid}\t${a.gid}\t${a.gid}`);
@@ -160,6 +170,7 @@ for (const [name, make] of spawners) {
       );
       const pid = pidOf(s.result);
       pids.add(pid);
+      await execed(pid);
       const st = procStatus(pid);
       assert.match(st.Uid ?? '', /^0\s/);
       assert.match(st.Gid ?? '', new RegExp(`^${extraGid}\\s`));
