@@ -66,11 +66,15 @@ test('a node follows the trust store by subscription only: no consumer on lf_tru
   assert.ok(canSub(a, `$KV.lf_desired.${a}.>`));
 });
 
-test('a node may write only its own status, events and heartbeat', () => {
+test('a node may write only its own status, events and heartbeat, and ask to renew only its own credentials', () => {
   assert.ok(canPub(a, `$KV.lf_nodes.${a}.status`));
   assert.ok(canPub(a, `lf.events.${a}.bundle-refused`));
   assert.ok(canPub(a, `lf.hb.${a}`));
+  assert.ok(canPub(a, `lf.renew.${a}`));
   for (const s of [
+    `lf.renew.${b}`,
+    'lf.renew.*',
+    `lf.renew.${a}.x`,
     `$KV.lf_nodes.${b}.status`,
     `lf.events.${b}.bundle-refused`,
     'lf.events.controller.enroll-refused',
@@ -86,7 +90,15 @@ test('a node may write only its own status, events and heartbeat', () => {
 test('a node subscribes only to its own inbox, its questions, the trust key and its desired keys', () => {
   assert.ok(canSub(a, `_I.${a}.abc`));
   assert.ok(canSub(a, `lf.q.${a}.ping`));
-  for (const s of [`_I.${b}.abc`, `lf.q.${b}.ping`, '>', 'lf.enroll', '_INBOX.x', `lf.events.${a}.x`])
+  for (const s of [
+    `_I.${b}.abc`,
+    `lf.q.${b}.ping`,
+    '>',
+    'lf.enroll',
+    '_INBOX.x',
+    `lf.events.${a}.x`,
+    `lf.renew.${a}`,
+  ])
     assert.ok(!canSub(a, s), s);
   assert.deepEqual(nodePermissions(a).resp, { max: 1, ttl: 10_000_000_000 });
 });

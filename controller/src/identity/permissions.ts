@@ -9,7 +9,8 @@
  *   - read the trust store (key `store` of `lf_trust`) by direct get, and follow it by a core
  *     subscription to exactly `$KV.lf_trust.store` (a KV put is a publish on that subject): no
  *     consumer on `lf_trust`, so no consumer-create or flow-control rights there;
- *   - put its own `lf_nodes` keys, publish its own events and heartbeats;
+ *   - put its own `lf_nodes` keys, publish its own events and heartbeats, and request the
+ *     renewal of its own credentials on `lf.renew.<nodeId>` (only the controller listens there);
  *   - receive on its own inbox prefix `_I.<nodeId>.>`, on its query subjects, on the trust
  *     store's key subject and on its own desired-state subjects `$KV.lf_desired.<nodeId>.>` (the
  *     agent follows its bundles by that core subscription and direct gets, without a consumer
@@ -58,6 +59,7 @@ export function nodePermissions(nodeId: string): UserPermissions {
         kvSubject(buckets.nodes, keys.nodeAll(nodeId)),
         subjects.eventsOf(nodeId),
         subjects.heartbeat(nodeId),
+        subjects.renew(nodeId),
       ],
       deny: [],
     },

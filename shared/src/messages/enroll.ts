@@ -9,7 +9,7 @@
  */
 import { type Result, err } from '../errors.ts';
 import { FieldReader, type MessageError, decodeEnvelope, encodeEnvelope, isRecord } from './envelope.ts';
-import { isNodeId } from './tokens.ts';
+import { isNodeId, nodeIdPattern } from './tokens.ts';
 
 /** Message kinds. */
 export const enrollKinds = { request: 'enroll.request', reply: 'enroll.reply' } as const;
@@ -28,6 +28,12 @@ export interface EnrollRequest {
   readonly publicKey: string;
   readonly hostname: string;
   readonly inventory: Inventory;
+  /**
+   * Re-enrolment: the node this machine was enrolled as, presenting the key it enrolled with
+   * (its credentials expired while it was away). The controller keeps the node id when the key
+   * matches its record and the node was not revoked; otherwise it enrols a new node.
+   */
+  readonly nodeId?: string;
 }
 
 /** Why an enrolment was refused (the reply says which; details stay in the controller's events). */
@@ -61,7 +67,8 @@ export function decodeEnrollRequest(data: Uint8Array | string): Result<EnrollReq
   const publicKey = f.string('publicKey', 56, userPublicKeyPattern);
   const hostname = f.string('hostname', 253, /^[A-Za-z0-9._-]+$/);
   const inventory = f.stringMap('inventory', 64, 256);
-  return f.done({ token, publicKey, hostname, inventory });
+  const nodeId = f.optString('nodeId', 21, nodeIdPattern);
+  return f.done({ token, publicKey, hostname, inventory, ...(nodeId !== undefined && { nodeId }) });
 }
 
 export function encodeEnrollReply(r: EnrollReply, ts: number): Uint8Array {

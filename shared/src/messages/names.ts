@@ -22,6 +22,7 @@
  *                  lf.events.controller.<kind> events the controller raises (enrolment refusals)
  *                  lf.events.controller.alert-firing / alert-resolved   the controller's alert events
  * RR  lf.enroll                            enrolment request/reply (bootstrap user)
+ * RR  lf.renew.<nodeId>                    credential renewal request/reply (node -> controller)
  * PUB lf.hb.<nodeId>                       heartbeat (node -> controller; may be a request)
  * RR  lf.q.<nodeId>.<query>                live question to one node (controller -> node)
  * INB _I.<nodeId>.>                        the node's own reply inbox prefix
@@ -105,6 +106,10 @@ export const subjects = {
   enroll: 'lf.enroll',
   /** Queue group the controllers share on `lf.enroll` and other controller services. */
   controllerQueue: 'lf-controllers',
+  /** A node's credential renewal request (node -> controller, request/reply). */
+  renew: (nodeId: string): string => `lf.renew.${nodeId}`,
+  /** Every renewal request (controller subscription). */
+  renewAll: 'lf.renew.*',
   /** A node's heartbeat. */
   heartbeat: (nodeId: string): string => `lf.hb.${nodeId}`,
   /** All heartbeats (controller subscription). */

@@ -107,6 +107,11 @@ export interface Heartbeat {
  * - `message-refused`: a malformed or oversized message arrived on a subject the node listens to.
  * - `enroll-refused`: (controller) an enrolment was refused.
  * - `control-error`: (controller) a control-plane task failed (e.g. re-pushing revocations).
+ * - `credentials-renewed` / `renewal-refused`: (controller) a node's credentials were renewed /
+ *   a renewal request was refused; `reason` is the refusal (`RenewRefusal`), `detail` names the
+ *   node.
+ * - `revocations-pruned`: (controller) revoked keys whose credentials have all expired were
+ *   dropped from the fleet account's revocations; `detail` lists them.
  * - `job-state`: a job's condition changed: it appeared, entered or left throttle or crash-loop,
  *   failed to spawn, was disabled, or runs a new managed version (sent a second after the change,
  *   with the state then; at most 20 at once and one per 3 s per node after that:
@@ -134,6 +139,9 @@ export type NodeEventKind =
   | 'message-refused'
   | 'enroll-refused'
   | 'control-error'
+  | 'credentials-renewed'
+  | 'renewal-refused'
+  | 'revocations-pruned'
   | 'job-state'
   | 'job-activity'
   | 'job-loaded'
@@ -152,6 +160,9 @@ export const nodeEventKinds: readonly NodeEventKind[] = [
   'message-refused',
   'enroll-refused',
   'control-error',
+  'credentials-renewed',
+  'renewal-refused',
+  'revocations-pruned',
   'job-state',
   'job-activity',
   'job-loaded',
