@@ -120,6 +120,8 @@ function summary(ix: FleetIndex, n: NodeView, now: number): Obj {
     problemCount: ix.problemCount(n),
     labels: { ...n.labels },
     revoked: n.revokedAt !== undefined,
+    credentialsExpireAtMs: n.credentials?.expiresAt ?? 0,
+    credentialsExpired: n.credentials?.expiresAt !== undefined && n.credentials.expiresAt <= now,
   };
 }
 
@@ -250,6 +252,9 @@ export class FleetHandlers {
       publicKey: n.publicKey,
       lastStatusMs: n.statusAt,
       lastHeartbeatMs: n.heartbeatAt,
+      credentialsIssuedAtMs: n.credentials?.issuedAt ?? 0,
+      credentialRenewals: n.credentials?.renewals ?? 0,
+      credentialsIssuer: n.credentials?.issuer ?? '',
     });
   }
 

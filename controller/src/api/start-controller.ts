@@ -112,7 +112,14 @@ export async function startController(
     });
     await provisionAuditStream(nc, cfg.jetstreamReplicas);
     await publishWithRetry(() => publishTrustStore(store.trust, keyStore, { now: clock.wallMs() }));
-    const enrollment = new EnrollmentService({ nc, sys, store, identity, clock });
+    const enrollment = new EnrollmentService({
+      nc,
+      sys,
+      store,
+      identity,
+      clock,
+      credentialsLifetimeMs: cfg.nodeCredentialsLifetimeMs,
+    });
     await enrollment.start();
     stops.push(() => enrollment.stop());
     const aggregator = new FleetAggregator({

@@ -35,7 +35,7 @@ export function registerNodesCommand(program: Command): void {
       const rows = arr(r['nodes']).map((n) => [
         s(n['nodeId']),
         s(n['hostname']),
-        n['revoked'] ? 'revoked' : presence(n['presence']),
+        n['revoked'] ? 'revoked' : n['credentialsExpired'] ? 'expired' : presence(n['presence']),
         duration(Number(n['stalenessMs'])),
         s(n['health']),
         s(n['jobCount']),
@@ -60,6 +60,7 @@ export function registerNodesCommand(program: Command): void {
         `node:       ${s(sm['nodeId'])}`,
         `hostname:   ${s(sm['hostname'])}`,
         `presence:   ${sm['revoked'] ? 'revoked' : presence(sm['presence'])} (last seen ${duration(Number(sm['stalenessMs']))} ago)`,
+        `credentials: ${credentialsText(sm, r)}`,
         `health:     ${s(sm['health'])}`,
         `labels:     ${labelsText(sm['labels'])}`,
         `enrolled:   ${time(Number(r['enrolledAtMs']))}`,
@@ -109,4 +110,16 @@ export function revokeText(nodeId: string, r: Obj): string {
   ];
   if (notYet.length > 0) lines.push(`NOT in force yet on: ${notYet.join(', ')}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** The credentials line of `nodes describe`. */
+export function credentialsText(sm: Obj, r: Obj): string {
+  const exp = Number(sm['credentialsExpireAtMs']);
+  const renewals = Number(r['credentialRenewals']);
+  const issued = `issued ${time(Number(r['credentialsIssuedAtMs']))}${renewals > 0 ? `, renewed ${renewals} times` : ''}`;
+  if (sm['revoked']) return `revoked (${issued})`;
+  if (!(exp > 0)) return `never expire (enrolled before credentials expired; ${issued})`;
+  if (sm['credentialsExpired'])
+    return `EXPIRED at ${time(exp)}: the node is refused until it re-enrols with a new bootstrap token (launchfleet tokens create)`;
+  return `expire ${time(exp)} (${issued}; the agent renews them before)`;
 }

@@ -17,7 +17,8 @@
  *   "heartbeatSeconds": 10,                    // the period agents beat at (their controller.heartbeatSeconds)
  *   "offlineAfterSeconds": 90,                 // a node is offline after this long unheard: > 1.2 x heartbeatSeconds
  *   "applyConcurrency": 256,                   // KV writes in flight during an apply
- *   "bundleValidityDays": 30                   // default validity of signed bundles
+ *   "bundleValidityDays": 30,                  // default validity of signed bundles
+ *   "nodeCredentialsDays": 30                  // lifetime of node credentials (renewed at 50-80 % of it)
  * }
  * ```
  * Either `tls` or `"insecure": true` (loopback only) must be given: the API carries bearer
@@ -53,6 +54,8 @@ export interface ControllerConfig {
   readonly heartbeatMs: number;
   readonly applyConcurrency: number;
   readonly bundleValidityMs: number;
+  /** Lifetime of the NATS credentials issued to nodes (enrolment and renewal). */
+  readonly nodeCredentialsLifetimeMs: number;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -72,6 +75,7 @@ const known = new Set([
   'heartbeatSeconds',
   'applyConcurrency',
   'bundleValidityDays',
+  'nodeCredentialsDays',
 ]);
 
 export async function loadControllerConfig(file: string): Promise<ControllerConfig> {
@@ -163,6 +167,8 @@ export function parseControllerConfig(text: string, file: string): ControllerCon
     heartbeatMs: heartbeatSeconds * 1000,
     applyConcurrency: int(file, 'applyConcurrency', doc['applyConcurrency'], 1, 4096, 256),
     bundleValidityMs: int(file, 'bundleValidityDays', doc['bundleValidityDays'], 1, 400, 30) * 24 * 3600_000,
+    nodeCredentialsLifetimeMs:
+      int(file, 'nodeCredentialsDays', doc['nodeCredentialsDays'], 1, 400, 30) * 24 * 3600_000,
   };
 }
 

@@ -20,22 +20,22 @@
 import { ConflictError } from '@launchfleet/shared/errors';
 import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
 import { type Clock, messageOf } from '@launchfleet/shared';
 import {
   type EnrollReply,
+  type EnrollRequest,
   boundedDetail,
-  controllerEventSource,
   decodeEnrollRequest,
   encodeEnrollReply,
-  encodeNodeEvent,
   keys,
   nodeIdFromRandom,
   subjects,
 } from '@launchfleet/shared/messages/index';
 import type { ControlPlaneStore } from '../identity/provision.ts';
-import type { ClaimsAck, NatsIdentity, Revocations } from '../identity/nats-identity.ts';
-import { NodeRegistry } from './node-registry.ts';
+import type { ClaimsAck, IssuedCredentials, NatsIdentity, Revocations } from '../identity/nats-identity.ts';
+import { publishControllerEvent } from './controller-events.ts';
+import { type NodeRecord, NodeRegistry, withCredentials } from './node-registry.ts';
+import { RenewalService } from './renewal-service.ts';
 import { TokenStore } from './token-store.ts';
 
 export interface EnrollmentDeps {
@@ -54,7 +54,19 @@ export interface EnrollmentDeps {
    * nothing. Default 30 s; 0 = never.
    */
   readonly accountResyncMs?: number;
+  /** Lifetime of the node credentials issued at enrolment and renewal. Default 30 days. */
+  readonly credentialsLifetimeMs?: number;
+  /** How far a renewal request's time may be from this controller's clock. Default 5 min. */
+  readonly renewalMaxSkewMs?: number;
+  /**
+   * A revocation is dropped from the account JWT this long after every credential it refuses
+   * has expired (servers' clocks may differ from this one). Default 10 min.
+   */
+  readonly revocationGraceMs?: number;
 }
+
+/** Default lifetime of node credentials: a laptop may be away (holidays) well within it. */
+export const defaultCredentialsLifetimeMs = 30 * 24 * 3600_000;
 
 /** What a revocation did, and where it is in force. */
 export interface RevokeReport {
@@ -72,7 +84,10 @@ export interface RevokeReport {
 export class EnrollmentService {
   readonly tokens: TokenStore;
   readonly registry: NodeRegistry;
+  /** Serves credential renewals on `lf.renew.<nodeId>` (renewal-service.ts). */
+  readonly renewals: RenewalService;
   readonly #d: EnrollmentDeps;
+  readonly #lifetimeMs: number;
   #sub: Subscription | undefined;
   #inFlight = 0;
   #resync: ReturnType<typeof setInterval> | undefined;
@@ -86,6 +101,15 @@ export class EnrollmentService {
     this.#d = d;
     this.tokens = new TokenStore(d.store.tokens);
     this.registry = new NodeRegistry(d.store.registry);
+    this.#lifetimeMs = d.credentialsLifetimeMs ?? defaultCredentialsLifetimeMs;
+    this.renewals = new RenewalService({
+      nc: d.nc,
+      registry: this.registry,
+      identity: d.identity,
+      clock: d.clock,
+      lifetimeMs: this.#lifetimeMs,
+      ...(d.renewalMaxSkewMs !== undefined && { maxSkewMs: d.renewalMaxSkewMs }),
+    });
   }
 
   /** Pushes the current revocations (call on start and after every reconnect), then serves. */
@@ -98,6 +122,7 @@ export class EnrollmentService {
         this.#onMessage(msg);
       },
     });
+    this.renewals.start();
     const every = this.#d.accountResyncMs ?? 30_000;
     if (every > 0) {
       this.#resync = setInterval(() => this.#resyncSoon(), every);
@@ -146,6 +171,7 @@ export class EnrollmentService {
     this.#resync = undefined;
     this.#sub?.unsubscribe();
     this.#sub = undefined;
+    await this.renewals.stop();
     await Promise.allSettled([...this.#pending]);
   }
 
@@ -179,10 +205,24 @@ export class EnrollmentService {
 
   /**
    * Re-pushes the fleet account JWT with the stored revocations (or, if KV cannot be read
-   * right now, with the ones this controller last pushed; the periodic resync corrects that).
+   * right now, with the ones this controller last pushed; the periodic resync corrects that),
+   * after dropping those whose credentials have all expired (`revocationGraceMs` ago).
    */
   async syncAccount(): Promise<void> {
-    const stored = await withTimeout(this.registry.revocations(), 1000).catch(() => undefined);
+    const stored = await withTimeout(
+      this.registry.pruneRevocations(this.#d.clock.wallMs(), this.#d.revocationGraceMs ?? 10 * 60_000),
+      1000,
+    )
+      .then((p) => {
+        if (p.pruned.length > 0)
+          this.#event(
+            'expired',
+            `dropped ${p.pruned.length} revoked keys whose credentials all expired: ${p.pruned.join(', ')}`,
+            'revocations-pruned',
+          );
+        return p.revocations;
+      })
+      .catch(() => undefined);
     const revocations = stored ?? this.#known;
     await this.#d.identity.pushAccount(this.#d.sys, revocations, 2000);
     this.#known = revocations;
@@ -195,50 +235,85 @@ export class EnrollmentService {
       this.#event('invalid-request', `${req.error.code}: ${req.error.detail}`);
       return { ok: false, error: 'invalid-request', message: boundedDetail(req.error.detail, 256) };
     }
+    const r = req.value;
     const now = this.#d.clock.wallMs();
+    // Re-enrolment (credentials expired while the node was away): the node keeps its id when it
+    // presents the key it enrolled with; a claim with another key is ignored (a new node).
+    const claimed = r.nodeId !== undefined ? await this.registry.get(r.nodeId) : undefined;
+    const same = claimed?.publicKey === r.publicKey ? claimed : undefined;
+    if (same?.revokedAt !== undefined) {
+      this.#event('revoked-token', `re-enrolment of revoked node ${same.nodeId} refused`);
+      return { ok: false, error: 'revoked-token', message: 'this node was revoked' };
+    }
     const check = await this.tokens.use(
-      req.value.token,
+      r.token,
       now,
-      req.value.publicKey,
-      nodeIdFromRandom(randomBytes(13)),
+      r.publicKey,
+      same?.nodeId ?? nodeIdFromRandom(randomBytes(13)),
     );
     if (!check.ok) {
       if (check.error === 'busy')
         return { ok: false, error: 'internal', message: 'busy: too many enrolments on this token, retry' };
-      this.#event(check.error, `enrolment of ${req.value.hostname} refused`);
+      this.#event(check.error, `enrolment of ${r.hostname} refused`);
       return { ok: false, error: check.error, message: `token refused: ${check.error}` };
     }
     const nodeId = check.nodeId;
-    const known = check.repeat ? await this.registry.get(nodeId) : undefined;
-    if (known?.revokedAt !== undefined) {
-      this.#event('revoked-token', `re-enrolment of revoked node ${nodeId} refused`);
-      return { ok: false, error: 'revoked-token', message: 'this node was revoked' };
+    // Signed before the registry records it: a revocation recorded after this covers the JWT
+    // (see renewal-service.ts); one recorded before is seen below and nothing is handed out.
+    const creds = await this.#d.identity.nodeCredentials(nodeId, r.publicKey, now + this.#lifetimeMs);
+    const recorded = await this.#record(nodeId, r, check.tokenId, now, creds);
+    if (recorded !== 'ok') {
+      const why = recorded === 'revoked' ? 'this node was revoked' : 'the node id belongs to another key';
+      this.#event('revoked-token', `enrolment of ${nodeId} refused: ${why}`);
+      return { ok: false, error: recorded === 'revoked' ? 'revoked-token' : 'internal', message: why };
     }
-    // A repeat whose first attempt died before the registry write registers the node now.
-    if (!known)
-      await this.registry
-        .add({
-          v: 1,
-          nodeId,
-          publicKey: req.value.publicKey,
-          hostname: req.value.hostname,
-          inventory: req.value.inventory,
-          tokenId: check.tokenId,
-          enrolledAt: now,
-        })
-        // Two overlapping requests with the same key: the other one registered the node.
-        .catch((e: unknown) => {
-          if (!(e instanceof ConflictError)) throw e;
-        });
     // Before the node gets its credentials: an agent that finds an index catches up without a
     // consumer (desired/desired-index.ts).
     await this.#d.store.desiredIndex.ensureExists(nodeId);
-    const jwt = await this.#d.identity.nodeJwt(nodeId, req.value.publicKey);
     const trust = await this.#d.store.trust.get(keys.trustStore);
     if (!trust || trust.operation !== 'PUT') {
       return { ok: false, error: 'internal', message: 'no trust store published yet' };
     }
-    return { ok: true, nodeId, jwt, trustStore: trust.string() };
+    return { ok: true, nodeId, jwt: creds.jwt, trustStore: trust.string() };
+  }
+
+  /**
+   * Registers the node, or records the credentials issued to a known one (a repeat after a lost
+   * reply, a re-enrolment), by compare-and-set; says why not when the node is revoked or its
+   * record names another key.
+   */
+  async #record(
+    nodeId: string,
+    r: EnrollRequest,
+    tokenId: string,
+    now: number,
+    creds: IssuedCredentials,
+  ): Promise<'ok' | 'revoked' | 'other-key'> {
+    for (let attempt = 1; ; attempt++) {
+      const v = await this.registry.getVersioned(nodeId);
+      try {
+        if (!v) {
+          const base: NodeRecord = {
+            v: 1,
+            nodeId,
+            publicKey: r.publicKey,
+            hostname: r.hostname,
+            inventory: r.inventory,
+            tokenId,
+            enrolledAt: now,
+          };
+          await this.registry.add(withCredentials(base, creds, true));
+          return 'ok';
+        }
+        if (v.record.revokedAt !== undefined) return 'revoked';
+        if (v.record.publicKey !== r.publicKey) return 'other-key';
+        await this.registry.update(withCredentials(v.record, creds), v.revision);
+        return 'ok';
+      } catch (e) {
+        // Two overlapping requests with the same key, or a revocation: read again.
+        if (!(e instanceof ConflictError) || attempt >= 5) throw e;
+      }
+    }
   }
 
   #onMessage(msg: Msg): void {
@@ -273,15 +348,12 @@ export class EnrollmentService {
     }
   }
 
-  #event(reason: string, detail: string, kind: 'enroll-refused' | 'control-error' = 'enroll-refused'): void {
-    const js = jetstream(this.#d.nc);
-    const data = encodeNodeEvent(
-      { source: controllerEventSource, kind, reason, detail: boundedDetail(detail) },
-      this.#d.clock.wallMs(),
-    );
-    js.publish(subjects.event(controllerEventSource, kind), data).catch(() => {
-      // events are best effort; the refusal itself was answered
-    });
+  #event(
+    reason: string,
+    detail: string,
+    kind: 'enroll-refused' | 'control-error' | 'revocations-pruned' = 'enroll-refused',
+  ): void {
+    publishControllerEvent(this.#d.nc, this.#d.clock, kind, reason, detail);
   }
 }
 

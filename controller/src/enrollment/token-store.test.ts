@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KV } from '@nats-io/kv';
 import { parseTokenRecord } from './bootstrap-token.ts';
-import { TokenStore, isWrongRevision, rememberedKeysPerToken } from './token-store.ts';
+import { TokenStore, isWrongRevision, rememberedKeysPerToken, repeatGraceMs } from './token-store.ts';
 
 /** The few KV calls TokenStore makes, with JetStream's compare-and-set semantics. */
 class ScriptedKv {
@@ -138,6 +138,24 @@ describe('TokenStore.use', () => {
     assert.equal((await ts.use(token, now, userKey(1), nodeId(1))).ok, true);
     assert.deepEqual(await ts.use(token, now, userKey(2), nodeId(2)), { ok: false, error: 'used-token' });
     assert.equal((await ts.use(token, now, userKey(1), nodeId(3))).ok, true);
+  });
+
+  test('a repeat is answered until the token expired 10 minutes ago, not later', async () => {
+    const kv = new ScriptedKv();
+    const ts = store(kv);
+    const { token, id } = await ts.create(now, 60_000, 1);
+    assert.equal((await ts.use(token, now, userKey(1), nodeId(1))).ok, true);
+    const justBefore = now + 60_000 + repeatGraceMs - 1;
+    assert.deepEqual(await ts.use(token, justBefore, userKey(1), nodeId(9)), {
+      ok: true,
+      tokenId: id,
+      nodeId: nodeId(1),
+      repeat: true,
+    });
+    assert.deepEqual(await ts.use(token, justBefore + 1, userKey(1), nodeId(9)), {
+      ok: false,
+      error: 'expired-token',
+    });
   });
 
   test('bad, expired and revoked tokens', async () => {

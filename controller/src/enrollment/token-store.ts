@@ -110,8 +110,10 @@ export class TokenStore {
   /**
    * Checks a presented token for the node key `publicKey` and, if good, takes one use and
    * records the key as `newNodeId`. The same key presented again (its reply was lost) gets its
-   * node back without taking a use, as long as the token is not revoked: idempotent per
-   * (token, key), so a retrying agent is never locked out by its own first attempt.
+   * node back without taking a use, as long as the token is not revoked and not expired for
+   * longer than `repeatGraceMs`: idempotent per (token, key), so a retrying agent is never
+   * locked out by its own first attempt, but an old token is no standing way to fresh
+   * credentials (a node whose credentials expired comes back with a new token).
    */
   async use(token: string, now: number, publicKey: string, newNodeId: string): Promise<TokenCheck> {
     const parts = splitToken(token);
@@ -124,7 +126,10 @@ export class TokenStore {
       if (!e || !rec || !secretMatches(parts.secret, rec.hash)) return { ok: false, error: 'bad-token' };
       if (rec.revoked) return { ok: false, error: 'revoked-token' };
       const earlier = rec.enrolled?.[publicKey];
-      if (earlier !== undefined) return { ok: true, tokenId: rec.id, nodeId: earlier, repeat: true };
+      if (earlier !== undefined) {
+        if (now >= rec.expiresAt + repeatGraceMs) return { ok: false, error: 'expired-token' };
+        return { ok: true, tokenId: rec.id, nodeId: earlier, repeat: true };
+      }
       if (now >= rec.expiresAt) return { ok: false, error: 'expired-token' };
       if (rec.uses >= rec.maxUses) return { ok: false, error: 'used-token' };
       const next: TokenRecord = {
@@ -140,6 +145,9 @@ export class TokenStore {
     return { ok: false, error: 'busy' };
   }
 }
+
+/** How long after its expiry a token still answers a repeated key (a retry after a lost reply). */
+export const repeatGraceMs = 10 * 60_000;
 
 /** The enrolled-keys map with one more key, keeping the newest `rememberedKeysPerToken`. */
 function remember(

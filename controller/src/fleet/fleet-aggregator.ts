@@ -185,6 +185,12 @@ export class FleetAggregator {
       enrolledAt: o['enrolledAt'],
       revokedAt: typeof o['revokedAt'] === 'number' ? o['revokedAt'] : undefined,
       publicKey: o['publicKey'],
+      credentials: {
+        expiresAt: numberOr(o['credentialsExpireAt']),
+        issuedAt: numberOr(o['credentialsIssuedAt']),
+        issuer: typeof o['credentialsIssuer'] === 'string' ? o['credentialsIssuer'] : undefined,
+        renewals: numberOr(o['renewals']) ?? 0,
+      },
     });
     this.#changed({ nodeId: key, kind: 'registry' });
   }
@@ -274,4 +280,9 @@ export class FleetAggregator {
       .publish(subjects.event(controllerEventSource, kind), data)
       .catch(() => undefined);
   }
+}
+
+/** A finite number, or undefined. */
+function numberOr(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }

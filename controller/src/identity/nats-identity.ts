@@ -20,6 +20,25 @@ import { enrollPermissions, nodePermissions } from './permissions.ts';
 /** Revoked user public keys -> unix seconds (JWTs issued at or before are refused). */
 export type Revocations = Readonly<Record<string, number>>;
 
+/** A user JWT just signed, and what the registry records about it. */
+export interface IssuedCredentials {
+  readonly jwt: string;
+  /** `iat` in ms. */
+  readonly issuedAt: number;
+  /** `exp` in ms; undefined: it never expires. */
+  readonly expiresAt: number | undefined;
+  /** The account key that signed it. */
+  readonly issuer: string;
+}
+
+/** The `iat` of a JWT (unix seconds), read without verifying it. */
+export function jwtIssuedAt(jwt: string): number {
+  const part = jwt.split('.')[1] ?? '';
+  const iat = (JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as { iat?: unknown }).iat;
+  if (typeof iat !== 'number') throw new Error('JWT without iat');
+  return iat;
+}
+
 /** Where the servers keep account JWTs. */
 export interface ServerAuthOptions {
   /** The `full` resolver's directory (default `jwt`, relative to the server's working directory). */
@@ -111,14 +130,36 @@ export class NatsIdentity {
     ].join('\n');
   }
 
-  /** The user JWT of an enrolled node, bound to the public key the node generated. */
+  /** The user JWT of an enrolled node, bound to the public key the node generated (no expiry). */
   async nodeJwt(nodeId: string, userPublicKey: string): Promise<string> {
-    return userJwt(userPublicKey, this.#keys.account, {
+    return (await this.nodeCredentials(nodeId, userPublicKey, undefined)).jwt;
+  }
+
+  /**
+   * Credentials for an enrolled node: a user JWT bound to the public key the node generated,
+   * with the *current* node permissions (so every renewal also brings a node's permissions up to
+   * date), expiring at `expiresAtMs` (rounded down to the second; undefined: never).
+   */
+  async nodeCredentials(
+    nodeId: string,
+    userPublicKey: string,
+    expiresAtMs: number | undefined,
+  ): Promise<IssuedCredentials> {
+    const exp = expiresAtMs === undefined ? undefined : Math.floor(expiresAtMs / 1000);
+    const jwt = await userJwt(userPublicKey, this.#keys.account, {
       name: nodeId,
       permissions: nodePermissions(nodeId),
       maxPayload: 1024 * 1024,
       maxSubs: 64,
+      ...(exp !== undefined && { expires: exp }),
     });
+    const iat = jwtIssuedAt(jwt);
+    return {
+      jwt,
+      issuedAt: iat * 1000,
+      expiresAt: exp === undefined ? undefined : exp * 1000,
+      issuer: this.#keys.account.getPublicKey(),
+    };
   }
 
   /** Credentials (JWT + seed) for the controller's own connection: no restrictions in the account. */

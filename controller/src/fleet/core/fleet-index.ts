@@ -19,6 +19,14 @@ import type {
 import type { JobDetail, NodeHealth, NodeStatus } from '@launchfleet/shared/messages/index';
 import { type JobProblem, jobProblem } from './job-problem.ts';
 
+/** The credentials the controller last issued to a node (registry record). */
+export interface NodeCredentialsView {
+  readonly expiresAt: number | undefined;
+  readonly issuedAt: number | undefined;
+  readonly issuer: string | undefined;
+  readonly renewals: number;
+}
+
 /** What the index knows about one node. */
 export interface NodeView {
   readonly nodeId: string;
@@ -28,6 +36,8 @@ export interface NodeView {
   enrolledAt: number;
   revokedAt: number | undefined;
   publicKey: string;
+  /** The node's credentials (registry): expiry (undefined: never), issue time, issuer, renewals. */
+  credentials: NodeCredentialsView | undefined;
   /** False for a node seen in `lf_nodes` before its registry record (or after its removal). */
   registered: boolean;
   status: NodeStatus | undefined;
@@ -122,6 +132,7 @@ export class FleetIndex {
     enrolledAt: number;
     revokedAt?: number | undefined;
     publicKey: string;
+    credentials?: NodeCredentialsView | undefined;
   }): void {
     const n = this.#ensure(r.nodeId);
     n.registered = true;
@@ -133,6 +144,7 @@ export class FleetIndex {
     n.enrolledAt = r.enrolledAt;
     n.revokedAt = r.revokedAt;
     n.publicKey = r.publicKey;
+    n.credentials = r.credentials;
   }
 
   /** Registry record removed. */
@@ -332,6 +344,7 @@ export class FleetIndex {
         labels: {},
         enrolledAt: 0,
         revokedAt: undefined,
+        credentials: undefined,
         publicKey: '',
         registered: false,
         status: undefined,
