@@ -225,6 +225,10 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
         refusals: () => l.status().refusals,
         drift: () => l.status().drift,
         nodeId: () => l.status().nodeId,
+        credentials: () => {
+          const c = l.status().credentials;
+          return c && { expiresAt: c.expiresAt, expired: c.state === 'expired', renewals: c.renewals };
+        },
       });
     } catch (e) {
       log('error', 'link', `fleet link not started, running standalone: ${messageOf(e)}`);

@@ -92,3 +92,60 @@ export async function loadIdentity(stateDir: string): Promise<NodeIdentity | und
     throw new PermissionDeniedError(`${credsPath} has mode ${(st.mode & 0o777).toString(8)}; must be 0600`);
   return { nodeId, credsPath, trustStorePath: join(stateDir, stateFiles.trust) };
 }
+
+/** The JWT and the seed of a credentials file. */
+export interface CredsParts {
+  readonly jwt: string;
+  readonly seed: string;
+}
+
+/** Splits a `.creds` text into its JWT and seed, or undefined when it is not one. */
+export function parseCreds(text: string): CredsParts | undefined {
+  const jwt = /-----BEGIN NATS USER JWT-----\s*\n\s*(\S+)\s*\n/.exec(text)?.[1];
+  const seed = /-----BEGIN USER NKEY SEED-----\s*\n\s*(SU[A-Z2-7]{56})\s*\n/.exec(text)?.[1];
+  return jwt && seed ? { jwt, seed } : undefined;
+}
+
+/** What the agent reads from its user JWT (not verified: the servers do that). */
+export interface UserClaims {
+  /** The user public key it is bound to. */
+  readonly sub: string;
+  /** The account key that signed it. */
+  readonly iss: string;
+  /** Issued at, ms. */
+  readonly issuedAtMs: number;
+  /** Expires at, ms; undefined: never. */
+  readonly expiresAtMs: number | undefined;
+  /** The `name` claim (the node id for node credentials). */
+  readonly name: string;
+}
+
+/** The claims of a user JWT, or undefined when it is not shaped like one. */
+export function userClaims(jwt: string): UserClaims | undefined {
+  const part = jwt.split('.')[1];
+  if (part === undefined) return undefined;
+  try {
+    const c = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
+    if (typeof c['sub'] !== 'string' || typeof c['iss'] !== 'string' || typeof c['iat'] !== 'number')
+      return undefined;
+    const exp = c['exp'];
+    return {
+      sub: c['sub'],
+      iss: c['iss'],
+      issuedAtMs: c['iat'] * 1000,
+      expiresAtMs: typeof exp === 'number' && exp > 0 ? exp * 1000 : undefined,
+      name: typeof c['name'] === 'string' ? c['name'] : '',
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The JWT and seed of an identity's credentials file, or undefined when unreadable. */
+export async function readCredsParts(id: NodeIdentity): Promise<CredsParts | undefined> {
+  try {
+    return parseCreds(await readFile(id.credsPath, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}

@@ -12,6 +12,10 @@
  *    self-signed and, if the agent was installed with pinned key ids, signed by one of them.
  * 5. Store the credentials (0600) and the trust store in the state directory.
  * The caller then reconnects with `connectAsNode`.
+ *
+ * Re-enrolment (`reenroll`): a node whose credentials expired while it was away presents the
+ * key it enrolled with and its node id, with a new bootstrap token; the controller keeps the
+ * node id (and so its desired state) when the key matches and the node was not revoked.
  */
 import { randomBytes } from 'node:crypto';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
@@ -59,6 +63,8 @@ export interface EnrollOptions {
   readonly pinnedKeyIds?: readonly string[];
   readonly timeoutMs?: number;
   readonly now?: () => number;
+  /** Re-enrol as this node with its own key (its seed) instead of a new one. */
+  readonly reenroll?: { readonly nodeId: string; readonly seed: string };
 }
 
 /** Why enrolment failed. `refused` carries the controller's reason. */
@@ -72,7 +78,7 @@ export interface EnrollFailure {
 export async function enroll(o: EnrollOptions): Promise<Result<NodeIdentity, EnrollFailure>> {
   let user: KeyPair;
   try {
-    user = await pendingKey(o.stateDir);
+    user = o.reenroll ? fromSeed(new TextEncoder().encode(o.reenroll.seed)) : await pendingKey(o.stateDir);
   } catch (e) {
     // The state directory cannot hold the key (full disk, read-only): a value, retried later.
     return err({ kind: 'unreachable', reason: 'state-dir', detail: messageOf(e) });
@@ -97,7 +103,13 @@ export async function enroll(o: EnrollOptions): Promise<Result<NodeIdentity, Enr
       const m = await nc.request(
         subjects.enroll,
         encodeEnrollRequest(
-          { token: o.token, publicKey, hostname: o.hostname, inventory: o.inventory ?? {} },
+          {
+            token: o.token,
+            publicKey,
+            hostname: o.hostname,
+            inventory: o.inventory ?? {},
+            ...(o.reenroll && { nodeId: o.reenroll.nodeId }),
+          },
           now(),
         ),
         { timeout: o.timeoutMs ?? 10_000 },
@@ -111,7 +123,8 @@ export async function enroll(o: EnrollOptions): Promise<Result<NodeIdentity, Enr
     if (!reply.value.ok) {
       // A refusal proves this key never enrolled: a later token starts with a new key. Only
       // 'internal' (busy, or a controller fault) may have left it half enrolled: keep it.
-      if (reply.value.error !== 'internal') await rm(pendingKeyFile(o.stateDir), { force: true });
+      if (reply.value.error !== 'internal' && !o.reenroll)
+        await rm(pendingKeyFile(o.stateDir), { force: true });
       return err({ kind: 'refused', reason: reply.value.error, detail: reply.value.message });
     }
     const { nodeId, jwt, trustStore } = reply.value;
@@ -125,7 +138,7 @@ export async function enroll(o: EnrollOptions): Promise<Result<NodeIdentity, Enr
     if (!trust.ok) return err({ kind: 'bad-reply', reason: `trust-${trust.reason}`, detail: trust.detail });
     const seed = new TextDecoder().decode(user.getSeed());
     const identity = await saveIdentity(o.stateDir, nodeId, formatCreds(jwt, seed), trustStore, now());
-    await rm(pendingKeyFile(o.stateDir), { force: true });
+    if (!o.reenroll) await rm(pendingKeyFile(o.stateDir), { force: true });
     return ok(identity);
   } finally {
     user.clear();

@@ -43,7 +43,8 @@ import type { JobStatus } from '../supervisor/job-status.ts';
 import type { EventPolicyConfig } from './core/event-policy.ts';
 import { type BackoffPolicy, defaultBackoff, fullJitterDelay, spreadDelay } from './core/backoff.ts';
 import type { ReconcileAction } from './core/reconcile-plan.ts';
-import { type NodeIdentity, loadIdentity, writeFileAtomic } from './credentials.ts';
+import { type CredentialsStatus, CredentialRenewal } from './credential-renewal.ts';
+import { type NodeIdentity, loadIdentity, readCredsParts, writeFileAtomic } from './credentials.ts';
 import { DesiredStore } from './desired-store.ts';
 import { DesiredWatch } from './desired-watch.ts';
 import { DriftDetector } from './drift.ts';
@@ -144,6 +145,8 @@ export interface FleetLinkStatus {
   readonly reconcilePasses: number;
   readonly eventsQueued: number;
   readonly reporter: Readonly<ReporterStats>;
+  /** The node's NATS credentials: expiry, renewal (credential-renewal.ts). */
+  readonly credentials: CredentialsStatus | undefined;
 }
 
 /** The running link. */
@@ -267,9 +270,30 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
     else log('warn', 'link', `stored trust store refused: ${r.reason}: ${r.detail}`);
   };
 
+  // ---- credentials: renewed before they expire (credential-renewal.ts) ------------------------
+  let renewal: CredentialRenewal | undefined;
+  /** Renewed credentials are on disk: reconnect with them now, without the spread. */
+  let renewed = false;
+  const startRenewal = async (id: NodeIdentity): Promise<void> => {
+    renewal?.stop();
+    renewal = new CredentialRenewal({
+      identity: id,
+      clock: o.clock,
+      scheduler,
+      random,
+      log,
+      onRenewed: () => {
+        renewed = true;
+        void nc?.close().catch(() => undefined);
+      },
+    });
+    await renewal.start();
+  };
+
   // ---- start: identity and the last verified state (no network needed) ---------------------
   identity = await loadIdentity(o.stateDir);
   if (identity) {
+    await startRenewal(identity);
     reporter.setNodeId(identity.nodeId);
     await loadTrust();
     await reconciler.restore(trust, identity.nodeId);
@@ -279,7 +303,7 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
   reconciler.requestPass('agent start');
 
   // ---- the connection loop -------------------------------------------------------------------
-  const enrollOnce = async (): Promise<boolean> => {
+  const enrollOnce = async (again?: NodeIdentity): Promise<boolean> => {
     state = 'enrolling';
     const tokenFile = controller.bootstrapTokenFile;
     if (!tokenFile) {
@@ -318,6 +342,7 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       ...(set.pinnedKeyIds && { pinnedKeyIds: set.pinnedKeyIds }),
       timeoutMs: set.connectTimeoutMs ?? defaults.connectTimeoutMs,
       now: () => o.clock.wallMs(),
+      ...(again && { reenroll: { nodeId: again.nodeId, seed: (await readCredsParts(again))?.seed ?? '' } }),
     });
     if (!r.ok) {
       lastError = `enrolment failed: ${r.error.kind}: ${r.error.reason}: ${r.error.detail}`;
@@ -325,6 +350,7 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       return false;
     }
     identity = r.value;
+    await startRenewal(identity);
     log('info', 'link', `enrolled as ${identity.nodeId}`);
     reporter.setNodeId(identity.nodeId);
     await loadTrust();
@@ -404,11 +430,13 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       lastError = undefined;
       log('info', 'link', `connected to ${conn.getServer()} as ${id.nodeId}`);
       reporter.attach(conn, nodes);
+      renewal?.attach(conn);
       await Promise.race([conn.closed(), w.ended()]);
       lostBroker = conn.isClosed();
       // A watch that ended on an open connection would leave the node deaf: start over.
       if (!conn.isClosed()) log('warn', 'link', 'the desired-state watch ended; reconnecting');
     } finally {
+      renewal?.detach();
       reporter.detach();
       await watch?.stop().catch(() => undefined);
       watch = undefined;
@@ -424,13 +452,22 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
     while (!stopped) {
       try {
         if (!identity && !(await enrollOnce())) throw new Error(lastError ?? 'enrolment failed');
+        const id = identity;
+        if (id && renewal?.expired())
+          await renewal.reenrol(
+            controller.bootstrapTokenFile,
+            () => enrollOnce(id),
+            () => lastError ?? '?',
+          );
         if (!identity) continue;
         const before = connects;
         await session(identity);
         // A session that connected resets the backoff, unless it died at once (flapping).
         if (connects > before) {
           attempt = 0;
-          if (!stopped && lostBroker) {
+          const now = renewed;
+          renewed = false;
+          if (!stopped && lostBroker && !now) {
             state = 'waiting';
             await sleep(spreadDelay(reconnectSpreadMs, random()));
             attempt = 1; // the spread was this outage's first wait
@@ -475,11 +512,13 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       reconcilePasses: reconciler.passes,
       eventsQueued: reporter.queued,
       reporter: { ...reporter.stats },
+      credentials: renewal?.status(),
     }),
     stop: async () => {
       if (stopped) return;
       stopped = true;
       wake?.();
+      renewal?.stop();
       drift.stop();
       await reconciler.stop();
       await reporter.stop();

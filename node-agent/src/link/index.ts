@@ -12,3 +12,4 @@ export * from './core/backoff.ts';
 export * from './core/reconcile-plan.ts';
 export * from './core/job-report.ts';
 export * from './core/event-policy.ts';
+export * from './credential-renewal.ts';

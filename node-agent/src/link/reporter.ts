@@ -598,6 +598,7 @@ export class Reporter {
   #onQuery(subject: string, data: Uint8Array, respond: (d: Uint8Array) => boolean): void {
     const prefix = `lf.q.${this.#nodeId}.`;
     const query = subject.startsWith(prefix) ? subject.slice(prefix.length) : '';
+    if (query === 'renew') return; // credential-renewal.ts answers it
     const now = this.#o.clock.wallMs();
     const refuse = (reason: string, detail: string): void => {
       this.stats.queriesRefused++;

@@ -53,6 +53,10 @@ export interface LinkMetricsSource {
   drift(): Readonly<Record<string, number>>;
   /** The node id once enrolled. */
   nodeId?(): string | undefined;
+  /** The node's credentials: expiry (ms, undefined: never), expired, renewals so far. */
+  credentials?():
+    | { readonly expiresAt: number | undefined; readonly expired: boolean; readonly renewals: number }
+    | undefined;
 }
 
 export interface AgentMetricsOptions {
@@ -349,6 +353,28 @@ export function createAgentMetrics(o: AgentMetricsOptions): AgentMetrics {
       },
     });
   };
+  const creds = () => readLink((l) => l.credentials?.(), undefined);
+  const credentialsExpiry: Gauge = new Gauge({
+    ...config(agentMetrics.credentialsExpiry, 'gauge', registry),
+    collect: () => {
+      const exp = creds()?.expiresAt;
+      credentialsExpiry.set(
+        typeof exp === 'number' && Number.isFinite(exp) && exp > 0 ? Math.floor(exp / 1000) : 0,
+      );
+    },
+  });
+  const credentialsExpired: Gauge = new Gauge({
+    ...config(agentMetrics.credentialsExpired, 'gauge', registry),
+    collect: () => credentialsExpired.set(creds()?.expired === true ? 1 : 0),
+  });
+  const credentialRenewals: Counter = new Counter({
+    ...config(agentMetrics.credentialRenewals, 'counter', registry),
+    collect: () => {
+      credentialRenewals.reset();
+      const n = creds()?.renewals;
+      if (typeof n === 'number' && Number.isFinite(n) && n > 0) credentialRenewals.inc(n);
+    },
+  });
   linkCounter(agentMetrics.signatureRefusals, 'reason', (l) => l.refusals());
   linkCounter(agentMetrics.drift, 'kind', (l) => l.drift());
   const jobsLoaded: Gauge<'domain_kind'> = new Gauge({

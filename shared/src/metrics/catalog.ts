@@ -130,6 +130,24 @@ export const agentMetrics = {
     '1 while the agent is connected to NATS.',
     [],
   ),
+  credentialsExpiry: def(
+    'launchfleet_agent_credentials_expiry_timestamp_seconds',
+    'gauge',
+    "When the node's NATS credentials expire (Unix seconds; 0 when they never expire or cannot be read).",
+    [],
+  ),
+  credentialsExpired: def(
+    'launchfleet_agent_credentials_expired',
+    'gauge',
+    "1 while the node's NATS credentials are expired: no server accepts it until it re-enrols with a new bootstrap token.",
+    [],
+  ),
+  credentialRenewals: def(
+    'launchfleet_agent_credential_renewals_total',
+    'counter',
+    'NATS credentials renewed by this agent since it started.',
+    [],
+  ),
   desiredRevision: def(
     'launchfleet_agent_desired_state_revision',
     'gauge',
