@@ -16,7 +16,7 @@ import {
   provisionControlPlane,
   publishTrustStore,
 } from '@launchfleet/controller/identity/index';
-import { EnrollmentService } from '@launchfleet/controller/enrollment/index';
+import { type EnrollmentDeps, EnrollmentService } from '@launchfleet/controller/enrollment/index';
 import { type NatsServer, type ServerLauncher, startCluster, startServer } from './nats-server.ts';
 
 export interface ControlPlaneHarness {
@@ -37,7 +37,17 @@ export interface ControlPlaneHarness {
 }
 
 export async function startControlPlane(
-  o: { cluster?: boolean; launcher?: ServerLauncher } = {},
+  o: {
+    cluster?: boolean;
+    launcher?: ServerLauncher;
+    /** Enrolment service settings (credential lifetime, renewal skew, revocation grace). */
+    enrollment?: Partial<
+      Pick<
+        EnrollmentDeps,
+        'credentialsLifetimeMs' | 'renewalMaxSkewMs' | 'revocationGraceMs' | 'accountResyncMs'
+      >
+    >;
+  } = {},
 ): Promise<ControlPlaneHarness> {
   const dir = await mkdtemp(join(tmpdir(), 'lf-control-'));
   const keyStore = await KeyStore.open(join(dir, 'keys'));
@@ -68,7 +78,14 @@ export async function startControlPlane(
     conns.push(sys);
     const store = await provisionControlPlane(nc, { replicas: o.cluster ? 3 : 1 });
     await publishTrustStore(store.trust, keyStore, { now: systemClock.wallMs() });
-    const enrollment = new EnrollmentService({ nc, sys, store, identity, clock: systemClock });
+    const enrollment = new EnrollmentService({
+      nc,
+      sys,
+      store,
+      identity,
+      clock: systemClock,
+      ...o.enrollment,
+    });
     await enrollment.start();
     const enrollCreds = await identity.enrollCreds();
     return {

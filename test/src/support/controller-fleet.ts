@@ -165,9 +165,12 @@ export class ControllerFleet {
   }
 
   /** Starts a controller in this process. */
-  async startController(name = `ctl-${this.#controllers.length}`): Promise<RunningController> {
+  async startController(
+    name = `ctl-${this.#controllers.length}`,
+    over: Partial<ControllerConfig> = {},
+  ): Promise<RunningController> {
     const { cfg } = await this.config();
-    const c = await startController(cfg, { name, log: () => undefined });
+    const c = await startController({ ...cfg, ...over }, { name, log: () => undefined });
     this.#controllers.push(c);
     return c;
   }

@@ -25,6 +25,8 @@ import { type FleetLink, type FleetLinkSettings, startFleetLink } from '@launchf
 
 export interface LinkNode {
   readonly stateDir: string;
+  /** The bootstrap token file (token line, then the enroll creds). */
+  readonly tokenFile: string;
   readonly manager: DomainManager;
   readonly link: FleetLink;
   readonly logs: string[];
@@ -118,6 +120,7 @@ export async function startLinkNode(o: LinkNodeOptions): Promise<LinkNode> {
   await start();
   return {
     stateDir,
+    tokenFile,
     get manager() {
       return manager;
     },
