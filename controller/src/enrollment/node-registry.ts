@@ -175,7 +175,11 @@ export class NodeRegistry {
   ): Promise<{ pruned: string[]; revocations: Revocations }> {
     const until = (await this.#readMap(untilKey)).map;
     const current = await this.revocations();
-    const due = Object.keys(current).filter((k) => until[k] !== undefined && (until[k] ?? 0) + graceMs < now);
+    // A JWT is accepted through the whole second of its `exp` (nats-server's jwt: expired when
+    // exp < now in Unix seconds), so it expires 1 s after `until`.
+    const due = Object.keys(current).filter(
+      (k) => until[k] !== undefined && (until[k] ?? 0) + 1000 + graceMs <= now,
+    );
     if (due.length === 0) return { pruned: [], revocations: current };
     const dropped = new Set(due);
     const next = await this.#casMap(revocationsKey, (m) =>
