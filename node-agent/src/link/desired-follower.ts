@@ -15,7 +15,9 @@
  * - catch up: one direct get of the node's index (`<node>._index`, the label tokens it may have,
  *   kept a superset of its live keys by the controller: shared/src/messages/desired-index.ts),
  *   then one direct get per listed key and per label this node already runs (so a removal made
- *   while it was away is seen): 2 + k direct gets for k labels, whatever the fleet size. A node
+ *   while it was away is seen): 2 + k direct gets for k labels, whatever the fleet size. A
+ *   removal is a delete marker; a label it runs with nothing stored at all is a store that lost
+ *   its data, reported and left running (onMissing), never a reason to stop a fleet's jobs. A node
  *   without an index (a controller older than the index) is caught up once through a short-lived
  *   consumer of its own keys (kv-catch-up.ts) and says so in its log;
  * - a live message is a hint, not the truth: the follower reads the key back and delivers what
@@ -62,6 +64,13 @@ export interface DesiredFollowerOptions {
   readonly onEntry: (e: DesiredEntry) => void;
   /** Label tokens this node runs now (from its own state): read at catch-up to notice removals. */
   readonly known?: () => Iterable<string>;
+  /**
+   * A label this node runs whose key holds nothing at all at catch-up, not even a delete marker.
+   * The controller removes a label by a delete marker and never purges, so this is a store that
+   * lost its data (a wiped or re-created stream, a restored backup), not a removal: the job keeps
+   * running and the caller reports it. Called once per key and session.
+   */
+  readonly onMissing?: (key: string) => void;
   readonly log?: (level: 'debug' | 'info' | 'warn', msg: string) => void;
 }
 
@@ -181,16 +190,17 @@ export class DesiredFollower {
         known.delete(e.key.slice(node.length + 1));
         this.#deliver(e);
       }
-      // Labels this node runs that have no key at all any more (purged): removed.
-      for (const token of known) if (!this.#stopped) this.#deliverGone(`${node}.${token}`, 'DEL');
+      // Labels this node runs with nothing stored at all: the store lost them (see onMissing).
+      for (const token of known) if (!this.#stopped) this.#o.onMissing?.(`${node}.${token}`);
       return;
     }
     await this.#readKeys(kv, [...new Set([...decoded.value.tokens, ...known])], known);
   }
 
   /**
-   * Reads the node's keys for `tokens` (a few at once) and delivers them in order. A token with
-   * no key at all is a removal when this node runs it (`known`), nothing otherwise.
+   * Reads the node's keys for `tokens` (a few at once) and delivers them in order. A removal is
+   * a delete marker, delivered like any entry; a token with nothing stored at all is reported
+   * missing when this node runs it (`known`: see onMissing) and is nothing otherwise.
    */
   async #readKeys(kv: KV, tokens: readonly string[], known: ReadonlySet<string>): Promise<void> {
     const node = this.#o.nodeId;
@@ -201,7 +211,7 @@ export class DesiredFollower {
         if (this.#stopped) return;
         const token = batch[j] ?? '';
         if (e !== null) this.#deliver(e);
-        else if (known.has(token)) this.#deliverGone(`${node}.${token}`, 'DEL');
+        else if (known.has(token)) this.#o.onMissing?.(`${node}.${token}`);
       }
     }
   }
@@ -239,7 +249,7 @@ export class DesiredFollower {
     return kv.get(key);
   }
 
-  /** A key with nothing stored (not even a delete marker): a removal all the same. */
+  /** A live delete whose key has nothing stored any more (the marker is gone already): a removal. */
   #deliverGone(key: string, op: 'DEL' | 'PURGE'): void {
     this.#deliver({ key, operation: op, revision: 0, value: new Uint8Array(0), string: () => '' });
   }

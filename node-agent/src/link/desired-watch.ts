@@ -146,6 +146,7 @@ export class DesiredWatch {
       onEntry: (e) => this.#guarded(e),
       // Labels with a bundle applied: their keys are read at catch-up, so removals are seen.
       known: () => [...this.#appliedRaw.keys()].map(encodeLabelToken),
+      onMissing: (key) => this.#onMissing(key),
       ...(this.#o.log && { log: this.#o.log }),
     });
     this.#desired = desired;
@@ -252,6 +253,20 @@ export class DesiredWatch {
     this.#appliedRaw.set(r.bundle.label, rawDigest);
     this.#event('bundle-accepted', 'ok', r.bundle.label, `version ${r.bundle.version}`, r.bundle.version);
     this.#o.onBundle(r.bundle, { raw: e.string(), rawDigest, digest: r.digest, revision: e.revision });
+  }
+
+  /**
+   * A label this node runs has nothing stored at all (desired-follower.ts, onMissing): the store
+   * lost it. The job keeps running; the admin hears of it and re-applies (or applies, then
+   * removes) the job, which writes the key again.
+   */
+  #onMissing(key: string): void {
+    const prefix = `${this.#o.nodeId}.`;
+    const label = decodeLabelToken(key.startsWith(prefix) ? key.slice(prefix.length) : '');
+    const name = label.ok ? label.value : key.slice(0, 200);
+    const detail = `the desired state of ${name} is gone from ${buckets.desired} (no value, no delete marker): it keeps running; apply it again, or apply and remove it`;
+    this.#o.log?.('warn', detail);
+    this.#event('drift', 'desired-state-missing', label.ok ? label.value : undefined, detail);
   }
 
   #event(kind: NodeEventKind, reason: string, label?: string, detail?: string, version?: number): void {

@@ -96,6 +96,8 @@ export interface FleetBenchResult {
     readonly downMs: number;
     /** Agents with a working session again, and when the last one came up (ms after the restart). */
     readonly sessions: number;
+    /** Churn agents (offline and online on their own schedule) that also had a session again. */
+    readonly churnSessions: number;
     readonly allSessionsMs: number;
     /** The apply made right after the restart, while the agents were away. */
     readonly awayApply?: {
@@ -455,6 +457,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       observer = undefined;
       const onlineAgents = rows.filter((r) => r.profile !== 'churn').length;
       const onlineIds = new Set(rows.filter((r) => r.profile !== 'churn').map((r) => r.nodeId ?? ''));
+      // Online agents that run the job (crash-looping ones never report it running).
+      const expectedAway = rows.filter((r) => r.profile !== 'churn' && r.profile !== 'crash-looping').length;
       for (let k = 1; k <= o.restarts; k++) {
         phaseStart = await counters.snapshot();
         const tStop = Date.now();
@@ -510,7 +514,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
             }
             return (
               sessions >= want.agents &&
-              runningAway >= expected * (onlineAgents / Math.max(1, o.agents)) &&
+              runningAway >= expectedAway &&
               countGroups(conns, tUp).anchor >= want.anchor
             );
           },
@@ -521,7 +525,13 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         if (connzFailures > 0) print(`# reconnect: ${connzFailures} /connz calls failed or timed out (30 s)`);
         // The agents' own view: when each one's session last came up (Date.now() in the
         // simulator, the same clock as tUp), and when it started the version applied meanwhile.
-        const simRows = (await Promise.all(sims.map((x) => x.rows(label).catch(() => [])))).flat();
+        // Counted over the agents that were online at the restart; churn agents come and go on
+        // their own schedule and are counted apart.
+        const allRows = (await Promise.all(sims.map((x) => x.rows(label).catch(() => [])))).flat();
+        const simRows = allRows.filter((r) => onlineIds.has(r.nodeId ?? ''));
+        const churnBack = allRows.filter(
+          (r) => !onlineIds.has(r.nodeId ?? '') && r.connectedAt !== undefined && r.connectedAt >= tDown,
+        ).length;
         const clientOffs = simRows
           .map((r) => r.connectedAt)
           .filter((t): t is number => t !== undefined && t >= tDown)
@@ -558,6 +568,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           downMs: tUp - tDown,
           stopMs: tDown - tStop,
           sessions: clientOffs.length,
+          churnSessions: churnBack,
           allSessionsMs: allSessionsAt - tUp,
           ...(away && {
             awayApply: {
@@ -575,17 +586,17 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           ['broker down', `${ms(tUp - tDown)} (SIGTERM took ${ms(tDown - tStop)})`],
           [
             'agent sessions again',
-            `${rc.sessions}/${onlineAgents}, all by ${ms(rc.allSessionsMs)} after the restart`,
+            `${rc.sessions}/${onlineAgents}, all by ${ms(rc.allSessionsMs)} after the restart (and ${rc.churnSessions} churn agents)`,
           ],
           [
             'applied while away',
             rc.awayApply
-              ? `version ${rc.awayApply.version}: ${rc.awayApply.running}/${expected} nodes run it, the last ${ms(rc.awayApply.lastRunningMs)} after the restart`
+              ? `version ${rc.awayApply.version}: ${rc.awayApply.running}/${expectedAway} online nodes run it, the last ${ms(rc.awayApply.lastRunningMs)} after the restart`
               : 'the apply failed',
           ],
           [
             'agent connections at the broker',
-            `${brokerAgentConnections} for ${onlineAgents} agents (plus ${o.anchorClients} anchor clients)`,
+            `${brokerAgentConnections} for ${o.agents} agents (plus ${o.anchorClients} anchor clients)`,
           ],
           ['simulator processes alive', `${simulatorsAlive}/${sims.length}`],
           ...Object.entries(groups).flatMap(([g, x]) => [

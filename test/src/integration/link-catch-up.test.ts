@@ -102,6 +102,51 @@ describe('fleet link: the catch-up read', () => {
     await cp.store.desiredIndex.repair([nodeId]);
   });
 
+  test('a store that lost a running job (no value, no delete marker) is not a removal: it keeps running and the node says so', async () => {
+    // A wiped or re-created stream, or a restored backup, must not stop a fleet's jobs: the
+    // controller removes a label by a delete marker, never by purging (desired-follower.ts).
+    const nodeId = node.link.identity?.nodeId;
+    assert.ok(nodeId);
+    const jsm = await jetstreamManager(cp.nc);
+    const stream = kvStreamName(buckets.desired);
+    await putJob(cp, nodeId, { label: 'com.acme.lost', version: 1, plist: daemonPlist('com.acme.lost') });
+    await eventually(() => node.job('com.acme.lost')?.pid, 15_000, 'lost runs');
+    const drift: string[] = [];
+    const sub = cp.nc.subscribe(subjects.event(nodeId, 'drift'), {
+      callback: (_e, m) => {
+        drift.push(m.string());
+      },
+    });
+    // While the node is away, the store loses the key (every message of it, markers included):
+    // first with the index still listing it, then with the index gone too (the consumer path).
+    for (const lose of [[keys.desired(nodeId, 'com.acme.lost')], [keys.desiredOf(nodeId)]]) {
+      await node.link.stop();
+      for (const k of lose) await jsm.streams.purge(stream, { filter: kvSubject(buckets.desired, k) });
+      drift.length = 0;
+      node.logs.length = 0;
+      await node.restart();
+      await eventually(() => node.link.status().connected, 15_000, 'back');
+      await eventually(
+        () => drift.some((d) => d.includes('desired-state-missing') && d.includes('com.acme.lost')),
+        15_000,
+        `a drift event names the lost job (${lose.join(', ')})`,
+      );
+      assert.ok(
+        node.logs.some((l) => /desired state of com\.acme\.lost is gone/.test(l)),
+        node.logs.join('\n'),
+      );
+      // Past the catch-up and a level check: still loaded and running.
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.ok(node.job('com.acme.lost')?.pid, 'the job keeps running');
+    }
+    sub.unsubscribe();
+    // Applying it again writes the key and the index; removing it then stops it.
+    await cp.store.desiredIndex.repair([nodeId]);
+    await putJob(cp, nodeId, { label: 'com.acme.lost', version: 2, plist: daemonPlist('com.acme.lost') });
+    await cp.store.desired.delete(keys.desired(nodeId, 'com.acme.lost'));
+    await eventually(() => node.job('com.acme.lost') === undefined, 15_000, 'removed by its delete marker');
+  });
+
   test('a catch-up the broker never answers fails after its deadline; nothing crashes', async () => {
     // Found by the 10,000-agent benchmark: the deadline fired while the consumer-create request
     // was still out, its rejection had no handler yet, and Node ended the simulator process.
