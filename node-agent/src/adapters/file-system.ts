@@ -1,9 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { lstat, open, opendir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { constants, readFile } from 'node:fs';
+import { lstat, open, opendir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Disposable, FileStat, FileSystemPort } from '../ports/file-system.ts';
 import { PathWatcher } from './path-watcher.ts';
+
+/** Names of temporary files: this process (pid and start time, as pids are reused) and a counter. */
+const tmpPrefix = `${process.pid}.${Date.now().toString(36)}`;
+let tmpSerial = 0;
 
 /** Options of the real file system port. */
 export interface RealFileSystemOptions {
@@ -110,13 +113,21 @@ export class RealFileSystem implements FileSystemPort {
     return { dispose: () => w.dispose() };
   }
 
-  async readFile(path: string): Promise<Uint8Array | undefined> {
-    try {
-      return new Uint8Array(await readFile(path));
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
-    }
+  /**
+   * The callback readFile: it sizes its buffer from fstat. fs/promises' readFile (Node 20) takes
+   * a 64 KB buffer per read whatever the file's size, and the agent reads every plist of a
+   * daemon directory at once: 64 MB of buffers for 1,000 jobs, whose freed pages stayed in the
+   * agent's heap (test/bench/RESULTS.md, "Where the memory goes").
+   */
+  readFile(path: string): Promise<Uint8Array | undefined> {
+    return new Promise((resolve, reject) =>
+      readFile(path, (err, buf) => {
+        if (err) {
+          if (isMissing(err)) resolve(undefined);
+          else reject(err);
+        } else resolve(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+      }),
+    );
   }
 
   /**
@@ -126,7 +137,8 @@ export class RealFileSystem implements FileSystemPort {
    */
   async writeFileAtomic(path: string, data: Uint8Array | string, mode?: number): Promise<void> {
     const dir = dirname(path);
-    const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    // Unique, not secret: O_EXCL refuses any name that exists (a symlink too).
+    const tmp = join(dir, `.${basename(path)}.${tmpPrefix}.${(++tmpSerial).toString(36)}.tmp`);
     const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode ?? 0o666);
     let renamed = false;
     try {

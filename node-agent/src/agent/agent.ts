@@ -25,7 +25,9 @@ import { modelPlistLoader } from '../supervisor/domains/model-plist-loader.ts';
 import type { SupervisorLog } from '../supervisor/supervisor-log.ts';
 import type { JobStatus } from '../supervisor/job-status.ts';
 import { SocketManager } from '../supervisor/sockets/socket-manager.ts';
-import { type FleetLink, startFleetLink } from '../link/fleet-link.ts';
+// Type-only: the link (NATS client, JetStream, nkeys) is loaded only when a controller is configured.
+import type { FleetLink } from '../link/fleet-link.ts';
+import { startMemoryTrim } from './memory-trim.ts';
 import { reapOrphans } from './orphan-reaper.ts';
 import { bootId } from './proc-stat.ts';
 import { SessionSource } from './session-source.ts';
@@ -201,6 +203,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   // with NATS down) and reconciles to the controller's. Jobs never depend on it.
   if (config.controller) {
     try {
+      const { startFleetLink } = await import('../link/fleet-link.ts');
       const l = await startFleetLink({
         config,
         stateDir: config.stateDir,
@@ -235,11 +238,13 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     }
   }
   log('info', 'agent', `ready (uid ${agentUid}, control ${socketPaths(config.runDir).system})`);
+  const trim = startMemoryTrim();
 
   return {
     manager,
     stop: async () => {
       stopping = true;
+      trim.stop();
       sessions.stop();
       await sessionsBusy;
       await server.stop();

@@ -7,6 +7,7 @@
  * ticks after boot from /proc, whole seconds since the epoch from `ps -o lstart`.
  */
 import { execFile } from 'node:child_process';
+import { close, open, read } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
@@ -77,10 +78,28 @@ export async function psProcStats(pid?: number): Promise<ProcStat[]> {
 export async function procStat(pid: number): Promise<ProcStat | undefined> {
   if (!useProc) return (await psProcStats(pid))[0];
   try {
-    return parseProcStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
+    return parseProcStat(await readProcFile(`/proc/${pid}/stat`));
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A small /proc file in one read. /proc files report size 0, for which readFile (Node 20) takes
+ * a 64 KB buffer per call, and the agent reads /proc/<pid>/stat of every job it starts: 1,000 at
+ * once at boot held 64 MB (test/bench/RESULTS.md, "Where the memory goes"). The stat line is
+ * under 1 KB (comm is at most 64 bytes).
+ */
+function readProcFile(path: string): Promise<string> {
+  return new Promise((resolve, reject) =>
+    open(path, 'r', (err, fd) => {
+      if (err) return reject(err);
+      const buf = Buffer.allocUnsafe(4096);
+      read(fd, buf, 0, buf.length, 0, (rerr, n) =>
+        close(fd, () => (rerr ? reject(rerr) : resolve(buf.toString('utf8', 0, n)))),
+      );
+    }),
+  );
 }
 
 /** Every live process's stat (a snapshot; zombies and processes that vanish meanwhile are skipped). */

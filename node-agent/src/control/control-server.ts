@@ -27,17 +27,14 @@
  * or the agent refuses to start (someone else could replace the sockets). At start the agent
  * refuses to run if another agent answers on system.sock, and removes stale sockets otherwise.
  */
-import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import { chmod, chown, lstat, mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { messageOf } from '@launchfleet/shared/errors';
 import type { SupervisorLog } from '../supervisor/supervisor-log.ts';
-import { scopeName, type Scope } from './authorization.ts';
+import type { Scope } from './authorization.ts';
+import type { GrpcEndpoint } from './control-grpc.ts';
 import type { ControlService } from './control-service.ts';
-import { controlService } from './proto.ts';
-import type { ControlMethod, ControlMethods } from './wire.ts';
 
 export interface ControlServerOptions {
   readonly runDir: string;
@@ -46,29 +43,21 @@ export interface ControlServerOptions {
   readonly log: SupervisorLog;
 }
 
+/**
+ * One control socket: a plain listener, and the gRPC endpoint its connections are handed to,
+ * created at the first connection (control-grpc.ts is loaded then: an agent nobody calls never
+ * loads gRPC).
+ */
 interface Bound {
-  readonly server: grpc.Server;
+  readonly listener: Server;
   readonly path: string;
+  readonly scope: Scope;
+  endpoint?: Promise<GrpcEndpoint>;
+  readonly open: Set<Socket>;
 }
 
-const METHODS: readonly ControlMethod[] = [
-  'Bootstrap',
-  'Bootout',
-  'Enable',
-  'Disable',
-  'Kickstart',
-  'Kill',
-  'PrintService',
-  'PrintDomain',
-  'PrintDisabled',
-  'Blame',
-  'List',
-  'Load',
-  'Unload',
-  'Start',
-  'Stop',
-  'Version',
-];
+/** Temporary socket names under .bind/ (0700, the agent's own: no one else can guess into it). */
+let bindSerial = 0;
 
 /** The socket paths of a run directory. */
 export function socketPaths(runDir: string): { system: string; public: string; userDir: string } {
@@ -143,7 +132,7 @@ export class ControlServer {
     this.fixed.length = 0;
     this.users.clear();
     for (const b of all) {
-      b.server.forceShutdown();
+      await close(b);
       await unlink(b.path).catch(() => undefined);
     }
     await rm(join(this.o.runDir, '.bind'), { recursive: true, force: true }).catch(() => undefined);
@@ -155,7 +144,7 @@ export class ControlServer {
     for (const [uid, b] of [...this.users]) {
       if (want.has(uid)) continue;
       this.users.delete(uid);
-      b.server.forceShutdown();
+      await close(b);
       await unlink(b.path).catch(() => undefined);
       this.o.log('info', 'control', `removed ${b.path}`);
     }
@@ -178,45 +167,66 @@ export class ControlServer {
 
   /** Binds under .bind/, sets mode and owner, then renames into place. */
   private async serve(scope: Scope, path: string, mode: number, owner: number): Promise<Bound> {
-    const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
-    server.addService(controlService().service, this.implementation(scope));
-    const tmp = join(this.o.runDir, '.bind', `${randomBytes(6).toString('hex')}.sock`);
-    await new Promise<void>((resolve, reject) =>
-      server.bindAsync(`unix:${tmp}`, grpc.ServerCredentials.createInsecure(), (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
+    // pauseOnConnect: nothing is read before the connection reaches the HTTP/2 server.
+    const listener = createServer();
+    const b: Bound = { listener, path, scope, open: new Set() };
+    listener.on('connection', (socket: Socket) => this.accept(b, socket));
+    const tmp = join(this.o.runDir, '.bind', `${process.pid}-${++bindSerial}.sock`);
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(tmp, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    listener.on('error', (e) => this.o.log('error', 'control', `${path}: ${messageOf(e)}`));
     try {
       await chmod(tmp, mode);
       if (this.o.agentUid === 0) await chown(tmp, owner, 0);
       await rename(tmp, path);
     } catch (e) {
-      server.forceShutdown();
+      listener.close();
       await unlink(tmp).catch(() => undefined);
       throw e;
     }
-    return { server, path };
+    return b;
   }
 
-  private implementation(scope: Scope): grpc.UntypedServiceImplementation {
-    const impl: grpc.UntypedServiceImplementation = {};
-    for (const m of METHODS) {
-      impl[m] = (
-        call: grpc.ServerUnaryCall<ControlMethods[typeof m][0], ControlMethods[typeof m][1]>,
-        callback: grpc.sendUnaryData<ControlMethods[typeof m][1]>,
-      ) => {
-        this.o.service.call(m, scope, call.request).then(
-          (reply) => callback(null, reply),
-          (e: unknown) => {
-            // The one place an unexpected failure becomes a gRPC status.
-            this.o.log('error', 'control', `${m} from ${scopeName(scope)} failed: ${messageOf(e)}`);
-            callback({ code: grpc.status.INTERNAL, details: messageOf(e) });
-          },
-        );
-      };
+  /** Hands a connection to the socket's gRPC endpoint, loading gRPC first if needed. */
+  private accept(b: Bound, socket: Socket): void {
+    if (this.stopped) {
+      socket.destroy();
+      return;
     }
-    return impl;
+    b.open.add(socket);
+    socket.once('close', () => b.open.delete(socket));
+    socket.on('error', () => undefined); // a client that goes away mid-call is not the agent's problem
+    b.endpoint ??= import('./control-grpc.ts').then((m) =>
+      m.grpcEndpoint({ service: this.o.service, scope: b.scope, log: this.o.log }),
+    );
+    b.endpoint.then(
+      (ep) => {
+        if (socket.destroyed) return;
+        if (this.stopped) socket.destroy();
+        else ep.inject(socket);
+      },
+      (e: unknown) => {
+        this.o.log('error', 'control', `cannot serve ${b.path}: ${messageOf(e)}`);
+        socket.destroy();
+      },
+    );
   }
+}
+
+/** Stops listening, cancels in-flight calls and closes every connection. */
+async function close(b: Bound): Promise<void> {
+  // close() stops accepting at once; its callback waits for the open connections, ended below.
+  const closed = new Promise<void>((resolve) => b.listener.close(() => resolve()));
+  const ep = await b.endpoint?.catch(() => undefined);
+  ep?.close();
+  for (const socket of b.open) socket.destroy();
+  b.open.clear();
+  await closed;
 }
 
 /** Does something accept connections on this Unix socket? (bounded: 1 s) */
