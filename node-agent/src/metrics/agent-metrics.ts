@@ -1,13 +1,14 @@
 /**
  * The agent's Prometheus metrics (names, types and labels from the shared catalog, which the
- * alert rules and dashboards use): per job and per agent, on a prom-client Registry.
+ * alert rules and dashboards use): per job and per agent, rendered in the text format at scrape
+ * time from the agent's own counts (prom-exposition.ts; no prom-client objects kept per job).
  *
  * Two kinds of numbers, kept apart on purpose:
  * - Counters count events when they happen (exits by reason, runs, socket activations, the spawn
  *   latency histogram), from the DomainManager's job-event hook. They are never recomputed from
  *   state, so a scrape that misses a crash still sees the count go up.
- * - Gauges are read at scrape time from the jobs' status snapshots (prom-client `collect()`), so
- *   they cannot drift from what `lfctl print` shows.
+ * - Gauges are read at scrape time from the jobs' status snapshots, so they cannot drift from
+ *   what `lfctl print` shows.
  *
  * Label sets stay bounded: `state` and `reason` come from the catalog's fixed lists, a job's
  * series exist only while it is loaded (removed at its removal event, and pruned at scrape time
@@ -15,7 +16,6 @@
  * All per-job gauges of one scrape share one pass over the domains (memoised for the tick).
  */
 import { hostname as osHostname } from 'node:os';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import {
   EXIT_REASON_VALUES,
   JOB_STATE_VALUES,
@@ -36,6 +36,12 @@ import {
   lastExitStatus,
   type ExitReason,
 } from './job-metric-values.ts';
+import {
+  EXPOSITION_CONTENT_TYPE,
+  ExpositionWriter,
+  FixedHistogram,
+  type MetricsRegistry,
+} from './prom-exposition.ts';
 import { buildSnapshot, type AgentMetricsSnapshot, type JobMetricsSnapshot } from './snapshot.ts';
 
 /**
@@ -62,8 +68,6 @@ export interface LinkMetricsSource {
 export interface AgentMetricsOptions {
   readonly domainManager: Pick<DomainManager, 'domains' | 'domain' | 'onJobEvent'>;
   readonly link?: LinkMetricsSource;
-  /** Default: a new Registry (never prom-client's global one). */
-  readonly registry?: Registry;
   /** Buckets of `launchfleet_agent_spawn_seconds`, in seconds. */
   readonly spawnBuckets?: readonly number[];
   /** At most this many `load_failed` entries are kept (default 1000). */
@@ -74,7 +78,8 @@ export interface AgentMetricsOptions {
 
 /** The metrics and the hooks other parts of the agent call. */
 export interface AgentMetrics {
-  readonly registry: Registry;
+  /** The exposition, rendered at each call (what /metrics serves). */
+  readonly registry: MetricsRegistry;
   /**
    * Counts one socket activation of a loaded job. Starts that go through the job machine (a
    * readable listener triggers the job, spawn reason `ipc (socket)`) are counted automatically;
@@ -137,14 +142,13 @@ interface View {
 
 const key = (domain: string, label: string): string => `${domain}\u0000${label}`;
 
-function config<L extends string>(d: MetricDef, type: MetricDef['type'], registry: Registry) {
+function checked(d: MetricDef, type: MetricDef['type']): MetricDef {
   if (d.type !== type) throw new TypeError(`${d.name} is a ${d.type} in the catalog, not a ${type}`);
-  return { name: d.name, help: d.help, labelNames: [...d.labels] as L[], registers: [registry] };
+  return d;
 }
 
 /** Creates the agent's metrics over a DomainManager and subscribes to its job events. */
 export function createAgentMetrics(o: AgentMetricsOptions): AgentMetrics {
-  const registry = o.registry ?? new Registry();
   const dm = o.domainManager;
   let link = o.link;
   const maxLoadFailures = o.maxLoadFailures ?? 1000;
@@ -178,23 +182,8 @@ export function createAgentMetrics(o: AgentMetricsOptions): AgentMetrics {
   };
   const jobLabels = (s: { domain: string; label: string }) => ({ domain: s.domain, label: s.label });
 
-  // ---- counters, counted at events
-  const runs = new Counter({
-    ...config<'domain' | 'label'>(jobMetrics.runs, 'counter', registry),
-    collect: () => void view(),
-  });
-  const exits = new Counter({
-    ...config<'domain' | 'label' | 'reason'>(jobMetrics.exits, 'counter', registry),
-    collect: () => void view(),
-  });
-  const socketActivations = new Counter({
-    ...config<'domain' | 'label'>(jobMetrics.socketActivations, 'counter', registry),
-    collect: () => void view(),
-  });
-  const spawnSeconds = new Histogram({
-    ...config(agentMetrics.spawnSeconds, 'histogram', registry),
-    buckets: [...(o.spawnBuckets ?? DEFAULT_SPAWN_BUCKETS)],
-  });
+  // ---- counted at events (JobRecord), rendered at scrape time
+  const spawnSeconds = new FixedHistogram(o.spawnBuckets ?? DEFAULT_SPAWN_BUCKETS);
 
   function ensure(domain: string, label: string): JobRecord {
     const k = key(domain, label);
@@ -207,26 +196,17 @@ export function createAgentMetrics(o: AgentMetricsOptions): AgentMetrics {
       exits: Object.fromEntries(EXIT_REASON_VALUES.map((r) => [r, 0])) as Record<ExitReason, number>,
       socketActivations: 0,
     };
+    // Rendered from the start (zeros), so rate() and increase() see the first exit.
     records.set(k, r);
-    // Zero series from the start, so rate() and increase() see the first exit.
-    runs.inc({ domain, label }, 0);
-    for (const reason of EXIT_REASON_VALUES) exits.inc({ domain, label, reason }, 0);
-    socketActivations.inc({ domain, label }, 0);
     return r;
   }
 
   function drop(k: string): void {
-    const r = records.get(k);
-    if (!r) return;
     records.delete(k);
-    runs.remove(jobLabels(r));
-    for (const reason of EXIT_REASON_VALUES) exits.remove({ ...jobLabels(r), reason });
-    socketActivations.remove(jobLabels(r));
   }
 
   function countSocketActivation(r: JobRecord): void {
     r.socketActivations += 1;
-    socketActivations.inc(jobLabels(r));
   }
 
   const onEvent = (domain: string, label: string, ev: JobRunnerEvent): void => {
@@ -236,8 +216,6 @@ export function createAgentMetrics(o: AgentMetricsOptions): AgentMetrics {
         const reason = exitReason(ev);
         r.exits[reason] += 1;
         r.runs += 1;
-        exits.inc({ domain, label, reason });
-        runs.inc({ domain, label });
         return;
       }
       case 'spawned': {
@@ -262,54 +240,7 @@ export function createAgentMetrics(o: AgentMetricsOptions): AgentMetrics {
   };
   const unsubscribe = dm.onJobEvent(onEvent);
 
-  // ---- per-job gauges, read at scrape time
-  const perJobGauge = (d: MetricDef, value: (s: JobStatus, r: JobRecord) => number | undefined) => {
-    const g: Gauge<'domain' | 'label'> = new Gauge({
-      ...config<'domain' | 'label'>(d, 'gauge', registry),
-      collect: () => {
-        g.reset();
-        for (const j of view().jobs) {
-          const v = value(j.s, j.r);
-          if (v !== undefined && Number.isFinite(v)) g.set(j.labels, v);
-        }
-      },
-    });
-    return g;
-  };
-  const stateGauge: Gauge<'domain' | 'label' | 'state'> = new Gauge({
-    ...config<'domain' | 'label' | 'state'>(jobMetrics.state, 'gauge', registry),
-    collect: () => {
-      stateGauge.reset();
-      for (const { s, labels } of view().jobs) {
-        const current = jobStateValue(s);
-        if (current === undefined) continue;
-        for (const state of JOB_STATE_VALUES)
-          stateGauge.set({ domain: labels.domain, label: labels.label, state }, state === current ? 1 : 0);
-      }
-    },
-  });
-  perJobGauge(jobMetrics.throttled, (s) => (isThrottled(s) ? 1 : 0));
-  perJobGauge(jobMetrics.crashLooping, (s) => (s.crashLooping ? 1 : 0));
-  perJobGauge(jobMetrics.disabled, (s) => (s.disabled ? 1 : 0));
-  perJobGauge(jobMetrics.successiveCrashes, (s) => s.successiveCrashes);
-  perJobGauge(jobMetrics.lastExitStatus, (s) => lastExitStatus(s));
-  perJobGauge(jobMetrics.spawnDuration, (_s, r) => r.spawnSeconds);
-  perJobGauge(jobMetrics.timerLag, (_s, r) => r.timerLagSeconds);
-  const loadFailed: Gauge<'domain' | 'label'> = new Gauge({
-    ...config<'domain' | 'label'>(jobMetrics.loadFailed, 'gauge', registry),
-    collect: () => {
-      loadFailed.reset();
-      const v = view();
-      const loaded = new Set<string>();
-      for (const j of v.jobs) {
-        loaded.add(key(j.s.domain, j.s.label));
-        loadFailed.set(j.labels, 0);
-      }
-      for (const [k, f] of loadFailures) if (!loaded.has(k)) loadFailed.set(jobLabels(f), 1);
-    },
-  });
-
-  // ---- agent gauges and the link's counters
+  // ---- the link's numbers, read at scrape time
   const readLink = <T>(read: (l: LinkMetricsSource) => T, fallback: T): T => {
     if (!link) return fallback;
     try {
@@ -318,73 +249,114 @@ export function createAgentMetrics(o: AgentMetricsOptions): AgentMetrics {
       return fallback;
     }
   };
-  // The node this agent is, for rules that prefer an agent's own series to the controller's
-  // re-export of them (deploy/prometheus/rules): the node id, or the hostname before enrolment.
+
   const hostname = o.info?.hostname ?? osHostname();
-  const info: Gauge<'node' | 'hostname' | 'version'> = new Gauge({
-    ...config<'node' | 'hostname' | 'version'>(agentMetrics.info, 'gauge', registry),
-    collect: () => {
-      info.reset();
-      const id = readLink((l) => l.nodeId?.(), undefined);
-      info.set({ node: id ?? hostname, hostname, version: o.info?.version ?? 'unknown' }, 1);
-    },
-  });
-  const natsConnected: Gauge = new Gauge({
-    ...config(agentMetrics.natsConnected, 'gauge', registry),
-    collect: () => natsConnected.set(readLink((l) => l.connected(), false) ? 1 : 0),
-  });
-  const desiredRevision: Gauge = new Gauge({
-    ...config(agentMetrics.desiredRevision, 'gauge', registry),
-    collect: () => {
-      const rev = readLink((l) => l.desiredRevision(), 0);
-      desiredRevision.set(typeof rev === 'number' && Number.isFinite(rev) && rev >= 0 ? rev : 0);
-    },
-  });
-  const linkCounter = (
-    d: MetricDef,
-    labelName: 'reason' | 'kind',
-    read: (l: LinkMetricsSource) => unknown,
-  ) => {
-    const c: Counter<string> = new Counter({
-      ...config(d, 'counter', registry),
-      collect: () => {
-        c.reset();
-        for (const [k, n] of boundedCounts(readLink(read, undefined))) c.inc({ [labelName]: k }, n);
+
+  /** The whole exposition, from the records and the jobs' statuses of this tick. */
+  const render = (): string => {
+    const v = view();
+    const w = new ExpositionWriter();
+    const perJob = (d: MetricDef, value: (j: JobView) => number | undefined): void => {
+      w.family(checked(d, 'gauge'));
+      for (const j of v.jobs) {
+        const x = value(j);
+        if (x !== undefined && Number.isFinite(x)) w.sample(d.name, j.labels, x);
+      }
+    };
+    w.family(checked(jobMetrics.runs, 'counter'));
+    for (const j of v.jobs) w.sample(jobMetrics.runs.name, j.labels, j.r.runs);
+    w.family(checked(jobMetrics.exits, 'counter'));
+    for (const j of v.jobs)
+      for (const reason of EXIT_REASON_VALUES)
+        w.sample(jobMetrics.exits.name, { ...j.labels, reason }, j.r.exits[reason]);
+    w.family(checked(jobMetrics.socketActivations, 'counter'));
+    for (const j of v.jobs) w.sample(jobMetrics.socketActivations.name, j.labels, j.r.socketActivations);
+    w.histogram(checked(agentMetrics.spawnSeconds, 'histogram'), spawnSeconds);
+    w.family(checked(jobMetrics.state, 'gauge'));
+    for (const { s, labels } of v.jobs) {
+      const current = jobStateValue(s);
+      if (current === undefined) continue;
+      for (const state of JOB_STATE_VALUES)
+        w.sample(jobMetrics.state.name, { ...labels, state }, state === current ? 1 : 0);
+    }
+    perJob(jobMetrics.throttled, (j) => (isThrottled(j.s) ? 1 : 0));
+    perJob(jobMetrics.crashLooping, (j) => (j.s.crashLooping ? 1 : 0));
+    perJob(jobMetrics.disabled, (j) => (j.s.disabled ? 1 : 0));
+    perJob(jobMetrics.successiveCrashes, (j) => j.s.successiveCrashes);
+    perJob(jobMetrics.lastExitStatus, (j) => lastExitStatus(j.s));
+    perJob(jobMetrics.spawnDuration, (j) => j.r.spawnSeconds);
+    perJob(jobMetrics.timerLag, (j) => j.r.timerLagSeconds);
+    w.family(checked(jobMetrics.loadFailed, 'gauge'));
+    const loaded = new Set<string>();
+    for (const j of v.jobs) {
+      loaded.add(key(j.s.domain, j.s.label));
+      w.sample(jobMetrics.loadFailed.name, j.labels, 0);
+    }
+    for (const [k, f] of loadFailures)
+      if (!loaded.has(k)) w.sample(jobMetrics.loadFailed.name, jobLabels(f), 1);
+    // The node this agent is, for rules that prefer an agent's own series to the controller's
+    // re-export of them (deploy/prometheus/rules): the node id, or the hostname before enrolment.
+    w.family(checked(agentMetrics.info, 'gauge'));
+    w.sample(
+      agentMetrics.info.name,
+      {
+        node: readLink((l) => l.nodeId?.(), undefined) ?? hostname,
+        hostname,
+        version: o.info?.version ?? 'unknown',
       },
-    });
+      1,
+    );
+    w.family(checked(agentMetrics.natsConnected, 'gauge'));
+    w.sample(agentMetrics.natsConnected.name, undefined, readLink((l) => l.connected(), false) ? 1 : 0);
+    w.family(checked(agentMetrics.desiredRevision, 'gauge'));
+    const rev = readLink((l) => l.desiredRevision(), 0);
+    w.sample(
+      agentMetrics.desiredRevision.name,
+      undefined,
+      typeof rev === 'number' && Number.isFinite(rev) && rev >= 0 ? rev : 0,
+    );
+    const linkCounter = (
+      d: MetricDef,
+      labelName: 'reason' | 'kind',
+      read: (l: LinkMetricsSource) => unknown,
+    ) => {
+      w.family(checked(d, 'counter'));
+      for (const [k, n] of boundedCounts(readLink(read, undefined))) w.sample(d.name, { [labelName]: k }, n);
+    };
+    const creds = readLink((l) => l.credentials?.(), undefined);
+    const exp = creds?.expiresAt;
+    w.family(checked(agentMetrics.credentialsExpiry, 'gauge'));
+    w.sample(
+      agentMetrics.credentialsExpiry.name,
+      undefined,
+      typeof exp === 'number' && Number.isFinite(exp) && exp > 0 ? Math.floor(exp / 1000) : 0,
+    );
+    w.family(checked(agentMetrics.credentialsExpired, 'gauge'));
+    w.sample(agentMetrics.credentialsExpired.name, undefined, creds?.expired === true ? 1 : 0);
+    w.family(checked(agentMetrics.credentialRenewals, 'counter'));
+    const renewals = creds?.renewals;
+    w.sample(
+      agentMetrics.credentialRenewals.name,
+      undefined,
+      typeof renewals === 'number' && Number.isFinite(renewals) && renewals > 0 ? renewals : 0,
+    );
+    linkCounter(agentMetrics.signatureRefusals, 'reason', (l) => l.refusals());
+    linkCounter(agentMetrics.drift, 'kind', (l) => l.drift());
+    w.family(checked(agentMetrics.jobsLoaded, 'gauge'));
+    for (const domain_kind of ['system', 'gui', 'user'] as const)
+      w.sample(agentMetrics.jobsLoaded.name, { domain_kind }, v.jobsByKind[domain_kind]);
+    return w.text();
   };
-  const creds = () => readLink((l) => l.credentials?.(), undefined);
-  const credentialsExpiry: Gauge = new Gauge({
-    ...config(agentMetrics.credentialsExpiry, 'gauge', registry),
-    collect: () => {
-      const exp = creds()?.expiresAt;
-      credentialsExpiry.set(
-        typeof exp === 'number' && Number.isFinite(exp) && exp > 0 ? Math.floor(exp / 1000) : 0,
-      );
+  const registry: MetricsRegistry = {
+    contentType: EXPOSITION_CONTENT_TYPE,
+    metrics: () => {
+      try {
+        return Promise.resolve(render());
+      } catch (e) {
+        return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      }
     },
-  });
-  const credentialsExpired: Gauge = new Gauge({
-    ...config(agentMetrics.credentialsExpired, 'gauge', registry),
-    collect: () => credentialsExpired.set(creds()?.expired === true ? 1 : 0),
-  });
-  const credentialRenewals: Counter = new Counter({
-    ...config(agentMetrics.credentialRenewals, 'counter', registry),
-    collect: () => {
-      credentialRenewals.reset();
-      const n = creds()?.renewals;
-      if (typeof n === 'number' && Number.isFinite(n) && n > 0) credentialRenewals.inc(n);
-    },
-  });
-  linkCounter(agentMetrics.signatureRefusals, 'reason', (l) => l.refusals());
-  linkCounter(agentMetrics.drift, 'kind', (l) => l.drift());
-  const jobsLoaded: Gauge<'domain_kind'> = new Gauge({
-    ...config<'domain_kind'>(agentMetrics.jobsLoaded, 'gauge', registry),
-    collect: () => {
-      const byKind = view().jobsByKind;
-      for (const domain_kind of ['system', 'gui', 'user'] as const)
-        jobsLoaded.set({ domain_kind }, byKind[domain_kind]);
-    },
-  });
+  };
 
   const isLoaded = (domain: string, label: string): boolean => {
     const d = dm.domain(domain);

@@ -9,10 +9,8 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
-import type { Registry } from 'prom-client';
 import { UnavailableError, messageOf } from '@launchfleet/shared/errors';
+import type { MetricsRegistry } from './prom-exposition.ts';
 
 export interface MetricsServerOptions {
   /** Default 127.0.0.1. */
@@ -34,7 +32,7 @@ export interface MetricsServer {
 /** Starts the endpoint; rejects with UnavailableError when the address cannot be bound. */
 export async function startMetricsServer(
   o: MetricsServerOptions,
-  registry: Registry,
+  registry: MetricsRegistry,
 ): Promise<MetricsServer> {
   const host = o.host ?? '127.0.0.1';
   const path = o.path ?? '/metrics';
@@ -122,7 +120,11 @@ export async function startMetricsServer(
   };
 }
 
-const gzipAsync = promisify(gzip);
+/** gzip on libuv's thread pool; node:zlib is loaded at the first scrape that asks for it. */
+async function gzipAsync(text: string): Promise<Buffer> {
+  const { gzip } = await import('node:zlib');
+  return new Promise((resolve, reject) => gzip(text, (err, out) => (err ? reject(err) : resolve(out))));
+}
 
 function plain(res: ServerResponse, status: number, text: string): void {
   if (res.headersSent) {
