@@ -443,6 +443,43 @@ describe('agent metrics: the link and load failures', () => {
     await t.m.stop();
   });
 
+  it("the node's credentials: expiry in seconds, expired 0/1, renewals; 0 without a link or expiry", async () => {
+    let creds: { expiresAt: number | undefined; expired: boolean; renewals: number } | undefined = {
+      expiresAt: 1_800_000_123_456,
+      expired: false,
+      renewals: 3,
+    };
+    const link: LinkMetricsSource = {
+      connected: () => true,
+      desiredRevision: () => 1,
+      refusals: () => ({}),
+      drift: () => ({}),
+      credentials: () => creds,
+    };
+    const t = await setup({ link });
+    const expiry = 'launchfleet_agent_credentials_expiry_timestamp_seconds';
+    const expired = 'launchfleet_agent_credentials_expired';
+    const renewals = 'launchfleet_agent_credential_renewals_total';
+    let p = await t.scrape();
+    assert.equal(sampleValue(p, expiry), 1_800_000_123);
+    assert.equal(sampleValue(p, expired), 0);
+    assert.equal(sampleValue(p, renewals), 3);
+    creds = { expiresAt: 1_700_000_000_000, expired: true, renewals: 4 };
+    p = await t.scrape();
+    assert.equal(sampleValue(p, expired), 1);
+    assert.equal(sampleValue(p, renewals), 4);
+    creds = { expiresAt: undefined, expired: false, renewals: Number.NaN };
+    p = await t.scrape();
+    assert.equal(sampleValue(p, expiry), 0);
+    assert.equal(sampleValue(p, renewals), 0);
+    t.metrics.setLink(undefined);
+    p = await t.scrape();
+    assert.equal(sampleValue(p, expiry), 0);
+    assert.equal(sampleValue(p, expired), 0);
+    assert.equal(sampleValue(p, renewals), 0);
+    await t.m.stop();
+  });
+
   it('load failures from a bootstrap report show as load_failed 1 until the label loads', async () => {
     const t = await setup();
     t.metrics.recordBootstrapReport('system', {
