@@ -1,47 +1,20 @@
 /**
- * Binary property lists (bplist00). The `plist` package's `parseBinary` trusts its input: it
- * reads the object count from the trailer and loops over it, follows object references without
- * bounds or cycle checks (a self-referencing array recurses until the stack overflows; a chain of
- * arrays that each reference the next twice expands exponentially), reads 8-byte integers
- * through a double, and assigns dictionary keys with `obj[key] =` (so "__proto__" rewires the
- * prototype). So every structure it will touch is checked here first, with the same walk
- * order, and only then is it called; 8-byte integers beyond 2^53 are patched back in as bigint.
+ * Binary property lists (bplist00), read by one checking walk: every offset, size and object
+ * reference is bounds-checked before it is read, cycles and exponential expansion of shared
+ * objects are refused (the node cap counts each use of a shared object), "__proto__" keys and
+ * duplicate keys are refused, and 8-byte integers beyond 2^53 come back as bigint. The values
+ * are the ones the `plist` package's `parseBinary` reads from a valid file (binary-plist.test.ts
+ * compares them); that package trusts its input (no bounds or cycle checks), and loading it
+ * costs the agent its XML DOM and builder libraries too (test/bench/RESULTS.md).
  */
-import { parseBinary } from 'plist';
 import type { PlistDict, PlistValue } from '../job/job-spec.ts';
 import { PlistParseFailure, type PlistParseErrorCode } from './parse-error.ts';
 import type { PlistLimits } from './parse-options.ts';
 
 const TRAILER = 32;
 const HEADER = 8;
-
-type Path = ReadonlyArray<string | number>;
-
-interface Fixup {
-  readonly path: Path;
-  readonly value: bigint;
-}
-
-/** Parses a bplist00 document. Throws PlistParseFailure. */
-export function parseBinaryPlist(bytes: Uint8Array, limits: PlistLimits): PlistValue {
-  const fixups = checkBinaryPlist(bytes, limits);
-  let value: unknown;
-  try {
-    value = parseBinary(bytes);
-  } catch (e) {
-    throw new PlistParseFailure({
-      code: 'invalid-binary',
-      format: 'binary',
-      message: `not a binary property list: ${e instanceof Error ? e.message : String(e)}`,
-    });
-  }
-  const out = detach(value);
-  for (const f of fixups) {
-    if (f.path.length === 0) return f.value;
-    applyFixup(out, f);
-  }
-  return out;
-}
+/** ms between 1970-01-01 and 2001-01-01 (CFAbsoluteTime's epoch). */
+const EPOCH_2001 = 978307200000;
 
 function fail(code: PlistParseErrorCode, message: string, offset?: number): never {
   throw new PlistParseFailure(
@@ -50,11 +23,11 @@ function fail(code: PlistParseErrorCode, message: string, offset?: number): neve
 }
 
 /**
- * Walks the object graph from the top object exactly as `parseBinary` will (shared objects are
- * visited once per reference), checking every offset, size and reference. Returns the integers
- * that a double cannot hold.
+ * Parses a bplist00 document: walks the object graph from the top object (shared objects are
+ * visited once per reference), checking every offset, size and reference before reading it.
+ * Throws PlistParseFailure.
  */
-export function checkBinaryPlist(bytes: Uint8Array, limits: PlistLimits): Fixup[] {
+export function parseBinaryPlist(bytes: Uint8Array, limits: PlistLimits): PlistValue {
   const len = bytes.length;
   if (len < HEADER + TRAILER + 1)
     fail('invalid-binary', `truncated: ${len} bytes is too short for a bplist00 file`);
@@ -105,7 +78,6 @@ export function checkBinaryPlist(bytes: Uint8Array, limits: PlistLimits): Fixup[
     offsets.push(o);
   }
 
-  const fixups: Fixup[] = [];
   const onPath = new Set<number>();
   let visits = 0;
 
@@ -131,7 +103,7 @@ export function checkBinaryPlist(bytes: Uint8Array, limits: PlistLimits): Fixup[
     return r;
   };
 
-  const walk = (index: number, path: Path, depth: number): void => {
+  const walk = (index: number, depth: number): PlistValue => {
     if (++visits > limits.maxNodes) {
       fail('too-many-nodes', `more than ${limits.maxNodes} values (counting each use of a shared object)`);
     }
@@ -141,7 +113,7 @@ export function checkBinaryPlist(bytes: Uint8Array, limits: PlistLimits): Fixup[
     const type = marker >> 4;
     switch (type) {
       case 0x0:
-        if (marker === 0x08 || marker === 0x09) return;
+        if (marker === 0x08 || marker === 0x09) return marker === 0x09;
         return fail(
           'invalid-binary',
           marker === 0 ? 'null is not a property-list value' : `unknown marker 0x${marker.toString(16)}`,
@@ -152,38 +124,35 @@ export function checkBinaryPlist(bytes: Uint8Array, limits: PlistLimits): Fixup[
         if (pow > 3) fail('invalid-binary', `${1 << pow}-byte integers are not supported`, at);
         const n = 1 << pow;
         need(at + 1, n, 'integer');
-        if (n === 8) {
-          const v = view.getBigInt64(at + 1);
-          if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
-            fixups.push({ path, value: v });
-          }
-        }
-        return;
+        // 1, 2 and 4-byte integers are unsigned, 8-byte ones signed (CFBinaryPList).
+        if (n < 8) return readUint(at + 1, n);
+        const v = view.getBigInt64(at + 1);
+        return v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER) ? v : Number(v);
       }
       case 0x2: {
         const pow = marker & 0x0f;
         if (pow !== 2 && pow !== 3) fail('invalid-binary', `${1 << pow}-byte reals are not supported`, at);
         need(at + 1, 1 << pow, 'real');
-        return;
+        return pow === 2 ? view.getFloat32(at + 1) : view.getFloat64(at + 1);
       }
       case 0x3:
         if (marker !== 0x33) fail('invalid-binary', `bad date marker 0x${marker.toString(16)}`, at);
         need(at + 1, 8, 'date');
-        return;
+        return new Date(view.getFloat64(at + 1) * 1000 + EPOCH_2001);
       case 0x4: {
         const { start, size } = body(at, marker);
         need(start, size, 'data');
-        return;
+        return new Uint8Array(bytes.subarray(start, start + size)); // a copy: no value aliases the input
       }
       case 0x5: {
         const { start, size } = body(at, marker);
         need(start, size, 'string');
-        return;
+        return stringAt(type, start, size);
       }
       case 0x6: {
         const { start, size } = body(at, marker);
         need(start, size * 2, 'string');
-        return;
+        return stringAt(type, start, size);
       }
       case 0xa:
       case 0xd: {
@@ -193,20 +162,23 @@ export function checkBinaryPlist(bytes: Uint8Array, limits: PlistLimits): Fixup[
         if (onPath.has(index))
           fail('invalid-binary', `object ${index} contains itself (cyclic reference)`, at);
         onPath.add(index);
+        let out: PlistValue;
         if (type === 0xa) {
-          for (let i = 0; i < size; i++) walk(ref(start + i * refSize), [...path, i], depth + 1);
+          const items: PlistValue[] = [];
+          for (let i = 0; i < size; i++) items.push(walk(ref(start + i * refSize), depth + 1));
+          out = items;
         } else {
-          const seen = new Set<string>();
+          const dict: PlistDict = {};
           for (let i = 0; i < size; i++) {
             const key = keyString(ref(start + i * refSize));
             if (key === '__proto__') fail('invalid-binary', 'the key "__proto__" is not supported', at);
-            if (seen.has(key)) fail('invalid-binary', `duplicate key "${key.slice(0, 40)}"`, at);
-            seen.add(key);
-            walk(ref(start + (size + i) * refSize), [...path, key], depth + 1);
+            if (Object.hasOwn(dict, key)) fail('invalid-binary', `duplicate key "${key.slice(0, 40)}"`, at);
+            dict[key] = walk(ref(start + (size + i) * refSize), depth + 1);
           }
+          out = dict;
         }
         onPath.delete(index);
-        return;
+        return out;
       }
       default:
         return fail('invalid-binary', `object type 0x${type.toString(16)} is not a property-list value`, at);
@@ -221,6 +193,11 @@ export function checkBinaryPlist(bytes: Uint8Array, limits: PlistLimits): Fixup[
     if (type !== 0x5 && type !== 0x6) fail('invalid-binary', 'a dictionary key is not a string', at);
     const { start, size } = body(at, marker);
     need(start, type === 0x5 ? size : size * 2, 'key');
+    return stringAt(type, start, size);
+  };
+
+  /** An ASCII (0x5, one byte per character) or UTF-16BE (0x6) string; bounds already checked. */
+  const stringAt = (type: number, start: number, size: number): string => {
     let s = '';
     for (let i = 0; i < size; i++) {
       s += String.fromCharCode(type === 0x5 ? view.getUint8(start + i) : view.getUint16(start + i * 2));
@@ -228,23 +205,5 @@ export function checkBinaryPlist(bytes: Uint8Array, limits: PlistLimits): Fixup[
     return s;
   };
 
-  walk(Number(topObject), [], 0);
-  return fixups;
-}
-
-/** Copies the parsed tree so no data value aliases the input buffer. */
-function detach(value: unknown): PlistValue {
-  if (value instanceof Uint8Array) return Uint8Array.from(value);
-  if (Array.isArray(value)) return value.map(detach);
-  if (value instanceof Date || typeof value !== 'object' || value === null) return value as PlistValue;
-  const out: PlistDict = {};
-  for (const [k, v] of Object.entries(value)) out[k] = detach(v);
-  return out;
-}
-
-function applyFixup(root: PlistValue, f: Fixup): void {
-  let node: unknown = root;
-  for (const step of f.path.slice(0, -1)) node = (node as Record<string | number, unknown>)[step];
-  const last = f.path[f.path.length - 1];
-  if (last !== undefined) (node as Record<string | number, unknown>)[last] = f.value;
+  return walk(Number(topObject), 0);
 }

@@ -1,37 +1,23 @@
 /**
- * XML property lists: the strict scanner (xml-scanner.ts) first, then the `plist` package builds
- * the values, then the two views are merged: `plist` supplies strings, data and dates; the
- * scanner supplies exact integers (bigint beyond 2^53) and reals. Any structural disagreement
- * between the two is reported as a parse error rather than guessed around.
+ * XML property lists, read by the strict scanner (xml-scanner.ts) alone: it already checks the
+ * whole document (well-formedness, launchd's refusals, depth and node caps, with locations) and
+ * decodes every key and leaf (the predefined entities, character references, CDATA sections,
+ * XML line-end normalisation). This module turns its tree into values: exact integers (bigint
+ * beyond 2^53), reals from their text, dates, data from base64.
+ *
+ * It used to hand the text to the `plist` package (xmldom) as well and merge the two views. The
+ * agent parses every plist it loads, and that second parser cost it a DOM per plist while
+ * loading and ~3 MB of resident memory for the libraries (test/bench/RESULTS.md, "Where the
+ * memory goes"); xml-plist.test.ts checks that the values are the ones `plist` reads.
  */
-import { parse as plistParse } from 'plist';
 import type { PlistDict, PlistValue } from '../job/job-spec.ts';
 import { PlistParseFailure } from './parse-error.ts';
 import type { PlistLimits } from './parse-options.ts';
-import { locate, scanXmlPlist, type XNode } from './xml-scanner.ts';
+import { scanXmlPlist, type XNode } from './xml-scanner.ts';
 
 /** Parses XML plist text. Throws PlistParseFailure; parsePlist turns it into a value. */
 export function parseXmlPlist(text: string, limits: PlistLimits): PlistValue {
-  const tree = scanXmlPlist(text, limits);
-  let parsed: unknown;
-  // xmldom reports through console.error/warn before plist turns a fatal error into an
-  // exception; the exception (reported below) is what matters, so the call is kept quiet.
-  // Synchronous, and restored in `finally`.
-  const { error, warn } = console;
-  console.error = console.warn = () => undefined;
-  try {
-    parsed = plistParse(text);
-  } catch (e) {
-    throw new PlistParseFailure({
-      code: 'invalid-plist',
-      format: 'xml',
-      message: `not a property list: ${e instanceof Error ? e.message : String(e)}`,
-    });
-  } finally {
-    console.error = error;
-    console.warn = warn;
-  }
-  return merge(tree, parsed, text);
+  return toValue(scanXmlPlist(text, limits));
 }
 
 /** Exact integer from plist text: a number when it is safe, a bigint otherwise. */
@@ -43,7 +29,8 @@ export function integerFromText(text: string): number | bigint {
   return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
 }
 
-function realFromText(text: string): number {
+/** A real from plist text (inf, infinity and nan in any case, as CoreFoundation reads them). */
+export function realFromText(text: string): number {
   const t = text.toLowerCase().replace(/^\+/, '');
   if (t === 'nan' || t === '-nan') return NaN;
   if (t === 'inf' || t === 'infinity') return Infinity;
@@ -51,32 +38,41 @@ function realFromText(text: string): number {
   return parseFloat(text);
 }
 
-function merge(node: XNode, parsed: unknown, text: string): PlistValue {
-  const disagree = (): never => {
-    const { line, column } = locate(text, node.offset);
+/**
+ * A copy of a string that shares no memory with the document. V8 represents a long substring
+ * (13+ characters) as a slice of its parent: a label kept for the job's lifetime would keep the
+ * whole plist text alive. Concatenating and slicing again makes V8 flatten into a new string.
+ */
+function ownCopy(s: string): string {
+  return s.length < 13 ? s : (' ' + s).slice(1);
+}
+
+/** base64 (whitespace ignored, as CoreFoundation and `plist` do) to bytes. */
+function dataFromText(text: string): Uint8Array {
+  let binary: string;
+  try {
+    binary = atob(text.replace(/\s+/g, ''));
+  } catch (e) {
     throw new PlistParseFailure({
       code: 'invalid-plist',
       format: 'xml',
-      line,
-      column,
-      message: `the XML parser read <${node.kind}> here differently (unsupported construct)`,
+      message: `not a property list: <data> is not base64: ${e instanceof Error ? e.message : String(e)}`,
     });
-  };
+  }
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+function toValue(node: XNode): PlistValue {
   switch (node.kind) {
     case 'dict': {
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return disagree();
-      const source = parsed as Record<string, unknown>;
       const out: PlistDict = {};
-      for (const [key, child] of node.entries) {
-        if (!Object.hasOwn(source, key)) return disagree();
-        out[key] = merge(child, source[key], text);
-      }
+      for (const [key, child] of node.entries) out[key] = toValue(child);
       return out;
     }
-    case 'array': {
-      if (!Array.isArray(parsed) || parsed.length !== node.items.length) return disagree();
-      return node.items.map((child, i) => merge(child, parsed[i], text));
-    }
+    case 'array':
+      return node.items.map(toValue);
     case 'integer':
       return integerFromText(node.text);
     case 'real':
@@ -84,10 +80,11 @@ function merge(node: XNode, parsed: unknown, text: string): PlistValue {
     case 'bool':
       return node.value;
     case 'string':
-      return typeof parsed === 'string' ? parsed : disagree();
+      return ownCopy(node.text);
     case 'date':
-      return parsed instanceof Date && !Number.isNaN(parsed.getTime()) ? parsed : disagree();
+      // The scanner checked the form (YYYY-MM-DDTHH:MM:SSZ) and that it parses.
+      return new Date(node.text);
     case 'data':
-      return parsed instanceof Uint8Array ? Uint8Array.from(parsed) : disagree();
+      return dataFromText(node.text);
   }
 }

@@ -1,12 +1,12 @@
 /**
- * A strict pass over XML plist text, run before the `plist` package parses it.
+ * The XML plist parser (xml-plist.ts turns its tree into values): a strict pass over the text.
  *
- * Why: `plist` (xmldom underneath) is lenient where launchd is strict and gives no locations.
- * The corpus judgement (../shared/corpus/README.md) refuses what a conforming XML 1.0 parser
+ * Why not a general XML parser: `plist` (xmldom underneath) is lenient where launchd is strict
+ * and gives no locations. The corpus judgement (../shared/corpus/README.md) refuses what a conforming XML 1.0 parser
  * refuses: `--` inside a comment, anything before the XML declaration, an unquoted or
  * backslash-continued DOCTYPE, plus launchd's own refusal of `<true></true>` (openradar
  * 47256054). This pass checks those with line and column, enforces the depth and node caps
- * before any DOM is built, and keeps the exact text of every `<integer>` and `<real>` (the
+ * before any value is built, and keeps the exact text of every `<integer>` and `<real>` (the
  * `plist` package turns integers into lossy doubles and reals into indistinguishable numbers).
  *
  * It accepts: one optional XML declaration at offset 0, comments, processing instructions, one
@@ -292,7 +292,8 @@ class XmlScanner {
         const end = this.text.indexOf(']]>', this.pos + 9);
         if (end < 0) this.fail('not-well-formed', 'unterminated CDATA section');
         if (container) this.fail('invalid-plist', `CDATA section inside <${name}>`);
-        out += this.text.slice(this.pos + 9, end);
+        // XML's line-end normalisation applies inside CDATA sections too (XML 1.0 §2.11).
+        out += this.text.slice(this.pos + 9, end).replace(/\r\n?/g, '\n');
         this.pos = end + 3;
       } else if (this.text.startsWith('<?', this.pos)) this.processingInstruction();
       else if (nameStart.test(this.text.charAt(this.pos + 1))) {
