@@ -3,7 +3,7 @@
  * reference is bounds-checked before it is read, cycles and exponential expansion of shared
  * objects are refused (the node cap counts each use of a shared object), "__proto__" keys and
  * duplicate keys are refused, and 8-byte integers beyond 2^53 come back as bigint. The values
- * are the ones the `plist` package's `parseBinary` reads from a valid file (binary-plist.test.ts
+ * are the ones the `plist` package's `parseBinary` reads from a valid file (plist-values.test.ts
  * compares them); that package trusts its input (no bounds or cycle checks), and loading it
  * costs the agent its XML DOM and builder libraries too (test/bench/RESULTS.md).
  */

@@ -8,7 +8,10 @@
  * It used to hand the text to the `plist` package (xmldom) as well and merge the two views. The
  * agent parses every plist it loads, and that second parser cost it a DOM per plist while
  * loading and ~3 MB of resident memory for the libraries (test/bench/RESULTS.md, "Where the
- * memory goes"); xml-plist.test.ts checks that the values are the ones `plist` reads.
+ * memory goes"); plist-values.test.ts checks that the values are the ones `plist` reads. The
+ * `plist` package stays the project's plist writer (build-plist.ts: `launchfleet jobs apply` and
+ * `rollout start` turn a binary plist into the XML the API carries with it), which the agent
+ * never loads.
  */
 import type { PlistDict, PlistValue } from '../job/job-spec.ts';
 import { PlistParseFailure } from './parse-error.ts';
