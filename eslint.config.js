@@ -94,6 +94,28 @@ export default tseslint.config(
     },
   },
   {
+    // The agent loads only what it uses: shared's index also loads the plist writer (the `plist`
+    // package with xmldom and xmlbuilder: 1.5 MB of heap, ~7 MB resident when loaded alone), which
+    // the agent never calls (test/bench/RESULTS.md, "Where the memory goes").
+    files: ['node-agent/src/**/*.ts'],
+    ignores: ['**/*.test.ts', 'node-agent/src/testing/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '@launchfleet/shared',
+              allowTypeImports: true,
+              message:
+                "import the module by subpath (e.g. '@launchfleet/shared/errors'): the index loads the plist writer",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {

@@ -13,7 +13,7 @@
  */
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PermissionDeniedError } from '@launchfleet/shared';
+import { PermissionDeniedError } from '@launchfleet/shared/errors';
 import { isNodeId } from '@launchfleet/shared/messages/index';
 
 /** What an enrolled node knows about itself. */

@@ -22,7 +22,7 @@ import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/trans
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createUser, fromSeed, type KeyPair } from '@nats-io/nkeys';
-import { type Result, ok, err, messageOf } from '@launchfleet/shared';
+import { type Result, ok, err, messageOf } from '@launchfleet/shared/errors';
 import {
   type Inventory,
   decodeEnrollReply,
