@@ -5,11 +5,16 @@ import type {
   SpawnResult,
   StdioTarget,
 } from '../ports/process-spawner.ts';
-import { buildSetupArgs, checkRequest, type StdioOpenFailurePolicy } from './exec-shim-protocol.ts';
+import {
+  buildSetupArgs,
+  checkRequest,
+  parseShimStatus,
+  type StdioOpenFailurePolicy,
+} from './exec-shim-protocol.ts';
 import { onChildExit, spawnAddon } from './native-spawn-addon.ts';
 import { PosixProcessSpawner } from './posix-spawner.ts';
 import { signalJobGroup, signalJobProcess } from './process-spawner.ts';
-import { followShim, spawnError } from './shim-follower.ts';
+import { spawnError } from './shim-follower.ts';
 
 /** Options of the direct spawner (the same as the other spawners'). */
 export interface DirectProcessSpawnerOptions {
@@ -72,13 +77,27 @@ export class DirectProcessSpawner implements ProcessSpawner {
     } catch (err) {
       return Promise.resolve({ ok: false, failure: spawnError(err) });
     }
-    const pid = child.pid;
-    return new Promise<SpawnResult>((resolve) => {
-      const run = followShim({ pid: () => (pid > 0 ? pid : undefined), requestWarnings, resolve, onExit });
-      // A child that failed its setup (an F record) is reaped and its exit dropped, as the shim's.
-      if (pid > 0) onChildExit(pid, (e) => run.exited(e));
-      run.complete(child.status);
-    });
+    // The status is complete (read to EOF in the addon): the spawn settles now. The child of a
+    // failed setup (an F record) is reaped and its exit dropped, as the shim's is.
+    const report = parseShimStatus(child.status);
+    if (report.failure) return Promise.resolve({ ok: false, failure: report.failure });
+    if (child.pid <= 0)
+      return Promise.resolve({
+        ok: false,
+        failure: {
+          stage: 'spawn',
+          errno: 'EINVAL',
+          exitStatus: 78,
+          message: 'no process and no failure reported',
+        },
+      });
+    // Held for the job's lifetime: one closure. The exit comes on a later macrotask than this
+    // resolution in any case (the addon's SIGCHLD watcher); setImmediate keeps that explicit.
+    onChildExit(child.pid, (e) => setImmediate(onExit, e));
+    const warnings = [...requestWarnings, ...report.warnings];
+    return Promise.resolve(
+      warnings.length > 0 ? { ok: true, pid: child.pid, warnings } : { ok: true, pid: child.pid },
+    );
   }
 
   signal(pid: number, signal: NodeJS.Signals): boolean {

@@ -19,12 +19,6 @@ export interface ShimFollower {
   finish(result: SpawnResult): void;
   /** Reads the status channel until it ends. */
   follow(status: Readable): void;
-  /**
-   * Settles from the complete status text (the direct spawn reads it to EOF in the addon). A
-   * text with neither a failure nor a pid is a spawner bug, settled as a failure, never left
-   * pending.
-   */
-  complete(text: string): void;
 }
 
 export interface ShimFollowerOptions {
@@ -68,19 +62,6 @@ export function followShim(o: ShimFollowerOptions): ShimFollower {
       deliverExit();
     },
     finish,
-    complete: (all) => {
-      text = all.length <= maxStatusBytes ? all : all.slice(0, maxStatusBytes);
-      settle(true);
-      finish({
-        ok: false,
-        failure: {
-          stage: 'spawn',
-          errno: 'EINVAL',
-          exitStatus: 78,
-          message: 'no process and no failure reported',
-        },
-      });
-    },
     follow: (status) => {
       status.setEncoding('utf8');
       status.on('data', (chunk: string) => {

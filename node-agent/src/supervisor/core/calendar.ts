@@ -28,22 +28,25 @@ const DAY = 86_400_000;
 
 /** The offset function of an IANA time zone (or the process's default zone when `name` is undefined). */
 export function zoneOffset(name?: string): ZoneOffsetFn {
-  const fmt = new Intl.DateTimeFormat('en-US', {
-    timeZone: name,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-  });
+  // Built at the first use: a formatter reads ICU's time-zone data, 5 MB of resident memory
+  // that an agent without StartCalendarInterval jobs never needs (test/bench/RESULTS.md).
+  let fmt: Intl.DateTimeFormat | undefined;
   const cache = new Map<number, number>();
   return (utcMs: number): number => {
     // Offsets change on minute boundaries in every zone in use; cache per minute, bounded.
     const key = Math.floor(utcMs / MINUTE);
     const hit = cache.get(key);
     if (hit !== undefined) return hit;
+    fmt ??= new Intl.DateTimeFormat('en-US', {
+      timeZone: name,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
     const parts: Record<string, number> = {};
     for (const p of fmt.formatToParts(new Date(key * MINUTE)))
       if (p.type !== 'literal') parts[p.type] = Number(p.value);
