@@ -34,6 +34,8 @@
  *   spawn(path, argv, envp, fds), onExit(cb), capabilities: posix_spawn of the lf-exec shim and
  *     the reaping of its children, described in lf-spawn.c; spawnJob(options, envp, fds): the
  *     direct spawn (one exec per start), described in lf-direct.c.
+ *   userByName(name), userById(uid), groupByName(name): the account database on the thread
+ *     pool, described in lf-users.c.
  *   releaseFreeMemory() -> bool
  *     Gives the C heap's free pages back to the system: glibc's malloc_trim(0) (free chunks in
  *     every arena, not only the top of the heap), macOS's malloc_zone_pressure_relief; false
@@ -657,6 +659,8 @@ static napi_value js_release_free_memory(napi_env env, napi_callback_info info) 
 
 /* lf-spawn.c: spawn(), onExit(), capabilities. */
 int lf_spawn_init(napi_env env, napi_value exports);
+/* lf-users.c: userByName(), userById(), groupByName(). */
+int lf_users_init(napi_env env, napi_value exports);
 
 static napi_value init(napi_env env, napi_value exports) {
   instance *inst = calloc(1, sizeof *inst);
@@ -679,6 +683,10 @@ static napi_value init(napi_env env, napi_value exports) {
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   if (lf_spawn_init(env, exports) != 0) {
     throw_status(env, "lfnative: cannot set up spawn");
+    return NULL;
+  }
+  if (lf_users_init(env, exports) != 0) {
+    throw_status(env, "lfnative: cannot set up user lookups");
     return NULL;
   }
   return exports;

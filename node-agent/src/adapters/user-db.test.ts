@@ -197,3 +197,31 @@ test('RealUserDb: a refresh that started before invalidate() is dropped; a faile
     'the failed refresh is "not found", as a failed lookup',
   );
 });
+
+test('RealUserDb over the C library lookups: no command runs; answers checked and cached alike', async () => {
+  const asked: string[] = [];
+  const alice = { name: 'alice', uid: 501, gid: 20, home: '/home/alice', shell: '/bin/sh' };
+  const db = new RealUserDb({
+    platform: 'linux',
+    cacheTtlMs: 1000,
+    now: () => 0,
+    native: {
+      userByName: (n) => (
+        asked.push(`name ${n}`),
+        Promise.resolve(n === 'alice' || n === '501' ? alice : null)
+      ),
+      userById: (u) => (asked.push(`id ${u}`), Promise.resolve(u === 501 ? alice : null)),
+      groupByName: (n) => (
+        asked.push(`group ${n}`),
+        Promise.resolve(n === 'staff' ? { name: 'staff', gid: 20 } : null)
+      ),
+    },
+  });
+  assert.deepEqual(await db.userByName('alice'), alice);
+  assert.equal((await db.userById(501))?.name, 'alice');
+  assert.equal(await db.userByName('501'), undefined, 'an answer for another name is not this one');
+  assert.equal(await db.userById(7), undefined);
+  assert.deepEqual(await db.groupByName('staff'), { name: 'staff', gid: 20 });
+  await db.userByName('alice');
+  assert.deepEqual(asked, ['name alice', 'id 501', 'name 501', 'id 7', 'group staff']);
+});

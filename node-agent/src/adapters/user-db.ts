@@ -1,11 +1,37 @@
 import { execFile } from 'node:child_process';
 import type { GroupRecord, UserDb, UserRecord } from '../ports/user-db.ts';
+import { loadAddon } from './native-build.ts';
 
 /**
- * The account database through the OS's own tools, so NSS (LDAP, sssd) and Directory Services
- * answer, not just /etc/passwd: `getent passwd|group` on Linux; `id -P` (a master.passwd line)
- * and `dscl . -read /Groups/<name> PrimaryGroupID` on macOS.
+ * The account database as the OS answers it, so NSS (LDAP, sssd) and Directory Services answer,
+ * not just /etc/passwd: by default the C library's getpwnam_r/getpwuid_r/getgrnam_r on libuv's
+ * thread pool (the lfnative addon, lf-users.c: no process per lookup); with an injected
+ * CommandRunner, or without the addon, the OS's tools: `getent passwd|group` on Linux; `id -P`
+ * (a master.passwd line) and `dscl . -read /Groups/<name> PrimaryGroupID` on macOS.
  */
+
+/** The addon's lookups (lf-users.c); null = no such account or the lookup failed. */
+export interface NativeAccountLookups {
+  userByName(name: string): Promise<UserRecord | null>;
+  userById(uid: number): Promise<UserRecord | null>;
+  groupByName(name: string): Promise<GroupRecord | null>;
+}
+
+/** The addon's lookups, or undefined when the addon is not built (then the tools are used). */
+export function nativeAccountLookups(): NativeAccountLookups | undefined {
+  try {
+    const a = loadAddon('lfnative') as Partial<NativeAccountLookups>;
+    if (
+      typeof a.userByName === 'function' &&
+      typeof a.userById === 'function' &&
+      typeof a.groupByName === 'function'
+    )
+      return a as NativeAccountLookups;
+  } catch {
+    // no addon
+  }
+  return undefined;
+}
 
 /** Runs a command; resolves with its exit code and stdout (never rejects for a non-zero exit). */
 export type CommandRunner = (
@@ -30,7 +56,10 @@ export const execCommand: CommandRunner = (file, args) =>
 /** Options of the real user database. */
 export interface RealUserDbOptions {
   readonly platform?: NodeJS.Platform;
+  /** Look up through these commands (getent, id, dscl) instead of the C library. */
   readonly run?: CommandRunner;
+  /** Default: the addon's lookups, unless `run` is given. */
+  readonly native?: NativeAccountLookups;
   /** How long an answer (found or not) is reused. Default 30 s; 0 disables the cache. */
   readonly cacheTtlMs?: number;
   /** Clock for the cache (injected for tests). */
@@ -101,6 +130,7 @@ interface CacheEntry {
 export class RealUserDb implements UserDb {
   readonly #platform: NodeJS.Platform;
   readonly #run: CommandRunner;
+  readonly #native: NativeAccountLookups | undefined;
   readonly #ttl: number;
   readonly #now: () => number;
   readonly #cache = new Map<string, CacheEntry>();
@@ -110,6 +140,7 @@ export class RealUserDb implements UserDb {
   constructor(options: RealUserDbOptions = {}) {
     this.#platform = options.platform ?? process.platform;
     this.#run = options.run ?? execCommand;
+    this.#native = options.native ?? (options.run ? undefined : nativeAccountLookups());
     this.#ttl = options.cacheTtlMs ?? 30_000;
     this.#now = options.now ?? Date.now;
   }
@@ -136,6 +167,12 @@ export class RealUserDb implements UserDb {
   }
 
   async #user(key: string, by: 'name' | 'id'): Promise<UserRecord | undefined> {
+    if (this.#native) {
+      const rec =
+        by === 'name' ? await this.#native.userByName(key) : await this.#native.userById(Number(key));
+      // Answers are checked against the question, as the tools' are.
+      return rec && (by === 'name' ? rec.name : String(rec.uid)) === key ? rec : undefined;
+    }
     const r =
       this.#platform === 'darwin'
         ? await this.#run('/usr/bin/id', ['-P', key])
@@ -148,6 +185,10 @@ export class RealUserDb implements UserDb {
   }
 
   async #group(name: string): Promise<GroupRecord | undefined> {
+    if (this.#native) {
+      const rec = await this.#native.groupByName(name);
+      return rec?.name === name ? rec : undefined;
+    }
     if (this.#platform === 'darwin') {
       const r = await this.#run('/usr/bin/dscl', ['.', '-read', `/Groups/${name}`, 'PrimaryGroupID']);
       return r.code === 0 ? parseDsclGroup(name, r.stdout) : undefined;
