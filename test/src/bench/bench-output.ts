@@ -29,11 +29,11 @@ export interface Row {
   readonly anchorName?: string;
 }
 
-/** A pass/fail target from issue 3, evaluated on a metric. */
+/** A pass/fail target (issues 3 and 19), evaluated on a metric. */
 export interface Target {
   readonly name: string;
   readonly metric: string;
-  readonly op: '<=' | '<';
+  readonly op: '<=' | '<' | '>=';
   readonly limit: number;
   readonly unit: string;
 }
@@ -66,10 +66,12 @@ export function machineInfo(): MachineInfo {
   };
 }
 
-/** Is the target met by `value`, and by how much (limit - value, positive = headroom)? */
+/** Is the target met by `value`, and by how much (positive = headroom, negative = missed by)? */
 export function judge(t: Target, value: number): { met: boolean; margin: number } {
-  const met = Number.isFinite(value) && (t.op === '<=' ? value <= t.limit : value < t.limit);
-  return { met, margin: round(t.limit - value) };
+  const met =
+    Number.isFinite(value) &&
+    (t.op === '<=' ? value <= t.limit : t.op === '<' ? value < t.limit : value >= t.limit);
+  return { met, margin: round(t.op === '>=' ? value - t.limit : t.limit - value) };
 }
 
 /** Formats a number for a table cell. */
@@ -122,7 +124,7 @@ export function renderResult(
       const j = judge(t, v);
       return [t.name, `${t.op} ${t.limit} ${t.unit}`, cell(v), j.met ? 'MET' : 'NOT MET', cell(j.margin)];
     });
-    out.push('', table(['target (issue 3)', 'limit', 'measured', 'verdict', 'margin'], lines));
+    out.push('', table(['target', 'limit', 'measured', 'verdict', 'margin'], lines));
   }
   for (const n of r.notes) out.push(`note: ${n}`);
   return out.join('\n');

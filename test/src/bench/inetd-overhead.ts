@@ -181,6 +181,10 @@ async function main(): Promise<void> {
       (metrics[`ours.${mode}.firstByteP99Ms`] ?? Number.NaN) -
         (metrics[`sd.${mode}.firstByteP99Ms`] ?? Number.NaN),
     );
+    metrics[`ratio.${mode}.connPerSec`] = round(
+      (metrics[`ours.${mode}.connPerSec`] ?? Number.NaN) / (metrics[`sd.${mode}.connPerSec`] ?? Number.NaN),
+      3,
+    );
   }
   const an = `systemd-socket-activate --accept --inetd (${sdVersion})`;
   const row = (what: string, unit: string, key: string) => ({
@@ -211,6 +215,8 @@ async function main(): Promise<void> {
       row("sequential split: connect -> job's main() p99", 'ms', 'seq.toStartP99Ms'),
       row('sequential: activator CPU per connection', 'ms', 'seq.cpuMsPerConn'),
       row(`concurrency ${C}: activator CPU per connection`, 'ms', 'conc.cpuMsPerConn'),
+      { what: 'connections/s, ours / anchor, sequential', unit: 'x', ours: 'ratio.seq.connPerSec' },
+      { what: `connections/s, ours / anchor, concurrency ${C}`, unit: 'x', ours: 'ratio.conc.connPerSec' },
       {
         what: 'overhead over the anchor, sequential first byte p99',
         unit: 'ms',
@@ -229,6 +235,20 @@ async function main(): Promise<void> {
         op: '<=',
         limit: 5,
         unit: 'ms',
+      },
+      {
+        name: "issue 19: connections/s >= the anchor's, sequential",
+        metric: 'ratio.seq.connPerSec',
+        op: '>=',
+        limit: 1,
+        unit: 'x',
+      },
+      {
+        name: `issue 19: connections/s >= the anchor's, concurrency ${C}`,
+        metric: 'ratio.conc.connPerSec',
+        op: '>=',
+        limit: 1,
+        unit: 'x',
       },
     ],
     notes: [

@@ -173,6 +173,12 @@ async function main(): Promise<void> {
   metrics['ours.agentRssMB'] = round(agentRss, 1);
   metrics['ours.firstActivationMs'] = round(firsts[0]?.firstByteMs ?? Number.NaN);
   metrics['sd.firstActivationMs'] = round(firsts[1]?.firstByteMs ?? Number.NaN);
+  metrics['ratio.firstByteP50'] = round(oFirst.p50 / aFirst.p50, 3);
+  metrics['ratio.firstByteP99'] = round(oFirst.p99 / aFirst.p99, 3);
+  metrics['ratio.firstActivation'] = round(
+    (firsts[0]?.firstByteMs ?? Number.NaN) / (firsts[1]?.firstByteMs ?? Number.NaN),
+    3,
+  );
   metrics['overhead.firstByteP50Ms'] = round(oFirst.p50 - aFirst.p50);
   metrics['overhead.firstByteP99Ms'] = round(oFirst.p99 - aFirst.p99);
   const sd = `systemd-socket-activate (${socketActivateVersion(bin)})`;
@@ -262,6 +268,9 @@ async function main(): Promise<void> {
         anchorName: sd,
       },
       { what: 'agent process RSS at the end (what every spawn forks)', unit: 'MB', ours: 'ours.agentRssMB' },
+      { what: 'ours / anchor, first byte p50', unit: 'x', ours: 'ratio.firstByteP50' },
+      { what: 'ours / anchor, first byte p99', unit: 'x', ours: 'ratio.firstByteP99' },
+      { what: 'ours / anchor, first activation after load', unit: 'x', ours: 'ratio.firstActivation' },
       { what: 'overhead over the anchor, first byte p50', unit: 'ms', ours: 'overhead.firstByteP50Ms' },
       { what: 'overhead over the anchor, first byte p99', unit: 'ms', ours: 'overhead.firstByteP99Ms' },
     ],
@@ -272,6 +281,27 @@ async function main(): Promise<void> {
         op: '<=',
         limit: 5,
         unit: 'ms',
+      },
+      {
+        name: 'issue 19: cold activation / anchor, p50',
+        metric: 'ratio.firstByteP50',
+        op: '<=',
+        limit: 1.2,
+        unit: 'x',
+      },
+      {
+        name: 'issue 19: cold activation / anchor, p99',
+        metric: 'ratio.firstByteP99',
+        op: '<=',
+        limit: 1.2,
+        unit: 'x',
+      },
+      {
+        name: 'issue 19: first activation after load / anchor',
+        metric: 'ratio.firstActivation',
+        op: '<=',
+        limit: 2,
+        unit: 'x',
       },
     ],
     notes: [

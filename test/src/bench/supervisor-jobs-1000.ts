@@ -13,6 +13,8 @@
  * in the same window as a fourth process.
  *
  * Targets (issue 3): RSS <= 120 MB and idle CPU <= 0.5 % of a core with 1,000 loaded jobs.
+ * Issue 19: the agent process's RSS and peak within 1.5x supervisord's in the same run, and its
+ * idle CPU below supervisord's. The agent process with 0 jobs (its floor) is measured beside it.
  */
 import type { ChildProcess } from 'node:child_process';
 import { emit, intArg, machineInfo, parseArgs, type BenchResult } from './bench-output.ts';
@@ -102,6 +104,8 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   let sd: Supervisord | undefined;
   let agent: RealAgent | undefined;
+  /** The agent process with no job: its floor, measured in the same window. */
+  let agentFloor: RealAgent | undefined;
   const workers: ChildProcess[] = [];
   const jobLists: ProcSample[][] = [];
   try {
@@ -121,6 +125,7 @@ async function main(): Promise<void> {
     if (withRealAgent) {
       try {
         agent = await startRealAgent(labels('real', jobs).map(sleeperJob), 'sleep');
+        agentFloor = await startRealAgent([], 'sleep');
       } catch (err) {
         // auto: the agent process is another component's work in progress; report, measure the rest.
         if (realAgentArg === 'yes') throw err;
@@ -148,11 +153,11 @@ async function main(): Promise<void> {
     if (agent && agentJobs.length !== jobs)
       throw new Error(`before measuring: the agent process runs ${agentJobs.length} of ${jobs}`);
 
-    const [o, f, s, a] = await measure(
-      [oursPid, floorPid, sd.pid, ...(agent ? [agent.pid] : [])],
+    const [o, f, s, a, af] = await measure(
+      [oursPid, floorPid, sd.pid, ...(agent && agentFloor ? [agent.pid, agentFloor.pid] : [])],
       idleSeconds,
     );
-    if (!o || !f || !s || (agent && !a)) throw new Error('measurement lost a process');
+    if (!o || !f || !s || (agent && (!a || !af))) throw new Error('measurement lost a process');
 
     // Did any job die and get respawned meanwhile? (Then "idle" was not idle.)
     const same = (before: ProcSample[], pid: number): number => {
@@ -165,6 +170,8 @@ async function main(): Promise<void> {
     const agentAllRunningMs = agent?.allRunningMs ?? Number.NaN;
     const agentStopMs = agent ? await agent.stop() : Number.NaN;
     agent = undefined;
+    await agentFloor?.stop();
+    agentFloor = undefined;
 
     ours.send({ type: 'memory' });
     const mem = await nextMessage(ours, 'memory', 10_000);
@@ -213,6 +220,15 @@ async function main(): Promise<void> {
       metrics['agent.stopMs'] = round(agentStopMs, 1);
       metrics['agent.respawnedInWindow'] = agentRespawned;
       metrics['agent.jobsLeftAfterStop'] = aliveSame(agentJobs);
+      metrics['ratio.agentRss'] = round(a.rssMB / s.rssMB, 2);
+      metrics['ratio.agentRssPeak'] = round(a.rssPeakMB / s.rssPeakMB, 2);
+      metrics['ratio.agentCpu'] = round(a.cpuPct / s.cpuPct, 2);
+    }
+    if (af && a) {
+      metrics['agentFloor.rssMB'] = af.rssMB;
+      metrics['agentFloor.rssPeakMB'] = af.rssPeakMB;
+      metrics['agentFloor.cpuPct'] = af.cpuPct;
+      metrics['agent.perJobKB'] = round(((a.rssMB - af.rssMB) * 1000) / jobs, 1);
     }
     const result: BenchResult = {
       bench: 'supervisor-jobs-1000',
@@ -294,6 +310,14 @@ async function main(): Promise<void> {
                 anchor: 'supervisord.cpuPctMax10s',
                 anchorName: 'supervisord 4.2',
               },
+              { what: 'agent process with 0 jobs (its floor): RSS', unit: 'MB', ours: 'agentFloor.rssMB' },
+              { what: 'agent process with 0 jobs: RSS peak', unit: 'MB', ours: 'agentFloor.rssPeakMB' },
+              { what: 'agent process with 0 jobs: idle CPU', unit: '% core', ours: 'agentFloor.cpuPct' },
+              {
+                what: 'agent process: RSS per loaded job, (agent - floor) / jobs',
+                unit: 'KB',
+                ours: 'agent.perJobKB',
+              },
               {
                 what: 'agent process: start until all run',
                 unit: 'ms',
@@ -355,6 +379,27 @@ async function main(): Promise<void> {
         ...(a
           ? ([
               {
+                name: 'issue 19: agent RSS / supervisord RSS',
+                metric: 'ratio.agentRss',
+                op: '<=',
+                limit: 1.5,
+                unit: 'x',
+              },
+              {
+                name: 'issue 19: agent RSS peak / supervisord RSS peak',
+                metric: 'ratio.agentRssPeak',
+                op: '<=',
+                limit: 1.5,
+                unit: 'x',
+              },
+              {
+                name: 'issue 19: agent idle CPU / supervisord idle CPU',
+                metric: 'ratio.agentCpu',
+                op: '<',
+                limit: 1,
+                unit: 'x',
+              },
+              {
                 name: `agent process: RSS with ${jobs} jobs`,
                 metric: 'agent.rssMB',
                 op: '<=',
@@ -400,7 +445,7 @@ async function main(): Promise<void> {
         `supervisord: ${sdRunning} of ${jobs} RUNNING per supervisorctl before the window`,
         'ours = the supervisor alone in a worker (DomainManager + real adapters, no NATS link, no control API, no metrics)',
         a
-          ? 'agent process = launchfleet-agent (main.ts) standalone: supervisor + control API + metrics endpoint, no controller link'
+          ? "agent process = launchfleet-agent (main.ts) standalone, with its bin's Node flags: supervisor + control API + metrics endpoint, no controller link; nobody calls its control API or scrapes it during the run (gRPC and the exposition load at first use); its floor = the same with 0 jobs"
           : 'agent process (main.ts) not measured: not built, or --real-agent=no',
       ],
     };
@@ -409,6 +454,7 @@ async function main(): Promise<void> {
     for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
     await sd?.stop();
     await agent?.stop();
+    await agentFloor?.stop();
     for (const l of jobLists) killIfSame(l);
   }
 }
