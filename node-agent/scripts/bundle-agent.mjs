@@ -95,6 +95,12 @@ writeFileSync(join(out, 'control-proto.json'), JSON.stringify(root.toJSON()));
 
 for (const f of ['lfnative.node', 'lf-exec']) copyFileSync(join(nativeDir, f), join(out, f));
 
+// The agent's Node flags, from its bin's #! line (one source; the reasons are written there). The
+// single file runs with them as if they were on its command line (SEA execArgv, Node >= 24.6).
+const shebang = readFileSync(join(agentRoot, 'bin', 'launchfleet-agent.js'), 'utf8').split('\n', 1)[0];
+const execArgv =
+  /^#!\S*env -S node((?:\s+--\S+)*)\s*$/.exec(shebang)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+
 writeFileSync(
   join(out, 'sea-config.json'),
   JSON.stringify(
@@ -102,6 +108,7 @@ writeFileSync(
       main: join(out, 'agent.cjs'),
       output: join(out, 'sea-prep.blob'),
       disableExperimentalSEAWarning: true,
+      execArgv,
       useSnapshot: false,
       useCodeCache: false,
       assets: Object.fromEntries(
