@@ -37,6 +37,9 @@ interface StateFile {
   readonly jobs: Readonly<Record<string, JobRecord>>;
 }
 
+/** How soon a failed write of the state file is tried again. */
+const retryMs = 2000;
+
 export class StateStore {
   private readonly fs: FileSystemPort;
   readonly file: string;
@@ -54,6 +57,9 @@ export class StateStore {
   private shuttingDown = false;
   private writing: Promise<void> | undefined;
   private dirty = false;
+  /** Failed writes in a row (a full or read-only disk), and the timer of the next attempt. */
+  private failedWrites = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(fs: FileSystemPort, file: string, boot: string, log: SupervisorLog) {
     this.fs = fs;
@@ -199,9 +205,27 @@ export class StateStore {
         try {
           await this.fs.writeFileAtomic(this.file, JSON.stringify(doc) + '\n', 0o600);
         } catch (e) {
-          this.log('error', 'state', `cannot write ${this.file}: ${messageOf(e)}`);
+          // A full or read-only disk: what changed stays in memory and is written when the disk
+          // takes it again, not only at the next change (the pids recorded here are what the
+          // next agent reaps after a crash; a missed one would run twice). Logged once per outage.
+          this.dirty = true;
+          this.log(
+            this.failedWrites++ === 0 ? 'error' : 'debug',
+            'state',
+            `cannot write ${this.file} (retried every ${retryMs / 1000} s): ${messageOf(e)}`,
+          );
+          if (!this.retryTimer) {
+            this.retryTimer = setTimeout(() => {
+              this.retryTimer = undefined;
+              this.schedule();
+            }, retryMs);
+            this.retryTimer.unref();
+          }
           return;
         }
+        if (this.failedWrites > 0)
+          this.log('info', 'state', `${this.file} written again after ${this.failedWrites} failed attempts`);
+        this.failedWrites = 0;
       }
     };
     this.writing = run().finally(() => {
