@@ -69,6 +69,13 @@ export interface ReconcilerOptions {
   readonly onPass?: (actions: readonly ReconcileAction[]) => void;
 }
 
+/**
+ * How long an action that threw (an I/O error: a full or read-only state directory) waits before
+ * it is tried again. Not on every pass: the failed write touched the managed directory, whose
+ * watch asks for the next pass at once (a busy loop that logged and emitted on every turn).
+ */
+const ioRetryMs = 5000;
+
 /** Codes worth retrying on the next pass (the condition is transient). */
 const retryableCodes = new Set<number>([LaunchdCode.DOMAIN_TEARING_DOWN, LaunchdCode.EIO]);
 
@@ -76,13 +83,18 @@ export class Reconciler {
   readonly #o: ReconcilerOptions;
   readonly #desired = new Map<string, DesiredEntry>();
   readonly #records = new Map<string, Record_>();
-  readonly #failures = new Map<string, FailureRecord & { readonly reason: string }>();
+  readonly #failures = new Map<
+    string,
+    FailureRecord & { readonly reason: string; readonly retryAtMs?: number }
+  >();
   #applied = new Map<string, AppliedVersion>();
   #revision = 0;
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
   #saving: Promise<void> = Promise.resolve();
+  /** The last save failed: saved again on the next pass (the disk may have room again). */
+  #unsaved = false;
   #passes = 0;
 
   constructor(o: ReconcilerOptions) {
@@ -222,6 +234,7 @@ export class Reconciler {
 
   async #pass(): Promise<void> {
     this.#passes++;
+    if (this.#unsaved) this.#persist();
     const observed = await this.#observe();
     const desired: DesiredJob[] = [...this.#desired.values()].map((d) => ({
       label: d.bundle.label,
@@ -243,6 +256,15 @@ export class Reconciler {
         await this.#act(a);
       } catch (e) {
         this.#o.log('error', a.label, `${a.type} in ${a.target} failed: ${messageOf(e)}`);
+        if (a.type === 'load')
+          this.#failures.set(jobKey(a.target, a.label), {
+            target: a.target,
+            label: a.label,
+            version: a.version,
+            retryable: false,
+            reason: 'internal',
+            retryAtMs: this.#o.wallMs() + ioRetryMs,
+          });
         this.#o.emit({
           kind: 'load-failed',
           label: a.label,
@@ -291,7 +313,10 @@ export class Reconciler {
         label: r.label,
         version: r.version,
       })),
-      failures: [...this.#failures.values()],
+      // An I/O failure holds its job back until its retry time, then the plan tries it again.
+      failures: [...this.#failures.values()].filter(
+        (f) => f.retryAtMs === undefined || f.retryAtMs > this.#o.wallMs(),
+      ),
     };
   }
 
@@ -541,10 +566,22 @@ export class Reconciler {
     const bundles = [...this.#desired.values()].map((d) => ({ raw: d.raw, acceptedAt: d.acceptedAt }));
     const applied = new Map(this.#applied);
     const revision = this.#revision;
+    const retry = this.#unsaved;
     this.#saving = this.#saving
       .then(() => this.#o.store.save(bundles, applied, revision))
-      .catch((e: unknown) =>
-        this.#o.log('error', 'link', `cannot persist the desired state: ${messageOf(e)}`),
-      );
+      .then(() => {
+        if (this.#unsaved)
+          this.#o.log('info', 'link', `desired state persisted again (${this.#o.store.path})`);
+        this.#unsaved = false;
+      })
+      .catch((e: unknown) => {
+        this.#unsaved = true;
+        // Once per outage at error level; the retries (one per pass) at debug.
+        this.#o.log(
+          retry ? 'debug' : 'error',
+          'link',
+          `cannot persist the desired state to ${this.#o.store.path} (kept in memory, retried on each pass): ${messageOf(e)}`,
+        );
+      });
   }
 }
