@@ -11,7 +11,7 @@ import {
   UnavailableError,
 } from '@launchfleet/shared';
 import { UnauthenticatedError } from '../auth/unauthenticated-error.ts';
-import { statusName, statusOf, toServiceError } from './status.ts';
+import { brokerUnavailableKey, statusName, statusOf, toServiceError } from './status.ts';
 
 test('every error class maps to its gRPC code', () => {
   const cases: [unknown, status][] = [
@@ -38,4 +38,20 @@ test('service errors keep domain messages and hide unexpected ones', () => {
   assert.doesNotMatch(hidden.details, /secret/);
   assert.equal(statusName(status.PERMISSION_DENIED), 'PERMISSION_DENIED');
   assert.equal(statusName(status.OK), 'OK');
+});
+
+test('nats.js errors of a broker that does not answer are UNAVAILABLE, with a message that says so', async () => {
+  const nats = await import('@nats-io/transport-node');
+  for (const e of [
+    new nats.TimeoutError(),
+    new nats.ClosedConnectionError(),
+    new nats.NoRespondersError('$JS.API.STREAM.INFO.x'),
+    new nats.RequestError('no answer'),
+  ]) {
+    assert.equal(statusOf(e), status.UNAVAILABLE, e.name);
+    assert.match(toServiceError(e).details, /message broker \(NATS\) did not answer .*retry/);
+    assert.deepEqual(toServiceError(e).metadata.get(brokerUnavailableKey), ['1']);
+  }
+  // A nats.js permission error is a bug of ours, not an outage.
+  assert.equal(statusOf(new nats.PermissionViolationError('x', 'publish', 'lf.x')), status.INTERNAL);
 });

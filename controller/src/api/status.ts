@@ -10,6 +10,7 @@
  * | PermissionDeniedError | PERMISSION_DENIED  | the role does not allow the method               |
  * | UnauthenticatedError  | UNAUTHENTICATED    | no token, or an unknown one                      |
  * | UnavailableError      | UNAVAILABLE        | NATS/JetStream not reachable                     |
+ * | nats.js: no answer    | UNAVAILABLE        | the broker timed out, is gone or has no responder |
  * | TimeoutError          | DEADLINE_EXCEEDED  |                                                  |
  * | InternalError, other  | INTERNAL           | message replaced: internals never leak           |
  */
@@ -25,8 +26,30 @@ import {
 } from '@launchfleet/shared';
 import { UnauthenticatedError } from '../auth/unauthenticated-error.ts';
 
+/**
+ * Errors nats.js raises when the broker does not answer (killed, partitioned, no JetStream
+ * leader): a handler lets them through unclassified, and without this the caller saw "internal
+ * error" while the controller only waited for the broker to come back (docs/fault-suite.md).
+ */
+const brokerUnavailableNames = new Set([
+  'TimeoutError',
+  'ClosedConnectionError',
+  'ConnectionError',
+  'DrainingConnectionError',
+  'NoResponders',
+  'RequestError',
+]);
+
+function brokerUnavailable(e: unknown): e is Error {
+  return e instanceof Error && brokerUnavailableNames.has(e.name);
+}
+
+/** Trailer set when the broker did not answer: the CLI tells it from an unreachable controller. */
+export const brokerUnavailableKey = 'lf-broker-unavailable';
+
 /** The gRPC code for an error thrown by a handler. */
 export function statusOf(e: unknown): status {
+  if (brokerUnavailable(e)) return status.UNAVAILABLE;
   if (e instanceof InvalidArgumentError) return status.INVALID_ARGUMENT;
   if (e instanceof NotFoundError) return status.NOT_FOUND;
   if (e instanceof ConflictError) return status.ABORTED;
@@ -42,11 +65,16 @@ export function statusOf(e: unknown): status {
 export function toServiceError(e: unknown): ServiceError {
   const code = statusOf(e);
   const known = code !== status.INTERNAL || e instanceof InternalError;
-  const details = known && e instanceof Error ? e.message : 'internal error; see the controller log';
+  const details = brokerUnavailable(e)
+    ? `the message broker (NATS) did not answer (${e.message}); the change may not have been made: retry`
+    : known && e instanceof Error
+      ? e.message
+      : 'internal error; see the controller log';
   const err = new Error(details) as ServiceError;
   err.code = code;
   err.details = details;
   err.metadata = new Metadata();
+  if (brokerUnavailable(e)) err.metadata.set(brokerUnavailableKey, '1');
   return err;
 }
 

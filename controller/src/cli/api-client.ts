@@ -15,6 +15,7 @@ import {
   type ClientReadableStream,
 } from '@grpc/grpc-js';
 import { type ServiceProto, loadFleetProto } from '../api/proto.ts';
+import { brokerUnavailableKey } from '../api/status.ts';
 
 /** Global options every API command understands. */
 export interface GlobalOptions {
@@ -131,6 +132,9 @@ export class ApiClient {
     const d = e.details || e.message;
     switch (e.code) {
       case status.UNAVAILABLE: {
+        // The controller answered, but its broker did not (controller/src/api/status.ts marks it).
+        if (e.metadata?.get(brokerUnavailableKey)[0] !== undefined)
+          return new CliError(`UNAVAILABLE: the controller at ${this.server} answered: ${d}`);
         const why = /ECONNREFUSED|connection refused/i.test(d)
           ? 'connection refused'
           : /ENOTFOUND|getaddrinfo/i.test(d)
