@@ -42,6 +42,11 @@ export interface LocalFleetOptions {
    * scripts/build-agent.sh). Default: node-agent/bin/launchfleet-agent.js under this Node.
    */
   readonly agentExecutable?: string;
+  /**
+   * An agent's state directory by agent name (`agent` is the first one), absolute; default
+   * `<dir>/<name>/state`. The fault suite puts it on a small file system it mounts itself.
+   */
+  readonly agentStateDirs?: Readonly<Record<string, string>>;
 }
 
 /** A CLI result. */
@@ -74,6 +79,18 @@ export interface LocalFleet {
   killAgent(name: string): Promise<void>;
   /** Starts a killed agent again with its config and state (it reaps what its predecessor left). */
   restartAgent(name: string): Promise<void>;
+  /** SIGKILLs the nats-server (its store stays); the agents and the controller keep running. */
+  killBroker(): Promise<void>;
+  /** Starts the nats-server again with the same config and store; resolves when it is healthy. */
+  restartBroker(): Promise<void>;
+  /** The pid of an agent process (`agent` is the first one), if it runs. */
+  agentPid(name?: string): number | undefined;
+  /** Everything an agent process has logged (all its lives), read from its log file. */
+  agentLog(name?: string): Promise<string>;
+  /** The agent's run directory (its control socket, for lfctl --run-dir). */
+  runDir(name?: string): string;
+  /** The agent's state directory. */
+  stateDir(name?: string): string;
   /** Stops the controller (SIGTERM) and starts it again with the same config; resolves when its API answers. */
   restartController(): Promise<void>;
   /** The environment the CLI needs (server, CA, token). */
@@ -172,11 +189,24 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
         if (p.child.exitCode !== null || p.child.signalCode !== null) throw new Error(`${p.name} exited`);
     };
 
-    await start('nats', natsServerBin(), ['-c', join(dir, 'nats', 'nats.conf')]);
-    await eventually(async () => {
-      alive();
-      if (!(await fetch(`http://127.0.0.1:${natsMon}/healthz`)).ok) throw new Error('nats-server not ready');
-    }, 20_000);
+    const startBroker = async () => {
+      const p = await startProc(
+        'nats',
+        natsServerBin(),
+        ['-c', join(dir, 'nats', 'nats.conf')],
+        logFile('nats'),
+        cliEnv,
+      );
+      // First in the list: the cleanup stops it last.
+      procs.unshift(p);
+      await eventually(async () => {
+        alive();
+        if (!(await fetch(`http://127.0.0.1:${natsMon}/healthz`)).ok)
+          throw new Error('nats-server not ready');
+      }, 20_000);
+    };
+    await startBroker();
+    const stateDirOf = (name: string) => o.agentStateDirs?.[name] ?? join(dir, name, 'state');
 
     const startControllerProc = async () => {
       await start('controller', process.execPath, [
@@ -215,7 +245,7 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       await writeFile(
         join(home, 'agent.json'),
         JSON.stringify({
-          stateDir: 'state',
+          stateDir: stateDirOf(name),
           runDir: 'run',
           daemonDirectories: ['LaunchDaemons'],
           agentDirectories: ['LaunchAgents'],
@@ -230,7 +260,7 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
         }),
       );
       await start(...agentCommand(join(home, 'agent.json'), name));
-      const nodeFile = join(home, 'state', 'node.json');
+      const nodeFile = join(stateDirOf(name), 'node.json');
       await eventually(async () => {
         alive();
         if ((await stat(nodeFile)).size === 0) throw new Error(`${name} not enrolled yet`);
@@ -268,6 +298,21 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
         if (i >= 0) procs.splice(i, 1);
         await start(...agentCommand(join(dir, name, 'agent.json'), name));
       },
+      async killBroker() {
+        const p = procs.find((x) => x.name === 'nats');
+        if (!p?.child.pid) throw new Error('no nats-server process');
+        process.kill(-p.child.pid, 'SIGKILL');
+        await p.exited;
+        procs.splice(procs.indexOf(p), 1);
+      },
+      restartBroker: startBroker,
+      agentPid(name = 'agent') {
+        const p = procs.find((x) => x.name === name);
+        return p && p.child.exitCode === null && p.child.signalCode === null ? p.child.pid : undefined;
+      },
+      agentLog: (name = 'agent') => readFile(logFile(name), 'utf8').catch(() => ''),
+      runDir: (name = 'agent') => join(dir, name, 'run'),
+      stateDir: (name = 'agent') => stateDirOf(name),
       async restartController() {
         const i = procs.findIndex((x) => x.name === 'controller');
         const p = procs[i];
