@@ -365,6 +365,10 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       reconnect: false,
       maxReconnectAttempts: 0,
       timeoutMs: set.connectTimeoutMs ?? defaults.connectTimeoutMs,
+      // A link that dies silently is noticed within three heartbeat periods (a ping per period,
+      // closed at the second unanswered one): 30 s by default, inside the default offline
+      // threshold of 90 s, instead of the client's 4 to 6 minutes (docs/fault-suite.md).
+      pingIntervalMs: set.heartbeatMs ?? defaults.heartbeatMs,
     });
     nc = conn;
     const startedAt = o.clock.monotonicMs();

@@ -19,6 +19,12 @@ export interface NodeConnectOptions {
   readonly reconnect?: boolean;
   /** Connect timeout. Default: the client's (20 s). */
   readonly timeoutMs?: number;
+  /**
+   * How often the client pings the server; two unanswered pings close the connection. Default:
+   * the client's 2 minutes, which lets a link that died silently (no FIN, no RST) go unnoticed
+   * for 4 to 6 minutes. The fleet link sets it to its heartbeat period.
+   */
+  readonly pingIntervalMs?: number;
 }
 
 /** Connects as the enrolled node. */
@@ -34,6 +40,7 @@ export async function connectAsNode(id: NodeIdentity, o: NodeConnectOptions): Pr
     reconnectJitter: 1000,
     ...(o.reconnect === false && { reconnect: false }),
     ...(o.timeoutMs !== undefined && { timeout: o.timeoutMs }),
+    ...(o.pingIntervalMs !== undefined && { pingInterval: o.pingIntervalMs, maxPingOut: 2 }),
   });
 }
 
