@@ -478,8 +478,11 @@ export class Reporter {
         } catch (e) {
           // Keep it at the head and retry soon. An event the broker keeps refusing while the
           // connection is fine (it cannot be a connectivity problem) is dropped after 3 tries so
-          // it cannot block the others.
-          if (!s.nc.isClosed() && ++this.#headFailures >= 3) {
+          // it cannot block the others. No answer at all (a timeout) is not a refusal: on a link
+          // that died silently the connection still looks open until its pings fail, and the
+          // event must wait for the next connection (docs/fault-suite.md).
+          const unanswered = e instanceof Error && e.name === 'TimeoutError';
+          if (!s.nc.isClosed() && !unanswered && ++this.#headFailures >= 3) {
             this.#o.log('warn', 'link', `event dropped after 3 failed publishes: ${messageOf(e)}`);
             this.stats.eventsDropped++;
             this.#dropHead(jsKey, ev);
