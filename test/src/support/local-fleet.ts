@@ -17,6 +17,7 @@ import { makeTlsFiles } from './controller-fleet.ts';
 import { eventually } from './eventually.ts';
 import { freePorts, natsServerBin } from './nats-server.ts';
 import { repoRoot } from './paths.ts';
+import { type TcpProxy, startTcpProxy } from './tcp-proxy.ts';
 
 const run = promisify(execFile);
 const controllerBin = join(repoRoot, 'controller', 'bin', 'launchfleet-controller.js');
@@ -47,6 +48,8 @@ export interface LocalFleetOptions {
    * `<dir>/<name>/state`. The fault suite puts it on a small file system it mounts itself.
    */
   readonly agentStateDirs?: Readonly<Record<string, string>>;
+  /** The first agent reaches NATS through a TCP proxy (`agentProxy`), so a test can cut or silence its link alone. */
+  readonly proxyAgent?: boolean;
 }
 
 /** A CLI result. */
@@ -79,6 +82,8 @@ export interface LocalFleet {
   killAgent(name: string): Promise<void>;
   /** Starts a killed agent again with its config and state (it reaps what its predecessor left). */
   restartAgent(name: string): Promise<void>;
+  /** The proxy between the first agent and NATS, with `proxyAgent`. */
+  readonly agentProxy: TcpProxy | undefined;
   /** SIGKILLs the nats-server (its store stays); the agents and the controller keep running. */
   killBroker(): Promise<void>;
   /** Starts the nats-server again with the same config and store; resolves when it is healthy. */
@@ -125,10 +130,12 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
     }
     return parts.join('\n');
   };
+  let agentProxy: TcpProxy | undefined;
   const stop = async () => {
     // Reverse start order: the agent stops its jobs first, NATS goes last.
     for (const p of [...procs].reverse()) await stopProc(p);
     procs.length = 0;
+    await agentProxy?.close();
     await rm(dir, { recursive: true, force: true });
   };
   try {
@@ -253,7 +260,7 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
           sessions: { source: 'none' },
           metricsListen: metricsPort === null ? null : `127.0.0.1:${metricsPort}`,
           controller: {
-            natsUrls: [`nats://127.0.0.1:${natsPort}`],
+            natsUrls: [name === 'agent' && agentProxy ? agentProxy.url : `nats://127.0.0.1:${natsPort}`],
             bootstrapTokenFile: 'bootstrap-token',
             labels,
           },
@@ -267,6 +274,7 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       }, 60_000);
       return (JSON.parse(await readFile(nodeFile, 'utf8')) as { nodeId: string }).nodeId;
     };
+    if (o.proxyAgent) agentProxy = await startTcpProxy(natsPort);
     const nodeId = await startAgentProc('agent', agentMetricsPort, {});
     const extraNodeIds: Record<string, string> = {};
     for (const a of o.extraAgents ?? []) extraNodeIds[a.name] = await startAgentProc(a.name, null, a.labels);
@@ -285,6 +293,7 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       adminToken,
       nodeId,
       extraNodeIds,
+      agentProxy,
       async killAgent(name) {
         const p = procs.find((x) => x.name === name);
         if (!p?.child.pid) throw new Error(`no agent process ${name}`);

@@ -19,6 +19,13 @@ export interface TcpProxy {
    * looks alive (connect, ping, core messages) but never answers a JetStream call.
    */
   stallJetStream(on: boolean): void;
+  /**
+   * A link that dies silently: while on, nothing passes in either direction and no connection is
+   * closed (no FIN, no RST), as when a route or a NAT entry vanishes. New connections are accepted
+   * and get nothing either. `silence(false)` ends it the way such an outage ends: the connections
+   * of the silent period are gone for good (destroyed), new ones work.
+   */
+  silence(on: boolean): void;
   /** Client connections open through the proxy now. */
   openConnections(): number;
 }
@@ -29,6 +36,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const clients = new Set<Socket>();
   let server: Server | undefined;
   let stallJs = false;
+  let silent = false;
+  /** Sockets that lived through a silent period: dropped when it ends. */
+  const silenced = new Set<Socket>();
   const listen = (): Promise<void> =>
     new Promise((resolve, reject) => {
       const s = createServer((client) => {
@@ -45,11 +55,15 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         };
         client.on('error', drop).on('close', drop);
         upstream.on('error', drop).on('close', drop);
+        if (silent) silenced.add(client).add(upstream);
         client.on('data', (chunk: Buffer) => {
+          if (silent) return;
           if (stallJs && chunk.includes('$JS.API')) return;
           upstream.write(chunk);
         });
-        upstream.pipe(client);
+        upstream.on('data', (chunk: Buffer) => {
+          if (!silent) client.write(chunk);
+        });
       });
       s.once('error', reject);
       s.listen(port, '127.0.0.1', () => {
@@ -75,6 +89,16 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     close: cut,
     stallJetStream: (on) => {
       stallJs = on;
+    },
+    silence: (on) => {
+      if (on) {
+        silent = true;
+        for (const sock of sockets) silenced.add(sock);
+        return;
+      }
+      silent = false;
+      for (const sock of silenced) sock.destroy();
+      silenced.clear();
     },
     openConnections: () => clients.size,
   };
