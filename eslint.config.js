@@ -25,7 +25,16 @@ const ioModules = [
 ];
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/build/**', 'node_modules/**', '**/*.d.ts', 'coverage/**'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/build/**',
+      'node_modules/**',
+      '**/*.d.ts',
+      'coverage/**',
+      'controller/src/gen/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

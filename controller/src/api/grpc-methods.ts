@@ -25,8 +25,6 @@ import type { CallContext } from './fleet-handlers.ts';
 import { statusName, statusOf, toServiceError } from './status.ts';
 import { writeWithBackPressure } from './stream-drain.ts';
 
-type Obj = Record<string, unknown>;
-
 /** What every call of every service needs from the server. */
 export interface CallPolicy {
   /** The server's token check (throws UnauthenticatedError). */
@@ -38,9 +36,12 @@ export interface CallPolicy {
   readonly log: (line: string) => void;
 }
 
-/** A unary method: the response, or a thrown shared error (mapped by status.ts). */
-export interface UnaryMethod {
-  readonly unary: (req: Obj, ctx: CallContext) => Promise<Obj>;
+/**
+ * A unary method: the response, or a thrown shared error (mapped by status.ts). `Req` and `Res`
+ * are the method's generated message types (fleet-messages.ts).
+ */
+export interface UnaryMethod<Req = never, Res extends object = object> {
+  readonly unary: (req: Req, ctx: CallContext) => Promise<Res>;
 }
 
 /**
@@ -48,11 +49,11 @@ export interface UnaryMethod {
  * with the mapped status). `send` waits while the client's buffer is full; `signal` aborts when
  * the client cancels or goes away.
  */
-export interface StreamMethod {
+export interface StreamMethod<Req = never, Msg extends object = object> {
   readonly stream: (
-    req: Obj,
+    req: Req,
     ctx: CallContext,
-    send: (msg: Obj) => Promise<void>,
+    send: (msg: Msg) => Promise<void>,
     signal: AbortSignal,
   ) => Promise<void>;
 }
@@ -108,17 +109,23 @@ export async function runUnderPolicy(
   return failure;
 }
 
+/** A service's methods by name, each with its own message types. */
+export type ServiceMethods<M extends string> = Readonly<Record<M, UnaryMethod | StreamMethod>>;
+
+/** What the call policy needs of a request before the handler sees it (its audit target). */
+export type RawRequest = Readonly<Record<string, unknown>>;
+
 export function serviceImpl<M extends string>(
   p: CallPolicy,
   rules: Readonly<Record<M, MethodRule>>,
-  methods: Readonly<Record<M, UnaryMethod | StreamMethod>>,
-  targetOf: (method: M, req: Obj) => string,
+  methods: ServiceMethods<M>,
+  targetOf: (method: M, req: RawRequest) => string,
 ): UntypedServiceImplementation {
   /** Runs one call's policy and bookkeeping around `body`; resolves to the failure, if any. */
   const run = (
     method: M,
     md: Metadata,
-    req: Obj,
+    req: RawRequest,
     body: (ctx: CallContext) => Promise<void>,
   ): Promise<unknown> =>
     runUnderPolicy(p, method, rules[method], () => p.authenticate(md), targetOf(method, req), body);
@@ -127,22 +134,24 @@ export function serviceImpl<M extends string>(
   for (const method of Object.keys(rules) as M[]) {
     const m = methods[method];
     if ('stream' in m) {
-      impl[method] = (call: ServerWritableStream<Obj, Obj>) => {
+      impl[method] = (call: ServerWritableStream<RawRequest, object>) => {
         const ac = new AbortController();
         call.on('cancelled', () => ac.abort());
         call.on('close', () => ac.abort());
+        // proto-loader gives the request the generated `__Output` shape the handler declares.
+        const req = call.request as never;
         void run(method, call.metadata, call.request, (ctx) =>
-          m.stream(call.request, ctx, (msg) => writeWithBackPressure(call, msg, ac.signal), ac.signal),
+          m.stream(req, ctx, (msg) => writeWithBackPressure(call, msg, ac.signal), ac.signal),
         ).then((failure) => {
           if (failure === undefined) call.end();
           else call.destroy(toServiceError(failure));
         });
       };
     } else {
-      impl[method] = (call: ServerUnaryCall<Obj, Obj>, callback: sendUnaryData<Obj>) => {
-        let result: Obj = {};
+      impl[method] = (call: ServerUnaryCall<RawRequest, object>, callback: sendUnaryData<object>) => {
+        let result: object = {};
         void run(method, call.metadata, call.request, async (ctx) => {
-          result = await m.unary(call.request, ctx);
+          result = await m.unary(call.request as never, ctx);
         }).then((failure) => {
           if (failure === undefined) callback(null, result);
           else callback(toServiceError(failure));

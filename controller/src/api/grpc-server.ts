@@ -10,9 +10,9 @@ import type { ApiPrincipal, ApiTokenTable } from '../auth/api-tokens.ts';
 import { type FleetMethod, methodPolicy } from '../auth/core/roles.ts';
 import { UnauthenticatedError } from '../auth/unauthenticated-error.ts';
 import type { HostPort } from '../config/controller-config.ts';
-import type { FleetApp } from './fleet-handlers.ts';
-import { FleetHandlers } from './fleet-handlers.ts';
-import { type CallPolicy, type StreamMethod, type UnaryMethod, serviceImpl } from './grpc-methods.ts';
+import type { FleetMetrics } from '../metrics/fleet-metrics.ts';
+import { FleetHandlers, type FleetServices } from './fleet-handlers.ts';
+import { type CallPolicy, type RawRequest, type ServiceMethods, serviceImpl } from './grpc-methods.ts';
 import { fleetServiceName, loadFleetProto, rolloutServiceName } from './proto.ts';
 import { reflectionPackage } from './reflection.ts';
 import { addRolloutService } from './rollout-grpc.ts';
@@ -28,15 +28,16 @@ export interface GrpcServerOptions {
   readonly rollouts?: RolloutHandlers;
 }
 
-type Obj = Record<string, unknown>;
-
 /** A running API server. */
 export interface GrpcApi {
   readonly port: number;
   stop(): Promise<void>;
 }
 
-export async function startGrpcServer(app: FleetApp, o: GrpcServerOptions): Promise<GrpcApi> {
+export async function startGrpcServer(
+  app: FleetServices & { readonly metrics: FleetMetrics },
+  o: GrpcServerOptions,
+): Promise<GrpcApi> {
   const proto = loadFleetProto();
   const handlers = new FleetHandlers(app);
   const server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
@@ -59,7 +60,7 @@ export async function startGrpcServer(app: FleetApp, o: GrpcServerOptions): Prom
     clock: app.clock,
     log,
   };
-  const methods: Record<FleetMethod, UnaryMethod | StreamMethod> = {
+  const methods: ServiceMethods<FleetMethod> = {
     ApplyJob: { unary: (r, c) => handlers.ApplyJob(r, c) },
     DeleteJob: { unary: (r, c) => handlers.DeleteJob(r, c) },
     ListJobs: { unary: () => handlers.ListJobs() },
@@ -105,7 +106,7 @@ export async function startGrpcServer(app: FleetApp, o: GrpcServerOptions): Prom
 }
 
 /** What a call is about before the handler knows better (denied calls are audited with it). */
-function auditTarget(method: FleetMethod, req: Obj): string {
+function auditTarget(method: FleetMethod, req: RawRequest): string {
   const s = (k: string, max = 255) => (typeof req[k] === 'string' ? req[k].slice(0, max) : '');
   switch (method) {
     case 'ApplyJob': {

@@ -5,14 +5,12 @@
  */
 import type { Server } from '@grpc/grpc-js';
 import { type RolloutMethod, rolloutMethodPolicy } from '../auth/core/roles.ts';
-import { type CallPolicy, type StreamMethod, type UnaryMethod, serviceImpl } from './grpc-methods.ts';
+import { type CallPolicy, type RawRequest, type ServiceMethods, serviceImpl } from './grpc-methods.ts';
 import { loadRolloutProto } from './proto.ts';
 import type { RolloutHandlers } from './rollout-handlers.ts';
 
-type Obj = Record<string, unknown>;
-
 export function addRolloutService(server: Server, policy: CallPolicy, h: RolloutHandlers): void {
-  const methods: Record<RolloutMethod, UnaryMethod | StreamMethod> = {
+  const methods: ServiceMethods<RolloutMethod> = {
     StartRollout: { unary: (r, c) => h.StartRollout(r, c) },
     GetRollout: { unary: (r, c) => h.GetRollout(r, c) },
     ListRollouts: { unary: (r) => h.ListRollouts(r) },
@@ -22,7 +20,7 @@ export function addRolloutService(server: Server, policy: CallPolicy, h: Rollout
     RollbackRollout: { unary: (r, c) => h.command('rollback', r, c) },
     WatchRollout: { stream: (r, c, send, signal) => h.WatchRollout(r, c, send, signal) },
   };
-  const target = (_m: RolloutMethod, req: Obj): string =>
+  const target = (_m: RolloutMethod, req: RawRequest): string =>
     typeof req['rolloutId'] === 'string' ? req['rolloutId'].slice(0, 64) : '';
   server.addService(loadRolloutProto().service, serviceImpl(policy, rolloutMethodPolicy, methods, target));
 }

@@ -1,6 +1,7 @@
 /**
- * RolloutService handlers: wire messages (rollout.proto, as @grpc/proto-loader shapes them) to
- * the rollout service and back. Errors are the shared classes; rollout-grpc.ts maps them.
+ * RolloutService handlers: decode the request (rollout.proto's generated message types, see
+ * fleet-messages.ts), call the rollout service, encode the answer (rollout-view.ts). Errors are
+ * the shared classes; status.ts maps them.
  */
 import { InvalidArgumentError, UnavailableError, messageOf } from '@launchfleet/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,57 +10,51 @@ import type { CommandType, RolloutService, StartRolloutRequest } from '../rollou
 import type { RolloutStore } from '../rollout/rollout-store.ts';
 import { isFinished } from '../rollout/core/index.ts';
 import { decodeTarget, type CallContext } from './fleet-handlers.ts';
+import type * as m from './fleet-messages.ts';
 import { rolloutView } from './rollout-view.ts';
 
-type Obj = Record<string, unknown>;
 /** WatchRollout gives up after this many failed watches in a row. */
 const maxWatchFailures = 10;
-const str = (o: Obj, k: string): string => (typeof o[k] === 'string' ? o[k] : '');
-const num = (o: Obj, k: string): number => (typeof o[k] === 'number' ? o[k] : 0);
 
 /** A wire RolloutCount (oneof kind: nodes | percent) to a Count; `fallback` when unset. */
-export function decodeCount(v: unknown, fallback: Count, field: string): Count {
+export function decodeCount(v: m.RolloutCount | null | undefined, fallback: Count, field: string): Count {
   if (v === null || v === undefined) return fallback;
-  const o = v as Obj;
-  if (o['kind'] === 'nodes') return { n: num(o, 'nodes') };
-  if (o['kind'] === 'percent') return { percent: num(o, 'percent') };
+  if (v.kind === 'nodes') return { n: v.nodes ?? 0 };
+  if (v.kind === 'percent') return { percent: v.percent ?? 0 };
   throw new InvalidArgumentError(`${field}: give nodes or percent`, field);
 }
 
 const jobKinds: readonly JobKind[] = ['keep-alive', 'on-demand', 'timed'];
 
 /** A StartRolloutRequest message to the service's request. */
-export function decodeStart(req: Obj, by: string): StartRolloutRequest {
-  const waves = Array.isArray(req['waves'])
-    ? req['waves'].map((w, i) => decodeCount(w, { percent: 100 }, `waves.${i}`))
-    : [];
-  const strategy: RolloutStrategy =
-    req['allAtOnce'] === true
-      ? { kind: 'all-at-once' }
-      : {
-          kind: 'canary-waves',
-          canary: decodeCount(req['canary'], { n: 1 }, 'canary'),
-          waves: waves.length > 0 ? waves : [{ percent: 100 }],
-          maxUnavailable: decodeCount(req['maxUnavailable'], { n: 1 }, 'max_unavailable'),
-        };
-  const jobKind = str(req, 'jobKind');
-  if (jobKind !== '' && !jobKinds.includes(jobKind as JobKind))
+export function decodeStart(req: m.StartRolloutRequest, by: string): StartRolloutRequest {
+  const waves = req.waves.map((w, i) => decodeCount(w, { percent: 100 }, `waves.${i}`));
+  const strategy: RolloutStrategy = req.allAtOnce
+    ? { kind: 'all-at-once' }
+    : {
+        kind: 'canary-waves',
+        canary: decodeCount(req.canary, { n: 1 }, 'canary'),
+        waves: waves.length > 0 ? waves : [{ percent: 100 }],
+        maxUnavailable: decodeCount(req.maxUnavailable, { n: 1 }, 'max_unavailable'),
+      };
+  const jobKind = jobKinds.find((k) => k === req.jobKind);
+  if (req.jobKind !== '' && jobKind === undefined)
     throw new InvalidArgumentError('job_kind: keep-alive, on-demand or timed', 'job_kind');
-  const minHealthy = num(req, 'minHealthySeconds') || 30;
+  const minHealthy = req.minHealthySeconds || 30;
   return {
-    rolloutId: str(req, 'rolloutId'),
-    plist: str(req, 'plist'),
-    domain: str(req, 'domain') || 'system',
-    target: decodeTarget(req['target']),
+    rolloutId: req.rolloutId,
+    plist: req.plist,
+    domain: req.domain || 'system',
+    target: decodeTarget(req.target),
     strategy,
     gate: {
       minHealthySeconds: minHealthy,
-      progressDeadlineSeconds: num(req, 'progressDeadlineSeconds') || Math.max(300, minHealthy * 2),
-      maxUnhealthy: decodeCount(req['maxUnhealthy'], { n: 1 }, 'max_unhealthy'),
-      requireNoCrashInWindow: req['allowCrashInWindow'] !== true,
+      progressDeadlineSeconds: req.progressDeadlineSeconds || Math.max(300, minHealthy * 2),
+      maxUnhealthy: decodeCount(req.maxUnhealthy, { n: 1 }, 'max_unhealthy'),
+      requireNoCrashInWindow: !req.allowCrashInWindow,
     },
-    autoRollback: req['noAutoRollback'] !== true,
-    ...(jobKind !== '' && { jobKind: jobKind as JobKind }),
+    autoRollback: !req.noAutoRollback,
+    ...(jobKind !== undefined && { jobKind }),
     by,
   };
 }
@@ -78,31 +73,30 @@ export class RolloutHandlers {
     this.#watchRetryMs = watchRetryMs;
   }
 
-  async StartRollout(req: Obj, ctx: CallContext): Promise<Obj> {
+  async StartRollout(req: m.StartRolloutRequest, ctx: CallContext): Promise<m.Rollout> {
     const r = await this.#service.start(decodeStart(req, ctx.who));
     ctx.target = `${r.spec.rolloutId} ${r.spec.label} -> ${r.spec.toVersion} (${r.spec.targetNodes.length} nodes)`;
     return rolloutView(r);
   }
 
-  async GetRollout(req: Obj, ctx: CallContext): Promise<Obj> {
-    ctx.target = str(req, 'rolloutId');
-    return rolloutView(await this.#service.get(str(req, 'rolloutId')));
+  async GetRollout(req: m.GetRolloutRequest, ctx: CallContext): Promise<m.Rollout> {
+    ctx.target = req.rolloutId;
+    return rolloutView(await this.#service.get(req.rolloutId));
   }
 
-  async ListRollouts(req: Obj): Promise<Obj> {
-    const label = str(req, 'label');
-    const limit = Math.min(500, num(req, 'limit') || 50);
-    const all = (await this.#service.list()).filter((r) => label === '' || r.spec.label === label);
+  async ListRollouts(req: m.ListRolloutsRequest): Promise<m.ListRolloutsResponse> {
+    const limit = Math.min(500, req.limit || 50);
+    const all = (await this.#service.list()).filter((r) => req.label === '' || r.spec.label === req.label);
     return { rollouts: all.slice(0, limit).map((r) => rolloutView(r)) };
   }
 
-  async command(type: CommandType, req: Obj, ctx: CallContext): Promise<Obj> {
-    const id = str(req, 'rolloutId');
+  async command(type: CommandType, req: m.RolloutCommandRequest, ctx: CallContext): Promise<m.Rollout> {
+    const id = req.rolloutId;
     ctx.target = id;
     const { record, applied, result } = await this.#service.command(
       id,
       type,
-      str(req, 'reason') || `${type} requested`,
+      req.reason || `${type} requested`,
       ctx.who,
       this.#commandWaitMs,
     );
@@ -120,12 +114,12 @@ export class RolloutHandlers {
    * `maxWatchFailures` failures in a row the call ends with UNAVAILABLE.
    */
   async WatchRollout(
-    req: Obj,
+    req: m.WatchRolloutRequest,
     ctx: CallContext,
-    send: (r: Obj) => Promise<void>,
+    send: (r: m.Rollout) => Promise<void>,
     signal: AbortSignal,
   ): Promise<void> {
-    const id = str(req, 'rolloutId');
+    const id = req.rolloutId;
     ctx.target = id;
     if (!(await this.#store.get(id))) {
       await this.#service.get(id); // NotFoundError for an unknown id

@@ -6,13 +6,15 @@
 import type { RolloutRecord } from '../rollout/rollout-store.ts';
 import { progressRatio } from '../rollout/rollout-metrics.ts';
 import { describeTarget } from '../desired/job-record.ts';
-
-type Obj = Record<string, unknown>;
+import type * as m from './fleet-messages.ts';
 
 /** How many events a view carries (the record keeps up to 100). */
 const maxEvents = 50;
 
-export function rolloutView(r: RolloutRecord, extra: Obj = {}): Obj {
+export function rolloutView(
+  r: RolloutRecord,
+  extra: Pick<m.Rollout, 'commandApplied' | 'commandResult'> = { commandApplied: false, commandResult: '' },
+): m.Rollout {
   const s = r.state;
   const phase = s.phase;
   const current = s.current?.index ?? ('step' in phase ? phase.step : -1);
@@ -73,8 +75,6 @@ export function rolloutView(r: RolloutRecord, extra: Obj = {}): Obj {
     pendingCommands: r.commands.length,
     currentStep: current,
     jobKind: r.spec.jobKind,
-    commandApplied: false,
-    commandResult: '',
     ...extra,
   };
 }

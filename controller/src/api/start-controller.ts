@@ -18,8 +18,11 @@ import type { ControllerConfig } from '../config/controller-config.ts';
 import { DesiredStateService } from '../desired/desired-state-service.ts';
 import { FleetAggregator } from '../fleet/fleet-aggregator.ts';
 import { FleetMetrics } from '../metrics/fleet-metrics.ts';
+import type { FleetIndex } from '../fleet/core/fleet-index.ts';
 import { type MetricsEndpoint, startMetricsServer } from '../metrics/metrics-server.ts';
-import type { FleetApp } from './fleet-handlers.ts';
+import type { FleetServices } from './fleet-handlers.ts';
+import { EventFollower } from '../fleet/event-follower.ts';
+import { FleetQueries } from '../fleet/fleet-queries.ts';
 import { type GrpcApi, startGrpcServer } from './grpc-server.ts';
 import { RolloutHandlers } from './rollout-handlers.ts';
 import { type RolloutRuntime, startRolloutRuntime } from '../rollout/rollout-runtime.ts';
@@ -27,6 +30,13 @@ import { type AlertRuntime, startAlertRuntime } from '../alerts/alert-runtime.ts
 import type { AlertSettings } from '../alerts/core/alert-rules.ts';
 import { createBucket } from '../identity/stream-limits.ts';
 import { type RunningConsole, startConsole } from '../console/start-console.ts';
+
+/** The controller's services, and what they run over (tests reach the connection and the index). */
+export interface FleetApp extends FleetServices {
+  readonly nc: NatsConnection;
+  readonly index: FleetIndex;
+  readonly metrics: FleetMetrics;
+}
 
 /** A running controller. */
 export interface RunningController {
@@ -177,6 +187,8 @@ export async function startController(
     const metrics = new FleetMetrics(aggregator.index, clock);
     const app: FleetApp = {
       desired,
+      queries: new FleetQueries({ index: aggregator.index, desired, clock, metrics }),
+      events: new EventFollower(nc, clock),
       index: aggregator.index,
       enrollment,
       identity,

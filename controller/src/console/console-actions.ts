@@ -9,10 +9,9 @@ import { InvalidArgumentError } from '@launchfleet/shared';
 import type { ApiPrincipal } from '../auth/api-tokens.ts';
 import { rolloutMethodPolicy } from '../auth/core/roles.ts';
 import { type PolicyEffects, runUnderPolicy } from '../api/grpc-methods.ts';
+import type * as m from '../api/fleet-messages.ts';
 import type { RolloutHandlers } from '../api/rollout-handlers.ts';
 import type { CommandType } from '../rollout/rollout-service.ts';
-
-type Obj = Record<string, unknown>;
 
 /** The console's command names and the gRPC methods they are. */
 export const commandMethods = {
@@ -38,13 +37,16 @@ function int(form: URLSearchParams, name: string, min: number, max: number, dflt
   return n;
 }
 
-/** The start-rollout form as a StartRolloutRequest message (rollout.proto, proto-loader shape). */
-export function startRequestOf(form: URLSearchParams): Obj {
+/**
+ * The start-rollout form as a StartRolloutRequest message (rollout.proto, the generated type the
+ * gRPC handler receives: every field present, proto defaults where the form has no field).
+ */
+export function startRequestOf(form: URLSearchParams): m.StartRolloutRequest {
   const plist = form.get('plist') ?? '';
   if (plist.trim() === '') throw new InvalidArgumentError('plist: paste the job plist to roll out', 'plist');
   const targetText = (form.get('target') ?? '').trim();
   const kind = form.get('targetKind') ?? 'nodes';
-  let target: Obj;
+  let target: m.Target;
   if (kind === 'all') target = { kind: 'all', all: true };
   else if (kind === 'selector') target = { kind: 'selector', selector: targetText };
   else if (kind === 'nodes')
@@ -54,6 +56,7 @@ export function startRequestOf(form: URLSearchParams): Obj {
   const waves = wavesText === '' ? [] : wavesText.split(/[\s,]+/).filter((s) => s !== '');
   if (waves.length > 20) throw new InvalidArgumentError('waves: at most 20', 'waves');
   return {
+    rolloutId: '',
     plist,
     domain: (form.get('domain') ?? '').trim() || 'system',
     target,
@@ -65,12 +68,16 @@ export function startRequestOf(form: URLSearchParams): Obj {
           `waves: percentages from 1 to 100, not ${JSON.stringify(w.slice(0, 20))}`,
           'waves',
         );
-      return { kind: 'percent', percent: p };
+      return { kind: 'percent' as const, percent: p };
     }),
     maxUnavailable: { kind: 'nodes', nodes: int(form, 'maxUnavailable', 1, 1_000_000, 1) },
     minHealthySeconds: int(form, 'minHealthySeconds', 1, 86_400, 30),
     progressDeadlineSeconds: int(form, 'progressDeadlineSeconds', 1, 7 * 86_400, 300),
     noAutoRollback: form.get('noAutoRollback') === '1',
+    allAtOnce: false,
+    maxUnhealthy: null,
+    jobKind: '',
+    allowCrashInWindow: false,
   };
 }
 
@@ -94,7 +101,7 @@ export class ConsoleActions {
       (form.get('label') ?? '').slice(0, 255),
       async (ctx) => {
         const res = await this.#h.StartRollout(startRequestOf(form), ctx);
-        id = typeof res['rolloutId'] === 'string' ? res['rolloutId'] : '';
+        id = res.rolloutId;
       },
     );
     return failure === undefined ? { id } : { failure };
@@ -117,10 +124,7 @@ export class ConsoleActions {
       rolloutId.slice(0, 64),
       async (ctx) => {
         const res = await this.#h.command(type, { rolloutId, reason: reason.slice(0, 200) }, ctx);
-        out = {
-          applied: res['commandApplied'] === true,
-          result: typeof res['commandResult'] === 'string' ? res['commandResult'] : '',
-        };
+        out = { applied: res.commandApplied, result: res.commandResult };
       },
     );
     return failure === undefined ? out : { failure };
