@@ -4,7 +4,10 @@
  * Expected outcomes (plist validation issues, a refused bundle) are values, not exceptions;
  * these classes are for operations that could not be carried out. Each sets `name`, chains
  * `cause`, carries structured fields, and says whether retrying can help (`retryable`), in the
- * manner of nats.js `errors.ts` and Temporal's `nonRetryable`. gRPC status mapping happens in
+ * manner of nats.js `errors.ts` and Temporal's `nonRetryable`. The mark is read where a retry
+ * is decided: the controller's reconcile loops (controller/src/reconcile/reconcile-result.ts
+ * `isTerminal`) back a retryable failure off and stop at a terminal one. Errors from NATS are
+ * classified into these once, where they enter (nats-errors.ts). gRPC status mapping happens in
  * exactly one place (controller/src/api/status.ts), never here.
  */
 
@@ -59,6 +62,18 @@ export class PermissionDeniedError extends LaunchfleetError {
   }
 }
 
+/**
+ * The system is not in a state the operation can work from, and waiting will not change that: a
+ * stored record a human must repair, a bucket that was never provisioned. Never retryable.
+ */
+export class FailedPreconditionError extends LaunchfleetError {
+  override readonly name = 'FailedPrecondition';
+  readonly retryable = false;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
 /** A dependency is not reachable right now (NATS down, disk full). Retry with backoff. */
 export class UnavailableError extends LaunchfleetError {
   override readonly name = 'Unavailable';
@@ -93,6 +108,7 @@ export const errors = {
   NotFoundError,
   ConflictError,
   PermissionDeniedError,
+  FailedPreconditionError,
   UnavailableError,
   TimeoutError,
   InternalError,

@@ -208,6 +208,8 @@ export async function startController(
       replicas: cfg.jetstreamReplicas,
       registry: metrics.registry,
       bundleValidityMs: cfg.bundleValidityMs,
+      keepFinishedMs: cfg.keepFinishedRolloutsMs,
+      keepFinishedCount: cfg.keepFinishedRollouts,
       log,
       ...(o.rollout?.tickMs !== undefined && { tickMs: o.rollout.tickMs }),
       ...(o.rollout?.leaseMs !== undefined && { leaseMs: o.rollout.leaseMs }),

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import {
   ConflictError,
+  FailedPreconditionError,
   InternalError,
   InvalidArgumentError,
   NotFoundError,
@@ -21,6 +22,7 @@ test('every error class maps to its gRPC code', () => {
     [new PermissionDeniedError('p'), status.PERMISSION_DENIED],
     [new UnauthenticatedError('u'), status.UNAUTHENTICATED],
     [new UnavailableError('n'), status.UNAVAILABLE],
+    [new FailedPreconditionError('repair'), status.FAILED_PRECONDITION],
     [new TimeoutError('t', 5), status.DEADLINE_EXCEEDED],
     [new InternalError('i'), status.INTERNAL],
     [new TypeError('x is undefined'), status.INTERNAL],

@@ -9,6 +9,7 @@
  * | ConflictError         | ABORTED            | a compare-and-set lost repeatedly: retry the call |
  * | PermissionDeniedError | PERMISSION_DENIED  | the role does not allow the method               |
  * | UnauthenticatedError  | UNAUTHENTICATED    | no token, or an unknown one                      |
+ * | FailedPreconditionError | FAILED_PRECONDITION | a stored record a human must repair          |
  * | UnavailableError      | UNAVAILABLE        | NATS/JetStream not reachable                     |
  * | nats.js: no answer    | UNAVAILABLE        | the broker timed out, is gone or has no responder |
  * | TimeoutError          | DEADLINE_EXCEEDED  |                                                  |
@@ -17,6 +18,7 @@
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import {
   ConflictError,
+  FailedPreconditionError,
   InternalError,
   InvalidArgumentError,
   NotFoundError,
@@ -55,6 +57,7 @@ export function statusOf(e: unknown): status {
   if (e instanceof ConflictError) return status.ABORTED;
   if (e instanceof PermissionDeniedError) return status.PERMISSION_DENIED;
   if (e instanceof UnauthenticatedError) return status.UNAUTHENTICATED;
+  if (e instanceof FailedPreconditionError) return status.FAILED_PRECONDITION;
   if (e instanceof UnavailableError) return status.UNAVAILABLE;
   if (e instanceof TimeoutError) return status.DEADLINE_EXCEEDED;
   if (e instanceof InternalError) return status.INTERNAL;

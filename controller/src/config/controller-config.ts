@@ -18,7 +18,9 @@
  *   "offlineAfterSeconds": 90,                 // a node is offline after this long unheard: > 1.2 x heartbeatSeconds
  *   "applyConcurrency": 256,                   // KV writes in flight during an apply
  *   "bundleValidityDays": 30,                  // default validity of signed bundles
- *   "nodeCredentialsDays": 30                  // lifetime of node credentials (renewed at 50-80 % of it)
+ *   "nodeCredentialsDays": 30,                 // lifetime of node credentials (renewed at 50-80 % of it)
+ *   "keepFinishedRolloutsDays": 30,            // a finished rollout is deleted this long after it ended
+ *   "keepFinishedRollouts": 500                // and beyond the newest this many finished ones
  * }
  * ```
  * Either `tls` or `"insecure": true` (loopback only) must be given: the API carries bearer
@@ -56,6 +58,9 @@ export interface ControllerConfig {
   readonly bundleValidityMs: number;
   /** Lifetime of the NATS credentials issued to nodes (enrolment and renewal). */
   readonly nodeCredentialsLifetimeMs: number;
+  /** Retention of finished rollouts (rollout-driver.ts): by age, and by count. */
+  readonly keepFinishedRolloutsMs: number;
+  readonly keepFinishedRollouts: number;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -76,6 +81,8 @@ const known = new Set([
   'applyConcurrency',
   'bundleValidityDays',
   'nodeCredentialsDays',
+  'keepFinishedRolloutsDays',
+  'keepFinishedRollouts',
 ]);
 
 export async function loadControllerConfig(file: string): Promise<ControllerConfig> {
@@ -169,6 +176,9 @@ export function parseControllerConfig(text: string, file: string): ControllerCon
     bundleValidityMs: int(file, 'bundleValidityDays', doc['bundleValidityDays'], 1, 400, 30) * 24 * 3600_000,
     nodeCredentialsLifetimeMs:
       int(file, 'nodeCredentialsDays', doc['nodeCredentialsDays'], 1, 400, 30) * 24 * 3600_000,
+    keepFinishedRolloutsMs:
+      int(file, 'keepFinishedRolloutsDays', doc['keepFinishedRolloutsDays'], 1, 3650, 30) * 24 * 3600_000,
+    keepFinishedRollouts: int(file, 'keepFinishedRollouts', doc['keepFinishedRollouts'], 1, 100_000, 500),
   };
 }
 

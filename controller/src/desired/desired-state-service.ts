@@ -20,9 +20,10 @@ import {
   ConflictError,
   InvalidArgumentError,
   NotFoundError,
-  UnavailableError,
   messageOf,
+  FailedPreconditionError,
 } from '@launchfleet/shared';
+import { natsError } from '@launchfleet/shared/nats-errors';
 import { checkLabel, keys } from '@launchfleet/shared/messages/index';
 import {
   type SigningKey,
@@ -230,15 +231,14 @@ export class DesiredStateService {
       const e = await this.#d.jobs.get(k);
       const prev = e && e.operation === 'PUT' ? parseJobRecord(e.string()) : undefined;
       if (e && e.operation === 'PUT' && !prev)
-        throw new UnavailableError(`job record of ${label} is unreadable; repair lf_jobs/${k}`);
+        throw new FailedPreconditionError(`job record of ${label} is unreadable; repair lf_jobs/${k}`);
       const record = next(prev);
       try {
         if (e && e.operation === 'PUT') await this.#d.jobs.update(k, JSON.stringify(record), e.revision);
         else await this.#d.jobs.create(k, JSON.stringify(record));
         return { record, previous: prev };
       } catch (err) {
-        if (!isWrongRevision(err))
-          throw new UnavailableError(`cannot write job record: ${messageOf(err)}`, { cause: err });
+        if (!isWrongRevision(err)) throw natsError(err, `writing the job record of ${label}`);
         // Another controller advanced the label meanwhile: re-read and take the next version.
       }
     }

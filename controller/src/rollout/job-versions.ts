@@ -15,7 +15,8 @@
  * immutable once written (create only), so they are cached forever.
  */
 import type { KV } from '@nats-io/kv';
-import { ConflictError, UnavailableError, messageOf } from '@launchfleet/shared';
+import { ConflictError, FailedPreconditionError } from '@launchfleet/shared';
+import { natsError } from '@launchfleet/shared/nats-errors';
 import { isRecord, keys } from '@launchfleet/shared/messages/index';
 import { type JobRecord, type TargetSpec, parseJobRecord } from '../desired/job-record.ts';
 import { isWrongRevision } from './kv-cas.ts';
@@ -92,9 +93,7 @@ export class JobVersions {
       // Someone recorded it first: theirs is the same content (version numbers are never shared).
       const again = await this.get(v.label, v.version);
       if (again) return again;
-      throw new UnavailableError(`cannot record ${v.label} version ${v.version}: ${messageOf(e)}`, {
-        cause: e,
-      });
+      throw natsError(e, `recording ${v.label} version ${v.version}`);
     }
     this.#cache.set(keys.version(v.label, v.version), entry);
     return entry;
@@ -121,7 +120,7 @@ export class JobVersions {
       const live = e !== null && e.operation === 'PUT';
       const prev = live ? parseJobRecord(e.string()) : undefined;
       if (live && !prev)
-        throw new UnavailableError(`job record of ${o.label} is unreadable; repair lf_jobs/${k}`);
+        throw new FailedPreconditionError(`job record of ${o.label} is unreadable; repair lf_jobs/${k}`);
       const version = (prev?.version ?? 0) + 1;
       // The record keeps the union of the nodes ever written, so a later `jobs apply` or
       // `jobs delete` knows every node that may hold the label.
@@ -143,7 +142,7 @@ export class JobVersions {
         else await this.#jobs.create(k, JSON.stringify(record));
       } catch (err) {
         if (isWrongRevision(err)) continue;
-        throw new UnavailableError(`cannot write job record: ${messageOf(err)}`, { cause: err });
+        throw natsError(err, `writing the job record of ${o.label}`);
       }
       return this.remember({
         label: o.label,

@@ -14,7 +14,7 @@
  * - `null`: the node had no version before: the key is deleted (the agent unloads the job).
  */
 import type { KV, KvEntry } from '@nats-io/kv';
-import { type Clock, ConflictError, UnavailableError } from '@launchfleet/shared';
+import { type Clock, ConflictError, FailedPreconditionError } from '@launchfleet/shared';
 import { keys } from '@launchfleet/shared/messages/index';
 import {
   type SigningKey,
@@ -139,7 +139,10 @@ export class RolloutApplier {
   /** The version entry to sign for `content`: itself going forward, a fresh re-sign going back. */
   async #bundleFor(spec: RolloutSpec, content: number, reason: SetReason): Promise<JobVersion> {
     const base = await this.#d.versions.get(spec.label, content);
-    if (!base) throw new UnavailableError(`${spec.label} version ${content} has no recorded plist`);
+    if (!base)
+      throw new FailedPreconditionError(
+        `${spec.label} version ${content} has no recorded plist (lf_versions); it cannot be signed again`,
+      );
     if (reason !== 'rollback') return base;
     const k = `${spec.rolloutId}/${content}`;
     let p = this.#rollbackVersions.get(k);

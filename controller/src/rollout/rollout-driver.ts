@@ -1,25 +1,36 @@
 /**
- * The rollout runtime: a level-based loop over every stored rollout (controller-runtime's
- * Reconcile with RequeueAfter). For each rollout it
+ * The rollout runtime: a level-based reconciler over the stored rollouts, with
+ * controller-runtime's contract (reconcile/): a KV watch on `lf_rollouts` is the source (a
+ * record written, a lease released: that rollout's key is queued), a de-duplicating work queue
+ * with per-key backoff feeds `reconcile(rolloutId)`, and each reconcile returns done, "again
+ * after N ms" or an error. Finished rollouts are not looked at again until their retention
+ * ends: no scan of every stored rollout every second. One reconcile of one rollout:
  *
  *   1. takes or renews the rollout's lease (rollout-lease.ts); another holder's live lease means
- *      "not mine": skip. On first taking a lease (a start, a takeover after a crash) it REPAIRS:
- *      for every node the state says was written (`desiredByNode`), `ensure` the node's key
- *      carries that version, which writes nothing where it already does;
+ *      "not mine": again when that lease expires. On first taking a lease (a start, a takeover
+ *      after a crash) it REPAIRS: for every node the state says was written (`desiredByNode`),
+ *      `ensure` the node's key carries that version, which writes nothing where it already does;
  *   2. reads record + revision, folds the queued operator commands and one `observe` (or
  *      `start`) into the core's `step`;
- *   3. stores the new state with compare-and-set on the revision read (lost: skip this round);
+ *   3. stores the new state with compare-and-set on the revision read (lost: again at once);
  *   4. only then applies the actions: set-desired through the applier (sign + CAS per node),
  *      record-event to the events stream (`lf.events.controller.rollout`) and the audit stream;
- *      requeue-after shortens the next wait.
+ *      the core's requeue-after, else the tick, says when to look again while it runs.
  *
  * A driver killed between 3 and 4 leaves the state ahead of the KV; the next holder's repair
  * closes the gap. A driver killed before 3 left nothing: the next one recomputes. So no node is
- * written twice, and a restart resumes where the rollout stood.
+ * written twice, and a restart resumes where the rollout stood. A set-desired that fails is
+ * left to the repair of the next reconcile, which comes after the key's backoff.
+ *
+ * Retention: a finished rollout that needs no more driving is deleted `keepFinishedMs` after it
+ * finished, and beyond the newest `keepFinishedCount` finished ones (README, "Retention").
  */
 import { jetstream } from '@nats-io/jetstream';
+import type { KvWatchEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { type Clock, messageOf } from '@launchfleet/shared';
+import { type Clock, type LaunchfleetError, messageOf } from '@launchfleet/shared';
+import { natsError } from '@launchfleet/shared/nats-errors';
+import { type Scheduler, systemScheduler } from '@launchfleet/shared/time/clock';
 import {
   boundedDetail,
   controllerEventSource,
@@ -27,6 +38,9 @@ import {
   subjects,
 } from '@launchfleet/shared/messages/index';
 import type { AuditLog } from '../audit/audit-log.ts';
+import { ReconcileLoop } from '../reconcile/reconcile-loop.ts';
+import { type ReconcileResult, againAfter, done } from '../reconcile/reconcile-result.ts';
+import { WorkQueue } from '../reconcile/work-queue.ts';
 import {
   type RolloutAction,
   type RolloutEvent,
@@ -55,8 +69,14 @@ export interface RolloutDriverDeps {
   readonly audit: AuditLog;
   readonly clock: Clock;
   readonly metrics?: RolloutMetrics;
-  /** The loop's period (ms); a requeue-after may wake it sooner. Default 1000. */
+  /** Timers of the work queue (default: real ones). */
+  readonly scheduler?: Scheduler;
+  /** How soon a running rollout is looked at again when the core asks nothing sooner (ms). Default 1000. */
   readonly tickMs?: number;
+  /** A finished rollout is deleted this long after it finished (ms). Default 30 days. */
+  readonly keepFinishedMs?: number;
+  /** At most this many finished rollouts are kept; the oldest go first. Default 500. */
+  readonly keepFinishedCount?: number;
   readonly log?: (line: string) => void;
   /**
    * Called after a state was stored and before its actions are applied: the window a crash can
@@ -65,8 +85,13 @@ export interface RolloutDriverDeps {
   readonly onStored?: (rolloutId: string, state: RolloutState) => void;
 }
 
-/** What one pass did with one rollout (tests and logs). */
-export type DriveOutcome = 'absent' | 'done' | 'not-mine' | 'lost-race' | 'unchanged' | 'stepped' | 'dead';
+/** What one reconcile did with one rollout (tests and logs). */
+export type DriveOutcome =
+  'absent' | 'done' | 'deleted' | 'not-mine' | 'lost-race' | 'unchanged' | 'stepped' | 'dead';
+
+/** Defaults of the retention of finished rollouts. */
+export const defaultKeepFinishedMs = 30 * 24 * 3600_000;
+export const defaultKeepFinishedCount = 500;
 
 /** True while a finished rollout still has work: commands to apply, or deferred nodes to converge. */
 export function needsDriving(r: RolloutRecord): boolean {
@@ -75,6 +100,13 @@ export function needsDriving(r: RolloutRecord): boolean {
     r.state.phase.kind === 'succeeded' &&
     Object.values(r.state.nodes).some((n) => !n.touched && n.status !== 'reverted')
   );
+}
+
+/** When a running rollout wants to be looked at again: the core's requeue-after, else the tick. */
+function wakeIn(actions: readonly RolloutAction[], tickMs: number): number {
+  let ms = tickMs;
+  for (const a of actions) if (a.type === 'requeue-after') ms = Math.max(20, Math.min(ms, a.ms));
+  return ms;
 }
 
 /** The state without the per-node observations (they change on every pass; not worth a write alone). */
@@ -86,39 +118,58 @@ export class RolloutDriver {
   readonly #d: RolloutDriverDeps;
   /** Rollouts whose lease this driver holds (repair done). */
   readonly #held = new Set<string>();
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
+  /** Finished rollouts this driver has seen, with when they finished (retention by count). */
+  readonly #finished = new Map<string, number>();
+  /** Every rollout id the source has shown (a poke re-queues them all). */
+  readonly #known = new Set<string>();
+  readonly #queue: WorkQueue;
+  readonly #loop: ReconcileLoop;
+  #watch: { stop(): void } | undefined;
+  #sourcing: Promise<void> | undefined;
   #stopped = false;
   #dead = false;
-  #nextWakeMs: number;
   /** Actions applied, by type (tests, logs). */
-  readonly stats = { passes: 0, steps: 0, setDesired: 0, repairs: 0, events: 0, lostRaces: 0 };
+  readonly stats = { passes: 0, steps: 0, setDesired: 0, repairs: 0, events: 0, lostRaces: 0, deleted: 0 };
 
   constructor(d: RolloutDriverDeps) {
     this.#d = d;
-    this.#nextWakeMs = d.tickMs ?? 1000;
+    this.#queue = new WorkQueue(d.scheduler ?? systemScheduler, () => d.clock.monotonicMs());
+    this.#loop = new ReconcileLoop({
+      name: 'rollout driver',
+      queue: this.#queue,
+      reconcile: (id) => this.reconcile(id),
+      ...(d.log && { log: d.log }),
+    });
   }
 
   get holder(): string {
     return this.#d.lease.holder;
   }
 
-  /** Starts the loop; the first pass runs at once (resuming whatever was left). */
+  /** Reconciles by outcome (done, again, error, terminal). */
+  get outcomes(): Readonly<Record<string, number>> {
+    return this.#loop.outcomes;
+  }
+
+  /** Starts the source (a KV watch) and the loop: every stored rollout is reconciled once, then on change. */
   start(): void {
-    this.#schedule(0);
+    this.#loop.start();
+    this.#sourcing = this.#source();
   }
 
-  /** Wakes the loop now (a new rollout or command). */
-  poke(): void {
+  /** Queues every known rollout now (a new rollout or command is also seen by the watch). */
+  poke(rolloutId?: string): void {
     if (this.#stopped) return;
-    this.#schedule(0);
+    if (rolloutId !== undefined) this.#queue.add(rolloutId);
+    else for (const id of this.#known) this.#queue.add(id);
   }
 
-  /** A clean stop: finishes the pass under way and gives the leases up. */
+  /** A clean stop: finishes the reconciles under way and gives the leases up. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#running;
+    this.#watch?.stop();
+    await this.#loop.stop();
+    await this.#sourcing;
     for (const id of this.#held) await this.#d.lease.release(id).catch(() => undefined);
     this.#held.clear();
   }
@@ -130,64 +181,72 @@ export class RolloutDriver {
   kill(): void {
     this.#dead = true;
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    this.#watch?.stop();
+    void this.#loop.stop();
   }
 
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      if (this.#running) {
-        this.#schedule(50);
-        return;
-      }
-      this.#running = this.#pass().finally(() => {
-        this.#running = undefined;
-        this.#schedule(this.#nextWakeMs);
-      });
-    }, ms);
-  }
-
-  /** One pass over every stored rollout. */
-  async #pass(): Promise<void> {
-    this.stats.passes++;
-    const tick = this.#d.tickMs ?? 1000;
-    this.#nextWakeMs = tick;
-    let ids: string[];
-    try {
-      ids = await this.#d.store.ids();
-    } catch (e) {
-      this.#d.log?.(`rollout driver: cannot list rollouts: ${messageOf(e)}`);
-      return;
-    }
-    for (const id of ids) {
-      if (this.#dead || this.#stopped) return;
+  /**
+   * The source: a watch of `lf_rollouts`. It first shows every stored key, then each change: a
+   * record written (by us, another controller or the API) queues its rollout; a lease deleted
+   * (a driver stopped cleanly) too, so it is taken over at once. Lease renewals are not events.
+   * A watch that fails is opened again after a second, which shows every key again.
+   */
+  async #source(): Promise<void> {
+    const prefix = { state: 'state.', lease: 'lease.' } as const;
+    while (!this.#stopped) {
       try {
-        await this.driveOnce(id);
+        const w = await this.#d.store.kv.watch({ key: '>' });
+        this.#watch = w;
+        if (this.#stopped) w.stop();
+        for await (const e of w as AsyncIterable<KvWatchEntry>) {
+          if (e.key.startsWith(prefix.state)) {
+            const id = e.key.slice(prefix.state.length);
+            if (e.operation === 'PUT') this.#known.add(id);
+            this.#queue.add(id);
+          } else if (e.key.startsWith(prefix.lease) && e.operation !== 'PUT')
+            this.#queue.add(e.key.slice(prefix.lease.length));
+        }
       } catch (e) {
-        this.#d.log?.(`rollout driver: ${id}: ${messageOf(e)}`);
+        if (!this.#stopped) this.#d.log?.(`rollout driver: ${natsError(e, 'watching lf_rollouts').message}`);
       }
+      if (!this.#stopped) await new Promise((r) => setTimeout(r, 1000));
     }
   }
 
-  /** One reconcile of one rollout (exported for tests: a pass without the loop). */
-  async driveOnce(rolloutId: string): Promise<DriveOutcome> {
-    if (this.#dead) return 'dead';
+  /** One reconcile of one rollout, as the loop's result. */
+  async reconcile(rolloutId: string): Promise<ReconcileResult> {
+    this.stats.passes++;
+    const r = await this.driveOnce(rolloutId);
+    return r.againMs === undefined ? done : againAfter(r.againMs);
+  }
+
+  /**
+   * One reconcile of one rollout (exported for tests: a pass without the loop): what it did, and
+   * when to look again (undefined: only when the rollout changes).
+   */
+  async driveOnce(rolloutId: string): Promise<{ outcome: DriveOutcome; againMs?: number }> {
+    if (this.#dead) return { outcome: 'dead' };
     const d = this.#d;
+    const tick = d.tickMs ?? 1000;
     const first = await d.store.get(rolloutId);
-    if (!first) return 'absent';
+    if (!first) {
+      this.#forget(rolloutId);
+      return { outcome: 'absent' };
+    }
     d.metrics?.set(first.record.spec, first.record.state);
     if (!needsDriving(first.record)) {
       if (this.#held.delete(rolloutId)) {
         await d.lease.release(rolloutId).catch(() => undefined);
         d.observer.forget(first.record.spec);
       }
-      return 'done';
+      return this.#retain(rolloutId, first.record);
     }
-    if (this.#dead) return 'dead';
-    if (!(await d.lease.acquire(rolloutId))) {
+    this.#finished.delete(rolloutId);
+    if (this.#dead) return { outcome: 'dead' };
+    const lease = await d.lease.acquireOrWait(rolloutId);
+    if (!lease.held) {
       this.#held.delete(rolloutId);
-      return 'not-mine';
+      return { outcome: 'not-mine', againMs: lease.retryInMs };
     }
     if (!this.#held.has(rolloutId)) {
       await this.#repair(rolloutId);
@@ -195,7 +254,7 @@ export class RolloutDriver {
     }
     // Read again after taking the lease: what a previous holder stored last is what counts.
     const cur = await d.store.get(rolloutId);
-    if (!cur) return 'absent';
+    if (!cur) return { outcome: 'absent' };
     const { spec } = cur.record;
     let state = cur.record.state;
     const actions: RolloutAction[] = [];
@@ -228,11 +287,10 @@ export class RolloutDriver {
     );
     const loud = actions.some((a) => a.type !== 'requeue-after');
     if (!loud && cur.record.commands.length === 0 && material(state) === material(cur.record.state)) {
-      this.#wakeFor(actions);
       d.metrics?.set(spec, state);
-      return 'unchanged';
+      return { outcome: 'unchanged', againMs: wakeIn(actions, tick) };
     }
-    if (this.#dead) return 'dead';
+    if (this.#dead) return { outcome: 'dead' };
     const next: RolloutRecord = {
       ...cur.record,
       state,
@@ -244,21 +302,22 @@ export class RolloutDriver {
     const rev = await d.store.update(rolloutId, next, cur.revision);
     if (rev === undefined) {
       this.stats.lostRaces++;
-      return 'lost-race';
+      return { outcome: 'lost-race', againMs: 0 };
     }
     this.stats.steps++;
     d.metrics?.set(spec, state);
     d.onStored?.(rolloutId, state);
     // Stored first; now the effects.
+    let applyFailure: LaunchfleetError | undefined;
     for (const a of actions) {
-      if (this.#dead) return 'dead';
+      if (this.#dead) return { outcome: 'dead' };
       switch (a.type) {
         case 'set-desired':
           this.stats.setDesired++;
           await d.applier.ensure(spec, a.nodeId, a.version, a.reason).catch((e: unknown) => {
-            // Left for the next holder's repair (or this one's next lease take-over).
+            // Left for the repair of the next reconcile (after this key's backoff).
             this.#held.delete(rolloutId);
-            d.log?.(`rollout driver: ${rolloutId}: set ${a.nodeId} to ${a.version}: ${messageOf(e)}`);
+            applyFailure ??= natsError(e, `setting ${a.nodeId} to ${a.version}`);
           });
           break;
         case 'record-event':
@@ -273,13 +332,36 @@ export class RolloutDriver {
         }
       }
     }
-    this.#wakeFor(actions);
-    return 'stepped';
+    if (applyFailure !== undefined) throw applyFailure;
+    return { outcome: 'stepped', againMs: isFinished(state) ? 0 : wakeIn(actions, tick) };
   }
 
-  #wakeFor(actions: readonly RolloutAction[]): void {
-    for (const a of actions)
-      if (a.type === 'requeue-after') this.#nextWakeMs = Math.max(20, Math.min(this.#nextWakeMs, a.ms));
+  /** A finished rollout: kept until its retention ends (by time, then by count), then deleted. */
+  async #retain(rolloutId: string, r: RolloutRecord): Promise<{ outcome: DriveOutcome; againMs?: number }> {
+    const d = this.#d;
+    const now = d.clock.wallMs();
+    const keepMs = d.keepFinishedMs ?? defaultKeepFinishedMs;
+    const finishedAt = r.state.finishedAt ?? r.createdAt;
+    this.#finished.set(rolloutId, finishedAt);
+    const newest = [...this.#finished].sort(([, a], [, b]) => b - a);
+    const beyond = new Set(newest.slice(d.keepFinishedCount ?? defaultKeepFinishedCount).map(([id]) => id));
+    for (const id of beyond) if (id !== rolloutId) this.#queue.add(id);
+    if (now - finishedAt < keepMs && !beyond.has(rolloutId))
+      return { outcome: 'done', againMs: finishedAt + keepMs - now };
+    if (this.#dead) return { outcome: 'dead' };
+    await d.store.delete(rolloutId);
+    this.stats.deleted++;
+    this.#forget(rolloutId);
+    d.log?.(
+      `rollout driver: ${rolloutId} (${r.spec.label}, finished ${new Date(finishedAt).toISOString()}) deleted`,
+    );
+    return { outcome: 'deleted' };
+  }
+
+  #forget(rolloutId: string): void {
+    this.#finished.delete(rolloutId);
+    this.#known.delete(rolloutId);
+    this.#d.metrics?.forget(rolloutId);
   }
 
   /** Closes any gap between the stored state and `lf_desired` (a write lost to a crash). */

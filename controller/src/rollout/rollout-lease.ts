@@ -10,7 +10,8 @@
  * so a driver that lost its lease while paused (GC, a slow disk) cannot write over a newer state.
  */
 import type { KV } from '@nats-io/kv';
-import type { Clock } from '@launchfleet/shared';
+import { type Clock, messageOf } from '@launchfleet/shared';
+import { natsError } from '@launchfleet/shared/nats-errors';
 import { isRecord, keys } from '@launchfleet/shared/messages/index';
 import { isWrongRevision } from './kv-cas.ts';
 
@@ -56,22 +57,31 @@ export class RolloutLease {
    * holder's unexpired lease stands or another controller won the race.
    */
   async acquire(rolloutId: string): Promise<boolean> {
+    return (await this.acquireOrWait(rolloutId)).held;
+  }
+
+  /** As `acquire`, and when not held, how long until the other holder's lease expires. */
+  async acquireOrWait(
+    rolloutId: string,
+  ): Promise<{ readonly held: true } | { readonly held: false; readonly retryInMs: number }> {
     const now = this.#clock.wallMs();
     const next = JSON.stringify({ holder: this.holder, expiresAt: now + this.ttlMs } satisfies LeaseValue);
     const k = keys.rolloutLease(rolloutId);
-    const cur = await this.read(rolloutId);
     try {
+      const cur = await this.read(rolloutId);
       if (!cur) {
         await this.#kv.create(k, next);
-        return true;
+        return { held: true };
       }
       const v = cur.value;
-      if (v && v.holder !== this.holder && v.expiresAt > now) return false;
+      if (v && v.holder !== this.holder && v.expiresAt > now)
+        return { held: false, retryInMs: v.expiresAt - now + 50 };
       await this.#kv.update(k, next, cur.revision);
-      return true;
+      return { held: true };
     } catch (e) {
-      if (isWrongRevision(e) || /exists/i.test(String((e as Error).message))) return false;
-      throw e;
+      // Another controller won the race for it: it holds it for a whole lease time.
+      if (isWrongRevision(e) || /exists/i.test(messageOf(e))) return { held: false, retryInMs: this.ttlMs };
+      throw natsError(e, `taking the lease of rollout ${rolloutId}`);
     }
   }
 

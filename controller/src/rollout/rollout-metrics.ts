@@ -117,4 +117,9 @@ export class RolloutMetrics {
   set(spec: RolloutSpec, state: RolloutState): void {
     this.#latest.set(spec.rolloutId, { spec, state });
   }
+
+  /** The rollout was deleted: its series go. */
+  forget(rolloutId: string): void {
+    this.#latest.delete(rolloutId);
+  }
 }

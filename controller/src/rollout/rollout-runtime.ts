@@ -38,8 +38,11 @@ export interface RolloutRuntimeOptions {
   readonly holder?: string;
   /** Lease time (ms); default 15 s. */
   readonly leaseMs?: number;
-  /** Driver period (ms); default 1 s. */
+  /** How soon a running rollout is looked at again when its core asks nothing sooner (ms); default 1 s. */
   readonly tickMs?: number;
+  /** Retention of finished rollouts: by age (ms, default 30 days) and by count (default 500). */
+  readonly keepFinishedMs?: number;
+  readonly keepFinishedCount?: number;
   readonly bundleValidityMs?: number;
   /** Where the rollout gauges go. */
   readonly registry?: Registry;
@@ -56,7 +59,7 @@ export interface RolloutRuntime {
   readonly store: RolloutStore;
   readonly versions: JobVersions;
   readonly applier: RolloutApplier;
-  /** Clean stop: the driver finishes its pass and gives its leases up. */
+  /** Clean stop: the driver finishes the reconciles under way and gives its leases up. */
   stop(): Promise<void>;
 }
 
@@ -104,6 +107,8 @@ export async function startRolloutRuntime(o: RolloutRuntimeOptions): Promise<Rol
     clock: o.clock,
     ...(metrics && { metrics }),
     ...(o.tickMs !== undefined && { tickMs: o.tickMs }),
+    ...(o.keepFinishedMs !== undefined && { keepFinishedMs: o.keepFinishedMs }),
+    ...(o.keepFinishedCount !== undefined && { keepFinishedCount: o.keepFinishedCount }),
     ...(o.log && { log: o.log }),
     ...(o.onStored && { onStored: o.onStored }),
   });

@@ -10,7 +10,8 @@
  * the machine is stepped by one driver only, and a command survives a controller restart.
  */
 import type { KV } from '@nats-io/kv';
-import { ConflictError, UnavailableError, messageOf } from '@launchfleet/shared';
+import { ConflictError, FailedPreconditionError, messageOf } from '@launchfleet/shared';
+import { natsError } from '@launchfleet/shared/nats-errors';
 import { isRecord, keys } from '@launchfleet/shared/messages/index';
 import type { TargetSpec } from '../desired/job-record.ts';
 import { type RolloutSpec, type RolloutState, decodeRolloutState } from './core/index.ts';
@@ -73,6 +74,12 @@ export function decodeRolloutRecord(text: string): RolloutRecord | string {
   return o as unknown as RolloutRecord;
 }
 
+function unreadable(rolloutId: string, why: string): FailedPreconditionError {
+  return new FailedPreconditionError(
+    `rollout ${rolloutId} is unreadable (${why}); repair or delete lf_rollouts/${keys.rollout(rolloutId)}`,
+  );
+}
+
 export class RolloutStore {
   readonly #kv: KV;
 
@@ -91,16 +98,24 @@ export class RolloutStore {
     } catch (e) {
       if (isWrongRevision(e) || /exists/i.test(messageOf(e)))
         throw new ConflictError(`rollout ${record.spec.rolloutId} exists already`);
-      throw new UnavailableError(`cannot store the rollout: ${messageOf(e)}`, { cause: e });
+      throw natsError(e, 'storing the rollout');
     }
   }
 
-  /** The record and its revision; undefined when absent; UnavailableError when unreadable. */
+  /**
+   * The record and its revision; undefined when absent; FailedPreconditionError when the stored
+   * record is unreadable (a human must repair or delete it: retrying cannot help).
+   */
   async get(rolloutId: string): Promise<StoredRollout | undefined> {
-    const e = await this.#kv.get(keys.rollout(rolloutId));
+    let e;
+    try {
+      e = await this.#kv.get(keys.rollout(rolloutId));
+    } catch (err) {
+      throw natsError(err, `reading rollout ${rolloutId}`);
+    }
     if (!e || e.operation !== 'PUT') return undefined;
     const r = decodeRolloutRecord(e.string());
-    if (typeof r === 'string') throw new UnavailableError(`rollout ${rolloutId} is unreadable: ${r}`);
+    if (typeof r === 'string') throw unreadable(rolloutId, r);
     return { record: r, revision: e.revision };
   }
 
@@ -117,7 +132,7 @@ export class RolloutStore {
     try {
       w = await this.#kv.watch({ key: keys.rollout(rolloutId) });
     } catch (e) {
-      throw new UnavailableError(`cannot watch rollout ${rolloutId}: ${messageOf(e)}`, { cause: e });
+      throw natsError(e, `watching rollout ${rolloutId}`);
     }
     const stop = (): void => w.stop();
     signal.addEventListener('abort', stop, { once: true });
@@ -125,7 +140,7 @@ export class RolloutStore {
       for await (const e of w) {
         if (e.operation !== 'PUT') return;
         const r = decodeRolloutRecord(e.string());
-        if (typeof r === 'string') throw new UnavailableError(`rollout ${rolloutId} is unreadable: ${r}`);
+        if (typeof r === 'string') throw unreadable(rolloutId, r);
         yield { record: r, revision: e.revision };
       }
     } finally {
@@ -143,7 +158,7 @@ export class RolloutStore {
       return await this.#kv.update(keys.rollout(rolloutId), JSON.stringify(record), revision);
     } catch (e) {
       if (isWrongRevision(e)) return undefined;
-      throw new UnavailableError(`cannot store the rollout: ${messageOf(e)}`, { cause: e });
+      throw natsError(e, 'storing the rollout');
     }
   }
 
@@ -155,12 +170,22 @@ export class RolloutStore {
   ): Promise<StoredRollout> {
     for (let i = 0; i < attempts; i++) {
       const cur = await this.get(rolloutId);
-      if (!cur) throw new UnavailableError(`rollout ${rolloutId} vanished`);
+      if (!cur) throw new ConflictError(`rollout ${rolloutId} was deleted meanwhile`);
       const next = change(cur.record);
       const rev = await this.update(rolloutId, next, cur.revision);
       if (rev !== undefined) return { record: next, revision: rev };
     }
     throw new ConflictError(`rollout ${rolloutId} is being changed concurrently; retry`);
+  }
+
+  /** Removes a rollout and its lease, history included (retention of finished rollouts). */
+  async delete(rolloutId: string): Promise<void> {
+    try {
+      await this.#kv.purge(keys.rollout(rolloutId));
+      await this.#kv.purge(keys.rolloutLease(rolloutId));
+    } catch (e) {
+      throw natsError(e, `deleting rollout ${rolloutId}`);
+    }
   }
 
   /** Ids of every stored rollout. */

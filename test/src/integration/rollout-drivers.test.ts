@@ -6,7 +6,9 @@
  *   finishes the rollout; the KV history of every node's desired key shows exactly one
  *   rollout write per node;
  * - two drivers started together on one rollout: one drives, the other never steps it;
- * - the lease and the state record are compare-and-set: of racing writers, exactly one wins.
+ * - the lease and the state record are compare-and-set: of racing writers, exactly one wins;
+ * - finished rollouts are not read again every tick, and are deleted once past the configured
+ *   retention (by count, then by age).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -169,5 +171,39 @@ describe('rollout drivers: crash and resume, exclusivity', () => {
       rt.store.update('race-1', stored.record, stored.revision),
     ]);
     assert.equal(results.filter((r) => r !== undefined).length, 1);
+  });
+
+  test('finished rollouts: not re-read every tick, deleted past the retention count and age', async () => {
+    const label = 'com.acme.keep';
+    await baseline(fleet, label);
+    const rt = await fleet.runtime('ctl-keep', { keepFinishedMs: 5000, keepFinishedCount: 1 });
+    const once = async (id: string, v: number) => {
+      await rt.service.start({
+        rolloutId: id,
+        plist: versionedPlist(label, v),
+        target: { kind: 'all' },
+        strategy: { kind: 'all-at-once' },
+        gate,
+        by: 'test',
+      });
+      const r = await awaitPhase(rt, id, ['succeeded', 'rolled-back', 'failed'], 40_000);
+      assert.equal(r.state.phase.kind, 'succeeded');
+    };
+    await once('keep-1', 2);
+    await once('keep-2', 3);
+    // Count 1: the older one goes as soon as the newer one has finished.
+    await eventually(async () => (await rt.store.get('keep-1')) === undefined, 10_000, 'keep-1 deleted');
+    assert.ok(await rt.store.get('keep-2'), 'the newest finished rollout is kept');
+    // With a 150 ms tick, a scan would read it ~13 times in 2 s; the reconciler waits for its retention.
+    const passes = rt.driver.stats.passes;
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.ok(rt.driver.stats.passes - passes <= 1, `${rt.driver.stats.passes - passes} reads in 2 s`);
+    await eventually(
+      async () => (await rt.store.get('keep-2')) === undefined,
+      10_000,
+      'keep-2 deleted by age',
+    );
+    assert.ok(rt.driver.stats.deleted >= 2);
+    await rt.stop();
   });
 });

@@ -1,0 +1,84 @@
+/**
+ * Errors from NATS, classified once where they enter our code (nats.js `errors.ts`): every
+ * store, watcher and request that calls the NATS client passes what it caught through
+ * `natsError`, and from then on only the closed set of errors.ts travels, with its `retryable`
+ * mark:
+ *
+ * | from nats.js                                         | becomes                 | retried? |
+ * | ---------------------------------------------------- | ----------------------- | -------- |
+ * | AuthorizationError, UserAuthenticationExpiredError   | PermissionDeniedError   | no: the credentials are refused; say so |
+ * | PermissionViolationError                             | PermissionDeniedError   | no: terminal for that subject          |
+ * | JetStreamNotEnabled, StreamNotFound (a missing bucket) | FailedPreconditionError | no: provisioning is missing          |
+ * | JetStream API "wrong last sequence"                  | ConflictError           | by the caller's compare-and-set loop   |
+ * | TimeoutError, NoResponders, ConnectionError, ClosedConnection, Draining, RequestError, ProtocolError, other JetStream errors | UnavailableError | yes, with backoff |
+ * | anything else that is not a Launchfleet error        | InternalError           | no: a bug                              |
+ *
+ * Classified by the errors' `name` along the `cause` chain, so this module needs no NATS
+ * dependency and works across copies of the client library.
+ */
+import {
+  ConflictError,
+  FailedPreconditionError,
+  InternalError,
+  LaunchfleetError,
+  PermissionDeniedError,
+  UnavailableError,
+  messageOf,
+} from './errors.ts';
+
+const unavailable = new Set([
+  'TimeoutError',
+  'NoResponders',
+  'NoRespondersError',
+  'ConnectionError',
+  'ClosedConnectionError',
+  'DrainingConnectionError',
+  'RequestError',
+  'ProtocolError',
+  'JetStreamError',
+  'JetStreamStatusError',
+  'JetStreamApiError',
+  'ConsumerNotFoundError',
+]);
+
+/** The NATS error of interest along the cause chain (the most specific first), if any. */
+function natsCause(e: unknown): (Error & { code?: unknown }) | undefined {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++) {
+    if (c.name === 'AuthorizationError' || c.name === 'UserAuthenticationExpiredError') return c;
+    if (c.name === 'PermissionViolationError') return c;
+  }
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++)
+    if (c.name === 'JetStreamNotEnabled' || c.name === 'StreamNotFoundError' || unavailable.has(c.name))
+      return c;
+  return undefined;
+}
+
+/**
+ * What `e`, caught while `doing` something over NATS ("storing the rollout"), means for us.
+ * A Launchfleet error passes through unchanged.
+ */
+export function natsError(e: unknown, doing: string): LaunchfleetError {
+  if (e instanceof LaunchfleetError) return e;
+  const c = natsCause(e);
+  const what = `${doing}: ${messageOf(c ?? e)}`;
+  switch (c?.name) {
+    case 'AuthorizationError':
+    case 'UserAuthenticationExpiredError':
+      return new PermissionDeniedError(`${doing}: NATS refused our credentials (${messageOf(c)})`, {
+        cause: e,
+      });
+    case 'PermissionViolationError':
+      return new PermissionDeniedError(`${doing}: NATS permissions forbid it (${messageOf(c)})`, {
+        cause: e,
+      });
+    case 'JetStreamNotEnabled':
+    case 'StreamNotFoundError':
+      return new FailedPreconditionError(`${what} (is the bucket or stream provisioned?)`, { cause: e });
+    case undefined:
+      break;
+    default:
+      if (/wrong last sequence/i.test(messageOf(c))) return new ConflictError(what, { cause: e });
+      return new UnavailableError(what, { cause: e });
+  }
+  return new InternalError(what, { cause: e });
+}
