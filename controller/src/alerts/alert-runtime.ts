@@ -15,9 +15,10 @@
  * fleet lag each other can, at the very edge of a condition, fire and resolve one instance
  * twice; consumers pair firing/resolved by id.
  *
- * Rollout alerts read the rollout records in `lf_rollouts` (every stored rollout, as the rollout
- * gauges of rollout-metrics.ts export them, with the same state mapping and last-progress time)
- * at most every `rolloutScanMs`; every controller reads them, whichever drives the rollout.
+ * Rollout alerts read the rollout records of `lf_rollouts` as the rollout cache holds them
+ * (rollout/rollout-cache.ts: one watch, no listing per pass), every stored rollout as the rollout
+ * gauges of rollout-metrics.ts export them, with the same state mapping and last-progress time;
+ * every controller reads them, whichever drives the rollout.
  */
 import { jetstream } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
@@ -28,7 +29,7 @@ import { buckets, encodeNodeEvent, subjects } from '@launchfleet/shared/messages
 import { controllerMetrics } from '@launchfleet/shared/metrics/catalog';
 import type { FleetIndex } from '../fleet/core/fleet-index.ts';
 import { currentRollouts, lastProgressAt, metricState, progressRatio } from '../rollout/rollout-metrics.ts';
-import type { StoredRollout } from '../rollout/rollout-store.ts';
+import type { RolloutRecord } from '../rollout/rollout-store.ts';
 import {
   AlertEvaluator,
   type AlertTransition,
@@ -53,13 +54,12 @@ export interface AlertRuntimeDeps {
   readonly settings?: AlertSettings;
   /** Evaluation period. Default 1 s (a pass over 10,000 nodes costs about a millisecond). */
   readonly tickMs?: number;
-  /** The stored rollouts (the rollout runtime's RolloutStore); without it no rollout alert is raised. */
-  readonly rollouts?: { list(): Promise<StoredRollout[]> };
   /**
-   * How often the rollout records are re-read (one KV get per rollout). Default 5 s: the rules
-   * are evaluated every 30 s, and the rollout driver reads them every second already.
+   * The stored rollouts (the rollout runtime's RolloutCache); without it no rollout alert is
+   * raised, and while it is not `ready` (its watch has not shown every record) rollout alerts
+   * stay as they are.
    */
-  readonly rolloutScanMs?: number;
+  readonly rollouts?: { records(): readonly RolloutRecord[]; readonly ready: boolean };
   readonly log: (line: string) => void;
 }
 
@@ -80,7 +80,6 @@ export async function startAlertRuntime(d: AlertRuntimeDeps): Promise<AlertRunti
   });
   const r = new AlertLoop(d, kv);
   await r.adoptExisting();
-  await r.scanRollouts();
   r.start();
   return r;
 }
@@ -101,9 +100,6 @@ class AlertLoop implements AlertRuntime {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
-  /** The last rollout read; undefined while none succeeded or after a failed one. */
-  #rollouts: RolloutSample[] | undefined;
-  #rolloutsReadAt = Number.NEGATIVE_INFINITY;
 
   constructor(d: AlertRuntimeDeps, kv: KV) {
     this.#d = d;
@@ -132,30 +128,20 @@ class AlertLoop implements AlertRuntime {
     }
   }
 
-  /** Re-reads the rollout records; on failure rollout alerts stay as they are until a read works. */
-  async scanRollouts(): Promise<void> {
+  /** The rollouts as the evaluator samples them; undefined while the cache is not complete. */
+  #rollouts(): RolloutSample[] | undefined {
     const source = this.#d.rollouts;
-    if (!source) return;
-    const now = this.#d.clock.monotonicMs();
-    if (this.#rollouts !== undefined && now - this.#rolloutsReadAt < (this.#d.rolloutScanMs ?? 5000)) return;
-    this.#rolloutsReadAt = now;
-    try {
-      // Only rollouts that still speak for their job (rollout-metrics.ts, as the gauges do).
-      const records = currentRollouts((await source.list()).map((r) => r.record));
-      this.#rollouts = records.map(({ spec, state }) => ({
-        rolloutId: spec.rolloutId,
-        label: spec.label,
-        domain: spec.domain,
-        state: metricState(state.phase.kind),
-        lastProgressAt: lastProgressAt(state),
-        progress: progressRatio(state),
-        outcome: state.outcome?.reason,
-      }));
-    } catch (e) {
-      if (this.#rollouts !== undefined)
-        this.#d.log(`controller: alerts: cannot read rollouts: ${messageOf(e)}`);
-      this.#rollouts = undefined;
-    }
+    if (!source?.ready) return undefined;
+    // Only rollouts that still speak for their job (rollout-metrics.ts, as the gauges do).
+    return currentRollouts(source.records()).map(({ spec, state }) => ({
+      rolloutId: spec.rolloutId,
+      label: spec.label,
+      domain: spec.domain,
+      state: metricState(state.phase.kind),
+      lastProgressAt: lastProgressAt(state),
+      progress: progressRatio(state),
+      outcome: state.outcome?.reason,
+    }));
   }
 
   start(): void {
@@ -207,11 +193,10 @@ class AlertLoop implements AlertRuntime {
         counters: n.status?.counters,
       });
     }
-    return { now: this.#d.clock.wallMs(), jobs, nodes, rollouts: this.#rollouts };
+    return { now: this.#d.clock.wallMs(), jobs, nodes, rollouts: this.#rollouts() };
   }
 
   async #evaluate(): Promise<void> {
-    await this.scanRollouts();
     for (const t of this.evaluator.evaluate(this.#sample())) {
       if (this.#stopped) return;
       try {

@@ -62,15 +62,8 @@ export interface StartOptions {
   readonly rollout?: { readonly tickMs?: number; readonly leaseMs?: number; readonly holder?: string };
   /** How often the desired-state indexes are checked against the live keys. Default 10 min. */
   readonly indexRepairMs?: number;
-  /**
-   * Alert hold-down times (default: the rules' `for:`), evaluation period (default 1 s) and how
-   * often rollout records are re-read for the rollout alerts (default 5 s).
-   */
-  readonly alerts?: {
-    readonly settings?: AlertSettings;
-    readonly tickMs?: number;
-    readonly rolloutScanMs?: number;
-  };
+  /** Alert hold-down times (default: the rules' `for:`) and evaluation period (default 1 s). */
+  readonly alerts?: { readonly settings?: AlertSettings; readonly tickMs?: number };
   /** Console session lifetime (default: the config's consoleSessionHours); tests use seconds. */
   readonly console?: { readonly sessionMs?: number };
 }
@@ -224,8 +217,7 @@ export async function startController(
       registry: metrics.registry,
       holder: o.name ?? 'launchfleet-controller',
       log,
-      rollouts: rollouts.store,
-      ...(o.alerts?.rolloutScanMs !== undefined && { rolloutScanMs: o.alerts.rolloutScanMs }),
+      rollouts: rollouts.cache,
       ...(o.alerts?.settings !== undefined && { settings: o.alerts.settings }),
       ...(o.alerts?.tickMs !== undefined && { tickMs: o.alerts.tickMs }),
     });
@@ -256,7 +248,7 @@ export async function startController(
         sessionMs: o.console?.sessionMs ?? cfg.consoleSessionMs,
         aggregator,
         desired,
-        rolloutStore: rollouts.store,
+        rolloutCache: rollouts.cache,
         rolloutHandlers,
         alerts: alerts.evaluator,
         policy: { audit: app.audit, metrics, clock, log },

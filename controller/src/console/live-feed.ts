@@ -5,19 +5,21 @@
  * FleetAggregator.onChange   (lf_nodes / lf_registry watches)  -> node:, job:, jobs, fleet topics
  * presence scan, every 2 s    (a node going quiet is no message) -> node:, fleet
  * LF_EVENTS  ordered consumer (from the newest ~ringSize events) -> the event ring; job:, node:, alerts
- * lf_rollouts watch (state.*)                                    -> the rollout cache; rollout:, rollouts, fleet
+ * RolloutCache.onChange     (the runtime's lf_rollouts watch)     -> rollout:, rollouts, fleet, job:
  * ```
  *
  * Topics (core/change-topics.ts) are batched and sent to every open server-sent-events stream
  * at most once per `flushMs`; a page refreshes its live regions when a topic it names arrives.
- * Each watch re-opens itself after a failure (NATS restart), as the aggregator's do.
+ * The event consumer re-opens itself after a failure (NATS restart), as the aggregator's and the
+ * rollout cache's watches do.
  */
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type Clock, messageOf } from '@launchfleet/shared';
-import { decodeNodeEvent, eventsStream, keys } from '@launchfleet/shared/messages/index';
+import { decodeNodeEvent, eventsStream } from '@launchfleet/shared/messages/index';
 import type { FleetAggregator, NodeChange } from '../fleet/fleet-aggregator.ts';
-import { type RolloutRecord, type RolloutStore, decodeRolloutRecord } from '../rollout/rollout-store.ts';
+import type { RolloutCache, RolloutChange } from '../rollout/rollout-cache.ts';
+import type { RolloutRecord } from '../rollout/rollout-store.ts';
 import { EventRing } from './core/event-ring.ts';
 import { batchTopics, problemFingerprint, statusTopics } from './core/change-topics.ts';
 
@@ -29,7 +31,8 @@ export interface TopicSink {
 export interface LiveFeedDeps {
   readonly nc: NatsConnection;
   readonly aggregator: FleetAggregator;
-  readonly rollouts: RolloutStore;
+  /** The rollout runtime's cache of every stored rollout (one watch for the whole controller). */
+  readonly rollouts: RolloutCache;
   readonly clock: Clock;
   readonly log: (line: string) => void;
   /** Default 1000 ms. */
@@ -43,7 +46,6 @@ const maxTopicsPerBatch = 200;
 export class LiveFeed {
   readonly events: EventRing;
   readonly #d: LiveFeedDeps;
-  readonly #rollouts = new Map<string, RolloutRecord>();
   readonly #sinks = new Set<TopicSink>();
   readonly #pending = new Set<string>();
   readonly #fingerprints = new Map<string, string>();
@@ -51,21 +53,23 @@ export class LiveFeed {
   readonly #stops: (() => void)[] = [];
   readonly #loops: Promise<void>[] = [];
   #stopped = false;
-  #rolloutsReady = false;
 
   constructor(d: LiveFeedDeps) {
     this.#d = d;
     this.events = new EventRing(d.ringSize ?? 5000);
   }
 
-  /** Starts following; resolves once the stored rollouts are in the cache. */
-  async start(): Promise<void> {
+  /** Starts following (the rollout cache has the stored rollouts once the runtime has started). */
+  start(): void {
     const ix = this.#d.aggregator.index;
     for (const n of ix.nodes()) {
       this.#fingerprints.set(n.nodeId, this.#fingerprint(n.nodeId));
       this.#presence.set(n.nodeId, ix.presence(n, this.#d.clock.wallMs()));
     }
-    this.#stops.push(this.#d.aggregator.onChange((c) => this.#onNode(c)));
+    this.#stops.push(
+      this.#d.aggregator.onChange((c) => this.#onNode(c)),
+      this.#d.rollouts.onChange((c) => this.#onRollout(c)),
+    );
     const flush = setInterval(() => this.#flush(), this.#d.flushMs ?? 1000);
     const scan = setInterval(() => this.#scanPresence(), 2000);
     this.#stops.push(
@@ -73,11 +77,6 @@ export class LiveFeed {
       () => clearInterval(scan),
     );
     this.#loops.push(this.#forever('events', () => this.#followEvents()));
-    let ready!: () => void;
-    const initial = new Promise<void>((r) => (ready = r));
-    this.#loops.push(this.#forever('rollouts', () => this.#followRollouts(ready)));
-    // A broken NATS must not keep the console from starting: serve what is known after 5 s.
-    await Promise.race([initial, new Promise((r) => setTimeout(r, 5000).unref())]);
   }
 
   async stop(): Promise<void> {
@@ -88,15 +87,15 @@ export class LiveFeed {
 
   /** Every stored rollout (the watch's latest revision of each). */
   rollouts(): RolloutRecord[] {
-    return [...this.#rollouts.values()];
+    return this.#d.rollouts.records();
   }
 
   rollout(id: string): RolloutRecord | undefined {
-    return this.#rollouts.get(id);
+    return this.#d.rollouts.record(id);
   }
 
   get rolloutsReady(): boolean {
-    return this.#rolloutsReady;
+    return this.#d.rollouts.ready;
   }
 
   /** Registers an SSE stream; returns its removal. */
@@ -211,31 +210,9 @@ export class LiveFeed {
     }
   }
 
-  async #followRollouts(ready: () => void): Promise<void> {
-    const kv = this.#d.rollouts.kv;
-    const w = await kv.watch({ key: keys.rolloutAll });
-    this.#stops.push(() => w.stop());
-    const prefix = keys.rollout('');
-    // An empty bucket sends no initial values: nothing to wait for.
-    if ((await kv.status()).values === 0) {
-      this.#rolloutsReady = true;
-      ready();
-    }
-    for await (const e of w) {
-      if (this.#stopped) break;
-      const id = e.key.slice(prefix.length);
-      if (e.operation !== 'PUT') this.#rollouts.delete(id);
-      else {
-        const r = decodeRolloutRecord(e.string());
-        if (typeof r !== 'string') this.#rollouts.set(id, r);
-      }
-      this.touch(`rollout:${id}`, 'rollouts', 'fleet');
-      const rec = this.#rollouts.get(id);
-      if (rec) this.touch(`job:${rec.spec.label}`);
-      if (e.delta === 0) {
-        this.#rolloutsReady = true;
-        ready();
-      }
-    }
+  #onRollout(c: RolloutChange): void {
+    this.touch(`rollout:${c.rolloutId}`, 'rollouts', 'fleet');
+    const rec = this.#d.rollouts.record(c.rolloutId);
+    if (rec) this.touch(`job:${rec.spec.label}`);
   }
 }

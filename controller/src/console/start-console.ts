@@ -12,7 +12,7 @@ import type { DesiredStateService } from '../desired/desired-state-service.ts';
 import type { JobRecord } from '../desired/job-record.ts';
 import type { FleetAggregator } from '../fleet/fleet-aggregator.ts';
 import type { AlertEvaluator } from '../alerts/core/alert-evaluator.ts';
-import type { RolloutStore } from '../rollout/rollout-store.ts';
+import type { RolloutCache } from '../rollout/rollout-cache.ts';
 import { SessionStore } from './session-store.ts';
 import { LiveFeed } from './live-feed.ts';
 import { ConsoleActions } from './console-actions.ts';
@@ -28,7 +28,7 @@ export interface ConsoleDeps {
   readonly sessionMs: number;
   readonly aggregator: FleetAggregator;
   readonly desired: DesiredStateService;
-  readonly rolloutStore: RolloutStore;
+  readonly rolloutCache: RolloutCache;
   readonly rolloutHandlers: RolloutHandlers;
   readonly alerts: AlertEvaluator;
   readonly policy: PolicyEffects;
@@ -48,11 +48,11 @@ export async function startConsole(d: ConsoleDeps): Promise<RunningConsole> {
   const feed = new LiveFeed({
     nc: d.nc,
     aggregator: d.aggregator,
-    rollouts: d.rolloutStore,
+    rollouts: d.rolloutCache,
     clock: d.policy.clock,
     log: d.policy.log,
   });
-  await feed.start();
+  feed.start();
   let cached: { at: number; records: Promise<JobRecord[]> } | undefined;
   const clock = d.policy.clock;
   const data: ConsoleData = {

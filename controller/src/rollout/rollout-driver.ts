@@ -1,7 +1,8 @@
 /**
  * The rollout runtime: a level-based reconciler over the stored rollouts, with
- * controller-runtime's contract (reconcile/): a KV watch on `lf_rollouts` is the source (a
- * record written, a lease released: that rollout's key is queued), a de-duplicating work queue
+ * controller-runtime's contract (reconcile/): the rollout cache's watch of `lf_rollouts` is the
+ * source (rollout-cache.ts: a record written, a lease released: that rollout's key is queued), a
+ * de-duplicating work queue
  * with per-key backoff feeds `reconcile(rolloutId)`, and each reconcile returns done, "again
  * after N ms" or an error. Finished rollouts are not looked at again until their retention
  * ends: no scan of every stored rollout every second. One reconcile of one rollout:
@@ -26,7 +27,6 @@
  * finished, and beyond the newest `keepFinishedCount` finished ones (README, "Retention").
  */
 import { jetstream } from '@nats-io/jetstream';
-import type { KvWatchEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type Clock, type LaunchfleetError, messageOf } from '@launchfleet/shared';
 import { natsError } from '@launchfleet/shared/nats-errors';
@@ -50,6 +50,7 @@ import {
   step,
 } from './core/index.ts';
 import type { RolloutApplier } from './rollout-applier.ts';
+import type { RolloutCache } from './rollout-cache.ts';
 import type { RolloutLease } from './rollout-lease.ts';
 import type { RolloutMetrics } from './rollout-metrics.ts';
 import type { RolloutObserver } from './rollout-observer.ts';
@@ -63,6 +64,8 @@ import {
 export interface RolloutDriverDeps {
   readonly nc: NatsConnection;
   readonly store: RolloutStore;
+  /** The source: every stored rollout and each change (one watch, shared with alerts and gauges). */
+  readonly cache: RolloutCache;
   readonly lease: RolloutLease;
   readonly applier: RolloutApplier;
   readonly observer: RolloutObserver;
@@ -120,12 +123,9 @@ export class RolloutDriver {
   readonly #held = new Set<string>();
   /** Finished rollouts this driver has seen, with when they finished (retention by count). */
   readonly #finished = new Map<string, number>();
-  /** Every rollout id the source has shown (a poke re-queues them all). */
-  readonly #known = new Set<string>();
   readonly #queue: WorkQueue;
   readonly #loop: ReconcileLoop;
-  #watch: { stop(): void } | undefined;
-  #sourcing: Promise<void> | undefined;
+  #unsubscribe: (() => void) | undefined;
   #stopped = false;
   #dead = false;
   /** Actions applied, by type (tests, logs). */
@@ -151,25 +151,29 @@ export class RolloutDriver {
     return this.#loop.outcomes;
   }
 
-  /** Starts the source (a KV watch) and the loop: every stored rollout is reconciled once, then on change. */
+  /**
+   * Follows the cache and starts the loop: every stored rollout is reconciled once, then when its
+   * record changes or its lease is released. Another controller's live lease, a running
+   * rollout's tick and a finished one's retention are timers of the work queue.
+   */
   start(): void {
     this.#loop.start();
-    this.#sourcing = this.#source();
+    this.#unsubscribe = this.#d.cache.onChange((c) => this.#queue.add(c.rolloutId));
+    this.poke();
   }
 
-  /** Queues every known rollout now (a new rollout or command is also seen by the watch). */
+  /** Queues every stored rollout now (a new rollout or command is also seen by the watch). */
   poke(rolloutId?: string): void {
     if (this.#stopped) return;
     if (rolloutId !== undefined) this.#queue.add(rolloutId);
-    else for (const id of this.#known) this.#queue.add(id);
+    else for (const id of this.#d.cache.ids()) this.#queue.add(id);
   }
 
   /** A clean stop: finishes the reconciles under way and gives the leases up. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#watch?.stop();
+    this.#unsubscribe?.();
     await this.#loop.stop();
-    await this.#sourcing;
     for (const id of this.#held) await this.#d.lease.release(id).catch(() => undefined);
     this.#held.clear();
   }
@@ -181,36 +185,8 @@ export class RolloutDriver {
   kill(): void {
     this.#dead = true;
     this.#stopped = true;
-    this.#watch?.stop();
+    this.#unsubscribe?.();
     void this.#loop.stop();
-  }
-
-  /**
-   * The source: a watch of `lf_rollouts`. It first shows every stored key, then each change: a
-   * record written (by us, another controller or the API) queues its rollout; a lease deleted
-   * (a driver stopped cleanly) too, so it is taken over at once. Lease renewals are not events.
-   * A watch that fails is opened again after a second, which shows every key again.
-   */
-  async #source(): Promise<void> {
-    const prefix = { state: 'state.', lease: 'lease.' } as const;
-    while (!this.#stopped) {
-      try {
-        const w = await this.#d.store.kv.watch({ key: '>' });
-        this.#watch = w;
-        if (this.#stopped) w.stop();
-        for await (const e of w as AsyncIterable<KvWatchEntry>) {
-          if (e.key.startsWith(prefix.state)) {
-            const id = e.key.slice(prefix.state.length);
-            if (e.operation === 'PUT') this.#known.add(id);
-            this.#queue.add(id);
-          } else if (e.key.startsWith(prefix.lease) && e.operation !== 'PUT')
-            this.#queue.add(e.key.slice(prefix.lease.length));
-        }
-      } catch (e) {
-        if (!this.#stopped) this.#d.log?.(`rollout driver: ${natsError(e, 'watching lf_rollouts').message}`);
-      }
-      if (!this.#stopped) await new Promise((r) => setTimeout(r, 1000));
-    }
   }
 
   /** One reconcile of one rollout, as the loop's result. */
@@ -360,7 +336,6 @@ export class RolloutDriver {
 
   #forget(rolloutId: string): void {
     this.#finished.delete(rolloutId);
-    this.#known.delete(rolloutId);
     this.#d.metrics?.forget(rolloutId);
   }
 

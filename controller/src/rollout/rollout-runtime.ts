@@ -1,7 +1,7 @@
 /**
  * Wires the rollout runtime over one NATS connection: buckets (`lf_rollouts`, `lf_versions`,
- * and `lf_jobs` as start-controller creates it), store, versions, applier, observer, lease,
- * driver and the service the API calls. Every controller runs one; the leases decide who
+ * and `lf_jobs` as start-controller creates it), store, cache (the one watch of `lf_rollouts`),
+ * versions, applier, observer, lease, driver and the service the API calls. Every controller runs one; the leases decide who
  * drives which rollout.
  */
 import type { DesiredIndex } from '../desired/desired-index.ts';
@@ -17,6 +17,7 @@ import type { FleetIndex } from '../fleet/core/fleet-index.ts';
 import type { RolloutState } from './core/index.ts';
 import { JobVersions } from './job-versions.ts';
 import { RolloutApplier } from './rollout-applier.ts';
+import { RolloutCache } from './rollout-cache.ts';
 import { RolloutDriver } from './rollout-driver.ts';
 import { RolloutLease } from './rollout-lease.ts';
 import { RolloutMetrics } from './rollout-metrics.ts';
@@ -57,9 +58,11 @@ export interface RolloutRuntime {
   readonly service: RolloutService;
   readonly driver: RolloutDriver;
   readonly store: RolloutStore;
+  /** Every stored rollout, kept by one watch (the driver's source; alerts read it too). */
+  readonly cache: RolloutCache;
   readonly versions: JobVersions;
   readonly applier: RolloutApplier;
-  /** Clean stop: the driver finishes the reconciles under way and gives its leases up. */
+  /** Clean stop: the driver finishes the reconciles under way and gives its leases up; the watch ends. */
   stop(): Promise<void>;
 }
 
@@ -84,6 +87,8 @@ export async function startRolloutRuntime(o: RolloutRuntimeOptions): Promise<Rol
   const desired = await kvm.open(buckets.desired);
   const holder = o.holder ?? `ctl-${randomBytes(4).toString('hex')}`;
   const store = new RolloutStore(rollouts);
+  const cache = new RolloutCache(rollouts, { ...(o.log && { log: o.log }) });
+  await cache.start();
   const versions = new JobVersions(versionsKv, jobs);
   const applier = new RolloutApplier({
     desired,
@@ -100,6 +105,7 @@ export async function startRolloutRuntime(o: RolloutRuntimeOptions): Promise<Rol
   const driver = new RolloutDriver({
     nc: o.nc,
     store,
+    cache,
     lease,
     applier,
     observer,
@@ -128,5 +134,16 @@ export async function startRolloutRuntime(o: RolloutRuntimeOptions): Promise<Rol
     poke: () => driver.poke(),
   });
   if (o.drive !== false) driver.start();
-  return { service, driver, store, versions, applier, stop: () => driver.stop() };
+  return {
+    service,
+    driver,
+    store,
+    cache,
+    versions,
+    applier,
+    stop: async () => {
+      await driver.stop();
+      await cache.stop();
+    },
+  };
 }

@@ -63,7 +63,7 @@ describe('controller alerts: failed rollouts and recurring drift', () => {
           name,
           log: () => undefined,
           rollout: { tickMs: 150, leaseMs: 2000 },
-          alerts: { settings: hold.value, tickMs: 100, rolloutScanMs: 100 },
+          alerts: { settings: hold.value, tickMs: 100 },
         }),
       );
     }
