@@ -195,9 +195,11 @@ describe('rollout drivers: crash and resume, exclusivity', () => {
     await eventually(async () => (await rt.store.get('keep-1')) === undefined, 10_000, 'keep-1 deleted');
     assert.ok(await rt.store.get('keep-2'), 'the newest finished rollout is kept');
     // With a 150 ms tick, a scan would read it ~13 times in 2 s; the reconciler waits for its retention.
+    // Up to 3: the watch's notices of keep-1's deletion (its record, then its lease) may still arrive
+    // in the window on a loaded machine, each one pass that finds keep-1 absent.
     const passes = rt.driver.stats.passes;
     await new Promise((r) => setTimeout(r, 2000));
-    assert.ok(rt.driver.stats.passes - passes <= 1, `${rt.driver.stats.passes - passes} reads in 2 s`);
+    assert.ok(rt.driver.stats.passes - passes <= 3, `${rt.driver.stats.passes - passes} reads in 2 s`);
     await eventually(
       async () => (await rt.store.get('keep-2')) === undefined,
       10_000,
