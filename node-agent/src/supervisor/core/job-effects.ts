@@ -1,6 +1,7 @@
 /**
  * What the machine asks the runtime to do. The runtime (`../job-runner.ts`) is the only code that
- * carries them out through the ports; the machine itself does nothing.
+ * carries them out through the ports, with the trigger adapters of `../triggers/` for the sources
+ * (demand-sources.ts, standing-sources.ts); the machine itself does nothing.
  */
 import type { ImmediateReason } from './job-state.ts';
 import type { TimerId } from './job-events.ts';
@@ -11,7 +12,7 @@ export type DemandSourceKind =
   | 'watch-path'
   /** QueueDirectories watches (re-list on change). */
   | 'queue-dir'
-  /** Listening sockets (socket activation hook; not implemented here). */
+  /** Listening sockets of on-demand jobs (socket activation: `../sockets/`, armed by demand-sources.ts). */
   | 'socket';
 
 /** Sources that run from load to removal whatever the state ("Timers always run"; conditions are always observed). */

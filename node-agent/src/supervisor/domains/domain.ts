@@ -4,6 +4,10 @@
  * bootstrap (paths or JobSpecs), bootout, enable/disable (persisted overrides), kickstart [-k],
  * kill, legacy start/stop, list and print. Bootout is asynchronous, as modern launchd's: the label
  * stays registered (print finds it, a second bootstrap fails) until the process has exited.
+ *
+ * Over 400 lines on purpose: every verb reads and changes the one label table under the same
+ * invariants (a label removed only once its process exited, overrides persisted before they
+ * count); split by verb, each file would have to re-state them.
  */
 import { constants } from 'node:os';
 import type { JobSpec, SessionType } from '@launchfleet/shared/job/job-spec';
