@@ -32,11 +32,13 @@ done
 
 # One socket per simulated agent, both in the simulator and in nats-server.
 ulimit -n "$(ulimit -Hn)"
-command -v nats-server >/dev/null || { echo "bench-fleet: nats-server is not installed (apt-get install nats-server)" >&2; exit 2; }
+# LF_NATS_SERVER_BIN picks the broker (as in the tests), e.g. scripts/fetch-nats-server.sh's 2.10.27.
+nats="${LF_NATS_SERVER_BIN:-nats-server}"
+command -v "$nats" >/dev/null || { echo "bench-fleet: $nats is not installed (apt-get install nats-server, or scripts/fetch-nats-server.sh)" >&2; exit 2; }
 npx tsc --build
 
 out="$(mktemp -d "${TMPDIR:-/tmp}/lf-fleet-bench-XXXXXX")"
-echo "# $(date -u +%FT%TZ) $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), node $(node --version), $(nats-server --version)"
+echo "# $(date -u +%FT%TZ) $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), node $(node --version), $("$nats" --version)"
 echo "# command: scripts/bench-fleet.sh $size ${args[*]:-} ${profile:+--profile $profile}"
 if [ -n "$profile" ]; then
   mkdir -p "$profile"

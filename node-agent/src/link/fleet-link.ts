@@ -91,6 +91,13 @@ export interface FleetLinkSettings {
    * desired state wait. Default: the backoff's cap (30 s).
    */
   readonly reconnectSpreadMs?: number;
+  /**
+   * The same first wait when the server announced lame-duck mode before it closed the
+   * connection (a rolling restart or an upgrade, `nats-server --signal ldm`): the server itself
+   * spreads its closes over its lame-duck duration, so the agent reconnects to another server
+   * almost at once instead of waiting out the whole spread. Default 1 s.
+   */
+  readonly lameDuckSpreadMs?: number;
   /** Connect timeout. Default 5 s. */
   readonly connectTimeoutMs?: number;
   /** Events kept while offline (oldest dropped first). Default 1000. */
@@ -183,8 +190,11 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
   const random = o.random ?? Math.random;
   const backoff = set.backoff ?? defaultBackoff;
   const reconnectSpreadMs = Math.max(0, set.reconnectSpreadMs ?? backoff.capMs);
+  const lameDuckSpreadMs = Math.max(0, set.lameDuckSpreadMs ?? 1000);
   /** The last session ended because its connection closed (not a watch failure, not stop()). */
   let lostBroker = false;
+  /** The last session's server announced lame-duck mode (it closes its clients spread over time). */
+  let lameDuck = false;
   /** Session set-ups given up in a row (each doubles the next one's bound). */
   let setupTimeouts = 0;
   const log = o.log;
@@ -371,6 +381,18 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       pingIntervalMs: set.heartbeatMs ?? defaults.heartbeatMs,
     });
     nc = conn;
+    lameDuck = false;
+    void (async () => {
+      for await (const st of conn.status())
+        if (st.type === 'ldm' && !lameDuck) {
+          lameDuck = true;
+          log(
+            'info',
+            'link',
+            `${conn.getServer()} entered lame-duck mode; reconnecting elsewhere when it closes`,
+          );
+        }
+    })().catch(() => undefined);
     const startedAt = o.clock.monotonicMs();
     try {
       // stop() ran while this connection was being made: it closed nothing, so close it here,
@@ -473,7 +495,7 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
           renewed = false;
           if (!stopped && lostBroker && !now) {
             state = 'waiting';
-            await sleep(spreadDelay(reconnectSpreadMs, random()));
+            await sleep(spreadDelay(lameDuck ? lameDuckSpreadMs : reconnectSpreadMs, random()));
             attempt = 1; // the spread was this outage's first wait
             continue;
           }

@@ -40,6 +40,8 @@ export async function startControlPlane(
   o: {
     cluster?: boolean;
     launcher?: ServerLauncher;
+    /** More nats-server configuration for every server (e.g. lame-duck timings). */
+    serverConfig?: string;
     /** Enrolment service settings (credential lifetime, renewal skew, revocation grace). */
     enrollment?: Partial<
       Pick<
@@ -52,7 +54,7 @@ export async function startControlPlane(
   const dir = await mkdtemp(join(tmpdir(), 'lf-control-'));
   const keyStore = await KeyStore.open(join(dir, 'keys'));
   const identity = new NatsIdentity(keyStore.natsKeys());
-  const extraConfig = await identity.serverAuthConfig();
+  const extraConfig = `${await identity.serverAuthConfig()}\n${o.serverConfig ?? ''}`;
   const launcher = o.launcher;
   const servers = o.cluster
     ? await startCluster(3, { extraConfig, ...(launcher ? { launcher } : {}) })

@@ -77,7 +77,7 @@ export async function nodeStatus(cp: ControlPlaneHarness, nodeId: string): Promi
 /** A link node enrolled with a fresh bootstrap token (to `urls`, the servers by default), once connected. */
 export async function enrolledLinkNode(
   cp: ControlPlaneHarness,
-  o: { urls?: readonly string[]; settings?: FleetLinkSettings } = {},
+  o: { urls?: readonly string[]; settings?: FleetLinkSettings; random?: () => number } = {},
 ): Promise<LinkNode> {
   const { token } = await cp.enrollment.createToken({ ttlMs: 60_000 });
   const node = await startLinkNode({
@@ -85,6 +85,7 @@ export async function enrolledLinkNode(
     token,
     enrollCreds: cp.enrollCreds,
     ...(o.settings && { settings: o.settings }),
+    ...(o.random && { random: o.random }),
   });
   await eventually(() => node.link.status().connected, 15_000, 'connected');
   return node;

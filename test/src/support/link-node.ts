@@ -46,6 +46,8 @@ export interface LinkNodeOptions {
   readonly token: string;
   readonly enrollCreds: Uint8Array;
   readonly settings?: FleetLinkSettings;
+  /** The link's randomness (backoff and reconnect spread draws). Default Math.random. */
+  readonly random?: () => number;
   /** Print logs to stderr (debugging). */
   readonly debug?: boolean;
 }
@@ -111,6 +113,7 @@ export async function startLinkNode(o: LinkNodeOptions): Promise<LinkNode> {
       clock: systemClock,
       log,
       settings: { ...testLinkSettings, ...o.settings },
+      ...(o.random && { random: o.random }),
     });
   };
   const stop = async (): Promise<void> => {
