@@ -4,11 +4,13 @@
 #
 #   scripts/bench-fleet.sh <ci|1000|5000|10000|N> [--runs R] [--sim-procs P] [--mix SPEC]
 #                          [--anchor-clients M] [--restarts K] [--health-queries Q] [--fast]
-#                          [--profile DIR]
+#                          [--cluster S] [--profile DIR]
 #
 #   ci          300 agents, every profile (healthy, crash-looping, slow-start, churn), test
 #               timings, one run (< 90 s): the harness's smoke test
 #   1000 ...    all-healthy agents with production link timings; --runs applies (default 3)
+#   --cluster S a cluster of S servers (R3 buckets), agents spread over them; each --restarts is
+#               then a rolling restart (one server at a time, lame-duck mode first)
 #   --profile   V8 CPU profiles of the controller and simulator processes into DIR, and their
 #               top frames printed at the end
 #
@@ -17,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ $# -ge 1 ] || { sed -n '2,17p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,19p' "$0" >&2; exit 2; }
 size="$1"
 shift
 profile=""

@@ -28,6 +28,7 @@ import { FleetObserver } from './fleet-observer.ts';
 import { BrokerCounters, type BrokerSnapshot, perAgent } from './broker-counters.ts';
 import { type Printer, mb, ms, pct, report } from './fleet-report.ts';
 import { SimProc } from './fleet-sim-proc.ts';
+import { type RollingResult, rollingRestart } from './fleet-rolling.ts';
 import { densestWindow, histogram, median, quantiles, type Quantiles } from './fleet-stats.ts';
 
 export interface FleetBenchOptions {
@@ -41,8 +42,10 @@ export interface FleetBenchOptions {
   readonly fast: boolean;
   /** Plain nats.js clients beside the agents for the reconnect anchor (0: no anchor). */
   readonly anchorClients: number;
-  /** Broker restarts (0: skip the reconnect measurement). */
+  /** Broker restarts (0: skip the reconnect measurement); rolling restarts with `cluster`. */
   readonly restarts: number;
+  /** A cluster of this many servers (R3 buckets) instead of one server. */
+  readonly cluster?: number;
   readonly healthQueries: number;
   readonly enrolTimeoutMs: number;
   readonly convergeTimeoutMs: number;
@@ -76,6 +79,8 @@ export interface FleetBenchResult {
     readonly expected: number;
     readonly reached: number;
     readonly latencyMs: Quantiles;
+    /** Apply to running as the agents themselves saw it (their supervisor's running event). */
+    readonly runningOnNodeMs: Quantiles;
     readonly applyCallMs: number;
     readonly controllerApplyMs: number;
     readonly controllerCpuPct: number;
@@ -119,6 +124,8 @@ export interface FleetBenchResult {
       }
     >;
   }[];
+  /** Rolling restarts of a cluster (fleet-rolling.ts). */
+  readonly rollings: RollingResult[];
   /** Agents whose (non-crash-looping) job ran at the last applied version, per the simulators. */
   finalRunning: {
     readonly expected: number;
@@ -143,11 +150,13 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     simStats: [],
     broker: {},
     reconnects: [],
+    rollings: [],
     finalRunning: { expected: 0, running: 0, byProfile: {} },
     problems: [],
   };
   const print = o.print;
-  const cp = await startBenchControlPlane();
+  const cp = await startBenchControlPlane({ ...(o.cluster !== undefined && { cluster: o.cluster }) });
+  const natsArg = cp.urls.join(',');
   const sims: SimProc[] = [];
   let anchor: SimProc | undefined;
   let observer: FleetObserver | undefined;
@@ -158,7 +167,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       `# fleet bench: ${o.agents} agents in ${o.simProcs} simulator process(es), mix ${o.mix}, ${o.runs} run(s)`,
     );
     print(
-      `#   nats-server ${cp.server.url} (pid ${cp.server.pid}), controller pid ${cp.controller.pid ?? 0}`,
+      `#   nats-server ${cp.servers.map((x) => `${x.url} (pid ${x.pid})`).join(', ')}, controller pid ${cp.controller.pid ?? 0}`,
     );
     // ---- tokens ----------------------------------------------------------------------------
     // One through the API (it also hands out the enroll user's creds); the rest straight into
@@ -170,7 +179,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     const tokens: string[] = [String(first['token'])];
     const enrollCreds = String(first['enrollCredentials']);
     const ctlConn = await connect({
-      servers: [cp.server.url],
+      servers: [...cp.urls],
       authenticator: credsAuthenticator(new Uint8Array(await cp.identity.controllerCreds())),
       name: 'bench-tokens',
     });
@@ -186,13 +195,13 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     await writeFile(tokenFile, `${tokens.join('\n')}\n${enrollCreds}`, { mode: 0o600 });
     print(`#   ${o.agents} enrolment tokens via gRPC in ${ms(performance.now() - t0tok)}`);
     observer = await FleetObserver.start(
-      [cp.server.url],
+      [...cp.urls],
       new Uint8Array(Buffer.from(await cp.identity.controllerCreds())),
     );
     counters = await BrokerCounters.start(
-      [cp.server.url],
+      [...cp.urls],
       new Uint8Array(Buffer.from(await cp.identity.controllerCreds())),
-      () => [cp.server.monitorPort],
+      () => cp.servers.map((x) => x.monitorPort),
     );
     const brokerPhase = async (name: string, from: BrokerSnapshot): Promise<BrokerSnapshot> => {
       const to = await counters!.snapshot();
@@ -224,7 +233,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         '--agents',
         String(n),
         '--nats',
-        cp.server.url,
+        natsArg,
         '--token-file',
         tokenFile,
         '--token-offset',
@@ -298,7 +307,9 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     // ---- 2-4. steady-state cost, applies, health ----------------------------------------------
     const pids = (): Record<string, number> => ({
       controller: cp.controller.pid ?? 0,
-      'nats-server': cp.serverProc().pid,
+      ...Object.fromEntries(
+        cp.servers.map((_, i) => [i === 0 ? 'nats-server' : `nats-server-${i}`, cp.serverProc(i).pid]),
+      ),
       ...Object.fromEntries(sims.map((s, i) => [`simulator-${i}`, s.pid])),
     });
     const sampleAll = (): Record<string, ProcSample | undefined> =>
@@ -357,12 +368,20 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       const after = sampleAll();
       const reached = reachedExpected(observer.reached(label, version));
       const lat = reached.map(([, t]) => t - t0);
+      // The agents' own clock (same machine): when the job entered running at this version, which
+      // splits the path into apply -> running on the node, and running -> seen by the controller.
+      const runArg = String(run);
+      const onNode = (await Promise.all(sims.map((x) => x.rows(label).catch(() => []))))
+        .flat()
+        .filter((row) => row.runningArgs?.includes(runArg) === true && row.runningAt !== undefined)
+        .map((row) => (row.runningAt ?? 0) - t0);
       const a = {
         run,
         version,
         expected,
         reached: reached.length,
         latencyMs: quantiles(lat),
+        runningOnNodeMs: quantiles(onNode),
         applyCallMs,
         controllerApplyMs: Number(r['durationMs'] ?? Number.NaN),
         controllerCpuPct: cpuBetween(before, after, 'controller'),
@@ -374,6 +393,10 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         ['run / version', `${run} / ${version}`],
         ['nodes running it', `${a.reached}/${expected}${a.reached < expected ? ' (TIMED OUT)' : ''}`],
         ['p50 / p99 / all', `${ms(a.latencyMs.p50)} / ${ms(a.latencyMs.p99)} / ${ms(a.latencyMs.max)}`],
+        [
+          'running on the node p50/p99/all',
+          `${ms(a.runningOnNodeMs.p50)} / ${ms(a.runningOnNodeMs.p99)} / ${ms(a.runningOnNodeMs.max)} (the agents' own view)`,
+        ],
         ['ApplyJob call', `${ms(applyCallMs)} (controller says ${ms(a.controllerApplyMs)})`],
         [
           'CPU during',
@@ -447,7 +470,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
             '--anchor-creds-file',
             cp.controllerCredsFile,
             '--nats',
-            cp.server.url,
+            natsArg,
           ],
           2048,
         );
@@ -461,6 +484,37 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       const expectedAway = rows.filter((r) => r.profile !== 'churn' && r.profile !== 'crash-looping').length;
       for (let k = 1; k <= o.restarts; k++) {
         phaseStart = await counters.snapshot();
+        if (cp.servers.length > 1) {
+          const run = 2000 + k;
+          result.rollings.push(
+            await rollingRestart({
+              cp,
+              sims,
+              label,
+              onlineIds,
+              expectedRunning: expectedAway,
+              apply: async () =>
+                String(
+                  (
+                    await retryFor(
+                      () =>
+                        api.call(
+                          'ApplyJob',
+                          { plist: benchPlist(run), target: { all: true } },
+                          cp.tokens.operator,
+                        ),
+                      60_000,
+                    )
+                  )['version'],
+                ),
+              appliedArg: String(run),
+              timeoutMs: o.reconnectTimeoutMs,
+              print,
+            }),
+          );
+          phaseStart = await brokerPhase(`rolling restart ${k}`, phaseStart);
+          continue;
+        }
         const tStop = Date.now();
         await cp.serverProc().kill('SIGTERM');
         const tDown = Date.now();

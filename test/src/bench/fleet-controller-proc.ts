@@ -14,16 +14,22 @@ import {
   type ServerProcess,
   freePort,
   processLauncher,
+  startCluster,
   startServer,
+  stopAll,
 } from '../support/nats-server.ts';
 import { repoRoot } from '../support/paths.ts';
 import { profileArgs } from './fleet-sim-proc.ts';
 
 export interface BenchControlPlane {
   readonly dir: string;
+  /** The first server (the only one unless `cluster`). */
   readonly server: NatsServer;
-  /** The nats-server process (for /proc readings and signals). */
-  serverProc(): ServerProcess;
+  /** Every server: one, or the cluster's. */
+  readonly servers: readonly NatsServer[];
+  readonly urls: readonly string[];
+  /** A nats-server's current process (for /proc readings and signals); default the first. */
+  serverProc(i?: number): ServerProcess;
   readonly identity: NatsIdentity;
   readonly controller: ChildProcess;
   readonly grpcPort: number;
@@ -41,25 +47,37 @@ export async function startBenchControlPlane(
     offlineAfterSeconds?: number;
     /** More keys of the controller's config (the console benchmark adds tls and consoleListen). */
     controllerConfig?: Readonly<Record<string, unknown>>;
+    /** Servers in a cluster (R3 buckets) instead of one server. */
+    cluster?: number;
   } = {},
 ): Promise<BenchControlPlane> {
   const dir = await mkdtemp(join(tmpdir(), 'lf-fleet-bench-'));
-  let server: NatsServer | undefined;
+  let servers: NatsServer[] = [];
   let controller: ChildProcess | undefined;
+  const clusterSize = o.cluster ?? 1;
   try {
     const ks = await KeyStore.open(join(dir, 'keys'));
     const identity = new NatsIdentity(ks.natsKeys());
-    let proc: ServerProcess | undefined;
-    server = await startServer({
+    /** Each server's current process, by server name (a restart replaces it). */
+    const procs = new Map<string, ServerProcess>();
+    const serverOpts = {
       extraConfig:
         `${await identity.serverAuthConfig()}\nmax_connections: 100000\n` +
+        // A rolling restart's lame-duck phase: clients closed spread over 30 s (the minimum).
+        'lame_duck_duration: "30s"\nlame_duck_grace_period: "5s"\n' +
         // LF_BENCH_NATS_PROF_PORT=<port>: Go's pprof endpoints on the broker, to profile it mid-run.
-        (process.env['LF_BENCH_NATS_PROF_PORT']
+        (process.env['LF_BENCH_NATS_PROF_PORT'] && clusterSize === 1
           ? `prof_port: ${process.env['LF_BENCH_NATS_PROF_PORT']}\n`
           : ''),
-      launcher: async (a) => (proc = await processLauncher(a)),
-      readyTimeoutMs: 20_000,
-    });
+      launcher: async (a: Parameters<typeof processLauncher>[0]) => {
+        const p = await processLauncher(a);
+        procs.set(a.name, p);
+        return p;
+      },
+      readyTimeoutMs: 30_000,
+    };
+    servers = clusterSize > 1 ? await startCluster(clusterSize, serverOpts) : [await startServer(serverOpts)];
+    const server = servers[0]!;
     const tokensFile = join(dir, 'api-tokens.json');
     const tokens = {
       viewer: await addApiToken(tokensFile, 'bench-viewer', 'viewer'),
@@ -72,7 +90,8 @@ export async function startBenchControlPlane(
     await writeFile(
       cfgFile,
       JSON.stringify({
-        natsUrls: [server.url],
+        natsUrls: servers.map((x) => x.url),
+        ...(clusterSize > 1 && { jetstreamReplicas: 3 }),
         keyStoreDir: join(dir, 'keys'),
         apiTokensFile: tokensFile,
         grpcListen: `127.0.0.1:${grpcPort}`,
@@ -109,13 +128,16 @@ export async function startBenchControlPlane(
       );
     });
     await withTimeout(ready, 30_000, 'controller start');
-    const srv = server;
+    const all = servers;
     return {
       dir,
-      server: srv,
-      serverProc: () => {
-        if (!proc) throw new Error('no server process');
-        return proc;
+      server,
+      servers: all,
+      urls: all.map((x) => x.url),
+      serverProc: (i = 0) => {
+        const p = procs.get(all[i]?.name ?? '');
+        if (!p) throw new Error(`no process for server ${i}`);
+        return p;
       },
       identity,
       controller: c,
@@ -126,13 +148,13 @@ export async function startBenchControlPlane(
       controllerLog: () => lines.join('\n'),
       close: async () => {
         await stopChild(c);
-        await srv.stop();
+        await stopAll(all);
         await rm(dir, { recursive: true, force: true });
       },
     };
   } catch (e) {
     if (controller) await stopChild(controller);
-    await server?.stop();
+    await stopAll(servers);
     await rm(dir, { recursive: true, force: true });
     throw e;
   }

@@ -170,7 +170,9 @@ export class FleetSim {
       startedAt: a.times.startedAt,
       enrolledAt: a.times.enrolledAt,
       connectedAt: a.times.connectedAt,
+      disconnectedAt: a.times.disconnectedAt,
       connects: a.times.connects,
+      outages: [...a.times.outages],
       runningAt: label !== undefined ? a.times.running.get(label)?.at : undefined,
       runningArgs: label !== undefined ? runningArgs(a, label) : undefined,
     }));

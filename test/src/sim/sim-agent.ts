@@ -52,6 +52,8 @@ export interface SimAgentTimes {
   connectedAt: number | undefined;
   disconnectedAt: number | undefined;
   connects: number;
+  /** The last few outages of the node's session: lost at `from`, working again at `to`. */
+  readonly outages: { from: number; to: number }[];
   /** label -> wall time the job last entered running, with the managed version then. */
   readonly running: Map<string, { at: number; pid: number }>;
 }
@@ -78,6 +80,7 @@ export class SimAgent {
       enrolledAt: undefined,
       connectedAt: undefined,
       disconnectedAt: undefined,
+      outages: [],
       connects: 0,
       running: new Map(),
     };
@@ -147,8 +150,14 @@ export class SimAgent {
     if (label === 'link' && level === 'info') {
       if (message.startsWith('enrolled as ')) this.times.enrolledAt = Date.now();
       else if (message.startsWith('connected to ')) {
+        const prev = this.times.connectedAt;
         this.times.connectedAt = Date.now();
         this.times.connects++;
+        const lost = this.times.disconnectedAt;
+        if (lost !== undefined && prev !== undefined && lost >= prev) {
+          this.times.outages.push({ from: lost, to: this.times.connectedAt });
+          if (this.times.outages.length > 8) this.times.outages.shift();
+        }
         if (this.times.enrolledAt === undefined) this.times.enrolledAt = this.times.connectedAt;
       }
       return;

@@ -35,7 +35,11 @@ export interface SimAgentRow {
   readonly startedAt: number;
   readonly enrolledAt: number | undefined;
   readonly connectedAt: number | undefined;
+  /** When the session was last lost (undefined: never). Up now: connectedAt after it. */
+  readonly disconnectedAt?: number | undefined;
   readonly connects: number;
+  /** The last few outages (lost at `from`, a working session again at `to`), wall ms. */
+  readonly outages?: readonly { readonly from: number; readonly to: number }[];
   /** When the asked label last entered running. */
   readonly runningAt: number | undefined;
   /** The asked label's arguments while it runs. */

@@ -80,6 +80,12 @@ export interface NatsServer {
   kill(): Promise<void>;
   /** Stops the server (SIGTERM) and starts it again with the same config, ports and store. */
   restart(): Promise<void>;
+  /**
+   * What an operator's rolling restart does: lame-duck mode (SIGUSR2: the server stops accepting
+   * clients, closes the ones it has spread over its lame_duck_duration, and exits), then a new
+   * process on the same config and store.
+   */
+  restartLameDuck(timeoutMs?: number): Promise<void>;
   /** Stops the server (SIGTERM, then SIGKILL) and removes its directory. */
   stop(): Promise<void>;
 }
@@ -276,6 +282,13 @@ async function launch(spec: LaunchSpec): Promise<NatsServer> {
     kill: () => proc.kill('SIGKILL'),
     restart: async () => {
       await proc.kill('SIGTERM');
+      proc = await start();
+      await ready();
+    },
+    restartLameDuck: async (timeoutMs = 300_000) => {
+      const p = proc;
+      process.kill(p.pid, 'SIGUSR2');
+      await waitFor(() => Promise.resolve(p.exited()), timeoutMs, `nats-server ${name} lame-duck exit`);
       proc = await start();
       await ready();
     },

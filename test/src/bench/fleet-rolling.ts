@@ -1,0 +1,169 @@
+/**
+ * A rolling restart of the benchmark's cluster, as an operator does it: one server at a time,
+ * lame-duck mode first (the server stops taking clients and closes its own spread over its
+ * lame_duck_duration, then exits), a new process on the same store, and the next server only
+ * once this one reports healthy (`/healthz`: JetStream caught up). An apply is made while the
+ * roll is under way.
+ *
+ * Counted by sessions (the agents' own view, test/src/sim): every online agent has a working
+ * session at the end; the time each one spent without a session (its outages since the roll
+ * began); how the agents spread over the servers at the end; the apply reaching every node.
+ */
+import { type Printer, ms, report } from './fleet-report.ts';
+import { quantiles, type Quantiles } from './fleet-stats.ts';
+import type { BenchControlPlane } from './fleet-controller-proc.ts';
+import type { SimProc } from './fleet-sim-proc.ts';
+
+export interface RollingResult {
+  readonly servers: number;
+  /** Per server: lame-duck to exit, and exit to healthy again (ms). */
+  readonly steps: { readonly server: string; readonly lameDuckMs: number; readonly backMs: number }[];
+  readonly rollMs: number;
+  /** Online agents with a working session when the roll and the apply were done. */
+  readonly sessions: number;
+  readonly onlineAgents: number;
+  /** Agents that lost their session at least once during the roll. */
+  readonly agentsInterrupted: number;
+  /** Per agent, the longest time without a session during the roll. */
+  readonly outageMs: Quantiles;
+  /** Agent connections per server at the end. */
+  readonly perServer: Record<string, number>;
+  readonly apply?: { readonly version: string; readonly running: number; readonly expected: number };
+  readonly allDoneMs: number;
+  readonly simulatorsAlive: number;
+}
+
+export async function rollingRestart(x: {
+  readonly cp: BenchControlPlane;
+  readonly sims: readonly SimProc[];
+  readonly label: string;
+  /** Agents that are online (not churning on their own). */
+  readonly onlineIds: ReadonlySet<string>;
+  /** Online agents expected to run the job. */
+  readonly expectedRunning: number;
+  /** Makes the apply; returns its version. */
+  readonly apply: () => Promise<string | undefined>;
+  /** The argument that marks the applied version in a running job's argv. */
+  readonly appliedArg: string;
+  readonly timeoutMs: number;
+  readonly print: Printer;
+}): Promise<RollingResult> {
+  const { cp, sims, print } = x;
+  const t0 = Date.now();
+  const steps: RollingResult['steps'][number][] = [];
+  let applied: Promise<string | undefined> | undefined;
+  for (const [i, server] of cp.servers.entries()) {
+    const tStep = Date.now();
+    print(`#   rolling restart: ${server.name} into lame-duck mode`);
+    await server.restartLameDuck();
+    const tBack = Date.now();
+    await waitUntil(async () => (await status(server.monitorPort, '/healthz')) === 200, 120_000).catch(() =>
+      print(`#   ${server.name} not healthy within 120 s`),
+    );
+    steps.push({ server: server.name, lameDuckMs: tBack - tStep, backMs: Date.now() - tBack });
+    print(
+      `#   ${server.name} back: lame duck + exit ${ms(tBack - tStep)}, healthy ${ms(Date.now() - tBack)} later`,
+    );
+    // The apply goes out while the roll is under way (after the first server, before the rest).
+    if (i === 0) applied = x.apply().catch(() => undefined);
+  }
+  const rollMs = Date.now() - t0;
+  const version = await applied;
+  let rows = await allRows(sims, x.label);
+  const up = (): number =>
+    rows.filter(
+      (r) =>
+        x.onlineIds.has(r.nodeId ?? '') &&
+        r.connectedAt !== undefined &&
+        (r.disconnectedAt === undefined || r.disconnectedAt < r.connectedAt),
+    ).length;
+  const running = (): number =>
+    rows.filter((r) => x.onlineIds.has(r.nodeId ?? '') && r.runningArgs?.includes(x.appliedArg) === true)
+      .length;
+  await waitUntil(async () => {
+    rows = await allRows(sims, x.label);
+    return up() >= x.onlineIds.size && (version === undefined || running() >= x.expectedRunning);
+  }, x.timeoutMs).catch(() => print(`#   rolling restart: not every agent back within ${ms(x.timeoutMs)}`));
+  const allDoneMs = Date.now() - t0;
+  rows = await allRows(sims, x.label);
+  const outages = rows
+    .filter((r) => x.onlineIds.has(r.nodeId ?? ''))
+    .map((r) => {
+      const during = (r.outages ?? []).filter((o) => o.from >= t0).map((o) => o.to - o.from);
+      // Still away at the end: counted up to now.
+      if (r.disconnectedAt !== undefined && r.disconnectedAt >= t0 && (r.connectedAt ?? 0) < r.disconnectedAt)
+        during.push(Date.now() - r.disconnectedAt);
+      return during;
+    });
+  const perServer: Record<string, number> = {};
+  for (const s of cp.servers) perServer[s.name] = await agentConnections(s.monitorPort).catch(() => -1);
+  const result: RollingResult = {
+    servers: cp.servers.length,
+    steps,
+    rollMs,
+    sessions: up(),
+    onlineAgents: x.onlineIds.size,
+    agentsInterrupted: outages.filter((o) => o.length > 0).length,
+    outageMs: quantiles(outages.filter((o) => o.length > 0).map((o) => Math.max(...o))),
+    perServer,
+    ...(version !== undefined && {
+      apply: { version, running: running(), expected: x.expectedRunning },
+    }),
+    allDoneMs,
+    simulatorsAlive: sims.filter((s) => s.alive()).length,
+  };
+  report(print, 'rolling-restart', { agents: x.onlineIds.size, ...result }, [
+    ['servers', `${result.servers}, one at a time, lame-duck mode first (30 s, 5 s grace)`],
+    ...steps.map(
+      (s) => [s.server, `lame duck to exit ${ms(s.lameDuckMs)}, then healthy in ${ms(s.backMs)}`] as const,
+    ),
+    ['roll took', ms(rollMs)],
+    ['agent sessions at the end', `${result.sessions}/${result.onlineAgents}, all by ${ms(allDoneMs)}`],
+    ['agents interrupted', `${result.agentsInterrupted} (lost their session at least once)`],
+    [
+      'longest time without a session',
+      `p50 ${ms(result.outageMs.p50)}, p99 ${ms(result.outageMs.p99)}, max ${ms(result.outageMs.max)} (per interrupted agent)`,
+    ],
+    ['agents per server at the end', JSON.stringify(perServer)],
+    [
+      'applied during the roll',
+      result.apply
+        ? `version ${result.apply.version}: ${result.apply.running}/${result.apply.expected} online nodes run it`
+        : 'the apply failed',
+    ],
+    ['simulator processes alive', `${result.simulatorsAlive}/${sims.length}`],
+  ]);
+  return result;
+}
+
+async function allRows(sims: readonly SimProc[], label: string) {
+  return (await Promise.all(sims.map((s) => s.rows(label).catch(() => [])))).flat();
+}
+
+async function status(port: number, path: string): Promise<number> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
+    await r.arrayBuffer();
+    return r.status;
+  } catch {
+    return 0;
+  }
+}
+
+/** Agent connections a server holds (agents are named by their node id). */
+async function agentConnections(port: number): Promise<number> {
+  const r = await fetch(`http://127.0.0.1:${port}/connz?limit=200000`, {
+    signal: AbortSignal.timeout(30_000),
+  });
+  const j = (await r.json()) as { connections?: { name?: string }[] };
+  return (j.connections ?? []).filter((c) => /^n[0-9a-z]{20}$/.test(c.name ?? '')).length;
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, everyMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
