@@ -81,6 +81,8 @@ export interface FleetBenchResult {
     readonly latencyMs: Quantiles;
     /** Apply to running as the agents themselves saw it (their supervisor's running event). */
     readonly runningOnNodeMs: Quantiles;
+    /** Apply to the node's reconciler holding the verified bundle (the agents' own view). */
+    readonly acceptedOnNodeMs: Quantiles;
     readonly applyCallMs: number;
     readonly controllerApplyMs: number;
     readonly controllerCpuPct: number;
@@ -371,10 +373,11 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       // The agents' own clock (same machine): when the job entered running at this version, which
       // splits the path into apply -> running on the node, and running -> seen by the controller.
       const runArg = String(run);
-      const onNode = (await Promise.all(sims.map((x) => x.rows(label).catch(() => []))))
+      const runRows = (await Promise.all(sims.map((x) => x.rows(label).catch(() => []))))
         .flat()
-        .filter((row) => row.runningArgs?.includes(runArg) === true && row.runningAt !== undefined)
-        .map((row) => (row.runningAt ?? 0) - t0);
+        .filter((row) => row.runningArgs?.includes(runArg) === true && row.runningAt !== undefined);
+      const onNode = runRows.map((row) => (row.runningAt ?? 0) - t0);
+      const accepted = runRows.filter((r) => (r.acceptedAt ?? 0) >= t0).map((r) => (r.acceptedAt ?? 0) - t0);
       const a = {
         run,
         version,
@@ -382,6 +385,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         reached: reached.length,
         latencyMs: quantiles(lat),
         runningOnNodeMs: quantiles(onNode),
+        acceptedOnNodeMs: quantiles(accepted),
         applyCallMs,
         controllerApplyMs: Number(r['durationMs'] ?? Number.NaN),
         controllerCpuPct: cpuBetween(before, after, 'controller'),
@@ -393,6 +397,10 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         ['run / version', `${run} / ${version}`],
         ['nodes running it', `${a.reached}/${expected}${a.reached < expected ? ' (TIMED OUT)' : ''}`],
         ['p50 / p99 / all', `${ms(a.latencyMs.p50)} / ${ms(a.latencyMs.p99)} / ${ms(a.latencyMs.max)}`],
+        [
+          'verified on the node p50/p99/all',
+          `${ms(a.acceptedOnNodeMs.p50)} / ${ms(a.acceptedOnNodeMs.p99)} / ${ms(a.acceptedOnNodeMs.max)}`,
+        ],
         [
           'running on the node p50/p99/all',
           `${ms(a.runningOnNodeMs.p50)} / ${ms(a.runningOnNodeMs.p99)} / ${ms(a.runningOnNodeMs.max)} (the agents' own view)`,

@@ -173,6 +173,7 @@ export class FleetSim {
       disconnectedAt: a.times.disconnectedAt,
       connects: a.times.connects,
       outages: [...a.times.outages],
+      acceptedAt: a.times.acceptedAt,
       runningAt: label !== undefined ? a.times.running.get(label)?.at : undefined,
       runningArgs: label !== undefined ? runningArgs(a, label) : undefined,
     }));

@@ -52,6 +52,8 @@ export interface SimAgentTimes {
   connectedAt: number | undefined;
   disconnectedAt: number | undefined;
   connects: number;
+  /** When the reconciler last got a verified bundle (the last `reconcile: bundle` pass). */
+  acceptedAt?: number;
   /** The last few outages of the node's session: lost at `from`, working again at `to`. */
   readonly outages: { from: number; to: number }[];
   /** label -> wall time the job last entered running, with the managed version then. */
@@ -147,6 +149,11 @@ export class SimAgent {
   }
 
   #log = (level: string, label: string, message: string): void => {
+    if (label === 'link' && level === 'debug') {
+      // The reconciler got a verified bundle (fleet-link's reconciler logs its pass reason).
+      if (message.startsWith('reconcile: bundle ')) this.times.acceptedAt = Date.now();
+      return;
+    }
     if (label === 'link' && level === 'info') {
       if (message.startsWith('enrolled as ')) this.times.enrolledAt = Date.now();
       else if (message.startsWith('connected to ')) {

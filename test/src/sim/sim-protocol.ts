@@ -40,6 +40,8 @@ export interface SimAgentRow {
   readonly connects: number;
   /** The last few outages (lost at `from`, a working session again at `to`), wall ms. */
   readonly outages?: readonly { readonly from: number; readonly to: number }[];
+  /** When the node's reconciler last got a verified bundle (wall ms). */
+  readonly acceptedAt?: number | undefined;
   /** When the asked label last entered running. */
   readonly runningAt: number | undefined;
   /** The asked label's arguments while it runs. */
