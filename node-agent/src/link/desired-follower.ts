@@ -130,7 +130,16 @@ export class DesiredFollower {
     await Promise.resolve();
     if (refused || sub.isClosed()) return 'refused';
     void nc.closed().then(() => this.#end());
-    await this.#enqueue(() => this.#catchUp());
+    try {
+      await this.#enqueue(() => this.#catchUp());
+    } catch (e) {
+      // The session fails and the link retries with backoff; nothing this node runs stops.
+      this.#o.log?.(
+        'warn',
+        `cannot read this node's desired state from ${kvStreamName(buckets.desired)} (${messageOf(e)}): the stream may be missing or unavailable; jobs keep running, retrying`,
+      );
+      throw e;
+    }
     return 'following';
   }
 

@@ -503,7 +503,7 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       } catch (e) {
         connectFailures++;
         lastError = messageOf(e);
-        log('info', 'link', `NATS unavailable: ${lastError}`);
+        log('info', 'link', `no session (${lastError}); retrying with backoff`);
       }
       if (stopped) break;
       state = 'waiting';

@@ -14,6 +14,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { buckets, keys, kvStreamName, kvSubject, subjects } from '@launchfleet/shared/messages/index';
 import { systemScheduler } from '@launchfleet/shared/time/clock';
 import { kvCatchUp } from '@launchfleet/node-agent/link/kv-catch-up';
+import { provisionControlPlane } from '@launchfleet/controller/identity/index';
 import { connectAsNode } from '@launchfleet/node-agent/link/node-connection';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
@@ -145,6 +146,49 @@ describe('fleet link: the catch-up read', () => {
     await putJob(cp, nodeId, { label: 'com.acme.lost', version: 2, plist: daemonPlist('com.acme.lost') });
     await cp.store.desired.delete(keys.desired(nodeId, 'com.acme.lost'));
     await eventually(() => node.job('com.acme.lost') === undefined, 15_000, 'removed by its delete marker');
+  });
+
+  test('a desired-state stream deleted and re-created: jobs keep running, the node says what is missing, new applies work', async () => {
+    const nodeId = node.link.identity?.nodeId;
+    assert.ok(nodeId);
+    const jsm = await jetstreamManager(cp.nc);
+    await putJob(cp, nodeId, {
+      label: 'com.acme.survivor',
+      version: 1,
+      plist: daemonPlist('com.acme.survivor'),
+    });
+    const pid = await eventually(() => node.job('com.acme.survivor')?.pid, 15_000, 'survivor runs');
+    const drift: string[] = [];
+    const sub = cp.nc.subscribe(subjects.event(nodeId, 'drift'), {
+      callback: (_e, m) => {
+        drift.push(m.string());
+      },
+    });
+    // The stream goes away under a connected node: nothing it runs stops.
+    await jsm.streams.delete(kvStreamName(buckets.desired));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(node.job('com.acme.survivor')?.pid, pid, 'runs on while the stream is missing');
+    // A reconnect while it is missing: the reads fail, the node retries, the job runs on.
+    node.logs.length = 0;
+    await node.restart();
+    await eventually(
+      () =>
+        node.logs.some((l) => /cannot read this node's desired state from KV_lf_desired .*retrying/.test(l)),
+      15_000,
+      'a clear error while the stream is missing',
+    );
+    await eventually(() => node.job('com.acme.survivor')?.pid, 15_000, 'restored from the agent state');
+    // Re-created empty (what a controller's provisioning does at its start).
+    await provisionControlPlane(cp.nc, { replicas: 1 });
+    await eventually(
+      () => drift.some((d) => d.includes('desired-state-missing') && d.includes('com.acme.survivor')),
+      30_000,
+      'the node reports the job the new stream does not have',
+    );
+    assert.ok(node.job('com.acme.survivor')?.pid, 'still running');
+    await putJob(cp, nodeId, { label: 'com.acme.after', version: 1, plist: daemonPlist('com.acme.after') });
+    await eventually(() => node.job('com.acme.after')?.pid, 20_000, 'a job applied to the new stream runs');
+    sub.unsubscribe();
   });
 
   test('a catch-up the broker never answers fails after its deadline; nothing crashes', async () => {
