@@ -4,13 +4,16 @@
 #
 #   scripts/bench-fleet.sh <ci|1000|5000|10000|N> [--runs R] [--sim-procs P] [--mix SPEC]
 #                          [--anchor-clients M] [--restarts K] [--health-queries Q] [--fast]
-#                          [--cluster S] [--profile DIR]
+#                          [--cluster S] [--servers A,B] [--profile DIR]
 #
 #   ci          300 agents, every profile (healthy, crash-looping, slow-start, churn), test
 #               timings, one run (< 90 s): the harness's smoke test
 #   1000 ...    all-healthy agents with production link timings; --runs applies (default 3)
 #   --cluster S a cluster of S servers (R3 buckets), agents spread over them; each --restarts is
 #               then a rolling restart (one server at a time, lame-duck mode first)
+#   --servers A,B  one run per nats-server binary, same size and options, then a side-by-side
+#               table (e.g. --servers nats-server,.tools/nats-server-2.10.27/usr/sbin/nats-server:
+#               Debian 12's 2.9.10 and Debian 13's 2.10.27 from scripts/fetch-nats-server.sh)
 #   --profile   V8 CPU profiles of the controller and simulator processes into DIR, and their
 #               top frames printed at the end
 #
@@ -19,21 +22,43 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ $# -ge 1 ] || { sed -n '2,19p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,22p' "$0" >&2; exit 2; }
 size="$1"
 shift
 profile=""
+servers=""
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
     --profile=*) profile="${1#--profile=}"; shift ;;
+    --servers) servers="$2"; shift 2 ;;
+    --servers=*) servers="${1#--servers=}"; shift ;;
     *) args+=("$1"); shift ;;
   esac
 done
 
 # One socket per simulated agent, both in the simulator and in nats-server.
 ulimit -n "$(ulimit -Hn)"
+
+# The server matrix: this script once per binary, then the runs side by side.
+if [ -n "$servers" ]; then
+  npx tsc --build
+  IFS=',' read -r -a bins <<<"$servers"
+  pairs=()
+  status=0
+  for bin in "${bins[@]}"; do
+    command -v "$bin" >/dev/null || { echo "bench-fleet: $bin not found" >&2; exit 2; }
+    # A path is made absolute: the servers start in their own directories.
+    case "$bin" in */*) bin="$(realpath "$bin")" ;; esac
+    log="$(mktemp "${TMPDIR:-/tmp}/lf-fleet-bench-run-XXXXXX.txt")"
+    LF_NATS_SERVER_BIN="$bin" bash "$0" "$size" "${args[@]}" ${profile:+--profile "$profile"} | tee "$log" || status=$?
+    res="$(sed -n 's/^# raw results: \([^,]*\),.*/\1/p' "$log" | tail -1)"
+    [ -f "$res" ] && pairs+=("$("$bin" --version | tr ' ' '_')=$res") || echo "# no results from $bin" >&2
+  done
+  [ ${#pairs[@]} -eq 0 ] || node test/dist/bench/fleet-compare.js "${pairs[@]}"
+  exit "$status"
+fi
 # LF_NATS_SERVER_BIN picks the broker (as in the tests), e.g. scripts/fetch-nats-server.sh's 2.10.27.
 nats="${LF_NATS_SERVER_BIN:-nats-server}"
 command -v "$nats" >/dev/null || { echo "bench-fleet: $nats is not installed (apt-get install nats-server, or scripts/fetch-nats-server.sh)" >&2; exit 2; }

@@ -1,0 +1,75 @@
+/**
+ * `node test/dist/bench/fleet-compare.js LABEL=results.json ...`: fleet benchmark runs side by
+ * side (scripts/bench-fleet.sh --servers: one run per nats-server version). Prints a Markdown
+ * table of what a user of the fleet feels and what the broker was asked.
+ */
+import { readFileSync } from 'node:fs';
+import type { FleetBenchResult } from './fleet-bench.ts';
+import { ms, mb, pct } from './fleet-report.ts';
+
+const runs = process.argv.slice(2).map((arg) => {
+  const i = arg.indexOf('=');
+  const label = i > 0 ? arg.slice(0, i) : arg;
+  const file = i > 0 ? arg.slice(i + 1) : arg;
+  return { label, r: JSON.parse(readFileSync(file, 'utf8')) as FleetBenchResult };
+});
+if (runs.length === 0) {
+  process.stderr.write('usage: fleet-compare.js LABEL=results.json ...\n');
+  process.exit(2);
+}
+
+const rows: [string, (r: FleetBenchResult) => string][] = [
+  ['agents', (r) => String(r.agents)],
+  [
+    'enrolled / reporting',
+    (r) =>
+      `${r.enrolment?.enrolled ?? '-'} / ${r.enrolment?.reporting ?? '-'} in ${ms(r.enrolment?.allEnrolledMs ?? NaN)}`,
+  ],
+  ...[0, 1, 2].map(
+    (k) =>
+      [
+        `apply ${k + 1}: running p50 / p99 (controller's view)`,
+        (r: FleetBenchResult) => {
+          const a = r.applies[k];
+          return a ? `${ms(a.latencyMs.p50)} / ${ms(a.latencyMs.p99)} (${a.reached}/${a.expected})` : '-';
+        },
+      ] as [string, (r: FleetBenchResult) => string],
+  ),
+  [
+    'apply CPU: controller / nats-server',
+    (r) => r.applies.map((a) => `${pct(a.controllerCpuPct)} / ${pct(a.serverCpuPct)}`).join('; ') || '-',
+  ],
+  ['health query p99', (r) => r.health.map((h) => ms(h.latencyMs.p99)).join(', ') || '-'],
+  [
+    'broker restart: sessions back / all by',
+    (r) => r.reconnects.map((c) => `${c.sessions} / ${ms(c.allSessionsMs)}`).join(', ') || '-',
+  ],
+  [
+    'broker restart: apply made while away',
+    (r) =>
+      r.reconnects.map((c) => (c.awayApply ? `${c.awayApply.running} nodes` : 'failed')).join(', ') || '-',
+  ],
+  [
+    'agent JetStream API requests / consumers (all phases)',
+    (r) => {
+      const v = Object.values(r.broker);
+      return `${v.reduce((a, c) => a + (c['agentApiRequests'] ?? 0), 0)} / ${v.reduce((a, c) => a + (c['agentConsumerCreates'] ?? 0), 0)}`;
+    },
+  ],
+  [
+    'API errors / dropped at the queue limit',
+    (r) => {
+      const v = Object.values(r.broker);
+      return `${v.reduce((a, c) => a + Math.max(0, c['jszApiErrors'] ?? 0), 0)} / ${v.reduce((a, c) => a + (c['limitReached'] ?? 0), 0)}`;
+    },
+  ],
+  [
+    'nats-server RSS idle / peak',
+    (r) =>
+      `${mb(r.resources['nats-server idle']?.rssBytes ?? NaN)} / ${mb(r.resources['nats-server peak']?.hwmBytes ?? NaN)}`,
+  ],
+];
+
+const head = ['', ...runs.map((x) => x.label.replace(/_/g, ' '))];
+process.stdout.write(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|\n`);
+for (const [name, f] of rows) process.stdout.write(`| ${name} | ${runs.map((x) => f(x.r)).join(' | ')} |\n`);
