@@ -7,6 +7,7 @@
  * The advisory connection reconnects by itself; advisories published while it is away (the
  * first second after a broker restart) are not seen, which the printout says.
  */
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { JsAdvisories, isAgentConnection } from '../support/js-advisories.ts';
 
@@ -54,6 +55,19 @@ export class BrokerCounters {
     const b = new BrokerCounters(nc, monitorPorts);
     await nc.flush();
     return b;
+  }
+
+  /** A stream's last sequence (messages ever stored, whatever the retention kept). */
+  async streamLastSeq(name: string): Promise<number> {
+    const jsm = await jetstreamManager(this.#nc);
+    return (await jsm.streams.info(name)).state.last_seq;
+  }
+
+  /** Counts core messages on `subject` from now on; `count()` reads, `stop()` ends. */
+  counter(subject: string): { count(): number; stop(): void } {
+    let n = 0;
+    const sub = this.#nc.subscribe(subject, { callback: () => void n++ });
+    return { count: () => n, stop: () => sub.unsubscribe() };
   }
 
   async snapshot(): Promise<BrokerSnapshot> {

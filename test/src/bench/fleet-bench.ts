@@ -51,6 +51,8 @@ export interface FleetBenchOptions {
   readonly convergeTimeoutMs: number;
   readonly reconnectTimeoutMs: number;
   readonly churn?: { readonly offlineMs: number; readonly onlineMs: number };
+  /** The steady-state window after the applies (ms; 0 skips it). Default 60 s. */
+  readonly steadyMs?: number;
   /** Agents started per second across the fleet (0: all at once). */
   readonly startRatePerSec?: number;
   /** Write all results as JSON here. */
@@ -126,6 +128,17 @@ export interface FleetBenchResult {
       }
     >;
   }[];
+  /** A window of the fleet running the last applied job (crash-looping where the mix says). */
+  steady?: {
+    readonly windowMs: number;
+    readonly eventsPerNodeMinute: number;
+    readonly events: number;
+    /** CPU-seconds per minute per 1,000 agents, and RSS at the end. */
+    readonly controller: { readonly cpuSecPer1kPerMin: number; readonly rssBytes: number };
+    readonly server: { readonly cpuSecPer1kPerMin: number; readonly rssBytes: number };
+    readonly healthMs: Quantiles;
+    readonly alertsFiring: number;
+  };
   /** Rolling restarts of a cluster (fleet-rolling.ts). */
   readonly rollings: RollingResult[];
   /** Agents whose (non-crash-looping) job ran at the last applied version, per the simulators. */
@@ -440,6 +453,63 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     }
     const lastVersion = result.applies[result.applies.length - 1]?.version;
     phaseStart = await brokerPhase('applies', phaseStart);
+
+    // ---- 4b. steady state: the fleet runs the job (a bad job on every node, with --mix crash=100):
+    // events per node and minute, CPU-seconds per 1,000 agents and minute, health queries meanwhile.
+    const steadyMs = o.steadyMs ?? 60_000;
+    if (steadyMs > 0) {
+      const alerts = counters.counter('lf.events.controller.alert-firing');
+      const ev0 = await counters.streamLastSeq('LF_EVENTS').catch(() => Number.NaN);
+      const s0 = sampleAll();
+      const tS = Date.now();
+      const times: number[] = [];
+      while (Date.now() - tS < steadyMs) {
+        const tq = performance.now();
+        await api.call('JobHealth', { label, maxProblems: 100 }, cp.tokens.viewer).catch(() => undefined);
+        times.push(performance.now() - tq);
+        await sleep(1000);
+      }
+      const s1 = sampleAll();
+      const ev1 = await counters.streamLastSeq('LF_EVENTS').catch(() => Number.NaN);
+      const windowMs = Date.now() - tS;
+      alerts.stop();
+      const per1kMin = (k: string): number => {
+        const a0 = s0[k];
+        const a1 = s1[k];
+        return a0 && a1 ? (a1.cpuMs - a0.cpuMs) / 1000 / (o.agents / 1000) / (windowMs / 60_000) : Number.NaN;
+      };
+      const st = {
+        windowMs,
+        events: ev1 - ev0,
+        eventsPerNodeMinute: (ev1 - ev0) / o.agents / (windowMs / 60_000),
+        controller: {
+          cpuSecPer1kPerMin: per1kMin('controller'),
+          rssBytes: s1['controller']?.rssBytes ?? Number.NaN,
+        },
+        server: {
+          cpuSecPer1kPerMin: per1kMin('nats-server'),
+          rssBytes: s1['nats-server']?.rssBytes ?? Number.NaN,
+        },
+        healthMs: quantiles(times),
+        alertsFiring: alerts.count(),
+      };
+      result.steady = st;
+      report(print, 'steady-state', { agents: o.agents, mix: o.mix, ...st }, [
+        ['window', `${ms(windowMs)} with the job running (mix ${o.mix})`],
+        ['events', `${st.events} in all, ${st.eventsPerNodeMinute.toFixed(2)} per node and minute`],
+        [
+          'CPU-seconds per 1,000 agents per minute',
+          `controller ${st.controller.cpuSecPer1kPerMin.toFixed(2)}, nats-server ${st.server.cpuSecPer1kPerMin.toFixed(2)}`,
+        ],
+        ['RSS at the end', `controller ${mb(st.controller.rssBytes)}, nats-server ${mb(st.server.rssBytes)}`],
+        [
+          'health query meanwhile',
+          `${times.length} calls, p50 ${ms(st.healthMs.p50)}, p99 ${ms(st.healthMs.p99)}, max ${ms(st.healthMs.max)}`,
+        ],
+        ['alerts that fired in the window', String(st.alertsFiring)],
+      ]);
+      phaseStart = await brokerPhase('steady state', phaseStart);
+    }
 
     // ---- final state, per the simulators themselves ---------------------------------------------
     result.simStats = await Promise.all(sims.map((s) => s.stats(label)));

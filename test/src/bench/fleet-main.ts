@@ -1,6 +1,6 @@
 /**
  * `node test/dist/bench/fleet-main.js <ci|1000|5000|10000|N> [--runs R] [--sim-procs P] [--mix SPEC]
- *   [--anchor-clients M] [--restarts K] [--health-queries Q] [--start-rate N] [--cluster S] [--fast] [--out FILE]`
+ *   [--anchor-clients M] [--restarts K] [--health-queries Q] [--start-rate N] [--cluster S] [--steady-s T] [--fast] [--out FILE]`
  *
  * Runs the fleet benchmark (fleet-bench.ts) at one size. `ci`: 300 agents with every profile
  * (healthy, crash-looping, slow-start, churn), test timings, one run: the harness's smoke test.
@@ -12,7 +12,7 @@ import { runFleetBench, type FleetBenchOptions } from './fleet-bench.ts';
 
 const usage =
   'usage: fleet-main.js <ci|1000|5000|10000|N> [--runs R] [--sim-procs P] [--mix SPEC] [--anchor-clients M] ' +
-  '[--restarts K] [--health-queries Q] [--start-rate N] [--cluster S] [--fast] [--out FILE]';
+  '[--restarts K] [--health-queries Q] [--start-rate N] [--cluster S] [--steady-s T] [--fast] [--out FILE]';
 
 function fail(m: string): never {
   process.stderr.write(`fleet-bench: ${m}\n${usage}\n`);
@@ -31,6 +31,7 @@ const parsed = (() => {
         restarts: { type: 'string' },
         'health-queries': { type: 'string' },
         cluster: { type: 'string' },
+        'steady-s': { type: 'string' },
         fast: { type: 'boolean' },
         'start-rate': { type: 'string' },
         out: { type: 'string' },
@@ -71,6 +72,7 @@ function fleetBenchOptions(s: string): FleetBenchOptions {
     anchorClients: num('anchor-clients', v['anchor-clients'], Math.min(agents, 2000)),
     restarts: num('restarts', v.restarts, 1),
     ...(v.cluster !== undefined && { cluster: num('cluster', v.cluster, 1, 1) }),
+    steadyMs: num('steady-s', v['steady-s'], ci ? 10 : 60) * 1000,
     healthQueries: num('health-queries', v['health-queries'], ci ? 50 : 200, 1),
     enrolTimeoutMs: ci ? 60_000 : Math.max(120_000, agents * 60),
     convergeTimeoutMs: ci ? 30_000 : 120_000,
