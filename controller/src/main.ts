@@ -1,6 +1,7 @@
 /**
  * `launchfleet-controller --config FILE [--alert-for NAME=DURATION ...]`: the composition root.
  * `launchfleet-controller nats-auth --keys DIR [--out FILE]` writes the NATS servers' auth include.
+ * `launchfleet-controller keys <action> --keys DIR ...` rotates keys in the key store at rest.
  * `--alert-for` overrides an alert's hold-down (default: the Prometheus rule's `for:`), e.g.
  * `--alert-for LaunchfleetJobCrashLooping=1m`. Reads the config, starts the
  * controller (api/start-controller.ts) and stops it cleanly on SIGINT/SIGTERM.
@@ -11,12 +12,15 @@ import { InvalidArgumentError, messageOf } from '@launchfleet/shared';
 import { loadControllerConfig } from './config/controller-config.ts';
 import { startController } from './api/start-controller.ts';
 import { defaultAlertSettings, withHoldDowns, type AlertSettings } from './alerts/core/alert-rules.ts';
-import { natsAuthCommand } from './cli/nats-auth-command.ts';
+import { natsAuthCommand, processIo } from './cli/nats-auth-command.ts';
+import { keysCommand } from './cli/keys-command.ts';
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
 
 // `launchfleet-controller nats-auth ...`: the NATS servers' auth include (cli/nats-auth-command.ts).
 if (process.argv[2] === 'nats-auth') process.exit(await natsAuthCommand(process.argv.slice(3)));
+// `launchfleet-controller keys ...`: key rotation on the key store at rest (cli/keys-command.ts).
+if (process.argv[2] === 'keys') process.exit(await keysCommand(process.argv.slice(3), processIo));
 
 let configFile: string | undefined;
 let alertSettings: AlertSettings = defaultAlertSettings;

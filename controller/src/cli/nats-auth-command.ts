@@ -38,7 +38,7 @@ export interface NatsAuthIo {
   readonly stderr: (text: string) => Promise<void>;
 }
 
-const processIo: NatsAuthIo = {
+export const processIo: NatsAuthIo = {
   stdout: (t) => writeStream(process.stdout, t),
   stderr: (t) => writeStream(process.stderr, t),
 };
@@ -99,7 +99,10 @@ export async function natsAuthCommand(argv: readonly string[], io: NatsAuthIo = 
 }
 
 /** Refuses a directory that lacks any of the store's key files (KeyStore.open would create them). */
-async function requireCompleteStore(dir: string): Promise<void> {
+export async function requireCompleteStore(
+  dir: string,
+  create = ' (pass --create to make one there)',
+): Promise<void> {
   const missing: string[] = [];
   for (const f of storeFiles) {
     try {
@@ -110,7 +113,7 @@ async function requireCompleteStore(dir: string): Promise<void> {
     }
   }
   if (missing.length === storeFiles.length)
-    throw new InvalidArgumentError(`${dir} is not a key store (pass --create to make one there)`, 'keys');
+    throw new InvalidArgumentError(`${dir} is not a key store${create}`, 'keys');
   if (missing.length > 0)
     throw new InvalidArgumentError(
       `${dir} is an incomplete key store: ${missing.join(', ')} missing`,

@@ -110,3 +110,54 @@ test('a store whose seeds nkeys wrote loads them as the same keys; a wrong or ba
     await writeFile(join(dir, 'nats', 'operator.nk'), 'SOnotaseed\n', { mode: 0o600 });
     await assert.rejects(KeyStore.open(dir), /does not hold an nkey seed/);
   }));
+
+test('account signing keys: added, activated, listed in natsKeys, retired; the active one cannot be', () =>
+  withDir(async (dir) => {
+    const ks = await KeyStore.open(dir);
+    assert.deepEqual(ks.accountSigningKeys(), { keys: [], active: '' });
+    assert.equal(ks.natsKeys().userSigner, undefined, 'no signing key: the account key signs');
+    const s1 = await ks.addAccountSigningKey(true);
+    assert.match(s1, /^A[A-Z2-7]{55}$/);
+    assert.notEqual(s1, ks.natsKeys().account.getPublicKey());
+    assert.equal((await stat(join(dir, 'nats', 'account-signing', `${s1}.nk`))).mode & 0o777, 0o600);
+    const s2 = await ks.addAccountSigningKey();
+    const again = await KeyStore.open(dir);
+    assert.deepEqual(again.accountSigningKeys(), { keys: [s1, s2].sort(), active: s1 });
+    assert.equal(again.natsKeys().userSigner?.getPublicKey(), s1);
+    assert.deepEqual(again.natsKeys().accountSigningKeys, [s1, s2].sort());
+    await assert.rejects(again.retireAccountSigningKey(s1), /active account signing key/);
+    await assert.rejects(again.activateAccountSigningKey('ANOPE'), /no account signing key/);
+    await again.activateAccountSigningKey(s2);
+    await again.retireAccountSigningKey(s1);
+    const third = await KeyStore.open(dir);
+    assert.deepEqual(third.accountSigningKeys(), { keys: [s2], active: s2 });
+    assert.equal(inspect(third).includes('SA'), false, 'no seed printed');
+  }));
+
+test('job-signing keys: the active one cannot be retired, another can', () =>
+  withDir(async (dir) => {
+    const ks = await KeyStore.open(dir);
+    const k1 = ks.activeSigningKey().keyId;
+    await assert.rejects(ks.retireSigningKey(k1), /active signing key/);
+    const k2 = await ks.addSigningKey(true);
+    await ks.retireSigningKey(k1);
+    const again = await KeyStore.open(dir);
+    assert.deepEqual(
+      again.signingKeys().map((k) => k.keyId),
+      [k2.keyId],
+    );
+    await assert.rejects(again.retireSigningKey('nope'), /no signing key/);
+  }));
+
+test('an account signing key file named after another key, or an active key not held, is refused', () =>
+  withDir(async (dir) => {
+    const ks = await KeyStore.open(dir);
+    const s1 = await ks.addAccountSigningKey(true);
+    const asDir = join(dir, 'nats', 'account-signing');
+    await writeFile(join(asDir, 'active'), 'AWRONG\n', { mode: 0o600 });
+    await assert.rejects(KeyStore.open(dir), /active account signing key AWRONG missing/);
+    await writeFile(join(asDir, 'active'), `${s1}\n`, { mode: 0o600 });
+    const seed = await readFile(join(asDir, `${s1}.nk`), 'utf8');
+    await writeFile(join(asDir, `A${'B'.repeat(55)}.nk`), seed, { mode: 0o600 });
+    await assert.rejects(KeyStore.open(dir), /named after another key/);
+  }));

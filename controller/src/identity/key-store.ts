@@ -5,17 +5,25 @@
  * ```
  * <dir>/nats/operator.nk     NATS operator seed (SO…)
  * <dir>/nats/system.nk       system account seed (SA…)
- * <dir>/nats/account.nk      fleet account seed (SA…): signs every user JWT
+ * <dir>/nats/account.nk      fleet account seed (SA…): the account's identity; signs user JWTs
+ *                            until the account has signing keys
+ * <dir>/nats/account-signing/<A…>.nk   the account's signing keys (SA…), listed in its JWT
+ * <dir>/nats/account-signing/active    the public key that signs new user JWTs
  * <dir>/signing/<keyId>.pem  Ed25519 job-bundle signing keys (PKCS#8)
  * <dir>/signing/active       the key id new bundles are signed with
  * ```
+ *
+ * Rotation (controller/src/identity/README.md, "Key rotation"): keys are added, activated and
+ * retired on the store at rest (`launchfleet-controller keys ...`); controllers read the store
+ * at start. A store without `account-signing/` (every store before signing keys) signs user
+ * JWTs with the account key itself.
  *
  * Private material never leaves this object except as signatures and JWTs: key pairs are
  * kept in private fields (so `util.inspect`/`JSON.stringify` of the store print nothing
  * secret), nothing here logs, and a key file readable by group or others is refused. A store
  * whose keys all exist is only read, so it can be mounted read-only (files 0600 or 0400).
  */
-import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PermissionDeniedError, InvalidArgumentError } from '@launchfleet/shared';
 import {
@@ -39,6 +47,10 @@ export interface NatsKeys {
   readonly operator: NativeKeyPair;
   readonly system: NativeKeyPair;
   readonly account: NativeKeyPair;
+  /** The account's signing keys (public keys, sorted), listed in the account JWT. */
+  readonly accountSigningKeys?: readonly string[];
+  /** What signs new user JWTs: the active signing key; absent: the account key itself. */
+  readonly userSigner?: NativeKeyPair;
 }
 
 export class KeyStore {
@@ -46,12 +58,23 @@ export class KeyStore {
   readonly #nats: NatsKeys;
   readonly #signing: Map<string, SigningKey>;
   #active: string;
+  readonly #accountSigning: Map<string, NativeKeyPair>;
+  #accountActive: string;
 
-  private constructor(dir: string, nats: NatsKeys, signing: Map<string, SigningKey>, active: string) {
+  private constructor(
+    dir: string,
+    nats: NatsKeys,
+    signing: Map<string, SigningKey>,
+    active: string,
+    accountSigning: Map<string, NativeKeyPair>,
+    accountActive: string,
+  ) {
     this.dir = dir;
     this.#nats = nats;
     this.#signing = signing;
     this.#active = active;
+    this.#accountSigning = accountSigning;
+    this.#accountActive = accountActive;
   }
 
   /** Opens the store, creating any missing key (first start). */
@@ -82,7 +105,25 @@ export class KeyStore {
     } catch {
       // first start
     }
-    const store = new KeyStore(dir, nats, signing, active);
+    const accountSigning = new Map<string, NativeKeyPair>();
+    const asDir = join(dir, 'nats', 'account-signing');
+    const asFiles = await readdir(asDir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return [] as string[];
+      throw e;
+    });
+    for (const f of asFiles.sort()) {
+      if (!f.endsWith('.nk')) continue;
+      const kp = await loadOrCreateNkey(join(asDir, f), 'account', false);
+      if (`${kp.getPublicKey()}.nk` !== f)
+        throw new InvalidArgumentError(`${join(asDir, f)} is named after another key`, 'keyStore');
+      accountSigning.set(kp.getPublicKey(), kp);
+    }
+    // No `active` (or an empty one): the account key itself still signs user JWTs.
+    const accountActive =
+      accountSigning.size > 0 ? (await readSecret(join(asDir, 'active')).catch(() => '')).trim() : '';
+    if (accountActive !== '' && !accountSigning.has(accountActive))
+      throw new InvalidArgumentError(`active account signing key ${accountActive} missing`, 'keyStore');
+    const store = new KeyStore(dir, nats, signing, active, accountSigning, accountActive);
     if (signing.size === 0) await store.addSigningKey(true);
     else if (!signing.has(active))
       throw new InvalidArgumentError(`active signing key ${active} missing`, 'keyStore');
@@ -91,7 +132,65 @@ export class KeyStore {
 
   /** The NATS operator/account keys (for the identity module only). */
   natsKeys(): NatsKeys {
-    return this.#nats;
+    const signer = this.#accountSigning.get(this.#accountActive);
+    return {
+      ...this.#nats,
+      accountSigningKeys: [...this.#accountSigning.keys()].sort(),
+      ...(signer && { userSigner: signer }),
+    };
+  }
+
+  /** The account's signing keys (public), and which one signs new user JWTs ('' : the account key). */
+  accountSigningKeys(): { readonly keys: readonly string[]; readonly active: string } {
+    return { keys: [...this.#accountSigning.keys()].sort(), active: this.#accountActive };
+  }
+
+  /** Generates an account signing key (rotation step 1); `activate` makes it sign user JWTs from now on. */
+  async addAccountSigningKey(activate = false): Promise<string> {
+    const kp = createNativePair('account');
+    const dir = join(this.dir, 'nats', 'account-signing');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeSecret(join(dir, `${kp.getPublicKey()}.nk`), `${new TextDecoder().decode(kp.getSeed())}\n`);
+    this.#accountSigning.set(kp.getPublicKey(), kp);
+    if (activate) await this.activateAccountSigningKey(kp.getPublicKey());
+    return kp.getPublicKey();
+  }
+
+  /** Makes a held account signing key the one that signs new user JWTs (rotation step 2). */
+  async activateAccountSigningKey(publicKey: string): Promise<void> {
+    if (!this.#accountSigning.has(publicKey))
+      throw new InvalidArgumentError(`no account signing key ${publicKey}`, 'publicKey');
+    await writeSecret(join(this.dir, 'nats', 'account-signing', 'active'), `${publicKey}\n`);
+    this.#accountActive = publicKey;
+  }
+
+  /**
+   * Removes an account signing key (rotation step 4): the next account JWT no longer lists it,
+   * and the servers refuse every user JWT it signed. The active key cannot be retired.
+   */
+  async retireAccountSigningKey(publicKey: string): Promise<void> {
+    if (!this.#accountSigning.has(publicKey))
+      throw new InvalidArgumentError(`no account signing key ${publicKey}`, 'publicKey');
+    if (publicKey === this.#accountActive)
+      throw new InvalidArgumentError(
+        `${publicKey} is the active account signing key: activate another first`,
+        'publicKey',
+      );
+    await rm(join(this.dir, 'nats', 'account-signing', `${publicKey}.nk`));
+    this.#accountSigning.delete(publicKey);
+  }
+
+  /**
+   * Removes a job-signing key (rotation's last step): the next trust store leaves it out, and
+   * agents stop trusting it. The active key cannot be retired.
+   */
+  async retireSigningKey(keyId: string): Promise<void> {
+    if (!keyIdPattern.test(keyId) || !this.#signing.has(keyId))
+      throw new InvalidArgumentError(`no signing key ${keyId}`, 'keyId');
+    if (keyId === this.#active)
+      throw new InvalidArgumentError(`${keyId} is the active signing key: activate another first`, 'keyId');
+    await rm(join(this.dir, 'signing', `${keyId}.pem`));
+    this.#signing.delete(keyId);
   }
 
   /** The key new bundles are signed with. */
@@ -143,7 +242,11 @@ export class KeyStore {
   }
 }
 
-async function loadOrCreateNkey(path: string, role: 'operator' | 'account'): Promise<NativeKeyPair> {
+async function loadOrCreateNkey(
+  path: string,
+  role: 'operator' | 'account',
+  create = true,
+): Promise<NativeKeyPair> {
   let seed: string | undefined;
   try {
     seed = (await readSecret(path)).trim();
@@ -151,6 +254,7 @@ async function loadOrCreateNkey(path: string, role: 'operator' | 'account'): Pro
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   if (seed === undefined) {
+    if (!create) throw new InvalidArgumentError(`${path} is missing`, 'keyStore');
     const kp = createNativePair(role);
     await writeSecret(path, `${new TextDecoder().decode(kp.getSeed())}\n`);
     return kp;

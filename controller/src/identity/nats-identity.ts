@@ -5,6 +5,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { InvalidArgumentError, UnavailableError, messageOf } from '@launchfleet/shared';
+import type { NativeKeyPair } from '@launchfleet/shared/crypto/native-nkeys';
 import type { NatsKeys } from './key-store.ts';
 import {
   fleetAccountJwt,
@@ -74,6 +75,11 @@ export class NatsIdentity {
     this.#keys = keys;
   }
 
+  /** What signs user JWTs: the account's active signing key, or the account key itself. */
+  get #signer(): NativeKeyPair {
+    return this.#keys.userSigner ?? this.#keys.account;
+  }
+
   /** The fleet account's public key (the account every Launchfleet client lives in). */
   get accountPublicKey(): string {
     return this.#keys.account.getPublicKey();
@@ -106,7 +112,7 @@ export class NatsIdentity {
       this.#keys.operator,
     );
     const accJwt = withIssuedAt(
-      await fleetAccountJwt(this.#keys.account, this.#keys.operator, {}),
+      await fleetAccountJwt(this.#keys.account, this.#keys.operator, {}, this.#keys.accountSigningKeys),
       preloadIssuedAt,
       this.#keys.operator,
     );
@@ -146,23 +152,38 @@ export class NatsIdentity {
     expiresAtMs: number | undefined,
   ): Promise<IssuedCredentials> {
     const exp = expiresAtMs === undefined ? undefined : Math.floor(expiresAtMs / 1000);
-    const jwt = await userJwt(userPublicKey, this.#keys.account, {
-      name: nodeId,
-      permissions: nodePermissions(nodeId),
-      maxPayload: 1024 * 1024,
-      maxSubs: 64,
-      ...(exp !== undefined && { expires: exp }),
-    });
+    const jwt = await userJwt(
+      userPublicKey,
+      this.#keys.account,
+      {
+        name: nodeId,
+        permissions: nodePermissions(nodeId),
+        maxPayload: 1024 * 1024,
+        maxSubs: 64,
+        ...(exp !== undefined && { expires: exp }),
+      },
+      this.#signer,
+    );
     const iat = jwtIssuedAt(jwt);
     return {
       jwt,
       issuedAt: iat * 1000,
       expiresAt: exp === undefined ? undefined : exp * 1000,
-      issuer: this.#keys.account.getPublicKey(),
+      issuer: this.#signer.getPublicKey(),
     };
   }
 
-  /** Credentials (JWT + seed) for the controller's own connection: no restrictions in the account. */
+  /** The public key that signs node JWTs now: the active account signing key, or the account's own. */
+  get nodeSignerPublicKey(): string {
+    return this.#signer.getPublicKey();
+  }
+
+  /**
+   * Credentials (JWT + seed) for the controller's own connection: no restrictions in the account.
+   * Signed by the account key itself, not by a signing key: the controller connects before it
+   * pushes the account JWT that lists a newly added signing key, and the servers accept the
+   * account's own signature whatever signing keys they know (README.md, "Key rotation").
+   */
   async controllerCreds(): Promise<Uint8Array> {
     return freshUserCreds(this.#keys.account, { name: 'controller' });
   }
@@ -170,7 +191,9 @@ export class NatsIdentity {
   /**
    * Credentials of the shared bootstrap user, handed to installers with a bootstrap token.
    * It can only publish `lf.enroll` and receive on `_E.>`; the enrolment reply holds nothing
-   * secret, so sharing it among enrolling agents leaks nothing.
+   * secret, so sharing it among enrolling agents leaks nothing. Signed by the account key
+   * itself: they travel inside bootstrap tokens made long before, which a retired signing key
+   * must not void.
    */
   async enrollCreds(): Promise<Uint8Array> {
     return freshUserCreds(this.#keys.account, {
@@ -209,7 +232,12 @@ export class NatsIdentity {
   async accountJwt(revocations: Revocations): Promise<string> {
     const key = JSON.stringify(Object.entries(revocations).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     if (this.#lastAccount?.key === key) return this.#lastAccount.jwt;
-    const jwt = await fleetAccountJwt(this.#keys.account, this.#keys.operator, revocations);
+    const jwt = await fleetAccountJwt(
+      this.#keys.account,
+      this.#keys.operator,
+      revocations,
+      this.#keys.accountSigningKeys,
+    );
     this.#lastAccount = { key, jwt };
     return jwt;
   }

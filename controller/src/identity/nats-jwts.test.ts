@@ -113,6 +113,56 @@ describe('JWTs signed by native pairs', () => {
     assert.deepEqual(user.nats.pub?.allow, [...nodePermissions('n1').pub.allow]);
   });
 
+  test('account signing keys: listed in the account JWT; a user JWT they sign names the account', async () => {
+    const operator = createNativePair('operator');
+    const account = createNativePair('account');
+    const signer = createNativePair('account');
+    const node = createUser();
+    const acc = decode<{ signing_keys?: string[] }>(
+      await fleetAccountJwt(account, operator, {}, [signer.getPublicKey()]),
+    );
+    assert.deepEqual(acc.nats.signing_keys, [signer.getPublicKey()]);
+    assert.equal(
+      decode<{ signing_keys?: string[] }>(await fleetAccountJwt(account, operator, {})).nats.signing_keys,
+      undefined,
+    );
+    const jwt = await userJwt(node.getPublicKey(), account, { name: 'n1' }, signer);
+    const user = decode<Partial<User> & { issuer_account?: string }>(jwt);
+    assert.equal(user.iss, signer.getPublicKey());
+    assert.equal(user.nats.issuer_account, account.getPublicKey());
+    const [h, b, sig] = jwt.split('.') as [string, string, string];
+    assert.ok(
+      fromPublic(signer.getPublicKey()).verify(
+        new TextEncoder().encode(`${h}.${b}`),
+        Buffer.from(sig, 'base64url'),
+      ),
+    );
+    // Signed by the account key itself: no issuer_account.
+    const own = decode<Partial<User>>(await userJwt(node.getPublicKey(), account, { name: 'n1' }, account));
+    assert.equal(own.iss, account.getPublicKey());
+    assert.equal(own.nats.issuer_account, undefined);
+  });
+
+  test('NatsIdentity with an active signing key: nodes get JWTs it signs; controller and enroll users the account key', async () => {
+    const keys = {
+      operator: createNativePair('operator'),
+      system: createNativePair('account'),
+      account: createNativePair('account'),
+    };
+    const signer = createNativePair('account');
+    const id = new NatsIdentity({ ...keys, accountSigningKeys: [signer.getPublicKey()], userSigner: signer });
+    assert.equal(id.nodeSignerPublicKey, signer.getPublicKey());
+    const node = createUser();
+    const c = await id.nodeCredentials('n1', node.getPublicKey(), Date.now() + 60_000);
+    assert.equal(c.issuer, signer.getPublicKey());
+    assert.equal(decode(c.jwt).iss, signer.getPublicKey());
+    for (const creds of [await id.controllerCreds(), await id.enrollCreds()])
+      assert.equal(decode((await parseCreds(creds)).jwt).iss, keys.account.getPublicKey());
+    const acc = decode<{ signing_keys?: string[] }>(await id.accountJwt({}));
+    assert.deepEqual(acc.nats.signing_keys, [signer.getPublicKey()]);
+    assert.equal(new NatsIdentity(keys).nodeSignerPublicKey, keys.account.getPublicKey());
+  });
+
   test('a JWT made with the nkeys pair and one made with the native pair differ only in time', async () => {
     const js = createAccount();
     const native = nativeFromSeed(js.getSeed());

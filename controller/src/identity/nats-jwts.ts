@@ -39,16 +39,25 @@ export async function systemAccountJwt(system: NkeyPair, operator: NkeyPair): Pr
   return encodeAccount('SYS', system, { limits: unlimited }, { signer: operator });
 }
 
-/** The fleet account JWT; `revocations` maps revoked user public keys to unix seconds. */
+/**
+ * The fleet account JWT; `revocations` maps revoked user public keys to unix seconds;
+ * `signingKeys` are the account signing keys whose user JWTs the servers accept (besides the
+ * account key's own).
+ */
 export async function fleetAccountJwt(
   account: NkeyPair,
   operator: NkeyPair,
   revocations: Readonly<Record<string, number>>,
+  signingKeys: readonly string[] = [],
 ): Promise<string> {
   return encodeAccount(
     'LF',
     account,
-    { limits: { ...unlimited, ...jetStreamUnlimited }, revocations: { ...revocations } },
+    {
+      limits: { ...unlimited, ...jetStreamUnlimited },
+      revocations: { ...revocations },
+      ...(signingKeys.length > 0 && { signing_keys: [...signingKeys] }),
+    },
     { signer: operator },
   );
 }
@@ -90,8 +99,17 @@ export interface UserJwtOptions {
   readonly maxSubs?: number;
 }
 
-/** A user JWT for `userPublicKey`, signed by `issuer` (an account key). */
-export async function userJwt(userPublicKey: string, issuer: NkeyPair, o: UserJwtOptions): Promise<string> {
+/**
+ * A user JWT for `userPublicKey` in the account `issuer`, signed by `signer` (one of the
+ * account's signing keys: the JWT then names the account as `issuer_account`) or by the account
+ * key itself.
+ */
+export async function userJwt(
+  userPublicKey: string,
+  issuer: NkeyPair,
+  o: UserJwtOptions,
+  signer?: NkeyPair,
+): Promise<string> {
   const p = o.permissions;
   return encodeUser(
     o.name,
@@ -107,13 +125,20 @@ export async function userJwt(userPublicKey: string, issuer: NkeyPair, o: UserJw
         ...(p.resp && { resp: { ...p.resp } }),
       }),
     },
-    o.expires !== undefined ? { exp: o.expires } : {},
+    {
+      ...(o.expires !== undefined && { exp: o.expires }),
+      ...(signer && signer.getPublicKey() !== issuer.getPublicKey() && { signer }),
+    },
   );
 }
 
 /** Credentials for a fresh, in-memory user key (controller's own connections). */
-export async function freshUserCreds(issuer: NkeyPair, o: UserJwtOptions): Promise<Uint8Array> {
+export async function freshUserCreds(
+  issuer: NkeyPair,
+  o: UserJwtOptions,
+  signer?: NkeyPair,
+): Promise<Uint8Array> {
   const u = createNativePair('user');
-  const jwt = await userJwt(u.getPublicKey(), issuer, o);
+  const jwt = await userJwt(u.getPublicKey(), issuer, o, signer);
   return fmtCreds(jwt, u);
 }
