@@ -6,8 +6,9 @@
  */
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { type Clock, systemClock, messageOf } from '@launchfleet/shared';
-import { buckets } from '@launchfleet/shared/messages/index';
+import { buckets, subjects } from '@launchfleet/shared/messages/index';
 import { EnrollmentService } from '../enrollment/enrollment-service.ts';
+import { nodesToRenewForSigner, nudgeBody } from '../enrollment/core/rotation-nudge.ts';
 import { KeyStore } from '../identity/key-store.ts';
 import { NatsIdentity } from '../identity/nats-identity.ts';
 import { provisionControlPlane } from '../identity/provision.ts';
@@ -61,6 +62,8 @@ export interface StartOptions {
   /** Rollout driver timings (tests use short ones); defaults: 1 s period, 15 s lease. */
   readonly rollout?: { readonly tickMs?: number; readonly leaseMs?: number; readonly holder?: string };
   /** How often the desired-state indexes are checked against the live keys. Default 10 min. */
+  /** How often nodes still on another signing key are asked to renew (default 10 min). */
+  readonly rotationNudgeMs?: number;
   readonly indexRepairMs?: number;
   /** Alert hold-down times (default: the rules' `for:`) and evaluation period (default 1 s). */
   readonly alerts?: { readonly settings?: AlertSettings; readonly tickMs?: number };
@@ -160,6 +163,30 @@ export async function startController(
     stops.push(async () => {
       clearInterval(repairTimer);
       await repairing;
+    });
+    // A changed account signing key (identity/README.md, "Key rotation"): ask every node whose
+    // credentials another key signed to renew within the configured spread; at start, then every
+    // 10 minutes for nodes that were offline or whose nudge was lost (core messages).
+    const nudgeRotation = (): void => {
+      const ids = nodesToRenewForSigner(
+        aggregator.index.nodes(),
+        identity.nodeSignerPublicKey,
+        clock.wallMs(),
+      );
+      if (ids.length === 0) return;
+      const body = nudgeBody(cfg.rotationRenewalSpreadMs);
+      for (const id of ids) nc.publish(subjects.query(id, 'renew'), body);
+      log(
+        `controller: asked ${ids.length} nodes to renew credentials signed by another key than ` +
+          `${identity.nodeSignerPublicKey} within ${Math.round(cfg.rotationRenewalSpreadMs / 60_000)} min`,
+      );
+    };
+    nudgeRotation();
+    const nudgeTimer = setInterval(nudgeRotation, o.rotationNudgeMs ?? 10 * 60_000);
+    nudgeTimer.unref();
+    stops.push(() => {
+      clearInterval(nudgeTimer);
+      return Promise.resolve();
     });
     const desired = new DesiredStateService({
       desired: store.desired,

@@ -68,3 +68,15 @@ test('the offline threshold and the heartbeat are checked together', () => {
   assert.equal(parse({ ...base, insecure: true, offlineAfterSeconds: 13 }).offlineAfterMs, 13_000);
   assert.throws(() => parse({ ...base, insecure: true, heartbeatSeconds: 0 }), /heartbeatSeconds/);
 });
+
+test('the renewal spread after a signing-key rotation: an hour by default, 0 to 24 hours', () => {
+  assert.equal(parse({ ...base, insecure: true }).rotationRenewalSpreadMs, 3_600_000);
+  assert.equal(
+    parse({ ...base, insecure: true, rotationRenewalSpreadMinutes: 0 }).rotationRenewalSpreadMs,
+    0,
+  );
+  assert.throws(
+    () => parse({ ...base, insecure: true, rotationRenewalSpreadMinutes: 1441 }),
+    /rotationRenewalSpreadMinutes/,
+  );
+});

@@ -20,7 +20,8 @@
  *   "bundleValidityDays": 30,                  // default validity of signed bundles
  *   "nodeCredentialsDays": 30,                 // lifetime of node credentials (renewed at 50-80 % of it)
  *   "keepFinishedRolloutsDays": 30,            // a finished rollout is deleted this long after it ended
- *   "keepFinishedRollouts": 500                // and beyond the newest this many finished ones
+ *   "keepFinishedRollouts": 500,               // and beyond the newest this many finished ones
+ *   "rotationRenewalSpreadMinutes": 60         // after a signing-key rotation, nodes renew within this
  * }
  * ```
  * Either `tls` or `"insecure": true` (loopback only) must be given: the API carries bearer
@@ -61,6 +62,12 @@ export interface ControllerConfig {
   /** Retention of finished rollouts (rollout-driver.ts): by age, and by count. */
   readonly keepFinishedRolloutsMs: number;
   readonly keepFinishedRollouts: number;
+  /**
+   * After the account's signing key changed, nodes holding credentials signed by another key are
+   * asked to renew at a random point within this long (0: at once), so a large fleet does not
+   * renew in the same second (identity/README.md, "Key rotation").
+   */
+  readonly rotationRenewalSpreadMs: number;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -83,6 +90,7 @@ const known = new Set([
   'nodeCredentialsDays',
   'keepFinishedRolloutsDays',
   'keepFinishedRollouts',
+  'rotationRenewalSpreadMinutes',
 ]);
 
 export async function loadControllerConfig(file: string): Promise<ControllerConfig> {
@@ -179,6 +187,8 @@ export function parseControllerConfig(text: string, file: string): ControllerCon
     keepFinishedRolloutsMs:
       int(file, 'keepFinishedRolloutsDays', doc['keepFinishedRolloutsDays'], 1, 3650, 30) * 24 * 3600_000,
     keepFinishedRollouts: int(file, 'keepFinishedRollouts', doc['keepFinishedRollouts'], 1, 100_000, 500),
+    rotationRenewalSpreadMs:
+      int(file, 'rotationRenewalSpreadMinutes', doc['rotationRenewalSpreadMinutes'], 0, 1440, 60) * 60_000,
   };
 }
 
