@@ -1,0 +1,201 @@
+/**
+ * Key rotation end to end on a running fleet, with the commands an operator types
+ * (`launchfleet-controller keys ...`, the real CLI on the controller's key store) and a real
+ * nats-server, controller and agent link running a real job:
+ *
+ * - the account signing key: add and activate one, restart the controller; the node is asked to
+ *   renew and holds credentials the new key signed, connected, its job never restarted; again to
+ *   a second key; then the first is retired: a user JWT it signed is refused by the server (and
+ *   a connection holding one is closed), a JWT signed by a key the account never listed too,
+ *   while the node stays connected with its job;
+ * - the job-signing key: add and activate one, restart: the agent's trust store holds both;
+ *   re-apply the job (signed by the new key, so it restarts once), retire the old key, restart:
+ *   the agent's trust store holds only the new key, and after an agent restart the job is still
+ *   there (its stored bundle verifies with the new store).
+ *
+ * The procedure is in controller/src/identity/README.md, "Key rotation".
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { createNativePair } from '@launchfleet/shared/crypto/native-nkeys';
+import type { RunningController } from '@launchfleet/controller/api/start-controller';
+import { KeyStore } from '@launchfleet/controller/identity/key-store';
+import { freshUserCreds } from '@launchfleet/controller/identity/nats-jwts';
+import { ControllerFleet, RawApi } from '../support/controller-fleet.ts';
+import { type LinkNode, daemonPlist, eventually, newPid, startLinkNode } from '../support/link-node.ts';
+
+const run = promisify(execFile);
+const cli = join(import.meta.dirname, '..', '..', '..', 'controller', 'bin', 'launchfleet-controller.js');
+const label = 'com.acme.rotated';
+
+/** The issuer of the JWT in a creds file. */
+async function credsIssuer(path: string): Promise<string> {
+  const text = await readFile(path, 'utf8');
+  const jwt = /-----BEGIN NATS USER JWT-----\s+(\S+)\s+/.exec(text)?.[1] ?? '';
+  return (JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()) as { iss: string }).iss;
+}
+
+describe('key rotation on a running fleet', () => {
+  let fleet: ControllerFleet;
+  let c: RunningController | undefined;
+  let node: LinkNode;
+  let nodeId: string;
+  let pid: number;
+  let keysDir: string;
+
+  const keys = async (...args: string[]): Promise<string> =>
+    (await run(process.execPath, [cli, 'keys', ...args, '--keys', keysDir])).stdout;
+  /** Stops the running controller and starts one that reads the key store again. */
+  const restartController = async (): Promise<RunningController> => {
+    await c?.stop();
+    c = await fleet.startController(`ctl-${Date.now()}`, {
+      nodeCredentialsLifetimeMs: 10 * 60_000,
+      rotationRenewalSpreadMs: 0,
+    });
+    return c;
+  };
+  const api = () => new RawApi(c?.grpcPort ?? 0, fleet.tls);
+  const applyJob = () =>
+    api().call(
+      'ApplyJob',
+      { plist: daemonPlist(label), target: { nodes: { names: [nodeId] } } },
+      fleet.tokens.operator,
+    );
+  const probe = async (creds: Uint8Array): Promise<NatsConnection> =>
+    connect({ servers: fleet.server.url, authenticator: credsAuthenticator(creds), reconnect: false });
+
+  before(async () => {
+    fleet = await ControllerFleet.start();
+    keysDir = join(fleet.dir, 'keys');
+    await restartController();
+    const t = await c!.app.enrollment.createToken({ ttlMs: 60_000 });
+    node = await startLinkNode({
+      urls: [fleet.server.url],
+      token: t.token,
+      enrollCreds: await fleet.identity.enrollCreds(),
+    });
+    await eventually(() => node.link.status().connected, 15_000, 'connected');
+    nodeId = node.link.identity?.nodeId ?? '';
+    await applyJob();
+    pid = await eventually(() => node.job(label)?.pid, 15_000, 'the job runs');
+  });
+
+  after(async () => {
+    await node?.close();
+    await fleet?.close();
+  });
+
+  test('the account signing key: rotated twice, the old one retired; the node stays, its job never restarts', async () => {
+    const credsPath = join(node.stateDir, 'node.creds');
+    const accountKey = (await KeyStore.open(keysDir)).natsKeys().account;
+    assert.equal(
+      await credsIssuer(credsPath),
+      accountKey.getPublicKey(),
+      'enrolled: signed by the account key',
+    );
+
+    const s1 =
+      /(A[A-Z2-7]{55}) \(active\)/.exec(await keys('add-account-signing-key', '--activate'))?.[1] ?? '';
+    assert.ok(s1);
+    await restartController();
+    await eventually(
+      async () => (await credsIssuer(credsPath)) === s1,
+      20_000,
+      'renewed with credentials s1 signed',
+    );
+    await eventually(() => node.link.status().connected, 15_000, 'connected with them');
+    assert.equal(node.job(label)?.pid, pid, 'the job was not restarted');
+
+    // A user that s1 signs, to see what retiring s1 does to credentials it signed.
+    const withS1 = await KeyStore.open(keysDir);
+    const s1Creds = await freshUserCreds(
+      withS1.natsKeys().account,
+      { name: 'probe' },
+      withS1.natsKeys().userSigner,
+    );
+    const s1Conn = await probe(s1Creds);
+    const s1Closed = s1Conn.closed();
+
+    const s2 =
+      /(A[A-Z2-7]{55}) \(active\)/.exec(await keys('add-account-signing-key', '--activate'))?.[1] ?? '';
+    await restartController();
+    await eventually(
+      async () => (await credsIssuer(credsPath)) === s2,
+      20_000,
+      'renewed with credentials s2 signed',
+    );
+    await eventually(() => node.link.status().connected, 15_000, 'connected with them');
+
+    const retired = await keys('retire-account-signing-key', s1);
+    assert.match(retired, /user JWTs it signed will be refused/);
+    assert.doesNotMatch(await keys('list'), new RegExp(s1));
+    await restartController();
+    await eventually(
+      async () => (await s1Closed.then(() => true)) === true,
+      10_000,
+      'the s1 connection was closed',
+    );
+    await assert.rejects(
+      probe(s1Creds),
+      /Authorization|authentication|violation/i,
+      'a JWT the retired key signed',
+    );
+    // A key the account never listed, naming the fleet account as its issuer: refused.
+    const stranger = createNativePair('account');
+    await assert.rejects(
+      probe(await freshUserCreds(accountKey, { name: 'forged' }, stranger)),
+      /Authorization|authentication|violation/i,
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(node.link.status().connected, true, 'the node, on s2, stays connected');
+    assert.equal(node.job(label)?.pid, pid, 'its job never restarted');
+  });
+
+  test('the job-signing key: added, jobs re-signed, the old key retired; the job survives an agent restart', async () => {
+    const trusted = async (): Promise<string[]> => {
+      const t = JSON.parse(await readFile(join(node.stateDir, 'trust.json'), 'utf8')) as {
+        store: { keys: { keyId: string }[] };
+      };
+      return t.store.keys.map((k) => k.keyId).sort();
+    };
+    const k1 = (await KeyStore.open(keysDir)).activeSigningKey().keyId;
+    assert.deepEqual(await trusted(), [k1]);
+    const k2 =
+      /job-signing key (\S+) \(active\)/.exec(await keys('add-signing-key', '--activate'))?.[1] ?? '';
+    assert.ok(k2);
+    await restartController();
+    await eventually(async () => (await trusted()).length === 2, 15_000, 'the agent trusts both keys');
+
+    // Re-signing the job with the new key: a new version, so it restarts once.
+    await applyJob();
+    pid = await newPid(node, label, pid, 15_000, 'the job runs the bundle k2 signed');
+
+    await keys('retire-signing-key', k1);
+    await restartController();
+    await eventually(
+      async () => JSON.stringify(await trusted()) === JSON.stringify([k2]),
+      15_000,
+      'only k2 trusted',
+    );
+    assert.equal(node.job(label)?.pid, pid, 'retiring k1 touched no job');
+
+    await node.restart();
+    await eventually(() => node.link.status().connected, 15_000, 'the agent is back');
+    const after = await eventually(
+      () => node.job(label)?.pid,
+      15_000,
+      'the job is still desired after the restart',
+    );
+    assert.ok(after > 0);
+    assert.equal(
+      node.logs.some((l) => l.includes('unknown-key')),
+      false,
+      'no stored or live bundle was refused for its key',
+    );
+  });
+});
