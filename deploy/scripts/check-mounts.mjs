@@ -288,6 +288,9 @@ async function runCopyScript(script) {
   try {
     const store = await KeyStore.open(join(tmp, 'store'));
     await store.addSigningKey(); // two signing keys: the copy must take every one
+    // Account signing keys (key rotation): two, one active; the copy must take both.
+    const accountSigner = await store.addAccountSigningKey(true);
+    await store.addAccountSigningKey();
     const secret = join(tmp, 'secret');
     mkdirSync(secret);
     const copy = (from, key) => writeFileSync(join(secret, key), read(from), { mode: 0o440 });
@@ -295,16 +298,21 @@ async function runCopyScript(script) {
     copy(join(tmp, 'store/signing/active'), 'signing-active');
     for (const f of readdirSync(join(tmp, 'store/signing')).filter((x) => x.endsWith('.pem')))
       copy(join(tmp, 'store/signing', f), `signing-${f}`);
+    const asDir = join(tmp, 'store/nats/account-signing');
+    copy(join(asDir, 'active'), 'account-signing-active');
+    for (const f of readdirSync(asDir).filter((x) => x.endsWith('.nk')))
+      copy(join(asDir, f), `account-signing-${f}`);
     const out = join(tmp, 'out/keys');
     mkdirSync(dirname(out));
     execFileSync('sh', ['-c', script], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', KEYS_SOURCE: secret, KEYS_DIR: out },
       stdio: 'pipe',
     });
-    const modes = [out, join(out, 'nats'), join(out, 'signing')].map((p) => statSync(p).mode & 0o777);
+    const dirs = ['nats', 'signing', 'nats/account-signing'];
+    const modes = [out, ...dirs.map((d) => join(out, d))].map((p) => statSync(p).mode & 0o777);
     if (modes.some((m) => m !== 0o700)) problems.push(`directory modes ${modes.map((m) => m.toString(8))}`);
-    for (const d of ['nats', 'signing'])
-      for (const f of readdirSync(join(out, d)))
+    for (const d of dirs)
+      for (const f of readdirSync(join(out, d)).filter((x) => statSync(join(out, d, x)).isFile()))
         if ((statSync(join(out, d, f)).mode & 0o777) !== 0o600) problems.push(`${d}/${f} is not 0600`);
     const copied = await KeyStore.open(out);
     if (copied.natsKeys().operator.getPublicKey() !== store.natsKeys().operator.getPublicKey())
@@ -313,6 +321,9 @@ async function runCopyScript(script) {
       problems.push('active key differs');
     if (copied.signingKeys().length !== 2)
       problems.push(`${copied.signingKeys().length} signing keys copied, 2 expected`);
+    const as = copied.accountSigningKeys();
+    if (as.active !== accountSigner || as.keys.length !== 2)
+      problems.push(`account signing keys copied: ${as.keys.length} (2 expected), active ${as.active || 'none'}`);
     // An incomplete Secret must stop the pod, not start a controller that makes new keys.
     rmSync(join(secret, 'account.nk'));
     try {
