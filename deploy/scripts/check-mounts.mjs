@@ -323,7 +323,9 @@ async function runCopyScript(script) {
       problems.push(`${copied.signingKeys().length} signing keys copied, 2 expected`);
     const as = copied.accountSigningKeys();
     if (as.active !== accountSigner || as.keys.length !== 2)
-      problems.push(`account signing keys copied: ${as.keys.length} (2 expected), active ${as.active || 'none'}`);
+      problems.push(
+        `account signing keys copied: ${as.keys.length} (2 expected), active ${as.active || 'none'}`,
+      );
     // An incomplete Secret must stop the pod, not start a controller that makes new keys.
     rmSync(join(secret, 'account.nk'));
     try {

@@ -116,7 +116,11 @@ export function revokeText(nodeId: string, r: Obj): string {
 export function credentialsText(sm: Obj, r: Obj): string {
   const exp = Number(sm['credentialsExpireAtMs']);
   const renewals = Number(r['credentialRenewals']);
-  const issued = `issued ${time(Number(r['credentialsIssuedAtMs']))}${renewals > 0 ? `, renewed ${renewals} times` : ''}`;
+  const issuer = s(r['credentialsIssuer']);
+  const issued =
+    `issued ${time(Number(r['credentialsIssuedAtMs']))}${renewals > 0 ? `, renewed ${renewals} times` : ''}` +
+    // Which account key signed them: after a key rotation, what the old key may be retired after.
+    (issuer !== '' && issuer !== '-' ? `, signed by ${issuer}` : '');
   if (sm['revoked']) return `revoked (${issued})`;
   if (!(exp > 0)) return `never expire (enrolled before credentials expired; ${issued})`;
   if (sm['credentialsExpired'])
