@@ -90,6 +90,12 @@ export interface FleetBenchResult {
     readonly controllerCpuPct: number;
     readonly serverCpuPct: number;
     readonly simCpuPct: number;
+    /** CPU-seconds per 1,000 agents spent on this apply (until every node ran it, or the timeout). */
+    readonly cpuSecPer1k: {
+      readonly controller: number;
+      readonly server: number;
+      readonly simulators: number;
+    };
   }[];
   readonly health: {
     readonly run: number;
@@ -116,6 +122,12 @@ export interface FleetBenchResult {
     };
     /** Agent connections the broker holds at the end. */
     readonly brokerAgentConnections: number;
+    /** CPU-seconds per 1,000 agents from the restart until every session and the apply were back. */
+    readonly cpuSecPer1k: {
+      readonly controller: number;
+      readonly server: number;
+      readonly simulators: number;
+    };
     readonly simulatorsAlive: number;
     readonly groups: Record<
       string,
@@ -338,6 +350,17 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       const y = b[k];
       return x && y ? cpuPercent(x, y) : Number.NaN;
     };
+    /** CPU-seconds the named processes used between two samples. */
+    const cpuSecBetween = (
+      a: Record<string, ProcSample | undefined>,
+      b: Record<string, ProcSample | undefined>,
+      ks: readonly string[],
+    ): number =>
+      ks.reduce((acc, k) => {
+        const x = a[k];
+        const y = b[k];
+        return acc + (x && y ? (y.cpuMs - x.cpuMs) / 1000 : Number.NaN);
+      }, 0);
     const idleA = sampleAll();
     await sleep(10_000);
     const idleB = sampleAll();
@@ -404,6 +427,23 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         controllerCpuPct: cpuBetween(before, after, 'controller'),
         serverCpuPct: cpuBetween(before, after, 'nats-server'),
         simCpuPct: sims.reduce((acc, _s, i) => acc + cpuBetween(before, after, `simulator-${i}`), 0),
+        cpuSecPer1k: {
+          controller: cpuSecBetween(before, after, ['controller']) / (o.agents / 1000),
+          server:
+            cpuSecBetween(
+              before,
+              after,
+              Object.keys(after).filter((k) => k.startsWith('nats-server')),
+            ) /
+            (o.agents / 1000),
+          simulators:
+            cpuSecBetween(
+              before,
+              after,
+              Object.keys(after).filter((k) => k.startsWith('simulator')),
+            ) /
+            (o.agents / 1000),
+        },
       };
       result.applies.push(a);
       report(print, 'apply-to-running', { agents: o.agents, ...a }, [
@@ -422,6 +462,10 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         [
           'CPU during',
           `controller ${pct(a.controllerCpuPct)}, nats-server ${pct(a.serverCpuPct)}, simulators ${pct(a.simCpuPct)}`,
+        ],
+        [
+          'CPU-seconds per 1,000 agents',
+          `controller ${a.cpuSecPer1k.controller.toFixed(2)}, nats-server ${a.cpuSecPer1k.server.toFixed(2)}, simulators ${a.cpuSecPer1k.simulators.toFixed(2)}`,
         ],
       ]);
       // Health: every node's snapshot is in; the query answers from the controller's index.
@@ -593,6 +637,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           phaseStart = await brokerPhase(`rolling restart ${k}`, phaseStart);
           continue;
         }
+        const wave0 = sampleAll();
         const tStop = Date.now();
         await cp.serverProc().kill('SIGTERM');
         const tDown = Date.now();
@@ -695,7 +740,21 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         }
         const brokerAgentConnections = conns.filter((c) => groupOf(c.name) === 'agents').length;
         const simulatorsAlive = sims.filter((x) => x.alive()).length;
+        // The reconnect wave's cost: the new server process from its start, the others' difference.
+        const wave1 = sampleAll();
+        const per1k = o.agents / 1000;
+        const waveCpuSecPer1k = {
+          controller: cpuSecBetween(wave0, wave1, ['controller']) / per1k,
+          server: (wave1['nats-server']?.cpuMs ?? Number.NaN) / 1000 / per1k,
+          simulators:
+            cpuSecBetween(
+              wave0,
+              wave1,
+              Object.keys(wave1).filter((k) => k.startsWith('simulator')),
+            ) / per1k,
+        };
         const rc = {
+          cpuSecPer1k: waveCpuSecPer1k,
           restart: k,
           downMs: tUp - tDown,
           stopMs: tDown - tStop,
@@ -731,6 +790,10 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
             `${brokerAgentConnections} for ${o.agents} agents (plus ${o.anchorClients} anchor clients)`,
           ],
           ['simulator processes alive', `${simulatorsAlive}/${sims.length}`],
+          [
+            'CPU-seconds per 1,000 agents',
+            `controller ${waveCpuSecPer1k.controller.toFixed(2)}, nats-server ${waveCpuSecPer1k.server.toFixed(2)} (its new process), simulators ${waveCpuSecPer1k.simulators.toFixed(2)}`,
+          ],
           ...Object.entries(groups).flatMap(([g, x]) => [
             [`${g} reconnected`, `${x.n}/${x.expected}`] as const,
             [
