@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Supervisor benchmarks (issue 9), each side by side with its anchor in the same run.
 #
-#   scripts/bench.sh <supervisor-jobs-1000|spawn-overhead|spawn-rate-lag|socket-activation|inetd-overhead|all> [--quick] [--runs=R] [--profile]
+#   scripts/bench.sh <supervisor-jobs-1000|spawn-overhead|spawn-rate-lag|socket-activation|inetd-overhead|agent-memory|all> [--quick] [--runs=R] [--profile]
 #
 #   --quick     small sizes, one run each: the CI mode (under 60 s in total once built)
 #   --runs=R    repeat each benchmark R times (default 3; --quick: 1) and report medians over runs
 #   --profile   also write V8 CPU profiles of the measured processes and print their top frames
+#
+# agent-memory (where the agent's memory goes; not part of `all`) measures another built checkout
+# beside this one when LF_BENCH_BASE names it (e.g. main before a change, from `git archive`).
 #
 # Installs what it needs (supervisor for the supervisord anchor, a C compiler for the bare
 # posix_spawn loop and the socket benchmarks' responder, Debian's systemd package for the socket
@@ -17,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
-  echo "usage: scripts/bench.sh <supervisor-jobs-1000|spawn-overhead|spawn-rate-lag|socket-activation|inetd-overhead|all> [--quick] [--runs=R] [--profile]" >&2
+  echo "usage: scripts/bench.sh <supervisor-jobs-1000|spawn-overhead|spawn-rate-lag|socket-activation|inetd-overhead|agent-memory|all> [--quick] [--runs=R] [--profile]" >&2
   exit 2
 }
 [ $# -ge 1 ] || usage
@@ -36,7 +39,7 @@ for a in "$@"; do
 done
 case "$which" in
   all) benches=(supervisor-jobs-1000 spawn-overhead spawn-rate-lag socket-activation inetd-overhead) ;;
-  supervisor-jobs-1000 | spawn-overhead | spawn-rate-lag | socket-activation | inetd-overhead) benches=("$which") ;;
+  supervisor-jobs-1000 | spawn-overhead | spawn-rate-lag | socket-activation | inetd-overhead | agent-memory) benches=("$which") ;;
   *) usage ;;
 esac
 if [ -z "$runs" ]; then runs=$([ "$quick" = 1 ] && echo 1 || echo 3); fi

@@ -24,8 +24,8 @@ const agentMain: string = fileURLToPath(new URL('../../../node-agent/dist/main.j
  * The Node flags the agent ships with: those on its bin's `#!/usr/bin/env -S node ...` line,
  * which `node <bin>` would skip. The benchmarks measure the agent as installed.
  */
-export function shippedNodeFlags(): string[] {
-  const first = readFileSync(agentBin, 'utf8').split('\n', 1)[0] ?? '';
+export function shippedNodeFlags(bin: string = agentBin): string[] {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
   const m = /^#!\S*env -S node((?:\s+--\S+)*)\s*$/.exec(first);
   return m?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
 }
@@ -54,8 +54,20 @@ function freePort(): Promise<number> {
   });
 }
 
+export interface RealAgentOptions {
+  /** Another build's bin (e.g. an older checkout's, to measure before and after in one run). */
+  readonly bin?: string;
+  /** Node flags added after the shipped ones and the workers' (e.g. `--import` of a reporter). */
+  readonly nodeFlags?: readonly string[];
+}
+
 /** Starts the agent on `jobs` and waits until every job has a process (children named `comm`). */
-export async function startRealAgent(jobs: readonly JobPlist[], comm: string): Promise<RealAgent> {
+export async function startRealAgent(
+  jobs: readonly JobPlist[],
+  comm: string,
+  o: RealAgentOptions = {},
+): Promise<RealAgent> {
+  const bin = o.bin ?? agentBin;
   const root = mkdtempSync(join(tmpdir(), 'lf-bench-realagent-'));
   const daemons = writeDaemonDirectory(root, jobs);
   const conf = join(root, 'agent.json');
@@ -77,7 +89,7 @@ export async function startRealAgent(jobs: readonly JobPlist[], comm: string): P
   // The same extra Node flags as the workers (LF_BENCH_NODE_FLAGS, LF_BENCH_CPU_PROF), to compare alike.
   const child = spawn(
     process.execPath,
-    [...shippedNodeFlags(), ...workerExecArgv(), agentBin, '--config', conf],
+    [...shippedNodeFlags(bin), ...workerExecArgv(), ...(o.nodeFlags ?? []), bin, '--config', conf],
     {
       stdio: ['ignore', 'ignore', logFd],
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LAUNCHFLEET_LOG: 'info' },
