@@ -6,7 +6,7 @@
  * the jobs' own processes are excluded on both sides.
  *
  *   node test/dist/bench/supervisor-jobs-1000.js [--quick] [--jobs=N] [--idle-seconds=S] [--settle-seconds=S]
- *        [--real-agent=auto|yes|no]
+ *        [--real-agent=auto|yes|no] [--anchor-start-seconds=120]
  *
  * With --real-agent (default auto: when node-agent/dist/main.js is built) the real agent process
  * (launchfleet-agent --config, standalone, metrics endpoint on) runs the same N jobs and is measured
@@ -39,6 +39,8 @@ const { quick, values } = parseArgs(process.argv.slice(2));
 const jobs = intArg(values, 'jobs', quick ? 100 : 1000);
 const idleSeconds = intArg(values, 'idle-seconds', quick ? 5 : 60);
 const settleSeconds = intArg(values, 'settle-seconds', quick ? 2 : 5);
+/** How long supervisord may take to start every program (longer on a loaded machine). */
+const anchorStartSeconds = intArg(values, 'anchor-start-seconds', 120);
 const SLEEP = ['/bin/sleep', '86400'];
 const realAgentArg = values.get('real-agent') ?? 'auto';
 if (!['auto', 'yes', 'no'].includes(realAgentArg)) {
@@ -110,7 +112,7 @@ async function main(): Promise<void> {
   const jobLists: ProcSample[][] = [];
   try {
     // supervisord first: its start is the slowest, and ours must not be starting while it measures.
-    sd = await startSupervisord(jobs, SLEEP);
+    sd = await startSupervisord(jobs, SLEEP, anchorStartSeconds * 1000);
     const sdAllRunningMs = sd.allRunningMs;
 
     const ours = forkWorker({ kind: 'idle', jobs });
