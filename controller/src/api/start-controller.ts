@@ -125,6 +125,7 @@ export async function startController(
       identity,
       clock,
       credentialsLifetimeMs: cfg.nodeCredentialsLifetimeMs,
+      log: (l) => log(`enrolment: ${l}`),
     });
     await enrollment.start();
     stops.push(() => enrollment.stop());

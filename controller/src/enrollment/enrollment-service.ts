@@ -47,6 +47,8 @@ export interface EnrollmentDeps {
   readonly identity: NatsIdentity;
   readonly clock: Clock;
   readonly maxInFlight?: number;
+  /** Operator-facing diagnostics (an enrolment request stuck at one step). */
+  readonly log?: (line: string) => void;
   /**
    * How often the fleet account JWT (with revocations) is re-pushed. The servers keep pushed
    * JWTs on disk and sync them among themselves, so this is a safety net (a server that was
@@ -90,6 +92,9 @@ export class EnrollmentService {
   readonly #lifetimeMs: number;
   #sub: Subscription | undefined;
   #inFlight = 0;
+  /** Each request in progress: the step it is at (the stuck-request warning names it). */
+  readonly #progress = new Set<EnrollProgress>();
+  #watchdog: ReturnType<typeof setInterval> | undefined;
   #resync: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
   #resyncing = false;
@@ -123,6 +128,8 @@ export class EnrollmentService {
       },
     });
     this.renewals.start();
+    this.#watchdog = setInterval(() => this.#warnStuck(), 10_000);
+    this.#watchdog.unref();
     const every = this.#d.accountResyncMs ?? 30_000;
     if (every > 0) {
       this.#resync = setInterval(() => this.#resyncSoon(), every);
@@ -168,6 +175,7 @@ export class EnrollmentService {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#resync) clearInterval(this.#resync);
+    if (this.#watchdog) clearInterval(this.#watchdog);
     this.#resync = undefined;
     this.#sub?.unsubscribe();
     this.#sub = undefined;
@@ -228,8 +236,27 @@ export class EnrollmentService {
     this.#known = revocations;
   }
 
+  /** Names each request still at one step after 30 s, once (what a stall is waiting for). */
+  #warnStuck(): void {
+    const now = Date.now();
+    for (const p of this.#progress) {
+      if (p.warned || now - p.since < 30_000) continue;
+      p.warned = true;
+      const line = `an enrolment request has been at "${p.step}" for ${Math.round((now - p.since) / 1000)} s (${this.#inFlight} in flight)`;
+      this.#d.log?.(line);
+      this.#event('enrolment-stuck', line, 'control-error');
+    }
+  }
+
   /** Handles one enrolment request (exposed for tests of the decision itself). */
-  async handle(data: Uint8Array): Promise<EnrollReply> {
+  async handle(
+    data: Uint8Array,
+    at: EnrollProgress = { step: '', since: 0, warned: false },
+  ): Promise<EnrollReply> {
+    const step = (name: string): void => {
+      at.step = name;
+      at.since = Date.now();
+    };
     const req = decodeEnrollRequest(data);
     if (!req.ok) {
       this.#event('invalid-request', `${req.error.code}: ${req.error.detail}`);
@@ -239,12 +266,14 @@ export class EnrollmentService {
     const now = this.#d.clock.wallMs();
     // Re-enrolment (credentials expired while the node was away): the node keeps its id when it
     // presents the key it enrolled with; a claim with another key is ignored (a new node).
+    step('reading the claimed node');
     const claimed = r.nodeId !== undefined ? await this.registry.get(r.nodeId) : undefined;
     const same = claimed?.publicKey === r.publicKey ? claimed : undefined;
     if (same?.revokedAt !== undefined) {
       this.#event('revoked-token', `re-enrolment of revoked node ${same.nodeId} refused`);
       return { ok: false, error: 'revoked-token', message: 'this node was revoked' };
     }
+    step('using the token');
     const check = await this.tokens.use(
       r.token,
       now,
@@ -260,7 +289,9 @@ export class EnrollmentService {
     const nodeId = check.nodeId;
     // Signed before the registry records it: a revocation recorded after this covers the JWT
     // (see renewal-service.ts); one recorded before is seen below and nothing is handed out.
+    step('signing credentials');
     const creds = await this.#d.identity.nodeCredentials(nodeId, r.publicKey, now + this.#lifetimeMs);
+    step('recording the node');
     const recorded = await this.#record(nodeId, r, check.tokenId, now, creds);
     if (recorded !== 'ok') {
       const why = recorded === 'revoked' ? 'this node was revoked' : 'the node id belongs to another key';
@@ -269,7 +300,9 @@ export class EnrollmentService {
     }
     // Before the node gets its credentials: an agent that finds an index catches up without a
     // consumer (desired/desired-index.ts).
+    step('creating the desired-state index');
     await this.#d.store.desiredIndex.ensureExists(nodeId);
+    step('reading the trust store');
     const trust = await this.#d.store.trust.get(keys.trustStore);
     if (!trust || trust.operation !== 'PUT') {
       return { ok: false, error: 'internal', message: 'no trust store published yet' };
@@ -327,7 +360,9 @@ export class EnrollmentService {
       return;
     }
     this.#inFlight++;
-    const p = this.handle(msg.data)
+    const at: EnrollProgress = { step: 'decoding', since: Date.now(), warned: false };
+    this.#progress.add(at);
+    const p = this.handle(msg.data, at)
       .catch((e: unknown): EnrollReply => {
         this.#event('internal', messageOf(e));
         return { ok: false, error: 'internal', message: 'enrolment failed; see controller events' };
@@ -335,6 +370,7 @@ export class EnrollmentService {
       .then((reply) => this.#respond(msg, reply))
       .finally(() => {
         this.#inFlight--;
+        this.#progress.delete(at);
         this.#pending.delete(p);
       });
     this.#pending.add(p);
@@ -355,6 +391,13 @@ export class EnrollmentService {
   ): void {
     publishControllerEvent(this.#d.nc, this.#d.clock, kind, reason, detail);
   }
+}
+
+/** Where one enrolment request is (for the stuck-request warning). */
+interface EnrollProgress {
+  step: string;
+  since: number;
+  warned: boolean;
 }
 
 /** Rejects if `p` does not settle within `ms` (the underlying operation is left to finish). */

@@ -298,6 +298,9 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         return false;
       }, o.enrolTimeoutMs).catch(() => print(`# enrolment INCOMPLETE after ${ms(o.enrolTimeoutMs)}`));
     }
+    // The controller's own word on enrolments that stalled (enrollment-service.ts), if any.
+    for (const l of cp.controllerLog().split('\n'))
+      if (l.includes('enrolment: ')) print(`# controller: ${l.slice(0, 300)}`);
     const rows = (await Promise.all(sims.map((s) => s.rows()))).flat();
     const enrolledMs = [...observer.enrolled.values()].map((t) => t - tRamp);
     const reportingMs = [...observer.firstStatus.values()].map((t) => t - tRamp);
