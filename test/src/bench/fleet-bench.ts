@@ -641,6 +641,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           continue;
         }
         const wave0 = sampleAll();
+        const logs0 = cp.serverLogCounts();
         const tStop = Date.now();
         await cp.serverProc().kill('SIGTERM');
         const tDown = Date.now();
@@ -793,6 +794,14 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
             `${brokerAgentConnections} for ${o.agents} agents (plus ${o.anchorClients} anchor clients)`,
           ],
           ['simulator processes alive', `${simulatorsAlive}/${sims.length}`],
+          [
+            'server log lines meanwhile',
+            JSON.stringify(
+              Object.fromEntries(
+                Object.entries(cp.serverLogCounts()).map(([k, n]) => [k, n - (logs0[k] ?? 0)]),
+              ),
+            ),
+          ],
           [
             'CPU-seconds per 1,000 agents',
             `controller ${waveCpuSecPer1k.controller.toFixed(2)}, nats-server ${waveCpuSecPer1k.server.toFixed(2)} (its new process), simulators ${waveCpuSecPer1k.simulators.toFixed(2)}`,

@@ -28,6 +28,11 @@ export interface BenchControlPlane {
   /** Every server: one, or the cluster's. */
   readonly servers: readonly NatsServer[];
   readonly urls: readonly string[];
+  /**
+   * What the servers logged, by kind, since they started (auth timeouts, slow consumers, ...):
+   * the harness keeps only the last lines, so the bench counts as they come.
+   */
+  serverLogCounts(): Record<string, number>;
   /** A nats-server's current process (for /proc readings and signals); default the first. */
   serverProc(i?: number): ServerProcess;
   readonly identity: NatsIdentity;
@@ -60,6 +65,11 @@ export async function startBenchControlPlane(
     const identity = new NatsIdentity(ks.natsKeys());
     /** Each server's current process, by server name (a restart replaces it). */
     const procs = new Map<string, ServerProcess>();
+    const logCounts: Record<string, number> = {};
+    const countLine = (l: string): void => {
+      const kind = logKinds.find(([, re]) => re.test(l))?.[0];
+      if (kind) logCounts[kind] = (logCounts[kind] ?? 0) + 1;
+    };
     const serverOpts = {
       extraConfig:
         `${await identity.serverAuthConfig()}\nmax_connections: 100000\n` +
@@ -70,7 +80,16 @@ export async function startBenchControlPlane(
           ? `prof_port: ${process.env['LF_BENCH_NATS_PROF_PORT']}\n`
           : ''),
       launcher: async (a: Parameters<typeof processLauncher>[0]) => {
-        const p = await processLauncher(a);
+        const lines = new Proxy(a.logLines, {
+          get: (t, k) =>
+            k === 'push'
+              ? (...ls: string[]) => {
+                  ls.forEach(countLine);
+                  return t.push(...ls);
+                }
+              : (Reflect.get(t, k) as unknown),
+        });
+        const p = await processLauncher({ ...a, logLines: lines });
         procs.set(a.name, p);
         return p;
       },
@@ -134,6 +153,7 @@ export async function startBenchControlPlane(
       server,
       servers: all,
       urls: all.map((x) => x.url),
+      serverLogCounts: () => ({ ...logCounts }),
       serverProc: (i = 0) => {
         const p = procs.get(all[i]?.name ?? '');
         if (!p) throw new Error(`no process for server ${i}`);
@@ -159,6 +179,18 @@ export async function startBenchControlPlane(
     throw e;
   }
 }
+
+/** The kinds of server log lines the bench counts (the first that matches). */
+const logKinds: readonly (readonly [string, RegExp])[] = [
+  ['authentication timeout', /authentication timeout/i],
+  ['authorization violation', /authorization violation/i],
+  ['slow consumer', /slow consumer/i],
+  ['maximum connections', /maximum connections/i],
+  ['stale or write deadline', /stale connection|write deadline/i],
+  ['readloop processing', /readloop processing time/i],
+  ['other error', /\[ERR\]/],
+  ['other warning', /\[WRN\]/],
+];
 
 /** SIGTERM, then SIGKILL after 30 s; resolves when the child has exited. */
 export async function stopChild(c: ChildProcess): Promise<void> {
