@@ -73,8 +73,8 @@ export async function createBucket(
     },
   );
   if (!exists)
-    await jsm.streams
-      .add({
+    await whilePlacing(() =>
+      jsm.streams.add({
         name,
         subjects: [`$KV.${bucket}.>`],
         retention: 'limits',
@@ -89,11 +89,11 @@ export async function createBucket(
         allow_rollup_hdrs: true,
         deny_delete: true,
         deny_purge: false,
-      })
-      .catch((e: unknown) => {
-        // Another controller created it meanwhile: fine.
-        if (!(e instanceof Error && /already in use|already exists/i.test(e.message))) throw e;
-      });
+      }),
+    ).catch((e: unknown) => {
+      // Another controller created it meanwhile: fine.
+      if (!(e instanceof Error && /already in use|already exists/i.test(e.message))) throw e;
+    });
   return new Kvm(nc).create(bucket, {
     replicas: o.replicas,
     history: o.history,
@@ -123,7 +123,27 @@ export async function ensureStream(
     await jsm.streams.update(name, rest);
     return;
   }
-  await jsm.streams.add({ ...config, max_consumers: maxConsumersOf(config.name) }).catch((e: unknown) => {
-    if (!(e instanceof Error && /already in use|already exists/i.test(e.message))) throw e;
-  });
+  await whilePlacing(() => jsm.streams.add({ ...config, max_consumers: maxConsumersOf(config.name) })).catch(
+    (e: unknown) => {
+      if (!(e instanceof Error && /already in use|already exists/i.test(e.message))) throw e;
+    },
+  );
+}
+
+/**
+ * Runs a stream creation again while the cluster cannot place it yet. Right after a cluster
+ * forms (servers and the controller started together, or a server just restarted), the meta
+ * leader may not know every peer's JetStream yet and refuses an R3 stream with "no suitable peers
+ * for placement" (seen in CI under load); that passes within seconds. Gives up after ~30 s.
+ */
+async function whilePlacing<T>(create: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await create();
+    } catch (e) {
+      const placing = e instanceof Error && /no suitable peers|insufficient resources/i.test(e.message);
+      if (!placing || attempt >= 30) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }

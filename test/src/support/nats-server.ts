@@ -192,10 +192,16 @@ async function startClusterOnce(n: number, opts: Omit<NatsServerOptions, 'name'>
     for (const r of started) if (r.status === 'fulfilled') servers.push(r.value);
     const failed = started.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
+    // Ready when every server names the same meta leader and that leader knows every peer as
+    // current: before that, an R3 stream can be refused ("no suitable peers for placement", seen
+    // in CI under load).
     await waitFor(
       async () => {
-        const leaders = await Promise.all(servers.map((s) => metaLeader(s.monitorPort)));
-        return leaders.every((l) => l !== '' && l === leaders[0]);
+        const metas = await Promise.all(servers.map((s) => metaCluster(s.monitorPort)));
+        const leader = metas[0]?.leader ?? '';
+        if (leader === '' || !metas.every((m) => m.leader === leader)) return false;
+        // Only the leader lists the other peers (`replicas`).
+        return metas.some((m) => m.current >= n - 1);
       },
       opts.readyTimeoutMs ?? 15_000,
       'cluster JetStream meta leader',
@@ -383,13 +389,17 @@ async function httpStatus(port: number, path: string): Promise<number> {
   }
 }
 
-async function metaLeader(port: number): Promise<string> {
+/** A server's view of the JetStream meta group: the leader, and the peers it sees current (leader only). */
+async function metaCluster(port: number): Promise<{ leader: string; current: number }> {
   try {
     const r = await fetch(`http://127.0.0.1:${port}/jsz`, { signal: AbortSignal.timeout(1000) });
-    const j = (await r.json()) as { meta_cluster?: { leader?: string } };
-    return j.meta_cluster?.leader ?? '';
+    const j = (await r.json()) as { meta_cluster?: { leader?: string; replicas?: { current?: boolean }[] } };
+    return {
+      leader: j.meta_cluster?.leader ?? '',
+      current: (j.meta_cluster?.replicas ?? []).filter((x) => x.current === true).length,
+    };
   } catch {
-    return '';
+    return { leader: '', current: 0 };
   }
 }
 
