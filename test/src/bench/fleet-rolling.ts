@@ -13,6 +13,7 @@ import { type Printer, ms, report } from './fleet-report.ts';
 import { quantiles, type Quantiles } from './fleet-stats.ts';
 import type { BenchControlPlane } from './fleet-controller-proc.ts';
 import type { SimProc } from './fleet-sim-proc.ts';
+import { httpStatus } from '../support/nats-server.ts';
 
 export interface RollingResult {
   readonly servers: number;
@@ -57,8 +58,8 @@ export async function rollingRestart(x: {
     print(`#   rolling restart: ${server.name} into lame-duck mode`);
     await server.restartLameDuck();
     const tBack = Date.now();
-    await waitUntil(async () => (await status(server.monitorPort, '/healthz')) === 200, 120_000).catch(() =>
-      print(`#   ${server.name} not healthy within 120 s`),
+    await waitUntil(async () => (await httpStatus(server.monitorPort, '/healthz')) === 200, 120_000).catch(
+      () => print(`#   ${server.name} not healthy within 120 s`),
     );
     steps.push({ server: server.name, lameDuckMs: tBack - tStep, backMs: Date.now() - tBack });
     print(
@@ -138,16 +139,6 @@ export async function rollingRestart(x: {
 
 async function allRows(sims: readonly SimProc[], label: string) {
   return (await Promise.all(sims.map((s) => s.rows(label).catch(() => [])))).flat();
-}
-
-async function status(port: number, path: string): Promise<number> {
-  try {
-    const r = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
-    await r.arrayBuffer();
-    return r.status;
-  } catch {
-    return 0;
-  }
 }
 
 /** Agent connections a server holds (agents are named by their node id). */

@@ -379,7 +379,8 @@ export function tcpOpen(port: number): Promise<boolean> {
   });
 }
 
-async function httpStatus(port: number, path: string): Promise<number> {
+/** The HTTP status of a monitoring endpoint (0 when it does not answer within 1 s). */
+export async function httpStatus(port: number, path: string): Promise<number> {
   try {
     const r = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(1000) });
     await r.arrayBuffer();
