@@ -1,7 +1,7 @@
 /*
  * lf-exec: the job exec shim. It does in the child what launchd's job_setup_attributes and
- * xpcproxy do (SPEC §2.3 "Child setup order"), then execs the job in place, so the job's pid is
- * the pid Node's child_process saw.
+ * xpcproxy do (docs/launchd-semantics.md §2.3 "Child setup order"), then execs the job in place, so the job's
+ * pid is the pid Node's child_process saw.
  *
  * INVOCATION (argv only; nothing is read from the environment, so the job's environment is
  * exactly the one the agent passed to spawn):
@@ -32,7 +32,8 @@
  *   --umask=OCTAL
  *   --stdin=PATH --stdout=PATH --stderr=PATH   opened after dropping privileges and umask
  *   --stdio-failure=refuse|warn   refuse (modern, default): fail with 78; warn (842): keep the fd
- *   --search-path          execvp using PATH of the final environment (SPEC D16); else execv
+ *   --search-path          execvp using PATH of the final environment, else execv
+ *                          (docs/launchd-semantics.md §7 D16)
  *   --glob                 glob(3) each ARGV element (GLOB_NOSORT|GLOB_NOCHECK|GLOB_TILDE)
  *   --listen-pid           set LISTEN_PID=getpid() and LISTEN_FDS=K (systemd protocol)
  *   --listen-fdnames=A:B   also set LISTEN_FDNAMES

@@ -1,6 +1,6 @@
 /*
- * lf-setup: the job's child setup (SPEC §2.3 "Child setup order"), one implementation for both
- * ways a job is started:
+ * lf-setup: the job's child setup (docs/launchd-semantics.md §2.3 "Child setup order"), one implementation
+ * for both ways a job is started:
  *
  *   - the lf-exec shim (lf-exec.c): a process of its own, started by posix_spawn or libuv, that
  *     sets itself up and execs the job (two execs per start);

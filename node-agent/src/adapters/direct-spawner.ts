@@ -18,7 +18,10 @@ import { spawnError } from './shim-follower.ts';
 
 /** Options of the direct spawner (the same as the other spawners'). */
 export interface DirectProcessSpawnerOptions {
-  /** SPEC §7 D11, when a StandardIn/Out/ErrorPath cannot be opened. Default 'refuse' (modern). */
+  /**
+   * docs/launchd-semantics.md §7 D11, when a StandardIn/Out/ErrorPath cannot be opened. Default 'refuse'
+   * (modern).
+   */
   readonly stdioOpenFailure?: StdioOpenFailurePolicy;
   /** Path of lf-exec for the requests the direct spawn leaves to the shim (see below). */
   readonly shimPath?: string;

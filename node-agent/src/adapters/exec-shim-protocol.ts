@@ -9,7 +9,7 @@ import type { SpawnFailure, SpawnRequest, SpawnWarning } from '../ports/process-
  * `F stage errno exit message` and `S` (stopped for WaitForDebugger).
  */
 
-/** D11: what to do when StandardIn/Out/ErrorPath cannot be opened. */
+/** What to do when StandardIn/Out/ErrorPath cannot be opened (docs/launchd-semantics.md §7 D11). */
 export type StdioOpenFailurePolicy =
   /** Modern launchd: the job does not spawn; exit status 78 (EX_CONFIG). */
   | 'refuse'

@@ -15,7 +15,10 @@ import { signalJobGroup, signalJobProcess } from './process-spawner.ts';
 
 /** Options of the posix_spawn spawner (the same as RealProcessSpawner's). */
 export interface PosixProcessSpawnerOptions {
-  /** SPEC §7 D11, when a StandardIn/Out/ErrorPath cannot be opened. Default 'refuse' (modern). */
+  /**
+   * docs/launchd-semantics.md §7 D11, when a StandardIn/Out/ErrorPath cannot be opened. Default 'refuse'
+   * (modern).
+   */
   readonly stdioOpenFailure?: StdioOpenFailurePolicy;
   /** Path of lf-exec; default: node-agent/native/build/Release/lf-exec. */
   readonly shimPath?: string;

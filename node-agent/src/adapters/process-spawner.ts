@@ -13,7 +13,10 @@ import { execShimPath } from './native-build.ts';
 
 /** Options of the real spawner. */
 export interface RealProcessSpawnerOptions {
-  /** SPEC §7 D11, when a StandardIn/Out/ErrorPath cannot be opened. Default 'refuse' (modern). */
+  /**
+   * docs/launchd-semantics.md §7 D11, when a StandardIn/Out/ErrorPath cannot be opened. Default 'refuse'
+   * (modern).
+   */
   readonly stdioOpenFailure?: StdioOpenFailurePolicy;
   /** Path of lf-exec; default: node-agent/native/build/Release/lf-exec. */
   readonly shimPath?: string;

@@ -122,7 +122,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     loader,
     log,
     onStatus,
-    // SPEC §4: launchd holds the jobs' sockets from load to bootout.
+    // docs/launchd-semantics.md §4: launchd holds the jobs' sockets from load to bootout.
     sockets: new SocketManager({ port: new NativeSocketPort(), log }),
   });
   const metrics = createAgentMetrics({

@@ -1,6 +1,6 @@
 /**
- * Which users have a login session, so the agent gives them gui/<uid> domains (SPEC §3.1:
- * "It exists only while that UID has a live GUI session"). Sources (the config's
+ * Which users have a login session, so the agent gives them gui/<uid> domains (docs/launchd-semantics.md
+ * §3.1: "It exists only while that UID has a live GUI session"). Sources (the config's
  * `sessions.source`):
  * - `utmp`: users with a USER_PROCESS record in /var/run/utmp whose login process is alive,
  *   re-read whenever the file changes (inotify on its directory, so a file that appears later is

@@ -1,4 +1,5 @@
-// launch_activate_socket(3) semantics over the systemd environment (SPEC §4.2, §4.4; row 34).
+// launch_activate_socket(3) semantics over the systemd environment (docs/launchd-semantics.md §4.2, §4.4; row
+// 34).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants } from 'node:os';

@@ -1,8 +1,8 @@
 /**
  * launchd's check-in for socket-activated programs, for Node programs run by Launchfleet:
- * `launchActivateSocket(name)` is launch_activate_socket(3) (SPEC §4.2) over the systemd
- * protocol the agent speaks (SPEC §4.4): the agent passes a job's sockets at fds 3, 4, ... with
- * LISTEN_FDS (count), LISTEN_PID (the job's own pid) and LISTEN_FDNAMES (the Sockets group name
+ * `launchActivateSocket(name)` is launch_activate_socket(3) (docs/launchd-semantics.md §4.2) over the systemd
+ * protocol the agent speaks (docs/launchd-semantics.md §4.4): the agent passes a job's sockets at fds 3, 4,
+ * ... with LISTEN_FDS (count), LISTEN_PID (the job's own pid) and LISTEN_FDNAMES (the Sockets group name
  * of each fd, so an IPv4+IPv6 group "Listeners" is "Listeners:Listeners").
  *
  * Usage in a job (import '@launchfleet/node-agent/checkin/launch-activate-socket'):

@@ -115,7 +115,10 @@ export function makeContext(o: {
   };
 }
 
-/** `<Verb> failed: <code>: <string>` and the detail, as launchctl prints (SPEC §5.3); returns the exit code. */
+/**
+ * `<Verb> failed: <code>: <string>` and the detail, as launchctl prints (docs/launchd-semantics.md §5.3);
+ * returns the exit code.
+ */
 export function reportFailure(
   ctx: CliContext,
   verb: string,

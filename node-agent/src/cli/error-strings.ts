@@ -1,6 +1,6 @@
 /**
- * `lfctl error <code>`: launchctl's strings for its exit codes (SPEC §5.3). Codes below 107 are
- * POSIX errnos in macOS numbering (launchctl prints them so; Linux numbers differ above 34);
+ * `lfctl error <code>`: launchctl's strings for its exit codes (docs/launchd-semantics.md §5.3). Codes below
+ * 107 are POSIX errnos in macOS numbering (launchctl prints them so; Linux numbers differ above 34);
  * 107 and up are the XPC codes of libxpc's table.
  */
 import { LAUNCHD_ERROR_STRINGS } from '../supervisor/domains/launchd-errors.ts';
@@ -52,7 +52,7 @@ const POSIX: Readonly<Record<number, string>> = {
   78: 'Function not implemented',
 };
 
-/** The XPC codes (SPEC §5.3's table). */
+/** The XPC codes (docs/launchd-semantics.md §5.3's table). */
 const XPC: Readonly<Record<number, string>> = {
   107: 'Malformed bundle',
   108: 'Invalid path',

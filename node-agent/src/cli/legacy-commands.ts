@@ -1,6 +1,6 @@
 /**
- * launchctl 1's verbs, still in modern launchctl (SPEC §5.1, §5.2): load, unload, start, stop.
- * They act on the caller's own context: the system domain for root, the caller's gui domain
+ * launchctl 1's verbs, still in modern launchctl (docs/launchd-semantics.md §5.1, §5.2): load, unload, start,
+ * stop. They act on the caller's own context: the system domain for root, the caller's gui domain
  * otherwise (its user domain without a gui session), or `--domain`. As modern launchctl,
  * load and unload exit 0 except for usage errors ("Due to bugs in the previous
  * implementation..."), but print every problem.

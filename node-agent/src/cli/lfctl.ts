@@ -1,7 +1,7 @@
 /**
  * `lfctl`: launchctl's command line for launchfleet-agent, over the local control API
  * (proto/launchfleet/agent/v1/control.proto). Subcommands, targets, output formats and exit
- * codes follow launchctl (../shared/launchd/SPEC.md §5); `--json` on every read command.
+ * codes follow launchctl (docs/launchd-semantics.md §5); `--json` on every read command.
  *
  * Called by the name `launchctl` (the script `lfctl install-launchctl` writes, or a symlink), it is launchctl
  * for scripts and configuration-management modules: no flags needed, the socket comes from the

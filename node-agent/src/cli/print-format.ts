@@ -1,6 +1,6 @@
 /**
- * lfctl's text output in launchctl's formats (SPEC §5.2, §5.4): `list` rows, `list <label>`'s
- * NeXT-style dictionary, `print` of a service and of a domain, `print-disabled`. launchctl calls
+ * lfctl's text output in launchctl's formats (docs/launchd-semantics.md §5.2, §5.4): `list` rows, `list
+ * <label>`'s NeXT-style dictionary, `print` of a service and of a domain, `print-disabled`. launchctl calls
  * its print output "NOT API"; scripts use `--json`.
  */
 import type { PrintDomainReply, ServiceStatus, WireListRow } from '../control/wire.ts';
@@ -43,7 +43,10 @@ function when(ms: number | undefined, now: number): string | undefined {
   return s >= 0 ? `in ${s} s` : `${-s} s ago`;
 }
 
-/** `print <service-target>` (SPEC §5.4): top-level lines with one tab, nested blocks with two. */
+/**
+ * `print <service-target>` (docs/launchd-semantics.md §5.4): top-level lines with one tab, nested blocks with
+ * two.
+ */
 export function formatPrintService(s: ServiceStatus, now: number): string {
   const out: string[] = [`${s.domain}/${s.label} = {`];
   const add = (k: string, v: string | number | undefined): void => {

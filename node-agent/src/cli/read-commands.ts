@@ -18,7 +18,7 @@ function json(ctx: CliContext, v: unknown): void {
   ctx.out(JSON.stringify(v, null, 2) + '\n');
 }
 
-/** 113 as launchctl prints it for print (E2): "Bad request." then the detail. */
+/** 113 as launchctl prints it for print (docs/launchd-semantics.md §0.3 E2): "Bad request." then the detail. */
 function notFound(ctx: CliContext, message: string): number {
   ctx.err('Bad request.');
   ctx.err(message);

@@ -1,7 +1,7 @@
 /**
  * The modern verbs that change state: bootstrap, bootout, enable, disable, kickstart, kill
- * (SPEC §5.1). Each prints nothing on success (kickstart -p prints the pid) and exits with
- * launchd's code on failure, printing `<Verb> failed: <code>: <string>` and the detail.
+ * (docs/launchd-semantics.md §5.1). Each prints nothing on success (kickstart -p prints the pid) and exits
+ * with launchd's code on failure, printing `<Verb> failed: <code>: <string>` and the detail.
  */
 import { parseDomainTarget, parseServiceTarget } from '../control/targets.ts';
 import { absolutePaths, parseFlags } from './args.ts';

@@ -9,7 +9,7 @@
 import { isAbsolute, join, resolve, dirname } from 'node:path';
 import { InvalidArgumentError } from '@launchfleet/shared/errors';
 
-/** How to read launchd's version disagreements (../shared/launchd/SPEC.md §7). */
+/** How to read launchd's version disagreements (docs/launchd-semantics.md §7). */
 export type LaunchdFlavor = '842' | 'modern';
 
 export interface AgentConfig {
@@ -17,9 +17,15 @@ export interface AgentConfig {
   readonly stateDir: string;
   /** Control sockets (lfctl). Root default: /var/run/launchfleet. */
   readonly runDir: string;
-  /** Directories the system domain loads at start (SPEC §3.2: /Library/LaunchDaemons on a Mac). */
+  /**
+   * Directories the system domain loads at start (docs/launchd-semantics.md §3.2: /Library/LaunchDaemons on a
+   * Mac).
+   */
   readonly daemonDirectories: readonly string[];
-  /** Directories every gui/<uid> and user/<uid> domain loads (SPEC §3.2: /Library/LaunchAgents). */
+  /**
+   * Directories every gui/<uid> and user/<uid> domain loads (docs/launchd-semantics.md §3.2:
+   * /Library/LaunchAgents).
+   */
   readonly agentDirectories: readonly string[];
   /** Load ~/Library/LaunchAgents into gui/<uid> domains (never into user/<uid>, as launchd). */
   readonly loadHomeAgents: boolean;

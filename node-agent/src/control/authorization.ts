@@ -1,6 +1,6 @@
 /**
- * Who may do what through the local control API (SPEC §3.1): "Anyone may read or query the
- * system domain, but root privileges are required to make modifications"; a user domain may be
+ * Who may do what through the local control API (docs/launchd-semantics.md §3.1): "Anyone may read or query
+ * the system domain, but root privileges are required to make modifications"; a user domain may be
  * modified by its user and by root; nobody touches another user's jobs.
  *
  * The caller's identity is the socket it connected to, which the kernel has already checked

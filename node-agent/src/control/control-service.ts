@@ -1,8 +1,8 @@
 /**
  * The control verbs over the DomainManager: one method per RPC of control.proto, each checked
- * against the caller's scope (authorization.ts) and answering launchd's codes as values (SPEC
- * §5.3). Nothing here throws for a bad request; the server maps an unexpected exception to gRPC
- * INTERNAL in one place.
+ * against the caller's scope (authorization.ts) and answering launchd's codes as values
+ * (docs/launchd-semantics.md §5.3). Nothing here throws for a bad request; the server maps an
+ * unexpected exception to gRPC INTERNAL in one place.
  *
  * Over 400 lines because control.proto has that many RPCs: each method is short (scope check,
  * one DomainManager call, the answer), and keeping them together keeps the scope checks side by
@@ -149,8 +149,8 @@ export class ControlService {
         const k = await d.kickstart(l, { kill: req.kill === true, waitForPid: req.reportPid === true });
         if (!k.ok) return k;
         pid = k.value.pid;
-        // -k restarts through the throttle (SPEC §2.5, E1): for -p, wait for that spawn too,
-        // bounded below lfctl's deadline (a longer throttle prints no pid).
+        // -k restarts through the throttle (docs/launchd-semantics.md §2.5, E1): for -p, wait for that spawn
+        // too, bounded below lfctl's deadline (a longer throttle prints no pid).
         const runner = d.runner(l);
         if (req.reportPid === true && pid === undefined && runner?.current.sub.kind === 'spawn-scheduled') {
           let timer: NodeJS.Timeout | undefined;
@@ -323,7 +323,7 @@ export class ControlService {
   }
 
   /**
-   * The legacy verbs' domain (SPEC §3.1 last bullet): the one named, else the system domain for
+   * The legacy verbs' domain (docs/launchd-semantics.md §3.1): the one named, else the system domain for
    * the owner, else the caller's gui domain (its user domain when it has no gui session).
    */
   private defaultDomain(

@@ -1,6 +1,6 @@
 /**
- * Builds the wire form of a job's status (print's fields, SPEC §5.4) from the supervisor's
- * JobStatus, the job's spec (properties, sockets, environment, stdio paths) and what the agent's
+ * Builds the wire form of a job's status (print's fields, docs/launchd-semantics.md §5.4) from the
+ * supervisor's JobStatus, the job's spec (properties, sockets, environment, stdio paths) and what the agent's
  * previous lives recorded (runs and last exit survive an agent restart).
  */
 import type { JobSpec, SocketSpec } from '@launchfleet/shared/job/job-spec';

@@ -1,6 +1,6 @@
 /**
- * launchctl's target specifiers (SPEC §3.1): domain targets `system`, `gui/<uid>`, `user/<uid>`
- * and service targets `<domain>/<label>`. Labels cannot contain `/` (they name state files), so
+ * launchctl's target specifiers (docs/launchd-semantics.md §3.1): domain targets `system`, `gui/<uid>`,
+ * `user/<uid>` and service targets `<domain>/<label>`. Labels cannot contain `/` (they name state files), so
  * the split is unambiguous.
  */
 import { parseDomainTarget, type DomainTarget } from '../supervisor/domains/domain-manager.ts';

@@ -4,7 +4,7 @@
  * .proto file stays the one schema.
  */
 
-/** A launchd error (SPEC §5.3): absent on success. */
+/** A launchd error (docs/launchd-semantics.md §5.3): absent on success. */
 export interface WireError {
   readonly code: number;
   readonly error: string;
@@ -233,7 +233,10 @@ export interface ControlMethods {
 
 export type ControlMethod = keyof ControlMethods;
 
-/** Verbs that only read: allowed on the system domain to anyone (SPEC §3.1 "Anyone may read"). */
+/**
+ * Verbs that only read: allowed on the system domain to anyone (docs/launchd-semantics.md §3.1 "Anyone may
+ * read").
+ */
 export const READ_ONLY_METHODS: ReadonlySet<ControlMethod> = new Set([
   'PrintService',
   'PrintDomain',

@@ -27,9 +27,10 @@ export interface FileSystemPort {
   /** Writes a file atomically (temp file in the same directory, fsync, rename). */
   writeFileAtomic(path: string, data: Uint8Array | string, mode?: number): Promise<void>;
   /**
-   * stat(2) facts (following symlinks) for the plist ownership and permission checks (SPEC §3.3),
-   * plus whether the path itself is a symlink (lstat); undefined if it does not exist or dangles.
-   * Optional so adapters can add it; the domain manager refuses to load from paths without it.
+   * stat(2) facts (following symlinks) for the plist ownership and permission checks
+   * (docs/launchd-semantics.md §3.3), plus whether the path itself is a symlink (lstat); undefined if it does
+   * not exist or dangles. Optional so adapters can add it; the domain manager refuses to load from paths
+   * without it.
    */
   stat?(path: string): Promise<FileStat | undefined>;
   /** The entry names of a directory (no . or ..), or undefined if it is not a readable directory. */

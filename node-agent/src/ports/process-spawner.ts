@@ -6,8 +6,8 @@ import type { ResourceLimitName } from '@launchfleet/shared/job/job-spec';
  * process set up in the native addon, then one exec), posix-spawner.ts and process-spawner.ts
  * (the lf-exec shim started with posix_spawn or child_process). The setup is one C
  * implementation (native/src/lf-setup.c) doing what xpcproxy does on macOS: credentials,
- * rlimits, umask, chroot, stdio paths, process group, then exec. Fake: a scriptable spawner for
- * unit tests.
+ * rlimits, umask, chroot, stdio paths, process group, then exec, in the order of
+ * docs/launchd-semantics.md §2.3. Fake: a scriptable spawner for unit tests.
  */
 
 /** Where a standard stream of the job comes from or goes to. */

@@ -1,6 +1,6 @@
 /**
- * Port: the sockets the agent holds for launchd-style on-demand activation (SPEC §4), as raw
- * fds with no listener of the agent's own on them, so that the job (not the agent) accepts.
+ * Port: the sockets the agent holds for launchd-style on-demand activation (docs/launchd-semantics.md §4), as
+ * raw fds with no listener of the agent's own on them, so that the job (not the agent) accepts.
  * The only code that calls it is the socket manager (node-agent/src/supervisor/sockets/).
  * Real adapter: node-agent/src/adapters/socket-port.ts over the lfnative addon and
  * socket-names.ts. Errors are values: `{ ok: false, code, message }` with an errno name.

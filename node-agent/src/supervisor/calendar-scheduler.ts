@@ -1,7 +1,7 @@
 /**
  * One calendar timer for every StartCalendarInterval job of the agent (launchd keeps all entries
- * in one list sorted by next firing, with one absolute timer: SPEC §1.5 step 4). Each job's next
- * firing is a wall-clock time; the single timer is armed for the earliest one. When it fires, or
+ * in one list sorted by next firing, with one absolute timer: docs/launchd-semantics.md §1.5 step 4). Each
+ * job's next firing is a wall-clock time; the single timer is armed for the earliest one. When it fires, or
  * when the clock-jump detector calls `recheck()` after sleep or a clock change, every due job
  * fires ONCE and is rescheduled after now (coalescing).
  */

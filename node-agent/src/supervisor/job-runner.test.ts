@@ -1,5 +1,6 @@
 // The runtime with fake ports on a FakeClock: effects reach the ports, timers and watches are
-// armed and released, and the machine's timings survive the trip through the runtime.
+// armed and released, and the machine's timings survive the trip through the runtime. Rows and D
+// numbers are those of docs/launchd-semantics.md §6 and §7.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '@launchfleet/shared/testing';

@@ -175,7 +175,7 @@ export class JobRunner {
     this.send({ type: 'trigger', kind: 'other-job', observed: next });
   }
 
-  /** The agent detected sleep or a clock change of `deltaMs` (D4: StartInterval during sleep). */
+  /** The agent detected sleep or a clock change of `deltaMs` (docs/launchd-semantics.md §7 D4). */
   onClockJump(deltaMs: number): void {
     if (this.o.config.intervalDuringSleep === 'coalesce') this.standing.clockJumped(deltaMs);
   }

@@ -1,6 +1,6 @@
 /**
  * The status snapshot of one job that `print`, `list`, metrics and the controller link read
- * (launchctl print's fields, SPEC §5.4; list's columns, §5.2). Times are wall-clock
+ * (launchctl print's fields, docs/launchd-semantics.md §5.4; list's columns, §5.2). Times are wall-clock
  * milliseconds (converted from the machine's monotonic times) so they mean something to people.
  */
 import { constants } from 'node:os';
@@ -53,9 +53,9 @@ export interface JobStatus extends JobStateReport {
   readonly armed: readonly string[];
   readonly program: string;
   readonly arguments: readonly string[];
-  /** Keys accepted but not implemented on this OS, with why (SPEC §1 keys). */
+  /** Keys accepted but not implemented on this OS, with why (docs/launchd-semantics.md §1 keys). */
   readonly warnings: readonly string[];
-  /** The sockets the agent holds for the job (SPEC §4), when it has any. */
+  /** The sockets the agent holds for the job (docs/launchd-semantics.md §4), when it has any. */
   readonly sockets?: JobSocketsStatus['sockets'];
   /** inetdCompatibility: per-connection processes (Wait=false) and the cap. */
   readonly inetd?: JobSocketsStatus['inetd'];
@@ -63,7 +63,7 @@ export interface JobStatus extends JobStateReport {
   readonly history: readonly (Omit<HistoryEntry, 'atMs'> & { readonly at: number })[];
 }
 
-/** One `launchctl list` row: PID, Status, Label (SPEC §2.4, §5.2, row 44). */
+/** One `launchctl list` row: PID, Status, Label (docs/launchd-semantics.md §2.4, §5.2, row 44). */
 export interface ListRow {
   readonly pid: string;
   readonly status: string;

@@ -1,6 +1,6 @@
 /**
- * Builds the SpawnRequest for one start of a job from its JobSpec and its domain (SPEC §1.2,
- * §2.3 "Child setup order" and "Environment given to a job"). Who does what: this module resolves
+ * Builds the SpawnRequest for one start of a job from its JobSpec and its domain (docs/launchd-semantics.md
+ * §1.2, §2.3 "Child setup order" and "Environment"). Who does what: this module resolves
  * credentials through the UserDb and builds the complete environment (PATH default,
  * XPC_SERVICE_NAME, HOME/USER/LOGNAME/SHELL/TMPDIR unless set, then the domain's global
  * environment, then EnvironmentVariables last); the spawner's exec shim only applies them.
@@ -127,8 +127,8 @@ export async function buildSpawnRequest(
 }
 
 /**
- * Keys of SPEC §1 that are accepted but have no effect here, with why. Logged once at load and
- * shown in the status, so nobody is surprised.
+ * Keys of docs/launchd-semantics.md §1 that are accepted but have no effect here, with why. Logged once at
+ * load and shown in the status, so nobody is surprised.
  */
 export function unsupportedKeyWarnings(spec: JobSpec): string[] {
   const w: string[] = [];

@@ -1,6 +1,6 @@
 /**
  * Builds normalised JobSpecs directly for tests, standing in for the plist model's
- * `normalizeJob`: defaults as launchd's (../shared/launchd/SPEC.md §1), overrides as given.
+ * `normalizeJob`: defaults as launchd's (docs/launchd-semantics.md §1), overrides as given.
  */
 import type { JobSpec, KeepAliveSpec } from '@launchfleet/shared/job/job-spec';
 

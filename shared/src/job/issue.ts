@@ -8,8 +8,8 @@ import type { PlistValue } from './job-spec.ts';
 export type IssueSeverity = 'error' | 'warning';
 
 /**
- * What launchd does with the problem (SPEC §1). `accepts` marks a rule Launchfleet adds on top
- * of launchd (a label that cannot become a file or subject name): launchd would load the job.
+ * What launchd does with the problem (docs/launchd-semantics.md §1). `accepts` marks a rule Launchfleet adds
+ * on top of launchd (a label that cannot become a file or subject name): launchd would load the job.
  */
 export type LaunchdReaction =
   'refuses' | 'ignores-value' | 'ignores-key' | 'ignores-dict' | 'warns' | 'accepts';

@@ -1,7 +1,7 @@
 /**
  * The normalised launchd job: what the plist model produces from a property list and what the
  * supervisor consumes. One typed record per job; keys are launchd's own names
- * (../shared/launchd/SPEC.md §1), already matched case-insensitively, type-checked, defaulted
+ * (docs/launchd-semantics.md §1), already matched case-insensitively, type-checked, defaulted
  * and with ignored values removed (each removal is a warning in the validation report).
  *
  * Invariants (guaranteed by `normalizeJob`, relied on by the supervisor):

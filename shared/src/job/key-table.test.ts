@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { launchdKeys, lookupKey, suggestKey } from './key-table.ts';
 
-/** The top-level keys SPEC §1 documents (tables of §1.1-§1.3, §1.6-§1.8). */
+/** The top-level keys docs/launchd-semantics.md §1 documents (tables of §1.1-§1.3, §1.6-§1.8). */
 const specKeys = [
   'Label', 'Disabled', 'Program', 'ProgramArguments', 'BundleProgram', 'EnableGlobbing', 'AssociatedBundleIdentifiers',
   'UserName', 'GroupName', 'InitGroups', 'RootDirectory', 'WorkingDirectory', 'Umask', 'Nice', 'SessionCreate',

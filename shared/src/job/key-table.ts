@@ -1,6 +1,6 @@
 /**
- * Every key of launchd.plist(5) that SPEC §1 lists, with its type and what launchd does with a
- * value of the wrong type. The table drives key matching (case-insensitive, like launchd's
+ * Every key of launchd.plist(5) that docs/launchd-semantics.md §1 lists, with its type and what launchd does
+ * with a value of the wrong type. The table drives key matching (case-insensitive, like launchd's
  * strcasecmp), unknown-key and deprecation warnings, and the generic type checks; keys whose
  * shape is richer than one type are read by their own functions (kind `custom`).
  */
@@ -15,7 +15,7 @@ export interface KeySpec {
   readonly kind: KeyKind;
   /** The documented type, as messages print it. */
   readonly type: string;
-  /** SPEC section. */
+  /** Its section of docs/launchd-semantics.md. */
   readonly section: string;
   /**
    * What launchd does when the value has the wrong type: `refuse` (the job is not loaded),
@@ -38,7 +38,7 @@ const k = (
   extra: Partial<Pick<KeySpec, 'onBadValue' | 'deprecated' | 'mapsTo' | 'notOnLinux'>> = {},
 ): KeySpec => ({ name, kind, type, section, onBadValue: extra.onBadValue ?? 'ignore-value', ...extra });
 
-/** The launchd keys, in SPEC order. */
+/** The launchd keys, in the order of docs/launchd-semantics.md §1. */
 export const launchdKeys: readonly KeySpec[] = [
   // §1.1 Identity and what to execute
   k('Label', 'custom', 'string', '1.1', { onBadValue: 'refuse' }),

@@ -1,3 +1,4 @@
+// What a job implies at load (docs/launchd-semantics.md §2.2), with behaviours 5-7, 12 and 13 of §6.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { normalizeText } from './fixtures/normalize-text.ts';

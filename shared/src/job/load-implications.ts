@@ -1,6 +1,6 @@
 /**
- * What a normalised job implies at load time (SPEC §2.2), in one place so the supervisor and
- * `print`-style reports read the plist the same way:
+ * What a normalised job implies at load time (docs/launchd-semantics.md §2.2), in one place so the supervisor
+ * and `print`-style reports read the plist the same way:
  * - RunAtLoad, and the mere presence of KeepAlive.SuccessfulExit or KeepAlive.Crashed, set
  *   `start_pending` at import (core.c:2508-2516, 7573-7582; E6);
  * - KeepAlive=true (or OnDemand=false) makes `job_keepalive` true on every dispatch;

@@ -1,6 +1,7 @@
 /**
  * KeepAlive, StartCalendarInterval, Sockets and the IPC keys: tables of plist text -> issues and
- * the normalised values the supervisor will act on (behaviours 22-26, 41, 13; §1.4, §1.5, §1.8).
+ * the normalised values the supervisor will act on (docs/launchd-semantics.md §1.4, §1.5, §1.8;
+ * behaviours 13, 22-26 and 41 of §6).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -1,5 +1,6 @@
 /**
- * Tables of plist text -> issues (severity, code, key path), one row per rule of SPEC §1.
+ * Tables of plist text -> issues (severity, code, key path), one row per rule of docs/launchd-semantics.md
+ * §1.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

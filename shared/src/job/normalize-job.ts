@@ -3,8 +3,8 @@
  * reported as a ValidationIssue. Validation and normalisation are one pass, so what is reported
  * and what is run cannot drift apart: `validateJob` is this function's issue list.
  *
- * Rules (SPEC §1): keys match case-insensitively; a value of the wrong type is ignored with a
- * warning unless launchd refuses the job for it (Label, Program, ProgramArguments); unknown keys
+ * Rules (docs/launchd-semantics.md §1): keys match case-insensitively; a value of the wrong type is ignored
+ * with a warning unless launchd refuses the job for it (Label, Program, ProgramArguments); unknown keys
  * are warnings and stay in `raw`. `spec` is undefined exactly when there is an error.
  */
 import type { ValidationIssue } from './issue.ts';
@@ -198,7 +198,7 @@ export function normalizeJob(value: PlistValue, ctx: JobContext = {}): Normalize
     }
   }
 
-  // OnDemand=false is KeepAlive=true (SPEC §1.3); KeepAlive wins when both are given.
+  // OnDemand=false is KeepAlive=true (docs/launchd-semantics.md §1.3); KeepAlive wins when both are given.
   if (onDemand !== undefined && keys.has('KeepAlive')) {
     r.issues.add({
       severity: 'warning',
@@ -255,7 +255,7 @@ export function normalizeJob(value: PlistValue, ctx: JobContext = {}): Normalize
     startOnMount: bools.get('StartOnMount') ?? false,
     ...optional('throttleInterval', throttleInterval),
     ...optional('exitTimeOut', exitTimeOut),
-    // inetdCompatibility forces AbandonProcessGroup (SPEC §1.8, core.c:2926-2933).
+    // inetdCompatibility forces AbandonProcessGroup (docs/launchd-semantics.md §1.8, core.c:2926-2933).
     abandonProcessGroup: inetd !== undefined ? true : (bools.get('AbandonProcessGroup') ?? false),
     enableTransactions: bools.get('EnableTransactions') ?? false,
     enablePressuredExit: bools.get('EnablePressuredExit') ?? false,
@@ -303,7 +303,8 @@ function readSeconds(
             value: 0,
             what: 'ThrottleInterval 0: launchd 842 honours it (no throttle), modern launchd ignores it ("You\'re not that important")',
             launchd: 'warns',
-            because: 'launchd loads the job; Launchfleet keeps 0 and the supervisor decides (SPEC §7 D2)',
+            because:
+              'launchd loads the job; Launchfleet keeps 0 and the supervisor decides (docs/launchd-semantics.md §7 D2)',
           }
         : {
             severity: 'warning',
@@ -384,7 +385,10 @@ function reportKeyStatus(r: ValueReader, spec: KeySpec): void {
   }
 }
 
-/** Combinations that are legal but do not do what they seem to (SPEC §1.2-§1.4, behaviours 13 and 41). */
+/**
+ * Combinations that are legal but do not do what they seem to (docs/launchd-semantics.md §1.2-§1.4,
+ * behaviours 13 and 41).
+ */
 function checkCombinations(
   r: ValueReader,
   keys: Map<string, PlistValue>,

@@ -1,5 +1,5 @@
 /**
- * StartCalendarInterval (SPEC §1.5), with launchd 842's range rules (core.c:5675-5760):
+ * StartCalendarInterval (docs/launchd-semantics.md §1.5), with launchd 842's range rules (core.c:5675-5760):
  * - a negative value: warning, the field stays a wildcard, the entry is kept;
  * - a value above the maximum (or Day 0), or a non-integer: the whole entry is ignored with a
  *   warning and the job still loads (behaviour 26);

@@ -1,6 +1,6 @@
 /**
- * KeepAlive (SPEC §1.4): a bool, or a dict of conditions that launchd ORs. An empty dict is
- * false. Sub-keys are matched case-insensitively; unknown ones (Apple's own `KeepAlive.KeepAlive`
+ * KeepAlive (docs/launchd-semantics.md §1.4): a bool, or a dict of conditions that launchd ORs. An empty dict
+ * is false. Sub-keys are matched case-insensitively; unknown ones (Apple's own `KeepAlive.KeepAlive`
  * typo) are ignored with a warning, as launchd's `semaphoreitem_setup` ignores them.
  */
 import type { KeepAliveSpec, PlistValue } from './job-spec.ts';

@@ -1,7 +1,7 @@
 /**
  * Readers for the keys whose shape is more than one plist type: process context (Umask,
- * EnvironmentVariables, resource limits, ProcessType), load filters (SPEC §1.7), Disabled, and
- * the IPC declarations that are accepted and reported (inetdCompatibility, MachServices,
+ * EnvironmentVariables, resource limits, ProcessType), load filters (docs/launchd-semantics.md §1.7),
+ * Disabled, and the IPC declarations that are accepted and reported (inetdCompatibility, MachServices,
  * LaunchEvents).
  */
 import type { PlistValue, ProcessType, ResourceLimitName, SessionType } from './job-spec.ts';

@@ -1,5 +1,6 @@
 /**
- * The keys launchd refuses a job over (SPEC §1.1, behaviour 40): Label, and what to execute.
+ * The keys launchd refuses a job over (docs/launchd-semantics.md §1.1, behaviour 40): Label, and what to
+ * execute.
  */
 import type { PlistValue } from './job-spec.ts';
 import { indexPath, type ValueReader } from './value-reader.ts';

@@ -1,6 +1,6 @@
 /**
- * Sockets (SPEC §1.8, §4): a dict of named groups; a group is one socket dict or an array of
- * them. A socket dict that cannot describe a socket (unknown SockType, wrong types) is ignored
+ * Sockets (docs/launchd-semantics.md §1.8, §4): a dict of named groups; a group is one socket dict or an
+ * array of them. A socket dict that cannot describe a socket (unknown SockType, wrong types) is ignored
  * with a warning, as launchctl's `sock_dict_edit_entry` skips a socket it cannot create; the
  * rest of the job loads.
  */

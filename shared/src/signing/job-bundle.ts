@@ -23,7 +23,7 @@ export const maxPlistChars = 256 * 1024;
 
 /**
  * Where the job is loaded: `system`, `gui/<uid>` / `user/<uid>` for one user, or `gui/*` /
- * `user/*` for every logged-in user (launchd's domain names, SPEC.md §3).
+ * `user/*` for every logged-in user (launchd's domain names, docs/launchd-semantics.md §3).
  */
 export const domainTargetPattern = /^(system|(gui|user)\/(\*|[0-9]{1,10}))$/;
 

@@ -2,7 +2,7 @@
  * Time as an injected dependency. The pure cores never read the clock; the runtimes that
  * interpret their effects do, through this interface, so tests can drive time by hand.
  *
- * Two clocks, as launchd keeps them (../shared/launchd/SPEC.md §8):
+ * Two clocks, as launchd keeps them (docs/launchd-semantics.md §8):
  * - `monotonicMs()` for the throttle, ExitTimeOut and StartInterval: never jumps, does not
  *   count time the machine slept.
  * - `wallMs()` for StartCalendarInterval (local wall time) and timestamps shown to people.

@@ -1,6 +1,6 @@
 // Both spawners (PosixProcessSpawner, the default, and RealProcessSpawner) on real processes:
-// process groups, signal names and the event-loop cost of spawning (SPEC rows 14-16 at the
-// adapter level).
+// process groups, signal names and the event-loop cost of spawning (docs/launchd-semantics.md §6 rows 14-16
+// at the adapter level).
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,7 +35,7 @@ after(() => {
 });
 
 for (const [name, spawner] of spawners) {
-  describe(`${name}: process groups and signals (SPEC rows 14-16)`, () => {
+  describe(`${name}: process groups and signals (§6 rows 14-16)`, () => {
     test('the job leads its own process group; signalGroup reaches a same-group child, not a setsid one', async () => {
       const pidFile = join(dir, `children-${name}`);
       const s = await start(

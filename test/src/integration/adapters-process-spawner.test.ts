@@ -2,7 +2,8 @@
 // running job or from what it wrote. Run against every spawner: DirectProcessSpawner (the job's
 // own process set up in the lfnative addon, one exec: the agent's default), PosixProcessSpawner
 // (posix_spawn of lf-exec, LAUNCHFLEET_SPAWNER=posix) and RealProcessSpawner (child_process.spawn
-// of lf-exec, LAUNCHFLEET_SPAWNER=node).
+// of lf-exec, LAUNCHFLEET_SPAWNER=node). Sections (§), rows and D numbers are those of
+// docs/launchd-semantics.md.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import {
@@ -167,7 +168,7 @@ function contract(name: string, make: Make): void {
     });
   });
 
-  describe(`${name}: program lookup (SPEC D16)`, () => {
+  describe(`${name}: program lookup (§7 D16)`, () => {
     test('an absolute Program is exec-ed without PATH search; a bare name is searched in the final PATH', async () => {
       const bin = join(dir, 'bin');
       mkdirSync(bin);
@@ -409,7 +410,7 @@ function contract(name: string, make: Make): void {
       assert.deepEqual(w.ok ? undefined : [w.failure.stage, w.failure.errno], ['stdout', 'ENXIO']);
     });
 
-    test('an unopenable StandardOutPath: modern refuses with 78, 842 mode warns and runs (SPEC D11)', async () => {
+    test('an unopenable StandardOutPath: modern refuses with 78, 842 mode warns and runs (§7 D11)', async () => {
       const bad = join(dir, 'no-such-dir', 'out.log');
       const asDir = join(dir, 'a-directory');
       mkdirSync(asDir);

@@ -1,5 +1,5 @@
 // The lfnative socket primitives on real sockets: bind/listen, watch readability without
-// accepting, hand the listener to a real job at fd 3, and the errors.
+// accepting, hand the listener to a real job at fd 3, and the errors (docs/launchd-semantics.md §4).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';

@@ -1,5 +1,6 @@
 // Real users: RealUserDb over getent, and jobs spawned as them (credentials, supplementary
-// groups with and without InitGroups, HOME/USER, StandardOutPath ownership and EACCES).
+// groups with and without InitGroups, HOME/USER, StandardOutPath ownership and EACCES;
+// docs/launchd-semantics.md §1.2, §1.6 and row 43 of §6).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';

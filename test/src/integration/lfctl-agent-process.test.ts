@@ -217,7 +217,8 @@ describe('SIGTERM', () => {
       assert.ok(took >= 1500, `waited for ExitTimeOut (${took} ms)`);
       assert.ok(took < 12_000, `but not much longer (${took} ms)`);
       assert.ok(!alive(polite) && !alive(stubborn));
-      // Its `sleep 0.1` child inherited the ignored SIGTERM (launchd leaves such children be, §2.5); it ends by itself.
+      // Its `sleep 0.1` child inherited the ignored SIGTERM (launchd leaves such children be,
+      // docs/launchd-semantics.md §2.4); it ends by itself.
       await eventually(() => groupMembers(stubborn).length === 0, 5000, 'the group is empty');
       assert.ok(
         !existsSync(join(dirs.runDir, 'system.sock')) && !existsSync(join(dirs.runDir, 'public.sock')),

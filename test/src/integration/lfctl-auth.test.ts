@@ -1,5 +1,5 @@
-// Authorization of the local control API with two real users and root (SPEC §3.1): a user
-// controls only their own domains, reads the system domain, and cannot touch the other user's
+// Authorization of the local control API with two real users and root (docs/launchd-semantics.md §3.1): a
+// user controls only their own domains, reads the system domain, and cannot touch the other user's
 // jobs or system jobs; root acts on any domain. Enforced by the sockets' owners and modes (the
 // kernel) and by each socket's scope (the agent), both exercised here.
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
-// SPEC §6 behaviours 41-43 through lfctl and a real agent (35-40 and 44 are in lfctl-verbs and
-// lfctl-auth), and 134: an agent whose session type does not match its user domain.
+// docs/launchd-semantics.md §6 behaviours 41-43 through lfctl and a real agent (35-40 and 44 are in
+// lfctl-verbs and lfctl-auth), and 134: an agent whose session type does not match its user domain.
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,7 +37,7 @@ after(async () => {
   removeDirs(dirs);
 });
 
-describe('SPEC §6 rows 41-43', () => {
+describe('§6 rows 41-43', () => {
   test('41: LaunchOnlyOnce with KeepAlive runs once, is removed after its exit, never respawned', async () => {
     const marks = join(dirs.dir, 'once.txt');
     const p = writePlist(

@@ -1,5 +1,5 @@
 // lfctl end to end against a real launchfleet-agent with real /bin/sh jobs: every subcommand,
-// launchctl's output formats, and the exit codes and messages of SPEC §5.3 that apply.
+// launchctl's output formats, and the exit codes and messages of docs/launchd-semantics.md §5.3 that apply.
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';

@@ -1,5 +1,5 @@
-// On-demand sockets (SPEC §4.1, §4.2; rows 30, 31, 34): the supervisor holds the sockets from
-// load, a pending connection or datagram starts the job without being accepted, the job
+// On-demand sockets (docs/launchd-semantics.md §4.1, §4.2; rows 30, 31, 34): the supervisor holds the sockets
+// from load, a pending connection or datagram starts the job without being accepted, the job
 // checks in by group name, and nothing is lost across idle exits and relaunches. Real
 // sockets on loopback, real child processes.
 import assert from 'node:assert/strict';
@@ -119,7 +119,7 @@ exit 0
     assert.deepEqual(
       st.sockets?.map((s) => s.state),
       ['paused'],
-      'not watched while throttled (SPEC §4.2 job_ignore)',
+      'not watched while throttled (§4.2 job_ignore)',
     );
     assert.ok(!st.armed.includes('socket'));
     assert.equal(st.immediateReason, 'ipc (socket)');

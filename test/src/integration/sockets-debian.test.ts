@@ -1,6 +1,7 @@
 // An unmodified socket-activated daemon from Debian's packages under the supervisor: lighttpd
 // with `server.systemd-socket-activation = "enable"` takes the agent's listener from
-// LISTEN_FDS/LISTEN_PID (SPEC §4.4) and serves; the connection that started it is not lost.
+// LISTEN_FDS/LISTEN_PID (docs/launchd-semantics.md §4.4) and serves; the connection that started it is not
+// lost.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

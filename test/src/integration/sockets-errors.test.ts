@@ -1,5 +1,5 @@
-// Bad Sockets input (SPEC §4.1): a socket that cannot be created refuses the job's load with a
-// clear error naming the socket, closes what was already opened, and leaves every other job
+// Bad Sockets input (docs/launchd-semantics.md §4.1): a socket that cannot be created refuses the job's load
+// with a clear error naming the socket, closes what was already opened, and leaves every other job
 // running. Also: service names from the services database, and warnings for what Linux lacks.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

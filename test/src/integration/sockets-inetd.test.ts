@@ -1,6 +1,6 @@
-// inetdCompatibility (SPEC §4.3; rows 32, 33): Wait=false runs one process per connection with
-// the connection on stdin/stdout/stderr, unthrottled and capped; Wait=true hands the listening
-// socket on 0/1/2. An unmodified classic inetd program from Debian (micro-httpd) serves.
+// inetdCompatibility (docs/launchd-semantics.md §4.3; rows 32, 33): Wait=false runs one process per
+// connection with the connection on stdin/stdout/stderr, unthrottled and capped; Wait=true hands the
+// listening socket on 0/1/2. An unmodified classic inetd program from Debian (micro-httpd) serves.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

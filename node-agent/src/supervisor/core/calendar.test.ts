@@ -1,4 +1,4 @@
-// StartCalendarInterval math (SPEC §1.5, §6 rows 20-27, §7 D19), in pinned time zones.
+// StartCalendarInterval math (docs/launchd-semantics.md §1.5, §6 rows 20-27, §7 D19), in pinned time zones.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { dueCalendar, fixedOffset, localToUtc, nextCalendarFiring, zoneOffset } from './calendar.ts';

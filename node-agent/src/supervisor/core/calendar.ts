@@ -1,5 +1,5 @@
 /**
- * StartCalendarInterval in local time (../shared/launchd/SPEC.md §1.5), pure.
+ * StartCalendarInterval in local time (docs/launchd-semantics.md §1.5), pure.
  *
  * 842 semantics (`cronemu`, `cronemu_wday`, `calendarinterval_setalarm`):
  * - The search starts at the next whole minute after `afterMs`; firings fall on second 0.

@@ -1,5 +1,5 @@
 /**
- * StartInterval as numbered slots, pure (../shared/launchd/SPEC.md §2.2, §6 row 28): slot k is due
+ * StartInterval as numbered slots, pure (docs/launchd-semantics.md §2.2, §6 row 28): slot k is due
  * `anchor + k * period` on the monotonic clock, anchored at load, so firings stay N s apart from
  * load and not from exits. The runtime arms one timer for the next slot and hands every firing
  * to `intervalFired`, which decides what the firing means:

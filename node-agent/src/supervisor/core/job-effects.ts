@@ -1,7 +1,8 @@
 /**
  * What the machine asks the runtime to do. The runtime (`../job-runner.ts`) is the only code that
  * carries them out through the ports, with the trigger adapters of `../triggers/` for the sources
- * (demand-sources.ts, standing-sources.ts); the machine itself does nothing.
+ * (demand-sources.ts, standing-sources.ts); the machine itself does nothing. Sections (§) are those of
+ * docs/launchd-semantics.md.
  */
 import type { ImmediateReason } from './job-state.ts';
 import type { TimerId } from './job-events.ts';

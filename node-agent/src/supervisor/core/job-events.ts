@@ -1,7 +1,8 @@
 /**
  * Everything that can happen to a job, as input to the machine (`step`). The runtime turns port
  * callbacks (process exits, timers, watches) and control requests (bootstrap, kickstart...) into
- * these; the machine never learns about the world any other way.
+ * these; the machine never learns about the world any other way. Sections (§) are those of
+ * docs/launchd-semantics.md.
  */
 import type { ObservedConditions } from './job-state.ts';
 

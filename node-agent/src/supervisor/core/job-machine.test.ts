@@ -1,5 +1,5 @@
 // Event-in / effects-out tests of the pure job machine, on the simulator's exact virtual timeline.
-// Row numbers are ../shared/launchd/SPEC.md §6.
+// Row numbers are docs/launchd-semantics.md §6.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { jobSpec } from '../../testing/job-spec-builder.ts';

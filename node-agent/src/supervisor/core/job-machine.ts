@@ -3,7 +3,7 @@
  * the next state and the effects for the runtime to carry out. No I/O, no timers, no clock:
  * time is the `nowMs` argument (monotonic), timers are effects, and their firing is an event.
  * Semantics are launchd-842's `job_dispatch` / `job_start` / `job_reap` / `job_stop`
- * (../shared/launchd/SPEC.md §2), with the version choices of `MachineConfig` (§7).
+ * (docs/launchd-semantics.md §2), with the version choices of `MachineConfig` (§7).
  *
  * States (job-state.ts), events (job-events.ts), effects (job-effects.ts) live beside this file;
  * the coarse names come from job-state.ts's STATE_TABLE.

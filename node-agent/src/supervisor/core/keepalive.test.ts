@@ -1,4 +1,4 @@
-// job_keepalive's order (SPEC §2.2) and the throttle arithmetic (§2.3), as pure tables.
+// job_keepalive's order (docs/launchd-semantics.md §2.2) and the throttle arithmetic (§2.3), as pure tables.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { jobSpec } from '../../testing/job-spec-builder.ts';

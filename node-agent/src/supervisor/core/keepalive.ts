@@ -2,7 +2,7 @@
  * launchd's two central predicates, made pure: `jobKeepalive` ("should this job run now?") and
  * `jobUseless` ("should it be removed?"). launchd's own versions stat paths and query ports
  * inside the predicate; ours read an observed snapshot the runtime passes in
- * (../shared/launchd/SPEC.md §2.2, §2.4; core.c:6078-6245).
+ * (docs/launchd-semantics.md §2.2, §2.4; core.c:6078-6245).
  */
 import type { JobSpec } from '@launchfleet/shared/job/job-spec';
 import type { ImmediateReason, JobState, ObservedConditions } from './job-state.ts';

@@ -1,5 +1,5 @@
 /**
- * The supervisor's choices where launchd versions disagree (../shared/launchd/SPEC.md §7), and
+ * The supervisor's choices where launchd versions disagree (docs/launchd-semantics.md §7), and
  * its tunables. Every field names the disagreement it settles. `machineConfig('842')` gives
  * launchd-842 fidelity (the default, as the agent config's `flavor`), `machineConfig('modern')`
  * the behaviour measured on current macOS.
@@ -37,8 +37,8 @@ export type StdioOpenFailurePolicy =
   | 'refuse';
 
 /**
- * What `launchctl list` shows in the Status column of a RUNNING job (SPEC §2.4). A job that is not
- * running shows its last exit status (the code, or minus the signal), 0 before any exit, in both:
+ * What `launchctl list` shows in the Status column of a RUNNING job (docs/launchd-semantics.md §2.4). A job
+ * that is not running shows its last exit status (the code, or minus the signal), 0 before any exit, in both:
  * launchd keeps last_exit_status from load (842 job_export always exports it).
  */
 export type ListStatusWhileRunning =

@@ -1,5 +1,5 @@
 /**
- * The respawn throttle and crash-loop accounting (../shared/launchd/SPEC.md §2.3, §7 D2, D3).
+ * The respawn throttle and crash-loop accounting (docs/launchd-semantics.md §2.3, §7 D2, D3).
  *
  * launchd's throttle bounds SPAWN-TO-SPAWN spacing in whole seconds: with `td` the truncated
  * seconds since the previous spawn and T the interval, a start inside the window is deferred by

@@ -1,5 +1,5 @@
-// Domains and the domain manager with fake ports: launchd's checks and codes (SPEC §3, §5.3),
-// overrides (§2.6), sessions, and §6 rows 35-39 at the manager level.
+// Domains and the domain manager with fake ports: launchd's checks and codes (docs/launchd-semantics.md §3,
+// §5.3), overrides (§2.6), sessions, and §6 rows 35-39 at the manager level.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '@launchfleet/shared/testing';

@@ -1,5 +1,5 @@
 /**
- * Owns the agent's domains (../shared/launchd/SPEC.md §3): the system domain, loaded at start
+ * Owns the agent's domains (docs/launchd-semantics.md §3): the system domain, loaded at start
  * from the configured daemon directories, and per-user domains created on request — `gui/<uid>`
  * for a login session (agent directories plus ~/Library/LaunchAgents, Aqua agents) and
  * `user/<uid>` (agent directories only, Background agents; never the home directory). A per-user

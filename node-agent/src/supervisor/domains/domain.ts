@@ -1,5 +1,5 @@
 /**
- * One launchd domain (../shared/launchd/SPEC.md §3): `system`, `gui/<uid>` or `user/<uid>`,
+ * One launchd domain (docs/launchd-semantics.md §3): `system`, `gui/<uid>` or `user/<uid>`,
  * holding its jobs by label. It implements the domain verbs with launchd's checks and codes:
  * bootstrap (paths or JobSpecs), bootout, enable/disable (persisted overrides), kickstart [-k],
  * kill, legacy start/stop, list and print. Bootout is asynchronous, as modern launchd's: the label
@@ -167,7 +167,8 @@ export class Domain {
       set.add(runner);
     }
     this.notifyCurious(spec.label);
-    // SPEC §4.1: the sockets exist from load; a socket that cannot be created refuses the load.
+    // docs/launchd-semantics.md §4.1: the sockets exist from load; a socket that cannot be created refuses
+    // the load.
     if (spec.sockets.length > 0 && this.o.sockets?.open) {
       const opened = await this.o.sockets.open(spec, {
         target: this.target,

@@ -1,5 +1,5 @@
 /**
- * launchd's error codes for domain operations (../shared/launchd/SPEC.md §5.3): POSIX errnos
+ * launchd's error codes for domain operations (docs/launchd-semantics.md §5.3): POSIX errnos
  * (macOS numbering, as launchctl prints them) and the XPC codes >= 107. Domain operations return
  * these as values; the CLI prints `<Verb> failed: <code>: <string>` and exits with the code.
  */

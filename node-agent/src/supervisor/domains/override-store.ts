@@ -1,5 +1,5 @@
 /**
- * The per-domain enable/disable override database (../shared/launchd/SPEC.md §2.6): a flat map
+ * The per-domain enable/disable override database (docs/launchd-semantics.md §2.6): a flat map
  * from label to disabled, kept apart from plist files, so it survives restarts and the deletion
  * of the plist. `enable` writes an explicit `false` (launchd never deletes entries). Writes go
  * through FileSystemPort.writeFileAtomic, serialised so the file always holds the latest map.

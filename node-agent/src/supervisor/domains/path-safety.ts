@@ -1,5 +1,5 @@
 /**
- * Plist ownership/permission checks (../shared/launchd/SPEC.md §3.3, legacy launchctl's
+ * Plist ownership/permission checks (docs/launchd-semantics.md §3.3, legacy launchctl's
  * `path_goodness_check`) and the rules that keep labels and paths inside their directories.
  */
 import { basename, isAbsolute, join, normalize, resolve } from 'node:path';

@@ -1,5 +1,5 @@
-// On-demand sockets and inetd-style jobs (SPEC §4): the socket manager behind the supervisor's
-// SocketActivationHook.
+// On-demand sockets and inetd-style jobs (docs/launchd-semantics.md §4): the socket manager behind the
+// supervisor's SocketActivationHook.
 export { SocketManager, DEFAULT_MAX_INETD_INSTANCES, type SocketManagerOptions } from './socket-manager.ts';
 export { JobSockets, type JobSocketsOptions, type OpenResult } from './job-sockets.ts';
 export {

@@ -1,6 +1,6 @@
 /**
- * The sockets the agent holds for one loaded job (SPEC §4): created and bound at load, watched
- * while the job is idle, handed to the job at spawn, closed at unload.
+ * The sockets the agent holds for one loaded job (docs/launchd-semantics.md §4): created and bound at load,
+ * watched while the job is idle, handed to the job at spawn, closed at unload.
  *
  *   open ──▶ held ──arm──▶ watching ──readable──▶ (runner: kickstart; machine disarms) ──▶ active
  *              ▲               │ disarm (spawn, throttle, disable)                          │
@@ -163,8 +163,8 @@ export class JobSockets {
         ...env,
       };
     }
-    // inetd (SPEC §4.3): the readable socket on 0, 1, 2 (1 and 2 only without their paths).
-    // Wait=false started by something else than a connection (kickstart, RunAtLoad) gets none.
+    // inetd (docs/launchd-semantics.md §4.3): the readable socket on 0, 1, 2 (1 and 2 only without their
+    // paths). Wait=false started by something else than a connection (kickstart, RunAtLoad) gets none.
     const chosen = this.lastReadable ?? (inetd.wait ? this.held.find((h) => !h.agentAccepts) : undefined);
     this.lastReadable = undefined;
     if (!chosen || this.closed) return { passFds: [], listenFdNames: [], ...env };

@@ -1,5 +1,5 @@
 /**
- * The agent's SocketActivationHook (SPEC §4): it holds every loaded job's sockets, one
+ * The agent's SocketActivationHook (docs/launchd-semantics.md §4): it holds every loaded job's sockets, one
  * JobSockets per job (keyed by the job's JobSpec object, which is unique per loaded job even
  * when two domains load the same label). Domains call `open` at load and the runners call
  * `close` at removal, `arm` while the job is idle and `fds` at spawn.

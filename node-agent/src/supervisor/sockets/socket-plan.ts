@@ -1,5 +1,5 @@
 /**
- * From a job's `Sockets` (SPEC §1.8) to the concrete sockets to bind: names resolved
+ * From a job's `Sockets` (docs/launchd-semantics.md §1.8) to the concrete sockets to bind: names resolved
  * (SockNodeName through the resolver, SockServiceName by number or through the services
  * database), one socket per address like launchctl's getaddrinfo loop (launchctl.c:1410-1609).
  * No family means both IPv4 and IPv6 (two fds, IPv6 with V6ONLY), as launchd does. What this

@@ -1,6 +1,6 @@
 /**
- * What `print` and the status API show of a job's on-demand sockets (SPEC §4): each socket with
- * its group, kind, address and state, and how many activations it caused.
+ * What `print` and the status API show of a job's on-demand sockets (docs/launchd-semantics.md §4): each
+ * socket with its group, kind, address and state, and how many activations it caused.
  */
 
 /**
@@ -9,7 +9,8 @@
  *   for inetd Wait=false, accepts on it.
  * - `active`: handed to a running job (which owns accept/read), or Wait=false at its cap of
  *   concurrent instances (new connections wait in the backlog).
- * - `paused`: held but not watched (the job is throttled or disabled, SPEC §4.2 job_ignore).
+ * - `paused`: held but not watched (the job is throttled or disabled, docs/launchd-semantics.md
+ *   §4.2 job_ignore).
  * - `closed`: the job was unloaded.
  */
 export type SocketState = 'watching' | 'active' | 'paused' | 'closed';

@@ -97,8 +97,8 @@ export class StandingSources {
   }
 
   /**
-   * The agent detected sleep or a clock change of `deltaMs` (D4: StartInterval during sleep,
-   * the `coalesce` choice): slots missed while asleep fire once now.
+   * The agent detected sleep or a clock change of `deltaMs` (docs/launchd-semantics.md §7 D4,
+   * the `coalesce` choice for StartInterval): slots missed while asleep fire once now.
    */
   clockJumped(deltaMs: number): void {
     const iv = this.#interval;
