@@ -52,6 +52,8 @@ interface Record_ {
   readonly target: string;
   readonly label: string;
   readonly version: number;
+  /** The digest of the plist the runner was bootstrapped from. */
+  readonly plistDigest: string;
   readonly runner: JobRunner | undefined;
 }
 
@@ -312,6 +314,7 @@ export class Reconciler {
         target: r.target,
         label: r.label,
         version: r.version,
+        plistDigest: r.plistDigest,
       })),
       // An I/O failure holds its job back until its retry time, then the plan tries it again.
       failures: [...this.#failures.values()].filter(
@@ -343,6 +346,27 @@ export class Reconciler {
           a.type === 'replace' ? a.fromVersion : undefined,
           a.type === 'replace',
         );
+        return;
+      }
+      case 'adopt': {
+        const rec = this.#records.get(key);
+        const d = this.#desired.get(a.label);
+        // A bundle accepted while this pass awaited something is the next pass's business.
+        if (!rec || !d || d.bundle.version !== a.version || d.plistDigest !== rec.plistDigest) return;
+        // Same plist, same runner: only the version it answers to changes (the bundle, verified
+        // by the watch, is already stored). A failure of an older version no longer applies.
+        this.#records.set(key, { ...rec, version: a.version });
+        this.#failures.delete(key);
+        const how = `version ${a.version} carries the plist of version ${a.fromVersion} (re-signed): kept running`;
+        this.#o.log('info', a.label, `${a.target}: ${how}`);
+        this.#o.emit({
+          kind: 'job-loaded',
+          label: a.label,
+          domain: a.target,
+          version: a.version,
+          reason: 'unchanged',
+          detail: how,
+        });
         return;
       }
       case 'rewrite-file': {
@@ -440,7 +464,7 @@ export class Reconciler {
     }
     this.#failures.delete(key);
     const runner = domain.runner(label);
-    this.#records.set(key, { target: domain.target, label, version, runner });
+    this.#records.set(key, { target: domain.target, label, version, plistDigest: d.plistDigest, runner });
     if (runner) this.#o.drift.watchRunner(runner);
     if (drift) {
       this.#drift(drift, domain.target, label, version, 'the managed job was unloaded by hand; loaded again');

@@ -120,7 +120,10 @@ export interface Heartbeat {
  * - `job-activity` (additive): what a job did that was not a transition (runs, exits, failed
  *   exits), folded into one summary per job per minute (`counts`); `reason` is its condition. At
  *   most 20 per node per minute; one without a label counts the rest.
- * - `job-loaded` / `job-unloaded`: the agent loaded / unloaded a managed job (desired state).
+ * - `job-loaded` / `job-unloaded`: the agent loaded / unloaded a managed job (desired state);
+ *   `job-loaded`'s `reason` is `loaded`, `updated` (a new plist replaced the running job) or
+ *   `unchanged` (a new version with the same plist, e.g. re-signed by a new job-signing key:
+ *   taken as the running version, the process left alone).
  * - `load-failed`: a verified bundle could not be loaded (invalid plist, label conflict, ...).
  * - `drift`: a managed job drifted and was repaired; `reason` is `plist-changed`, `job-unloaded`
  *   or `job-disabled`.

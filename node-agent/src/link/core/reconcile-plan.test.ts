@@ -43,7 +43,7 @@ const state = (over: Partial<ObservedState> = {}): ObservedState => ({
 const converged = (d: DesiredJob, target = 'system'): Partial<ObservedState> => ({
   jobs: [job({ target, label: d.label })],
   files: [{ target, label: d.label, digest: d.plistDigest }],
-  records: [{ target, label: d.label, version: d.version }],
+  records: [{ target, label: d.label, version: d.version, plistDigest: d.plistDigest }],
 });
 
 test('domain patterns expand to the live domains they name', () => {
@@ -72,6 +72,53 @@ const cases: { name: string; desired: DesiredJob[]; observed: ObservedState; exp
     desired: [want({ version: 3, plistDigest: 'd3' })],
     observed: state(converged(want())),
     expect: [{ type: 'replace', target: 'system', label: 'com.acme.backup', version: 3, fromVersion: 2 }],
+  },
+  {
+    name: 'new version, same plist (re-signed, e.g. a job-signing key rotation): adopt, no restart',
+    desired: [want({ version: 3 })],
+    observed: state(converged(want())),
+    expect: [{ type: 'adopt', target: 'system', label: 'com.acme.backup', version: 3, fromVersion: 2 }],
+  },
+  {
+    name: 'adopted: converged on the next pass',
+    desired: [want({ version: 3 })],
+    observed: state(converged(want({ version: 3 }))),
+    expect: [],
+  },
+  {
+    name: 'new version, same plist, managed file edited meanwhile: adopt and restore the file',
+    desired: [want({ version: 3 })],
+    observed: state({
+      ...converged(want()),
+      files: [{ target: 'system', label: 'com.acme.backup', digest: 'edited' }],
+    }),
+    expect: [
+      { type: 'adopt', target: 'system', label: 'com.acme.backup', version: 3, fromVersion: 2 },
+      {
+        type: 'rewrite-file',
+        target: 'system',
+        label: 'com.acme.backup',
+        version: 3,
+        drift: 'plist-changed',
+      },
+    ],
+  },
+  {
+    name: 'the managed file already holds the new plist, the running job the old one: replace',
+    desired: [want({ version: 3, plistDigest: 'd3' })],
+    observed: state({
+      ...converged(want()),
+      files: [{ target: 'system', label: 'com.acme.backup', digest: 'd3' }],
+    }),
+    expect: [{ type: 'replace', target: 'system', label: 'com.acme.backup', version: 3, fromVersion: 2 }],
+  },
+  {
+    name: 'same plist, but the job was re-bootstrapped by hand (not ours): replace',
+    desired: [want({ version: 3 })],
+    observed: state({ ...converged(want()), jobs: [job({ ours: false })] }),
+    expect: [
+      { type: 'replace', target: 'system', label: 'com.acme.backup', version: 3, fromVersion: undefined },
+    ],
   },
   {
     name: 'desired removed: unload (and the file goes with it)',
@@ -183,8 +230,8 @@ const cases: { name: string; desired: DesiredJob[]; observed: ObservedState; exp
       domains: domains.filter((d) => d.target !== 'gui/502'),
       ...converged(want({ domain: 'gui/*' }), 'gui/501'),
       records: [
-        { target: 'gui/501', label: 'com.acme.backup', version: 2 },
-        { target: 'gui/502', label: 'com.acme.backup', version: 2 },
+        { target: 'gui/501', label: 'com.acme.backup', version: 2, plistDigest: 'd2' },
+        { target: 'gui/502', label: 'com.acme.backup', version: 2, plistDigest: 'd2' },
       ],
       files: [
         { target: 'gui/501', label: 'com.acme.backup', digest: 'd2' },

@@ -16,6 +16,11 @@
  *   reconciler never stops a working job because its successor is broken.
  * - A terminal load failure for (domain, label, version) is not retried until the version
  *   changes; a retryable one is retried on the next pass.
+ * - A job is its plist in its domain target (the only inputs of the spec it was bootstrapped
+ *   from). A new version whose plist is byte-for-byte the one our running job was bootstrapped
+ *   from (a re-signature: a job-signing key rotation, a rollback to the content that runs) is
+ *   adopted, never restarted; only a plist that differs replaces the job. The bundle was
+ *   verified against the trust store before it got here, like any other.
  * - Only managed things are ever unloaded or deleted: jobs we bootstrapped, files in the
  *   managed directory.
  */
@@ -66,6 +71,8 @@ export interface LoadRecord {
   readonly target: string;
   readonly label: string;
   readonly version: number;
+  /** SHA-256 of the plist the job was bootstrapped from (what "the same job" means). */
+  readonly plistDigest: string;
 }
 
 /** A remembered load failure. */
@@ -104,6 +111,17 @@ export type ReconcileAction =
       readonly label: string;
       readonly version: number;
       readonly fromVersion: number | undefined;
+    }
+  /**
+   * A new version with the very plist the running job was bootstrapped from (re-signed): take
+   * it as the version that runs, leave the process alone.
+   */
+  | {
+      readonly type: 'adopt';
+      readonly target: string;
+      readonly label: string;
+      readonly version: number;
+      readonly fromVersion: number;
     }
   /** Rewrite the managed file (someone edited it); the running job is ours and unchanged. */
   | {
@@ -180,7 +198,9 @@ export function planReconcile(desired: readonly DesiredJob[], o: ObservedState):
           actions.push({ type: 'conflict', ...base, version: d.version });
         continue;
       }
-      if (rec === undefined || rec.version !== d.version) {
+      if (rec !== undefined && rec.version !== d.version && rec.plistDigest === d.plistDigest)
+        actions.push({ type: 'adopt', ...base, version: d.version, fromVersion: rec.version });
+      else if (rec === undefined || rec.version !== d.version) {
         actions.push({ type: 'replace', ...base, version: d.version, fromVersion: rec?.version });
         continue;
       }
