@@ -8,10 +8,13 @@
  *   a second key; then the first is retired: a user JWT it signed is refused by the server (and
  *   a connection holding one is closed), a JWT signed by a key the account never listed too,
  *   while the node stays connected with its job;
- * - the job-signing key: add and activate one, restart: the agent's trust store holds both;
- *   re-apply the job (signed by the new key, so it restarts once), retire the old key, restart:
- *   the agent's trust store holds only the new key, and after an agent restart the job is still
- *   there (its stored bundle verifies with the new store).
+ * - the job-signing key: add and activate one, restart: the agent's trust store holds both and
+ *   the job keeps its process; re-apply the job (the same plist, a new version the new key
+ *   signed): the node takes it as the version it runs, same process; retire the old key,
+ *   restart: the agent trusts only the new key. A bundle with the same plist and a higher
+ *   version signed by the retired key, or one forged under the new key's id, is refused and
+ *   changes nothing; a changed plist after the rotation restarts the job as before; after an
+ *   agent restart the job is still there (its stored bundle verifies with the new store).
  *
  * The procedure is in controller/src/identity/README.md, "Key rotation".
  */
@@ -22,6 +25,15 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { buckets, decodeNodeStatus, keys as kvKeys } from '@launchfleet/shared/messages/index';
+import {
+  type JobBundle,
+  type SigningKey,
+  encodeSignedBundle,
+  generateSigningKey,
+  signBundle,
+} from '@launchfleet/shared/signing/index';
 import { createNativePair } from '@launchfleet/shared/crypto/native-nkeys';
 import type { RunningController } from '@launchfleet/controller/api/start-controller';
 import { KeyStore } from '@launchfleet/controller/identity/key-store';
@@ -60,12 +72,22 @@ describe('key rotation on a running fleet', () => {
     return c;
   };
   const api = () => new RawApi(c?.grpcPort ?? 0, fleet.tls);
-  const applyJob = () =>
-    api().call(
-      'ApplyJob',
-      { plist: daemonPlist(label), target: { nodes: { names: [nodeId] } } },
-      fleet.tokens.operator,
-    );
+  const applyJob = async (plist = daemonPlist(label)): Promise<number> =>
+    (await api().call('ApplyJob', { plist, target: { nodes: { names: [nodeId] } } }, fleet.tokens.operator))[
+      'version'
+    ] as number;
+  /** The bundle version the node reports running for the job (its status in `lf_nodes`). */
+  const reportedVersion = async (): Promise<string | undefined> => {
+    const e = await (await new Kvm(c!.app.nc).open(buckets.nodes)).get(kvKeys.nodeStatus(nodeId));
+    if (!e || e.operation !== 'PUT') return undefined;
+    const st = decodeNodeStatus(e.value);
+    return st.ok ? st.value.versions[label] : undefined;
+  };
+  /** Puts a bundle into the node's desired key as it is, past the controller (an attacker's write). */
+  const putRawBundle = async (raw: string): Promise<void> => {
+    const kv = await new Kvm(c!.app.nc).open(buckets.desired);
+    await kv.put(kvKeys.desired(nodeId, label), raw);
+  };
   const probe = async (creds: Uint8Array): Promise<NatsConnection> =>
     connect({ servers: fleet.server.url, authenticator: credsAuthenticator(creds), reconnect: false });
 
@@ -159,24 +181,48 @@ describe('key rotation on a running fleet', () => {
     assert.equal(node.job(label)?.pid, pid, 'its job never restarted');
   });
 
-  test('the job-signing key: added, jobs re-signed, the old key retired; the job survives an agent restart', async () => {
+  test('the job-signing key: added, jobs re-signed without a restart, the old key retired; the job survives an agent restart', async () => {
     const trusted = async (): Promise<string[]> => {
       const t = JSON.parse(await readFile(join(node.stateDir, 'trust.json'), 'utf8')) as {
         store: { keys: { keyId: string }[] };
       };
       return t.store.keys.map((k) => k.keyId).sort();
     };
-    const k1 = (await KeyStore.open(keysDir)).activeSigningKey().keyId;
+    /** The key that signed the bundle the agent keeps in its state dir. */
+    const storedKeyId = async (): Promise<string | undefined> => {
+      const st = JSON.parse(await readFile(join(node.stateDir, 'desired.json'), 'utf8')) as {
+        jobs: { raw: string }[];
+      };
+      for (const b of st.jobs) {
+        const sb = JSON.parse(b.raw) as { bundle: JobBundle };
+        if (sb.bundle.label === label) return sb.bundle.keyId;
+      }
+      return undefined;
+    };
+    const k1Key: SigningKey = (await KeyStore.open(keysDir)).activeSigningKey();
+    const k1 = k1Key.keyId;
     assert.deepEqual(await trusted(), [k1]);
     const k2 =
       /job-signing key (\S+) \(active\)/.exec(await keys('add-signing-key', '--activate'))?.[1] ?? '';
     assert.ok(k2);
     await restartController();
     await eventually(async () => (await trusted()).length === 2, 15_000, 'the agent trusts both keys');
+    assert.equal(node.job(label)?.pid, pid, 'the new trust store restarted no job');
 
-    // Re-signing the job with the new key: a new version, so it restarts once.
-    await applyJob();
-    pid = await newPid(node, label, pid, 15_000, 'the job runs the bundle k2 signed');
+    // Re-signing the job with the new key: a new version with the same plist, taken as the
+    // version that runs; the process is left alone.
+    const resigned = await applyJob();
+    await eventually(
+      async () => (await reportedVersion()) === String(resigned),
+      15_000,
+      `the node reports the re-signed version ${resigned}`,
+    );
+    await eventually(
+      async () => (await storedKeyId()) === k2,
+      10_000,
+      'the stored bundle is the one k2 signed',
+    );
+    assert.equal(node.job(label)?.pid, pid, 'the re-signed job kept its process');
 
     await keys('retire-signing-key', k1);
     await restartController();
@@ -187,6 +233,56 @@ describe('key rotation on a running fleet', () => {
     );
     assert.equal(node.job(label)?.pid, pid, 'retiring k1 touched no job');
 
+    // Same plist, higher version: adopted only once verified. Signed by the retired key, or
+    // forged under k2's id, it is refused and changes nothing.
+    const now = Date.now();
+    const next: JobBundle = {
+      label,
+      domain: 'system',
+      plist: daemonPlist(label),
+      version: resigned + 1,
+      issuedAt: now,
+      expiresAt: now + 3600_000,
+      keyId: k1,
+      nodeId,
+    };
+    const seen = node.logs.length;
+    await putRawBundle(encodeSignedBundle(signBundle(next, k1Key)));
+    await eventually(
+      () => node.logs.slice(seen).some((l) => l.includes('unknown-key')),
+      10_000,
+      'the bundle the retired key signed is refused',
+    );
+    const stranger = generateSigningKey();
+    const forged = signBundle({ ...next, keyId: stranger.keyId }, stranger);
+    await putRawBundle(
+      JSON.stringify({
+        ...forged,
+        bundle: { ...forged.bundle, keyId: k2 },
+        sig: { ...forged.sig, keyId: k2 },
+      }),
+    );
+    await eventually(
+      () => node.logs.slice(seen).some((l) => l.includes('bad-signature')),
+      10_000,
+      'the forged bundle is refused',
+    );
+    await node.link.idle();
+    assert.equal(await reportedVersion(), String(resigned), 'still the re-signed version');
+    assert.equal(await storedKeyId(), k2, 'the stored bundle is unchanged');
+    assert.equal(node.job(label)?.pid, pid, 'refused bundles touched no job');
+
+    // A changed plist after the rotation restarts the job, as any new content does.
+    const changed = await applyJob(daemonPlist(label, { EnvironmentVariables: { LF_VERSION: '2' } }));
+    pid = await newPid(node, label, pid, 15_000, 'the changed job runs as a new process');
+    assert.match(await readFile(`/proc/${pid}/environ`, 'utf8'), /LF_VERSION=2/);
+    await eventually(
+      async () => (await reportedVersion()) === String(changed),
+      15_000,
+      `the node reports version ${changed}`,
+    );
+
+    const beforeRestart = node.logs.length;
     await node.restart();
     await eventually(() => node.link.status().connected, 15_000, 'the agent is back');
     const after = await eventually(
@@ -196,7 +292,7 @@ describe('key rotation on a running fleet', () => {
     );
     assert.ok(after > 0);
     assert.equal(
-      node.logs.some((l) => l.includes('unknown-key')),
+      node.logs.slice(beforeRestart).some((l) => l.includes('unknown-key')),
       false,
       'no stored or live bundle was refused for its key',
     );
