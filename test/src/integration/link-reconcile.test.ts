@@ -223,13 +223,19 @@ describe('fleet link: desired state, reporting, drift', () => {
     const refusals = node.link.status().refusals;
     for (const [reason] of cases)
       assert.ok((refusals[reason] ?? 0) >= 1, `counted ${reason}: ${JSON.stringify(refusals)}`);
-    // Put the valid v2 bytes back: identical content is a no-op.
+    // A valid v7 with v2's plist (a re-signature): taken as the running version, the process
+    // left alone (reconcile-plan.ts, "adopt").
     await putJob(cp, nodeId, {
       label,
       version: 7,
       plist: daemonPlist(label, { EnvironmentVariables: { LF_VERSION: '2' } }),
     });
-    pid2 = await newPid(node, label, pid2, 10_000, 'v7 running');
+    await eventually(
+      () => events.of(nodeId, 'job-loaded', label).some((e) => e.version === 7 && e.reason === 'unchanged'),
+      10_000,
+      'v7 adopted',
+    );
+    assert.equal(node.job(label)?.pid, pid2, 'the same plist under a new version keeps the process');
     const s = await eventually(
       async () => {
         const st = await nodeStatus(cp, nodeId);
