@@ -26,6 +26,19 @@
  *   neither advancing nor resolving, so a controller that cannot read lf_rollouts for a moment
  *   does not resolve and re-fire them.
  *
+ * - Counter work is incremental (a 10,000-node fleet is sampled every second, and almost no
+ *   node's counters change between two samples): only a node whose `counters` object is not the
+ *   one seen last time (new, replaced status) has its reasons walked; a node whose counters did
+ *   not change only matters while one of its series is "hot" (its last increase within the
+ *   counter window, or a non-empty drift log), and the hot series are re-checked each tick. The
+ *   result is the same as walking every node on every tick (alert-evaluator-reference.ts, the
+ *   oracle of alert-evaluator.differential.test.ts). That rests on three facts, each guarded:
+ *   a sample's `counters` objects are not changed in place (NodeSample.counters); with time not
+ *   going back, a series that has left the window stays out until its counter rises (a tick
+ *   whose `now` is below the last one's, or not a number, walks every node); and no two series
+ *   share a key (a node id twice in one sample, or reasons that encode to one token, make the
+ *   nodes involved "pinned": walked on every tick, as the oracle does).
+ *
  * Pure: no I/O, no timers, no clock; `now` is passed in. Memory is bounded by the fleet's
  * problem jobs, nodes and counter series.
  */
@@ -50,6 +63,11 @@ export interface NodeSample {
   readonly hostname: string;
   /** Wall ms of its last report; 0 = never seen (never "unseen": it has not started yet). */
   readonly lastSeen: number;
+  /**
+   * Treated as an immutable value: counters that changed come as a new object (the fleet index
+   * replaces a node's status as a whole, fleet-index.ts `setStatus`). The evaluator compares it
+   * by identity with the one it saw last to skip unchanged nodes.
+   */
   readonly counters?: AgentCounters | undefined;
 }
 
@@ -126,13 +144,49 @@ interface Tracked {
   firing: boolean;
 }
 
-interface CounterSeries {
-  value: number;
-  lastIncreaseAt: number | undefined;
-}
-
 /** Increases of one drift series, oldest first, coalesced into buckets of window/60. */
 type IncreaseLog = { at: number; n: number }[];
+
+/** One counter series, `<alert>.<node>.<reason>`: its last value and last increase. */
+interface CounterSeries {
+  readonly recurring: false;
+  readonly key: string;
+  readonly field: CounterField;
+  /** The node whose counters created it (a different node reporting the key is a collision). */
+  readonly nodeId: string;
+  /** As last reported (two reasons can encode to one key token; the later one names it). */
+  reason: string;
+  value: number;
+  lastIncreaseAt: number | undefined;
+  /** The last tick that sampled it. */
+  tick: number;
+}
+
+/** One recurring-drift series, `LaunchfleetDriftRecurring.<node>.<kind>`. */
+interface RecurringSeries {
+  readonly recurring: true;
+  readonly key: string;
+  readonly nodeId: string;
+  kind: string;
+  /** Increases within the window; empty when there were none. */
+  log: IncreaseLog;
+  tick: number;
+}
+
+type Series = CounterSeries | RecurringSeries;
+
+/** What the evaluator remembers of one node's counters. */
+interface NodeSeries {
+  /** The counters object last walked (compared by identity). */
+  counters: AgentCounters | undefined;
+  /** The last tick whose sample listed the node, and the last tick that walked its counters. */
+  seen: number;
+  walked: number;
+  /** The series its last walk sampled. */
+  series: Series[];
+  /** Walked on every tick: one of its keys is shared (a node id listed twice, reasons that encode alike). */
+  pinned: boolean;
+}
 
 const rolloutAlerts: ReadonlySet<AlertName> = new Set([
   'LaunchfleetRolloutFailed',
@@ -150,13 +204,22 @@ export class AlertEvaluator {
   readonly #tracked = new Map<string, Tracked>();
   /** Throttled job instances: key -> the alert and the last time a sample showed it throttled. */
   readonly #throttledSeen = new Map<string, { alert: AlertInstance; at: number }>();
+  /** Every counter series of the last sample, by key. */
   readonly #counters = new Map<string, CounterSeries>();
   /** Adopted counter alerts whose series has not been sampled yet: key -> fired at. */
   readonly #adoptedIncreases = new Map<string, number>();
-  /** Drift increases per recurring-drift key, within the recurring window. */
-  readonly #driftLogs = new Map<string, IncreaseLog>();
+  /** Every recurring-drift series of the last sample (with its increases in the window), by key. */
+  readonly #recurring = new Map<string, RecurringSeries>();
   /** Adopted recurring-drift alerts whose series has not been sampled yet. */
   readonly #adoptedRecurring = new Set<string>();
+  /** Per node of the last sample: its counters object and series. */
+  readonly #nodes = new Map<string, NodeSeries>();
+  /** Counter series whose last increase may still be within the counter window. */
+  readonly #hotCounters = new Set<CounterSeries>();
+  /** Recurring series with a non-empty log. */
+  readonly #hotRecurring = new Set<RecurringSeries>();
+  #tick = 0;
+  #lastNow = -Infinity;
   #primed = false;
 
   constructor(settings: AlertSettings) {
@@ -199,25 +262,55 @@ export class AlertEvaluator {
       if (now - seen.at > this.#s.throttledWindowMs) this.#throttledSeen.delete(key);
       else active.set(key, seen.alert);
     }
-    const sampled = new Set<string>();
-    for (const n of sample.nodes) {
+    const tick = ++this.#tick;
+    const nodes: readonly NodeSample[] = Array.isArray(sample.nodes) ? sample.nodes : [...sample.nodes];
+    // Time went back (or is not a number): a series that left a window may be back in it.
+    const all = !(now >= this.#lastNow);
+    const { walk, seen } = this.#plan(nodes, tick, all);
+    const stale: Series[] = [];
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i] as NodeSample;
       if (n.lastSeen > 0 && now - n.lastSeen > this.#s.unseenAfterMs) {
         const a = instance('LaunchfleetNodeUnseen', n.nodeId, {
           summary: `node ${n.nodeId}${n.hostname ? ` (${n.hostname})` : ''} has not been seen for ${Math.round((now - n.lastSeen) / 1000)} s`,
         });
         active.set(a.key, a);
       }
-      for (const field of ['signatureRefusals', 'drift'] as const)
-        for (const [reason, value] of Object.entries(n.counters?.[field] ?? {}))
-          this.#counter(field, n, reason, value, now, sampled, active);
+      if (walk[i] === 1) this.#walk(n, this.#nodes.get(n.nodeId) as NodeSeries, now, tick, active, stale);
     }
     // Series no longer reported (node removed, agent replaced): forget them.
-    for (const key of this.#counters.keys()) if (!sampled.has(key)) this.#counters.delete(key);
-    for (const key of this.#driftLogs.keys()) if (!sampled.has(key)) this.#driftLogs.delete(key);
+    if (seen !== this.#nodes.size)
+      for (const [nodeId, rec] of this.#nodes) {
+        if (rec.seen === tick) continue;
+        stale.push(...rec.series);
+        this.#nodes.delete(nodeId);
+      }
+    for (const s of stale) if (s.tick !== tick) this.#forget(s);
+    // Adopted alerts of series whose node was not walked: as the walk would have applied them.
+    for (const [key, firedAt] of this.#adoptedIncreases) {
+      const s = this.#counters.get(key);
+      if (!s) continue;
+      s.lastIncreaseAt = Math.max(s.lastIncreaseAt ?? firedAt, firedAt);
+      this.#hotCounters.add(s);
+    }
+    for (const key of this.#adoptedRecurring) {
+      const r = this.#recurring.get(key);
+      if (!r || r.log.length > 0) continue;
+      r.log.push({ at: now, n: this.#s.driftRecurringAbove + 1 });
+      this.#hotRecurring.add(r);
+    }
     // An adopted counter alert whose series is gone resolves now; nothing to carry over.
     this.#adoptedIncreases.clear();
     this.#adoptedRecurring.clear();
+    // Series of nodes not walked: unchanged counters (no increase), so only time moves them.
+    for (const s of this.#hotCounters) if (s.tick !== tick) this.#counterActive(s, now, active);
+    for (const r of this.#hotRecurring)
+      if (r.tick !== tick) {
+        r.log = r.log.filter((e) => now - e.at < this.#s.driftRecurringWindowMs);
+        this.#recurringActive(r, active);
+      }
     this.#primed = true;
+    this.#lastNow = now;
     if (sample.rollouts !== undefined) for (const r of sample.rollouts) this.#rollout(r, now, active);
     else for (const [key, t] of this.#tracked) if (rolloutAlerts.has(t.alert.name)) active.set(key, t.alert);
 
@@ -281,52 +374,175 @@ export class AlertEvaluator {
     }
   }
 
+  /**
+   * Which sample entries get their counters walked: new nodes, nodes whose counters object is not
+   * the one walked last, pinned nodes, and every node when `all`. Marks the nodes seen (`seen`:
+   * how many distinct ones) and pins the nodes of any key collision before anything is walked,
+   * so that the walk, in sample order, does what the oracle does for every node.
+   */
+  #plan(nodes: readonly NodeSample[], tick: number, all: boolean): { walk: Uint8Array; seen: number } {
+    const walk = new Uint8Array(nodes.length);
+    const claimed = new Map<string, NodeSeries>();
+    let seen = 0;
+    let collided = false;
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i] as NodeSample;
+      let rec = this.#nodes.get(n.nodeId);
+      let changed = all;
+      if (!rec) {
+        rec = { counters: undefined, seen: 0, walked: 0, series: [], pinned: false };
+        this.#nodes.set(n.nodeId, rec);
+        changed = true;
+      } else if (rec.pinned || rec.counters !== n.counters) changed = true;
+      if (rec.seen === tick) collided = rec.pinned = true;
+      else {
+        rec.seen = tick;
+        seen++;
+      }
+      if (!changed) continue;
+      walk[i] = 1;
+      if (this.#claim(n, rec, claimed)) collided = true;
+    }
+    if (collided)
+      for (let i = 0; i < nodes.length; i++)
+        if (this.#nodes.get((nodes[i] as NodeSample).nodeId)?.pinned) walk[i] = 1;
+    return { walk, seen };
+  }
+
+  /** Claims the keys `n`'s counters give for this tick; true (and pins) if one is taken. */
+  #claim(n: NodeSample, rec: NodeSeries, claimed: Map<string, NodeSeries>): boolean {
+    let collided = false;
+    const check = (key: string, existing: Series | undefined) => {
+      const other = claimed.get(key);
+      if (other) collided = other.pinned = rec.pinned = true;
+      else claimed.set(key, rec);
+      if (existing && existing.nodeId !== n.nodeId) {
+        collided = rec.pinned = true;
+        const owner = this.#nodes.get(existing.nodeId);
+        if (owner) owner.pinned = true;
+      }
+    };
+    for (const field of ['signatureRefusals', 'drift'] as const)
+      for (const reason of Object.keys(n.counters?.[field] ?? {})) {
+        const key = keys.alert(counterAlert[field], n.nodeId, reason);
+        check(key, this.#counters.get(key));
+        if (field !== 'drift') continue;
+        const rkey = keys.alert('LaunchfleetDriftRecurring', n.nodeId, reason);
+        check(rkey, this.#recurring.get(rkey));
+      }
+    return collided;
+  }
+
+  /** Every reason of one node's counters; the series it sampled before go to `stale`. */
+  #walk(
+    n: NodeSample,
+    rec: NodeSeries,
+    now: number,
+    tick: number,
+    active: Map<string, AlertInstance>,
+    stale: Series[],
+  ): void {
+    if (rec.walked !== tick) {
+      // A node listed twice is walked twice: its series of this tick are the union of both.
+      stale.push(...rec.series);
+      rec.series = [];
+      rec.walked = tick;
+    }
+    rec.counters = n.counters;
+    for (const field of ['signatureRefusals', 'drift'] as const)
+      for (const [reason, value] of Object.entries(n.counters?.[field] ?? {}))
+        this.#counter(field, n, rec, reason, value, now, tick, active);
+  }
+
+  #forget(s: Series): void {
+    if (s.recurring) {
+      if (this.#recurring.get(s.key) === s) this.#recurring.delete(s.key);
+      this.#hotRecurring.delete(s);
+    } else {
+      if (this.#counters.get(s.key) === s) this.#counters.delete(s.key);
+      this.#hotCounters.delete(s);
+    }
+  }
+
   #counter(
     field: CounterField,
     n: NodeSample,
+    rec: NodeSeries,
     reason: string,
     value: number,
     now: number,
-    sampled: Set<string>,
+    tick: number,
     active: Map<string, AlertInstance>,
   ): void {
     const name = counterAlert[field];
     const key = keys.alert(name, n.nodeId, reason);
-    sampled.add(key);
     const prev = this.#counters.get(key);
     let lastIncreaseAt = prev?.lastIncreaseAt;
     // Prometheus' increase(): a counter that went down was reset, and all of its value is new.
     const amount = prev ? (value >= prev.value ? value - prev.value : value) : this.#primed ? value : 0;
     if (amount > 0) lastIncreaseAt = now;
-    if (field === 'drift') this.#recurring(n.nodeId, reason, amount, now, sampled, active);
+    if (field === 'drift') this.#recurringIncrease(n.nodeId, rec, reason, amount, now, tick, active);
     const adopted = this.#adoptedIncreases.get(key);
     if (adopted !== undefined) {
       this.#adoptedIncreases.delete(key);
       lastIncreaseAt = Math.max(lastIncreaseAt ?? adopted, adopted);
     }
-    this.#counters.set(key, { value, lastIncreaseAt });
-    if (lastIncreaseAt === undefined || now - lastIncreaseAt > this.#s.counterWindowMs) return;
+    let s = prev;
+    if (!s) {
+      s = { recurring: false, key, field, nodeId: n.nodeId, reason, value, lastIncreaseAt, tick: 0 };
+      this.#counters.set(key, s);
+    }
+    s.reason = reason;
+    s.value = value;
+    s.lastIncreaseAt = lastIncreaseAt;
+    if (s.tick !== tick) {
+      s.tick = tick;
+      rec.series.push(s);
+    }
+    this.#counterActive(s, now, active);
+  }
+
+  /** A counter alert is active while its last increase is within the window (then it is hot). */
+  #counterActive(s: CounterSeries, now: number, active: Map<string, AlertInstance>): void {
+    if (s.lastIncreaseAt === undefined || now - s.lastIncreaseAt > this.#s.counterWindowMs) {
+      this.#hotCounters.delete(s);
+      return;
+    }
+    this.#hotCounters.add(s);
     const what =
-      field === 'signatureRefusals' ? `refused a job bundle (${reason})` : `repaired drift (${reason})`;
-    active.set(key, {
-      ...instance(name, n.nodeId, { summary: `node ${n.nodeId} ${what}: ${value} in total` }),
-      key,
-      reason,
+      s.field === 'signatureRefusals' ? `refused a job bundle (${s.reason})` : `repaired drift (${s.reason})`;
+    active.set(s.key, {
+      ...instance(counterAlert[s.field], s.nodeId, {
+        summary: `node ${s.nodeId} ${what}: ${s.value} in total`,
+      }),
+      key: s.key,
+      reason: s.reason,
     });
   }
+
   /** `increase(launchfleet_agent_drift_total[1h]) > 3`, per node and kind. */
-  #recurring(
+  #recurringIncrease(
     nodeId: string,
+    rec: NodeSeries,
     kind: string,
     amount: number,
     now: number,
-    sampled: Set<string>,
+    tick: number,
     active: Map<string, AlertInstance>,
   ): void {
     const key = keys.alert('LaunchfleetDriftRecurring', nodeId, kind);
-    sampled.add(key);
+    let r = this.#recurring.get(key);
+    if (!r) {
+      r = { recurring: true, key, nodeId, kind, log: [], tick: 0 };
+      this.#recurring.set(key, r);
+    }
+    r.kind = kind;
+    if (r.tick !== tick) {
+      r.tick = tick;
+      rec.series.push(r);
+    }
     const window = this.#s.driftRecurringWindowMs;
-    let log = this.#driftLogs.get(key) ?? [];
+    const log = r.log;
     if (this.#adoptedRecurring.delete(key) && log.length === 0)
       // Fired before this evaluator started and not resolved since: its history is unknown here.
       // Count it as still recurring as of now, so it resolves a window later unless drift goes on
@@ -337,20 +553,26 @@ export class AlertEvaluator {
       if (last && now - last.at < window / 60) last.n += amount;
       else log.push({ at: now, n: amount });
     }
-    log = log.filter((e) => now - e.at < window);
-    if (log.length === 0) {
-      this.#driftLogs.delete(key);
+    r.log = log.filter((e) => now - e.at < window);
+    this.#recurringActive(r, active);
+  }
+
+  /** Recurring drift is active while its log (already cut to the window) sums above the limit. */
+  #recurringActive(r: RecurringSeries, active: Map<string, AlertInstance>): void {
+    if (r.log.length === 0) {
+      this.#hotRecurring.delete(r);
       return;
     }
-    this.#driftLogs.set(key, log);
-    const total = log.reduce((sum, e) => sum + e.n, 0);
+    this.#hotRecurring.add(r);
+    const total = r.log.reduce((sum, e) => sum + e.n, 0);
     if (total <= this.#s.driftRecurringAbove) return;
-    active.set(key, {
-      ...instance('LaunchfleetDriftRecurring', nodeId, {
-        summary: `managed jobs keep drifting on node ${nodeId}: drift of kind ${kind} repaired ${total} times in the last ${Math.round(window / 60_000)} min`,
+    const window = this.#s.driftRecurringWindowMs;
+    active.set(r.key, {
+      ...instance('LaunchfleetDriftRecurring', r.nodeId, {
+        summary: `managed jobs keep drifting on node ${r.nodeId}: drift of kind ${r.kind} repaired ${total} times in the last ${Math.round(window / 60_000)} min`,
       }),
-      key,
-      reason: kind,
+      key: r.key,
+      reason: r.kind,
     });
   }
 
