@@ -305,25 +305,21 @@ test('directed sequences: adoption of an unchanged series, time going back over 
     },
   ]) {
     const rise = (node: number, field: 0 | 1): Cmd => ({ t: 'set', node, field, reason: 1, op: 'inc', v: 1 });
-    // Adopted while the node's counters stay the same object (its series is not walked).
-    run(settings, [
-      { t: 'set', node: 0, field: 0, reason: 1, op: 'to', v: 3 },
-      { t: 'tick', step: 0 },
-      { t: 'tick', step: 1 },
-      { t: 'adopt', node: 0, kind: 0, reason: 1, at: -3 },
-      { t: 'tick', step: 1 },
-      { t: 'tick', step: 12 },
-      { t: 'tick', step: 1 },
-    ]);
-    run(settings, [
-      { t: 'set', node: 0, field: 1, reason: 1, op: 'to', v: 3 },
-      { t: 'tick', step: 0 },
-      { t: 'tick', step: 1 },
-      { t: 'adopt', node: 0, kind: 2, reason: 1, at: -3 },
-      { t: 'tick', step: 1 },
-      { t: 'tick', step: 59 },
-      { t: 'tick', step: 1 },
-    ]);
+    // Adopted while the node's counters stay the same object (its series is not walked): a
+    // counter alert (kind 0, window 15) and a recurring-drift one (kind 2, window 60).
+    for (const [field, kind, wait] of [
+      [0, 0, 12],
+      [1, 2, 59],
+    ] as const)
+      run(settings, [
+        { t: 'set', node: 0, field, reason: 1, op: 'to', v: 3 },
+        { t: 'tick', step: 0 },
+        { t: 'tick', step: 1 },
+        { t: 'adopt', node: 0, kind, reason: 1, at: -3 },
+        { t: 'tick', step: 1 },
+        { t: 'tick', step: wait },
+        { t: 'tick', step: 1 },
+      ]);
     // A rise, its window over, then the clock back into it (and forward again); then NaN.
     for (const back of [-2, -5, -16])
       run(settings, [
