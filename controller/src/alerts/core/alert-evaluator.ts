@@ -25,7 +25,6 @@
  *   the sample has none (not read yet, or the read failed) their instances stay as they are,
  *   neither advancing nor resolving, so a controller that cannot read lf_rollouts for a moment
  *   does not resolve and re-fire them.
- *
  * - Counter work is incremental (a 10,000-node fleet is sampled every second, and almost no
  *   node's counters change between two samples): only a node whose `counters` object is not the
  *   one seen last time (new, replaced status) has its reasons walked; a node whose counters did
@@ -302,7 +301,9 @@ export class AlertEvaluator {
     // An adopted counter alert whose series is gone resolves now; nothing to carry over.
     this.#adoptedIncreases.clear();
     this.#adoptedRecurring.clear();
-    // Series of nodes not walked: unchanged counters (no increase), so only time moves them.
+    // Series of nodes not walked: unchanged counters (no increase), so only time moves them. An
+    // instance active here was active on the previous tick too (time did not go back), so it is
+    // tracked already: new instances enter #tracked in sample order, as in the oracle (firing()).
     for (const s of this.#hotCounters) if (s.tick !== tick) this.#counterActive(s, now, active);
     for (const r of this.#hotRecurring)
       if (r.tick !== tick) {
