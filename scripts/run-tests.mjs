@@ -22,6 +22,7 @@ import { clearTimeout, setTimeout } from 'node:timers';
 import { readdirSync, statSync, existsSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { tapFailures } from './tap-failures.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -145,6 +146,8 @@ for (const name of chosen) {
     const m = tap.match(new RegExp(`^# ${key} (\\d+)$`, 'm'));
     if (m) totals[key] += Number(m[1]);
   }
+  // Why each test failed, in one line each (the spec reporter's own summary is far up the log).
+  for (const f of tapFailures(tap)) console.log(`# failed: ${f}`);
   console.log(
     `# tier ${name}: ${r.status === 0 ? 'ok' : 'FAILED'} (${files.map((f) => relative(root, f)).length} files)`,
   );

@@ -60,9 +60,15 @@ function runLeg(root, name, leg, argv) {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let tail = '';
+    let partial = '';
+    const failures = [];
     child.stdout.on('data', (c) => {
       process.stdout.write(c);
       tail = (tail + c.toString()).slice(-4096);
+      // run-tests prints `# failed: <test> (<where>): <error>` after each tier: kept for the end.
+      const lines = (partial + c.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) if (l.startsWith('# failed: ')) failures.push(l.slice('# failed: '.length));
     });
     // Passed on, so that a Ctrl-C or CI's stop reaches the leg's own tier groups.
     const forward = (sig) => child.kill(sig);
@@ -73,7 +79,7 @@ function runLeg(root, name, leg, argv) {
       process.off('SIGTERM', forward);
       const m = tail.match(/^(\d+) passed, (\d+) failed, (\d+) skipped$/m);
       const counts = m ? { pass: +m[1], fail: +m[2], skipped: +m[3] } : { pass: 0, fail: 1, skipped: 0 };
-      resolve({ status: code ?? (signal ? 1 : 0), counts });
+      resolve({ status: code ?? (signal ? 1 : 0), counts, failures });
     });
   });
 }
@@ -87,6 +93,7 @@ export async function runMatrix(root, argv) {
   const rest = tierAt >= 0 ? argv.filter((_, i) => i !== tierAt && i !== tierAt + 1) : argv;
   const totals = { pass: 0, fail: 0, skipped: 0 };
   const summary = [];
+  const why = [];
   let failed = false;
   for (const name of names) {
     const leg = all[name];
@@ -118,6 +125,7 @@ export async function runMatrix(root, argv) {
       const r = await runLeg(root, name, leg, ['--tier', tier, ...rest]);
       for (const k of Object.keys(totals)) totals[k] += r.counts[k];
       if (r.status !== 0) failed = true;
+      for (const f of r.failures) why.push(`${name} ${tier}: ${f}`);
       const minutes = ((Date.now() - started) / 60_000).toFixed(1);
       summary.push(
         `${name} ${tier}: ${r.status === 0 ? 'ok' : 'FAILED'} (${r.counts.pass} passed, ${r.counts.fail} failed, ${minutes} min)`,
@@ -125,6 +133,8 @@ export async function runMatrix(root, argv) {
     }
   }
   console.log(`\n# matrix\n${summary.map((s) => `#   ${s}`).join('\n')}`);
+  // Repeated here, at the end, where a CI log's tail shows it.
+  if (why.length > 0) console.log(`\n# why they failed\n${why.map((w) => `#   ${w}`).join('\n')}`);
   console.log(`\n${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
   return failed ? 1 : 0;
 }
