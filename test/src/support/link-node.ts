@@ -34,6 +34,8 @@ export interface LinkNode {
   system(): Domain;
   /** The status of a system job, if loaded. */
   job(label: string): JobStatus | undefined;
+  /** The last status the supervisor reported for a system job, also once it is unloaded. */
+  lastReported(label: string): JobStatus | undefined;
   /** Stops link and supervisor, then starts both again on the same state dir. */
   restart(o?: { urls?: readonly string[] }): Promise<void>;
   /** Stops everything and removes the state dir. */
@@ -73,6 +75,7 @@ export async function startLinkNode(o: LinkNodeOptions): Promise<LinkNode> {
   let urls = o.urls;
   let manager!: DomainManager;
   let link!: FleetLink;
+  const reported = new Map<string, JobStatus>();
 
   const start = async (): Promise<void> => {
     const log = (level: string, label: string, message: string): void => {
@@ -102,7 +105,10 @@ export async function startLinkNode(o: LinkNodeOptions): Promise<LinkNode> {
       loader: modelPlistLoader(),
       log,
       // The link starts after the supervisor; until then (and for a stopped link) this is a no-op.
-      onStatus: (s) => (link as FleetLink | undefined)?.onJobStatus(s),
+      onStatus: (s) => {
+        if (s.domain === 'system') reported.set(s.label, s);
+        (link as FleetLink | undefined)?.onJobStatus(s);
+      },
     });
     await manager.start();
     link = await startFleetLink({
@@ -142,6 +148,7 @@ export async function startLinkNode(o: LinkNodeOptions): Promise<LinkNode> {
       const r = d.value.print(label);
       return r.ok ? r.value : undefined;
     },
+    lastReported: (label) => reported.get(label),
     restart: async (r = {}) => {
       await stop();
       if (r.urls) urls = r.urls;
