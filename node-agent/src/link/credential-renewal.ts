@@ -57,6 +57,9 @@ export interface CredentialRenewalOptions {
   readonly onExpired?: () => void;
 }
 
+/** What one re-enrolment attempt came to: only a refusal is the controller's judgement. */
+export type ReenrolOutcome = 'enrolled' | 'refused' | 'unreachable';
+
 /** What status and metrics read. */
 export interface CredentialsStatus {
   readonly state: CredentialsState | 'unreadable';
@@ -159,11 +162,13 @@ export class CredentialRenewal {
    * Expired: re-enrols as this node through `enrolAs` (the link's enrolment with the bootstrap
    * token file), at once when the token file changed since the last refusal, else at most every
    * `reenrolRetryMs` (an expired fleet must not hammer the controller with a used-up token).
+   * Only a refusal starts that wait: a controller that could not be reached (the network is
+   * still down) has judged nothing, and the link retries with its usual backoff.
    * Resolves when re-enrolled (then `start()` again); throws with what to do otherwise.
    */
   async reenrol(
     tokenFile: string | undefined,
-    enrolAs: () => Promise<boolean>,
+    enrolAs: () => Promise<ReenrolOutcome>,
     why: () => string,
   ): Promise<void> {
     const now = this.#o.clock.wallMs();
@@ -175,16 +180,23 @@ export class CredentialRenewal {
       : -1;
     const last = this.#reenrolRefused;
     const due = !last || last.tokenMtime !== mtime || now - last.at >= reenrolRetryMs;
-    if (due && (await enrolAs())) {
+    const outcome = due ? await enrolAs() : undefined;
+    if (outcome === 'enrolled') {
       this.#reenrolRefused = undefined;
       return;
     }
-    if (due) this.#reenrolRefused = { at: now, tokenMtime: mtime };
+    if (outcome === 'refused') this.#reenrolRefused = { at: now, tokenMtime: mtime };
     const exp = this.#held?.expiresAtMs;
+    const attempt =
+      outcome === undefined
+        ? 'waits for a new token'
+        : outcome === 'unreachable'
+          ? `could not reach the controller (${why()}), retried with backoff`
+          : `failed (${why()})`;
     const msg =
       `credentials of ${this.#o.identity.nodeId} expired at ${exp === undefined ? '?' : new Date(exp).toISOString()}; ` +
       (tokenFile
-        ? `re-enrolment with the token in ${tokenFile} ${due ? `failed (${why()})` : 'waits for a new token'}: ` +
+        ? `re-enrolment with the token in ${tokenFile} ${attempt}: ` +
           `write a new bootstrap token there (launchfleet tokens create) and the agent re-enrols as the same node`
         : 'no controller.bootstrapTokenFile is configured to re-enrol with');
     this.#lastError = msg;

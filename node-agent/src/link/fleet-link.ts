@@ -313,7 +313,10 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
   reconciler.requestPass('agent start');
 
   // ---- the connection loop -------------------------------------------------------------------
+  /** The last enrolment attempt never reached the controller (not a refusal). */
+  let lastEnrolUnreachable = false;
   const enrollOnce = async (again?: NodeIdentity): Promise<boolean> => {
+    lastEnrolUnreachable = false;
     state = 'enrolling';
     const tokenFile = controller.bootstrapTokenFile;
     if (!tokenFile) {
@@ -354,6 +357,7 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       now: () => o.clock.wallMs(),
       ...(again && { reenroll: { nodeId: again.nodeId, seed: (await readCredsParts(again))?.seed ?? '' } }),
     });
+    lastEnrolUnreachable = !r.ok && r.error.kind === 'unreachable';
     if (!r.ok) {
       lastError = `enrolment failed: ${r.error.kind}: ${r.error.reason}: ${r.error.detail}`;
       log(r.error.kind === 'unreachable' ? 'info' : 'error', 'link', lastError);
@@ -482,7 +486,8 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
         if (id && renewal?.expired())
           await renewal.reenrol(
             controller.bootstrapTokenFile,
-            () => enrollOnce(id),
+            async () =>
+              (await enrollOnce(id)) ? 'enrolled' : lastEnrolUnreachable ? 'unreachable' : 'refused',
             () => lastError ?? '?',
           );
         if (!identity) continue;
