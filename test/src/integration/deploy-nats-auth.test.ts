@@ -27,7 +27,14 @@ import {
 } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { KeyStore, NatsIdentity } from '@launchfleet/controller/identity/index';
-import { freePort, processLauncher, tcpOpen, waitFor, type ServerProcess } from '../support/nats-server.ts';
+import {
+  freePort,
+  jetStreamClusterReady,
+  processLauncher,
+  tcpOpen,
+  waitFor,
+  type ServerProcess,
+} from '../support/nats-server.ts';
 import { eventually } from '../support/eventually.ts';
 import { repoRoot } from '../support/paths.ts';
 
@@ -135,20 +142,13 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
         logLines,
       });
     }
-    // Ready when every server has the same JetStream meta leader (R3 assets can be made).
+    // Ready when every server has the same JetStream meta leader and it sees every peer
+    // current (R3 assets can be placed).
     await waitFor(
       async () => {
         for (const s of servers)
           if (s.proc.exited()) throw new Error(`${s.name} exited:\n${s.logLines.join('\n')}`);
-        const leaders = await Promise.all(
-          servers.map((s) =>
-            monitorJson(s.monitorPort, '/jsz').then(
-              (j) => (j as { meta_cluster?: { leader?: string } }).meta_cluster?.leader ?? '',
-              () => '',
-            ),
-          ),
-        );
-        return leaders.every((l) => l !== '' && l === leaders[0]);
+        return jetStreamClusterReady(servers.map((s) => s.monitorPort));
       },
       30_000,
       'the 3-server cluster from deploy/nats/nats.conf to elect a JetStream meta leader',
@@ -252,8 +252,17 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
       timeout: 5000,
     });
     conns.push(nc);
-    const kv = await eventually(() => new Kvm(nc).create('deploy_auth', { replicas: 3 }), 20_000, 250);
-    await kv.put('k', 'v');
+    // Creating the bucket is idempotent, and so is the put: on a loaded machine the stream's
+    // leader can still be in election when the create returns, so both are retried together.
+    const kv = await eventually(
+      async () => {
+        const b = await new Kvm(nc).create('deploy_auth', { replicas: 3 });
+        await b.put('k', 'v');
+        return b;
+      },
+      30_000,
+      250,
+    );
     assert.equal((await kv.get('k'))?.string(), 'v');
     assert.equal((await kv.status()).replicas, 3);
   });

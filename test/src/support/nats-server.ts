@@ -196,13 +196,7 @@ async function startClusterOnce(n: number, opts: Omit<NatsServerOptions, 'name'>
     // current: before that, an R3 stream can be refused ("no suitable peers for placement", seen
     // in CI under load).
     await waitFor(
-      async () => {
-        const metas = await Promise.all(servers.map((s) => metaCluster(s.monitorPort)));
-        const leader = metas[0]?.leader ?? '';
-        if (leader === '' || !metas.every((m) => m.leader === leader)) return false;
-        // Only the leader lists the other peers (`replicas`).
-        return metas.some((m) => m.current >= n - 1);
-      },
+      () => jetStreamClusterReady(servers.map((s) => s.monitorPort)),
       opts.readyTimeoutMs ?? 15_000,
       'cluster JetStream meta leader',
     );
@@ -388,6 +382,19 @@ export async function httpStatus(port: number, path: string): Promise<number> {
   } catch {
     return 0;
   }
+}
+
+/**
+ * True when the servers behind these monitoring ports name the same JetStream meta leader and
+ * that leader lists every other server as a current peer: before that, an R3 stream or bucket
+ * can be refused ("no suitable peers for placement", seen in CI under load).
+ */
+export async function jetStreamClusterReady(monitorPorts: readonly number[]): Promise<boolean> {
+  const metas = await Promise.all(monitorPorts.map((p) => metaCluster(p)));
+  const leader = metas[0]?.leader ?? '';
+  if (leader === '' || !metas.every((m) => m.leader === leader)) return false;
+  // Only the leader lists the other peers (`replicas`).
+  return metas.some((m) => m.current >= monitorPorts.length - 1);
 }
 
 /** A server's view of the JetStream meta group: the leader, and the peers it sees current (leader only). */
