@@ -640,6 +640,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           phaseStart = await brokerPhase(`rolling restart ${k}`, phaseStart);
           continue;
         }
+        // Start the simulators' loop-delay windows at the restart.
+        await Promise.all(sims.map((x) => x.stats())).catch(() => undefined);
         const wave0 = sampleAll();
         const logs0 = cp.serverLogCounts();
         const tStop = Date.now();
@@ -686,6 +688,10 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
               print(
                 `#   ${ms(Date.now() - tUp)} after the restart: ${sessions} agent sessions, ${runningAway} run the version applied meanwhile, ${countGroups(conns, tUp).agents} agent connections at the broker`,
               );
+              // What the agents without a session wait for, and whether the simulators' own
+              // event loops keep up (a starved loop times out connects on the client side).
+              const st = await Promise.all(sims.map((x) => x.stats())).catch(() => undefined);
+              if (st) print(`#     ${waveDiagnosis(st)}`);
             }
             try {
               conns = await connz(cp.server.monitorPort);
@@ -926,3 +932,17 @@ async function pool(n: number, concurrency: number, fn: (i: number) => Promise<v
 }
 
 export { median };
+
+/**
+ * One line on a reconnect wave from the simulators' stats: their worst event-loop delay p99
+ * since the last call, and the three commonest reasons agents are still without a session.
+ */
+export function waveDiagnosis(stats: readonly SimStats[]): string {
+  const waiting = new Map<string, number>();
+  for (const s of stats)
+    for (const [why, n] of Object.entries(s.waiting)) waiting.set(why, (waiting.get(why) ?? 0) + n);
+  const top = [...waiting.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3);
+  const loop = Math.max(0, ...stats.map((s) => s.loopDelayP99Ms));
+  const reasons = top.length === 0 ? 'none waiting' : top.map(([why, n]) => `${n} ${why}`).join('; ');
+  return `simulator loop delay p99 ${ms(loop)}; without a session: ${reasons}`;
+}

@@ -127,9 +127,15 @@ export class FleetSim {
     let offline = 0;
     let spawns = 0;
     let exits = 0;
+    const waiting: Record<string, number> = {};
     for (const a of this.agents) {
       if (a.times.enrolledAt !== undefined) enrolled++;
-      if (a.link?.status().connected) connected++;
+      const st = a.link?.status();
+      if (st?.connected) connected++;
+      else if (st && !a.offline) {
+        const why = `${st.state}: ${(st.lastError ?? '-').replace(/\d+/g, '#').slice(0, 120)}`;
+        waiting[why] = (waiting[why] ?? 0) + 1;
+      }
       if (a.offline) offline++;
       spawns += a.spawner.spawned;
       exits += a.spawner.exited;
@@ -156,6 +162,7 @@ export class FleetSim {
       cpuUserMs: cpu.user / 1000,
       cpuSystemMs: cpu.system / 1000,
       loopDelayP99Ms: Number.isFinite(p99) ? p99 : 0,
+      waiting,
       problems: [...this.#problems],
       problemCount: this.#problemCount,
     };

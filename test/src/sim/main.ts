@@ -233,6 +233,7 @@ function emptyStats(): Extract<SimReply, { type: 'stats' }> {
     cpuUserMs: cpu.user / 1000,
     cpuSystemMs: cpu.system / 1000,
     loopDelayP99Ms: 0,
+    waiting: {},
     problems: [],
     problemCount: 0,
   };

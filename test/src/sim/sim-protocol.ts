@@ -22,6 +22,11 @@ export interface SimStats {
   readonly cpuSystemMs: number;
   /** Event-loop delay p99 over the last interval (ms). */
   readonly loopDelayP99Ms: number;
+  /**
+   * Agents without a session, by link state and last error (digits folded to `#`, so that one
+   * cause is one bucket): what a reconnect wave is waiting for.
+   */
+  readonly waiting: Readonly<Record<string, number>>;
   /** The last warn/error log lines of any agent. */
   readonly problems: readonly string[];
   readonly problemCount: number;
