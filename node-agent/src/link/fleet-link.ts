@@ -383,6 +383,10 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       // closed at the second unanswered one): 30 s by default, inside the default offline
       // threshold of 90 s, instead of the client's 4 to 6 minutes (docs/fault-suite.md).
       pingIntervalMs: set.heartbeatMs ?? defaults.heartbeatMs,
+    }).catch((e: unknown) => {
+      // Which step failed is what an admin (and a benchmark's tally) needs: nats.js says only
+      // "timeout" for a connect and for a request alike.
+      throw new Error(`connect: ${messageOf(e)}`, { cause: e });
     });
     nc = conn;
     lameDuck = false;
@@ -453,7 +457,12 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
             void conn.close().catch(() => undefined);
           });
         }),
-      ]).finally(() => setupTimer?.cancel());
+      ])
+        .catch((e: unknown) => {
+          const m = messageOf(e);
+          throw m.startsWith('session set-up') ? e : new Error(`session set-up: ${m}`, { cause: e });
+        })
+        .finally(() => setupTimer?.cancel());
       setupTimeouts = 0;
       connects++;
       state = 'connected';

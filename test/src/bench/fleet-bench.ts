@@ -294,6 +294,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           print(
             `#   ${ms(Date.now() - tRamp)}: registry ${obs.enrolled.size}, reporting ${obs.firstStatus.size}, agents enrolled ${st.reduce((a, x) => a + x.enrolled, 0)}, connected ${st.reduce((a, x) => a + x.connected, 0)}; last problem: ${st.flatMap((x) => x.problems).slice(-1)[0] ?? '-'}`,
           );
+          print(`#     ${waveDiagnosis(st)}`);
         }
         return false;
       }, o.enrolTimeoutMs).catch(() => print(`# enrolment INCOMPLETE after ${ms(o.enrolTimeoutMs)}`));
