@@ -63,7 +63,7 @@ export async function createBucket(
     readonly ttlMs?: number;
   } & Partial<Pick<KvOptions, 'storage' | 'allow_direct'>>,
 ): Promise<KV> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await whilePlacing(() => jetstreamManager(nc));
   const name = kvStreamName(bucket);
   const exists = await jsm.streams.info(name).then(
     () => true,
@@ -112,7 +112,7 @@ export async function ensureStream(
   nc: NatsConnection,
   config: Omit<Partial<StreamConfig>, 'max_consumers'> & { readonly name: string },
 ): Promise<void> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await whilePlacing(() => jetstreamManager(nc));
   const info = await jsm.streams.info(config.name).catch((e: unknown) => {
     if (e instanceof Error && /stream not found/i.test(e.message)) return undefined;
     throw e;
@@ -134,14 +134,19 @@ export async function ensureStream(
  * Runs a stream creation again while the cluster cannot place it yet. Right after a cluster
  * forms (servers and the controller started together, or a server just restarted), the meta
  * leader may not know every peer's JetStream yet and refuses an R3 stream with "no suitable peers
- * for placement" (seen in CI under load); that passes within seconds. Gives up after ~30 s.
+ * for placement" (seen in CI under load), and a server can still answer "JetStream not enabled
+ * for account" for an account whose JetStream it is setting up (seen with 2.10.27); both pass
+ * within seconds. Gives up after ~30 s with the server's own error (an account really without
+ * JetStream is then reported as such, 30 s later).
  */
 async function whilePlacing<T>(create: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await create();
     } catch (e) {
-      const placing = e instanceof Error && /no suitable peers|insufficient resources/i.test(e.message);
+      const placing =
+        e instanceof Error &&
+        /no suitable peers|insufficient resources|jetstream not enabled/i.test(e.message);
       if (!placing || attempt >= 30) throw e;
       await new Promise((r) => setTimeout(r, 1000));
     }

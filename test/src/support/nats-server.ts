@@ -197,7 +197,8 @@ async function startClusterOnce(n: number, opts: Omit<NatsServerOptions, 'name'>
     // in CI under load).
     await waitFor(
       () => jetStreamClusterReady(servers.map((s) => s.monitorPort)),
-      opts.readyTimeoutMs ?? 15_000,
+      // 15 s was not always enough for 2.10.27 on a loaded 2-core box.
+      opts.readyTimeoutMs ?? 30_000,
       'cluster JetStream meta leader',
     );
   } catch (e) {
