@@ -48,7 +48,8 @@ test('re-enrolment of expired credentials: only a refusal waits for a new token;
     outcomes.push('refused');
     await assert.rejects(attempt(), /failed \(why\): write a new bootstrap token there/);
     assert.equal(calls, 3);
-    await assert.rejects(attempt(), /waits for a new token/);
+    // While it waits, it still says why it was refused.
+    await assert.rejects(attempt(), /failed \(why\) and waits for a new token: write a new/);
     clock.advance(9 * 60_000);
     await assert.rejects(attempt(), /waits for a new token/);
     assert.equal(calls, 3, 'a refused token is not hammered');

@@ -94,8 +94,8 @@ export class CredentialRenewal {
   #failures = 0;
   #lastError: string | undefined;
   #lastRequestedAt = 0;
-  /** The last refused re-enrolment: when, and the token file's mtime then. */
-  #reenrolRefused: { at: number; tokenMtime: number } | undefined;
+  /** The last refused re-enrolment: when, the token file's mtime then, and why. */
+  #reenrolRefused: { at: number; tokenMtime: number; why: string } | undefined;
 
   constructor(o: CredentialRenewalOptions) {
     this.#o = o;
@@ -185,11 +185,12 @@ export class CredentialRenewal {
       this.#reenrolRefused = undefined;
       return;
     }
-    if (outcome === 'refused') this.#reenrolRefused = { at: now, tokenMtime: mtime };
+    if (outcome === 'refused') this.#reenrolRefused = { at: now, tokenMtime: mtime, why: why() };
     const exp = this.#held?.expiresAtMs;
+    // While it waits, the status still says why the last attempt was refused.
     const attempt =
       outcome === undefined
-        ? 'waits for a new token'
+        ? `failed (${last?.why ?? '?'}) and waits for a new token`
         : outcome === 'unreachable'
           ? `could not reach the controller (${why()}), retried with backoff`
           : `failed (${why()})`;
