@@ -33,11 +33,33 @@ export const systemClock: Clock = {
 // Anchor the monotonic origin at load so values are small and positive.
 const startOffset = performance.timeOrigin;
 
-/** Real scheduler over setTimeout; timers do not keep the process alive on their own. */
+/**
+ * The longest delay one Node timer holds (2^31 - 1 ms, ~24.8 days). A longer one fires after
+ * 1 ms instead, with a TimeoutOverflowWarning: a reconciler that asks to run again in 30 days
+ * (finished-rollout retention) then ran every millisecond.
+ */
+export const maxTimerDelayMs = 2 ** 31 - 1;
+
+/**
+ * Real scheduler over setTimeout; timers do not keep the process alive on their own. A delay
+ * beyond `maxTimerDelayMs` waits in steps of at most that, on the monotonic clock.
+ */
 export const systemScheduler: Scheduler = {
   after(ms, fn) {
-    const t = setTimeout(fn, Math.max(0, ms));
-    t.unref();
+    const delay = Math.max(0, ms);
+    if (delay <= maxTimerDelayMs) {
+      const t = setTimeout(fn, delay);
+      t.unref();
+      return { cancel: () => clearTimeout(t) };
+    }
+    const dueAt = performance.now() + delay;
+    let t: ReturnType<typeof setTimeout>;
+    const step = (): void => {
+      const left = Math.max(0, dueAt - performance.now());
+      t = setTimeout(left > maxTimerDelayMs ? step : fn, Math.min(left, maxTimerDelayMs));
+      t.unref();
+    };
+    step();
     return { cancel: () => clearTimeout(t) };
   },
 };
