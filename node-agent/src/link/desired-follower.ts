@@ -21,10 +21,14 @@
  *   without an index (a controller older than the index) is caught up once through a short-lived
  *   consumer of its own keys (kv-catch-up.ts) and says so in its log;
  * - a live message is a hint, not the truth: the follower reads the key back and delivers what
- *   the stream stored (with its revision), retrying for up to ~10 s while the stream has not
+ *   the stream stored (with its revision), looking again for up to ~10 s while the stream has not
  *   stored it yet (a newer stored value is taken at once). A write the stream refused (a lost
- *   compare-and-set) is therefore never applied. A read-back that fails ends the follower, so
- *   the link starts a new session whose catch-up reads everything again: nothing is lost;
+ *   compare-and-set, or garbage published on the subject) is therefore never applied. Those
+ *   later looks wait on a timer per key, outside the queue: a message that never gets stored
+ *   holds up neither other keys nor a newer message for its own key, which replaces its wait
+ *   (before, each one held every later entry for ~10 s). A read-back that fails ends the
+ *   follower, so the link starts a new session whose catch-up reads everything again: nothing is
+ *   lost;
  * - a live message on the index reads the keys it lists that this session has not delivered
  *   (a controller lists a label before creating its key and writes the index again after);
  * - one queue: catch-up and live entries are delivered one at a time, in order;
@@ -36,7 +40,7 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
 import { messageOf } from '@launchfleet/shared/errors';
-import type { Scheduler } from '@launchfleet/shared/time/clock';
+import type { Scheduler, TimerHandle } from '@launchfleet/shared/time/clock';
 import {
   buckets,
   decodeDesiredIndex,
@@ -83,8 +87,9 @@ export interface DesiredFollowerStats {
 }
 
 /**
- * Read-back attempts of a live message (about 10 s in all) before the stored value is taken as
- * it is: a broker under load may store a message well after it reached the subscribers.
+ * The delays before each look at what the stream stored for a live message (about 10 s in all)
+ * before the stored value is taken as it is: a broker under load may store a message well after
+ * it reached the subscribers.
  */
 const readBackDelaysMs = [0, 10, 30, 100, 300, 1000, 3000, 5000] as const;
 const kvOperationHdr = 'KV-Operation';
@@ -99,6 +104,8 @@ export class DesiredFollower {
   #stopped = false;
   /** What was last delivered per key (operation and bytes). */
   readonly #delivered = new Map<string, string>();
+  /** Keys whose live message is not stored yet: the timer of the next look (the newest message's). */
+  readonly #waiting = new Map<string, TimerHandle>();
   readonly #ended: Promise<void>;
   #end: () => void = () => undefined;
   readonly stats: DesiredFollowerStats = { directGets: 0, consumerCatchUps: 0 };
@@ -150,6 +157,8 @@ export class DesiredFollower {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    for (const t of this.#waiting.values()) t.cancel();
+    this.#waiting.clear();
     try {
       this.#sub?.unsubscribe();
     } catch {
@@ -270,29 +279,46 @@ export class DesiredFollower {
   }
 
   async #onLive(m: Msg): Promise<void> {
-    const kv = this.#kv;
-    if (!kv) return;
     const prefix = `$KV.${buckets.desired}.`;
-    if (!m.subject.startsWith(prefix)) return;
+    if (!this.#kv || !m.subject.startsWith(prefix)) return;
     const key = m.subject.slice(prefix.length);
     if (this.#isIndexKey(key)) return this.#onIndex();
-    const op = m.headers?.get(kvOperationHdr) || 'PUT';
-    let stored: KvEntry | null = null;
+    // A newer message for the key replaces an older one's wait: its read-back sees the newest value.
+    this.#waiting.get(key)?.cancel();
+    this.#waiting.delete(key);
+    await this.#readBack(key, m.headers?.get(kvOperationHdr) || 'PUT', m.data, 0);
+  }
+
+  /**
+   * Look number `attempt` (see readBackDelaysMs) at what the stream stored for a live message.
+   * Delivers it when stored, or a newer value; otherwise looks again after the next delay, on a
+   * timer, so the queue goes on meanwhile. After the last look the stored value is taken as it is.
+   */
+  async #readBack(key: string, op: string, data: Uint8Array, attempt: number): Promise<void> {
+    const kv = this.#kv;
+    if (!kv || this.#stopped) return;
+    let stored: KvEntry | null;
     try {
-      for (const delay of readBackDelaysMs) {
-        if (delay > 0) await new Promise<void>((r) => this.#o.scheduler.after(delay, r));
-        if (this.#stopped) return;
-        stored = await this.#get(kv, key);
-        if (matches(stored, op, m.data)) break;
-        // Superseded already (the stream holds a value this follower has not delivered): take it.
-        if (stored && fingerprint(stored) !== this.#delivered.get(key)) break;
-        // Otherwise the stream has not stored it yet, or refused it (a lost compare-and-set): wait.
-      }
+      stored = await this.#get(kv, key);
     } catch (e) {
       // The read failed: this update would be lost until the next connection. End, so that the
       // link starts a new session, whose catch-up reads everything again.
       this.#o.log?.('warn', `desired state read-back of ${key} failed (${messageOf(e)}): starting over`);
       this.#end();
+      return;
+    }
+    if (this.#stopped) return;
+    const next = readBackDelaysMs[attempt + 1];
+    // Stored as sent, or superseded already (the stream holds a value this follower has not
+    // delivered): take it. Otherwise the stream has not stored it yet, or refused it: look again.
+    const settled = matches(stored, op, data) || (stored && fingerprint(stored) !== this.#delivered.get(key));
+    if (!settled && next !== undefined) {
+      const timer = this.#o.scheduler.after(next, () => {
+        if (this.#waiting.get(key) !== timer) return;
+        this.#waiting.delete(key);
+        this.#enqueue(() => this.#readBack(key, op, data, attempt + 1)).catch(() => undefined);
+      });
+      this.#waiting.set(key, timer);
       return;
     }
     if (stored) this.#deliver(stored);

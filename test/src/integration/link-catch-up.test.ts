@@ -11,6 +11,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
 import { buckets, keys, kvStreamName, kvSubject, subjects } from '@launchfleet/shared/messages/index';
 import { systemScheduler } from '@launchfleet/shared/time/clock';
 import { kvCatchUp } from '@launchfleet/node-agent/link/kv-catch-up';
@@ -19,7 +20,7 @@ import { connectAsNode } from '@launchfleet/node-agent/link/node-connection';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 import { type LinkNode, daemonPlist, eventually } from '../support/link-node.ts';
-import { enrolledLinkNode, putJob } from '../support/link-fleet.ts';
+import { enrolledLinkNode, putJob, signedRaw } from '../support/link-fleet.ts';
 import { JsAdvisories } from '../support/js-advisories.ts';
 
 describe('fleet link: the catch-up read', () => {
@@ -191,6 +192,31 @@ describe('fleet link: the catch-up read', () => {
     sub.unsubscribe();
   });
 
+  test('live messages the stream refused hold up nothing: an apply right after three of them runs at once', async (t) => {
+    // Found by the fault suite, and behind a CI flake of link-reconcile: the follower looked
+    // again at a refused message for ~10 s inside its one queue, so every later entry waited,
+    // 10 s per refused message. Here: three writes a lost compare-and-set would make (the stream
+    // refuses them, core subscribers still see them), then a real apply of another job.
+    const nodeId = node.link.identity?.nodeId;
+    assert.ok(nodeId);
+    const subject = kvSubject(buckets.desired, keys.desired(nodeId, 'com.acme.refused'));
+    for (let i = 0; i < 3; i++) {
+      const h = headers();
+      h.set('Nats-Expected-Last-Subject-Sequence', String(1_000_000 + i));
+      cp.nc.publish(subject, signedRaw(cp, refusedBundle(nodeId, i + 1)), { headers: h });
+    }
+    await cp.nc.flush();
+    const t0 = Date.now();
+    await putJob(cp, nodeId, { label: 'com.acme.after', version: 1, plist: daemonPlist('com.acme.after') });
+    // Before the fix: not before ~28 s (three waits of ~9.4 s in a row).
+    await eventually(() => node.job('com.acme.after')?.pid, 8000, 'the apply after the refused writes runs');
+    const ms = Date.now() - t0;
+    assert.equal(node.job('com.acme.refused'), undefined, 'a write the stream refused is never applied');
+    t.diagnostic(`apply after 3 refused writes: running in ${ms} ms`);
+    await node.link.idle();
+    assert.equal(node.job('com.acme.refused'), undefined, 'nor later');
+  });
+
   test('a catch-up the broker never answers fails after its deadline; nothing crashes', async () => {
     // Found by the 10,000-agent benchmark: the deadline fired while the consumer-create request
     // was still out, its rejection had no handler yet, and Node ended the simulator process.
@@ -222,3 +248,17 @@ describe('fleet link: the catch-up read', () => {
     }
   });
 });
+
+/** A valid, signed bundle for `com.acme.refused` that only ever reaches the node unstored. */
+function refusedBundle(nodeId: string, version: number) {
+  const now = Date.now();
+  return {
+    label: 'com.acme.refused',
+    version,
+    domain: 'system',
+    nodeId,
+    issuedAt: now,
+    expiresAt: now + 3600_000,
+    plist: daemonPlist('com.acme.refused'),
+  };
+}
