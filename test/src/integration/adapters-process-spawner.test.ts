@@ -496,6 +496,8 @@ function contract(name: string, make: Make): void {
       assert.deepEqual([...fds.keys()], [0, 1, 2, 3, 4], JSON.stringify([...fds.entries()]));
       assert.equal(fds.get(3), join(dir, 'fd-b'));
       assert.equal(fds.get(4), join(dir, 'fd-a'));
+      // The fds are in place before the exec; the environment only once it laid out the new image.
+      await execed(pid);
       const env = procEnviron(pid);
       assert.equal(env.LISTEN_PID, String(pid));
       assert.equal(env.LISTEN_FDS, '2');
