@@ -129,9 +129,20 @@ for (const cluster of [false, true]) {
       assert.ok(['valid', 'renewal-due'].includes(node.link.status().credentials?.state ?? ''));
       assert.equal(node.job('com.acme.renew')?.pid, pid, 'the job was never restarted');
       // The registry knows, and the controller said so.
-      const rec = await cp.enrollment.registry.get(id.nodeId);
-      assert.equal(rec?.credentialsExpireAt, second.expiresAtMs);
-      assert.ok((rec?.renewals ?? 0) >= 1);
+      // Renewals go on every 7.5-12 s, so by now the registry may hold a later one than `second`:
+      // it must agree with the credentials the agent holds (the file is written after the
+      // registry, so look until both show the same renewal).
+      const rec = await eventually(
+        async () => {
+          const r = await cp.enrollment.registry.get(id.nodeId);
+          const held = await heldClaims(node.stateDir);
+          return r?.credentialsExpireAt === held.expiresAtMs && r;
+        },
+        5000,
+        'the registry records the expiry of the credentials the agent holds',
+      );
+      assert.ok((rec.credentialsExpireAt ?? 0) >= (second.expiresAtMs ?? Infinity));
+      assert.ok((rec.renewals ?? 0) >= 1);
       await eventually(
         () => events.events.some((e) => e.kind === 'credentials-renewed' && e.detail?.includes(id.nodeId)),
         5000,
