@@ -9,9 +9,16 @@
  * | AuthorizationError, UserAuthenticationExpiredError   | PermissionDeniedError   | no: the credentials are refused; say so |
  * | PermissionViolationError                             | PermissionDeniedError   | no: terminal for that subject          |
  * | JetStreamNotEnabled, StreamNotFound (a missing bucket) | FailedPreconditionError | no: provisioning is missing          |
+ * | JetStreamNotEnabled made by nats.js from "no responders" | UnavailableError      | yes: see below                         |
  * | JetStream API "wrong last sequence"                  | ConflictError           | by the caller's compare-and-set loop   |
  * | TimeoutError, NoResponders, ConnectionError, ClosedConnection, Draining, RequestError, ProtocolError, other JetStream errors | UnavailableError | yes, with backoff |
  * | anything else that is not a Launchfleet error        | InternalError           | no: a bug                              |
+ *
+ * nats.js turns "no responders" on a JetStream publish or API request into JetStreamNotEnabled
+ * ("jetstream is not enabled"). On a cluster that has lost its quorum that is what a write gets:
+ * the stream has no leader to answer, and a retry once the servers are back succeeds. An account
+ * without JetStream says so in a JetStream API error (code 10039), which stays a precondition.
+ * (Found by test/src/integration/fault-cluster.test.ts; docs/fault-suite.md.)
  *
  * Classified by the errors' `name` along the `cause` chain, so this module needs no NATS
  * dependency and works across copies of the client library.
@@ -53,6 +60,13 @@ function natsCause(e: unknown): (Error & { code?: unknown }) | undefined {
   return undefined;
 }
 
+/** True when nats.js made `e` out of a request nobody answered (503 no responders). */
+function noResponders(e: Error): boolean {
+  for (let c: unknown = e.cause, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++)
+    if (c.name === 'NoResponders' || c.name === 'NoRespondersError') return true;
+  return false;
+}
+
 /**
  * What `e`, caught while `doing` something over NATS ("storing the rollout"), means for us.
  * A Launchfleet error passes through unchanged.
@@ -72,6 +86,13 @@ export function natsError(e: unknown, doing: string): LaunchfleetError {
         cause: e,
       });
     case 'JetStreamNotEnabled':
+      if (noResponders(c))
+        return new UnavailableError(
+          `${doing}: no JetStream server answered (the stream has no leader: a cluster without its quorum, ` +
+            `or servers restarting; or the bucket is not provisioned); the change was not made, retry`,
+          { cause: e },
+        );
+      return new FailedPreconditionError(`${what} (is the bucket or stream provisioned?)`, { cause: e });
     case 'StreamNotFoundError':
       return new FailedPreconditionError(`${what} (is the bucket or stream provisioned?)`, { cause: e });
     case undefined:

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { errors as natsErrors } from '@nats-io/nats-core';
 import { JetStreamApiError } from '@nats-io/jetstream';
+import { jserrors } from '@nats-io/jetstream/internal';
 import { natsError } from '@launchfleet/shared/nats-errors';
 import { InvalidArgumentError } from '@launchfleet/shared';
 
@@ -22,6 +23,28 @@ test('NATS errors are classified once: who they are and whether a retry can help
       false,
     ],
     [new TypeError('x is undefined'), 'Internal', false],
+    // A write to a stream with no leader (a cluster without quorum): nats.js calls it "not enabled".
+    [
+      new jserrors.JetStreamNotEnabled('jetstream is not enabled', {
+        cause: new natsErrors.RequestError('no responders', {
+          cause: new natsErrors.NoRespondersError('$KV.lf_jobs.x'),
+        }),
+      }),
+      'Unavailable',
+      true,
+    ],
+    // An account without JetStream says so in an API error: provisioning is missing.
+    [
+      new jserrors.JetStreamNotEnabled('jetstream not enabled for account', {
+        cause: new JetStreamApiError({
+          code: 503,
+          err_code: 10039,
+          description: 'jetstream not enabled for account',
+        }),
+      }),
+      'FailedPrecondition',
+      false,
+    ],
   ];
   for (const [e, name, retryable] of cases) {
     const c = natsError(e, 'storing the rollout');
