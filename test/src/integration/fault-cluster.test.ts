@@ -1,0 +1,305 @@
+/**
+ * The fault suite (docs/fault-suite.md): a 3-node nats-server cluster with R3 buckets under an
+ * apply, losing first the JetStream leader of the desired-state stream, then its quorum.
+ *
+ * Real: three nats-server processes (SIGKILLed), the controller's own apply code
+ * (DesiredStateService, in this process, over the controller's connection to all three
+ * servers), and four real agents (link-node.ts: the real DomainManager and fleet link; jobs are
+ * real processes). Beside them the apply targets 1,000 simulated nodes that exist only as
+ * registered node ids: for those the test checks the desired key (what a node would read),
+ * for the real agents what runs.
+ *
+ * Promised and checked:
+ * - leader killed mid-apply: the apply returns (it does not hang or throw) and says which nodes
+ *   it could not write and why (a timeout); the same apply retried until it reports no failure
+ *   (what the CLI asks of the user; each retry is a new version of the same plist) leaves every
+ *   node's key on the job's final version; each real agent started the new plist once (two
+ *   job processes seen over the whole test: v1, then v2; a version bump with the same plist
+ *   restarts nothing), one process machine-wide per agent, and the agents and the controller's
+ *   connection are alive;
+ * - quorum lost (2 of 3 servers down): the apply throws an UNAVAILABLE (retryable) error, a
+ *   timeout or "no JetStream server answered" (before the fix in shared/src/nats-errors.ts the
+ *   latter was a FAILED_PRECONDITION "jetstream is not enabled (is the bucket or stream
+ *   provisioned?)", which the controller does not retry); once the servers are back nothing of it is there: the job record
+ *   and every desired key are as before, and nothing new runs.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { systemClock } from '@launchfleet/shared';
+import { buckets, keys, nodeIdFromRandom } from '@launchfleet/shared/messages/index';
+import { parseSignedBundle } from '@launchfleet/shared/signing/index';
+import { DesiredStateService } from '@launchfleet/controller/desired/desired-state-service';
+import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
+import { instances } from '../support/fault-fleet.ts';
+import { type LinkNode, alive, daemonPlist, eventually, startLinkNode } from '../support/link-node.ts';
+import { cmdline } from '../support/rollout-fleet.ts';
+import { type NatsServer, jetStreamLeaderAgreed, waitFor } from '../support/nats-server.ts';
+
+const realAgents = 4;
+const simulated = 1000;
+/** KV writes in flight during an apply: the controller's `applyConcurrency` (default 256), set low so an apply lasts long enough to be cut in the middle. */
+const applyConcurrency = 16;
+/** Each run's jobs get their own command lines, so counting them machine-wide sees only ours. */
+const base = 20_000 + Math.floor(Math.random() * 20_000) * 10;
+const label = 'com.acme.fault-cluster';
+const plist = (version: number): string => daemonPlist(label, {}, `exec sleep ${base + version}`);
+const t0 = Date.now();
+const since = (): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
+
+describe('fault: 3-node cluster loses its desired-state leader, then its quorum, under an apply', () => {
+  let cp: ControlPlaneHarness;
+  const nodes: LinkNode[] = [];
+  const realIds: string[] = [];
+  const simIds = Array.from({ length: simulated }, () => nodeIdFromRandom(randomBytes(13)));
+  let desired: DesiredStateService;
+
+  const allIds = (): string[] => [
+    ...simIds.slice(0, simulated / 2),
+    ...realIds,
+    ...simIds.slice(simulated / 2),
+  ];
+  const storedVersion = async (nodeId: string): Promise<number | null> => {
+    const e = await cp.store.desired.get(keys.desired(nodeId, label));
+    if (!e || e.operation !== 'PUT') return null;
+    const p = parseSignedBundle(e.value);
+    return p.ok ? p.signed.bundle.version : -1;
+  };
+  /** The stream's leader as a server of the harness, and whether it also leads the meta group. */
+  const leaderOf = async (stream: string): Promise<{ server: NatsServer; meta: boolean }> => {
+    const jsm = await jetstreamManager(cp.nc);
+    const si = await jsm.streams.info(stream);
+    const server = cp.servers.find((s) => s.name === si.cluster?.leader);
+    assert.ok(server, `leader of ${stream}: ${si.cluster?.leader}`);
+    const jsz = (await (await fetch(`http://127.0.0.1:${server.monitorPort}/jsz`)).json()) as {
+      meta_cluster?: { leader?: string };
+    };
+    return { server, meta: jsz.meta_cluster?.leader === server.name };
+  };
+
+  before(async () => {
+    cp = await startControlPlane({ cluster: true });
+    for (let i = 0; i < realAgents; i++) {
+      const { token } = await cp.enrollment.createToken({ ttlMs: 60_000 });
+      nodes.push(await startLinkNode({ urls: cp.urls, token, enrollCreds: cp.enrollCreds }));
+    }
+    for (const n of nodes) {
+      await eventually(() => n.link.status().connected, 30_000, 'agent connected');
+      realIds.push(n.link.status().nodeId ?? '');
+    }
+    const jobs = await new Kvm(cp.nc).create(buckets.jobs, {
+      history: 5,
+      replicas: 3,
+      maxValueSize: 2 * 1024 * 1024,
+    });
+    desired = new DesiredStateService({
+      desired: cp.store.desired,
+      index: cp.store.desiredIndex,
+      jobs,
+      signingKey: () => cp.keyStore.activeSigningKey(),
+      candidates: () =>
+        allIds().map((nodeId) => ({
+          nodeId,
+          hostname: nodeId,
+          labels: {},
+          registered: true,
+          revoked: false,
+        })),
+      clock: systemClock,
+      concurrency: applyConcurrency,
+    });
+  });
+
+  after(async () => {
+    await Promise.allSettled(nodes.map((n) => n.close()));
+    await cp?.close();
+  });
+
+  test('the desired-state leader SIGKILLed mid-apply: every node ends on the applied version, each once', async () => {
+    const before = await desired.apply({
+      plist: plist(1),
+      domain: 'system',
+      target: { kind: 'all' },
+      by: 'test',
+    });
+    assert.equal(before.failures.length, 0, JSON.stringify(before.failures.slice(0, 3)));
+    for (const n of nodes)
+      await eventually(
+        async () => (await cmdline(n.job(label)?.pid)) === `sleep ${base + 1}`,
+        20_000,
+        'v1 runs',
+      );
+    // Every job process each agent runs from here on, sampled every 50 ms: a start we did not
+    // ask for (a restart, a second start of the same version) shows as an extra pid.
+    const seenPids = nodes.map(() => [] as number[]);
+    const sampler = setInterval(() => {
+      nodes.forEach((n, i) => {
+        const p = n.job(label)?.pid;
+        const list = seenPids[i];
+        if (p !== undefined && list && list[list.length - 1] !== p) list.push(p);
+      });
+    }, 50);
+    const { server: leader, meta } = await eventually(
+      () => leaderOf(`KV_${buckets.desired}`).catch(() => undefined),
+      30_000,
+      'the stream has a leader',
+    );
+    // Count the apply's writes as they go out; kill the leader once a quarter of them went.
+    let seen = 0;
+    const sub = cp.nc.subscribe(`$KV.${buckets.desired}.>`, {
+      callback: (_e, m) => {
+        if (!m.subject.endsWith('._index')) seen++;
+      },
+    });
+    const applying = desired.apply({
+      plist: plist(2),
+      domain: 'system',
+      target: { kind: 'all' },
+      by: 'test',
+    });
+    await eventually(() => seen >= (simulated + realAgents) / 4, 20_000, 'a quarter of the writes out');
+    const seenAtKill = seen;
+    const killedAt = Date.now();
+    await leader.kill();
+    const seenAfterKill = seen;
+    const r = await applying;
+    const applyMs = Date.now() - killedAt;
+    sub.unsubscribe();
+    assert.ok(
+      seenAfterKill < simulated + realAgents,
+      `the leader died mid-apply (${seenAfterKill} writes out)`,
+    );
+    console.log(
+      `[fault-cluster] killed ${leader.name} (stream leader${meta ? ' and meta leader' : ''}) after ${seenAtKill} writes ` +
+        `(${seenAfterKill} when it was dead, ${seen} at the end); ` +
+        `apply returned ${applyMs} ms later: written ${r.written}, superseded ${r.superseded}, failed ${r.failures.length}` +
+        (r.failures[0] ? ` (e.g. ${r.failures[0].reason})` : ''),
+    );
+    assert.equal(r.version, 2);
+    assert.equal(r.written + r.superseded + r.failures.length, simulated + realAgents);
+    for (const f of r.failures)
+      assert.match(f.reason, /UNAVAILABLE|did not answer|timeout|no responders/i, f.reason);
+
+    // A write reported failed may still have been stored (its ack was lost with the leader).
+    let storedAnyway = 0;
+    for (const f of r.failures) if ((await storedVersion(f.nodeId)) === r.version) storedAnyway++;
+    console.log(
+      `[fault-cluster] of ${r.failures.length} failed writes, ${storedAnyway} were stored all the same`,
+    );
+
+    // The user's retry, as the CLI says: the same apply again, to the same target.
+    let final = r.version;
+    if (r.failures.length > 0) {
+      const again = await eventually(
+        async () => {
+          const x = await desired.apply({
+            plist: plist(2),
+            domain: 'system',
+            target: { kind: 'all' },
+            by: 'test',
+          });
+          return x.failures.length === 0 ? x : undefined;
+        },
+        30_000,
+        'a retried apply with no failures',
+      );
+      final = again.version;
+      console.log(`[fault-cluster] retried apply: version ${again.version}, written ${again.written}`);
+    }
+    for (const id of allIds()) assert.equal(await storedVersion(id), final, `desired key of ${id}`);
+    const cmd = `sleep ${base + 2}`;
+    const pids: number[] = [];
+    for (const n of nodes)
+      pids.push(
+        await eventually(
+          async () => {
+            const p = n.job(label)?.pid;
+            return p !== undefined && (await cmdline(p)) === cmd ? p : undefined;
+          },
+          30_000,
+          `${cmd} runs`,
+        ),
+      );
+    // Settled: the same processes a while later, and exactly one per agent machine-wide.
+    await new Promise((res) => setTimeout(res, 3000));
+    assert.deepEqual(
+      nodes.map((n) => n.job(label)?.pid),
+      pids,
+      'no job restarted after it ran the applied version',
+    );
+    clearInterval(sampler);
+    assert.deepEqual(
+      seenPids.map((l) => l.length),
+      nodes.map(() => 2),
+      `each agent ran two processes of the job: v1, then v2 (pids seen: ${JSON.stringify(seenPids)})`,
+    );
+    assert.equal(instances(cmd), realAgents, 'one instance per agent');
+    assert.equal(instances(`sleep ${base + 1}`), 0, 'the old version stopped everywhere');
+    for (const n of nodes) assert.ok(n.link.status().connected, 'agent link up');
+    assert.ok(!cp.nc.isClosed(), 'controller connection alive');
+    await leader.restart();
+    await waitFor(
+      () => jetStreamLeaderAgreed(cp.servers.map((s) => s.monitorPort)),
+      30_000,
+      'cluster whole again',
+    );
+    console.log(`[fault-cluster] leader test done at ${since()}`);
+  });
+
+  test('quorum lost (2 of 3 down): the apply fails as UNAVAILABLE and nothing of it is there afterwards', async () => {
+    const jobsBefore = await desired.get(label);
+    assert.ok(jobsBefore);
+    const versionsBefore = new Map<string, number | null>();
+    for (const id of allIds()) versionsBefore.set(id, await storedVersion(id));
+    const pidsBefore = nodes.map((n) => n.job(label)?.pid);
+    const { server: leader } = await eventually(
+      () => leaderOf(`KV_${buckets.desired}`).catch(() => undefined),
+      30_000,
+      'the stream has a leader again',
+    );
+    const [down1, down2] = [leader, ...cp.servers.filter((s) => s !== leader)];
+    assert.ok(down1 && down2);
+    await down1.kill();
+    await down2.kill();
+    const started = Date.now();
+    await assert.rejects(
+      desired.apply({ plist: plist(3), domain: 'system', target: { kind: 'all' }, by: 'test' }),
+      (e: Error) => {
+        console.log(
+          `[fault-cluster] apply without quorum: ${e.name}: ${e.message} (${Date.now() - started} ms)`,
+        );
+        assert.equal(e.name, 'Unavailable');
+        // Which of the two depends on how far the surviving server got in noticing its peers are
+        // gone: a publish it no longer routes anywhere (no responders), or one that waits (timeout).
+        assert.match(
+          e.message,
+          /^writing the job record of .*: (timeout|no JetStream server answered.*retry)/,
+        );
+        return true;
+      },
+    );
+    await down1.restart();
+    await down2.restart();
+    await waitFor(() => jetStreamLeaderAgreed(cp.servers.map((s) => s.monitorPort)), 30_000, 'quorum back');
+    const jobsAfter = await eventually(
+      async () => desired.get(label).catch(() => undefined),
+      20_000,
+      'job record',
+    );
+    assert.equal(jobsAfter.version, jobsBefore.version, 'the job record did not move');
+    for (const id of allIds())
+      assert.equal(await storedVersion(id), versionsBefore.get(id), `desired key of ${id} unchanged`);
+    await new Promise((res) => setTimeout(res, 2000));
+    assert.deepEqual(
+      nodes.map((n) => n.job(label)?.pid),
+      pidsBefore,
+      'nothing restarted',
+    );
+    for (const p of pidsBefore) assert.ok(alive(p));
+    assert.equal(instances(`sleep ${base + 3}`), 0, 'the refused version runs nowhere');
+    await eventually(() => nodes.every((n) => n.link.status().connected), 30_000, 'agents reconnected');
+    console.log(`[fault-cluster] quorum test done at ${since()}`);
+  });
+});
