@@ -98,6 +98,16 @@ export interface LocalFleet {
   stateDir(name?: string): string;
   /** Stops the controller (SIGTERM) and starts it again with the same config; resolves when its API answers. */
   restartController(): Promise<void>;
+  /**
+   * Starts a second controller process (`controller-2`) on the same NATS, keys and tokens, with
+   * its own API, metrics and console ports (two controllers of one fleet, as for high
+   * availability); resolves with its API address once it answers.
+   */
+  startSecondController(): Promise<string>;
+  /** The pid of a controller process (`controller` or `controller-2`), if it runs. */
+  controllerPid(name?: string): number | undefined;
+  /** SIGKILLs a controller process (`controller` or `controller-2`): no shutdown of any kind. */
+  killController(name?: string): Promise<void>;
   /** The environment the CLI needs (server, CA, token). */
   readonly cliEnv: NodeJS.ProcessEnv;
   /** Runs `launchfleet ARGS` against the controller; never throws on a non-zero exit. */
@@ -122,7 +132,7 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
   const logFile = (name: string) => join(dir, 'logs', `${name}.log`);
   const logs = async () => {
     const parts: string[] = [];
-    for (const p of ['nats', 'controller', 'agent', ...procs.map((x) => x.name)].filter(
+    for (const p of ['nats', 'controller', 'controller-2', 'agent', ...procs.map((x) => x.name)].filter(
       (v, i, a) => a.indexOf(v) === i,
     )) {
       const text = await readFile(logFile(p), 'utf8').catch(() => '');
@@ -173,9 +183,9 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       LAUNCHFLEET_CA: tls.caCert,
       LAUNCHFLEET_TOKEN: adminToken,
     };
-    const cli = async (args: readonly string[], timeoutMs = 30_000): Promise<CliResult> => {
+    const cli = async (args: readonly string[], timeoutMs = 30_000, env = cliEnv): Promise<CliResult> => {
       try {
-        const r = await run(process.execPath, [cliBin, ...args], { env: cliEnv, timeout: timeoutMs });
+        const r = await run(process.execPath, [cliBin, ...args], { env, timeout: timeoutMs });
         return { code: 0, stdout: r.stdout, stderr: r.stderr };
       } catch (e) {
         const x = e as { code?: unknown; stdout?: string; stderr?: string };
@@ -229,6 +239,34 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       }, 30_000);
     };
     await startControllerProc();
+    const startSecondController = async (): Promise<string> => {
+      const [g2, m2, c2] = (await freePorts(3)) as [number, number, number];
+      const file = join(dir, 'controller', 'controller.json');
+      const cfg = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+      const file2 = join(dir, 'controller', 'controller-2.json');
+      await writeFile(
+        file2,
+        JSON.stringify({
+          ...cfg,
+          grpcListen: `127.0.0.1:${g2}`,
+          metricsListen: `127.0.0.1:${m2}`,
+          consoleListen: `127.0.0.1:${c2}`,
+        }),
+      );
+      const address = `127.0.0.1:${g2}`;
+      await start('controller-2', process.execPath, [
+        controllerBin,
+        '--config',
+        file2,
+        ...(o.controllerArgs ?? []),
+      ]);
+      await eventually(async () => {
+        alive();
+        const r = await cli(['nodes', 'list'], 10_000, { ...cliEnv, LAUNCHFLEET_SERVER: address });
+        if (r.code !== 0) throw new Error(`controller-2 API not ready: ${r.stderr}`);
+      }, 30_000);
+      return address;
+    };
 
     const agentCommand = (config: string, name = 'agent'): [string, string, string[]] =>
       o.agentExecutable
@@ -330,8 +368,20 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
         procs.splice(i, 1);
         await startControllerProc();
       },
+      startSecondController,
+      controllerPid(name = 'controller') {
+        const p = procs.find((x) => x.name === name);
+        return p && p.child.exitCode === null && p.child.signalCode === null ? p.child.pid : undefined;
+      },
+      async killController(name = 'controller') {
+        const p = procs.find((x) => x.name === name);
+        if (!p?.child.pid) throw new Error(`no controller process ${name}`);
+        process.kill(-p.child.pid, 'SIGKILL');
+        await p.exited;
+        procs.splice(procs.indexOf(p), 1);
+      },
       cliEnv,
-      cli,
+      cli: (args, timeoutMs) => cli(args, timeoutMs),
       spawnCli(args) {
         const child = spawn(process.execPath, [cliBin, ...args], {
           env: cliEnv,
