@@ -151,6 +151,8 @@ export class Reporter {
   #lastStatusJson = '';
   #lastStatusPut = -Infinity;
   #statusInFlight = false;
+  /** A snapshot was asked for while a put was in flight. */
+  #statusPending = false;
   #lastInventoryJson = '';
   #hbSeq = 0;
   #userNames = new Map<number, string>();
@@ -533,7 +535,13 @@ export class Reporter {
 
   async #putStatus(): Promise<void> {
     const s = this.#session;
-    if (!s || this.#statusInFlight) return;
+    if (!s) return;
+    if (this.#statusInFlight) {
+      // A change while the last put is on its way: put again once it is done, not at the next
+      // scan (up to scanMs later: that delayed "running" by seconds at scale).
+      this.#statusPending = true;
+      return;
+    }
     const snap = this.snapshot();
     const json = JSON.stringify(snap);
     const now = this.#o.clock.monotonicMs();
@@ -548,6 +556,10 @@ export class Reporter {
       this.#o.log('debug', 'link', `status put failed: ${messageOf(e)}`);
     } finally {
       this.#statusInFlight = false;
+      if (this.#statusPending) {
+        this.#statusPending = false;
+        this.#scheduleStatus(false);
+      }
     }
   }
 

@@ -26,6 +26,11 @@ export interface TcpProxy {
    * of the silent period are gone for good (destroyed), new ones work.
    */
   silence(on: boolean): void;
+  /**
+   * Holds everything the broker sends back for `ms` before passing it on (0: none), in order:
+   * a slow link, so a client's request is still on its way while other things happen.
+   */
+  delayReplies(ms: number): void;
   /** Client connections open through the proxy now. */
   openConnections(): number;
 }
@@ -37,6 +42,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   let server: Server | undefined;
   let stallJs = false;
   let silent = false;
+  let replyDelayMs = 0;
   /** Sockets that lived through a silent period: dropped when it ends. */
   const silenced = new Set<Socket>();
   const listen = (): Promise<void> =>
@@ -61,8 +67,18 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
           if (stallJs && chunk.includes('$JS.API')) return;
           upstream.write(chunk);
         });
+        // Delayed chunks keep their order: each is due no earlier than the one before it.
+        let lastDue = 0;
         upstream.on('data', (chunk: Buffer) => {
-          if (!silent) client.write(chunk);
+          if (silent) return;
+          const now = Date.now();
+          const due = Math.max(now + replyDelayMs, lastDue);
+          lastDue = due;
+          if (due <= now) client.write(chunk);
+          else
+            setTimeout(() => {
+              if (!silent && !client.destroyed) client.write(chunk);
+            }, due - now);
         });
       });
       s.once('error', reject);
@@ -99,6 +115,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       silent = false;
       for (const sock of silenced) sock.destroy();
       silenced.clear();
+    },
+    delayReplies: (ms) => {
+      replyDelayMs = Math.max(0, ms);
     },
     openConnections: () => clients.size,
   };
