@@ -93,6 +93,9 @@ export async function startController(
       reconnectTimeWait: 500,
       reconnectJitter: 500,
       maxReconnectAttempts: -1,
+      // No Error (stack trace) built per request in case it fails: the controller makes one
+      // request per node key it writes (test/bench/FLEET-RESULTS.md).
+      noAsyncTraces: true,
     };
     const nc: NatsConnection = await connect({
       ...common,

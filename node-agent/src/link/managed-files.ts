@@ -45,6 +45,8 @@ export function plistDigest(data: Uint8Array | string): string {
 export class ManagedFiles {
   readonly #stateDir: string;
   readonly #fs: FileSystemPort;
+  /** Domain directories this process made (or found) already. */
+  readonly #madeDirs = new Set<string>();
 
   constructor(stateDir: string, fs: FileSystemPort) {
     this.#stateDir = stateDir;
@@ -65,16 +67,30 @@ export class ManagedFiles {
 
   /** Writes a managed plist atomically, root-owned 0644 (readable by admins, writable by root only). */
   async write(target: string, label: string, plist: string): Promise<string> {
-    await mkdir(this.domainDir(target), { recursive: true, mode: 0o755 });
+    const dir = this.domainDir(target);
     const p = this.path(target, label);
-    await this.#fs.writeFileAtomic(p, plist, 0o644);
+    // The directory is made once per process, not per write (a mkdir per apply was a few % of
+    // an agent's CPU for it); if someone removed it since, the write fails and it is made again.
+    if (!this.#madeDirs.has(dir)) {
+      await mkdir(dir, { recursive: true, mode: 0o755 });
+      this.#madeDirs.add(dir);
+    }
+    try {
+      await this.#fs.writeFileAtomic(p, plist, 0o644);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await mkdir(dir, { recursive: true, mode: 0o755 });
+      await this.#fs.writeFileAtomic(p, plist, 0o644);
+    }
     return p;
   }
 
   /** Deletes a managed plist (and its domain directory once empty). */
   async remove(target: string, label: string): Promise<void> {
     await rm(this.path(target, label), { force: true });
-    await rmdir(this.domainDir(target)).catch(() => undefined);
+    const dir = this.domainDir(target);
+    this.#madeDirs.delete(dir);
+    await rmdir(dir).catch(() => undefined);
   }
 
   /** Every managed file with its digest. Entries that are not our encoding are ignored. */

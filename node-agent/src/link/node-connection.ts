@@ -38,6 +38,10 @@ export async function connectAsNode(id: NodeIdentity, o: NodeConnectOptions): Pr
     maxReconnectAttempts: o.maxReconnectAttempts ?? -1,
     reconnectTimeWait: o.reconnectTimeWaitMs ?? 2000,
     reconnectJitter: 1000,
+    // nats.js otherwise builds an Error (a stack trace) for every request and subscription
+    // timer, in case it fails: 6-8 % of an agent's CPU for one apply, plus the garbage
+    // (test/bench/FLEET-RESULTS.md). Failures still carry their message and cause.
+    noAsyncTraces: true,
     ...(o.reconnect === false && { reconnect: false }),
     ...(o.timeoutMs !== undefined && { timeout: o.timeoutMs }),
     ...(o.pingIntervalMs !== undefined && { pingInterval: o.pingIntervalMs, maxPingOut: 2 }),

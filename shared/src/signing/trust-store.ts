@@ -15,7 +15,7 @@
  * Wire form: `{ "v": 1, "kind": "trust-store", "store": {...}, "sig": {...} }`, the signature
  * over `signedBytes('launchfleet/trust-store/v1', store)`.
  */
-import { createHash, sign as edSign, verify as edVerify } from 'node:crypto';
+import { type KeyObject, createHash, sign as edSign, verify as edVerify } from 'node:crypto';
 import { FieldReader, isRecord, parseJsonBytes } from '../messages/envelope.ts';
 import { type Result, ok, err } from '../errors.ts';
 import { signedBytes, signingContexts } from './canonical.ts';
@@ -131,12 +131,30 @@ export function lookupKey(
   return ok(k);
 }
 
+/**
+ * Imported public keys by their base64url text. A JWK import costs about as much as the
+ * verification itself, and an agent verifies every bundle with one of a handful of keys; a
+ * KeyObject is immutable, so sharing it is safe. Bounded: a store holds at most 64 keys.
+ */
+const importedKeys = new Map<string, KeyObject>();
+const maxImportedKeys = 256;
+
+function importedKey(publicKey: string): KeyObject | undefined {
+  const hit = importedKeys.get(publicKey);
+  if (hit) return hit;
+  const pub = importPublicKey(publicKey);
+  if (!pub.ok) return undefined;
+  if (importedKeys.size >= maxImportedKeys) importedKeys.clear();
+  importedKeys.set(publicKey, pub.value);
+  return pub.value;
+}
+
 /** Verifies an Ed25519 signature over `bytes` with a trusted key. */
 export function verifySignature(key: TrustedKey, bytes: Uint8Array, signature: string): boolean {
-  const pub = importPublicKey(key.publicKey);
-  if (!pub.ok) return false;
+  const pub = importedKey(key.publicKey);
+  if (!pub) return false;
   try {
-    return edVerify(null, bytes, pub.value, Buffer.from(signature, 'base64url'));
+    return edVerify(null, bytes, pub, Buffer.from(signature, 'base64url'));
   } catch {
     return false;
   }
