@@ -16,22 +16,26 @@
 #               Debian 12's 2.9.10 and Debian 13's 2.10.27 from scripts/fetch-nats-server.sh)
 #   --profile   V8 CPU profiles of the controller and simulator processes into DIR, and their
 #               top frames printed at the end
+#   --apply-profile DIR  V8 CPU profiles of the simulators over each apply only (what an agent
+#               spends on one apply, without enrolment), top frames printed at the end
 #
 # Prints one FLEET-BENCH {json} line and a table per measurement; the raw results of the run
 # are written as JSON to the file printed at the end. Results: test/bench/FLEET-RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ $# -ge 1 ] || { sed -n '2,22p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,24p' "$0" >&2; exit 2; }
 size="$1"
 shift
 profile=""
+apply_profile=""
 servers=""
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
     --profile=*) profile="${1#--profile=}"; shift ;;
+    --apply-profile) apply_profile="$2"; shift 2 ;;
     --servers) servers="$2"; shift 2 ;;
     --servers=*) servers="${1#--servers=}"; shift ;;
     *) args+=("$1"); shift ;;
@@ -52,7 +56,7 @@ if [ -n "$servers" ]; then
     # A path is made absolute: the servers start in their own directories.
     case "$bin" in */*) bin="$(realpath "$bin")" ;; esac
     log="$(mktemp "${TMPDIR:-/tmp}/lf-fleet-bench-run-XXXXXX.txt")"
-    LF_NATS_SERVER_BIN="$bin" bash "$0" "$size" "${args[@]}" ${profile:+--profile "$profile"} | tee "$log" || status=$?
+    LF_NATS_SERVER_BIN="$bin" bash "$0" "$size" "${args[@]}" ${profile:+--profile "$profile"} ${apply_profile:+--apply-profile "$apply_profile"} | tee "$log" || status=$?
     res="$(sed -n 's/^# raw results: \([^,]*\),.*/\1/p' "$log" | tail -1)"
     [ -f "$res" ] && pairs+=("$("$bin" --version | tr ' ' '_')=$res") || echo "# no results from $bin" >&2
   done
@@ -71,14 +75,18 @@ if [ -n "$profile" ]; then
   mkdir -p "$profile"
   export LF_FLEET_CPU_PROF="$(cd "$profile" && pwd)"
 fi
+if [ -n "$apply_profile" ]; then
+  mkdir -p "$apply_profile"
+  export LF_FLEET_APPLY_PROF="$(cd "$apply_profile" && pwd)"
+fi
 status=0
 node test/dist/bench/fleet-main.js "$size" "${args[@]}" --out "$out/results.json" | tee "$out/output.txt" || status=$?
-if [ -n "$profile" ]; then
-  for f in "$profile"/*.cpuprofile; do
+for d in $profile $apply_profile; do
+  for f in "$d"/*.cpuprofile; do
     [ -e "$f" ] || continue
     echo "# profile $f"
     node test/dist/bench/cpu-profile-top.js "$f" --top=15 || true
   done
-fi
+done
 echo "# raw results: $out/results.json, output: $out/output.txt"
 exit "$status"

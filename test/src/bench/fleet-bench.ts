@@ -393,7 +393,11 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       ],
     );
 
+    // LF_FLEET_APPLY_PROF=<dir>: a V8 CPU profile of each simulator over each apply only.
+    const applyProf = process.env['LF_FLEET_APPLY_PROF'];
     for (let run = 1; run <= o.runs; run++) {
+      if (applyProf) await Promise.all(sims.map((x) => x.startProfile()));
+      const msgsBefore = await varzMsgs(cp.servers.map((x) => x.monitorPort)).catch(() => undefined);
       const before = sampleAll();
       const t0 = Date.now();
       const r = await api.call(
@@ -408,6 +412,11 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         o.convergeTimeoutMs,
       ).catch(() => undefined);
       const after = sampleAll();
+      const msgsAfter = await varzMsgs(cp.servers.map((x) => x.monitorPort)).catch(() => undefined);
+      if (applyProf)
+        await Promise.all(
+          sims.map((x, i) => x.stopProfile(join(applyProf, `simulator-${i}-apply-${run}.cpuprofile`))),
+        );
       const reached = reachedExpected(observer.reached(label, version));
       const lat = reached.map(([, t]) => t - t0);
       // The agents' own clock (same machine): when the job entered running at this version, which
@@ -428,6 +437,15 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         acceptedOnNodeMs: quantiles(accepted),
         applyCallMs,
         controllerApplyMs: Number(r['durationMs'] ?? Number.NaN),
+        // Messages the broker(s) took in and handed out over the apply, per agent (everyone's:
+        // controller, agents, this benchmark's observer; a cluster counts routed copies too).
+        brokerMsgsPerAgent:
+          msgsBefore && msgsAfter
+            ? {
+                in: (msgsAfter.in - msgsBefore.in) / o.agents,
+                out: (msgsAfter.out - msgsBefore.out) / o.agents,
+              }
+            : undefined,
         controllerCpuPct: cpuBetween(before, after, 'controller'),
         serverCpuPct: cpuBetween(before, after, 'nats-server'),
         simCpuPct: sims.reduce((acc, _s, i) => acc + cpuBetween(before, after, `simulator-${i}`), 0),
@@ -463,6 +481,12 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           `${ms(a.runningOnNodeMs.p50)} / ${ms(a.runningOnNodeMs.p99)} / ${ms(a.runningOnNodeMs.max)} (the agents' own view)`,
         ],
         ['ApplyJob call', `${ms(applyCallMs)} (controller says ${ms(a.controllerApplyMs)})`],
+        [
+          'broker messages per agent',
+          a.brokerMsgsPerAgent
+            ? `${a.brokerMsgsPerAgent.in.toFixed(1)} in, ${a.brokerMsgsPerAgent.out.toFixed(1)} out`
+            : 'unknown (no /varz)',
+        ],
         [
           'CPU during',
           `controller ${pct(a.controllerCpuPct)}, nats-server ${pct(a.serverCpuPct)}, simulators ${pct(a.simCpuPct)}`,
@@ -870,6 +894,19 @@ function countGroups(
     else if (g === 'anchor') anchor++;
   }
   return { agents, anchor };
+}
+
+/** Messages the servers received from and delivered to clients (and routes), summed. */
+async function varzMsgs(ports: readonly number[]): Promise<{ in: number; out: number }> {
+  let inMsgs = 0;
+  let outMsgs = 0;
+  for (const port of ports) {
+    const r = await fetch(`http://127.0.0.1:${port}/varz`, { signal: AbortSignal.timeout(10_000) });
+    const j = (await r.json()) as { in_msgs?: number; out_msgs?: number };
+    inMsgs += j.in_msgs ?? 0;
+    outMsgs += j.out_msgs ?? 0;
+  }
+  return { in: inMsgs, out: outMsgs };
 }
 
 /** Open connections with their names and server-side start times (ms). */

@@ -81,6 +81,18 @@ export class SimProc {
     return r.type === 'agents' ? r.rows : [];
   }
 
+  /** Starts a CPU profile window in the simulator (`stopProfile` writes it). */
+  async startProfile(): Promise<void> {
+    const r = await this.#ask({ type: 'profile', action: 'start' }, 'profiled');
+    if (r.type === 'profiled' && r.error) throw new Error(`simulator profile: ${r.error}`);
+  }
+
+  /** Ends the window and writes the profile to `file`. */
+  async stopProfile(file: string): Promise<void> {
+    const r = await this.#ask({ type: 'profile', action: 'stop', file }, 'profiled');
+    if (r.type === 'profiled' && r.error) throw new Error(`simulator profile: ${r.error}`);
+  }
+
   async stop(): Promise<void> {
     if (this.#exited) return;
     const exited = new Promise<void>((r) => this.child.once('exit', () => r()));

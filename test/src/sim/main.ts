@@ -18,7 +18,8 @@
  * Forked by the benchmark (an IPC channel exists) it answers SimCommand messages instead.
  * Exit codes: 0 stopped, 2 bad arguments, 1 failed.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -185,6 +186,25 @@ try {
   await stop(1);
 }
 
+/** One CPU profile window at a time, through the inspector (the whole-life `--cpu-prof` mixes
+ * enrolment into what an apply costs). */
+let profiler: Session | undefined;
+async function profile(m: Extract<SimCommand, { type: 'profile' }>): Promise<string | undefined> {
+  if (m.action === 'start') {
+    profiler ??= new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+    return undefined;
+  }
+  if (!profiler) throw new Error('no profile was started');
+  const { profile: p } = await profiler.post('Profiler.stop');
+  profiler.disconnect();
+  profiler = undefined;
+  await writeFile(m.file, JSON.stringify(p));
+  return m.file;
+}
+
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 if (process.send) {
@@ -197,6 +217,12 @@ if (process.send) {
         return;
       case 'agents':
         send({ type: 'agents', rows: sim?.rows(m.label) ?? [] });
+        return;
+      case 'profile':
+        void profile(m).then(
+          (file) => send({ type: 'profiled', ...(file !== undefined && { file }) }),
+          (e: unknown) => send({ type: 'profiled', error: e instanceof Error ? e.message : String(e) }),
+        );
         return;
       case 'stop':
         void stop(0);

@@ -57,6 +57,9 @@ export interface SimAgentRow {
 export type SimCommand =
   | { readonly type: 'stats'; readonly label?: string }
   | { readonly type: 'agents'; readonly label?: string }
+  /** A V8 CPU profile of one window (e.g. one apply): start, then stop into `file`. */
+  | { readonly type: 'profile'; readonly action: 'start' }
+  | { readonly type: 'profile'; readonly action: 'stop'; readonly file: string }
   | { readonly type: 'stop' };
 
 /** Simulator -> benchmark. */
@@ -65,5 +68,6 @@ export type SimReply =
   | { readonly type: 'anchor-connected'; readonly clients: number }
   | SimStats
   | { readonly type: 'agents'; readonly rows: readonly SimAgentRow[] }
+  | { readonly type: 'profiled'; readonly file?: string; readonly error?: string }
   | { readonly type: 'stopped' }
   | { readonly type: 'error'; readonly message: string };
