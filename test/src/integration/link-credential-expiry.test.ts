@@ -76,15 +76,22 @@ describe('a node offline past the expiry of its credentials', () => {
   });
 
   test('back online: refused, and it says how to come back; nothing reconnects with the old token', async () => {
+    // While cut off, its re-enrolment attempts could not reach the controller (and it said so,
+    // with the same advice): only what it says once the network is back counts here.
+    const from = node.logs.length;
     await proxy.heal();
     await eventually(
       () =>
-        node.logs.some(
-          (l) =>
-            l.includes(`credentials of ${nodeId} expired at`) && l.includes('write a new bootstrap token'),
-        ),
+        node.logs
+          .slice(from)
+          .some(
+            (l) =>
+              l.includes(`credentials of ${nodeId} expired at`) &&
+              l.includes('write a new bootstrap token') &&
+              l.includes('revoked-token'),
+          ),
       15_000,
-      'the agent says its credentials expired and what to do',
+      'the agent says its credentials expired, that the token was refused, and what to do',
     );
     const st = node.link.status();
     assert.equal(st.connected, false);
