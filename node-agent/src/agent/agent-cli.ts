@@ -8,12 +8,14 @@
  * everything under ./.launchfleet/agent and every job runs as the agent's own user.
  *
  * SIGTERM or SIGINT: stop every job (SIGTERM, SIGKILL after its ExitTimeOut), write the state
- * file, exit 0. Exit codes: 0 clean stop, 1 start failure, 64 usage, 78 bad config file.
+ * file, exit 0. SIGTERM with a detach request (`<runDir>/detach-on-stop`, written by the
+ * package's upgrade): leave the jobs that can be adopted running for the next agent, record
+ * them, exit 0 (docs/upgrades.md). Exit codes: 0 clean stop, 1 start failure, 64 usage, 78 bad config file.
  * Logs: one line per event on stderr; LAUNCHFLEET_LOG=debug|info|warn|error sets the level.
  */
 import { readFileSync } from 'node:fs';
 import { messageOf } from '@launchfleet/shared/errors';
-import { startAgent, type RunningAgent } from './agent.ts';
+import { startAgent, takeDetachRequest, type RunningAgent } from './agent.ts';
 import { lineLog, parseLogLevel } from './log.ts';
 import { defaultConfig, parseAgentConfig, type AgentConfig } from '../config/agent-config.ts';
 import { seaBuildInfo } from '../sea/sea-assets.ts';
@@ -84,14 +86,22 @@ export async function runAgentCli(argv: readonly string[], beforeStart?: BeforeS
   let agent: RunningAgent | undefined;
   let stopping: Promise<void> | undefined;
   let pending = false;
+  let signalled = 'SIGTERM';
   const shutdown = (a: RunningAgent): void => {
-    stopping = a.stop().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        log('error', 'agent', `shutdown failed: ${messageOf(e)}`);
-        process.exit(1);
-      },
-    );
+    const agentUid = process.getuid?.() ?? 0;
+    const detach =
+      signalled === 'SIGTERM'
+        ? takeDetachRequest(config.runDir, agentUid).catch(() => false)
+        : Promise.resolve(false);
+    stopping = detach
+      .then((d) => (d ? a.detach() : a.stop()))
+      .then(
+        () => process.exit(0),
+        (e: unknown) => {
+          log('error', 'agent', `shutdown failed: ${messageOf(e)}`);
+          process.exit(1);
+        },
+      );
   };
   const stop = (signal: string): void => {
     if (stopping || pending) {
@@ -99,6 +109,7 @@ export async function runAgentCli(argv: readonly string[], beforeStart?: BeforeS
       return;
     }
     log('info', 'agent', `${signal}: shutting down`);
+    signalled = signal;
     if (agent) shutdown(agent);
     else pending = true; // still starting: stop once there is something to stop
   };

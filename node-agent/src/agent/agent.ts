@@ -2,10 +2,13 @@
  * The agent process's parts, put together: real adapters, the DomainManager with the system
  * domain loaded from the daemon directories (and the socket manager holding jobs' sockets),
  * login sessions as gui domains, the local control API, the /metrics endpoint, the state file
- * (last status, job processes) and the reaping of a crashed predecessor's processes. `startAgent` returns once the control sockets accept calls; `stop` stops every job
- * (SIGTERM, SIGKILL after ExitTimeOut) and resolves when all are gone.
+ * (last status, job processes), the reaping of a crashed predecessor's processes and the
+ * adoption of those a detaching predecessor left running (docs/upgrades.md). `startAgent`
+ * returns once the control sockets accept calls; `stop` stops every job (SIGTERM, SIGKILL after
+ * ExitTimeOut) and resolves when all are gone; `detach` leaves the jobs that can be adopted
+ * running, records them and stops the rest.
  */
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { messageOf } from '@launchfleet/shared/errors';
@@ -28,8 +31,10 @@ import { SocketManager } from '../supervisor/sockets/socket-manager.ts';
 // Type-only: the link (NATS client, JetStream, nkeys) is loaded only when a controller is configured.
 import type { FleetLink } from '../link/fleet-link.ts';
 import { startMemoryTrim } from './memory-trim.ts';
+import { definitionVersion, notAdoptable } from './adoption-rules.ts';
 import { reapOrphans } from './orphan-reaper.ts';
-import { bootId } from './proc-stat.ts';
+import { AdoptionBook } from './process-adoption.ts';
+import { bootId, procStat } from './proc-stat.ts';
 import { SessionSource } from './session-source.ts';
 import { StateStore } from './state-store.ts';
 
@@ -45,6 +50,28 @@ export interface RunningAgent {
   readonly manager: DomainManager;
   /** Stops every job honouring ExitTimeOut, removes the sockets, writes the state file. */
   stop(): Promise<void>;
+  /**
+   * The upgrade stop (docs/upgrades.md): jobs that can be adopted keep running and are recorded
+   * for the next agent; the others (sockets, inetd) are stopped as by `stop`.
+   */
+  detach(): Promise<void>;
+}
+
+/** The file whose presence turns the next SIGTERM into a detach (written by the package's upgrade). */
+export function detachRequestPath(runDir: string): string {
+  return join(runDir, 'detach-on-stop');
+}
+
+/**
+ * Is a detach requested? Only by a regular file (not a link) owned by root or the agent's
+ * user; consumed either way, so one request serves one stop.
+ */
+export async function takeDetachRequest(runDir: string, agentUid: number): Promise<boolean> {
+  const path = detachRequestPath(runDir);
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) return false;
+  await rm(path, { force: true });
+  return st.isFile() && (st.uid === 0 || st.uid === agentUid);
 }
 
 export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
@@ -64,6 +91,13 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const loader = modelPlistLoader();
   const state = new StateStore(fs, join(config.stateDir, 'agent-state.json'), await bootId(), log);
   const lastSub = new Map<string, string>();
+  // Read before the manager exists: its runners claim the detached processes as they load.
+  await state.load();
+  const leftovers = state.leftovers();
+  const adoption = new AdoptionBook(
+    leftovers.filter((l) => l.definition !== undefined),
+    log,
+  );
   /** The fleet link, when a controller is configured (started after the system domain). */
   let link: FleetLink | undefined;
   const onStatus = (s: JobStatus): void => {
@@ -112,6 +146,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       users,
       clock: systemClock,
       scheduler: systemScheduler,
+      adoption,
     },
     config: machine,
     stateDir: config.stateDir,
@@ -139,11 +174,21 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   // 1. Refuse to run beside another agent (checked before touching any process: its jobs are
   //    not orphans).
   await server.ensureAlone();
-  // 2. What a crashed predecessor left behind.
-  await state.load();
-  const reaped = await reapOrphans(state.leftovers(), log);
+  // A request left from before this start must not turn a later plain stop into a detach.
+  await rm(detachRequestPath(config.runDir), { force: true });
+  // 2. What a crashed predecessor left behind (a detaching one's processes are adopted below).
+  const reaped = await reapOrphans(
+    leftovers.filter((l) => l.definition === undefined),
+    log,
+  );
   if (reaped.killed.length > 0)
     log('info', 'orphans', `stopped ${reaped.killed.length} process groups left by the previous agent`);
+  if (adoption.unclaimed > 0)
+    log(
+      'info',
+      'agent',
+      `${adoption.unclaimed} job processes left running by the previous agent's detach: adopting them as their jobs load`,
+    );
   // 3. The system domain (a bad plist is reported; the rest loads), then the control sockets.
   metrics.recordBootstrapReport('system', await manager.start());
   try {
@@ -237,6 +282,10 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       log('error', 'link', `fleet link not started, running standalone: ${messageOf(e)}`);
     }
   }
+  // Detached processes no job claimed are stopped. The controller's jobs load from the link's
+  // first reconcile pass, which does not wait for the broker: give it a while.
+  if (config.controller) setTimeout(() => void adoption.finish(), 30_000).unref();
+  else await adoption.finish();
   log('info', 'agent', `ready (uid ${agentUid}, control ${socketPaths(config.runDir).system})`);
   const trim = startMemoryTrim();
 
@@ -256,6 +305,36 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       await state.flush();
       metrics.close();
       log('info', 'agent', 'stopped');
+    },
+    detach: async () => {
+      stopping = true;
+      trim.stop();
+      sessions.stop();
+      await sessionsBusy;
+      await server.stop();
+      await link?.stop();
+      await metricsServer?.close();
+      state.markShutdown();
+      log('info', 'agent', 'detaching: jobs that can be adopted keep running for the next agent');
+      const left = await manager.detach((spec) => {
+        const why = notAdoptable(spec);
+        if (why) log('info', spec.label, `stopped for the agent's restart, not left running: ${why}`);
+        return why === undefined;
+      });
+      let recorded = 0;
+      for (const j of left) {
+        const key = `${j.domain}/${j.spec.label}`;
+        const st = await procStat(j.pid);
+        if (!st || st.state === 'Z' || st.pgrp !== j.pid) {
+          log('info', key, `pid ${j.pid} ended during the detach: the next agent starts the job as usual`);
+          continue;
+        }
+        state.recordDetached(key, { pid: j.pid, startTicks: st.startTicks }, definitionVersion(j.spec));
+        recorded++;
+      }
+      await state.flush();
+      metrics.close();
+      log('info', 'agent', `detached: ${recorded} job processes left running for the next agent`);
     },
   };
 }

@@ -5,7 +5,10 @@
  * - per job (`<domain>/<label>`): runs and the last exit, summed over the agent's lives, so
  *   `print` and `list` after a restart still show them (launchd keeps them while it runs);
  * - per running job: its pid (= process group) and start time, so the next agent can kill what a
- *   crashed agent left behind without ever hitting a recycled pid (orphan-reaper.ts).
+ *   crashed agent left behind without ever hitting a recycled pid (orphan-reaper.ts);
+ * - after a detach stop (a package upgrade, docs/upgrades.md): `detachedAt`, and per process left
+ *   running on purpose the version of its job's definition (`adopt`), so the next agent adopts
+ *   it instead of reaping it. Without `detachedAt` (a crash) every recorded process is reaped.
  *
  * Writes are coalesced: at most one in flight, and one more if anything changed meanwhile.
  * A job booted out is forgotten; a job stopped because the agent shuts down is kept.
@@ -29,12 +32,23 @@ interface JobRecord {
   readonly runs: number;
   readonly lastExit?: { readonly code: number } | { readonly signal: string };
   readonly process?: RecordedProcess;
+  /** Set by a detach: the process was left running for the next agent to adopt. */
+  readonly adopt?: { readonly definition: string };
 }
 
 interface StateFile {
   readonly version: 1;
   readonly bootId: string;
+  /** Wall time (ms) of the detach stop that wrote this file; absent after a full stop or a crash. */
+  readonly detachedAt?: number;
   readonly jobs: Readonly<Record<string, JobRecord>>;
+}
+
+/** A process the previous life recorded; `definition` when it was left running by a detach. */
+export interface Leftover {
+  readonly key: string;
+  readonly proc: RecordedProcess;
+  readonly definition?: string;
 }
 
 /** How soon a failed write of the state file is tried again. */
@@ -48,7 +62,9 @@ export class StateStore {
   /** What the previous lives recorded (read at start; entries are dropped on bootout). */
   private readonly previousLives = new Map<string, JobRecord>();
   /** Processes recorded by the previous life, for the orphan reaper. */
-  private readonly previousProcesses: { key: string; boot: string; proc: RecordedProcess }[] = [];
+  private readonly previousProcesses: (Leftover & { boot: string })[] = [];
+  /** Processes this life leaves running at its detach, by job key. */
+  private readonly detached = new Map<string, { proc: RecordedProcess; definition: string }>();
   /** This life: per job, runs and last exit so far, and the live process. */
   private readonly current = new Map<
     string,
@@ -99,20 +115,32 @@ export class StateStore {
             : undefined;
       this.previousLives.set(key, { runs: r.runs, ...(lastExit ? { lastExit } : {}) });
       const p = r.process;
+      const definition =
+        typeof doc.detachedAt === 'number' && typeof r.adopt?.definition === 'string'
+          ? r.adopt.definition
+          : undefined;
       if (p && Number.isSafeInteger(p.pid) && p.pid > 1 && Number.isSafeInteger(p.startTicks))
         this.previousProcesses.push({
           key,
           boot: String(doc.bootId ?? ''),
           proc: { pid: p.pid, startTicks: p.startTicks },
+          ...(definition !== undefined ? { definition } : {}),
         });
     }
   }
 
   /** The processes the previous life recorded in this same boot. */
-  leftovers(): { key: string; proc: RecordedProcess }[] {
+  leftovers(): Leftover[] {
     return this.previousProcesses
       .filter((p) => p.boot !== '' && p.boot === this.boot)
-      .map(({ key, proc }) => ({ key, proc }));
+      .map(({ boot: _boot, ...rest }) => rest);
+  }
+
+  /** A detach leaves this job's process running for the next agent (written with the next flush). */
+  recordDetached(key: string, proc: RecordedProcess, definition: string): void {
+    this.shuttingDown = true;
+    this.detached.set(key, { proc, definition });
+    this.schedule();
   }
 
   /** Runs and last exit of earlier lives. */
@@ -192,7 +220,14 @@ export class StateStore {
         ...(cur.process && !this.shuttingDown ? { process: cur.process } : {}),
       };
     }
-    return { version: 1, bootId: this.boot, jobs };
+    for (const [key, d] of this.detached)
+      jobs[key] = { ...(jobs[key] ?? { runs: 0 }), process: d.proc, adopt: { definition: d.definition } };
+    return {
+      version: 1,
+      bootId: this.boot,
+      ...(this.detached.size > 0 ? { detachedAt: Date.now() } : {}),
+      jobs,
+    };
   }
 
   private schedule(): void {

@@ -15,11 +15,12 @@
 import type { JobSpec } from '@launchfleet/shared/job/job-spec';
 import type { TimerHandle } from '@launchfleet/shared/time/clock';
 import { messageOf } from '@launchfleet/shared/errors';
+import type { AdoptedProcess } from '../ports/process-adoption.ts';
 import type { ProcessExit } from '../ports/process-spawner.ts';
 import { step } from './core/job-machine.ts';
 import type { JobEffect } from './core/job-effects.ts';
 import type { JobEvent, TimerId } from './core/job-events.ts';
-import { initialJobState, type JobState } from './core/job-state.ts';
+import { initialJobState, isIdle, type JobState } from './core/job-state.ts';
 import type { MachineConfig } from './core/machine-config.ts';
 import type { JobStatus } from './job-status.ts';
 import { jobStatusSnapshot } from './job-status-snapshot.ts';
@@ -72,6 +73,10 @@ export class JobRunner {
   private removedWhy: string | undefined;
   private removedWaiters: (() => void)[] = [];
   private stateWaiters: { pred: (s: JobState) => boolean; resolve: () => void }[] = [];
+  /** A process of the previous agent to take over at the first spawn of this load. */
+  private adopting: AdoptedProcess | undefined;
+  /** Stops watching an adopted process (it is not our child: its exit is polled for). */
+  private unwatch: (() => void) | undefined;
 
   constructor(o: JobRunnerOptions) {
     this.o = o;
@@ -113,10 +118,37 @@ export class JobRunner {
   /** Loads the job: reads its KeepAlive conditions, then starts the machine. */
   async load(disabled: boolean): Promise<void> {
     for (const w of this.warnings) this.o.log('warn', this.label, w);
+    // A process the previous agent left running for this job (docs/upgrades.md). A disabled job
+    // does not claim it: the agent stops what nobody claims once its jobs are loaded.
+    const adopt = disabled ? undefined : await this.o.ports.adoption?.claim(this.o.domain.target, this.spec);
     const observed = await this.conditions.observe(this.state.observed);
     // A bootout that overtook the load (while the conditions were read) already removed the job.
-    if (this.removed) return;
+    if (this.removed) {
+      await adopt?.decline('the job was booted out while it loaded');
+      return;
+    }
+    this.adopting = adopt;
     this.send({ type: 'load', disabled, observed });
+    // The process was started by something other than load (a timer, a watch, demand): it is
+    // adopted as the run a kickstart would have started.
+    if (this.adopting && isIdle(this.state.sub)) this.send({ type: 'kickstart', kill: false });
+    const left = this.adopting;
+    this.adopting = undefined;
+    if (left) await left.decline(`the job did not start at load (${this.state.sub.kind})`);
+  }
+
+  /**
+   * The agent detaches (a package upgrade, docs/upgrades.md): a running process is left alone
+   * for the next agent, and everything else the job holds is released without a signal. Returns
+   * the pid left running, or undefined (then nothing was done: the caller stops the job).
+   */
+  detach(): number | undefined {
+    if (this.removed || this.state.sub.kind !== 'running') return undefined;
+    const pid = this.state.sub.pid;
+    this.release();
+    this.removedWhy = 'detached';
+    for (const w of this.removedWaiters.splice(0)) w();
+    return pid;
   }
 
   /** Feeds one event to the machine (queued if an event is being processed). */
@@ -259,6 +291,12 @@ export class JobRunner {
   }
 
   private spawn(): void {
+    const adopted = this.adopting;
+    if (adopted) {
+      this.adopting = undefined;
+      this.adopt(adopted);
+      return;
+    }
     const { spawner, users } = this.o.ports;
     const handoff = this.o.domain.sockets?.fds(this.spec);
     const extras = handoff ? { passFds: handoff.passFds, listenFdNames: handoff.listenFdNames } : {};
@@ -305,6 +343,21 @@ export class JobRunner {
     });
   }
 
+  /** The spawn effect, served by the previous agent's process instead of a new one. */
+  private adopt(p: AdoptedProcess): void {
+    this.o.log(
+      'info',
+      this.label,
+      `adopted pid ${p.pid}, left running by the previous agent; its exit status will not be known`,
+    );
+    // Queued behind the spawn effect that asked for it, as a real spawn's answer is.
+    this.send({ type: 'spawned', pid: p.pid, adopted: true });
+    this.unwatch = p.watch(() => {
+      this.unwatch = undefined;
+      this.deliverExit({ pid: p.pid, code: null, signal: null });
+    });
+  }
+
   /** inetd Wait=false: one process for one accepted connection (sockets/inetd-connection.ts). */
   spawnConnection(connFd: number): Promise<ConnectionSpawn> {
     if (this.removed) return Promise.resolve({ ok: false, message: 'the job was removed' });
@@ -342,6 +395,8 @@ export class JobRunner {
   private release(): void {
     // Sockets are closed at unload; a unix socket's path stays (842, core.c:5859-5871).
     this.o.domain.sockets?.close?.(this.spec);
+    this.unwatch?.();
+    this.unwatch = undefined;
     for (const t of this.timers.values()) t.handle.cancel();
     this.timers.clear();
     this.demand.disarmAll();

@@ -5,6 +5,7 @@
  */
 import type { Clock, Scheduler } from '@launchfleet/shared/time/clock';
 import type { FileSystemPort } from '../ports/file-system.ts';
+import type { ProcessAdoption } from '../ports/process-adoption.ts';
 import type { ProcessSpawner } from '../ports/process-spawner.ts';
 import type { UserDb } from '../ports/user-db.ts';
 import type { CalendarScheduler } from './calendar-scheduler.ts';
@@ -18,6 +19,8 @@ export interface RuntimePorts {
   readonly users: UserDb;
   readonly clock: Clock;
   readonly scheduler: Scheduler;
+  /** Processes the previous agent left running at a detach (package upgrade); absent: none. */
+  readonly adoption?: ProcessAdoption;
 }
 
 /** What a runner knows of its domain. */

@@ -59,6 +59,11 @@ export const JOB_RESULTS = [
   'stopped',
   /** The last spawn did not produce a running program (bad path, unknown user, exec failed). */
   'spawn-failed',
+  /**
+   * The last run was a process adopted from the previous agent (a package upgrade): it ended,
+   * but its wait status went to init, so how it ended is not known. Not counted as a failure.
+   */
+  'unknown',
   /** The job's plist or bundle could not be loaded: there is no machine for it (reported by the link). */
   'load-failed',
 ] as const;
@@ -73,6 +78,7 @@ export const EXIT_RESULTS = [
   'crash',
   'stopped',
   'spawn-failed',
+  'unknown',
 ] as const satisfies readonly JobResult[];
 
 export type ExitResult = (typeof EXIT_RESULTS)[number];
@@ -125,9 +131,9 @@ export function jobStateReport(subState: JobSubStateKind, result: JobResult): Jo
 /** The report of a label whose plist or bundle could not be loaded. */
 export const LOAD_FAILED: JobStateReport = jobStateReport('unloaded', 'load-failed');
 
-/** Results that mean the job did not do its work (everything but success and our own stop). */
+/** Results that mean the job did not do its work (everything but success, our own stop and an unknown end). */
 export function isFailureResult(r: JobResult): boolean {
-  return r !== 'success' && r !== 'stopped';
+  return r !== 'success' && r !== 'stopped' && r !== 'unknown';
 }
 
 /**

@@ -49,8 +49,11 @@ export type JobEvent =
   | { readonly type: 'trigger'; readonly kind: TriggerKind; readonly observed?: ObservedConditions }
   /** The observed KeepAlive facts changed (path appeared, other job loaded...). */
   | { readonly type: 'condition-changed'; readonly observed: ObservedConditions }
-  /** The spawn effect produced a running program. */
-  | { readonly type: 'spawned'; readonly pid: number }
+  /**
+   * The spawn effect produced a running program; `adopted`: instead of a new process, the one the
+   * previous agent left running for this job (a detach) was taken over (docs/upgrades.md).
+   */
+  | { readonly type: 'spawned'; readonly pid: number; readonly adopted?: boolean }
   /** The spawn effect failed before exec (bad user, missing program, unopenable stdout...). */
   | {
       readonly type: 'spawn-failed';
@@ -60,7 +63,8 @@ export type JobEvent =
       readonly message: string;
     }
   /**
-   * The process was reaped. Exactly one of `code`/`signal`. `observed` is the snapshot the runtime
+   * The process was reaped. Exactly one of `code`/`signal`, or neither for an adopted process
+   * (not our child: it is gone, its wait status went to init). `observed` is the snapshot the runtime
    * re-read after the exit (PathState stat, QueueDirectories re-list), as launchd re-checks them.
    */
   | {

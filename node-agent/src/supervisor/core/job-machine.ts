@@ -43,6 +43,7 @@ import {
   hasProcess,
   isIdle,
   runResult,
+  type ExitStatus,
   type ImmediateReason,
   type JobState,
   type JobSubState,
@@ -115,7 +116,7 @@ export function step(
       else c.notes.push('conditions updated; evaluated at the next exit');
       break;
     case 'spawned':
-      onSpawned(c, event.pid);
+      onSpawned(c, event.pid, event.adopted === true);
       break;
     case 'spawn-failed':
       onSpawnFailed(c, event);
@@ -298,13 +299,17 @@ function onTrigger(c: Ctx, kind: TriggerKind): void {
   c.notes.push(`${kind} changed while ${sub.kind}: evaluated at the next exit`);
 }
 
-function onSpawned(c: Ctx, pid: number): void {
+function onSpawned(c: Ctx, pid: number, adopted: boolean): void {
   const sub = c.s.sub;
   if (sub.kind === 'spawning') {
     c.s.sub = { kind: 'running', pid };
     c.s.spawnFailure = undefined;
     c.s.result = 'success';
-    c.notes.push(`pid ${pid}`);
+    c.notes.push(
+      adopted
+        ? `pid ${pid} adopted from the previous agent (its exit status will not be known)`
+        : `pid ${pid}`,
+    );
     if (sub.then === 'stop') stopProcess(c, pid);
     return;
   }
@@ -337,8 +342,13 @@ function onExited(c: Ctx, pid: number, code: number | null, signal: string | nul
       c.notes.push(`exit of stale pid ${pid} ignored (current ${sub.pid})`);
       return;
     }
-    const status =
-      signal !== null ? { kind: 'signal' as const, signal } : { kind: 'code' as const, code: code ?? 0 };
+    // Neither code nor signal: an adopted process (not our child) has gone, how is unknown.
+    const status: ExitStatus =
+      signal !== null
+        ? { kind: 'signal', signal }
+        : code !== null
+          ? { kind: 'code', code }
+          : { kind: 'unknown' };
     return reap(c, pid, status);
   }
   // After a simulated exit the real one may still arrive: it belongs to a run already accounted for.
@@ -479,11 +489,7 @@ function spawnNow(c: Ctx, reason: ImmediateReason): void {
 }
 
 /** job_reap (§2.4): account for the run, clean the process group, then re-dispatch. */
-function reap(
-  c: Ctx,
-  pid: number | undefined,
-  status: { kind: 'code'; code: number } | { kind: 'signal'; signal: string },
-): void {
+function reap(c: Ctx, pid: number | undefined, status: ExitStatus): void {
   const s = c.s;
   const prev = s.sub;
   if (prev.kind === 'stopping-term') disarmTimer(c, 'exit-timeout');
@@ -604,11 +610,9 @@ function hasOtherKeepAliveConditions(spec: JobSpec): boolean {
   );
 }
 
-function describeExit(
-  status: { kind: 'code'; code: number } | { kind: 'signal'; signal: string },
-  crashed: boolean,
-  stoppedByUs: boolean,
-): string {
+function describeExit(status: ExitStatus, crashed: boolean, stoppedByUs: boolean): string {
+  if (status.kind === 'unknown')
+    return 'Exited: status unknown (an adopted process: its wait status went to init)';
   if (status.kind === 'code') return status.code === 0 ? 'Exited.' : `Exited with code: ${status.code}`;
   if (crashed) return `Job appears to have crashed: ${status.signal}`;
   if (status.signal === 'SIGKILL') return stoppedByUs ? 'Exited: Killed (by us)' : 'Exited: Killed';

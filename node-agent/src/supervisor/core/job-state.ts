@@ -69,9 +69,14 @@ export function pidOf(s: JobSubState): number | undefined {
   return s.kind === 'running' || s.kind === 'stopping-term' || s.kind === 'stopping-kill' ? s.pid : undefined;
 }
 
-/** A wait status, raw: exactly one of exit code and signal name (§2.4). */
+/**
+ * A wait status, raw: exactly one of exit code and signal name (§2.4), or `unknown`: the end of
+ * a process adopted from the previous agent, whose wait status went to init (docs/upgrades.md).
+ */
 export type ExitStatus =
-  { readonly kind: 'code'; readonly code: number } | { readonly kind: 'signal'; readonly signal: string };
+  | { readonly kind: 'code'; readonly code: number }
+  | { readonly kind: 'signal'; readonly signal: string }
+  | { readonly kind: 'unknown' };
 
 /**
  * Why the last spawn happened: launchd's `immediate reason` (§5.1 blame, E19), extended with the
@@ -213,6 +218,7 @@ export function runResult(
   const e = s.lastExit;
   if (e === undefined) return 'success';
   if (s.stoppedByUs) return 'stopped';
+  if (e.kind === 'unknown') return 'unknown';
   if (e.kind === 'code') return e.code === 0 ? 'success' : 'exit-code';
   return s.crashed ? 'crash' : 'signal';
 }

@@ -20,7 +20,8 @@ import type { SocketActivationHook } from '../sockets/socket-activation-hook.ts'
 import type { SupervisorLog } from '../supervisor-log.ts';
 import type { JobStatus } from '../job-status.ts';
 import type { JobEventListener } from '../job-runner-events.ts';
-import { Domain, type BootstrapReport } from './domain.ts';
+import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import { Domain, type BootstrapReport, type DetachedJob } from './domain.ts';
 import { LaunchdCode, fail, type LaunchdResult } from './launchd-errors.ts';
 import { OverrideStore } from './override-store.ts';
 import type { PlistLoader } from './plist-loader.ts';
@@ -162,6 +163,15 @@ export class DomainManager {
   /** Every live domain, system first. */
   domains(): Domain[] {
     return [...(this.system ? [this.system] : []), ...this.users.values()];
+  }
+
+  /** Detaches every domain (Domain.detach): the processes left running, per job. */
+  async detach(canLeave: (spec: JobSpec) => boolean): Promise<DetachedJob[]> {
+    this.detector.stop();
+    const users = await Promise.all([...this.users.values()].map((d) => d.detach(canLeave)));
+    const system = (await this.system?.detach(canLeave)) ?? [];
+    this.calendar.close();
+    return [...users.flat(), ...system];
   }
 
   /** Tears everything down (agent shutdown): user domains first, then the system domain. */

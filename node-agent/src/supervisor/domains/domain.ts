@@ -28,6 +28,13 @@ import { checkPlistPath, entryPath, labelIsSafe, safeAbsolutePath } from './path
 
 export type DomainKindName = 'system' | 'gui' | 'user';
 
+/** A job whose process a detach left running. */
+export interface DetachedJob {
+  readonly domain: string;
+  readonly spec: JobSpec;
+  readonly pid: number;
+}
+
 export interface DomainOptions {
   readonly kind: DomainKindName;
   /** 0 for system; the session user otherwise. */
@@ -298,6 +305,28 @@ export class Domain {
     const runners = [...this.jobs.values()];
     for (const r of runners) r.send({ type: 'unload' });
     await Promise.all(runners.map((r) => r.whenRemoved()));
+  }
+
+  /**
+   * The agent detaches (a package upgrade, docs/upgrades.md): the running processes of jobs that
+   * `canLeave` accepts are left running for the next agent; every other job is booted out as
+   * by teardown (SIGTERM, ExitTimeOut, SIGKILL). Resolves when those are gone.
+   */
+  async detach(canLeave: (spec: JobSpec) => boolean): Promise<DetachedJob[]> {
+    this.tearingDown = true;
+    const left: DetachedJob[] = [];
+    const stopping: Promise<void>[] = [];
+    for (const r of [...this.jobs.values()]) {
+      const pid = canLeave(r.spec) ? r.detach() : undefined;
+      if (pid !== undefined) {
+        left.push({ domain: this.target, spec: r.spec, pid });
+        continue;
+      }
+      r.send({ type: 'unload' });
+      stopping.push(r.whenRemoved());
+    }
+    await Promise.all(stopping);
+    return left;
   }
 
   // ---- enable / disable --------------------------------------------------------------------------

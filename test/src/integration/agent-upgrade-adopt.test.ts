@@ -1,0 +1,193 @@
+// Adoption across an agent restart (docs/upgrades.md), with real agent processes and real jobs:
+// a detach stop (the package upgrade's) leaves the jobs that can be adopted running, the next
+// agent adopts them (same pids) and still supervises them, a job whose socket the agent holds is
+// restarted, a crash (SIGKILL, no detach record) still reaps, and a record that does not match
+// its process (a recycled pid, a forged start time) is never adopted.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import {
+  alive,
+  eventually,
+  makeAgentDirs,
+  removeDirs,
+  shJob,
+  startAgentProcess,
+  writePlist,
+  type AgentDirs,
+  type AgentProcess,
+} from '../support/agent.ts';
+import { linuxOnly } from '../support/platform.ts';
+
+async function printJson(a: AgentProcess, target: string): Promise<Record<string, unknown> | undefined> {
+  const r = await a.lfctl(['print', '--json', target]);
+  return r.code === 0 ? (JSON.parse(r.stdout) as Record<string, unknown>) : undefined;
+}
+
+async function pidOf(a: AgentProcess, target: string, not?: number): Promise<number> {
+  return eventually(
+    async () => {
+      const pid = (await printJson(a, target))?.['pid'] as number | undefined;
+      return pid !== undefined && pid !== not ? pid : undefined;
+    },
+    15_000,
+    `${target} runs${not !== undefined ? ` (not as ${not})` : ''}`,
+  );
+}
+
+/** What the package's upgrade does: ask for a detach, then SIGTERM (deploy/debian/postinst). */
+async function upgradeStop(a: AgentProcess): Promise<void> {
+  writeFileSync(join(a.dirs.runDir, 'detach-on-stop'), '');
+  assert.equal(await a.stop('SIGTERM'), 0);
+  assert.match(a.log, /detached: \d+ job processes left running/);
+}
+
+function startTicks(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[19]);
+}
+
+/** A job that would keep running, one started by kickstart only, and one with a held socket. */
+function writeJobs(dirs: AgentDirs): void {
+  writePlist(dirs.daemonDir, shJob('com.lf.keep', 'exec sleep 300', { KeepAlive: true }));
+  writePlist(dirs.daemonDir, shJob('com.lf.manual', 'exec sleep 301'));
+  writePlist(
+    dirs.daemonDir,
+    shJob('com.lf.sock', 'exec sleep 302', {
+      RunAtLoad: true,
+      Sockets: { Listeners: { SockPathName: join(dirs.dir, 'sock.sock') } },
+    }),
+  );
+}
+
+describe(
+  'agent restart with adoption',
+  { skip: linuxOnly('/proc start times, pids across processes') },
+  () => {
+    test('a detach stop leaves jobs running; the next agent adopts and supervises them; a crash still reaps', async () => {
+      const dirs = makeAgentDirs();
+      writeJobs(dirs);
+      const agents: AgentProcess[] = [];
+      const pids: number[] = [];
+      try {
+        const a = await startAgentProcess(dirs);
+        agents.push(a);
+        assert.equal((await a.lfctl(['kickstart', 'system/com.lf.manual'])).code, 0);
+        const keep = await pidOf(a, 'system/com.lf.keep');
+        const manual = await pidOf(a, 'system/com.lf.manual');
+        const sock = await pidOf(a, 'system/com.lf.sock');
+        pids.push(keep, manual, sock);
+        await upgradeStop(a);
+        assert.ok(alive(keep) && alive(manual), 'the detach left the adoptable jobs running');
+        assert.ok(!alive(sock), 'the job whose socket the agent holds was stopped');
+        assert.match(a.log, /com\.lf\.sock: stopped for the agent's restart, not left running: Sockets/);
+
+        const b = await startAgentProcess(dirs);
+        agents.push(b);
+        assert.equal(await pidOf(b, 'system/com.lf.keep'), keep, 'same pid after the restart');
+        assert.equal(await pidOf(b, 'system/com.lf.manual'), manual, 'same pid (not started at load)');
+        const sock2 = await pidOf(b, 'system/com.lf.sock');
+        pids.push(sock2);
+        assert.notEqual(sock2, sock);
+        assert.match(b.log, new RegExp(`adopted pid ${keep}, left running by the previous agent`));
+        assert.doesNotMatch(b.log, /survived the previous agent/);
+        const st = await printJson(b, 'system/com.lf.keep');
+        assert.equal(st?.['subState'], 'running');
+        assert.match(JSON.stringify(st?.['history']), /adopted from the previous agent/);
+
+        // Still supervised: its end is seen, and KeepAlive starts it again.
+        process.kill(keep, 'SIGKILL');
+        const keep2 = await pidOf(b, 'system/com.lf.keep', keep);
+        pids.push(keep2);
+        const after = await printJson(b, 'system/com.lf.keep');
+        assert.match(JSON.stringify(after?.['history']), /status unknown/);
+        assert.equal(after?.['lastExitCode'], undefined, 'no exit code is made up');
+        // An adopted job that ends while nothing restarts it says so.
+        process.kill(manual, 'SIGTERM');
+        await eventually(
+          async () => (await printJson(b, 'system/com.lf.manual'))?.['result'] === 'unknown',
+          10_000,
+          'the adopted manual job ended with result unknown',
+        );
+        assert.equal(await b.lfctl(['kickstart', 'system/com.lf.manual']).then((r) => r.code), 0);
+        const manual2 = await pidOf(b, 'system/com.lf.manual', manual);
+        pids.push(manual2);
+
+        // A crash (no detach record): the next agent reaps as before, adopting nothing.
+        await eventually(
+          () => readFileSync(join(dirs.stateDir, 'agent-state.json'), 'utf8').includes(`"pid":${manual2}`),
+          10_000,
+          'recorded',
+        );
+        await b.stop('SIGKILL');
+        assert.ok(alive(keep2) && alive(manual2));
+        const c = await startAgentProcess(dirs);
+        agents.push(c);
+        assert.match(
+          c.log,
+          new RegExp(`process group ${manual2} \\(1 processes\\) survived the previous agent`),
+        );
+        assert.doesNotMatch(c.log, /adopted pid/);
+        await eventually(() => !alive(keep2) && !alive(manual2), 10_000, 'the crash leftovers are reaped');
+        const keep3 = await pidOf(c, 'system/com.lf.keep');
+        pids.push(keep3);
+        // A plain stop still stops everything.
+        assert.equal(await c.stop('SIGTERM'), 0);
+        assert.ok(!alive(keep3), 'a plain stop stops the jobs');
+      } finally {
+        for (const a of agents) await a.stop('SIGKILL');
+        for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
+        removeDirs(dirs);
+      }
+    });
+
+    test('a record whose pid is another process now (forged start time) is neither adopted nor killed', async () => {
+      const dirs = makeAgentDirs();
+      writeJobs(dirs);
+      const agents: AgentProcess[] = [];
+      const pids: number[] = [];
+      const stranger = spawn('/bin/sleep', ['300'], { detached: true, stdio: 'ignore' });
+      try {
+        const a = await startAgentProcess(dirs);
+        agents.push(a);
+        const keep = await pidOf(a, 'system/com.lf.keep');
+        assert.equal((await a.lfctl(['kickstart', 'system/com.lf.manual'])).code, 0);
+        const manual = await pidOf(a, 'system/com.lf.manual');
+        pids.push(keep, manual);
+        await upgradeStop(a);
+        // Rewrite the record of com.lf.keep: a stranger's pid (a session leader too), and a start
+        // time that is not its own; com.lf.manual's record stays genuine.
+        const file = join(dirs.stateDir, 'agent-state.json');
+        const doc = JSON.parse(readFileSync(file, 'utf8')) as {
+          jobs: Record<string, { process?: { pid: number; startTicks: number } }>;
+        };
+        const rec = doc.jobs['system/com.lf.keep'];
+        assert.ok(rec?.process, 'the detach recorded com.lf.keep');
+        rec.process = { pid: stranger.pid!, startTicks: startTicks(stranger.pid!) + 7 };
+        writeFileSync(file, JSON.stringify(doc));
+
+        const b = await startAgentProcess(dirs);
+        agents.push(b);
+        assert.equal(await pidOf(b, 'system/com.lf.manual'), manual, 'the genuine record is adopted');
+        const keep2 = await pidOf(b, 'system/com.lf.keep');
+        pids.push(keep2);
+        assert.notEqual(keep2, stranger.pid, 'the stranger is not adopted');
+        assert.match(
+          b.log,
+          new RegExp(`pid ${stranger.pid} recorded at the detach is gone or is another process now`),
+        );
+        assert.ok(alive(stranger.pid!), 'the stranger is not killed');
+        assert.equal(await b.stop('SIGTERM'), 0);
+        assert.ok(alive(stranger.pid!), 'nor by a stop');
+        assert.ok(!alive(manual) && !alive(keep2));
+      } finally {
+        for (const a of agents) await a.stop('SIGKILL');
+        for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
+        stranger.kill('SIGKILL');
+        removeDirs(dirs);
+      }
+    });
+  },
+);
