@@ -6,7 +6,7 @@
 //   check-deploy.mjs metrics      every launchfleet_* name in deploy/ is in the metric catalog
 //   check-deploy.mjs dashboard F  writes the dashboard's queries as recording rules to F (for promtool)
 //   check-deploy.mjs plist        the LaunchDaemon's own policy (KeepAlive, ExitTimeOut, ...)
-//   check-deploy.mjs systemd      the unit's policy (KillMode=mixed, no job-breaking sandboxing)
+//   check-deploy.mjs systemd      the unit's policy (KillMode=process, no job-breaking sandboxing)
 //   check-deploy.mjs agent-config agent.example.json through the agent's own parser, when built
 //   check-deploy.mjs compose      compose.yml structure, files, ports, NATS routes, scrape targets
 //   check-deploy.mjs k8s          manifests: identity, selectors, ConfigMaps, ports, kustomization
@@ -207,8 +207,10 @@ function checkSystemd() {
   if (!unit.Unit?.Description) problems.push('[Unit] Description missing');
   if (s.Type !== 'simple') problems.push('Type must be simple');
   if (s.Restart !== 'always') problems.push('Restart must be always');
-  if (s.KillMode !== 'mixed') problems.push('KillMode must be mixed (the agent stops its own jobs)');
-  if (!/KillMode=mixed/.test(text) || !/ExitTimeOut/.test(text))
+  // process: the agent stops its own jobs, and an upgrade's detach leaves them running (docs/upgrades.md).
+  if (s.KillMode !== 'process')
+    problems.push('KillMode must be process (the agent stops its own jobs; an upgrade keeps them)');
+  if (!/KillMode=process/.test(text) || !/ExitTimeOut/.test(text) || !/detach/.test(text))
     problems.push('the KillMode comment must say why');
   if (!(seconds(s.TimeoutStopSec) >= 30)) problems.push('TimeoutStopSec must be >= 30 s');
   if (!String(s.ExecStart ?? '').startsWith(`${agentBinary} --config `))
@@ -227,7 +229,7 @@ function checkSystemd() {
   ])
     if (k in s) problems.push(`${k} is inherited by every job`);
   if (!unit.Install?.WantedBy) problems.push('[Install] WantedBy missing');
-  report('systemd unit structure and policy (Type, Restart, KillMode=mixed, TimeoutStopSec)', problems);
+  report('systemd unit structure and policy (Type, Restart, KillMode=process, TimeoutStopSec)', problems);
 }
 
 async function checkAgentConfig() {

@@ -82,3 +82,35 @@ test('a corrupt or foreign file is reported and ignored', async () => {
     if (!text.includes('"runs":-1')) assert.equal(warnings.length, 1, text);
   }
 });
+
+test('a detach record is read back for adoption only in the same boot, and only with detachedAt', async () => {
+  const fs = new FakeFileSystem();
+  fs.mkdir('/state');
+  const a = new StateStore(fs, file, 'boot-1', quiet);
+  await a.load();
+  a.onStatus(status({ label: 'kept', subState: 'running', runs: 0, pid: 4242 }));
+  a.recordDetached('system/kept', { pid: 4242, startTicks: 99 }, 'def-1');
+  await a.flush();
+  const b = new StateStore(fs, file, 'boot-1', quiet);
+  await b.load();
+  assert.deepEqual(b.leftovers(), [
+    { key: 'system/kept', proc: { pid: 4242, startTicks: 99 }, definition: 'def-1' },
+  ]);
+  const other = new StateStore(fs, file, 'boot-2', quiet);
+  await other.load();
+  assert.deepEqual(other.leftovers(), [], 'another boot: nothing, not even reaped');
+  // Without detachedAt (a crash's file with an adopt record written by hand): reaped, not adopted.
+  const doc = JSON.parse(new TextDecoder().decode(await fs.readFile(file))) as Record<string, unknown>;
+  assert.equal(typeof doc['detachedAt'], 'number');
+  delete doc['detachedAt'];
+  await fs.writeFileAtomic(file, JSON.stringify(doc), 0o600);
+  const c = new StateStore(fs, file, 'boot-1', quiet);
+  await c.load();
+  assert.deepEqual(c.leftovers(), [{ key: 'system/kept', proc: { pid: 4242, startTicks: 99 } }]);
+  // The next life's own writes drop the adopt records: a crash after an adoption reaps.
+  c.onStatus(status({ label: 'kept', subState: 'running', runs: 0 }));
+  await c.flush();
+  const d = new StateStore(fs, file, 'boot-1', quiet);
+  await d.load();
+  assert.equal(d.leftovers()[0]?.definition, undefined);
+});

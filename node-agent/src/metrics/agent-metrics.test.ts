@@ -122,6 +122,7 @@ describe('agent metrics: a crash-looping KeepAlive job', () => {
       crash: 0,
       stopped: 0,
       'spawn-failed': 0,
+      unknown: 0,
     });
     assert.equal(sampleValue(p, 'launchfleet_job_last_exit_status', job('com.acme.crasher')), undefined);
 
@@ -160,6 +161,7 @@ describe('agent metrics: a crash-looping KeepAlive job', () => {
       crash: 0,
       stopped: 0,
       'spawn-failed': 0,
+      unknown: 0,
     });
     const snap = t.metrics.snapshot().jobs.find((j) => j.label === 'com.acme.crasher');
     assert.equal(snap?.crashLooping, true);
@@ -180,7 +182,15 @@ describe('agent metrics: exits by reason', () => {
     for (const l of ['ok', 'bad', 'segv', 'hup', 'noexec']) await load(t, l, { runAtLoad: true });
     await advance(t.clock, 1000);
     const p = await t.scrape();
-    const zero = { success: 0, 'exit-code': 0, signal: 0, crash: 0, stopped: 0, 'spawn-failed': 0 };
+    const zero = {
+      success: 0,
+      'exit-code': 0,
+      signal: 0,
+      crash: 0,
+      stopped: 0,
+      'spawn-failed': 0,
+      unknown: 0,
+    };
     assert.deepEqual(exitsOf(p, 'ok'), { ...zero, success: 1 });
     assert.deepEqual(exitsOf(p, 'bad'), { ...zero, 'exit-code': 1 });
     assert.deepEqual(exitsOf(p, 'segv'), { ...zero, crash: 1 });

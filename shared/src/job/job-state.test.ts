@@ -22,9 +22,9 @@ test('exited is failed, waiting inactive; a load failure is failed whatever its 
   assert.deepEqual(LOAD_FAILED, { subState: 'unloaded', active: 'failed', result: 'load-failed' });
 });
 
-test('success and our own stop are the only results that are not failures', () => {
+test('success, our own stop and an unknown end (an adopted process) are the only results that are not failures', () => {
   assert.deepEqual(
     JOB_RESULTS.filter((r) => !isFailureResult(r)),
-    ['success', 'stopped'],
+    ['success', 'stopped', 'unknown'],
   );
 });
