@@ -75,6 +75,8 @@ export class JobRunner {
   private stateWaiters: { pred: (s: JobState) => boolean; resolve: () => void }[] = [];
   /** A process of the previous agent to take over at the first spawn of this load. */
   private adopting: AdoptedProcess | undefined;
+  /** Set by detach(): the job's process is left to the next agent; events are ignored. */
+  private detached = false;
   /** Stops watching an adopted process (it is not our child: its exit is polled for). */
   private unwatch: (() => void) | undefined;
 
@@ -146,13 +148,17 @@ export class JobRunner {
     if (this.removed || this.state.sub.kind !== 'running') return undefined;
     const pid = this.state.sub.pid;
     this.release();
-    this.removedWhy = 'detached';
+    this.detached = true;
+    this.removedWhy = 'detached for the next agent';
     for (const w of this.removedWaiters.splice(0)) w();
     return pid;
   }
 
   /** Feeds one event to the machine (queued if an event is being processed). */
   send(event: JobEvent): void {
+    // Detached: the process belongs to the next agent now. An exit seen meanwhile must not
+    // start another process this agent would leave behind unrecorded.
+    if (this.detached) return;
     this.queue.push(event);
     if (this.draining) return;
     this.draining = true;
