@@ -46,6 +46,10 @@ test('print: tab-indented fields; a signal death prints only the terminating sig
   const { lastTerminatingSignal: _s, lastTerminatingSignalNumber: _n, ...clean } = base;
   assert.match(formatPrintService({ ...clean, lastExitCode: 78 }, 0), /\n\tlast exit code = 78: EX_CONFIG\n/);
   assert.match(formatPrintService(clean, 0), /\n\tlast exit code = \(never exited\)\n/);
+  assert.match(
+    formatPrintService({ ...clean, result: 'unknown' }, 0),
+    /\n\tlast exit code = \(unknown: an adopted process, its status went to init\)\n/,
+  );
 });
 
 test('list <label>: the NeXT dictionary with the raw wait status', () => {

@@ -91,7 +91,9 @@ export function formatPrintService(s: ServiceStatus, now: number): string {
     add(
       'last exit code',
       s.lastExitCode === undefined
-        ? '(never exited)'
+        ? s.result === 'unknown'
+          ? '(unknown: an adopted process, its status went to init)'
+          : '(never exited)'
         : s.lastExitCode === 78
           ? '78: EX_CONFIG'
           : s.lastExitCode,

@@ -111,6 +111,10 @@ describe(
           10_000,
           'the adopted manual job ended with result unknown',
         );
+        assert.match(
+          (await b.lfctl(['print', 'system/com.lf.manual'])).stdout,
+          /last exit code = \(unknown: an adopted process/,
+        );
         assert.equal(await b.lfctl(['kickstart', 'system/com.lf.manual']).then((r) => r.code), 0);
         const manual2 = await pidOf(b, 'system/com.lf.manual', manual);
         pids.push(manual2);
@@ -143,9 +147,10 @@ describe(
       }
     });
 
-    test('a record whose pid is another process now (forged start time) is neither adopted nor killed', async () => {
+    test('a record whose pid is another process now (forged start time) is neither adopted nor killed; a changed job is restarted', async () => {
       const dirs = makeAgentDirs();
       writeJobs(dirs);
+      writePlist(dirs.daemonDir, shJob('com.lf.changed', 'exec sleep 303', { KeepAlive: true }));
       const agents: AgentProcess[] = [];
       const pids: number[] = [];
       const stranger = spawn('/bin/sleep', ['300'], { detached: true, stdio: 'ignore' });
@@ -155,8 +160,12 @@ describe(
         const keep = await pidOf(a, 'system/com.lf.keep');
         assert.equal((await a.lfctl(['kickstart', 'system/com.lf.manual'])).code, 0);
         const manual = await pidOf(a, 'system/com.lf.manual');
-        pids.push(keep, manual);
+        const changed = await pidOf(a, 'system/com.lf.changed');
+        pids.push(keep, manual, changed);
         await upgradeStop(a);
+        assert.ok(alive(changed));
+        // Its plist changes while no agent runs: the old process must not pass for the new job.
+        writePlist(dirs.daemonDir, shJob('com.lf.changed', 'exec sleep 304', { KeepAlive: true }));
         // Rewrite the record of com.lf.keep: a stranger's pid (a session leader too), and a start
         // time that is not its own; com.lf.manual's record stays genuine.
         const file = join(dirs.stateDir, 'agent-state.json');
@@ -179,9 +188,17 @@ describe(
           new RegExp(`pid ${stranger.pid} recorded at the detach is gone or is another process now`),
         );
         assert.ok(alive(stranger.pid!), 'the stranger is not killed');
+        const changed2 = await pidOf(b, 'system/com.lf.changed');
+        pids.push(changed2);
+        assert.notEqual(changed2, changed);
+        assert.ok(!alive(changed), 'the process of the old definition was stopped');
+        assert.match(
+          b.log,
+          /com\.lf\.changed: pid \d+ left running at the detach is not adopted: its definition changed/,
+        );
         assert.equal(await b.stop('SIGTERM'), 0);
         assert.ok(alive(stranger.pid!), 'nor by a stop');
-        assert.ok(!alive(manual) && !alive(keep2));
+        assert.ok(!alive(manual) && !alive(keep2) && !alive(changed2));
       } finally {
         for (const a of agents) await a.stop('SIGKILL');
         for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
