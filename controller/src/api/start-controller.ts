@@ -120,7 +120,13 @@ export async function startController(
       maxValueSize: 2 * 1024 * 1024,
     });
     await provisionAuditStream(nc, cfg.jetstreamReplicas);
-    await publishWithRetry(() => publishTrustStore(store.trust, keyStore, { now: clock.wallMs() }));
+    // Revoked job-signing keys (keys revoke-signing-key) stay revoked in every store published.
+    await publishWithRetry(() =>
+      publishTrustStore(store.trust, keyStore, {
+        now: clock.wallMs(),
+        revoke: keyStore.revokedSigningKeys(),
+      }),
+    );
     const enrollment = new EnrollmentService({
       nc,
       sys,

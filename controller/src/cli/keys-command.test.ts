@@ -82,7 +82,7 @@ test('keys: bad input is refused with exit code 2 and changes nothing', () =>
     const files = await before();
     const active = (await KeyStore.open(dir)).activeSigningKey().keyId;
     for (const [argv, re] of [
-      [['list'], /--keys DIR is required/],
+      [['list'], /--keys DIR \(or --config FILE\) is required/],
       [['--keys', dir], /an action is required/],
       [['rotate-everything', '--keys', dir], /unknown action/],
       [['retire-signing-key', active, '--keys', dir], /active signing key/],
@@ -90,10 +90,76 @@ test('keys: bad input is refused with exit code 2 and changes nothing', () =>
       [['activate-account-signing-key', 'ANOPE', '--keys', dir], /no account signing key/],
       [['list', '--keys', join(dir, 'nats')], /is not a key store/],
       [['list', 'extra', 'more', '--keys', dir], /unexpected/],
+      [['revoke-signing-key', '--keys', dir], /needs the key id/],
+      [
+        ['revoke-signing-key', 'k-0123456789abcdef', '--keys', dir],
+        /no signing key k-0123456789abcdef \(held: /,
+      ],
+      [['revoke-signing-key', '../../etc/passwd', '--keys', dir], /is no key id/],
+      [
+        ['revoke-signing-key', active, '--keys', dir],
+        /active signing key and the only one: name its replacement/,
+      ],
+      [['revoke-signing-key', active, '--replacement', active, '--keys', dir], /cannot replace itself/],
+      [
+        ['revoke-signing-key', active, '--replacement', 'k-nope', '--keys', dir],
+        /no signing key k-nope to activate/,
+      ],
+      [
+        ['retire-signing-key', active, '--replacement', 'new', '--keys', dir],
+        /--replacement goes with revoke/,
+      ],
+      [['resign-jobs', '--keys', dir], /resign-jobs needs --config FILE/],
+      [['list', '--config', join(dir, 'no-such.json')], /no-such\.json/],
     ] as const) {
       const r = await run([...argv]);
       assert.equal(r.code, 2, `${argv.join(' ')}: ${r.out}${r.err}`);
       assert.match(r.err, re);
     }
     assert.deepEqual(await before(), files);
+  }));
+
+test('keys: revoke-signing-key revokes for good, with a replacement for the active key', () =>
+  withStore(async (dir) => {
+    const k1 = (await KeyStore.open(dir)).activeSigningKey().keyId;
+    const k2 =
+      /job-signing key ([^\s;]+)/.exec((await run(['add-signing-key', '--keys', dir])).out)?.[1] ?? '';
+    // A held key that is not active: revoked at once, no replacement needed.
+    const r2 = await run(['revoke-signing-key', k2, '--keys', dir]);
+    assert.equal(r2.code, 0, r2.err);
+    assert.match(r2.out, new RegExp(`revoked job-signing key ${k2}`));
+    assert.match(r2.out, /not in force yet: run it again with --config FILE/);
+    // Again: nothing changes, said so (a revocation whose publish failed can be re-run).
+    const again = await run(['revoke-signing-key', k2, '--keys', dir]);
+    assert.equal(again.code, 0, again.err);
+    assert.match(again.out, /was revoked already/);
+    // The active key, with a fresh replacement.
+    const r1 = await run(['revoke-signing-key', k1, '--replacement', 'new', '--keys', dir]);
+    assert.equal(r1.code, 0, r1.err);
+    const k3 = /job-signing key (\S+) is active/.exec(r1.out)?.[1] ?? '';
+    assert.ok(k3 && k3 !== k1 && k3 !== k2, r1.out);
+    const list = await run(['list', '--keys', dir]);
+    assert.match(list.out, new RegExp(`job-signing key ${k3}  \\(active\\)`));
+    assert.match(list.out, new RegExp(`job-signing key ${k1}  \\(revoked\\)`));
+    assert.match(list.out, new RegExp(`job-signing key ${k2}  \\(revoked\\)`));
+    const ks = await KeyStore.open(dir);
+    assert.deepEqual(ks.revokedSigningKeys(), [k1, k2].sort());
+    assert.deepEqual(
+      ks.signingKeys().map((k) => k.keyId),
+      [k3],
+    );
+    assert.deepEqual(
+      (await readdir(join(dir, 'signing'))).sort(),
+      ['active', `${k1}.pem`, `${k2}.pem`, `${k3}.pem`, 'revoked'].sort(),
+    );
+    // A revoked key cannot come back: not activated, not retired, not revoked a second time as new.
+    for (const argv of [
+      ['activate-signing-key', k1],
+      ['retire-signing-key', k1],
+    ]) {
+      const r = await run([...argv, '--keys', dir]);
+      assert.equal(r.code, 2, `${argv.join(' ')}: ${r.out}`);
+      assert.match(r.err, /no signing key/);
+    }
+    for (const r of [r1, r2, list]) assert.doesNotMatch(r.out, /PRIVATE KEY/, 'no key printed');
   }));

@@ -11,6 +11,8 @@
  * <dir>/nats/account-signing/active    the public key that signs new user JWTs
  * <dir>/signing/<keyId>.pem  Ed25519 job-bundle signing keys (PKCS#8)
  * <dir>/signing/active       the key id new bundles are signed with
+ * <dir>/signing/revoked      key ids revoked for good (one a line); a revoked key's .pem is
+ *                            only ever used to sign the trust store that revokes it
  * ```
  *
  * Rotation (controller/src/identity/README.md, "Key rotation"): keys are added, activated and
@@ -58,6 +60,8 @@ export class KeyStore {
   readonly #nats: NatsKeys;
   readonly #signing: Map<string, SigningKey>;
   #active: string;
+  readonly #revoked: Set<string>;
+  readonly #revokedKeys: Map<string, SigningKey>;
   readonly #accountSigning: Map<string, NativeKeyPair>;
   #accountActive: string;
 
@@ -66,6 +70,8 @@ export class KeyStore {
     nats: NatsKeys,
     signing: Map<string, SigningKey>,
     active: string,
+    revoked: Set<string>,
+    revokedKeys: Map<string, SigningKey>,
     accountSigning: Map<string, NativeKeyPair>,
     accountActive: string,
   ) {
@@ -73,6 +79,8 @@ export class KeyStore {
     this.#nats = nats;
     this.#signing = signing;
     this.#active = active;
+    this.#revoked = revoked;
+    this.#revokedKeys = revokedKeys;
     this.#accountSigning = accountSigning;
     this.#accountActive = accountActive;
   }
@@ -99,6 +107,31 @@ export class KeyStore {
         throw new InvalidArgumentError(`${path} is named after another key`, 'keyStore');
       signing.set(k.value.keyId, k.value);
     }
+    const revoked = new Set<string>();
+    const revokedText = await readSecret(join(dir, 'signing', 'revoked')).catch(
+      (e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return '';
+        throw e;
+      },
+    );
+    for (const line of revokedText.split('\n')) {
+      const id = line.trim();
+      if (id === '') continue;
+      if (!keyIdPattern.test(id))
+        throw new InvalidArgumentError(
+          `${join(dir, 'signing', 'revoked')}: ${id.slice(0, 80)} is no key id`,
+          'keyStore',
+        );
+      revoked.add(id);
+    }
+    // A revoked key never signs a bundle again. Its file is kept (while present) for one use
+    // only: signing the trust store that revokes it, when it is the only key agents trust yet.
+    const revokedKeys = new Map<string, SigningKey>();
+    for (const id of revoked) {
+      const k = signing.get(id);
+      if (k) revokedKeys.set(id, k);
+      signing.delete(id);
+    }
     let active = '';
     try {
       active = (await readFile(join(dir, 'signing', 'active'), 'utf8')).trim();
@@ -123,7 +156,21 @@ export class KeyStore {
       accountSigning.size > 0 ? (await readSecret(join(asDir, 'active')).catch(() => '')).trim() : '';
     if (accountActive !== '' && !accountSigning.has(accountActive))
       throw new InvalidArgumentError(`active account signing key ${accountActive} missing`, 'keyStore');
-    const store = new KeyStore(dir, nats, signing, active, accountSigning, accountActive);
+    const store = new KeyStore(
+      dir,
+      nats,
+      signing,
+      active,
+      revoked,
+      revokedKeys,
+      accountSigning,
+      accountActive,
+    );
+    if (revoked.has(active))
+      throw new InvalidArgumentError(
+        `the active signing key ${active} is revoked: activate another (keys activate-signing-key KEYID)`,
+        'keyStore',
+      );
     if (signing.size === 0) await store.addSigningKey(true);
     else if (!signing.has(active))
       throw new InvalidArgumentError(`active signing key ${active} missing`, 'keyStore');
@@ -191,6 +238,65 @@ export class KeyStore {
       throw new InvalidArgumentError(`${keyId} is the active signing key: activate another first`, 'keyId');
     await rm(join(this.dir, 'signing', `${keyId}.pem`));
     this.#signing.delete(keyId);
+  }
+
+  /**
+   * Revokes a job-signing key for good (a leaked key): its id goes into `signing/revoked`, it
+   * never signs a bundle again, and every trust store published from now on lists it as revoked,
+   * so agents refuse any bundle it signed, old or new. Its file stays (see
+   * revokedSigningKeysHeld); delete it by hand once every controller has published a store. The active key can only be revoked together with
+   * a replacement: `replacement` names a held key to activate, or 'new' for a fresh one.
+   * Revoking a key revoked before changes nothing (returns false), so a revocation whose publish
+   * step failed can simply be run again.
+   */
+  async revokeSigningKey(keyId: string, replacement?: string): Promise<{ revoked: boolean; active: string }> {
+    if (!keyIdPattern.test(keyId))
+      throw new InvalidArgumentError(`${keyId.slice(0, 80)} is no key id`, 'keyId');
+    if (this.#revoked.has(keyId)) return { revoked: false, active: this.#active };
+    if (!this.#signing.has(keyId))
+      throw new InvalidArgumentError(
+        `no signing key ${keyId} (held: ${[...this.#signing.keys()].join(', ')})`,
+        'keyId',
+      );
+    if (replacement !== undefined && replacement !== 'new') {
+      if (replacement === keyId) throw new InvalidArgumentError('a key cannot replace itself', 'replacement');
+      if (!keyIdPattern.test(replacement) || !this.#signing.has(replacement))
+        throw new InvalidArgumentError(
+          `no signing key ${replacement.slice(0, 80)} to activate`,
+          'replacement',
+        );
+    }
+    if (keyId === this.#active) {
+      if (replacement === undefined)
+        throw new InvalidArgumentError(
+          `${keyId} is the active signing key${this.#signing.size === 1 ? ' and the only one' : ''}: ` +
+            'name its replacement (--replacement new, or --replacement KEYID of a held key)',
+          'keyId',
+        );
+    }
+    if (replacement === 'new') await this.addSigningKey(true);
+    else if (replacement !== undefined) await this.activate(replacement);
+    const list = [...this.#revoked, keyId].sort();
+    await writeSecret(join(this.dir, 'signing', 'revoked'), `${list.join('\n')}\n`);
+    this.#revoked.add(keyId);
+    const k = this.#signing.get(keyId);
+    if (k) this.#revokedKeys.set(keyId, k);
+    this.#signing.delete(keyId);
+    return { revoked: true, active: this.#active };
+  }
+
+  /**
+   * Revoked keys whose file is still held, for the trust publisher only: when the revoked key is
+   * the only one the agents' current trust store trusts, the store that revokes it can only be
+   * signed by it (agents accept a store signed by a key they trust). Never used for bundles.
+   */
+  revokedSigningKeysHeld(): readonly SigningKey[] {
+    return [...this.#revokedKeys.values()];
+  }
+
+  /** Job-signing key ids revoked for good (sorted); every trust store lists them as revoked. */
+  revokedSigningKeys(): readonly string[] {
+    return [...this.#revoked].sort();
   }
 
   /** The key new bundles are signed with. */
