@@ -39,7 +39,7 @@ import {
 import { type RunningController, startController } from '@launchfleet/controller/api/start-controller';
 import { loadFleetProto } from '@launchfleet/controller/api/proto';
 import { type NodeIdentity, connectAsNode, enroll } from '@launchfleet/node-agent/link/index';
-import { type NatsServer, freePort, startServer } from './nats-server.ts';
+import { type NatsServer, freePort, startCluster, startServer } from './nats-server.ts';
 
 export interface TlsFiles {
   readonly caCert: string;
@@ -89,12 +89,16 @@ export function makeTlsFiles(dir: string): TlsFiles {
 
 export interface FleetOptions {
   readonly tls?: boolean;
+  /** A 3-server cluster (JetStream replicas 3) instead of one server. */
+  readonly cluster?: boolean;
   readonly offlineAfterSeconds?: number;
 }
 
 export class ControllerFleet {
   readonly dir: string;
+  /** The first server (the only one unless `cluster`). */
   readonly server: NatsServer;
+  readonly servers: readonly NatsServer[];
   readonly tls: TlsFiles | undefined;
   /** API tokens by role. */
   readonly tokens: { viewer: string; operator: string; admin: string };
@@ -105,14 +109,15 @@ export class ControllerFleet {
 
   private constructor(
     dir: string,
-    server: NatsServer,
+    servers: readonly NatsServer[],
     tls: TlsFiles | undefined,
     tokens: ControllerFleet['tokens'],
     identity: NatsIdentity,
     o: FleetOptions,
   ) {
     this.dir = dir;
-    this.server = server;
+    this.server = servers[0] as NatsServer;
+    this.servers = servers;
     this.tls = tls;
     this.tokens = tokens;
     this.identity = identity;
@@ -124,7 +129,10 @@ export class ControllerFleet {
     try {
       const ks = await KeyStore.open(join(dir, 'keys'));
       const identity = new NatsIdentity(ks.natsKeys());
-      const server = await startServer({ extraConfig: await identity.serverAuthConfig() });
+      const extraConfig = await identity.serverAuthConfig();
+      const servers = o.cluster
+        ? await startCluster(3, { extraConfig })
+        : [await startServer({ extraConfig })];
       const tokensFile = join(dir, 'api-tokens.json');
       const tokens = {
         viewer: await addApiToken(tokensFile, 'vera', 'viewer'),
@@ -136,7 +144,7 @@ export class ControllerFleet {
         await mkdir(join(dir, 'tls'));
         tls = makeTlsFiles(join(dir, 'tls'));
       }
-      return new ControllerFleet(dir, server, tls, tokens, identity, o);
+      return new ControllerFleet(dir, servers, tls, tokens, identity, o);
     } catch (e) {
       await rm(dir, { recursive: true, force: true });
       throw e;
@@ -148,7 +156,8 @@ export class ControllerFleet {
     over: Record<string, unknown> = {},
   ): Promise<{ cfg: ControllerConfig; file: string; json: object }> {
     const json = {
-      natsUrls: [this.server.url],
+      natsUrls: this.servers.map((x) => x.url),
+      ...(this.#o.cluster && { jetstreamReplicas: 3 }),
       keyStoreDir: join(this.dir, 'keys'),
       apiTokensFile: join(this.dir, 'api-tokens.json'),
       grpcListen: `127.0.0.1:${await freePort()}`,
@@ -256,7 +265,7 @@ export class ControllerFleet {
   async close(): Promise<void> {
     for (const nc of this.#nodeConns.values()) await nc.close().catch(() => undefined);
     for (const c of this.#controllers) await c.stop().catch(() => undefined);
-    await this.server.stop();
+    for (const x of this.servers) await x.stop();
     await rm(this.dir, { recursive: true, force: true });
   }
 }
