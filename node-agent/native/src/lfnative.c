@@ -36,6 +36,11 @@
  *     direct spawn (one exec per start), described in lf-direct.c.
  *   userByName(name), userById(uid), groupByName(name): the account database on the thread
  *     pool, described in lf-users.c.
+ *   pidfdOpen(pid) -> fd
+ *     Linux pidfd_open(2) (close-on-exec): an fd that stays bound to that one process and polls
+ *     readable when it exits, for watching a process that is not the agent's child (a job adopted
+ *     from the previous agent, docs/upgrades.md) with watchReadable instead of polling /proc.
+ *     Throws ENOSYS where there is none (not Linux, a kernel before 5.3), ESRCH if the pid is gone.
  *   releaseFreeMemory() -> bool
  *     Gives the C heap's free pages back to the system: glibc's malloc_trim(0) (free chunks in
  *     every arena, not only the top of the heap), macOS's malloc_zone_pressure_relief; false
@@ -62,6 +67,12 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434 /* the same number on every architecture */
+#endif
+#endif
 #if defined(__GLIBC__)
 #include <malloc.h>
 #elif defined(__APPLE__)
@@ -662,6 +673,26 @@ int lf_spawn_init(napi_env env, napi_value exports);
 /* lf-users.c: userByName(), userById(), groupByName(). */
 int lf_users_init(napi_env env, napi_value exports);
 
+static napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value args[1], out;
+  int64_t pid;
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc < 1 || napi_get_value_int64(env, args[0], &pid) != napi_ok || pid <= 0 || pid > INT_MAX)
+    return throw_type(env, "pidfdOpen(pid): pid must be a positive integer");
+#ifdef __linux__
+  {
+    int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+    if (fd < 0) return throw_errno(env, errno, "pidfd_open", NULL);
+    CHECK(napi_create_int32(env, fd, &out));
+    return out;
+  }
+#else
+  (void)out;
+  return throw_errno(env, ENOSYS, "pidfd_open", NULL);
+#endif
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   instance *inst = calloc(1, sizeof *inst);
   if (!inst || napi_set_instance_data(env, inst, free_instance, NULL) != napi_ok) {
@@ -679,6 +710,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"accept", NULL, js_accept, NULL, NULL, NULL, napi_enumerable, NULL},
       {"joinMulticast", NULL, js_join_multicast, NULL, NULL, NULL, napi_enumerable, NULL},
       {"releaseFreeMemory", NULL, js_release_free_memory, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pidfdOpen", NULL, js_pidfd_open, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   if (lf_spawn_init(env, exports) != 0) {

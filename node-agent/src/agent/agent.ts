@@ -94,9 +94,12 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   // Read before the manager exists: its runners claim the detached processes as they load.
   await state.load();
   const leftovers = state.leftovers();
+  // LAUNCHFLEET_ADOPT_WATCH=proc: watch adopted processes by polling /proc even where pidfds work
+  // (both paths are tested).
   const adoption = new AdoptionBook(
     leftovers.filter((l) => l.definition !== undefined),
     log,
+    { pidfd: process.env['LAUNCHFLEET_ADOPT_WATCH'] !== 'proc' },
   );
   /** The fleet link, when a controller is configured (started after the system domain). */
   let link: FleetLink | undefined;

@@ -10,11 +10,13 @@
  * the job now has sockets) is stopped first, as a crash's leftover (orphan-reaper.ts). Whatever
  * no job claims once the agent has loaded its jobs is stopped the same way.
  *
- * An adopted process is not the agent's child: its end is seen by polling /proc/<pid>/stat
- * (every `pollMs`, one timer per adopted process, gone with the process; Node has no pidfd),
- * and its exit status is unknown.
+ * An adopted process is not the agent's child: its end is seen through a pidfd on Linux (the
+ * addon's pidfd_open, polled by libuv: adapters/pidfd-watch.ts), else by reading
+ * /proc/<pid>/stat every `pollMs` (one timer per adopted process, gone with the process). Its
+ * exit status is unknown either way.
  */
 import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import { openPidfd } from '../adapters/pidfd-watch.ts';
 import type { AdoptedProcess, ProcessAdoption } from '../ports/process-adoption.ts';
 import type { SupervisorLog } from '../supervisor/supervisor-log.ts';
 import { definitionVersion, notAdoptable } from './adoption-rules.ts';
@@ -39,17 +41,19 @@ export class AdoptionBook implements ProcessAdoption {
   private readonly log: SupervisorLog;
   private readonly pollMs: number;
   private readonly reapOpts: { graceMs?: number };
+  private readonly usePidfd: boolean;
 
   /** `detached`: the leftovers of the previous life that carry a detach record. */
   constructor(
     detached: readonly Leftover[],
     log: SupervisorLog,
-    opts: { pollMs?: number; graceMs?: number } = {},
+    opts: { pollMs?: number; graceMs?: number; pidfd?: boolean } = {},
   ) {
     for (const d of detached) if (d.definition !== undefined) this.candidates.set(d.key, d);
     this.log = log;
     this.pollMs = opts.pollMs ?? 500;
     this.reapOpts = opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {};
+    this.usePidfd = opts.pidfd ?? true;
   }
 
   /** How many recorded processes no job has claimed yet. */
@@ -71,7 +75,11 @@ export class AdoptionBook implements ProcessAdoption {
       await this.stop(c, `not adopted: ${why}`);
       return undefined;
     }
-    if (!(await stillThere(c.proc))) {
+    // The pidfd first: the identity check below then holds for what the fd watches.
+    const opened = this.usePidfd ? openPidfd(c.proc.pid) : undefined;
+    const pidfd = typeof opened === 'object' ? opened : undefined;
+    if (opened === 'gone' || !(await stillThere(c.proc))) {
+      pidfd?.close();
       this.log(
         'warn',
         key,
@@ -79,10 +87,18 @@ export class AdoptionBook implements ProcessAdoption {
       );
       return undefined;
     }
+    this.log(
+      'debug',
+      key,
+      `pid ${c.proc.pid}: its end is watched ${pidfd ? 'with a pidfd' : `by reading /proc every ${this.pollMs} ms`}`,
+    );
     return {
       pid: c.proc.pid,
-      watch: (onGone) => this.watch(c.proc, onGone),
-      decline: (w) => this.stop(c, `not adopted: ${w}`),
+      watch: (onGone) => (pidfd ? pidfd.watch(onGone) : this.watch(c.proc, onGone)),
+      decline: (w) => {
+        pidfd?.close();
+        return this.stop(c, `not adopted: ${w}`);
+      },
     };
   }
 

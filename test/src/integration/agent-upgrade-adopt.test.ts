@@ -92,6 +92,7 @@ describe(
         pids.push(sock2);
         assert.notEqual(sock2, sock);
         assert.match(b.log, new RegExp(`adopted pid ${keep}, left running by the previous agent`));
+        assert.match(b.log, new RegExp(`pid ${keep}: its end is watched with a pidfd`));
         assert.doesNotMatch(b.log, /survived the previous agent/);
         const st = await printJson(b, 'system/com.lf.keep');
         assert.equal(st?.['subState'], 'running');
@@ -177,9 +178,11 @@ describe(
         rec.process = { pid: stranger.pid!, startTicks: startTicks(stranger.pid!) + 7 };
         writeFileSync(file, JSON.stringify(doc));
 
-        const b = await startAgentProcess(dirs);
+        // This agent watches its adopted processes by reading /proc (where there is no pidfd).
+        const b = await startAgentProcess(dirs, { env: { LAUNCHFLEET_ADOPT_WATCH: 'proc' } });
         agents.push(b);
         assert.equal(await pidOf(b, 'system/com.lf.manual'), manual, 'the genuine record is adopted');
+        assert.match(b.log, new RegExp(`pid ${manual}: its end is watched by reading /proc`));
         const keep2 = await pidOf(b, 'system/com.lf.keep');
         pids.push(keep2);
         assert.notEqual(keep2, stranger.pid, 'the stranger is not adopted');
@@ -195,6 +198,13 @@ describe(
         assert.match(
           b.log,
           /com\.lf\.changed: pid \d+ left running at the detach is not adopted: its definition changed/,
+        );
+        // The /proc watch sees the adopted process end too.
+        process.kill(manual, 'SIGTERM');
+        await eventually(
+          async () => (await printJson(b, 'system/com.lf.manual'))?.['result'] === 'unknown',
+          10_000,
+          'the end of the adopted process, seen by polling /proc',
         );
         assert.equal(await b.stop('SIGTERM'), 0);
         assert.ok(alive(stranger.pid!), 'nor by a stop');
