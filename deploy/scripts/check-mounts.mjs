@@ -288,6 +288,9 @@ async function runCopyScript(script) {
   try {
     const store = await KeyStore.open(join(tmp, 'store'));
     await store.addSigningKey(); // two signing keys: the copy must take every one
+    // A revoked one (keys revoke-signing-key): the copy must keep it revoked.
+    const leaked = (await store.addSigningKey()).keyId;
+    await store.revokeSigningKey(leaked);
     // Account signing keys (key rotation): two, one active; the copy must take both.
     const accountSigner = await store.addAccountSigningKey(true);
     await store.addAccountSigningKey();
@@ -298,6 +301,7 @@ async function runCopyScript(script) {
     copy(join(tmp, 'store/signing/active'), 'signing-active');
     for (const f of readdirSync(join(tmp, 'store/signing')).filter((x) => x.endsWith('.pem')))
       copy(join(tmp, 'store/signing', f), `signing-${f}`);
+    copy(join(tmp, 'store/signing/revoked'), 'signing-revoked');
     const asDir = join(tmp, 'store/nats/account-signing');
     copy(join(asDir, 'active'), 'account-signing-active');
     for (const f of readdirSync(asDir).filter((x) => x.endsWith('.nk')))
@@ -321,6 +325,10 @@ async function runCopyScript(script) {
       problems.push('active key differs');
     if (copied.signingKeys().length !== 2)
       problems.push(`${copied.signingKeys().length} signing keys copied, 2 expected`);
+    if (copied.revokedSigningKeys().join() !== leaked)
+      problems.push(
+        `revoked keys copied: ${copied.revokedSigningKeys().join() || 'none'}, ${leaked} expected`,
+      );
     const as = copied.accountSigningKeys();
     if (as.active !== accountSigner || as.keys.length !== 2)
       problems.push(
