@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { messageOf } from '@launchfleet/shared/errors';
 import { systemClock, systemScheduler } from '@launchfleet/shared/time/clock';
+import { machineClock } from '../adapters/boot-clock.ts';
 import { RealFileSystem } from '../adapters/file-system.ts';
 import { NativeSocketPort } from '../adapters/socket-port.ts';
 import { createProcessSpawner } from '../adapters/spawner-choice.ts';
@@ -147,7 +148,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       spawner: createProcessSpawner({ stdioOpenFailure: machine.stdioOpenFailure }),
       fs,
       users,
-      clock: systemClock,
+      // With the boot clock: a wall-clock step is told from sleep (clock-jump-detector.ts).
+      clock: machineClock(),
       scheduler: systemScheduler,
       adoption,
     },

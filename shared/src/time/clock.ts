@@ -12,6 +12,13 @@ export interface Clock {
   monotonicMs(): number;
   /** Milliseconds since the Unix epoch (wall clock; may jump). */
   wallMs(): number;
+  /**
+   * Milliseconds on a clock that keeps counting while the machine sleeps and never jumps
+   * (Linux CLOCK_BOOTTIME), where there is one. With it a clock-jump detector tells sleep (this
+   * clock moved further than the monotonic one) from a wall-clock step (the wall clock moved
+   * further than this one): StartInterval coalesces after sleep only (docs/launchd-semantics.md §8).
+   */
+  bootMs?(): number;
 }
 
 /** A cancellable one-shot timer handle. */

@@ -83,14 +83,17 @@ export class DomainManager {
     this.detector = new ClockJumpDetector(
       clock,
       scheduler,
-      (delta) => {
+      (delta, slept) => {
         o.log(
           'info',
           'clock',
-          `wall clock jumped by ${Math.round(delta / 1000)} s; re-evaluating calendars and intervals`,
+          `wall clock jumped by ${Math.round(delta / 1000)} s` +
+            (slept > 0 ? ` (${Math.round(slept / 1000)} s asleep)` : ' (a clock step, not sleep)') +
+            `; re-evaluating calendars${slept > 0 ? ' and intervals' : ''}`,
         );
         this.calendar.recheck();
-        for (const d of this.domains()) d.clockJumped(delta);
+        // StartInterval runs on the monotonic clock: only time asleep can have passed its slots.
+        if (slept > 0) for (const d of this.domains()) d.clockJumped(slept);
       },
       o.clockJump ?? {},
     );
