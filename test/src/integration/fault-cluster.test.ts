@@ -36,7 +36,7 @@ import { type ControlPlaneHarness, startControlPlane } from '../support/control-
 import { instances } from '../support/fault-fleet.ts';
 import { type LinkNode, alive, daemonPlist, eventually, startLinkNode } from '../support/link-node.ts';
 import { cmdline } from '../support/rollout-fleet.ts';
-import { type NatsServer, jetStreamLeaderAgreed, waitFor } from '../support/nats-server.ts';
+import { type NatsServer, jetStreamLeaderAgreed, tcpOpen, waitFor } from '../support/nats-server.ts';
 
 const realAgents = 4;
 const simulated = 1000;
@@ -249,6 +249,9 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
   });
 
   test('quorum lost (2 of 3 down): the apply fails as UNAVAILABLE and nothing of it is there afterwards', async () => {
+    // Whole again even if the first test failed before it restarted the server it killed.
+    for (const s of cp.servers) if (!(await tcpOpen(s.port))) await s.restart();
+    await waitFor(() => jetStreamLeaderAgreed(cp.servers.map((s) => s.monitorPort)), 30_000, 'cluster whole');
     const jobsBefore = await desired.get(label);
     assert.ok(jobsBefore);
     const versionsBefore = new Map<string, number | null>();
