@@ -13,12 +13,14 @@ import {
   eventually,
   makeAgentDirs,
   removeDirs,
+  runLfctl,
   shJob,
   startAgentProcess,
   writePlist,
   type AgentDirs,
   type AgentProcess,
 } from '../support/agent.ts';
+import { startLocalFleet } from '../support/local-fleet.ts';
 import { linuxOnly } from '../support/platform.ts';
 
 async function printJson(a: AgentProcess, target: string): Promise<Record<string, unknown> | undefined> {
@@ -214,6 +216,58 @@ describe(
         for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
         stranger.kill('SIGKILL');
         removeDirs(dirs);
+      }
+    });
+
+    test('a job the controller delivered is adopted too', async () => {
+      const fleet = await startLocalFleet();
+      const pids: number[] = [];
+      try {
+        const plist = join(fleet.dir, 'com.fleet.keep.plist');
+        writeFileSync(
+          plist,
+          `<?xml version="1.0" encoding="UTF-8"?>
+<plist version="1.0"><dict>
+  <key>Label</key><string>com.fleet.keep</string>
+  <key>ProgramArguments</key><array><string>/bin/sh</string><string>-c</string><string>exec sleep 305</string></array>
+  <key>KeepAlive</key><true/>
+</dict></plist>
+`,
+        );
+        const apply = await fleet.cli(['jobs', 'apply', plist, '--nodes', fleet.nodeId]);
+        assert.equal(apply.code, 0, apply.stderr);
+        const pidIn = (not?: number): Promise<number> =>
+          eventually(
+            async () => {
+              const r = await runLfctl([
+                '--run-dir',
+                fleet.runDir(),
+                'print',
+                '--json',
+                'system/com.fleet.keep',
+              ]);
+              const pid = r.code === 0 ? (JSON.parse(r.stdout) as { pid?: number }).pid : undefined;
+              return pid !== undefined && pid !== not ? pid : undefined;
+            },
+            60_000,
+            'the delivered job runs',
+          );
+        const pid = await pidIn();
+        pids.push(pid);
+        writeFileSync(join(fleet.runDir(), 'detach-on-stop'), '');
+        await fleet.killAgent('agent', 'SIGTERM');
+        assert.ok(alive(pid), 'the detach left the delivered job running');
+        await fleet.restartAgent('agent');
+        assert.equal(await pidIn(), pid, 'the new agent adopted it');
+        assert.match(
+          await fleet.agentLog(),
+          new RegExp(`adopted pid ${pid}, left running by the previous agent`),
+        );
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\n${await fleet.logs()}`, { cause: e });
+      } finally {
+        await fleet.stop();
+        for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
       }
     });
   },

@@ -78,8 +78,12 @@ export interface LocalFleet {
   readonly nodeId: string;
   /** Node ids of `extraAgents`, by name. */
   readonly extraNodeIds: Readonly<Record<string, string>>;
-  /** SIGKILLs one extra agent's process (its jobs' process groups are left to the test). */
-  killAgent(name: string): Promise<void>;
+  /**
+   * SIGKILLs one extra agent's process (its jobs' process groups are left to the test), or sends
+   * `signal` instead (SIGTERM: a stop or, with a detach request, an upgrade's detach) and waits
+   * for its exit.
+   */
+  killAgent(name: string, signal?: NodeJS.Signals): Promise<void>;
   /** Starts a killed agent again with its config and state (it reaps what its predecessor left). */
   restartAgent(name: string): Promise<void>;
   /** The proxy between the first agent and NATS, with `proxyAgent`. */
@@ -332,10 +336,10 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       nodeId,
       extraNodeIds,
       agentProxy,
-      async killAgent(name) {
+      async killAgent(name, signal = 'SIGKILL') {
         const p = procs.find((x) => x.name === name);
         if (!p?.child.pid) throw new Error(`no agent process ${name}`);
-        p.child.kill('SIGKILL');
+        p.child.kill(signal);
         await p.exited;
         // Gone on purpose: no longer one of the processes that must stay alive.
         procs.splice(procs.indexOf(p), 1);
