@@ -214,7 +214,7 @@ export async function startController(
       clock,
       concurrency: cfg.applyConcurrency,
     });
-    const metrics = new FleetMetrics(aggregator.index, clock);
+    const metrics = new FleetMetrics(aggregator.index, clock, () => identity.nodeSignerPublicKey);
     const app: FleetApp = {
       desired,
       queries: new FleetQueries({ index: aggregator.index, desired, clock, metrics }),

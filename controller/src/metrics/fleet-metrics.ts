@@ -17,6 +17,7 @@ import {
   type MetricDef,
 } from '@launchfleet/shared/metrics/catalog';
 import type { FleetIndex } from '../fleet/core/fleet-index.ts';
+import { countOtherSigner } from '../enrollment/core/rotation-nudge.ts';
 
 const withNode = (d: MetricDef): string[] => ['node', ...d.labels];
 
@@ -33,8 +34,20 @@ export class FleetMetrics {
   readonly apiSeconds: Histogram<'method' | 'code'>;
   readonly healthQuerySeconds: Histogram;
 
-  constructor(index: FleetIndex, clock: Clock) {
+  /** `nodeSigner`: the public key that signs node credentials now (key rotation gauge). */
+  constructor(index: FleetIndex, clock: Clock, nodeSigner?: () => string) {
     const registers = [this.registry];
+    if (nodeSigner)
+      new Gauge({
+        name: controllerMetrics.nodesOtherSigner.name,
+        help: controllerMetrics.nodesOtherSigner.help,
+        labelNames: controllerMetrics.nodesOtherSigner.labels,
+        registers,
+        collect() {
+          const c = countOtherSigner(index.nodes(), nodeSigner(), clock.wallMs());
+          for (const state of ['renewable', 'expired', 'unrenewable'] as const) this.set({ state }, c[state]);
+        },
+      });
     new Gauge({
       name: controllerMetrics.nodes.name,
       help: controllerMetrics.nodes.help,

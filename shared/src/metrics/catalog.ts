@@ -175,6 +175,12 @@ export const agentMetrics = {
 /** Metrics the controller exposes about the fleet and itself. */
 export const controllerMetrics = {
   nodes: def('launchfleet_nodes', 'gauge', 'Enrolled nodes by presence.', ['presence']),
+  nodesOtherSigner: def(
+    'launchfleet_nodes_credentials_other_signer',
+    'gauge',
+    'Enrolled, unrevoked nodes whose NATS credentials another key signed than the one signing node credentials now, by state: renewable, expired, unrenewable.',
+    ['state'],
+  ),
   nodeLastSeen: def(
     'launchfleet_node_last_seen_timestamp_seconds',
     'gauge',

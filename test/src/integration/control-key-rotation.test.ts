@@ -88,6 +88,14 @@ describe('key rotation on a running fleet', () => {
     const kv = await new Kvm(c!.app.nc).open(buckets.desired);
     await kv.put(kvKeys.desired(nodeId, label), raw);
   };
+  /** `launchfleet_nodes_credentials_other_signer` from the controller's /metrics, by state. */
+  const otherSigner = async (): Promise<Record<string, number>> => {
+    const text = await (await fetch(`http://127.0.0.1:${c?.metricsPort}/metrics`)).text();
+    const out: Record<string, number> = {};
+    for (const m of text.matchAll(/^launchfleet_nodes_credentials_other_signer\{state="(\w+)"\} (\d+)$/gm))
+      out[m[1] ?? ''] = Number(m[2]);
+    return out;
+  };
   const probe = async (creds: Uint8Array): Promise<NatsConnection> =>
     connect({ servers: fleet.server.url, authenticator: credsAuthenticator(creds), reconnect: false });
 
@@ -103,6 +111,8 @@ describe('key rotation on a running fleet', () => {
     });
     await eventually(() => node.link.status().connected, 15_000, 'connected');
     nodeId = node.link.identity?.nodeId ?? '';
+    // A second node enrolled with no agent running: it never renews, so it stays on the old key.
+    await fleet.enrollNodes(c!, 1);
     await applyJob();
     pid = await eventually(() => node.job(label)?.pid, 15_000, 'the job runs');
   });
@@ -121,6 +131,7 @@ describe('key rotation on a running fleet', () => {
       'enrolled: signed by the account key',
     );
 
+    assert.deepEqual(await otherSigner(), { renewable: 0, expired: 0, unrenewable: 0 }, 'all on the signer');
     const s1 =
       /(A[A-Z2-7]{55}) \(active\)/.exec(await keys('add-account-signing-key', '--activate'))?.[1] ?? '';
     assert.ok(s1);
@@ -131,6 +142,13 @@ describe('key rotation on a running fleet', () => {
       'renewed with credentials s1 signed',
     );
     await eventually(() => node.link.status().connected, 15_000, 'connected with them');
+    // The fleet-wide count: the agentless node is still on the account key, the live one is not.
+    await eventually(
+      async () => (await otherSigner()).renewable === 1,
+      10_000,
+      'one node (the agentless one) on another key',
+    );
+    assert.deepEqual(await otherSigner(), { renewable: 1, expired: 0, unrenewable: 0 });
     assert.equal(node.job(label)?.pid, pid, 'the job was not restarted');
 
     // A user that s1 signs, to see what retiring s1 does to credentials it signed.

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type NudgeCandidate, nodesToRenewForSigner, nudgeBody } from './rotation-nudge.ts';
+import { type NudgeCandidate, countOtherSigner, nodesToRenewForSigner, nudgeBody } from './rotation-nudge.ts';
 
 const now = 1_000_000;
 const node = (nodeId: string, o: Partial<NudgeCandidate> = {}): NudgeCandidate => ({
@@ -25,6 +25,9 @@ test('only registered, unrevoked nodes holding renewable credentials from anothe
   ];
   assert.deepEqual(nodesToRenewForSigner(nodes, 'ANEW', now), ['n-a', 'n-b']);
   assert.deepEqual(nodesToRenewForSigner(nodes, 'AOLD', now), ['current']);
+  // The gauge counts the same nodes, and those that can only come back by re-enrolment.
+  assert.deepEqual(countOtherSigner(nodes, 'ANEW', now), { renewable: 2, expired: 1, unrenewable: 1 });
+  assert.deepEqual(countOtherSigner(nodes, 'AOLD', now), { renewable: 1, expired: 0, unrenewable: 0 });
 });
 
 test('the nudge body carries a whole, non-negative spread', () => {

@@ -32,6 +32,30 @@ export function nodesToRenewForSigner(
   return out.sort();
 }
 
+/**
+ * Registered, unrevoked nodes whose credentials another key than `signer` signed: `renewable`
+ * (the nudge reaches them), `expired`, or `unrenewable` (credentials made before they expired,
+ * without the renewal permission); the last two come back by re-enrolment only. The gauge
+ * `launchfleet_nodes_credentials_other_signer` exports it, so a rotation's step 3 ("wait until
+ * no node holds credentials from the old key") is one query.
+ */
+export function countOtherSigner(
+  nodes: Iterable<NudgeCandidate>,
+  signer: string,
+  now: number,
+): { renewable: number; expired: number; unrenewable: number } {
+  const out = { renewable: 0, expired: 0, unrenewable: 0 };
+  for (const n of nodes) {
+    const c = n.credentials;
+    if (!n.registered || n.revokedAt !== undefined || !c) continue;
+    if (c.issuer === undefined || c.issuer === signer) continue;
+    if (c.expiresAt === undefined) out.unrenewable++;
+    else if (c.expiresAt <= now) out.expired++;
+    else out.renewable++;
+  }
+  return out;
+}
+
 /** The nudge's body (node-agent/src/link/credential-renewal.ts reads `withinMs`). */
 export function nudgeBody(withinMs: number): Uint8Array {
   return new TextEncoder().encode(JSON.stringify({ withinMs: Math.max(0, Math.round(withinMs)) }));
