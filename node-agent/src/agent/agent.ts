@@ -289,8 +289,15 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   }
   // Detached processes no job claimed are stopped. The controller's jobs load from the link's
   // first reconcile pass, which does not wait for the broker: give it a while.
-  if (config.controller) setTimeout(() => void adoption.finish(), 30_000).unref();
-  else await adoption.finish();
+  const adoptionDeadline = config.controller
+    ? setTimeout(() => void adoption.finish(), 30_000).unref()
+    : undefined;
+  if (!adoptionDeadline) await adoption.finish();
+  // Stopping within those 30 s: what nobody claimed is still ours to stop, not to forget.
+  const finishAdoption = (): Promise<void> => {
+    clearTimeout(adoptionDeadline);
+    return adoption.finish();
+  };
   log('info', 'agent', `ready (uid ${agentUid}, control ${socketPaths(config.runDir).system})`);
   const trim = startMemoryTrim();
 
@@ -305,6 +312,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       await link?.stop();
       await metricsServer?.close();
       state.markShutdown();
+      await finishAdoption();
       log('info', 'agent', 'stopping every job');
       await manager.stop();
       await state.flush();
@@ -320,6 +328,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       await link?.stop();
       await metricsServer?.close();
       state.markShutdown();
+      await finishAdoption();
       log('info', 'agent', 'detaching: jobs that can be adopted keep running for the next agent');
       const left = await manager.detach((spec) => {
         const why = notAdoptable(spec);
