@@ -16,8 +16,8 @@
 #               Debian 12's 2.9.10 and Debian 13's 2.10.27 from scripts/fetch-nats-server.sh)
 #   --profile   V8 CPU profiles of the controller and simulator processes into DIR, and their
 #               top frames printed at the end
-#   --apply-profile DIR  V8 CPU profiles of the simulators over each apply only (what an agent
-#               spends on one apply, without enrolment), top frames printed at the end
+#   --apply-profile DIR  V8 CPU profiles of the simulators over each apply and each broker-restart
+#               wave only (what agents spend on them, without enrolment), top frames at the end
 #
 # Prints one FLEET-BENCH {json} line and a table per measurement; the raw results of the run
 # are written as JSON to the file printed at the end. Results: test/bench/FLEET-RESULTS.md.

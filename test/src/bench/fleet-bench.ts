@@ -393,11 +393,13 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       ],
     );
 
-    // LF_FLEET_APPLY_PROF=<dir>: a V8 CPU profile of each simulator over each apply only.
+    // LF_FLEET_APPLY_PROF=<dir>: a V8 CPU profile of each simulator over each apply and each
+    // broker-restart wave only.
     const applyProf = process.env['LF_FLEET_APPLY_PROF'];
     for (let run = 1; run <= o.runs; run++) {
       if (applyProf) await Promise.all(sims.map((x) => x.startProfile()));
       const msgsBefore = await varzMsgs(cp.servers.map((x) => x.monitorPort)).catch(() => undefined);
+      const seqBefore = await streamSeqs(cp.servers.map((x) => x.monitorPort)).catch(() => undefined);
       const before = sampleAll();
       const t0 = Date.now();
       const r = await api.call(
@@ -413,6 +415,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       ).catch(() => undefined);
       const after = sampleAll();
       const msgsAfter = await varzMsgs(cp.servers.map((x) => x.monitorPort)).catch(() => undefined);
+      const seqAfter = await streamSeqs(cp.servers.map((x) => x.monitorPort)).catch(() => undefined);
       if (applyProf)
         await Promise.all(
           sims.map((x, i) => x.stopProfile(join(applyProf, `simulator-${i}-apply-${run}.cpuprofile`))),
@@ -445,6 +448,14 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
                 in: (msgsAfter.in - msgsBefore.in) / o.agents,
                 out: (msgsAfter.out - msgsBefore.out) / o.agents,
               }
+            : undefined,
+        // Writes each stream stored over the apply, per agent: lf_desired (the controller's
+        // keys), lf_nodes (status and inventory puts), the events stream.
+        storedPerAgent:
+          seqBefore && seqAfter
+            ? Object.fromEntries(
+                [...seqAfter].map(([name, seq]) => [name, (seq - (seqBefore.get(name) ?? 0)) / o.agents]),
+              )
             : undefined,
         controllerCpuPct: cpuBetween(before, after, 'controller'),
         serverCpuPct: cpuBetween(before, after, 'nats-server'),
@@ -486,6 +497,15 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           a.brokerMsgsPerAgent
             ? `${a.brokerMsgsPerAgent.in.toFixed(1)} in, ${a.brokerMsgsPerAgent.out.toFixed(1)} out`
             : 'unknown (no /varz)',
+        ],
+        [
+          'stored per agent (stream: writes)',
+          a.storedPerAgent
+            ? Object.entries(a.storedPerAgent)
+                .filter(([, v]) => v > 0)
+                .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+                .join(', ')
+            : 'unknown (no /jsz)',
         ],
         [
           'CPU during',
@@ -667,6 +687,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         }
         // Start the simulators' loop-delay windows at the restart.
         await Promise.all(sims.map((x) => x.stats())).catch(() => undefined);
+        if (applyProf) await Promise.all(sims.map((x) => x.startProfile()));
         const wave0 = sampleAll();
         const logs0 = cp.serverLogCounts();
         const tStop = Date.now();
@@ -733,6 +754,10 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           o.reconnectTimeoutMs,
           2000,
         ).catch(() => undefined);
+        if (applyProf)
+          await Promise.all(
+            sims.map((x, i) => x.stopProfile(join(applyProf, `simulator-${i}-restart-${k}.cpuprofile`))),
+          ).catch((e: unknown) => print(`# restart profile: ${e instanceof Error ? e.message : String(e)}`));
         const away = await awayCall;
         if (connzFailures > 0) print(`# reconnect: ${connzFailures} /connz calls failed or timed out (30 s)`);
         // The agents' own view: when each one's session last came up (Date.now() in the
@@ -907,6 +932,23 @@ async function varzMsgs(ports: readonly number[]): Promise<{ in: number; out: nu
     outMsgs += j.out_msgs ?? 0;
   }
   return { in: inMsgs, out: outMsgs };
+}
+
+/** Each stream's last sequence (the highest any server reports): writes stored so far. */
+async function streamSeqs(ports: readonly number[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const port of ports) {
+    const r = await fetch(`http://127.0.0.1:${port}/jsz?accounts=true&streams=true`, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    const j = (await r.json()) as {
+      account_details?: { stream_detail?: { name?: string; state?: { last_seq?: number } }[] }[];
+    };
+    for (const a of j.account_details ?? [])
+      for (const st of a.stream_detail ?? [])
+        if (st.name) out.set(st.name, Math.max(out.get(st.name) ?? 0, st.state?.last_seq ?? 0));
+  }
+  return out;
 }
 
 /** Open connections with their names and server-side start times (ms). */

@@ -78,7 +78,9 @@ export async function startBenchControlPlane(
         // LF_BENCH_NATS_PROF_PORT=<port>: Go's pprof endpoints on the broker, to profile it mid-run.
         (process.env['LF_BENCH_NATS_PROF_PORT'] && clusterSize === 1
           ? `prof_port: ${process.env['LF_BENCH_NATS_PROF_PORT']}\n`
-          : ''),
+          : '') +
+        // LF_BENCH_NATS_CONFIG=<text>: more broker configuration, to compare a setting's effect.
+        (process.env['LF_BENCH_NATS_CONFIG'] ? `${process.env['LF_BENCH_NATS_CONFIG']}\n` : ''),
       launcher: async (a: Parameters<typeof processLauncher>[0]) => {
         const lines = new Proxy(a.logLines, {
           get: (t, k) =>
