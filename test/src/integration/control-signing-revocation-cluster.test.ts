@@ -237,6 +237,22 @@ describe('job-signing key rotation and revocation (3 servers, 2 controllers, 2 a
     await eventually(() => allStoredBy(k3), 15_000, 'every agent holds bundles k3 signed');
     await eventually(converged, 15_000, 'every node reports the re-signed versions');
     assertPids('revoking the key restarts no job');
+    // A node enrolling now, with no store before, takes the published store as it stands (the
+    // one k2 signed, revoking itself, would not verify on its own).
+    const late = await startLinkNode({
+      urls: fleet.servers.map((x) => x.url),
+      token: (await ctl.a!.app.enrollment.createToken({ ttlMs: 60_000 })).token,
+      enrollCreds: await fleet.identity.enrollCreds(),
+    });
+    try {
+      await eventually(() => late.link.status().connected, 15_000, 'a node enrolled after the revocation');
+      const t = JSON.parse(await readFile(join(late.stateDir, 'trust.json'), 'utf8')) as {
+        store: { keys: { keyId: string }[]; revoked: string[] };
+      };
+      assert.deepEqual([t.store.keys.map((k) => k.keyId), t.store.revoked], [[k3], [k2]]);
+    } finally {
+      await late.close();
+    }
 
     // The attacker signs with k2: the same job at a higher version, and a new job. Both refused.
     const seen = events.events.length;
