@@ -228,7 +228,11 @@ export class DesiredStateService {
   ): Promise<{ record: JobRecord; previous: JobRecord | undefined }> {
     const k = keys.job(label);
     for (let attempt = 0; attempt < casAttempts; attempt++) {
-      const e = await this.#d.jobs.get(k);
+      // Classified like the write below: a read that times out (a cluster without quorum) is
+      // UNAVAILABLE, not a raw client error (docs/fault-suite.md, fault-cluster).
+      const e = await this.#d.jobs.get(k).catch((err: unknown) => {
+        throw natsError(err, `reading the job record of ${label}`);
+      });
       const prev = e && e.operation === 'PUT' ? parseJobRecord(e.string()) : undefined;
       if (e && e.operation === 'PUT' && !prev)
         throw new FailedPreconditionError(`job record of ${label} is unreadable; repair lf_jobs/${k}`);
