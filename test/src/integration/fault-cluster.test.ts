@@ -26,11 +26,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { systemClock } from '@launchfleet/shared';
 import { buckets, keys, nodeIdFromRandom } from '@launchfleet/shared/messages/index';
 import { parseSignedBundle } from '@launchfleet/shared/signing/index';
+import { DesiredIndex } from '@launchfleet/controller/desired/desired-index';
 import { DesiredStateService } from '@launchfleet/controller/desired/desired-state-service';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 import { instances } from '../support/fault-fleet.ts';
@@ -77,6 +78,14 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
       meta_cluster?: { leader?: string };
     };
     return { server, meta: jsz.meta_cluster?.leader === server.name };
+  };
+
+  /** Restarts any server a failed test left down; waits for the meta leader and the two streams' leaders. */
+  const whole = async (): Promise<void> => {
+    for (const s of cp.servers) if (!(await tcpOpen(s.port))) await s.restart();
+    await waitFor(() => jetStreamLeaderAgreed(cp.servers.map((s) => s.monitorPort)), 30_000, 'cluster whole');
+    for (const st of [`KV_${buckets.desired}`, `KV_${buckets.jobs}`])
+      await eventually(() => leaderOf(st).catch(() => undefined), 30_000, `${st} has a leader`);
   };
 
   before(async () => {
@@ -194,13 +203,14 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
     if (r.failures.length > 0) {
       const again = await eventually(
         async () => {
-          const x = await desired.apply({
-            plist: plist(2),
-            domain: 'system',
-            target: { kind: 'all' },
-            by: 'test',
-          });
-          return x.failures.length === 0 ? x : undefined;
+          // While new leaders are elected the retry itself may fail UNAVAILABLE: retried again.
+          const x = await desired
+            .apply({ plist: plist(2), domain: 'system', target: { kind: 'all' }, by: 'test' })
+            .catch((e: unknown) => {
+              console.log(`[fault-cluster] a retry failed: ${String(e)}`);
+              return undefined;
+            });
+          return x && x.failures.length === 0 ? x : undefined;
         },
         30_000,
         'a retried apply with no failures',
@@ -250,8 +260,7 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
 
   test('quorum lost (2 of 3 down): the apply fails as UNAVAILABLE and nothing of it is there afterwards', async () => {
     // Whole again even if the first test failed before it restarted the server it killed.
-    for (const s of cp.servers) if (!(await tcpOpen(s.port))) await s.restart();
-    await waitFor(() => jetStreamLeaderAgreed(cp.servers.map((s) => s.monitorPort)), 30_000, 'cluster whole');
+    await whole();
     const jobsBefore = await desired.get(label);
     assert.ok(jobsBefore);
     const versionsBefore = new Map<string, number | null>();
@@ -304,5 +313,95 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
     assert.equal(instances(`sleep ${base + 3}`), 0, 'the refused version runs nowhere');
     await eventually(() => nodes.every((n) => n.link.status().connected), 30_000, 'agents reconnected');
     console.log(`[fault-cluster] quorum test done at ${since()}`);
+  });
+
+  test('quorum lost in the middle of an apply: the apply says which nodes it missed; a retry after quorum completes it', async () => {
+    await whole();
+    const before = (await desired.get(label))?.version ?? 0;
+    const held = new Map<string, number | null>();
+    for (const id of allIds()) held.set(id, await storedVersion(id));
+    // 64 writes in flight, each waiting at most 1 s (the controller's are 256 and the client's
+    // 5 s): the kill lands in the middle, and the writes it cuts off fail within seconds.
+    const fast = new Kvm(jetstream(cp.nc, { timeout: 1000 }));
+    const shortDesired = await fast.open(buckets.desired);
+    const wide = new DesiredStateService({
+      desired: shortDesired,
+      index: new DesiredIndex(shortDesired, () => Date.now()),
+      jobs: await fast.open(buckets.jobs),
+      signingKey: () => cp.keyStore.activeSigningKey(),
+      candidates: () =>
+        allIds().map((nodeId) => ({
+          nodeId,
+          hostname: nodeId,
+          labels: {},
+          registered: true,
+          revoked: false,
+        })),
+      clock: systemClock,
+      concurrency: 64,
+    });
+    const { server: leader } = await eventually(
+      () => leaderOf(`KV_${buckets.desired}`).catch(() => undefined),
+      30_000,
+      'the stream has a leader',
+    );
+    const other = cp.servers.find((s) => s !== leader);
+    assert.ok(other);
+    let seen = 0;
+    const sub = cp.nc.subscribe(`$KV.${buckets.desired}.>`, {
+      callback: (_e, m) => {
+        if (!m.subject.endsWith('._index')) seen++;
+      },
+    });
+    const started = Date.now();
+    const applying = wide.apply({ plist: plist(4), domain: 'system', target: { kind: 'all' }, by: 'test' });
+    await eventually(() => seen >= 100, 20_000, 'writes going out');
+    await Promise.all([leader.kill(), other.kill()]);
+    const r = await applying;
+    sub.unsubscribe();
+    const tookMs = Date.now() - started;
+    assert.equal(r.version, before + 1, 'the job record took the new version before the cut');
+    assert.equal(r.written + r.failures.length, simulated + realAgents);
+    assert.ok(r.failures.length > 0, `some writes cut off (written ${r.written})`);
+    for (const f of r.failures)
+      assert.match(f.reason, /timeout|no JetStream server answered|jetstream/i, f.reason);
+    await leader.restart();
+    await other.restart();
+    await waitFor(() => jetStreamLeaderAgreed(cp.servers.map((s) => s.monitorPort)), 30_000, 'quorum back');
+    // Precisely what is there now: every node reported written has the new version; a node
+    // reported failed has the old one or (its ack lost) the new one; nothing else.
+    const failed = new Set(r.failures.map((f) => f.nodeId));
+    let storedAnyway = 0;
+    for (const id of allIds()) {
+      const v = await eventually(() => storedVersion(id).catch(() => undefined), 20_000, `read ${id}`);
+      if (!failed.has(id)) assert.equal(v, r.version, `${id} reported written`);
+      else {
+        assert.ok(v === held.get(id) || v === r.version, `${id} reported failed holds v${v}`);
+        if (v === r.version) storedAnyway++;
+      }
+    }
+    console.log(
+      `[fault-cluster] quorum lost mid-apply: written ${r.written}, failed ${r.failures.length} ` +
+        `(${storedAnyway} of them stored all the same), apply returned after ${tookMs} ms` +
+        (r.failures[0] ? `; e.g. ${r.failures[0].reason}` : ''),
+    );
+    // The retry the apply's failures ask for: every node on one version, each agent on the new plist once.
+    const again = await eventually(
+      async () => {
+        const x = await desired
+          .apply({ plist: plist(4), domain: 'system', target: { kind: 'all' }, by: 'test' })
+          .catch(() => undefined);
+        return x && x.failures.length === 0 ? x : undefined;
+      },
+      40_000,
+      'a retried apply with no failures',
+    );
+    for (const id of allIds()) assert.equal(await storedVersion(id), again.version, `desired key of ${id}`);
+    const cmd = `sleep ${base + 4}`;
+    for (const n of nodes)
+      await eventually(async () => (await cmdline(n.job(label)?.pid)) === cmd, 30_000, `${cmd} runs`);
+    await eventually(() => instances(cmd) === realAgents, 10_000, 'one instance per agent');
+    assert.equal(instances(`sleep ${base + 2}`), 0, 'the old version stopped everywhere');
+    console.log(`[fault-cluster] mid-apply quorum test done at ${since()}`);
   });
 });
