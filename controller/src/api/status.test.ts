@@ -54,6 +54,19 @@ test('nats.js errors of a broker that does not answer are UNAVAILABLE, with a me
     assert.match(toServiceError(e).details, /message broker \(NATS\) did not answer .*retry/);
     assert.deepEqual(toServiceError(e).metadata.get(brokerUnavailableKey), ['1']);
   }
+  // The same once classified (natsError): still the broker's fault, still marked for the CLI.
+  const classified = new UnavailableError('reading the job record of com.acme.x: timeout', {
+    cause: new nats.TimeoutError(),
+  });
+  assert.match(
+    toServiceError(classified).details,
+    /message broker \(NATS\) did not answer \(reading the job record.*retry/,
+  );
+  assert.deepEqual(toServiceError(classified).metadata.get(brokerUnavailableKey), ['1']);
+  // An UnavailableError of our own (contention) keeps its words and no broker mark.
+  const own = new UnavailableError('could not revoke token t: too much contention, retry');
+  assert.equal(toServiceError(own).details, own.message);
+  assert.deepEqual(toServiceError(own).metadata.get(brokerUnavailableKey), []);
   // A nats.js permission error is a bug of ours, not an outage.
   assert.equal(statusOf(new nats.PermissionViolationError('x', 'publish', 'lf.x')), status.INTERNAL);
 });

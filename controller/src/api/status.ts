@@ -43,7 +43,15 @@ const brokerUnavailableNames = new Set([
 ]);
 
 function brokerUnavailable(e: unknown): e is Error {
-  return e instanceof Error && brokerUnavailableNames.has(e.name);
+  if (!(e instanceof Error)) return false;
+  if (brokerUnavailableNames.has(e.name)) return true;
+  // The same errors once classified (shared/src/nats-errors.ts wraps them in UnavailableError):
+  // the caller must still hear that the controller answered and its broker did not. Other
+  // UnavailableErrors (contention, a refused account update) keep their own words.
+  if (!(e instanceof UnavailableError)) return false;
+  for (let c: unknown = e.cause, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++)
+    if (brokerUnavailableNames.has(c.name) || c.name === 'JetStreamNotEnabled') return true;
+  return false;
 }
 
 /** Trailer set when the broker did not answer: the CLI tells it from an unreachable controller. */
