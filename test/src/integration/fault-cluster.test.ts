@@ -287,7 +287,7 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
         // gone: a publish it no longer routes anywhere (no responders), or one that waits (timeout).
         assert.match(
           e.message,
-          /^writing the job record of .*: (timeout|no JetStream server answered.*retry)/,
+          /^(reading|writing) the job record of .*: (timeout|no JetStream server answered.*retry)/,
         );
         return true;
       },
