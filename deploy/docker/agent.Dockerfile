@@ -4,7 +4,7 @@
 # The agent runs as root in the container: it runs jobs as their UserName and users' agents as
 # those users, as launchd does.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 # The agent's native piece (node-agent/native) is built with node-gyp.
 RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
@@ -30,7 +30,7 @@ RUN rm -rf node-agent/native/build \
   && npm run build:native --workspace @launchfleet/node-agent \
   && npx tsc --build node-agent
 
-FROM node:20-bookworm-slim AS deps
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 COPY shared/package.json shared/
@@ -39,7 +39,7 @@ COPY controller/package.json controller/
 COPY test/package.json test/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace @launchfleet/node-agent
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/package.json ./

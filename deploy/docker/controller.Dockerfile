@@ -4,7 +4,7 @@
 # controller's runtime dependencies (npm ci --omit=dev); the final image holds those, the
 # compiled JavaScript and the proto files, and runs as the unprivileged `node` user.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /src
 # Dependencies first, so source edits do not re-run npm ci. --ignore-scripts: the root
 # "prepare" script builds, and the sources are not here yet.
@@ -23,7 +23,7 @@ COPY controller/bin controller/bin
 # tsc --build follows the project references: shared, then the controller.
 RUN npx tsc --build controller
 
-FROM node:20-bookworm-slim AS deps
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 COPY shared/package.json shared/
@@ -33,7 +33,7 @@ COPY test/package.json test/
 # Only the controller's runtime dependencies (and the link to @launchfleet/shared).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace @launchfleet/controller
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/package.json ./

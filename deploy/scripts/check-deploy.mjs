@@ -501,7 +501,7 @@ function checkDockerfiles() {
   for (const f of ['controller.Dockerfile', 'agent.Dockerfile']) {
     const text = read(join(deploy, 'docker', f)).replace(/\\\n/g, ' ');
     const stages = [...text.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1]);
-    if (!stages.every((img) => img === 'node:20-bookworm-slim')) problems.push(`${f}: base images ${stages}`);
+    if (!stages.every((img) => img === 'node:24-bookworm-slim')) problems.push(`${f}: base images ${stages}`);
     if (stages.length < 2) problems.push(`${f}: not multi-stage`);
     if (!/npm ci --omit=dev/.test(text)) problems.push(`${f}: no npm ci --omit=dev`);
     for (const m of text.matchAll(/^COPY\s+(?!--from)(.+)$/gm)) {
@@ -521,7 +521,7 @@ function checkDockerfiles() {
   if (!/^FROM scratch/m.test(read(join(deploy, 'docker/nats.Dockerfile'))))
     problems.push('nats.Dockerfile: not FROM scratch');
   report(
-    'Dockerfiles: multi-stage node:20-bookworm-slim, npm ci --omit=dev, non-root controller, COPY sources',
+    'Dockerfiles: multi-stage node:24-bookworm-slim (the supported runtime), npm ci --omit=dev, non-root controller, COPY sources',
     problems,
     `${copies} COPY sources`,
   );
