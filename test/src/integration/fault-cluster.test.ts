@@ -56,6 +56,7 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
   const realIds: string[] = [];
   const simIds = Array.from({ length: simulated }, () => nodeIdFromRandom(randomBytes(13)));
   let desired: DesiredStateService;
+  let stopSampler = (): void => undefined;
 
   const allIds = (): string[] => [
     ...simIds.slice(0, simulated / 2),
@@ -122,6 +123,7 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
   });
 
   after(async () => {
+    stopSampler();
     await Promise.allSettled(nodes.map((n) => n.close()));
     await cp?.close();
   });
@@ -150,6 +152,9 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
         if (p !== undefined && list && list[list.length - 1] !== p) list.push(p);
       });
     }, 50);
+    // Never what keeps the test process alive, even when an assertion ends the test before clearInterval.
+    sampler.unref();
+    stopSampler = () => clearInterval(sampler);
     const { server: leader, meta } = await eventually(
       () => leaderOf(`KV_${buckets.desired}`).catch(() => undefined),
       30_000,
