@@ -537,8 +537,9 @@ export class Reporter {
     const s = this.#session;
     if (!s) return;
     if (this.#statusInFlight) {
-      // A change while the last put is on its way: put again once it is done, not at the next
-      // scan (up to scanMs later: that delayed "running" by seconds at scale).
+      // A change while the last put is on its way: put again once it is done. Dropping it left
+      // the controller without the change until the next scan, heartbeat or level check
+      // (test/src/integration/link-status-in-flight.test.ts).
       this.#statusPending = true;
       return;
     }
