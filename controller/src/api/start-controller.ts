@@ -17,6 +17,7 @@ import { ApiTokenTable } from '../auth/api-tokens.ts';
 import { AuditLog, provisionAuditStream } from '../audit/audit-log.ts';
 import type { ControllerConfig } from '../config/controller-config.ts';
 import { DesiredStateService } from '../desired/desired-state-service.ts';
+import { trackBrokerConnection } from '../desired/broker-connection.ts';
 import { FleetAggregator } from '../fleet/fleet-aggregator.ts';
 import { FleetMetrics } from '../metrics/fleet-metrics.ts';
 import type { FleetIndex } from '../fleet/core/fleet-index.ts';
@@ -202,6 +203,7 @@ export async function startController(
       desired: store.desired,
       index: store.desiredIndex,
       jobs,
+      brokerConnected: trackBrokerConnection(nc),
       signingKey: () => keyStore.activeSigningKey(),
       candidates: () =>
         [...aggregator.index.nodes()].map((n) => ({

@@ -77,7 +77,7 @@ export function toServiceError(e: unknown): ServiceError {
   const code = statusOf(e);
   const known = code !== status.INTERNAL || e instanceof InternalError;
   const details = brokerUnavailable(e)
-    ? `the message broker (NATS) did not answer (${e.message}); the change may not have been made: retry`
+    ? `the message broker (NATS) did not answer (${e.message}); the change may or may not take effect once it is back: check (jobs describe, rollout status) before you retry`
     : known && e instanceof Error
       ? e.message
       : 'internal error; see the controller log';

@@ -22,6 +22,7 @@ import {
   NotFoundError,
   messageOf,
   FailedPreconditionError,
+  UnavailableError,
 } from '@launchfleet/shared';
 import { natsError } from '@launchfleet/shared/nats-errors';
 import { checkLabel, keys } from '@launchfleet/shared/messages/index';
@@ -50,6 +51,12 @@ export interface DesiredStateDeps {
   readonly clock: Clock;
   /** KV writes in flight at once. Default 256. */
   readonly concurrency?: number;
+  /**
+   * Whether the connection to the broker is up now (broker-connection.ts). While it is down no
+   * write is started: nats.js would keep it in its reconnect buffer and send it once the broker
+   * is back, long after the caller was told the apply failed. Default: always up.
+   */
+  readonly brokerConnected?: () => boolean;
 }
 
 export interface ApplyRequest {
@@ -221,6 +228,15 @@ export class DesiredStateService {
     return out.sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
   }
 
+  /** Refuses to start a write while the broker connection is down (see brokerConnected). */
+  #assertConnected(what: string): void {
+    if (this.#d.brokerConnected?.() !== false) return;
+    throw new UnavailableError(
+      `${what}: the controller is not connected to the message broker (NATS) right now; nothing was sent; retry`,
+      { cause: Object.assign(new Error('not connected'), { name: 'ConnectionError' }) },
+    );
+  }
+
   /** Compare-and-set on the label's record; `next` sees the current record (or undefined). */
   async #advance(
     label: string,
@@ -237,6 +253,7 @@ export class DesiredStateService {
       if (e && e.operation === 'PUT' && !prev)
         throw new FailedPreconditionError(`job record of ${label} is unreadable; repair lf_jobs/${k}`);
       const record = next(prev);
+      this.#assertConnected(`writing the job record of ${label}`);
       try {
         if (e && e.operation === 'PUT') await this.#d.jobs.update(k, JSON.stringify(record), e.revision);
         else await this.#d.jobs.create(k, JSON.stringify(record));
@@ -256,6 +273,7 @@ export class DesiredStateService {
       const e = await this.#d.desired.get(key);
       const live = e && e.operation === 'PUT';
       if (live && storedVersion(e) > version) return 'superseded';
+      this.#assertConnected(`writing ${key}`);
       try {
         await this.#d.index.writeKey(nodeId, label, value, e);
         return 'written';
@@ -280,6 +298,7 @@ export class DesiredStateService {
         for (let attempt = 0; attempt < casAttempts; attempt++) {
           const e = await this.#d.desired.get(key);
           if (!e || e.operation !== 'PUT' || storedVersion(e) > version) return;
+          this.#assertConnected(`removing ${key}`);
           try {
             await this.#d.index.deleteKey(nodeId, label, e);
             removed++;

@@ -33,6 +33,7 @@ import { buckets, keys, nodeIdFromRandom } from '@launchfleet/shared/messages/in
 import { parseSignedBundle } from '@launchfleet/shared/signing/index';
 import { DesiredIndex } from '@launchfleet/controller/desired/desired-index';
 import { DesiredStateService } from '@launchfleet/controller/desired/desired-state-service';
+import { trackBrokerConnection } from '@launchfleet/controller/desired/broker-connection';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 import { instances } from '../support/fault-fleet.ts';
 import { type LinkNode, alive, daemonPlist, eventually, startLinkNode } from '../support/link-node.ts';
@@ -108,6 +109,9 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
       desired: cp.store.desired,
       index: cp.store.desiredIndex,
       jobs,
+      // As the controller does: no write starts while the connection is down (it would be sent
+      // once the connection is back, after the apply was reported failed).
+      brokerConnected: trackBrokerConnection(cp.nc),
       signingKey: () => cp.keyStore.activeSigningKey(),
       candidates: () =>
         allIds().map((nodeId) => ({
@@ -292,20 +296,39 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
         // gone: a publish it no longer routes anywhere (no responders), or one that waits (timeout).
         assert.match(
           e.message,
-          /^(reading|writing) the job record of .*: (timeout|no JetStream server answered.*retry)/,
+          /^(reading|writing) the job record of .*: (timeout|no JetStream server answered.*retry|the controller is not connected to the message broker.*nothing was sent; retry)/,
         );
         return true;
       },
     );
     await down1.restart();
     await down2.restart();
-    await waitFor(() => jetStreamLeaderAgreed(cp.servers.map((s) => s.monitorPort)), 30_000, 'quorum back');
+    // Quorum back: the meta leader and a leader for each of the two streams (on a loaded machine a
+    // stream's election can end well after the meta leader's: CI once read the job record for 20 s
+    // in vain after the meta leader alone).
+    await whole();
+    let readError = '';
     const jobsAfter = await eventually(
-      async () => desired.get(label).catch(() => undefined),
-      20_000,
-      'job record',
+      async () =>
+        desired.get(label).catch((e: unknown) => {
+          readError = String(e);
+          return undefined;
+        }),
+      30_000,
+      'the job record can be read again',
+    ).catch((e: unknown) => {
+      throw new Error(`${String(e)} (last error: ${readError})`);
+    });
+    // A write the client gave up on can still be committed once quorum returns: the stream's leader
+    // may have survived and held the proposal (seen in CI: 'the job record did not move 4 !== 3').
+    // The caller was told the change may or may not take effect. Either the record did not move,
+    // or it moved exactly one version, to this apply's plist; no node key moved either way (the
+    // apply stopped at the record).
+    assert.ok(
+      jobsAfter.version === jobsBefore.version ||
+        (jobsAfter.version === jobsBefore.version + 1 && jobsAfter.plist === plist(3)),
+      `the job record did not move, or took only the refused apply's write (${jobsBefore.version} -> ${jobsAfter.version})`,
     );
-    assert.equal(jobsAfter.version, jobsBefore.version, 'the job record did not move');
     for (const id of allIds())
       assert.equal(await storedVersion(id), versionsBefore.get(id), `desired key of ${id} unchanged`);
     await new Promise((res) => setTimeout(res, 2000));
@@ -344,6 +367,7 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
         })),
       clock: systemClock,
       concurrency: 64,
+      brokerConnected: trackBrokerConnection(cp.nc),
     });
     const { server: leader } = await eventually(
       () => leaderOf(`KV_${buckets.desired}`).catch(() => undefined),
