@@ -135,9 +135,10 @@ export async function ensureStream(
  * forms (servers and the controller started together, or a server just restarted), the meta
  * leader may not know every peer's JetStream yet and refuses an R3 stream with "no suitable peers
  * for placement" (seen in CI under load), and a server can still answer "JetStream not enabled
- * for account" for an account whose JetStream it is setting up (seen with 2.10.27); both pass
- * within seconds. Gives up after ~30 s with the server's own error (an account really without
- * JetStream is then reported as such, 30 s later).
+ * for account" for an account whose JetStream it is setting up (seen with 2.10.27); both usually
+ * pass within seconds, but CI on a busy 2-core machine saw a new 3-server cluster refuse
+ * placement for more than 30 s. Gives up after ~90 s with the server's own error (an account
+ * really without JetStream is then reported as such, 90 s later).
  */
 async function whilePlacing<T>(create: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -147,7 +148,7 @@ async function whilePlacing<T>(create: () => Promise<T>): Promise<T> {
       const placing =
         e instanceof Error &&
         /no suitable peers|insufficient resources|jetstream not enabled/i.test(e.message);
-      if (!placing || attempt >= 30) throw e;
+      if (!placing || attempt >= 90) throw e;
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
