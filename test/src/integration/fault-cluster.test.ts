@@ -58,6 +58,10 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
   const realIds: string[] = [];
   const simIds = Array.from({ length: simulated }, () => nodeIdFromRandom(randomBytes(13)));
   let desired: DesiredStateService;
+  let brokerConnected: () => boolean;
+  /** Every node id, real and simulated, as the controller's target candidates. */
+  const candidates = () =>
+    allIds().map((nodeId) => ({ nodeId, hostname: nodeId, labels: {}, registered: true, revoked: false }));
   let stopSampler = (): void => undefined;
 
   const allIds = (): string[] => [
@@ -106,22 +110,16 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
       replicas: 3,
       maxValueSize: 2 * 1024 * 1024,
     });
+    brokerConnected = trackBrokerConnection(cp.nc);
     desired = new DesiredStateService({
       desired: cp.store.desired,
       index: cp.store.desiredIndex,
       jobs,
       // As the controller does: no write starts while the connection is down (it would be sent
       // once the connection is back, after the apply was reported failed).
-      brokerConnected: trackBrokerConnection(cp.nc),
+      brokerConnected,
       signingKey: () => cp.keyStore.activeSigningKey(),
-      candidates: () =>
-        allIds().map((nodeId) => ({
-          nodeId,
-          hostname: nodeId,
-          labels: {},
-          registered: true,
-          revoked: false,
-        })),
+      candidates,
       clock: systemClock,
       concurrency: applyConcurrency,
     });
@@ -359,17 +357,10 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
       index: new DesiredIndex(shortDesired, () => Date.now()),
       jobs: await fast.open(buckets.jobs),
       signingKey: () => cp.keyStore.activeSigningKey(),
-      candidates: () =>
-        allIds().map((nodeId) => ({
-          nodeId,
-          hostname: nodeId,
-          labels: {},
-          registered: true,
-          revoked: false,
-        })),
+      candidates,
       clock: systemClock,
       concurrency: 64,
-      brokerConnected: trackBrokerConnection(cp.nc),
+      brokerConnected,
     });
     const { server: leader } = await eventually(
       () => leaderOf(`KV_${buckets.desired}`).catch(() => undefined),
