@@ -13,6 +13,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -31,6 +32,7 @@ import {
   freePort,
   jetStreamClusterReady,
   jetStreamLeaderAgreed,
+  metaClusterDump,
   processLauncher,
   tcpOpen,
   waitFor,
@@ -94,6 +96,7 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
     await run(process.execPath, [cli, 'nats-auth', '--keys', keysDir, '--create', '--out', authFile]);
     identity = new NatsIdentity((await KeyStore.open(keysDir)).natsKeys());
 
+    const runTag = randomBytes(4).toString('hex');
     const specs: { name: string; port: number; monitorPort: number; clusterPort: number }[] = [];
     for (let i = 1; i <= 3; i++)
       specs.push({
@@ -106,6 +109,9 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
     for (const s of specs) {
       const etc = join(base, s.name, 'etc/nats');
       let text = rewrite(conf, /^server_name: \$NATS_SERVER_NAME$/m, () => `server_name: ${s.name}`);
+      // A cluster name of this run's own (see startCluster): a stale route from another suite's
+      // server can never join it.
+      text = rewrite(text, /^ {2}name: launchfleet$/m, () => `  name: launchfleet-${runTag}`);
       text = rewrite(text, /^listen: 0\.0\.0\.0:4222$/m, () => `listen: 127.0.0.1:${s.port}`);
       text = rewrite(text, /^http: 0\.0\.0\.0:8222$/m, () => `http: 127.0.0.1:${s.monitorPort}`);
       text = rewrite(
@@ -154,12 +160,17 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
       30_000,
       'the 3-server cluster from deploy/nats/nats.conf to elect a JetStream meta leader',
     );
-    // Best effort (see startCluster): the R3 test retries its create for 30 s.
+    // Best effort (see startCluster): the R3 test retries its create for 30 s; what the servers
+    // reported goes to stderr when the leader does not list every peer as current.
     await waitFor(
       () => jetStreamClusterReady(servers.map((s) => s.monitorPort)),
-      5000,
+      20_000,
       'every meta peer current',
-    ).catch(() => undefined);
+    ).catch(async () =>
+      process.stderr.write(
+        `deploy cluster not ready:\n${(await Promise.all(servers.map((s) => metaClusterDump(s.monitorPort)))).join('\n')}\n`,
+      ),
+    );
   });
 
   after(async () => {

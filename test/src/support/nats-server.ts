@@ -4,10 +4,12 @@
  * the monitor endpoint, and cleanup that kills the process group and removes the directory.
  *
  * `startCluster(3)` starts three servers on 127.0.0.1 routed to each other, ready when every
- * server sees the same JetStream meta leader (R3 streams and buckets can be created then).
+ * server sees the same JetStream meta leader and that leader lists every other server as a
+ * current peer (R3 streams and buckets can be created then).
  * Only loopback addresses are ever used.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as connectTcp, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -160,11 +162,37 @@ export async function startServer(opts: NatsServerOptions = {}): Promise<NatsSer
 
 /** Starts an n-server cluster on 127.0.0.1; every server has JetStream and routes to the others. */
 export async function startCluster(n = 3, opts: Omit<NatsServerOptions, 'name'> = {}): Promise<NatsServer[]> {
-  return withPortRetry(() => startClusterOnce(n, opts));
+  for (let attempt = 1; ; attempt++) {
+    const servers = await withPortRetry(() => startClusterOnce(n, opts));
+    // Ready when the meta leader lists every other server as a current peer. Before that an R3
+    // stream is refused ("no suitable peers for placement"), and in CI runs on 2.10.27 a new
+    // cluster sometimes stayed that way for minutes. A cluster that does not get there is a
+    // fixture that failed to start: say so on stderr, with what the servers reported, and
+    // start a new one (once).
+    const ports = servers.map((s) => s.monitorPort);
+    const ready = await waitFor(() => jetStreamClusterReady(ports), 20_000, 'every meta peer current').then(
+      () => true,
+      () => false,
+    );
+    if (ready) return servers;
+    process.stderr.write(
+      `nats-server cluster ${servers.map((s) => s.name).join(',')}: the meta leader did not list every peer ` +
+        `as current within 20 s (attempt ${attempt}); what each server reported:\n` +
+        (await Promise.all(ports.map((p) => metaClusterDump(p)))).join('\n') +
+        '\n',
+    );
+    if (attempt >= 2) return servers;
+    await stopAll(servers);
+  }
 }
 
 async function startClusterOnce(n: number, opts: Omit<NatsServerOptions, 'name'>): Promise<NatsServer[]> {
   const base = await mkdtemp(join(tmpdir(), 'lf-nats-cluster-'));
+  // A cluster and server names of its own: suites run side by side, and a server keeps dialling
+  // a stopped peer's route port, which the kernel may hand to another suite's server. With one
+  // shared cluster name the two clusters would merge, and equal server names are equal raft
+  // peer ids, which wedges both meta groups. Different cluster names refuse the route.
+  const tag = randomBytes(4).toString('hex');
   const ports = await freePorts(3 * n);
   const specs = Array.from({ length: n }, (_, i) => ({
     port: ports[3 * i]!,
@@ -183,8 +211,8 @@ async function startClusterOnce(n: number, opts: Omit<NatsServerOptions, 'name'>
           ...opts,
           ...s,
           dir: join(base, `s${i}`),
-          name: `lf-s${i}`,
-          clusterName: 'lf-test',
+          name: `lf-${tag}-s${i}`,
+          clusterName: `lf-${tag}`,
           routes: routes.filter((_, j) => j !== i),
         }),
       ),
@@ -192,19 +220,14 @@ async function startClusterOnce(n: number, opts: Omit<NatsServerOptions, 'name'>
     for (const r of started) if (r.status === 'fulfilled') servers.push(r.value);
     const failed = started.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
-    // Ready when every server names the same meta leader and that leader knows every peer as
-    // current: before that, an R3 stream can be refused ("no suitable peers for placement", seen
-    // in CI under load).
+    // Started when every server names the same meta leader (startCluster then waits for every
+    // peer to be current).
     const ports = servers.map((s) => s.monitorPort);
     await waitFor(
       () => jetStreamLeaderAgreed(ports),
       opts.readyTimeoutMs ?? 30_000,
       'cluster JetStream meta leader',
     );
-    // Best effort: in one CI run on 2.10.27 the leader never listed every peer as current within
-    // 30 s in three suites in a row, so this is not required; stream creation retries a refused
-    // placement for 30 s (stream-limits.ts), and tests retry their own R3 creates.
-    await waitFor(() => jetStreamClusterReady(ports), 5000, 'every meta peer current').catch(() => undefined);
   } catch (e) {
     await Promise.all(servers.map((s) => s.stop()));
     await rm(base, { recursive: true, force: true });
@@ -311,6 +334,22 @@ async function launch(spec: LaunchSpec): Promise<NatsServer> {
   return server;
 }
 
+/**
+ * The process groups of the servers this process started and that are still running. A test
+ * file that crashes or throws in its set-up would otherwise leave them behind: still serving,
+ * and still dialling their routes' ports, which later suites' servers may be given.
+ */
+const live = new Set<number>();
+process.once('exit', () => {
+  for (const pid of live) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
 function spawnServer(
   confPath: string,
   cwd: string,
@@ -334,13 +373,15 @@ function spawnServer(
     }
   });
   let exited = false;
+  const pid = child.pid ?? 0;
+  live.add(pid);
   const exit = new Promise<void>((resolve) =>
     child.once('exit', () => {
       exited = true;
+      live.delete(pid);
       resolve();
     }),
   );
-  const pid = child.pid ?? 0;
   const signal = (sig: NodeJS.Signals): void => {
     try {
       process.kill(-pid, sig);
@@ -420,6 +461,20 @@ async function metaCluster(port: number): Promise<{ leader: string; current: num
     };
   } catch {
     return { leader: '', current: 0 };
+  }
+}
+
+/** One server's `/jsz` meta group view and routes, for a failure message. */
+export async function metaClusterDump(port: number): Promise<string> {
+  try {
+    const get = async (path: string): Promise<unknown> =>
+      (await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(2000) })).json();
+    const jsz = (await get('/jsz')) as { server_name?: string; meta_cluster?: unknown };
+    const routez = (await get('/routez')) as { routes?: { remote_name?: string; remote_id?: string }[] };
+    const routes = (routez.routes ?? []).map((r) => r.remote_name ?? r.remote_id);
+    return `  ${jsz.server_name}: meta ${JSON.stringify(jsz.meta_cluster)} routes ${JSON.stringify(routes)}`;
+  } catch (e) {
+    return `  monitor port ${port}: ${String(e)}`;
   }
 }
 
