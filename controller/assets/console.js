@@ -1,8 +1,9 @@
 // Launchfleet web console: the only script the pages load (no framework, no build step).
 // - Live updates: an EventSource on /events names the topics of what changed; when one of this
 //   page's topics (<body data-topics>) arrives, the page is fetched again and every element
-//   marked data-live is swapped in place. A controller restart drops the stream; the browser
-//   reconnects by itself (retry: 2000) and the page refreshes once it is back.
+//   marked data-live is swapped in place, keeping what the operator typed or opened in it. A
+//   controller restart drops the stream; the browser reconnects by itself (retry: 2000) and
+//   the page refreshes once it is back.
 // - Times: every <time datetime> is shown in the viewer's own time zone.
 // - Keyboard: "/" focuses the first filter, "g" then o/j/n/r moves between sections.
 'use strict';
@@ -33,6 +34,60 @@
     }
   }
 
+  // A control is known across a refresh by its form's action and its id or name (the reason
+  // inputs of the rollout actions have no id: one form per action).
+  function controlKey(c) {
+    const action = c.form ? c.form.getAttribute('action') || '' : '';
+    const radio = c.type === 'radio' ? '=' + c.value : '';
+    return action + '|' + (c.id || c.name || '') + radio;
+  }
+  function edited(c) {
+    if (c.type === 'hidden' || c.type === 'submit' || c.type === 'button') return false;
+    if (c.type === 'checkbox' || c.type === 'radio') return c.checked !== c.defaultChecked;
+    if (c.tagName === 'SELECT') return Array.from(c.options).some((o) => o.selected !== o.defaultSelected);
+    return c.value !== c.defaultValue;
+  }
+  // What the operator is doing inside a live region survives its refresh: text typed but not
+  // yet sent (an abort reason, a plist), open <details>, and the focused control with its caret.
+  // Returns what puts it back into the region that replaces `el`.
+  function keepInput(el) {
+    const values = new Map();
+    for (const c of el.querySelectorAll('input, textarea, select'))
+      if ((c.id || c.name) && edited(c)) values.set(controlKey(c), c);
+    const open = new Map();
+    for (const d of el.querySelectorAll('details[id]')) open.set(d.id, d.open);
+    const active = document.activeElement;
+    const focus = active && el.contains(active) && (active.id || active.name) ? controlKey(active) : '';
+    const caret =
+      focus && typeof active.selectionStart === 'number'
+        ? [active.selectionStart, active.selectionEnd]
+        : null;
+    return (next) => {
+      for (const d of next.querySelectorAll('details[id]')) if (open.has(d.id)) d.open = open.get(d.id);
+      for (const c of next.querySelectorAll('input, textarea, select')) {
+        const key = controlKey(c);
+        const was = values.get(key);
+        if (was) {
+          if (c.type === 'checkbox' || c.type === 'radio') c.checked = was.checked;
+          else if (c.tagName === 'SELECT')
+            for (const o of c.options)
+              o.selected = Array.from(was.selectedOptions).some((w) => w.value === o.value);
+          else c.value = was.value;
+        }
+        if (focus && key === focus) {
+          c.focus();
+          if (caret) {
+            try {
+              c.setSelectionRange(caret[0], caret[1]);
+            } catch {
+              // not a text control
+            }
+          }
+        }
+      }
+    };
+  }
+
   let inFlight = false;
   let again = false;
   let lastRefresh = 0;
@@ -60,12 +115,10 @@
       for (const el of document.querySelectorAll('[data-live][id]')) {
         const next = doc.getElementById(el.id);
         if (!next) continue;
-        // Keep an open <details> and the focused control's place where possible.
-        const focusedId =
-          document.activeElement && el.contains(document.activeElement) ? document.activeElement.id : '';
+        const kept = keepInput(el);
         el.replaceWith(next);
+        kept(next);
         localTimes(next);
-        if (focusedId) document.getElementById(focusedId)?.focus();
       }
       document.body.dataset.refreshed = String(Date.now());
     } catch {

@@ -142,7 +142,18 @@ describe('web console in a real browser against a real fleet', { timeout: 300_00
     await page.locator('h1 .badge', { hasText: /canary|pending/ }).waitFor({ timeout: 30_000 });
     await page.locator('#steps tbody tr.current').waitFor({ timeout: 30_000 });
     await shot(page, 'rollout');
-    await page.fill('form[action$="/abort"] input[name=reason]', 'console test');
+    const reason = page.locator('form[action$="/abort"] input[name=reason]');
+    await reason.fill('console test');
+    // Another operator pauses it while this one types: the page refreshes by itself, and what
+    // was typed (the reason, the focus) stays.
+    assert.equal((await fleet.cli(['rollout', 'pause', rolloutId, '--reason', 'from the CLI'])).code, 0);
+    await page.locator('h1 .badge', { hasText: 'paused' }).waitFor({ timeout: 30_000 });
+    assert.equal(await reason.inputValue(), 'console test');
+    type Doc = { document: { activeElement: { getAttribute(n: string): string | null } | null } };
+    const focused = await page.evaluate(() =>
+      (globalThis as unknown as Doc).document.activeElement?.getAttribute('aria-label'),
+    );
+    assert.equal(focused, 'Reason to abort');
     await Promise.all([page.waitForURL(/did=abort/), page.click('#btn-abort')]);
     await page.locator('h1 .badge', { hasText: 'aborted' }).waitFor({ timeout: 30_000 });
     assert.match((await page.textContent('.why')) ?? '', /console test/);
