@@ -360,7 +360,15 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
     lastEnrolUnreachable = !r.ok && r.error.kind === 'unreachable';
     if (!r.ok) {
       lastError = `enrolment failed: ${r.error.kind}: ${r.error.reason}: ${r.error.detail}`;
-      log(r.error.kind === 'unreachable' ? 'info' : 'error', 'link', lastError);
+      // Unreachable, or a controller too busy to answer (a fleet enrolling at once): retried with
+      // backoff, not an error to page anyone about. A refused token or a bad reply is.
+      const busy =
+        r.error.kind === 'refused' && r.error.reason === 'internal' && r.error.detail.startsWith('busy');
+      log(
+        r.error.kind === 'unreachable' ? 'info' : busy ? 'warn' : 'error',
+        'link',
+        `${lastError}${busy ? ' (will retry)' : ''}`,
+      );
       return false;
     }
     identity = r.value;

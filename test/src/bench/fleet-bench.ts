@@ -409,10 +409,26 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       );
       const applyCallMs = Date.now() - t0;
       const version = String(r['version']);
-      await waitUntil(
-        () => reachedExpected(observer!.reached(label, version)).length >= expected,
-        o.convergeTimeoutMs,
-      ).catch(() => undefined);
+      // No node got there for 5 s: read the missing ones' status directly, so a stalled watch
+      // (seen once in CI: 853/900 at 6.5 s, then nothing for 54 s, while the controller counted
+      // all of them at the new version) is told apart from nodes that really are late.
+      let lastCount = -1;
+      let lastProgress = Date.now();
+      const polledBefore = observer.polledReaches;
+      await waitUntil(async () => {
+        const obs = observer!;
+        const n = reachedExpected(obs.reached(label, version)).length;
+        if (n !== lastCount) {
+          lastCount = n;
+          lastProgress = Date.now();
+        } else if (Date.now() - lastProgress > 5000) {
+          const seen = obs.reached(label, version);
+          await obs.pollStatus([...expectedIds].filter((id) => !seen.has(id)));
+          lastProgress = Date.now();
+        }
+        return n >= expected;
+      }, o.convergeTimeoutMs).catch(() => undefined);
+      const polledReaches = observer.polledReaches - polledBefore;
       const after = sampleAll();
       const msgsAfter = await varzMsgs(cp.servers.map((x) => x.monitorPort)).catch(() => undefined);
       const seqAfter = await streamSeqs(cp.servers.map((x) => x.monitorPort)).catch(() => undefined);
@@ -425,9 +441,30 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       // The agents' own clock (same machine): when the job entered running at this version, which
       // splits the path into apply -> running on the node, and running -> seen by the controller.
       const runArg = String(run);
-      const runRows = (await Promise.all(sims.map((x) => x.rows(label).catch(() => []))))
-        .flat()
-        .filter((row) => row.runningArgs?.includes(runArg) === true && row.runningAt !== undefined);
+      const allRows = (await Promise.all(sims.map((x) => x.rows(label).catch(() => [])))).flat();
+      const runRows = allRows.filter(
+        (row) => row.runningArgs?.includes(runArg) === true && row.runningAt !== undefined,
+      );
+      // When some did not get there: who they are and what their link did, from their own view
+      // (times from the apply), so a timed-out run says where to look.
+      const reachedIds = new Set(reached.map(([id]) => id));
+      const notReached = allRows.filter(
+        (row) => row.nodeId && expectedIds.has(row.nodeId) && !reachedIds.has(row.nodeId),
+      );
+      const since = (t: number | undefined) => (t === undefined ? '-' : `${((t - t0) / 1000).toFixed(1)}s`);
+      const notReachedText =
+        notReached.length === 0
+          ? ''
+          : `${JSON.stringify(countBy(notReached.map((row) => row.profile)))}; first ${Math.min(5, notReached.length)}: ` +
+            notReached
+              .slice(0, 5)
+              .map(
+                (row) =>
+                  `${row.profile} connected ${since(row.connectedAt)} lost ${since(row.disconnectedAt)} ` +
+                  `connects ${row.connects} accepted ${since(row.acceptedAt)} running ${since(row.runningAt)} ` +
+                  `args ${JSON.stringify(row.runningArgs ?? null)}`,
+              )
+              .join(' | ');
       const onNode = runRows.map((row) => (row.runningAt ?? 0) - t0);
       const accepted = runRows.filter((r) => (r.acceptedAt ?? 0) >= t0).map((r) => (r.acceptedAt ?? 0) - t0);
       const a = {
@@ -482,6 +519,15 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       report(print, 'apply-to-running', { agents: o.agents, ...a }, [
         ['run / version', `${run} / ${version}`],
         ['nodes running it', `${a.reached}/${expected}${a.reached < expected ? ' (TIMED OUT)' : ''}`],
+        ...(notReachedText ? [['not reached (their own view)', notReachedText] as [string, string]] : []),
+        ...(polledReaches > 0 || observer.watchRestarts > 0
+          ? [
+              [
+                'missed by the status watch',
+                `${polledReaches} nodes found running by a direct read; watch restarts so far ${observer.watchRestarts}`,
+              ] as [string, string],
+            ]
+          : []),
         ['p50 / p99 / all', `${ms(a.latencyMs.p50)} / ${ms(a.latencyMs.p99)} / ${ms(a.latencyMs.max)}`],
         [
           'verified on the node p50/p99/all',
@@ -889,6 +935,13 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
 }
 
 /** The bench job: KeepAlive, a version marker so every run is a new bundle. */
+/** How many of each value. */
+function countBy(values: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}
+
 function benchPlist(run: number): string {
   return `<?xml version="1.0" encoding="UTF-8"?>
 <plist version="1.0"><dict>

@@ -7,7 +7,7 @@
  * supervisor -> status put -> KV -> reader.
  */
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import { Kvm, type KvWatchEntry } from '@nats-io/kv';
+import { type KV, Kvm, type KvWatchEntry } from '@nats-io/kv';
 import { buckets, decodeNodeStatus, type NodeStatus } from '@launchfleet/shared/messages/index';
 
 export class FleetObserver {
@@ -21,7 +21,15 @@ export class FleetObserver {
   /** `<label>@<version>` -> nodeId -> wall ms when its snapshot first showed that running. */
   readonly #running = new Map<string, Map<string, number>>();
   readonly #stops: (() => void)[] = [];
+  #nodes: KV | undefined;
   undecodable = 0;
+  /**
+   * Nodes first seen running a version by a direct read (`pollStatus`), not by the watch: the
+   * watch had stalled or missed them. Reported by the benchmark; 0 in a healthy run.
+   */
+  polledReaches = 0;
+  /** Times the status watch ended and was started again. */
+  watchRestarts = 0;
 
   private constructor(nc: NatsConnection) {
     this.#nc = nc;
@@ -39,20 +47,68 @@ export class FleetObserver {
     const kvm = new Kvm(nc);
     const registry = await kvm.open(buckets.registry);
     const nodes = await kvm.open(buckets.nodes);
+    o.#nodes = nodes;
     const rw = await registry.watch({ key: '>' });
-    const nw = await nodes.watch({ key: '*.status' });
-    o.#stops.push(
-      () => rw.stop(),
-      () => nw.stop(),
-    );
+    o.#stops.push(() => rw.stop());
     void (async () => {
       for await (const e of rw)
         if (e.operation === 'PUT' && !o.enrolled.has(e.key)) o.enrolled.set(e.key, Date.now());
     })().catch(() => undefined);
+    // The status watch is started again if it ever ends (it is the benchmark's instrument: a
+    // silent end would read as nodes that never got there).
+    let stopped = false;
+    let current: { stop(): void } | undefined;
+    o.#stops.push(() => {
+      stopped = true;
+      current?.stop();
+    });
     void (async () => {
-      for await (const e of nw) o.#onStatus(e);
-    })().catch(() => undefined);
+      while (!stopped) {
+        try {
+          const nw = await nodes.watch({ key: '*.status' });
+          current = nw;
+          for await (const e of nw) o.#onStatus(e);
+        } catch {
+          // started again below
+        }
+        if (stopped) break;
+        o.watchRestarts++;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
     return o;
+  }
+
+  /**
+   * Reads the status of these nodes directly and records what it shows, as the watch would have.
+   * The benchmark calls it when no node got there for a while: it tells a stalled watch (the
+   * nodes were there; counted in `polledReaches`) from nodes that really are late (still not).
+   */
+  async pollStatus(nodeIds: readonly string[]): Promise<void> {
+    const kv = this.#nodes;
+    if (!kv) return;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(32, nodeIds.length) }, async () => {
+        while (next < nodeIds.length) {
+          const id = nodeIds[next++] ?? '';
+          const e = await kv.get(`${id}.status`).catch(() => null);
+          if (!e || e.operation !== 'PUT') continue;
+          const d = decodeNodeStatus(e.value);
+          if (!d.ok) continue;
+          const before = this.#reachCount();
+          this.latest.set(d.value.nodeId, d.value);
+          this.#check(d.value, Date.now());
+          this.polledReaches += this.#reachCount() - before;
+        }
+      }),
+    );
+  }
+
+  #reachCount(): number {
+    let n = 0;
+    for (const m of this.#running.values()) n += m.size;
+    return n;
   }
 
   /**
