@@ -166,9 +166,11 @@ export async function startCluster(n = 3, opts: Omit<NatsServerOptions, 'name'> 
     const servers = await withPortRetry(() => startClusterOnce(n, opts));
     // Ready when the meta leader lists every other server as a current peer. Before that an R3
     // stream is refused ("no suitable peers for placement"), and in CI runs on 2.10.27 a new
-    // cluster sometimes stayed that way for minutes. A cluster that does not get there is a
-    // fixture that failed to start: say so on stderr, with what the servers reported, and
-    // start a new one (once).
+    // cluster sometimes stayed that way for minutes: every route up, but the meta group formed
+    // with `cluster_size` 2 and the third server never added (the report below, CI 2026-12-05).
+    // That is nats-server's dynamic meta sizing at a simultaneous start, not something a test
+    // checks, so such a cluster is a fixture that failed to start: say so on stderr, with what
+    // the servers reported, and start a new one (once).
     const ports = servers.map((s) => s.monitorPort);
     const ready = await waitFor(() => jetStreamClusterReady(ports), 20_000, 'every meta peer current').then(
       () => true,
@@ -469,10 +471,11 @@ export async function metaClusterDump(port: number): Promise<string> {
   try {
     const get = async (path: string): Promise<unknown> =>
       (await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(2000) })).json();
-    const jsz = (await get('/jsz')) as { server_name?: string; meta_cluster?: unknown };
+    const varz = (await get('/varz')) as { server_name?: string };
+    const jsz = (await get('/jsz')) as { meta_cluster?: unknown };
     const routez = (await get('/routez')) as { routes?: { remote_name?: string; remote_id?: string }[] };
     const routes = (routez.routes ?? []).map((r) => r.remote_name ?? r.remote_id);
-    return `  ${jsz.server_name}: meta ${JSON.stringify(jsz.meta_cluster)} routes ${JSON.stringify(routes)}`;
+    return `  ${varz.server_name}: meta ${JSON.stringify(jsz.meta_cluster)} routes ${JSON.stringify(routes)}`;
   } catch (e) {
     return `  monitor port ${port}: ${String(e)}`;
   }
