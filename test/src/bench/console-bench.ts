@@ -29,6 +29,7 @@ import { openBrowser } from '../support/browser.ts';
 import { freePort } from '../support/nats-server.ts';
 import { startBenchControlPlane } from './fleet-controller-proc.ts';
 import { FleetObserver } from './fleet-observer.ts';
+import { parseMix } from '../sim/sim-profiles.ts';
 import { SimProc } from './fleet-sim-proc.ts';
 
 const { values: v } = parseArgs({
@@ -42,6 +43,7 @@ const { values: v } = parseArgs({
   },
 });
 const agents = Number(v.agents);
+const mix = parseMix(v.mix ?? '');
 const requests = Number(v.requests);
 const loads = Number(v.loads);
 const label = 'com.bench.console';
@@ -164,6 +166,18 @@ try {
     async () => (await reporting()) >= obs.firstStatus.size * 0.99,
     5 * 60_000,
     'the job reported by 99 % of the reporting nodes',
+  );
+  // The crash-looping share must show as crash-looping before anything is measured: the
+  // overview's cost grows with the problems, and a node is called crash-looping only after a
+  // few throttled runs (about a minute). Before this wait a run could measure a fleet with none.
+  const crashShare = mix.ok
+    ? mix.mix['crash-looping'] / Object.values(mix.mix).reduce((a, b) => a + b, 0)
+    : 0;
+  const wantCrashing = Math.floor(obs.firstStatus.size * crashShare * 0.9);
+  const crashing = async () =>
+    Number((await api.call('JobHealth', { label }, cp.tokens.viewer))['crashLooping'] ?? 0);
+  await waitUntil(async () => (await crashing()) >= wantCrashing, 5 * 60_000, 'crash-looping nodes').catch(
+    () => print(`# fewer than ${wantCrashing} nodes crash-looping after 5 min: measuring anyway`),
   );
   const health = await api.call('JobHealth', { label }, cp.tokens.viewer);
   out['job'] = {
