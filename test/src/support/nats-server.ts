@@ -190,10 +190,10 @@ export async function startCluster(n = 3, opts: Omit<NatsServerOptions, 'name'> 
 
 async function startClusterOnce(n: number, opts: Omit<NatsServerOptions, 'name'>): Promise<NatsServer[]> {
   const base = await mkdtemp(join(tmpdir(), 'lf-nats-cluster-'));
-  // A cluster and server names of its own: suites run side by side, and a server keeps dialling
-  // a stopped peer's route port, which the kernel may hand to another suite's server. With one
-  // shared cluster name the two clusters would merge, and equal server names are equal raft
-  // peer ids, which wedges both meta groups. Different cluster names refuse the route.
+  // A cluster and server names of its own: a server keeps dialling a stopped peer's route port,
+  // which the kernel may hand to another cluster's server (a crashed file's servers, another run
+  // on the same machine). With one shared cluster name the two would merge, and equal server
+  // names are equal raft peer ids. Different cluster names refuse the route.
   const tag = randomBytes(4).toString('hex');
   const ports = await freePorts(3 * n);
   const specs = Array.from({ length: n }, (_, i) => ({
