@@ -934,7 +934,6 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
   }
 }
 
-/** The bench job: KeepAlive, a version marker so every run is a new bundle. */
 /** How many of each value. */
 function countBy(values: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -942,6 +941,7 @@ function countBy(values: readonly string[]): Record<string, number> {
   return out;
 }
 
+/** The bench job: KeepAlive, a version marker so every run is a new bundle. */
 function benchPlist(run: number): string {
   return `<?xml version="1.0" encoding="UTF-8"?>
 <plist version="1.0"><dict>
