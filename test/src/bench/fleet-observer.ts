@@ -93,22 +93,10 @@ export class FleetObserver {
         while (next < nodeIds.length) {
           const id = nodeIds[next++] ?? '';
           const e = await kv.get(`${id}.status`).catch(() => null);
-          if (!e || e.operation !== 'PUT') continue;
-          const d = decodeNodeStatus(e.value);
-          if (!d.ok) continue;
-          const before = this.#reachCount();
-          this.latest.set(d.value.nodeId, d.value);
-          this.#check(d.value, Date.now());
-          this.polledReaches += this.#reachCount() - before;
+          if (e) this.polledReaches += this.#onStatus(e);
         }
       }),
     );
-  }
-
-  #reachCount(): number {
-    let n = 0;
-    for (const m of this.#running.values()) n += m.size;
-    return n;
   }
 
   /**
@@ -125,27 +113,34 @@ export class FleetObserver {
     await this.#nc.close().catch(() => undefined);
   }
 
-  #onStatus(e: KvWatchEntry): void {
-    if (e.operation !== 'PUT') return;
+  /** Records one status entry (from the watch or a direct read); returns the new reaches. */
+  #onStatus(e: Pick<KvWatchEntry, 'operation' | 'value'>): number {
+    if (e.operation !== 'PUT') return 0;
     const now = Date.now();
     const d = decodeNodeStatus(e.value);
     if (!d.ok) {
       this.undecodable++;
-      return;
+      return 0;
     }
     const s = d.value;
     if (!this.firstStatus.has(s.nodeId)) this.firstStatus.set(s.nodeId, now);
     this.latest.set(s.nodeId, s);
-    this.#check(s, now);
+    return this.#check(s, now);
   }
 
-  #check(s: NodeStatus, now: number): void {
+  /** Notes every label the snapshot shows running at its version; returns how many were new. */
+  #check(s: NodeStatus, now: number): number {
+    let added = 0;
     for (const [label, state] of Object.entries(s.jobs)) {
       if (state.subState !== 'running') continue;
       const k = `${label}@${s.versions[label] ?? ''}`;
       let m = this.#running.get(k);
       if (!m) this.#running.set(k, (m = new Map<string, number>()));
-      if (!m.has(s.nodeId)) m.set(s.nodeId, now);
+      if (!m.has(s.nodeId)) {
+        m.set(s.nodeId, now);
+        added++;
+      }
     }
+    return added;
   }
 }
