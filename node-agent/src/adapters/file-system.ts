@@ -1,12 +1,8 @@
-import { constants, readFile } from 'node:fs';
-import { lstat, open, opendir, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs';
+import { lstat, opendir, stat } from 'node:fs/promises';
 import type { Disposable, FileStat, FileSystemPort } from '../ports/file-system.ts';
+import { writeFileAtomic } from './atomic-write.ts';
 import { PathWatcher } from './path-watcher.ts';
-
-/** Names of temporary files: this process (pid and start time, as pids are reused) and a counter. */
-const tmpPrefix = `${process.pid}.${Date.now().toString(36)}`;
-let tmpSerial = 0;
 
 /** Options of the real file system port. */
 export interface RealFileSystemOptions {
@@ -130,35 +126,8 @@ export class RealFileSystem implements FileSystemPort {
     );
   }
 
-  /**
-   * Temp file in the same directory (same file system, so rename is atomic), written and
-   * fsync'ed, renamed over the target, then the directory fsync'ed so the rename is durable.
-   * With `mode` the file gets exactly that mode (fchmod, not subject to the umask).
-   */
-  async writeFileAtomic(path: string, data: Uint8Array | string, mode?: number): Promise<void> {
-    const dir = dirname(path);
-    // Unique, not secret: O_EXCL refuses any name that exists (a symlink too).
-    const tmp = join(dir, `.${basename(path)}.${tmpPrefix}.${(++tmpSerial).toString(36)}.tmp`);
-    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode ?? 0o666);
-    let renamed = false;
-    try {
-      if (mode !== undefined) await fh.chmod(mode);
-      await fh.writeFile(data);
-      await fh.sync();
-      await fh.close();
-      await rename(tmp, path);
-      renamed = true;
-    } finally {
-      if (!renamed) {
-        await fh.close().catch(() => undefined);
-        await unlink(tmp).catch(() => undefined);
-      }
-    }
-    const d = await open(dir, constants.O_RDONLY);
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
+  /** See atomic-write.ts: temp file, fsync, rename, directory fsync; a unique temp name per call. */
+  writeFileAtomic(path: string, data: Uint8Array | string, mode?: number): Promise<void> {
+    return writeFileAtomic(path, data, mode);
   }
 }

@@ -39,7 +39,8 @@ import {
   renewalTime,
   retryTime,
 } from './core/renewal-schedule.ts';
-import { type NodeIdentity, formatCreds, parseCreds, userClaims, writeFileAtomic } from './credentials.ts';
+import { writeFileAtomic } from '../adapters/atomic-write.ts';
+import { type NodeIdentity, formatCreds, parseCreds, userClaims } from './credentials.ts';
 
 export interface CredentialRenewalOptions {
   readonly identity: NodeIdentity;

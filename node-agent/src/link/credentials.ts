@@ -11,9 +11,10 @@
  * controller. Files are written to a temporary name and renamed, so a crash never leaves a
  * half-written credentials file.
  */
-import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PermissionDeniedError } from '@launchfleet/shared/errors';
+import { writeFileAtomic } from '../adapters/atomic-write.ts';
 import { isNodeId } from '@launchfleet/shared/messages/index';
 
 /** What an enrolled node knows about itself. */
@@ -44,14 +45,6 @@ export function formatCreds(jwt: string, seed: string): string {
     '*************************************************************',
     '',
   ].join('\n');
-}
-
-/** Writes a file atomically with the given mode. */
-export async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, data, { mode });
-  await chmod(tmp, mode);
-  await rename(tmp, path);
 }
 
 /** Stores a fresh identity. */

@@ -30,7 +30,8 @@ import {
   subjects,
 } from '@launchfleet/shared/messages/index';
 import { acceptTrustStore } from '@launchfleet/shared/signing/index';
-import { type NodeIdentity, formatCreds, saveIdentity, writeFileAtomic } from './credentials.ts';
+import { writeFileAtomic } from '../adapters/atomic-write.ts';
+import { type NodeIdentity, formatCreds, saveIdentity } from './credentials.ts';
 
 /** Where the key of an enrolment in progress waits for its answer. */
 const pendingKeyFile = (stateDir: string): string => join(stateDir, 'enroll-pending.nk');

@@ -44,7 +44,8 @@ import type { EventPolicyConfig } from './core/event-policy.ts';
 import { type BackoffPolicy, defaultBackoff, fullJitterDelay, spreadDelay } from './core/backoff.ts';
 import type { ReconcileAction } from './core/reconcile-plan.ts';
 import { type CredentialsStatus, CredentialRenewal } from './credential-renewal.ts';
-import { type NodeIdentity, loadIdentity, readCredsParts, writeFileAtomic } from './credentials.ts';
+import { writeFileAtomic } from '../adapters/atomic-write.ts';
+import { type NodeIdentity, loadIdentity, readCredsParts } from './credentials.ts';
 import { DesiredStore } from './desired-store.ts';
 import { DesiredWatch } from './desired-watch.ts';
 import { DriftDetector } from './drift.ts';
@@ -204,6 +205,8 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
   let state: LinkState = 'connecting';
   let identity: NodeIdentity | undefined;
   let trust: TrustStore | undefined;
+  /** The trust store writes in flight, chained (see onTrust). */
+  let trustWrites: Promise<void> = Promise.resolve();
   let nc: NatsConnection | undefined;
   let watch: DesiredWatch | undefined;
   let stopped = false;
@@ -430,9 +433,12 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
         onRemoved: (label, revision) => reconciler.remove(label, revision),
         onTrust: (store, raw) => {
           trust = store;
-          writeFileAtomic(id.trustStorePath, raw, 0o600).catch((e: unknown) =>
-            log('error', 'link', `cannot persist the trust store: ${messageOf(e)}`),
-          );
+          // One write after another, so the file ends with the last store accepted: revoking the
+          // only trusted key publishes two stores at once (the first signed by the key it revokes,
+          // which does not load on its own), and the second must be what a restart reads.
+          trustWrites = trustWrites
+            .then(() => writeFileAtomic(id.trustStorePath, raw, 0o600))
+            .catch((e: unknown) => log('error', 'link', `cannot persist the trust store: ${messageOf(e)}`));
         },
         publish: (e) => reporter.emit(e),
         onEvent: (kind: NodeEventKind, reason: string, label?: string) => {
@@ -572,6 +578,7 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       await reporter.stop();
       await nc?.close().catch(() => undefined);
       await looping;
+      await trustWrites;
       state = 'stopped';
     },
   };

@@ -32,6 +32,7 @@ import {
   type JobBundle,
   type SigningKey,
   encodeSignedBundle,
+  loadTrustStoreFile,
   signBundle,
 } from '@launchfleet/shared/signing/index';
 import type { RunningController } from '@launchfleet/controller/api/start-controller';
@@ -228,11 +229,15 @@ describe('job-signing key rotation and revocation (3 servers, 2 controllers, 2 a
       new RegExp(`re-signed ${both} version \\d+ \\(${k2}\\) as version \\d+ with ${k3} for 2 nodes`),
     );
     assert.match(r.out, /restart the controllers \(one after another\)/);
+    // The file an agent restart reads must load on its own: the store k2 signed (revoking
+    // itself) is followed at once by the same content k3 signed, and the file ends with that.
     for (const i of nodes.keys())
       await eventually(
-        async () => JSON.stringify(await trustOf(i)) === JSON.stringify({ keys: [k3], revoked: [k2] }),
+        async () =>
+          JSON.stringify(await trustOf(i)) === JSON.stringify({ keys: [k3], revoked: [k2] }) &&
+          (await loadTrustStoreFile(join(nodes[i]?.stateDir ?? '', 'trust.json'))).ok,
         15_000,
-        `node ${i} trusts only k3 and refuses k2`,
+        `node ${i} trusts only k3 and refuses k2, in a file that loads on its own`,
       );
     await eventually(() => allStoredBy(k3), 15_000, 'every agent holds bundles k3 signed');
     await eventually(converged, 15_000, 'every node reports the re-signed versions');
@@ -358,7 +363,11 @@ describe('job-signing key rotation and revocation (3 servers, 2 controllers, 2 a
     const n1 = nodes[1]!;
     const before = n1.logs.length;
     await n1.restart();
-    await eventually(() => n1.link.status().connected, 15_000, 'node 1 is back');
+    await eventually(() => n1.link.status().connected, 15_000, 'node 1 is back').catch((e: unknown) => {
+      throw new Error(
+        `${(e as Error).message}; its log since the restart:\n${n1.logs.slice(before).join('\n')}`,
+      );
+    });
     await eventually(() => n1.job(both)?.pid, 15_000, `${both} runs again on node 1`);
     const refused = n1.logs.slice(before).filter((l) => /revoked-key|unknown-key/.test(l));
     assert.deepEqual(refused, [], 'no stored bundle refused for its key');
