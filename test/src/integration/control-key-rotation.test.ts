@@ -40,7 +40,14 @@ import type { RunningController } from '@launchfleet/controller/api/start-contro
 import { KeyStore } from '@launchfleet/controller/identity/key-store';
 import { freshUserCreds } from '@launchfleet/controller/identity/nats-jwts';
 import { ControllerFleet, RawApi } from '../support/controller-fleet.ts';
-import { type LinkNode, daemonPlist, eventually, newPid, startLinkNode } from '../support/link-node.ts';
+import {
+  type LinkNode,
+  daemonPlist,
+  eventually,
+  execedEnviron,
+  newPid,
+  startLinkNode,
+} from '../support/link-node.ts';
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', '..', '..', 'controller', 'bin', 'launchfleet-controller.js');
@@ -305,7 +312,7 @@ for (const cluster of [false, true])
       // A changed plist after the rotation restarts the job, as any new content does.
       const changed = await applyJob(daemonPlist(label, { EnvironmentVariables: { LF_VERSION: '2' } }));
       pid = await newPid(node, label, pid, 15_000, 'the changed job runs as a new process');
-      assert.match(await readFile(`/proc/${pid}/environ`, 'utf8'), /LF_VERSION=2/);
+      assert.match(await execedEnviron(pid), /LF_VERSION=2/);
       await eventually(
         async () => (await reportedVersion()) === String(changed),
         15_000,

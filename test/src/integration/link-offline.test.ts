@@ -14,6 +14,7 @@ import {
   alive,
   daemonPlist,
   eventually,
+  execedEnviron,
   newPid,
   startLinkNode,
 } from '../support/link-node.ts';
@@ -113,10 +114,7 @@ describe('fleet link: offline operation and convergence', () => {
     await proxy.heal();
     await eventually(() => node.link.status().connected, 15_000, 'reconnected');
     const newKeep = await newPid(node, keep, oldKeep, 10_000, 'keep v2 running');
-    assert.match(
-      await import('node:fs/promises').then((f) => f.readFile(`/proc/${newKeep}/environ`, 'utf8')),
-      /LF_VERSION=2/,
-    );
+    assert.match(await execedEnviron(newKeep), /LF_VERSION=2/);
     await eventually(() => node.job(gone) === undefined, 10_000, 'gone unloaded');
     await eventually(() => node.job(fresh)?.pid, 10_000, 'fresh loaded');
     // The drift repaired while offline was published after reconnecting.

@@ -19,6 +19,7 @@ import {
   alive,
   daemonPlist,
   eventually,
+  execedEnviron,
   newPid,
   startLinkNode,
 } from '../support/link-node.ts';
@@ -154,8 +155,7 @@ describe('fleet link: desired state, reporting, drift', () => {
     await putJob(cp, nodeId, { label, version: 2, plist: plist2 });
     pid2 = await newPid(node, label, pid1, 10_000, 'new process');
     await eventually(() => !alive(pid1), 10_000, 'old process gone');
-    const environ = await readFile(`/proc/${pid2}/environ`, 'utf8');
-    assert.match(environ, /LF_VERSION=2/);
+    assert.match(await execedEnviron(pid2), /LF_VERSION=2/);
     assert.equal(await readFile(managedPath(node.stateDir, 'system', label), 'utf8'), plist2);
     await eventually(
       async () => (await nodeStatus(cp, nodeId))?.versions[label] === '2',

@@ -5,7 +5,7 @@
  * agent restart) and starts both again on the same state dir.
  */
 import { appendFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PlistValue } from '@launchfleet/shared/job/job-spec';
@@ -219,4 +219,19 @@ export function alive(pid: number | undefined): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A job's environment as /proc shows it once its exec has finished. The supervisor reports a
+ * pid once the exec passed the point of no return, but the kernel sets the new image's argv and
+ * environment bounds a moment later: /proc/<pid>/environ reads empty in that window (a CI run
+ * on a loaded machine read '' there). Waits (bounded) until cmdline is non-empty, then reads.
+ */
+export async function execedEnviron(pid: number, ms = 5000): Promise<string> {
+  await eventually(
+    async () => (await readFile(`/proc/${pid}/cmdline`).catch(() => Buffer.alloc(0))).length > 0,
+    ms,
+    `pid ${pid} has finished its exec`,
+  );
+  return readFile(`/proc/${pid}/environ`, 'utf8');
 }
