@@ -101,7 +101,12 @@ export class DesiredStore {
         continue;
       }
       if (trust === undefined) {
-        dropped.push({ reason: 'unknown-key', detail: 'no trust store to verify stored bundles' });
+        const l = unverifiedLabel(j['raw']);
+        dropped.push({
+          ...(l !== undefined && { label: l }),
+          reason: 'unknown-key',
+          detail: 'no trust store to verify stored bundles',
+        });
         continue;
       }
       const r = verifyBundle(j['raw'], trust, { now: j['acceptedAt'], nodeId });
@@ -137,5 +142,20 @@ export class DesiredStore {
       applied: Object.fromEntries(applied),
     };
     await this.#fs.writeFileAtomic(this.#path, JSON.stringify(doc), 0o600);
+  }
+}
+
+/**
+ * The label a stored bundle names, read without verifying it: only to say which job a dropped
+ * entry was (and to take that job again once the desired state delivers it verified).
+ */
+function unverifiedLabel(raw: string): string | undefined {
+  try {
+    const doc: unknown = JSON.parse(raw);
+    const b = isRecord(doc) ? doc['bundle'] : undefined;
+    const l = isRecord(b) ? b['label'] : undefined;
+    return typeof l === 'string' && l.length <= 255 ? l : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -35,7 +35,15 @@ import { type DesiredEntry, DesiredFollower, type DesiredFollowerStats } from '.
 export interface DesiredWatchOptions {
   readonly nc: NatsConnection;
   readonly nodeId: string;
-  readonly trust: TrustStore;
+  /**
+   * The store in force; undefined when the node holds no usable store (its file lost or damaged):
+   * start() then takes the published one as at enrolment (see TrustFollower) or fails.
+   */
+  readonly trust: TrustStore | undefined;
+  /** Key ids a first store must be signed by (installed with the agent). */
+  readonly pinnedKeyIds?: readonly string[];
+  /** Labels whose applied version this node does not hold (Reconciler.unheld): re-delivery is taken. */
+  readonly unheld?: ReadonlySet<string>;
   readonly clock: Clock;
   /** Versions already applied (from the agent's own state), per label. */
   readonly applied?: ReadonlyMap<string, AppliedVersion>;
@@ -93,7 +101,7 @@ export class DesiredWatch {
   readonly #o: DesiredWatchOptions;
   readonly #applied: Map<string, AppliedVersion>;
   readonly #appliedRaw: Map<string, string>;
-  #trust: TrustStore;
+  #trust: TrustStore | undefined;
   readonly #stops: (() => void)[] = [];
   readonly #loops: Promise<void>[] = [];
   /** Bundles refused for an unknown key, retried when the trust store changes (rotation race). */
@@ -113,8 +121,9 @@ export class DesiredWatch {
     return this.#desired?.stats;
   }
 
-  /** The trust store in force. */
+  /** The trust store in force (always there once start() resolved). */
   get trust(): TrustStore {
+    if (this.#trust === undefined) throw new Error('no trust store yet: start() has not resolved');
     return this.#trust;
   }
 
@@ -129,6 +138,7 @@ export class DesiredWatch {
     const follower = new TrustFollower({
       nc: this.#o.nc,
       trust: this.#trust,
+      ...(this.#o.pinnedKeyIds && { pinnedKeyIds: this.#o.pinnedKeyIds }),
       scheduler: this.#o.scheduler ?? systemScheduler,
       refreshMs: this.#o.trustRefreshMs ?? trustFollowDefaults.refreshMs,
       confirmMs: this.#o.trustConfirmMs ?? trustFollowDefaults.confirmMs,
@@ -153,6 +163,9 @@ export class DesiredWatch {
     let dw: Awaited<ReturnType<KV['watch']>>;
     try {
       await follower.start();
+      // No bundle can be verified without a store: a session without one is no session.
+      if (this.#trust === undefined)
+        throw new Error('no trust store: none stored here, and none published that this node may take');
       if ((await desired.start()) === 'following') {
         this.#stops.push(() => void desired.stop());
         this.#loops.push(desired.ended());
@@ -233,7 +246,9 @@ export class DesiredWatch {
     }
     const rawDigest = rawDigestOf(e.value);
     if (this.#appliedRaw.get(label.value) === rawDigest) return; // identical re-delivery
-    const r = verifyBundle(e.value, this.#trust, {
+    const trust = this.#trust;
+    if (trust === undefined) return; // not reached: start() fails without a store
+    const r = verifyBundle(e.value, trust, {
       now: this.#o.clock.wallMs(),
       nodeId: this.#o.nodeId,
       lastVersionByLabel: this.#applied,
@@ -246,9 +261,14 @@ export class DesiredWatch {
       return;
     }
     this.#awaitingKey.delete(label.value);
-    if (r.duplicate) return;
+    // The version applied already is nothing new, unless this node no longer holds its bundle
+    // (the stored copy was dropped at restore): then it is taken again.
+    if (r.duplicate && (this.#appliedRaw.has(r.bundle.label) || !this.#o.unheld?.has(r.bundle.label))) return;
     const prev = this.#applied.get(r.bundle.label);
-    const superseded = prev ? [...(prev.superseded ?? []), prev.digest].slice(-maxSuperseded) : [];
+    const superseded =
+      prev && !r.duplicate
+        ? [...(prev.superseded ?? []), prev.digest].slice(-maxSuperseded)
+        : (prev?.superseded ?? []);
     this.#applied.set(r.bundle.label, { version: r.bundle.version, digest: r.digest, superseded });
     this.#appliedRaw.set(r.bundle.label, rawDigest);
     this.#event('bundle-accepted', 'ok', r.bundle.label, `version ${r.bundle.version}`, r.bundle.version);

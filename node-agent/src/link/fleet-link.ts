@@ -417,14 +417,18 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       // stop() ran while this connection was being made: it closed nothing, so close it here,
       // or the session would live on and stop() would wait for it forever.
       if (stopped) return;
-      if (!trust) throw new Error('no trust store: cannot verify bundles');
+      // A node whose stored store would not load (lost or damaged file) takes the published one,
+      // as it did at enrolment: signed by a key the store itself lists (or a pinned key).
+      if (!trust) log('warn', 'link', 'no usable trust store here: taking the one the controllers publish');
       const w = new DesiredWatch({
         nc: conn,
         nodeId: id.nodeId,
         trust,
+        ...(set.pinnedKeyIds && { pinnedKeyIds: set.pinnedKeyIds }),
         clock: o.clock,
         applied: reconciler.applied,
         appliedRaw: reconciler.appliedRaw(),
+        unheld: reconciler.unheld,
         ...(set.maxSkewMs !== undefined && { maxSkewMs: set.maxSkewMs }),
         ...(set.trustRefreshMs !== undefined && { trustRefreshMs: set.trustRefreshMs }),
         scheduler,

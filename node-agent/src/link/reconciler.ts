@@ -98,6 +98,7 @@ export class Reconciler {
   /** The last save failed: saved again on the next pass (the disk may have room again). */
   #unsaved = false;
   #passes = 0;
+  readonly #unheld = new Set<string>();
 
   constructor(o: ReconcilerOptions) {
     this.#o = o;
@@ -122,6 +123,8 @@ export class Reconciler {
       });
     }
     for (const b of c.bundles) this.#setDesired(b);
+    for (const d of c.dropped)
+      if (d.label !== undefined && !this.#desired.has(d.label)) this.#unheld.add(d.label);
     this.#o.log(
       'info',
       'link',
@@ -132,6 +135,16 @@ export class Reconciler {
   /** Applied versions per label (seeds the watch's replay protection). */
   get applied(): ReadonlyMap<string, AppliedVersion> {
     return this.#applied;
+  }
+
+  /**
+   * Labels whose stored bundle was dropped at restore (it did not verify, or there was no trust
+   * store to verify it with): their applied version is known but not held, so the desired
+   * state delivering that same version, verified, is taken again rather than ignored as a
+   * re-delivery. A removed job is not here: its bundle is gone, not unheld.
+   */
+  get unheld(): ReadonlySet<string> {
+    return this.#unheld;
   }
 
   /** Wire digests of the bundles in force, per label (seeds the watch's re-delivery check). */
@@ -152,8 +165,12 @@ export class Reconciler {
   /** A verified, new bundle from the watch. */
   accept(bundle: JobBundle, meta: BundleMeta): void {
     const prev = this.#applied.get(bundle.label);
-    const superseded = prev ? [...(prev.superseded ?? []), prev.digest].slice(-16) : [];
+    const superseded =
+      prev && prev.digest !== meta.digest
+        ? [...(prev.superseded ?? []), prev.digest].slice(-16)
+        : (prev?.superseded ?? []);
     this.#applied.set(bundle.label, { version: bundle.version, digest: meta.digest, superseded });
+    this.#unheld.delete(bundle.label);
     this.#revision = Math.max(this.#revision, meta.revision);
     this.#setDesired({ bundle, raw: meta.raw, rawDigest: meta.rawDigest, acceptedAt: this.#o.wallMs() });
     this.#persist();

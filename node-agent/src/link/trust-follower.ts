@@ -41,8 +41,14 @@ export type TrustFollowerLogLevel = 'debug' | 'info' | 'warn';
 
 export interface TrustFollowerOptions {
   readonly nc: NatsConnection;
-  /** The store in force (from the state dir or the enrolment). */
-  readonly trust: TrustStore;
+  /**
+   * The store in force (from the state dir or the enrolment). Undefined when the node holds no
+   * usable store (its file was lost or damaged): the published store is then taken as at
+   * enrolment, as its own authority, from a key in `pinnedKeyIds` when the agent pins any.
+   */
+  readonly trust: TrustStore | undefined;
+  /** Key ids a first store must be signed by (installed with the agent). */
+  readonly pinnedKeyIds?: readonly string[];
   readonly scheduler: Scheduler;
   /** Safety-net re-read period (core messages sent while disconnected are lost). */
   readonly refreshMs: number;
@@ -58,7 +64,7 @@ export interface TrustFollowerOptions {
 /** Follows `lf_trust`/`store` with a core subscription plus direct gets. */
 export class TrustFollower {
   readonly #o: TrustFollowerOptions;
-  #trust: TrustStore;
+  #trust: TrustStore | undefined;
   #state: TrustFollowState = initialTrustFollowState;
   #kv: KV | undefined;
   #sub: Subscription | undefined;
@@ -72,8 +78,8 @@ export class TrustFollower {
     this.#trust = o.trust;
   }
 
-  /** The trust store in force. */
-  get trust(): TrustStore {
+  /** The trust store in force (undefined until a first one is taken, see the options). */
+  get trust(): TrustStore | undefined {
     return this.#trust;
   }
 
@@ -181,7 +187,8 @@ export class TrustFollower {
   }
 
   #judgeUnsafe(data: Uint8Array, origin: TrustCandidateOrigin): void {
-    const r = acceptTrustStore(data, this.#trust);
+    const pins = this.#o.pinnedKeyIds;
+    const r = acceptTrustStore(data, this.#trust, pins ? { pinnedKeyIds: pins } : {});
     const check = r.ok
       ? { ok: true as const, unchanged: r.unchanged }
       : { ok: false as const, digest: createHash('sha256').update(data).digest('hex') };
