@@ -3,7 +3,8 @@
  * in one list sorted by next firing, with one absolute timer: docs/launchd-semantics.md §1.5 step 4). Each
  * job's next firing is a wall-clock time; the single timer is armed for the earliest one. When it fires, or
  * when the clock-jump detector calls `recheck()` after sleep or a clock change, every due job
- * fires ONCE and is rescheduled after now (coalescing).
+ * fires ONCE and is rescheduled after now (coalescing). After a step back every job's next
+ * firing is re-aimed at its next match after the new time (core/calendar.ts, dueCalendar).
  */
 import type { CalendarInterval } from '@launchfleet/shared/job/job-spec';
 import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/time/clock';
@@ -57,12 +58,15 @@ export class CalendarScheduler {
     };
   }
 
-  /** Fires every due entry once and re-arms; called by the timer and after a clock jump. */
-  recheck(): void {
+  /**
+   * Fires every due entry once and re-arms; called by the timer and after a clock jump
+   * (`steppedBack`: the wall clock went back, so firings computed before it are re-aimed).
+   */
+  recheck(steppedBack = false): void {
     const now = this.clock.wallMs();
     const due: { item: Entry; dueMs: number | undefined }[] = [];
     for (const item of this.items) {
-      const r = dueCalendar(item.entries, item.nextMs, now, this.offset, this.opts);
+      const r = dueCalendar(item.entries, item.nextMs, now, this.offset, this.opts, steppedBack);
       if (r.fire) due.push({ item, dueMs: item.nextMs });
       item.nextMs = r.nextMs;
     }

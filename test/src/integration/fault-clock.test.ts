@@ -15,8 +15,9 @@
  * - forward by 3 hours: the calendar job (`{}`: every minute), which missed ~180 firings, runs
  *   ONCE at once (coalesced), then on its next minute; the StartInterval job keeps its monotonic
  *   cadence: a wall-clock step is not sleep, so it gets no extra run (only sleep coalesces);
- * - back by 3 hours: no run at the step (nothing is overdue), no burst; the StartInterval job
- *   keeps its cadence.
+ * - back by 3 hours: no run at the step (nothing is overdue), no burst; the calendar job's next
+ *   firing is re-aimed at the next minute of the new time (it does not wait 3 hours for the
+ *   clock to catch up); the StartInterval job keeps its cadence.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -182,6 +183,11 @@ describe(
         `[fault-clock] interval gaps around the backward step (s): ${after.map((g) => g.toFixed(2)).join(' ')}; ` +
           `calendar runs in the ${3 * intervalS} s after it: ${calNow - cal}; next calendar firing in ` +
           `${next === undefined ? '?' : ((next - stepped.wallMs()) / 1000).toFixed(0)} s`,
+      );
+      // Re-aimed at the next minute of the new time, not ~10,800 s away where the wall clock was.
+      assert.ok(
+        next !== undefined && next - stepped.wallMs() <= 60_000,
+        `the calendar's next firing after the step back is within a minute (${next === undefined ? '?' : next - stepped.wallMs()} ms)`,
       );
       assert.ok(after.length >= 2, 'the interval job kept running');
       for (const g of after)

@@ -167,6 +167,33 @@ describe('coalescing (row 27)', () => {
     );
     assert.deepEqual(r, { fire: false, nextMs: Date.parse('2026-01-05T10:00:00Z') });
   });
+
+  it('after a step back the next firing is re-aimed at the next match after the new time, nothing fires', () => {
+    // Stored before the step: the 10:00 firing. The clock goes back to 08:20: 09:00 comes first.
+    const back = Date.parse('2026-01-05T08:20:00Z');
+    const r = dueCalendar([{ minute: 0 }], Date.parse('2026-01-05T10:00:00Z'), back, utc, opts, true);
+    assert.deepEqual(r, { fire: false, nextMs: Date.parse('2026-01-05T09:00:00Z') });
+    // Every minute, stepped back 3 hours: the next minute, not three hours away.
+    const m = dueCalendar(
+      [{}],
+      Date.parse('2026-01-05T12:01:00Z'),
+      Date.parse('2026-01-05T09:00:30Z'),
+      utc,
+      opts,
+      true,
+    );
+    assert.deepEqual(m, { fire: false, nextMs: Date.parse('2026-01-05T09:01:00Z') });
+    // A step back that passes no match keeps the stored firing.
+    const k = dueCalendar(
+      [{ hour: 23, minute: 0 }],
+      Date.parse('2026-01-05T23:00:00Z'),
+      back,
+      utc,
+      opts,
+      true,
+    );
+    assert.deepEqual(k, { fire: false, nextMs: Date.parse('2026-01-05T23:00:00Z') });
+  });
 });
 
 describe('invalid entries (row 26)', () => {

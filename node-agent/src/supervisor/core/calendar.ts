@@ -190,6 +190,12 @@ export function nextCalendarFiring(
 /**
  * Coalescing (§1.5 step 4): given the stored next firing and the wall time now, should the job
  * fire (once, however many firings were missed), and what is the next firing after now?
+ *
+ * `steppedBack`: the wall clock was just stepped back. The stored firing was computed before the
+ * step and may now lie hours ahead, past matches that are in the future again: it is re-aimed
+ * at the next match after now (nothing fires for a step back). launchd 842's absolute kqueue
+ * timer would stay silent until the clock caught up; a calendar job that says "every minute"
+ * goes on every minute here, as cron and systemd timers do after a clock change.
  */
 export function dueCalendar(
   entries: readonly CalendarInterval[],
@@ -197,8 +203,14 @@ export function dueCalendar(
   nowMs: number,
   offset: ZoneOffsetFn,
   opts: CalendarOptions,
+  steppedBack = false,
 ): { readonly fire: boolean; readonly nextMs: number | undefined } {
-  if (storedNextMs === undefined || storedNextMs > nowMs) return { fire: false, nextMs: storedNextMs };
+  if (storedNextMs === undefined) return { fire: false, nextMs: undefined };
+  if (storedNextMs > nowMs) {
+    if (!steppedBack) return { fire: false, nextMs: storedNextMs };
+    const fresh = nextCalendarFiring(entries, nowMs, offset, opts);
+    return { fire: false, nextMs: fresh !== undefined && fresh < storedNextMs ? fresh : storedNextMs };
+  }
   // Reschedule to the next FUTURE match: strictly after now, so the current minute is not fired twice.
   return { fire: true, nextMs: nextCalendarFiring(entries, nowMs, offset, opts) };
 }

@@ -91,7 +91,7 @@ export class DomainManager {
             (slept > 0 ? ` (${Math.round(slept / 1000)} s asleep)` : ' (a clock step, not sleep)') +
             `; re-evaluating calendars${slept > 0 ? ' and intervals' : ''}`,
         );
-        this.calendar.recheck();
+        this.calendar.recheck(delta < 0);
         // StartInterval runs on the monotonic clock: only time asleep can have passed its slots.
         if (slept > 0) for (const d of this.domains()) d.clockJumped(slept);
       },
