@@ -180,6 +180,7 @@ export class Reconciler {
   /** The controller removed a label's desired state. */
   remove(label: string, revision: number): void {
     this.#revision = Math.max(this.#revision, revision);
+    this.#unheld.delete(label); // removed now: its last bundle put again is a replay
     if (!this.#desired.delete(label)) return;
     this.#persist();
     this.requestPass(`removed ${label}`);
