@@ -68,6 +68,29 @@ describe('fleet link: a lost or damaged trust store file', () => {
     await recovers((p) => rm(p), 'missing');
   });
 
+  test('a job removed while the node was down with a damaged trust file stays removed when replayed', async () => {
+    const gone = 'com.acme.gone';
+    const { raw } = await putJob(cp, nodeId, { label: gone, version: 1, plist: daemonPlist(gone) });
+    await eventually(() => node.job(gone)?.pid, 15_000, 'the job runs');
+    // Down (no broker reachable) with a damaged trust file: its stored bundles are dropped, unheld.
+    await writeFile(join(node.stateDir, 'trust.json'), 'garbage', { mode: 0o600 });
+    await node.restart({ urls: ['nats://127.0.0.1:1'] });
+    await cp.store.desired.delete(keys.desired(nodeId, gone));
+    await node.restart({ urls: cp.urls });
+    await eventually(() => node.link.status().connected, 20_000, 'connected again');
+    await eventually(() => node.job(label)?.pid, 15_000, 'the other job runs again');
+    // The catch-up saw the delete marker; the removed job's last bundle put again is a replay.
+    await cp.store.desired.put(keys.desired(nodeId, gone), raw);
+    await putJob(cp, nodeId, {
+      label: 'com.acme.marker2',
+      version: 1,
+      plist: daemonPlist('com.acme.marker2'),
+    });
+    await eventually(() => node.job('com.acme.marker2')?.pid, 15_000, 'the marker job runs');
+    await node.link.idle();
+    assert.equal(node.job(gone), undefined, 'the removed job stays removed');
+  });
+
   test('a removed job is not unheld: its last bundle put again is ignored, as before', async () => {
     const other = 'com.acme.removed';
     const { raw } = await putJob(cp, nodeId, { label: other, version: 1, plist: daemonPlist(other) });
