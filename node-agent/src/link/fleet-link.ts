@@ -41,7 +41,8 @@ import { modelPlistLoader } from '../supervisor/domains/model-plist-loader.ts';
 import type { SupervisorLog } from '../supervisor/job-runner.ts';
 import type { JobStatus } from '../supervisor/job-status.ts';
 import type { EventPolicyConfig } from './core/event-policy.ts';
-import { type BackoffPolicy, defaultBackoff, fullJitterDelay, spreadDelay } from './core/backoff.ts';
+import { type BackoffPolicy, defaultBackoff } from './core/backoff.ts';
+import { type LinkPacing, type LinkPassOutcome, initialLinkLoop, nextLinkWait } from './core/link-loop.ts';
 import type { ReconcileAction } from './core/reconcile-plan.ts';
 import { type CredentialsStatus, CredentialRenewal } from './credential-renewal.ts';
 import { writeFileAtomic } from '../adapters/atomic-write.ts';
@@ -504,9 +505,12 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
     }
   };
 
+  // The loop's pacing is decided by core/link-loop.ts from how each pass ended; here is the I/O.
+  const pacing: LinkPacing = { backoff, reconnectSpreadMs, lameDuckSpreadMs };
   const loop = async (): Promise<void> => {
-    let attempt = 0;
+    let pace = initialLinkLoop;
     while (!stopped) {
+      let outcome: LinkPassOutcome;
       try {
         if (!identity && !(await enrollOnce())) throw new Error(lastError ?? 'enrolment failed');
         const id = identity;
@@ -517,31 +521,28 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
               (await enrollOnce(id)) ? 'enrolled' : lastEnrolUnreachable ? 'unreachable' : 'refused',
             () => lastError ?? '?',
           );
-        if (!identity) continue;
-        const before = connects;
-        await session(identity);
-        // A session that connected resets the backoff, unless it died at once (flapping).
-        if (connects > before) {
-          attempt = 0;
-          const now = renewed;
-          renewed = false;
-          if (!stopped && lostBroker && !now) {
-            state = 'waiting';
-            await sleep(spreadDelay(lameDuck ? lameDuckSpreadMs : reconnectSpreadMs, random()));
-            attempt = 1; // the spread was this outage's first wait
-            continue;
-          }
+        if (!identity) outcome = { kind: 'no-identity' };
+        else {
+          const before = connects;
+          await session(identity);
+          const connected = connects > before;
+          const wasRenewed = renewed;
+          // A renewal that closed a session is used up once a session connected with it.
+          if (connected) renewed = false;
+          outcome = { kind: 'session-ended', connected, lostBroker, lameDuck, renewed: wasRenewed };
         }
       } catch (e) {
         connectFailures++;
         lastError = messageOf(e);
         log('info', 'link', `no session (${lastError}); retrying with backoff`);
+        outcome = { kind: 'failed' };
       }
       if (stopped) break;
+      const next = nextLinkWait(pace, outcome, pacing, random);
+      pace = next.state;
+      if (next.wait.kind === 'none') continue;
       state = 'waiting';
-      const delay = fullJitterDelay(attempt, backoff, random());
-      attempt++;
-      await sleep(delay);
+      await sleep(next.wait.ms);
     }
   };
   const looping = loop().catch((e: unknown) => log('error', 'link', `link loop ended: ${messageOf(e)}`));
