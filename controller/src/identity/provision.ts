@@ -67,6 +67,8 @@ export async function provisionControlPlane(
     max_age: (o.eventsMaxAgeMs ?? eventsStream.maxAgeMs) * 1_000_000,
     max_bytes: o.eventsMaxBytes ?? eventsStream.maxBytes,
     max_msg_size: eventsStream.maxMsgSize,
+    // Agents re-send an event whose ack was lost with the same message id: stored once.
+    duplicate_window: eventsStream.duplicateWindowMs * 1_000_000,
     num_replicas: replicas,
     storage: StorageType.File,
   });

@@ -11,13 +11,15 @@
  * - Every other event goes to a bounded FIFO outbox. While the broker is away events wait
  *   there (job-state events as "latest per job", so they cannot grow with time); on overflow the
  *   oldest are dropped and counted. Nothing is published without the stream's ack: a failed
- *   publish stays at the head of the outbox and is retried after reconnecting.
+ *   publish stays at the head of the outbox and is retried after reconnecting, with the same
+ *   message id, so an event whose ack was lost is not stored twice (core/event-ids.ts).
  * - The snapshot is put when it changed (at most once per `statusMinIntervalMs`) and at least
  *   every `statusRefreshMs`, so the KV entry's time says when the node was last seen even after
  *   a controller restart. It is small: one short entry per job, no history.
  * - Heartbeats every `heartbeatMs` plus up to 20 % random spread, so nodes that came up
  *   together do not beat in lock-step.
  */
+import { randomBytes } from 'node:crypto';
 import { messageOf } from '@launchfleet/shared/errors';
 import type { Scheduler, TimerHandle, Clock } from '@launchfleet/shared/time/clock';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
@@ -50,6 +52,7 @@ import {
   defaultEventPolicy,
 } from './core/event-policy.ts';
 import { eventDetail, jobDetail, jobFacts, jobState, nodeHealth } from './core/job-report.ts';
+import { EventIds } from './core/event-ids.ts';
 
 /** What the reporter needs from the reconciler. */
 export interface ReconcilerView {
@@ -158,6 +161,8 @@ export class Reporter {
   #userNames = new Map<number, string>();
   #domainsKey = '';
   #stopped = false;
+  /** Each event's JetStream message id, the same on every attempt (core/event-ids.ts). */
+  readonly #eventIds = new EventIds(randomBytes(6).toString('hex'));
 
   constructor(o: ReporterOptions) {
     this.#o = o;
@@ -473,9 +478,8 @@ export class Reporter {
           await jetstream(s.nc).publish(
             subjects.event(this.#nodeId, ev.kind),
             encodeNodeEvent(full, this.#o.clock.wallMs()),
-            {
-              timeout: 5000,
-            },
+            // A retry after a lost ack carries the same id: the stream stores the event once.
+            { timeout: 5000, msgID: this.#eventIds.of(this.#nodeId, ev) },
           );
         } catch (e) {
           // Keep it at the head and retry soon. An event the broker keeps refusing while the

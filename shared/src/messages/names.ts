@@ -84,6 +84,14 @@ export const eventsStream = {
   maxBytes: 1024 * 1024 * 1024,
   /** Per-message cap: events are small; a larger one is a bug or an attack. */
   maxMsgSize: 64 * 1024,
+  /**
+   * An event published again with the same message id within this window is stored once: an
+   * agent re-sends an event whose ack it did not get, after it reconnected
+   * (node-agent/src/link/core/event-ids.ts). Longer than the server's 2-minute default so a
+   * re-send after a partition of several minutes is still caught; the server keeps one id per
+   * event of the window.
+   */
+  duplicateWindowMs: 10 * 60_000,
 } as const;
 
 /** The audit stream: one message per change made through the controller's API. */

@@ -27,6 +27,11 @@ export interface TcpProxy {
    */
   silence(on: boolean): void;
   /**
+   * A lost ack: the next client data that contains `match` (a subject) is passed to the broker,
+   * and then the link goes silent as with `silence(true)`, so the broker's answer never arrives.
+   */
+  silenceAfter(match: string): void;
+  /**
    * Holds everything the broker sends back for `ms` before passing it on (0: none), in order:
    * a slow link, so a client's request is still on its way while other things happen.
    */
@@ -42,6 +47,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   let server: Server | undefined;
   let stallJs = false;
   let silent = false;
+  let silenceAfter: string | undefined;
   let replyDelayMs = 0;
   /** Sockets that lived through a silent period: dropped when it ends. */
   const silenced = new Set<Socket>();
@@ -66,6 +72,11 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
           if (silent) return;
           if (stallJs && chunk.includes('$JS.API')) return;
           upstream.write(chunk);
+          if (silenceAfter !== undefined && chunk.includes(silenceAfter)) {
+            silenceAfter = undefined;
+            silent = true;
+            for (const sock of sockets) silenced.add(sock);
+          }
         });
         // Delayed chunks keep their order: each is due no earlier than the one before it.
         let lastDue = 0;
@@ -115,6 +126,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       silent = false;
       for (const sock of silenced) sock.destroy();
       silenced.clear();
+    },
+    silenceAfter: (match) => {
+      silenceAfter = match;
     },
     delayReplies: (ms) => {
       replyDelayMs = Math.max(0, ms);
