@@ -171,6 +171,7 @@ export class FleetHandlers {
       nodesTargeted: r.targeted,
       nodesWritten: r.written,
       nodesSuperseded: r.superseded,
+      nodesUnchanged: r.unchanged,
       nodesRemoved: r.removed,
       failures: failures(r.failures),
       durationMs: r.durationMs,

@@ -80,6 +80,7 @@ export function registerJobsCommand(program: Command): void {
       const failures = arr(r['failures']);
       const lines = [
         `applied ${s(r['label'])} version ${s(r['version'])}: ${s(r['nodesWritten'])} of ${s(r['nodesTargeted'])} nodes written` +
+          `${Number(r['nodesUnchanged']) ? `, ${s(r['nodesUnchanged'])} already had it` : ''}` +
           `${Number(r['nodesSuperseded']) ? `, ${s(r['nodesSuperseded'])} already newer` : ''}` +
           `${Number(r['nodesRemoved']) ? `, removed from ${s(r['nodesRemoved'])}` : ''} in ${duration(Number(r['durationMs']))}`,
         ...arr(r['warnings']).map((w) => `warning: ${s(w)}`),

@@ -5,11 +5,17 @@
  *   1. check the plist for the domain (nothing launchd would refuse is ever signed);
  *   2. resolve the target over the fleet index (ids, hostnames, or a label selector);
  *   3. take the next version of the label with compare-and-set on its `lf_jobs` record
- *      (a lost race re-reads and takes the next one; versions are never shared);
+ *      (a lost race re-reads and takes the next one; versions are never shared between
+ *      different content). The same apply again (same plist, domain and target nodes, soon
+ *      after) instead re-delivers the current version, byte for byte (core/redeliver.ts): a
+ *      retry of a partly failed apply writes only the nodes that missed it;
  *   4. sign one bundle per node (Ed25519, ~30 µs each) and write `lf_desired/<node>.<label>`
- *      with at most `concurrency` writes in flight. Each write is itself a compare-and-set
+ *      with at most `concurrency` writes in flight, skipping a node whose key already holds
+ *      that exact bundle. Each write is itself a compare-and-set
  *      against the key's revision and never replaces a bundle of a higher version, so when two
- *      controllers apply the same label concurrently every node ends at the higher version;
+ *      controllers apply the same label concurrently every node ends at the higher version.
+ *      Once the broker stops answering, the writes not yet started are not tried
+ *      (write-gate.ts): without quorum an apply ends in seconds and names what it missed;
  *   5. take the job away (KV delete) from nodes the previous version targeted and this one
  *      does not, unless a newer version is already there.
  * Delete advances the version too (a tombstone record) and deletes every node's key.
@@ -36,6 +42,8 @@ import { isWrongRevision } from '../rollout/kv-cas.ts';
 import { forEachBounded } from './bounded-pool.ts';
 import type { DesiredIndex } from './desired-index.ts';
 import { checkJobPlist } from './core/plist-check.ts';
+import { redeliverable } from './core/redeliver.ts';
+import { WriteGate } from './write-gate.ts';
 import { type TargetCandidate, resolveTarget } from './core/resolve-target.ts';
 import { type JobRecord, type TargetSpec, parseJobRecord } from './job-record.ts';
 
@@ -57,6 +65,12 @@ export interface DesiredStateDeps {
    * is back, long after the caller was told the apply failed. Default: always up.
    */
   readonly brokerConnected?: () => boolean;
+  /**
+   * How long writes may keep failing as unavailable (timeouts, no responders) before an apply
+   * stops trying the rest (write-gate.ts). Default 10 s, two of the client's timeouts: enough
+   * for a stream's leader election, after which the writes go on (docs/fault-suite.md).
+   */
+  readonly giveUpMs?: number;
 }
 
 export interface ApplyRequest {
@@ -80,6 +94,10 @@ export interface ApplyResult {
   readonly targeted: number;
   readonly written: number;
   readonly superseded: number;
+  /** Already held this exact bundle (a re-delivered version): not written again. */
+  readonly unchanged: number;
+  /** Not tried: the broker had stopped answering (each is also in `failures`). */
+  readonly notAttempted: number;
   readonly removed: number;
   readonly failures: readonly NodeFailure[];
   readonly durationMs: number;
@@ -97,7 +115,8 @@ const defaultValidityMs = 30 * 24 * 3600_000;
 const maxValidityMs = 400 * 24 * 3600_000;
 const casAttempts = 8;
 
-type WriteOutcome = 'written' | 'superseded';
+/** `conflict`: the key holds another bundle at the version being re-delivered. */
+type WriteOutcome = 'written' | 'superseded' | 'unchanged' | 'conflict';
 
 export class DesiredStateService {
   readonly #d: DesiredStateDeps;
@@ -112,6 +131,11 @@ export class DesiredStateService {
   }
 
   async apply(req: ApplyRequest): Promise<ApplyResult> {
+    return this.#apply(req, false);
+  }
+
+  /** `fresh`: take a new version even when the current one could be re-delivered. */
+  async #apply(req: ApplyRequest, fresh: boolean): Promise<ApplyResult> {
     const started = this.#d.clock.monotonicMs();
     const checked = checkJobPlist(req.plist, req.domain || 'system');
     if (!checked.ok) throw new InvalidArgumentError(checked.error, 'plist');
@@ -124,23 +148,40 @@ export class DesiredStateService {
     const label = checked.value.label;
     const nodeIds = resolved.value.nodeIds;
     const now = this.#d.clock.wallMs();
-    const { record, previous } = await this.#advance(label, (prev) => ({
-      v: 1,
-      label,
-      domain,
-      plist: req.plist,
-      version: (prev?.version ?? 0) + 1,
-      target: resolved.value.target,
-      nodeIds,
-      updatedAt: now,
-      updatedBy: req.by,
-      deleted: false,
-    }));
+    const content = { label, domain, plist: req.plist, target: resolved.value.target, nodeIds };
+    const { record, previous } = await this.#advance(label, (prev) =>
+      !fresh && redeliverable(prev, content, now, validityMs)
+        ? prev
+        : {
+            v: 1,
+            ...content,
+            version: (prev?.version ?? 0) + 1,
+            updatedAt: now,
+            updatedBy: req.by,
+            deleted: false,
+          },
+    );
+    // A re-delivered version is signed with its first issue time: the same bytes as before.
+    const redelivery = record === previous;
+    const issuedAt = record.updatedAt;
     const key = this.#d.signingKey();
     const failures: NodeFailure[] = [];
-    let written = 0;
-    let superseded = 0;
+    const count = { written: 0, superseded: 0, unchanged: 0, conflict: 0, notAttempted: 0 };
+    const gate = new WriteGate({
+      now: () => this.#d.clock.monotonicMs(),
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      giveUpMs: this.#d.giveUpMs ?? 10_000,
+    });
     await forEachBounded(nodeIds, this.#d.concurrency ?? 256, async (nodeId) => {
+      const admission = await gate.admit();
+      if (admission === 'stop') {
+        count.notAttempted++;
+        failures.push({
+          nodeId,
+          reason: `UNAVAILABLE: not tried, the broker stopped answering (${gate.reason}); retry`,
+        });
+        return;
+      }
       try {
         const signed = signBundle(
           {
@@ -148,35 +189,51 @@ export class DesiredStateService {
             domain,
             plist: req.plist,
             version: record.version,
-            issuedAt: now,
-            expiresAt: now + validityMs,
+            issuedAt,
+            expiresAt: issuedAt + validityMs,
             keyId: key.keyId,
             nodeId,
           },
           key,
         );
-        const out = await this.#writeIfNewer(nodeId, label, encodeSignedBundle(signed), record.version);
-        if (out === 'written') written++;
-        else superseded++;
+        const value = encodeSignedBundle(signed);
+        count[await this.#writeIfNewer(nodeId, label, value, record.version, redelivery)]++;
+        gate.succeeded();
       } catch (e) {
+        const err = natsError(e, `writing ${keys.desired(nodeId, label)}`);
         failures.push({ nodeId, reason: messageOf(e) });
+        await gate.failed({
+          unavailable: err instanceof UnavailableError,
+          reason: messageOf(e),
+          probe: admission === 'probe',
+        });
       }
     });
+    // Some node holds another bundle at this version (a rotated key, another validity): it
+    // cannot be re-delivered there, so the apply takes a new version after all.
+    if (count.conflict > 0 && !gate.stopped) return this.#apply(req, true);
     const keep = new Set(nodeIds);
     const gone = (previous?.nodeIds ?? []).filter((id) => !keep.has(id));
-    const removed = await this.#removeFrom(gone, label, record.version, failures);
+    const removed = redelivery ? 0 : await this.#removeFrom(gone, label, record.version, failures);
     return {
       label,
       version: record.version,
       targeted: nodeIds.length,
-      written,
-      superseded,
+      written: count.written,
+      superseded: count.superseded,
+      unchanged: count.unchanged + count.conflict,
+      notAttempted: count.notAttempted,
       removed,
       failures,
       durationMs: Math.round(this.#d.clock.monotonicMs() - started),
       warnings: [
         ...checked.value.warnings,
         ...(nodeIds.length === 0 ? ['the target matches no node: nothing was written'] : []),
+        ...(count.notAttempted > 0
+          ? [
+              `the broker stopped answering: ${count.notAttempted} of ${nodeIds.length} nodes not tried; retry the apply`,
+            ]
+          : []),
       ],
     };
   }
@@ -253,6 +310,8 @@ export class DesiredStateService {
       if (e && e.operation === 'PUT' && !prev)
         throw new FailedPreconditionError(`job record of ${label} is unreadable; repair lf_jobs/${k}`);
       const record = next(prev);
+      // `next` handed back the record itself: nothing to write (a re-delivered version).
+      if (prev && record === prev) return { record, previous: prev };
       this.#assertConnected(`writing the job record of ${label}`);
       try {
         if (e && e.operation === 'PUT') await this.#d.jobs.update(k, JSON.stringify(record), e.revision);
@@ -266,13 +325,25 @@ export class DesiredStateService {
     throw new ConflictError(`job ${label} is being changed concurrently; retry`);
   }
 
-  /** Puts `value` under `key` unless a bundle of a higher version is already there. */
-  async #writeIfNewer(nodeId: string, label: string, value: string, version: number): Promise<WriteOutcome> {
+  /**
+   * Puts `value` under `key` unless that very bundle or one of a higher version is already
+   * there. Re-delivering (`redelivery`), a deleted key or another bundle at the same version is
+   * a `conflict`: an agent that saw the other bundle would refuse this one as a replay.
+   */
+  async #writeIfNewer(
+    nodeId: string,
+    label: string,
+    value: string,
+    version: number,
+    redelivery: boolean,
+  ): Promise<WriteOutcome> {
     const key = keys.desired(nodeId, label);
     for (let attempt = 0; attempt < casAttempts; attempt++) {
       const e = await this.#d.desired.get(key);
-      const live = e && e.operation === 'PUT';
+      const live = e !== null && e.operation === 'PUT';
+      if (live && e.string() === value) return 'unchanged';
       if (live && storedVersion(e) > version) return 'superseded';
+      if (redelivery && e !== null && (!live || storedVersion(e) === version)) return 'conflict';
       this.#assertConnected(`writing ${key}`);
       try {
         await this.#d.index.writeKey(nodeId, label, value, e);

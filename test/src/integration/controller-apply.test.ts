@@ -117,11 +117,16 @@ describe('controller: desired state', () => {
   });
 
   test('two controllers applying the same label at once: distinct versions, every node at the highest', async () => {
-    const plist = jobPlist('com.acme.race');
+    // Each apply its own content (the same content again re-delivers its version: next test).
+    const plist = (i: number): string => jobPlist('com.acme.race', `<key>Nice</key><integer>${i}</integer>`);
     const rounds = 4;
     const results = await Promise.all(
       Array.from({ length: rounds }, (_, i) =>
-        (i % 2 === 0 ? api1 : api2).call('ApplyJob', { plist, target: { all: true } }, fleet.tokens.operator),
+        (i % 2 === 0 ? api1 : api2).call(
+          'ApplyJob',
+          { plist: plist(i), target: { all: true } },
+          fleet.tokens.operator,
+        ),
       ),
     );
     const vs = results.map((r) => r['version'] as number).sort((a, b) => a - b);
@@ -134,6 +139,22 @@ describe('controller: desired state', () => {
     const superseded = results.reduce((s, r) => s + (r['nodesSuperseded'] as number), 0);
     const written = results.reduce((s, r) => s + (r['nodesWritten'] as number), 0);
     assert.equal(written + superseded, rounds * N);
+  });
+
+  test('the same apply again re-delivers its version: nothing is written, nothing moves', async () => {
+    const latest = (await api1.call('GetJob', { label: 'com.acme.race' }, fleet.tokens.viewer))['plist'];
+    const again = await api2.call(
+      'ApplyJob',
+      { plist: latest, target: { all: true } },
+      fleet.tokens.operator,
+    );
+    assert.equal(again['version'], 4, 'the version the same content already has');
+    assert.equal(again['nodesWritten'], 0);
+    assert.equal(again['nodesUnchanged'], N);
+    assert.deepEqual(
+      await versions(nodes, 'com.acme.race'),
+      nodes.map(() => 4),
+    );
   });
 
   test('delete removes the job from every node and keeps the version counter', async () => {

@@ -1,0 +1,70 @@
+/**
+ * Helpers of test/src/integration/fault-cluster.test.ts (docs/fault-suite.md): reading what a
+ * desired key holds, finding a stream's leader among the harness' servers, waiting for the
+ * cluster to be whole, counting the apply's writes on the broker, and sampling the job pids
+ * the real agents run.
+ */
+import assert from 'node:assert/strict';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { buckets, keys } from '@launchfleet/shared/messages/index';
+import { parseSignedBundle } from '@launchfleet/shared/signing/index';
+import type { ControlPlaneHarness } from './control-plane.ts';
+import { type LinkNode, eventually } from './link-node.ts';
+import { type NatsServer, jetStreamLeaderAgreed, tcpOpen, waitFor } from './nats-server.ts';
+
+export function clusterHelpers(cp: ControlPlaneHarness, label: string) {
+  /** The bundle version a node's key holds (null: no key; -1: not a bundle). */
+  const storedVersion = async (nodeId: string): Promise<number | null> => {
+    const e = await cp.store.desired.get(keys.desired(nodeId, label));
+    if (!e || e.operation !== 'PUT') return null;
+    const p = parseSignedBundle(e.value);
+    return p.ok ? p.signed.bundle.version : -1;
+  };
+  /** The stream's leader as a server of the harness, and whether it also leads the meta group. */
+  const leaderOf = async (stream: string): Promise<{ server: NatsServer; meta: boolean }> => {
+    const jsm = await jetstreamManager(cp.nc);
+    const si = await jsm.streams.info(stream);
+    const server = cp.servers.find((s) => s.name === si.cluster?.leader);
+    assert.ok(server, `leader of ${stream}: ${si.cluster?.leader}`);
+    const jsz = (await (await fetch(`http://127.0.0.1:${server.monitorPort}/jsz`)).json()) as {
+      meta_cluster?: { leader?: string };
+    };
+    return { server, meta: jsz.meta_cluster?.leader === server.name };
+  };
+  /** Restarts any server a failed test left down; waits for the meta leader and the two streams' leaders. */
+  const whole = async (): Promise<void> => {
+    for (const s of cp.servers) if (!(await tcpOpen(s.port))) await s.restart();
+    await waitFor(() => jetStreamLeaderAgreed(cp.servers.map((s) => s.monitorPort)), 30_000, 'cluster whole');
+    for (const st of [`KV_${buckets.desired}`, `KV_${buckets.jobs}`])
+      await eventually(() => leaderOf(st).catch(() => undefined), 30_000, `${st} has a leader`);
+  };
+  /** Counts the writes of node keys (not the per-node index) as they pass the broker. */
+  const countWrites = (): { readonly n: number; stop(): void } => {
+    const c = { n: 0, stop: () => sub.unsubscribe() };
+    const sub = cp.nc.subscribe(`$KV.${buckets.desired}.>`, {
+      callback: (_e, m) => {
+        if (!m.subject.endsWith('._index')) c.n++;
+      },
+    });
+    return c;
+  };
+  return { storedVersion, leaderOf, whole, countWrites };
+}
+
+/**
+ * Every job process each agent runs from now on, sampled every 50 ms: a start nobody asked for
+ * (a restart, a second start of the same version) shows as an extra pid.
+ */
+export function samplePids(nodes: readonly LinkNode[], label: string): { seen: number[][]; stop(): void } {
+  const seen = nodes.map(() => [] as number[]);
+  const timer = setInterval(() => {
+    nodes.forEach((n, i) => {
+      const p = n.job(label)?.pid;
+      const list = seen[i];
+      if (p !== undefined && list && list[list.length - 1] !== p) list.push(p);
+    });
+  }, 50);
+  // Never what keeps the test process alive, even when an assertion ends the test first.
+  timer.unref();
+  return { seen, stop: () => clearInterval(timer) };
+}
