@@ -38,6 +38,38 @@ export function clusterHelpers(cp: ControlPlaneHarness, label: string) {
     for (const st of [`KV_${buckets.desired}`, `KV_${buckets.jobs}`])
       await eventually(() => leaderOf(st).catch(() => undefined), 30_000, `${st} has a leader`);
   };
+  /**
+   * The version a node's key holds as the stream's leader says (a stream API read, not a direct
+   * get: right after servers restart a direct get can be answered by a replica still catching up).
+   */
+  const leaderVersion = async (nodeId: string): Promise<number | null> => {
+    const jsm = await jetstreamManager(cp.nc);
+    const m = await jsm.streams.getMessage(`KV_${buckets.desired}`, {
+      last_by_subj: `$KV.${buckets.desired}.${keys.desired(nodeId, label)}`,
+    });
+    if (!m || m.data.length === 0) return null;
+    const p = parseSignedBundle(m.data);
+    return p.ok ? p.signed.bundle.version : -1;
+  };
+  /** Waits until every replica of the desired-state stream is current (none lagging, none offline). */
+  const inSync = (): Promise<unknown> =>
+    eventually(
+      async () => {
+        const si = await (
+          await jetstreamManager(cp.nc)
+        ).streams
+          .info(`KV_${buckets.desired}`)
+          .catch(() => undefined);
+        const r = si?.cluster?.replicas;
+        return si?.cluster?.leader &&
+          r?.length === cp.servers.length - 1 &&
+          r.every((x) => x.current && !x.offline && !x.lag)
+          ? true
+          : undefined;
+      },
+      60_000,
+      'every replica of the desired-state stream current',
+    );
   /** Counts the writes of node keys (not the per-node index) as they pass the broker. */
   const countWrites = (): { readonly n: number; stop(): void } => {
     const c = { n: 0, stop: () => sub.unsubscribe() };
@@ -48,7 +80,7 @@ export function clusterHelpers(cp: ControlPlaneHarness, label: string) {
     });
     return c;
   };
-  return { storedVersion, leaderOf, whole, countWrites };
+  return { storedVersion, leaderVersion, inSync, leaderOf, whole, countWrites };
 }
 
 /**
