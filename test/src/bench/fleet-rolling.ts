@@ -40,8 +40,8 @@ export async function rollingRestart(x: {
   readonly label: string;
   /** Agents that are online (not churning on their own). */
   readonly onlineIds: ReadonlySet<string>;
-  /** Online agents expected to run the job. */
-  readonly expectedRunning: number;
+  /** Online agents expected to run the job (not the crash-looping ones, running only for moments). */
+  readonly runningIds: ReadonlySet<string>;
   /** Makes the apply; returns its version. */
   readonly apply: () => Promise<string | undefined>;
   /** The argument that marks the applied version in a running job's argv. */
@@ -79,11 +79,11 @@ export async function rollingRestart(x: {
         (r.disconnectedAt === undefined || r.disconnectedAt < r.connectedAt),
     ).length;
   const running = (): number =>
-    rows.filter((r) => x.onlineIds.has(r.nodeId ?? '') && r.runningArgs?.includes(x.appliedArg) === true)
+    rows.filter((r) => x.runningIds.has(r.nodeId ?? '') && r.runningArgs?.includes(x.appliedArg) === true)
       .length;
   await waitUntil(async () => {
     rows = await allRows(sims, x.label);
-    return up() >= x.onlineIds.size && (version === undefined || running() >= x.expectedRunning);
+    return up() >= x.onlineIds.size && (version === undefined || running() >= x.runningIds.size);
   }, x.timeoutMs).catch(() => print(`#   rolling restart: not every agent back within ${ms(x.timeoutMs)}`));
   const allDoneMs = Date.now() - t0;
   rows = await allRows(sims, x.label);
@@ -108,7 +108,7 @@ export async function rollingRestart(x: {
     outageMs: quantiles(outages.filter((o) => o.length > 0).map((o) => Math.max(...o))),
     perServer,
     ...(version !== undefined && {
-      apply: { version, running: running(), expected: x.expectedRunning },
+      apply: { version, running: running(), expected: x.runningIds.size },
     }),
     allDoneMs,
     simulatorsAlive: sims.filter((s) => s.alive()).length,
