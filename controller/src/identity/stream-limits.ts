@@ -139,16 +139,22 @@ export async function ensureStream(
  * pass within seconds, but CI on a busy 2-core machine saw a new 3-server cluster refuse
  * placement for more than 30 s. Gives up after ~90 s with the server's own error (an account
  * really without JetStream is then reported as such, 90 s later).
+ *
+ * "error creating store for stream" (10049) is the server's fixed answer for any failure to set
+ * up a stream's store; the cause is only in its own log. CI met it once on a new 3-server
+ * cluster of containers whose meta group listed every peer as current; other NATS users
+ * retry it as transient. It is tried again too, but at most 10 times: a store that cannot be made
+ * for a real reason (a full or read-only disk) is reported within ~10 s.
  */
 async function whilePlacing<T>(create: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await create();
     } catch (e) {
-      const placing =
-        e instanceof Error &&
-        /no suitable peers|insufficient resources|jetstream not enabled/i.test(e.message);
-      if (!placing || attempt >= 90) throw e;
+      const m = e instanceof Error ? e.message : '';
+      const placing = /no suitable peers|insufficient resources|jetstream not enabled/i.test(m);
+      const store = /error creating store for stream/i.test(m);
+      if (!(placing || (store && attempt < 10)) || attempt >= 90) throw e;
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
