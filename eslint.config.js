@@ -7,14 +7,14 @@ import tseslint from 'typescript-eslint';
 /**
  * What a pure core (any `core/` folder) may import a value from: an allow list, so that a new
  * I/O module (`node:timers`, a client library) is refused without anyone listing it. Allowed:
- * the core's own folder and other `core/` folders, and the shared package's pure parts (job and
- * plist reading, wire messages, errors, signing, the metrics catalog). Type-only imports may
- * come from anywhere: a type does no I/O.
+ * the core's own folder and other `core/` folders, and the shared package's pure entry points
+ * (shared/package.json `exports`: the job model, plist reading, wire messages, errors, signing,
+ * the metrics catalog). Type-only imports may come from anywhere: a type does no I/O.
  */
 const coreImportAllowList = [
   String.raw`^\./`,
   String.raw`^(\.\./)+([\w.-]+/)*core/`,
-  String.raw`^@launchfleet/shared(/(job|plist|messages|signing)/[\w./-]+|/errors|/metrics/catalog)?$`,
+  String.raw`^@launchfleet/shared(/(job|plist|messages|signing|errors|metrics))?$`,
 ];
 const coreImportRefused = `^(?!${coreImportAllowList.map((r) => `(?:${r.slice(1)})`).join('|')})`;
 
@@ -67,6 +67,27 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['@launchfleet/*/src/*'], message: 'import a sibling package through its exports' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The test-only entry points resolve only under the `launchfleet-testing` condition
+    // (scripts/run-tests.mjs): the code that ships never imports them.
+    files: ['shared/src/**/*.ts', 'node-agent/src/**/*.ts', 'controller/src/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/testing/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@launchfleet/*/src/*'], message: 'import a sibling package through its exports' },
+            {
+              group: ['@launchfleet/*/testing'],
+              message:
+                'test fakes are for tests: the `./testing` entry points resolve only under the launchfleet-testing condition',
+            },
           ],
         },
       ],

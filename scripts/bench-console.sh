@@ -16,4 +16,4 @@ ulimit -n "$(ulimit -Hn)"
 npx tsc --build
 echo "# $(date -u +%FT%TZ) $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), node $(node --version), $(nats-server --version), $(chromium --version 2>/dev/null | head -1)"
 echo "# command: scripts/bench-console.sh $*"
-exec flock /tmp/lf-suite.lock node test/dist/bench/console-bench.js "$@"
+exec flock /tmp/lf-suite.lock node --conditions=launchfleet-testing test/dist/bench/console-bench.js "$@"

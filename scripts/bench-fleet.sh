@@ -80,7 +80,7 @@ if [ -n "$apply_profile" ]; then
   export LF_FLEET_APPLY_PROF="$(cd "$apply_profile" && pwd)"
 fi
 status=0
-node test/dist/bench/fleet-main.js "$size" "${args[@]}" --out "$out/results.json" | tee "$out/output.txt" || status=$?
+node --conditions=launchfleet-testing test/dist/bench/fleet-main.js "$size" "${args[@]}" --out "$out/results.json" | tee "$out/output.txt" || status=$?
 for d in $profile $apply_profile; do
   for f in "$d"/*.cpuprofile; do
     [ -e "$f" ] || continue

@@ -92,7 +92,7 @@ status=0
 for b in "${benches[@]}"; do
   for ((i = 1; i <= runs; i++)); do
     echo "== $b run $i/$runs $(date -u +%H:%M:%S) load: $(cut -d' ' -f1-3 /proc/loadavg)"
-    node_flags=()
+    node_flags=(--conditions=launchfleet-testing)
     # spawn-overhead measures in its own process (the driver hosts the supervisor).
     if [ "$profile" = 1 ] && [ "$b" = spawn-overhead ]; then
       node_flags+=(--cpu-prof "--cpu-prof-dir=$out/profiles")

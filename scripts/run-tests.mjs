@@ -129,6 +129,9 @@ for (const name of chosen) {
   const r = await runTier(
     [
       '--test',
+      // The test-only entry points (the packages' `./testing` exports) resolve only under this
+      // condition; node --test passes it on to each test file's process.
+      '--conditions=launchfleet-testing',
       `--test-concurrency=${t.concurrency}`,
       '--test-reporter=spec',
       '--test-reporter-destination=stdout',

@@ -4,12 +4,7 @@
  * (compare-and-set on its revision) publishes `alert-resolved`. Both events carry the same
  * alert id, `<key>@<revision of the record>`, so a consumer can pair them and drop duplicates.
  */
-import {
-  isRecord,
-  type NodeEvent,
-  boundedDetail,
-  controllerEventSource,
-} from '@launchfleet/shared/messages/index';
+import { isRecord, type NodeEvent, boundedDetail, controllerEventSource } from '@launchfleet/shared/messages';
 import { type AlertInstance, type RolloutStateValue } from './core/alert-evaluator.ts';
 import { alertNames, alertSeverity } from './core/alert-rules.ts';
 

@@ -7,8 +7,8 @@
  * them. Authentication, roles, audit and metrics are the call policy's (grpc-methods.ts).
  */
 import { type Clock, InvalidArgumentError, NotFoundError } from '@launchfleet/shared';
-import type { JobStateReport } from '@launchfleet/shared/job/job-state';
-import { type JobDetail, isNodeId } from '@launchfleet/shared/messages/index';
+import type { JobStateReport } from '@launchfleet/shared/job';
+import { type JobDetail, isNodeId } from '@launchfleet/shared/messages';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { DesiredStateService } from '../desired/desired-state-service.ts';
 import type { JobRecord, TargetSpec } from '../desired/job-record.ts';

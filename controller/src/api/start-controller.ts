@@ -6,7 +6,7 @@
  */
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { type Clock, systemClock, messageOf } from '@launchfleet/shared';
-import { buckets, subjects } from '@launchfleet/shared/messages/index';
+import { buckets, subjects } from '@launchfleet/shared/messages';
 import { EnrollmentService } from '../enrollment/enrollment-service.ts';
 import { nodesToRenewForSigner, nudgeBody } from '../enrollment/core/rotation-nudge.ts';
 import { KeyStore } from '../identity/key-store.ts';

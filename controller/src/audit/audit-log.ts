@@ -13,7 +13,7 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { boundedDetail, auditStream, isRecord } from '@launchfleet/shared/messages/index';
+import { boundedDetail, auditStream, isRecord } from '@launchfleet/shared/messages';
 import { ensureStream } from '../identity/stream-limits.ts';
 
 /** One audit entry. */

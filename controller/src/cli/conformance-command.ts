@@ -1,11 +1,11 @@
 /**
  * `launchfleet conformance DIR`: runs the job model over a directory of plists and compares with
  * its MANIFEST.tsv. Exit 1 on a crash, a missing file, or a disagreement without a written
- * reason. The logic is in @launchfleet/shared/job/conformance.
+ * reason. The logic is in shared/src/job/conformance.ts.
  */
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { formatConformanceHuman, runConformanceFromFiles } from '@launchfleet/shared/job/conformance';
+import { formatConformanceHuman, runConformanceFromFiles } from '@launchfleet/shared';
 
 interface ConformanceFlags {
   readonly manifest?: string;

@@ -8,8 +8,8 @@
  */
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { ConflictError, systemClock } from '@launchfleet/shared';
-import { buckets } from '@launchfleet/shared/messages/index';
-import type { SignedTrustStore } from '@launchfleet/shared/signing/index';
+import { buckets } from '@launchfleet/shared/messages';
+import type { SignedTrustStore } from '@launchfleet/shared/signing';
 import type { ControllerConfig } from '../config/controller-config.ts';
 import type { KeyStore } from '../identity/key-store.ts';
 import { NatsIdentity } from '../identity/nats-identity.ts';

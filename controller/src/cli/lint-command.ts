@@ -1,10 +1,10 @@
 /**
  * `launchfleet lint FILE...`: plutil -lint plus launchd's rules. Exit 0 when every file is
- * loadable, 1 when any is refused. The logic is in @launchfleet/shared/job/lint.
+ * loadable, 1 when any is refused. The logic is in @launchfleet/shared/lint.
  */
 import type { Command } from 'commander';
-import type { DomainKind } from '@launchfleet/shared/job/job-spec';
-import { formatLintHuman, lintFile, lintJsonDocument } from '@launchfleet/shared/job/lint';
+import type { DomainKind } from '@launchfleet/shared/job';
+import { formatLintHuman, lintFile, lintJsonDocument } from '@launchfleet/shared/lint';
 
 interface LintFlags {
   readonly json?: boolean;

@@ -4,7 +4,7 @@
  * evaluator and the event ring. Pure rendering lives in views/; this file gathers the data.
  */
 import { InvalidArgumentError, NotFoundError } from '@launchfleet/shared';
-import { isNodeId } from '@launchfleet/shared/messages/index';
+import { isNodeId } from '@launchfleet/shared/messages';
 import type { MethodRule } from '../auth/core/roles.ts';
 import { methodPolicy, rolloutMethodPolicy } from '../auth/core/roles.ts';
 import { parseSelector, type Selector } from '../desired/core/selector.ts';
@@ -19,7 +19,7 @@ import { param, parsePage } from './core/query.ts';
 import type { Viewer } from './views/layout.ts';
 import { overviewModel, overviewPage } from './views/overview-page.ts';
 import { jobPage, jobPageModel, jobsListModel, jobsListPage, missingState } from './views/jobs-pages.ts';
-import { isActiveState, isJobSubState } from '@launchfleet/shared/job/job-state';
+import { isActiveState, isJobSubState } from '@launchfleet/shared/job';
 import { nodePage, nodePageModel, nodesListModel, nodesListPage } from './views/nodes-pages.ts';
 import { rolloutPage, rolloutsListModel, rolloutsListPage } from './views/rollouts-pages.ts';
 import { paginate } from './core/query.ts';

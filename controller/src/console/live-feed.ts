@@ -16,7 +16,7 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type Clock, messageOf } from '@launchfleet/shared';
-import { decodeNodeEvent, eventsStream } from '@launchfleet/shared/messages/index';
+import { decodeNodeEvent, eventsStream } from '@launchfleet/shared/messages';
 import type { FleetAggregator, NodeChange } from '../fleet/fleet-aggregator.ts';
 import type { RolloutCache, RolloutChange } from '../rollout/rollout-cache.ts';
 import type { RolloutRecord } from '../rollout/rollout-store.ts';

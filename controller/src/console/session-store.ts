@@ -10,7 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { buckets } from '@launchfleet/shared/messages/index';
+import { buckets } from '@launchfleet/shared/messages';
 import { createBucket } from '../identity/stream-limits.ts';
 import { type SessionRecord, decodeSession, encodeSession, isExpired } from './core/request-guard.ts';
 

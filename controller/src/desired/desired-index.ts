@@ -37,7 +37,7 @@ import {
   isNodeId,
   keys,
   maxIndexedLabels,
-} from '@launchfleet/shared/messages/index';
+} from '@launchfleet/shared/messages';
 import { isWrongRevision } from '../rollout/kv-cas.ts';
 import { forEachBounded } from './bounded-pool.ts';
 

@@ -31,13 +31,13 @@ import {
   UnavailableError,
 } from '@launchfleet/shared';
 import { natsError } from '@launchfleet/shared/nats-errors';
-import { checkLabel, keys } from '@launchfleet/shared/messages/index';
+import { checkLabel, keys } from '@launchfleet/shared/messages';
 import {
   type SigningKey,
   encodeSignedBundle,
   parseSignedBundle,
   signBundle,
-} from '@launchfleet/shared/signing/index';
+} from '@launchfleet/shared/signing';
 import { isWrongRevision } from '../rollout/kv-cas.ts';
 import { forEachBounded } from './bounded-pool.ts';
 import type { DesiredIndex } from './desired-index.ts';

@@ -6,7 +6,7 @@
  * tombstone (`deleted: true`): versions never restart, and no node sees a re-applied job as
  * "older than what it ran".
  */
-import { isRecord } from '@launchfleet/shared/messages/index';
+import { isRecord } from '@launchfleet/shared/messages';
 
 /** What an apply targeted, as the API said it. */
 export type TargetSpec =

@@ -6,8 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeSignedBundle, generateSigningKey, signBundle } from '@launchfleet/shared/signing/index';
-import { nodeIdFromRandom } from '@launchfleet/shared/messages/index';
+import { encodeSignedBundle, generateSigningKey, signBundle } from '@launchfleet/shared/signing';
+import { nodeIdFromRandom } from '@launchfleet/shared/messages';
 
 test('signs bundles for 10,000 nodes in well under the 10 s apply budget', (t) => {
   const key = generateSigningKey();

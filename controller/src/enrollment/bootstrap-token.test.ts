@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootstrapTokenPattern } from '@launchfleet/shared/messages/index';
+import { bootstrapTokenPattern } from '@launchfleet/shared/messages';
 import { newToken, parseTokenRecord, secretMatches, splitToken } from './bootstrap-token.ts';
 
 test('tokens: shape, split, stored hash only', () => {

@@ -4,7 +4,7 @@
  * bits a plain hash is enough (no password stretching needed) and comparison is constant-time.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { bootstrapTokenPattern } from '@launchfleet/shared/messages/index';
+import { bootstrapTokenPattern } from '@launchfleet/shared/messages';
 
 /** The stored record of a token (KV `lf_tokens`, key = id). Never holds the secret. */
 export interface TokenRecord {

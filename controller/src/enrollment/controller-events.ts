@@ -12,7 +12,7 @@ import {
   controllerEventSource,
   encodeNodeEvent,
   subjects,
-} from '@launchfleet/shared/messages/index';
+} from '@launchfleet/shared/messages';
 
 /** Publishes one controller event; never throws. */
 export function publishControllerEvent(

@@ -30,7 +30,7 @@ import {
   keys,
   nodeIdFromRandom,
   subjects,
-} from '@launchfleet/shared/messages/index';
+} from '@launchfleet/shared/messages';
 import type { ControlPlaneStore } from '../identity/provision.ts';
 import type { ClaimsAck, IssuedCredentials, NatsIdentity, Revocations } from '../identity/nats-identity.ts';
 import { publishControllerEvent } from './controller-events.ts';

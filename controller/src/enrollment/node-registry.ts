@@ -13,8 +13,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import { NotFoundError, ConflictError } from '@launchfleet/shared';
-import { keys } from '@launchfleet/shared/messages/index';
-import type { Inventory } from '@launchfleet/shared/messages/index';
+import { keys, type Inventory } from '@launchfleet/shared/messages';
 import type { Revocations } from '../identity/nats-identity.ts';
 
 /** One enrolled node. */

@@ -25,7 +25,7 @@ import {
   renewSigningPayload,
   renewSubjectNodeId,
   subjects,
-} from '@launchfleet/shared/messages/index';
+} from '@launchfleet/shared/messages';
 import type { NatsIdentity } from '../identity/nats-identity.ts';
 import { decideRenewal } from './core/renewal-decision.ts';
 import { publishControllerEvent } from './controller-events.ts';

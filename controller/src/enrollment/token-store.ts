@@ -7,7 +7,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import { NotFoundError, UnavailableError, messageOf } from '@launchfleet/shared';
-import { keys } from '@launchfleet/shared/messages/index';
+import { keys } from '@launchfleet/shared/messages';
 import {
   type TokenRecord,
   newToken,

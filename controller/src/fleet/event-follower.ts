@@ -13,7 +13,7 @@ import {
   eventsStream,
   isNodeId,
   subjects,
-} from '@launchfleet/shared/messages/index';
+} from '@launchfleet/shared/messages';
 
 /** Which events, from when. */
 export interface EventFilter {

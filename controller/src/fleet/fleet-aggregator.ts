@@ -28,7 +28,7 @@ import {
   isNodeId,
   isRecord,
   subjects,
-} from '@launchfleet/shared/messages/index';
+} from '@launchfleet/shared/messages';
 import { FleetIndex } from './core/fleet-index.ts';
 
 /**

@@ -5,8 +5,8 @@
  * console) call these and only encode the answer.
  */
 import { type Clock, InvalidArgumentError, NotFoundError } from '@launchfleet/shared';
-import type { JobStateReport } from '@launchfleet/shared/job/job-state';
-import { type JobDetail, type NodeHealth, isNodeId } from '@launchfleet/shared/messages/index';
+import type { JobStateReport } from '@launchfleet/shared/job';
+import { type JobDetail, type NodeHealth, isNodeId } from '@launchfleet/shared/messages';
 import { matchesSelector, parseSelector } from '../desired/core/selector.ts';
 import type { DesiredStateService } from '../desired/desired-state-service.ts';
 import type { FleetMetrics } from '../metrics/fleet-metrics.ts';

@@ -5,14 +5,14 @@
  */
 import type { KV } from '@nats-io/kv';
 import type { DesiredIndex } from '../desired/desired-index.ts';
-import { keys } from '@launchfleet/shared/messages/index';
+import { keys } from '@launchfleet/shared/messages';
 import {
   type JobBundle,
   type SignedBundle,
   type SigningKey,
   encodeSignedBundle,
   signBundle,
-} from '@launchfleet/shared/signing/index';
+} from '@launchfleet/shared/signing';
 
 /** Signs `bundle` with `key` and puts it under `<nodeId>.<labelToken>`; returns the KV revision. */
 export async function putSignedBundle(

@@ -5,3 +5,4 @@ export * from './nats-identity.ts';
 export * from './provision.ts';
 export * from './trust-publisher.ts';
 export * from './bundle-publisher.ts';
+export * from './stream-limits.ts';

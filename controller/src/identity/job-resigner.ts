@@ -25,13 +25,13 @@
 import type { KV, KvEntry } from '@nats-io/kv';
 import { type Clock, ConflictError, FailedPreconditionError, messageOf } from '@launchfleet/shared';
 import { natsError } from '@launchfleet/shared/nats-errors';
-import { desiredIndexSegment, keys } from '@launchfleet/shared/messages/index';
+import { desiredIndexSegment, keys } from '@launchfleet/shared/messages';
 import {
   type SigningKey,
   encodeSignedBundle,
   parseSignedBundle,
   signBundle,
-} from '@launchfleet/shared/signing/index';
+} from '@launchfleet/shared/signing';
 import { forEachBounded } from '../desired/bounded-pool.ts';
 import type { DesiredIndex } from '../desired/desired-index.ts';
 import { type JobRecord, parseJobRecord } from '../desired/job-record.ts';

@@ -34,12 +34,8 @@ import {
   keyIdPattern,
   signingKeyFromPem,
   signingKeyToPem,
-} from '@launchfleet/shared/signing/index';
-import {
-  type NativeKeyPair,
-  createNativePair,
-  nativeFromSeed,
-} from '@launchfleet/shared/crypto/native-nkeys';
+} from '@launchfleet/shared/signing';
+import { type NativeKeyPair, createNativePair, nativeFromSeed } from '@launchfleet/shared/native-nkeys';
 
 /**
  * The NATS keys the controller signs with: native Ed25519 pairs (one native call per

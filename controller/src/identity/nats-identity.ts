@@ -5,7 +5,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { InvalidArgumentError, UnavailableError, messageOf } from '@launchfleet/shared';
-import type { NativeKeyPair } from '@launchfleet/shared/crypto/native-nkeys';
+import type { NativeKeyPair } from '@launchfleet/shared/native-nkeys';
 import type { NatsKeys } from './key-store.ts';
 import {
   fleetAccountJwt,

@@ -16,7 +16,7 @@ import {
   type KeyPair,
 } from '@nats-io/nkeys';
 import { type ClaimsData, type User, decode, encodeUser, parseCreds } from '@nats-io/jwt';
-import { createNativePair, nativeFromSeed } from '@launchfleet/shared/crypto/native-nkeys';
+import { createNativePair, nativeFromSeed } from '@launchfleet/shared/native-nkeys';
 import {
   fleetAccountJwt,
   freshUserCreds,

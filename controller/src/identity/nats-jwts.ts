@@ -2,7 +2,7 @@
  * NATS decentralised auth for the fleet: one operator, a system account (`SYS`, for pushing
  * account updates) and one fleet account (`LF`, JetStream enabled) whose key signs every
  * user JWT. JWTs are made with `@nats-io/jwt` (ed25519-nkey, which nats-server 2.9 accepts),
- * signed by native Ed25519 key pairs (`@launchfleet/shared/crypto/native-nkeys`): the nkeys
+ * signed by native Ed25519 key pairs (`@launchfleet/shared/native-nkeys`): the nkeys
  * library's pure-JavaScript pairs cost ~14.5 ms per JWT, native ones well under 1 ms.
  *
  * The servers run the NATS-based `full` account resolver (`serverAuthConfig`): account JWTs
@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { encodeAccount, encodeOperator, encodeUser, fmtCreds } from '@nats-io/jwt';
-import { type NkeyPair, createNativePair } from '@launchfleet/shared/crypto/native-nkeys';
+import { type NkeyPair, createNativePair } from '@launchfleet/shared/native-nkeys';
 import type { UserPermissions } from './permissions.ts';
 
 /** The unlimited account limits (the JWT library's defaults are 0 = nothing allowed). */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nodeIdFromRandom } from '@launchfleet/shared/messages/index';
+import { nodeIdFromRandom } from '@launchfleet/shared/messages';
 import { enrollPermissions, nodePermissions } from './permissions.ts';
 
 const a = nodeIdFromRandom(new Uint8Array(13).fill(1));

@@ -23,7 +23,7 @@
  * The bootstrap ("enroll") user may publish only `lf.enroll` and receive only on `_E.>`.
  * The controller has no restrictions inside the fleet account.
  */
-import { buckets, jsApi, keys, kvStreamName, kvSubject, subjects } from '@launchfleet/shared/messages/index';
+import { buckets, jsApi, keys, kvStreamName, kvSubject, subjects } from '@launchfleet/shared/messages';
 
 /** A NATS user's permissions (the `pub`/`sub`/`resp` claims of a user JWT). */
 export interface UserPermissions {

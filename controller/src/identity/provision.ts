@@ -13,8 +13,8 @@
 import { DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { buckets, eventsStream } from '@launchfleet/shared/messages/index';
-import { maxBundleBytes } from '@launchfleet/shared/signing/index';
+import { buckets, eventsStream } from '@launchfleet/shared/messages';
+import { maxBundleBytes } from '@launchfleet/shared/signing';
 import { DesiredIndex } from '../desired/desired-index.ts';
 import { createBucket, ensureStream } from './stream-limits.ts';
 

@@ -15,8 +15,13 @@
 import { type StreamConfig, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { auditStream, buckets, eventsStream, kvStreamName } from '@launchfleet/shared/messages/index';
-import type { BucketName } from '@launchfleet/shared/messages/index';
+import {
+  auditStream,
+  buckets,
+  eventsStream,
+  kvStreamName,
+  type BucketName,
+} from '@launchfleet/shared/messages';
 
 /** Consumers per stream, by stream name. */
 export const maxConsumers: Readonly<Record<string, number>> = {

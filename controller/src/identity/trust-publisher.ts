@@ -7,7 +7,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import { ConflictError, InvalidArgumentError } from '@launchfleet/shared';
-import { keys } from '@launchfleet/shared/messages/index';
+import { keys } from '@launchfleet/shared/messages';
 import {
   type SignedTrustStore,
   type TrustStore,
@@ -16,7 +16,7 @@ import {
   lookupKey,
   parseSignedTrustStore,
   signTrustStore,
-} from '@launchfleet/shared/signing/index';
+} from '@launchfleet/shared/signing';
 import type { KeyStore } from './key-store.ts';
 
 export interface PublishTrustOptions {

@@ -10,12 +10,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '@launchfleet/shared';
-import {
-  agentMetrics,
-  controllerMetrics,
-  jobMetrics,
-  type MetricDef,
-} from '@launchfleet/shared/metrics/catalog';
+import { agentMetrics, controllerMetrics, jobMetrics, type MetricDef } from '@launchfleet/shared/metrics';
 import type { FleetIndex } from '../fleet/core/fleet-index.ts';
 import { countOtherSigner } from '../enrollment/core/rotation-nudge.ts';
 

@@ -10,7 +10,7 @@
  * Invariants: every key is in at most one of `#queue` (waiting) and `#processing`; `#dirty`
  * holds exactly the keys waiting plus those added while processing.
  */
-import type { Scheduler, TimerHandle } from '@launchfleet/shared/time/clock';
+import type { Scheduler, TimerHandle } from '@launchfleet/shared/clock';
 
 export interface BackoffPolicy {
   readonly baseMs: number;

@@ -17,7 +17,7 @@
 import type { KV } from '@nats-io/kv';
 import { ConflictError, FailedPreconditionError } from '@launchfleet/shared';
 import { natsError } from '@launchfleet/shared/nats-errors';
-import { isRecord, keys } from '@launchfleet/shared/messages/index';
+import { isRecord, keys } from '@launchfleet/shared/messages';
 import { type JobRecord, type TargetSpec, parseJobRecord } from '../desired/job-record.ts';
 import { isWrongRevision } from './kv-cas.ts';
 

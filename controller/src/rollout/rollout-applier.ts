@@ -15,13 +15,13 @@
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import { type Clock, ConflictError, FailedPreconditionError } from '@launchfleet/shared';
-import { keys } from '@launchfleet/shared/messages/index';
+import { keys } from '@launchfleet/shared/messages';
 import {
   type SigningKey,
   encodeSignedBundle,
   parseSignedBundle,
   signBundle,
-} from '@launchfleet/shared/signing/index';
+} from '@launchfleet/shared/signing';
 import type { RolloutSpec, SetReason, Version } from './core/index.ts';
 import type { JobVersion, JobVersions } from './job-versions.ts';
 import type { DesiredIndex } from '../desired/desired-index.ts';

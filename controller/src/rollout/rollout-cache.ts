@@ -12,7 +12,7 @@
  */
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import { messageOf } from '@launchfleet/shared';
-import { keys } from '@launchfleet/shared/messages/index';
+import { keys } from '@launchfleet/shared/messages';
 import { type RolloutRecord, decodeRolloutRecord } from './rollout-store.ts';
 
 /** What changed: a rollout's record (written, deleted, unreadable) or its lease released. */

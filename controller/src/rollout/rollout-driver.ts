@@ -30,13 +30,13 @@ import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type Clock, type LaunchfleetError, messageOf } from '@launchfleet/shared';
 import { natsError } from '@launchfleet/shared/nats-errors';
-import { type Scheduler, systemScheduler } from '@launchfleet/shared/time/clock';
+import { type Scheduler, systemScheduler } from '@launchfleet/shared/clock';
 import {
   boundedDetail,
   controllerEventSource,
   encodeNodeEvent,
   subjects,
-} from '@launchfleet/shared/messages/index';
+} from '@launchfleet/shared/messages';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { ReconcileLoop } from '../reconcile/reconcile-loop.ts';
 import { type ReconcileResult, againAfter, done } from '../reconcile/reconcile-result.ts';

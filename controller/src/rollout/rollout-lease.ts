@@ -12,7 +12,7 @@
 import type { KV } from '@nats-io/kv';
 import { type Clock, messageOf } from '@launchfleet/shared';
 import { natsError } from '@launchfleet/shared/nats-errors';
-import { isRecord, keys } from '@launchfleet/shared/messages/index';
+import { isRecord, keys } from '@launchfleet/shared/messages';
 import { isWrongRevision } from './kv-cas.ts';
 
 /** The stored lease. */

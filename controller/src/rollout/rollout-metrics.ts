@@ -4,7 +4,7 @@
  * scans, so each exports the same values; the alert rules take `max by (rollout, label)`).
  */
 import { Gauge, type Registry } from 'prom-client';
-import { controllerMetrics } from '@launchfleet/shared/metrics/catalog';
+import { controllerMetrics } from '@launchfleet/shared/metrics';
 import { type RolloutPhaseKind, type RolloutSpec, type RolloutState, isFinished } from './core/index.ts';
 
 /** The catalog's state values. */

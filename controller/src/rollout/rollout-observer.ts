@@ -16,7 +16,7 @@
  * - lastCrashAt: when the successive-crash count was seen to rise (or the crash loop began).
  */
 import type { Clock } from '@launchfleet/shared';
-import { isThrottled } from '@launchfleet/shared/job/job-state';
+import { isThrottled } from '@launchfleet/shared/job';
 import type { FleetIndex } from '../fleet/core/fleet-index.ts';
 import type { JobHealthFacts, NodeObservation, RolloutSpec, RolloutState, Version } from './core/index.ts';
 import type { RolloutApplier } from './rollout-applier.ts';

@@ -12,7 +12,7 @@
 import type { KV } from '@nats-io/kv';
 import { ConflictError, FailedPreconditionError, messageOf } from '@launchfleet/shared';
 import { natsError } from '@launchfleet/shared/nats-errors';
-import { isRecord, keys } from '@launchfleet/shared/messages/index';
+import { isRecord, keys } from '@launchfleet/shared/messages';
 import type { TargetSpec } from '../desired/job-record.ts';
 import { type RolloutSpec, type RolloutState, decodeRolloutState } from './core/index.ts';
 import { isWrongRevision } from './kv-cas.ts';

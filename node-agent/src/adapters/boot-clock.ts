@@ -5,7 +5,7 @@
  * Linux) the clock has no `bootMs`, and every forward jump counts as sleep.
  */
 import { readFileSync } from 'node:fs';
-import { type Clock, systemClock } from '@launchfleet/shared/time/clock';
+import { type Clock, systemClock } from '@launchfleet/shared/clock';
 
 function uptimeMs(): number | undefined {
   try {

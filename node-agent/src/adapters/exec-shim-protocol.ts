@@ -1,5 +1,5 @@
 import { getSystemErrorName } from 'node:util';
-import type { ResourceLimitName } from '@launchfleet/shared/job/job-spec';
+import type { ResourceLimitName } from '@launchfleet/shared/job';
 import type { SpawnFailure, SpawnRequest, SpawnWarning } from '../ports/process-spawner.ts';
 
 /**

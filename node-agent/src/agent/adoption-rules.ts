@@ -3,7 +3,7 @@
  * definition that the next agent compares before adopting (docs/upgrades.md). Pure.
  */
 import { createHash } from 'node:crypto';
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec } from '@launchfleet/shared/job';
 
 /**
  * Why a job's process cannot outlive the agent safely, or undefined if it can. The agent holds

@@ -12,7 +12,7 @@ import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { messageOf } from '@launchfleet/shared/errors';
-import { systemClock, systemScheduler } from '@launchfleet/shared/time/clock';
+import { systemClock, systemScheduler } from '@launchfleet/shared/clock';
 import { machineClock } from '../adapters/boot-clock.ts';
 import { RealFileSystem } from '../adapters/file-system.ts';
 import { NativeSocketPort } from '../adapters/socket-port.ts';

@@ -15,7 +15,7 @@
  * /proc/<pid>/stat every `pollMs` (one timer per adopted process, gone with the process). Its
  * exit status is unknown either way.
  */
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec } from '@launchfleet/shared/job';
 import { openPidfd } from '../adapters/pidfd-watch.ts';
 import type { AdoptedProcess, ProcessAdoption } from '../ports/process-adoption.ts';
 import type { SupervisorLog } from '../supervisor/supervisor-log.ts';

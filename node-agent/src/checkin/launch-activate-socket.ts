@@ -5,7 +5,7 @@
  * ... with LISTEN_FDS (count), LISTEN_PID (the job's own pid) and LISTEN_FDNAMES (the Sockets group name
  * of each fd, so an IPv4+IPv6 group "Listeners" is "Listeners:Listeners").
  *
- * Usage in a job (import '@launchfleet/node-agent/checkin/launch-activate-socket'):
+ * Usage in a job (import '@launchfleet/node-agent/checkin'):
  *
  *   const fds = launchActivateSocket('Listeners');          // e.g. [3, 4]
  *   for (const fd of fds) net.createServer(onConn).listen({ fd });

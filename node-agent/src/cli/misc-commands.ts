@@ -3,8 +3,8 @@
  * the shared validator, as `launchfleet lint`), version and help.
  */
 import { readFileSync } from 'node:fs';
-import type { DomainKind } from '@launchfleet/shared/job/job-spec';
-import { formatLintHuman, lintFile, lintJsonDocument } from '@launchfleet/shared/job/lint';
+import type { DomainKind } from '@launchfleet/shared/job';
+import { formatLintHuman, lintFile, lintJsonDocument } from '@launchfleet/shared/lint';
 import { absolutePaths, parseFlags } from './args.ts';
 import { EXIT, type CliContext } from './context.ts';
 import { errorString } from './error-strings.ts';

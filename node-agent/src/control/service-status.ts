@@ -3,7 +3,7 @@
  * supervisor's JobStatus, the job's spec (properties, sockets, environment, stdio paths) and what the agent's
  * previous lives recorded (runs and last exit survive an agent restart).
  */
-import type { JobSpec, SocketSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec, SocketSpec } from '@launchfleet/shared/job';
 import {
   listRow,
   printJobState,

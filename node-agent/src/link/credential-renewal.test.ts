@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeClock } from '@launchfleet/shared/testing/fake-clock';
+import { FakeClock } from '@launchfleet/shared/testing';
 import { CredentialRenewal, type ReenrolOutcome } from './credential-renewal.ts';
 
 test('re-enrolment of expired credentials: only a refusal waits for a new token; an unreachable controller is retried', async () => {

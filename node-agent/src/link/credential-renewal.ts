@@ -21,13 +21,13 @@ import { fromPublic, fromSeed } from '@nats-io/nkeys';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { readFile, stat } from 'node:fs/promises';
 import { messageOf } from '@launchfleet/shared/errors';
-import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/time/clock';
+import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/clock';
 import {
   decodeRenewReply,
   encodeRenewRequest,
   renewSigningPayload,
   subjects,
-} from '@launchfleet/shared/messages/index';
+} from '@launchfleet/shared/messages';
 import type { SupervisorLog } from '../supervisor/job-runner.ts';
 import {
   type CredentialsState,

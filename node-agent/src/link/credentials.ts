@@ -15,7 +15,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PermissionDeniedError } from '@launchfleet/shared/errors';
 import { writeFileAtomic } from '../adapters/atomic-write.ts';
-import { isNodeId } from '@launchfleet/shared/messages/index';
+import { isNodeId } from '@launchfleet/shared/messages';
 
 /** What an enrolled node knows about itself. */
 export interface NodeIdentity {

@@ -14,13 +14,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isRecord } from '@launchfleet/shared/messages/envelope';
+import { isRecord } from '@launchfleet/shared/messages';
 import {
   type AppliedVersion,
   type JobBundle,
   type TrustStore,
   verifyBundle,
-} from '@launchfleet/shared/signing/index';
+} from '@launchfleet/shared/signing';
 import type { FileSystemPort } from '../ports/file-system.ts';
 import { rawDigestOf } from './desired-watch.ts';
 

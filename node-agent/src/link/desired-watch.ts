@@ -19,15 +19,21 @@ import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { Clock } from '@launchfleet/shared';
-import { type Scheduler, systemScheduler } from '@launchfleet/shared/time/clock';
-import { buckets, decodeLabelToken, encodeLabelToken, keys } from '@launchfleet/shared/messages/index';
-import type { NodeEvent, NodeEventKind } from '@launchfleet/shared/messages/index';
+import { type Scheduler, systemScheduler } from '@launchfleet/shared/clock';
+import {
+  buckets,
+  decodeLabelToken,
+  encodeLabelToken,
+  keys,
+  type NodeEvent,
+  type NodeEventKind,
+} from '@launchfleet/shared/messages';
 import {
   type AppliedVersion,
   type JobBundle,
   type TrustStore,
   verifyBundle,
-} from '@launchfleet/shared/signing/index';
+} from '@launchfleet/shared/signing';
 import { publishNodeEvent } from './node-connection.ts';
 import { TrustFollower, type TrustFollowerLogLevel } from './trust-follower.ts';
 import { type DesiredEntry, DesiredFollower, type DesiredFollowerStats } from './desired-follower.ts';

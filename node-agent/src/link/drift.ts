@@ -12,7 +12,7 @@
  * level-based plan decides whether something really drifted and repairs it. A periodic pass
  * (`resyncMs`) covers anything a watch missed (inotify drops events on overflow).
  */
-import type { Scheduler, TimerHandle } from '@launchfleet/shared/time/clock';
+import type { Scheduler, TimerHandle } from '@launchfleet/shared/clock';
 import type { Disposable, FileSystemPort } from '../ports/file-system.ts';
 import type { JobRunner } from '../supervisor/job-runner.ts';
 import type { DriftKind } from './core/reconcile-plan.ts';

@@ -28,8 +28,8 @@ import {
   decodeEnrollReply,
   encodeEnrollRequest,
   subjects,
-} from '@launchfleet/shared/messages/index';
-import { acceptTrustStore } from '@launchfleet/shared/signing/index';
+} from '@launchfleet/shared/messages';
+import { acceptTrustStore } from '@launchfleet/shared/signing';
 import { writeFileAtomic } from '../adapters/atomic-write.ts';
 import { type NodeIdentity, formatCreds, saveIdentity } from './credentials.ts';
 

@@ -13,3 +13,4 @@ export * from './core/reconcile-plan.ts';
 export * from './core/job-report.ts';
 export * from './core/event-policy.ts';
 export * from './credential-renewal.ts';
+export * from './kv-catch-up.ts';

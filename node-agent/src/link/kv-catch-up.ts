@@ -12,8 +12,8 @@
  */
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { createInbox, nuid } from '@nats-io/transport-node';
-import { jsApi } from '@launchfleet/shared/messages/index';
-import type { Scheduler } from '@launchfleet/shared/time/clock';
+import { jsApi } from '@launchfleet/shared/messages';
+import type { Scheduler } from '@launchfleet/shared/clock';
 import type { DesiredEntry } from './desired-follower.ts';
 
 export interface KvCatchUpOptions {

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeLabelToken, encodeLabelToken } from '@launchfleet/shared/messages/tokens';
+import { decodeLabelToken, encodeLabelToken } from '@launchfleet/shared/messages';
 import type { FileSystemPort } from '../ports/file-system.ts';
 import type { ObservedFile } from './core/reconcile-plan.ts';
 

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { subjects, encodeNodeEvent, type NodeEvent, boundedDetail } from '@launchfleet/shared/messages/index';
+import { subjects, encodeNodeEvent, type NodeEvent, boundedDetail } from '@launchfleet/shared/messages';
 import type { NodeIdentity } from './credentials.ts';
 
 export interface NodeConnectOptions {

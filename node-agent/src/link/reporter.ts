@@ -21,7 +21,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { messageOf } from '@launchfleet/shared/errors';
-import type { Scheduler, TimerHandle, Clock } from '@launchfleet/shared/time/clock';
+import type { Scheduler, TimerHandle, Clock } from '@launchfleet/shared/clock';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
@@ -34,11 +34,13 @@ import {
   encodeHeartbeat,
   encodeNodeEvent,
   encodeNodeStatus,
-} from '@launchfleet/shared/messages/node-messages';
-import { encodeNodeInventory, type NodeInventory } from '@launchfleet/shared/messages/node-inventory';
-import { LOAD_FAILED, type JobStateReport } from '@launchfleet/shared/job/job-state';
-import { encodeEnvelope } from '@launchfleet/shared/messages/envelope';
-import { keys, subjects } from '@launchfleet/shared/messages/names';
+  encodeNodeInventory,
+  type NodeInventory,
+  encodeEnvelope,
+  keys,
+  subjects,
+} from '@launchfleet/shared/messages';
+import { LOAD_FAILED, type JobStateReport } from '@launchfleet/shared/job';
 import type { DomainManager } from '../supervisor/domains/domain-manager.ts';
 import type { JobStatus } from '../supervisor/job-status.ts';
 import { lastExitStatus } from '../supervisor/job-status.ts';

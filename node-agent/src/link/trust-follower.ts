@@ -23,9 +23,9 @@ import { createHash } from 'node:crypto';
 import type { Msg, NatsConnection, Status, Subscription } from '@nats-io/transport-node';
 import { type KV, Kvm } from '@nats-io/kv';
 import { messageOf } from '@launchfleet/shared/errors';
-import type { Scheduler, TimerHandle } from '@launchfleet/shared/time/clock';
-import { buckets, keys, kvSubject } from '@launchfleet/shared/messages/index';
-import { type TrustStore, acceptTrustStore } from '@launchfleet/shared/signing/index';
+import type { Scheduler, TimerHandle } from '@launchfleet/shared/clock';
+import { buckets, keys, kvSubject } from '@launchfleet/shared/messages';
+import { type TrustStore, acceptTrustStore } from '@launchfleet/shared/signing';
 import {
   type TrustCandidateOrigin,
   type TrustFollowState,

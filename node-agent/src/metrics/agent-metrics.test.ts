@@ -2,9 +2,9 @@
 // shows while jobs crash-loop, throttle, exit in every way, and leave.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { EXIT_REASON_VALUES, JOB_STATE_VALUES } from '@launchfleet/shared/metrics/catalog';
+import { EXIT_REASON_VALUES, JOB_STATE_VALUES } from '@launchfleet/shared/metrics';
 import { FakeClock } from '@launchfleet/shared/testing';
-import type { Scheduler } from '@launchfleet/shared/time/clock';
+import type { Scheduler } from '@launchfleet/shared/clock';
 import type { ProcessSpawner } from '../ports/process-spawner.ts';
 import { FakeSpawner } from '../testing/fake-spawner.ts';
 import { FakeFileSystem } from '../testing/fake-file-system.ts';

@@ -25,7 +25,7 @@ import {
   agentMetrics,
   jobMetrics,
   type MetricDef,
-} from '@launchfleet/shared/metrics/catalog';
+} from '@launchfleet/shared/metrics';
 import type { DomainManager } from '../supervisor/domains/domain-manager.ts';
 import type { BootstrapReport } from '../supervisor/domains/domain.ts';
 import { LaunchdCode } from '../supervisor/domains/launchd-errors.ts';

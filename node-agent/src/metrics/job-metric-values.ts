@@ -3,7 +3,7 @@
  * active state and the exit `reason` its run's result, both from the one job-state vocabulary
  * (shared/src/job/job-state.ts), read as the supervisor reports them: nothing is re-derived here.
  */
-import { type ActiveState, type ExitResult, isThrottled } from '@launchfleet/shared/job/job-state';
+import { type ActiveState, type ExitResult, isThrottled } from '@launchfleet/shared/job';
 import type { JobRunnerEvent } from '../supervisor/job-runner-events.ts';
 import { lastExitStatus, type JobStatus } from '../supervisor/job-status.ts';
 

@@ -2,7 +2,7 @@
 // the project's own reader (prom-text.ts) and checked against the format's examples.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { MetricDef } from '@launchfleet/shared/metrics/catalog';
+import type { MetricDef } from '@launchfleet/shared/metrics';
 import { ExpositionWriter, FixedHistogram, formatValue } from './prom-exposition.ts';
 import { parsePromText, sampleValue } from './prom-text.ts';
 

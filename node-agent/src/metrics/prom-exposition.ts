@@ -8,7 +8,7 @@
  * before its samples; label values escape backslash, double quote and newline; HELP escapes
  * backslash and newline).
  */
-import type { MetricDef } from '@launchfleet/shared/metrics/catalog';
+import type { MetricDef } from '@launchfleet/shared/metrics';
 
 /** What the /metrics endpoint needs from a source of metrics (prom-client's Registry has it too). */
 export interface MetricsRegistry {

@@ -1,4 +1,4 @@
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec } from '@launchfleet/shared/job';
 
 /**
  * Port: taking over job processes that the previous agent left running on purpose (a "detach"

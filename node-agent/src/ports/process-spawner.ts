@@ -1,4 +1,4 @@
-import type { ResourceLimitName } from '@launchfleet/shared/job/job-spec';
+import type { ResourceLimitName } from '@launchfleet/shared/job';
 
 /**
  * Port: starting and signalling job processes. The only code that calls it is the supervisor

@@ -6,8 +6,8 @@
  * fires ONCE and is rescheduled after now (coalescing). After a step back every job's next
  * firing is re-aimed at its next match after the new time (core/calendar.ts, dueCalendar).
  */
-import type { CalendarInterval } from '@launchfleet/shared/job/job-spec';
-import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/time/clock';
+import type { CalendarInterval } from '@launchfleet/shared/job';
+import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/clock';
 import type { Disposable } from '../ports/file-system.ts';
 import { dueCalendar, nextCalendarFiring, type CalendarOptions, type ZoneOffsetFn } from './core/calendar.ts';
 

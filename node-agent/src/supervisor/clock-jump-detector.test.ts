@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Clock, Scheduler } from '@launchfleet/shared/time/clock';
+import type { Clock, Scheduler } from '@launchfleet/shared/clock';
 import { ClockJumpDetector } from './clock-jump-detector.ts';
 
 /** Hand-driven clocks: wall, monotonic and (optionally) boot time. */

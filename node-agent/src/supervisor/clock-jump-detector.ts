@@ -8,7 +8,7 @@
  * must not run for it: launchd's interval timers are relative). Without one every forward
  * jump counts as sleep, as before.
  */
-import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/time/clock';
+import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/clock';
 
 export class ClockJumpDetector {
   private timer: TimerHandle | undefined;

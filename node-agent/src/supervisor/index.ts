@@ -53,6 +53,12 @@ export {
   type SpawnPlan,
 } from './spawn-request.ts';
 export { CalendarScheduler } from './calendar-scheduler.ts';
+export type { JobRunnerEvent, JobEventListener } from './job-runner-events.ts';
+export {
+  SocketManager,
+  DEFAULT_MAX_INETD_INSTANCES,
+  type SocketManagerOptions,
+} from './sockets/socket-manager.ts';
 export { ClockJumpDetector } from './clock-jump-detector.ts';
 export {
   Domain,

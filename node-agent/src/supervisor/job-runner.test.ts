@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '@launchfleet/shared/testing';
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec } from '@launchfleet/shared/job';
 import { jobSpec } from '../testing/job-spec-builder.ts';
 import { FakeSpawner } from '../testing/fake-spawner.ts';
 import { FakeFileSystem } from '../testing/fake-file-system.ts';

@@ -12,8 +12,8 @@
  * watches, socket watches) and its sockets. No per-job polling: conditions are re-read on watch
  * events and after each exit ("re-list, never count").
  */
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
-import type { TimerHandle } from '@launchfleet/shared/time/clock';
+import type { JobSpec } from '@launchfleet/shared/job';
+import type { TimerHandle } from '@launchfleet/shared/clock';
 import { messageOf } from '@launchfleet/shared/errors';
 import type { AdoptedProcess } from '../ports/process-adoption.ts';
 import type { ProcessExit } from '../ports/process-spawner.ts';

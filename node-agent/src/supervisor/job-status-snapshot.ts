@@ -4,8 +4,7 @@
  * agent holds for it. Monotonic times become wall-clock times here, so they mean something to
  * people. Pure: the clock's two readings are passed in.
  */
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
-import { jobStateReport } from '@launchfleet/shared/job/job-state';
+import { type JobSpec, jobStateReport } from '@launchfleet/shared/job';
 import type { TimerId } from './core/job-events.ts';
 import { STATE_TABLE, pidOf, type JobState } from './core/job-state.ts';
 import type { JobStatus } from './job-status.ts';

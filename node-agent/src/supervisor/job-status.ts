@@ -4,7 +4,7 @@
  * milliseconds (converted from the machine's monotonic times) so they mean something to people.
  */
 import { constants } from 'node:os';
-import type { JobStateReport } from '@launchfleet/shared/job/job-state';
+import type { JobStateReport } from '@launchfleet/shared/job';
 import type { HistoryEntry, ImmediateReason, SpawnFailureInfo } from './core/job-state.ts';
 import type { ListStatusWhileRunning } from './core/machine-config.ts';
 import { formatSocketLines, type JobSocketsStatus } from './sockets/socket-status.ts';

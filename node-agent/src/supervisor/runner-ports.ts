@@ -3,7 +3,7 @@
  * what it knows of its domain. The runner (job-runner.ts) and its trigger adapters (triggers/)
  * take these; nothing in core/ does.
  */
-import type { Clock, Scheduler } from '@launchfleet/shared/time/clock';
+import type { Clock, Scheduler } from '@launchfleet/shared/clock';
 import type { FileSystemPort } from '../ports/file-system.ts';
 import type { ProcessAdoption } from '../ports/process-adoption.ts';
 import type { ProcessSpawner } from '../ports/process-spawner.ts';

@@ -5,7 +5,7 @@
  * XPC_SERVICE_NAME, HOME/USER/LOGNAME/SHELL/TMPDIR unless set, then the domain's global
  * environment, then EnvironmentVariables last); the spawner's exec shim only applies them.
  */
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec } from '@launchfleet/shared/job';
 import type { SpawnFailure, SpawnRequest } from '../ports/process-spawner.ts';
 import type { UserDb, UserRecord } from '../ports/user-db.ts';
 import type { MachineConfig } from './core/machine-config.ts';

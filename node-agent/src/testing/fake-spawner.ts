@@ -5,7 +5,7 @@
  * FakeClock drives exits. It records every spawn and signal, and the most processes any label
  * ever had alive at once (the "no second instance" check).
  */
-import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/time/clock';
+import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/clock';
 import type {
   ProcessExit,
   ProcessSpawner,

@@ -8,7 +8,7 @@
  * before its due time or fires one slot twice.
  */
 import type { FakeClock } from '@launchfleet/shared/testing';
-import type { Scheduler, TimerHandle } from '@launchfleet/shared/time/clock';
+import type { Scheduler, TimerHandle } from '@launchfleet/shared/clock';
 
 export class JitteredScheduler implements Scheduler {
   private i = 0;

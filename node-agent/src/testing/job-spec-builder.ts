@@ -2,7 +2,7 @@
  * Builds normalised JobSpecs directly for tests, standing in for the plist model's
  * `normalizeJob`: defaults as launchd's (docs/launchd-semantics.md §1), overrides as given.
  */
-import type { JobSpec, KeepAliveSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec, KeepAliveSpec } from '@launchfleet/shared/job';
 
 /** KeepAlive overrides; maps may be given as plain records. */
 export interface KeepAliveInput {

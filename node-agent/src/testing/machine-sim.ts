@@ -4,7 +4,7 @@
  * so tests can state launchd's timings exactly ("exit at 1 s, next spawn at 10 s") and property
  * tests can throw random event sequences at the machine. No ports, no real time.
  */
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec } from '@launchfleet/shared/job';
 import { step } from '../supervisor/core/job-machine.ts';
 import type { JobEffect } from '../supervisor/core/job-effects.ts';
 import type { JobEvent, TimerId } from '../supervisor/core/job-events.ts';

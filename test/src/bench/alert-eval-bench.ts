@@ -15,10 +15,13 @@
  *
  * Results: test/bench/FLEET-RESULTS.md, "Alert evaluation at 10,000 nodes".
  */
-import type { AgentCounters } from '@launchfleet/shared/messages/index';
-import { AlertEvaluator, type NodeSample } from '@launchfleet/controller/alerts/core/alert-evaluator';
-import { ReferenceAlertEvaluator } from '@launchfleet/controller/alerts/core/alert-evaluator-reference';
-import { defaultAlertSettings } from '@launchfleet/controller/alerts/core/alert-rules';
+import type { AgentCounters } from '@launchfleet/shared/messages';
+import {
+  AlertEvaluator,
+  type NodeSample,
+  ReferenceAlertEvaluator,
+  defaultAlertSettings,
+} from '@launchfleet/controller/alerts';
 import { emit, intArg, machineInfo, parseArgs, type Row } from './bench-output.ts';
 import { round, summarize } from './bench-stats.ts';
 

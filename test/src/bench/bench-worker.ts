@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { JobStatus } from '@launchfleet/node-agent/supervisor/index';
+import type { JobStatus } from '@launchfleet/node-agent';
 import { messageOf } from '@launchfleet/shared/errors';
 import { round, summarize } from './bench-stats.ts';
 import { labels, sleeperJob, startSupervisor, trueJob } from './supervisor-harness.ts';

@@ -7,8 +7,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KeyStore, NatsIdentity } from '@launchfleet/controller/identity/index';
-import { addApiToken } from '@launchfleet/controller/auth/api-tokens';
+import { KeyStore, NatsIdentity } from '@launchfleet/controller/identity';
+import { addApiToken } from '@launchfleet/controller';
 import {
   type NatsServer,
   type ServerProcess,

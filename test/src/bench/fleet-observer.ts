@@ -8,7 +8,7 @@
  */
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { type KV, Kvm, type KvWatchEntry } from '@nats-io/kv';
-import { buckets, decodeNodeStatus, type NodeStatus } from '@launchfleet/shared/messages/index';
+import { buckets, decodeNodeStatus, type NodeStatus } from '@launchfleet/shared/messages';
 
 export class FleetObserver {
   readonly #nc: NatsConnection;

@@ -26,7 +26,7 @@ export class SimProc {
 
   constructor(args: readonly string[], heapMb = 4096) {
     this.child = fork(simMain, [...args], {
-      execArgv: [`--max-old-space-size=${heapMb}`, ...profileArgs()],
+      execArgv: [`--max-old-space-size=${heapMb}`, '--conditions=launchfleet-testing', ...profileArgs()],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     this.child.stderr?.setEncoding('utf8');

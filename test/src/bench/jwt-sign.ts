@@ -1,6 +1,6 @@
 /**
  * Micro-benchmark: what the controller pays per NATS JWT, signing with native Ed25519 key pairs
- * (@launchfleet/shared/crypto/native-nkeys, the product path) versus @nats-io/nkeys' pure
+ * (@launchfleet/shared/native-nkeys, the product path) versus @nats-io/nkeys' pure
  * JavaScript pairs (tweetnacl), in the same process and interleaved in chunks so machine noise
  * hits both alike. Same seeds, same claims, the controller's own encoders (nats-jwts.ts).
  *
@@ -15,9 +15,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createAccount, createOperator, createUser, fromSeed, type KeyPair } from '@nats-io/nkeys';
-import { type NkeyPair, createNativePair, nativeFromSeed } from '@launchfleet/shared/crypto/native-nkeys';
-import { fleetAccountJwt, freshUserCreds, userJwt } from '@launchfleet/controller/identity/nats-jwts';
-import { enrollPermissions, nodePermissions } from '@launchfleet/controller/identity/permissions';
+import { type NkeyPair, createNativePair, nativeFromSeed } from '@launchfleet/shared/native-nkeys';
+import {
+  fleetAccountJwt,
+  freshUserCreds,
+  userJwt,
+  enrollPermissions,
+  nodePermissions,
+} from '@launchfleet/controller/identity';
 import { emit, intArg, machineInfo, parseArgs, type Row } from './bench-output.ts';
 import { round, summarize } from './bench-stats.ts';
 

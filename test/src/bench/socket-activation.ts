@@ -22,7 +22,7 @@
  *
  *   node test/dist/bench/socket-activation.js [--quick] [--activations=N]
  */
-import type { ServiceStatus } from '@launchfleet/node-agent/control/wire';
+import type { ServiceStatus } from '@launchfleet/node-agent/control';
 import { emit, intArg, machineInfo, parseArgs, type BenchResult } from './bench-output.ts';
 import { rssMiB } from './proc-stats.ts';
 import { round, summarize, type Summary } from './bench-stats.ts';

@@ -24,14 +24,16 @@
  * (issue 19).
  */
 import { spawn } from 'node:child_process';
-import { RealProcessSpawner } from '@launchfleet/node-agent/adapters/process-spawner';
-import { PosixProcessSpawner } from '@launchfleet/node-agent/adapters/posix-spawner';
-import { createProcessSpawner } from '@launchfleet/node-agent/adapters/spawner-choice';
-import type { ProcessSpawner } from '@launchfleet/node-agent/ports/process-spawner';
-import { buildShimArgs } from '@launchfleet/node-agent/adapters/exec-shim-protocol';
-import { execShimPath } from '@launchfleet/node-agent/adapters/native-build';
-import type { JobStatus } from '@launchfleet/node-agent/supervisor/index';
-import type { SpawnRequest } from '@launchfleet/node-agent/ports/process-spawner';
+import {
+  RealProcessSpawner,
+  PosixProcessSpawner,
+  createProcessSpawner,
+  type ProcessSpawner,
+  buildShimArgs,
+  execShimPath,
+  type JobStatus,
+  type SpawnRequest,
+} from '@launchfleet/node-agent';
 import { buildBareSpawn } from './bare-spawn.ts';
 import { emit, intArg, machineInfo, parseArgs, type BenchResult } from './bench-output.ts';
 import { round, summarize } from './bench-stats.ts';

@@ -9,13 +9,13 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PlistValue } from '@launchfleet/shared/job/job-spec';
-import { buildXmlPlist } from '@launchfleet/shared/plist/build-plist';
-import { systemClock, systemScheduler } from '@launchfleet/shared/time/clock';
-import { createProcessSpawner } from '@launchfleet/node-agent/adapters/spawner-choice';
-import { RealFileSystem } from '@launchfleet/node-agent/adapters/file-system';
-import { RealUserDb } from '@launchfleet/node-agent/adapters/user-db';
+import type { PlistValue } from '@launchfleet/shared/job';
+import { buildXmlPlist } from '@launchfleet/shared';
+import { systemClock, systemScheduler } from '@launchfleet/shared/clock';
 import {
+  createProcessSpawner,
+  RealFileSystem,
+  RealUserDb,
   DomainManager,
   machineConfig,
   modelPlistLoader,
@@ -23,7 +23,7 @@ import {
   type Domain,
   type JobStatus,
   type LogLevel,
-} from '@launchfleet/node-agent/supervisor/index';
+} from '@launchfleet/node-agent';
 
 /** A plist dictionary for one job. */
 export type JobPlist = Readonly<Record<string, PlistValue>>;

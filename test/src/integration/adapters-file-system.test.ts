@@ -18,7 +18,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { RealFileSystem } from '@launchfleet/node-agent/adapters/file-system';
+import { RealFileSystem } from '@launchfleet/node-agent';
 import { waitUntil, within } from './adapters-helpers.ts';
 import { skipUnlessLinux } from '../support/platform.ts';
 

@@ -1,11 +1,6 @@
 // Shared helpers of the adapters-*.test.ts integration suites (real processes, /proc).
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import type {
-  ProcessExit,
-  ProcessSpawner,
-  SpawnRequest,
-  SpawnResult,
-} from '@launchfleet/node-agent/ports/process-spawner';
+import type { ProcessExit, ProcessSpawner, SpawnRequest, SpawnResult } from '@launchfleet/node-agent';
 
 /** A request with launchd's defaults; tests override what they exercise. */
 export function request(over: Partial<SpawnRequest> & Pick<SpawnRequest, 'program' | 'argv'>): SpawnRequest {

@@ -7,10 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { RealProcessSpawner } from '@launchfleet/node-agent/adapters/process-spawner';
-import { PosixProcessSpawner } from '@launchfleet/node-agent/adapters/posix-spawner';
-import { DirectProcessSpawner } from '@launchfleet/node-agent/adapters/direct-spawner';
-import type { ProcessSpawner } from '@launchfleet/node-agent/ports/process-spawner';
+import {
+  RealProcessSpawner,
+  PosixProcessSpawner,
+  DirectProcessSpawner,
+  type ProcessSpawner,
+} from '@launchfleet/node-agent';
 import { alive, killAll, pidOf, procStat, request, start, waitUntil, within } from './adapters-helpers.ts';
 
 const spawners: readonly (readonly [string, ProcessSpawner])[] = [

@@ -22,12 +22,14 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { RealProcessSpawner } from '@launchfleet/node-agent/adapters/process-spawner';
-import { PosixProcessSpawner } from '@launchfleet/node-agent/adapters/posix-spawner';
-import { DirectProcessSpawner } from '@launchfleet/node-agent/adapters/direct-spawner';
-import type { StdioOpenFailurePolicy } from '@launchfleet/node-agent/adapters/exec-shim-protocol';
-import type { ProcessSpawner } from '@launchfleet/node-agent/ports/process-spawner';
-import { execShimPath } from '@launchfleet/node-agent/adapters/native-build';
+import {
+  RealProcessSpawner,
+  PosixProcessSpawner,
+  DirectProcessSpawner,
+  type StdioOpenFailurePolicy,
+  type ProcessSpawner,
+  execShimPath,
+} from '@launchfleet/node-agent';
 import {
   execed,
   killAll,

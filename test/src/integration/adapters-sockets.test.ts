@@ -15,10 +15,12 @@ import {
   pendingConnections,
   setNonBlocking,
   watchReadable,
-} from '@launchfleet/node-agent/adapters/native-sockets';
-import { nativeBuildDir } from '@launchfleet/node-agent/adapters/native-build';
-import { RealProcessSpawner } from '@launchfleet/node-agent/adapters/process-spawner';
-import { resolveNode, resolveService, parseServices } from '@launchfleet/node-agent/adapters/socket-names';
+  nativeBuildDir,
+  RealProcessSpawner,
+  resolveNode,
+  resolveService,
+  parseServices,
+} from '@launchfleet/node-agent';
 import { pidOf, request, start, within } from './adapters-helpers.ts';
 
 let dir = '';

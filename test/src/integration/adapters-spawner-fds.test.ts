@@ -9,12 +9,16 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { closeFd, listenSocket } from '@launchfleet/node-agent/adapters/native-sockets';
-import { PosixProcessSpawner } from '@launchfleet/node-agent/adapters/posix-spawner';
-import { DirectProcessSpawner } from '@launchfleet/node-agent/adapters/direct-spawner';
-import { RealProcessSpawner } from '@launchfleet/node-agent/adapters/process-spawner';
-import { chosenSpawnerKind, createProcessSpawner } from '@launchfleet/node-agent/adapters/spawner-choice';
-import type { ProcessSpawner } from '@launchfleet/node-agent/ports/process-spawner';
+import {
+  closeFd,
+  listenSocket,
+  PosixProcessSpawner,
+  DirectProcessSpawner,
+  RealProcessSpawner,
+  chosenSpawnerKind,
+  createProcessSpawner,
+  type ProcessSpawner,
+} from '@launchfleet/node-agent';
 import { killAll, pidOf, request, settledFds, start, within } from './adapters-helpers.ts';
 import { skipUnlessLinux } from '../support/platform.ts';
 
@@ -77,15 +81,11 @@ for (const [name, spawner] of spawners) {
 describe('an agent that inherited fds without close-on-exec', () => {
   test('the job still gets only 0, 1, 2 (the child or lf-exec closes the rest), with every spawner', async (ctx) => {
     if (skipUnlessLinux(ctx, 'lists the fds in /proc/<pid>/fd')) return;
-    const url = import.meta.resolve('@launchfleet/node-agent/adapters/posix-spawner');
-    const realUrl = import.meta.resolve('@launchfleet/node-agent/adapters/process-spawner');
-    const directUrl = import.meta.resolve('@launchfleet/node-agent/adapters/direct-spawner');
+    const url = import.meta.resolve('@launchfleet/node-agent');
     // The agent process: fds 3 and 4 inherited from its parent (dup2'ed by libuv: no CLOEXEC).
     const script = `
       import { readdirSync } from 'node:fs';
-      import { PosixProcessSpawner } from ${JSON.stringify(url)};
-      import { RealProcessSpawner } from ${JSON.stringify(realUrl)};
-      import { DirectProcessSpawner } from ${JSON.stringify(directUrl)};
+      import { PosixProcessSpawner, RealProcessSpawner, DirectProcessSpawner } from ${JSON.stringify(url)};
       const out = {};
       for (const [name, s] of [['direct', new DirectProcessSpawner()], ['posix', new PosixProcessSpawner()], ['node', new RealProcessSpawner()]]) {
         let exited;

@@ -7,12 +7,14 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { RealProcessSpawner } from '@launchfleet/node-agent/adapters/process-spawner';
-import { PosixProcessSpawner } from '@launchfleet/node-agent/adapters/posix-spawner';
-import { DirectProcessSpawner } from '@launchfleet/node-agent/adapters/direct-spawner';
-import type { StdioOpenFailurePolicy } from '@launchfleet/node-agent/adapters/exec-shim-protocol';
-import type { ProcessSpawner } from '@launchfleet/node-agent/ports/process-spawner';
-import { RealUserDb } from '@launchfleet/node-agent/adapters/user-db';
+import {
+  RealProcessSpawner,
+  PosixProcessSpawner,
+  DirectProcessSpawner,
+  type StdioOpenFailurePolicy,
+  type ProcessSpawner,
+  RealUserDb,
+} from '@launchfleet/node-agent';
 import {
   execed,
   killAll,

@@ -9,12 +9,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { jobStateReport } from '@launchfleet/shared/job/job-state';
+import { jobStateReport } from '@launchfleet/shared/job';
 import { Kvm } from '@nats-io/kv';
-import { buckets, keys } from '@launchfleet/shared/messages/index';
-import { type RunningController, startController } from '@launchfleet/controller/api/start-controller';
-import { defaultAlertSettings, withHoldDowns } from '@launchfleet/controller/alerts/core/alert-rules';
-import type { NodeIdentity } from '@launchfleet/node-agent/link/index';
+import { buckets, keys } from '@launchfleet/shared/messages';
+import { type RunningController, startController } from '@launchfleet/controller';
+import { defaultAlertSettings, withHoldDowns } from '@launchfleet/controller/alerts';
+import type { NodeIdentity } from '@launchfleet/node-agent/link';
 import { ControllerFleet, RawApi } from '../support/controller-fleet.ts';
 import { eventually } from '../support/eventually.ts';
 

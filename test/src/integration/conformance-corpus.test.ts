@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseReasons, runConformanceFromFiles } from '@launchfleet/shared/job/conformance';
+import { parseReasons, runConformanceFromFiles } from '@launchfleet/shared';
 import { handbookDir, repoRoot } from '../support/paths.ts';
 
 const corpus = join(handbookDir, 'corpus', 'plists');

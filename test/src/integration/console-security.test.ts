@@ -8,10 +8,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import type { NodeIdentity } from '@launchfleet/node-agent/link/index';
-import { jobStateReport } from '@launchfleet/shared/job/job-state';
-import type { RunningController } from '@launchfleet/controller/api/start-controller';
-import { startController } from '@launchfleet/controller/api/start-controller';
+import type { NodeIdentity } from '@launchfleet/node-agent/link';
+import { jobStateReport } from '@launchfleet/shared/job';
+import { type RunningController, startController } from '@launchfleet/controller';
 import { ControllerFleet } from '../support/controller-fleet.ts';
 import { ConsoleClient } from '../support/console-client.ts';
 import { openBrowser } from '../support/browser.ts';

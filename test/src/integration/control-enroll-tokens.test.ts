@@ -8,8 +8,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createNativePair } from '@launchfleet/shared/crypto/native-nkeys';
-import { keys, nodeIdFromRandom } from '@launchfleet/shared/messages/index';
+import { createNativePair } from '@launchfleet/shared/native-nkeys';
+import { keys, nodeIdFromRandom } from '@launchfleet/shared/messages';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 
 describe('control plane: bootstrap token uses under contention', () => {

@@ -25,9 +25,9 @@ import {
   kvStreamName,
   kvSubject,
   subjects,
-} from '@launchfleet/shared/messages/index';
-import { type NodeIdentity, connectAsNode, enroll } from '@launchfleet/node-agent/link/index';
-import { putSignedBundle } from '@launchfleet/controller/identity/index';
+} from '@launchfleet/shared/messages';
+import { type NodeIdentity, connectAsNode, enroll } from '@launchfleet/node-agent/link';
+import { putSignedBundle } from '@launchfleet/controller/identity';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 import { firstServerError, waitForEvents } from '../support/events.ts';
 

@@ -27,18 +27,17 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { buckets, decodeNodeStatus, keys as kvKeys } from '@launchfleet/shared/messages/index';
+import { buckets, decodeNodeStatus, keys as kvKeys } from '@launchfleet/shared/messages';
 import {
   type JobBundle,
   type SigningKey,
   encodeSignedBundle,
   generateSigningKey,
   signBundle,
-} from '@launchfleet/shared/signing/index';
-import { createNativePair } from '@launchfleet/shared/crypto/native-nkeys';
-import type { RunningController } from '@launchfleet/controller/api/start-controller';
-import { KeyStore } from '@launchfleet/controller/identity/key-store';
-import { freshUserCreds } from '@launchfleet/controller/identity/nats-jwts';
+} from '@launchfleet/shared/signing';
+import { createNativePair } from '@launchfleet/shared/native-nkeys';
+import type { RunningController } from '@launchfleet/controller';
+import { KeyStore, freshUserCreds } from '@launchfleet/controller/identity';
 import { ControllerFleet, RawApi } from '../support/controller-fleet.ts';
 import {
   type LinkNode,

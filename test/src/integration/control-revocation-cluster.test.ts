@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type NodeIdentity, connectAsNode, enroll } from '@launchfleet/node-agent/link/index';
+import { type NodeIdentity, connectAsNode, enroll } from '@launchfleet/node-agent/link';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 
 const refused = /authorization/i;

@@ -16,8 +16,8 @@ import {
   formatCreds,
   parseCreds,
   readCredsParts,
-} from '@launchfleet/node-agent/link/index';
-import { writeFileAtomic } from '@launchfleet/node-agent/adapters/atomic-write';
+} from '@launchfleet/node-agent/link';
+import { writeFileAtomic } from '@launchfleet/node-agent';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 import { eventually } from '../support/link-node.ts';
 import { EventLog } from '../support/link-fleet.ts';

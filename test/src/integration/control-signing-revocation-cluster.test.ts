@@ -27,16 +27,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { buckets, decodeNodeStatus, keys as kvKeys } from '@launchfleet/shared/messages/index';
+import { buckets, decodeNodeStatus, keys as kvKeys } from '@launchfleet/shared/messages';
 import {
   type JobBundle,
   type SigningKey,
   encodeSignedBundle,
   loadTrustStoreFile,
   signBundle,
-} from '@launchfleet/shared/signing/index';
-import type { RunningController } from '@launchfleet/controller/api/start-controller';
-import { KeyStore } from '@launchfleet/controller/identity/key-store';
+} from '@launchfleet/shared/signing';
+import type { RunningController } from '@launchfleet/controller';
+import { KeyStore } from '@launchfleet/controller/identity';
 import { ControllerFleet, RawApi } from '../support/controller-fleet.ts';
 import { type LinkNode, daemonPlist, eventually, newPid, startLinkNode } from '../support/link-node.ts';
 import { EventLog } from '../support/link-fleet.ts';

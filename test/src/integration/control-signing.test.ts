@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { systemClock } from '@launchfleet/shared';
-import { keys } from '@launchfleet/shared/messages/index';
+import { keys } from '@launchfleet/shared/messages';
 import {
   type JobBundle,
   type SigningKey,
@@ -21,9 +21,9 @@ import {
   generateSigningKey,
   signBundle,
   signTrustStore,
-} from '@launchfleet/shared/signing/index';
-import { type NodeIdentity, DesiredWatch, connectAsNode, enroll } from '@launchfleet/node-agent/link/index';
-import { publishTrustStore, putSignedBundle } from '@launchfleet/controller/identity/index';
+} from '@launchfleet/shared/signing';
+import { type NodeIdentity, DesiredWatch, connectAsNode, enroll } from '@launchfleet/node-agent/link';
+import { publishTrustStore, putSignedBundle } from '@launchfleet/controller/identity';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 import { waitForEvents } from '../support/events.ts';
 

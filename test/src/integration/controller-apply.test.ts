@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { status } from '@grpc/grpc-js';
 import { Kvm } from '@nats-io/kv';
-import { buckets, keys } from '@launchfleet/shared/messages/index';
-import { acceptTrustStore, verifyBundle, type TrustStore } from '@launchfleet/shared/signing/index';
-import type { RunningController } from '@launchfleet/controller/api/start-controller';
-import type { NodeIdentity } from '@launchfleet/node-agent/link/index';
+import { buckets, keys } from '@launchfleet/shared/messages';
+import { acceptTrustStore, verifyBundle, type TrustStore } from '@launchfleet/shared/signing';
+import type { RunningController } from '@launchfleet/controller';
+import type { NodeIdentity } from '@launchfleet/node-agent/link';
 import { ControllerFleet, RawApi, jobPlist } from '../support/controller-fleet.ts';
 
 const N = 24;

@@ -20,7 +20,7 @@ import {
   type ServiceClientConstructor,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { descriptorSetFile, splitDescriptorSet } from '@launchfleet/controller/api/reflection';
+import { descriptorSetFile, splitDescriptorSet } from '@launchfleet/controller';
 import { type LocalFleet, startLocalFleet } from '../support/local-fleet.ts';
 import { eventually } from '../support/eventually.ts';
 import { repoRoot } from '../support/paths.ts';

@@ -7,8 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { DesiredIndex } from '@launchfleet/controller/desired/desired-index';
-import { buckets, encodeLabelToken, keys } from '@launchfleet/shared/messages/index';
+import { DesiredIndex } from '@launchfleet/controller/desired';
+import { buckets, encodeLabelToken, keys } from '@launchfleet/shared/messages';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 
 const node = 'naaaaaaaaaaaaaaaaaaaa';

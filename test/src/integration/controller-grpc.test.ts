@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { jobStateReport } from '@launchfleet/shared/job/job-state';
+import { jobStateReport } from '@launchfleet/shared/job';
 import {
   credentials,
   loadPackageDefinition,
@@ -21,8 +21,8 @@ import {
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { buildBinaryPlist } from '@launchfleet/shared';
-import type { RunningController } from '@launchfleet/controller/api/start-controller';
-import { type NodeIdentity, publishNodeEvent } from '@launchfleet/node-agent/link/index';
+import type { RunningController } from '@launchfleet/controller';
+import { type NodeIdentity, publishNodeEvent } from '@launchfleet/node-agent/link';
 import { ControllerFleet, RawApi, jobPlist } from '../support/controller-fleet.ts';
 import { repoRoot } from '../support/paths.ts';
 

@@ -19,10 +19,10 @@ import {
   encodeNodeStatus,
   keys,
   subjects,
-} from '@launchfleet/shared/messages/index';
-import { jobStateReport } from '@launchfleet/shared/job/job-state';
-import type { RunningController } from '@launchfleet/controller/api/start-controller';
-import type { NodeIdentity } from '@launchfleet/node-agent/link/index';
+} from '@launchfleet/shared/messages';
+import { jobStateReport } from '@launchfleet/shared/job';
+import type { RunningController } from '@launchfleet/controller';
+import type { NodeIdentity } from '@launchfleet/node-agent/link';
 import { ControllerFleet, RawApi, jobPlist } from '../support/controller-fleet.ts';
 import { repoRoot } from '../support/paths.ts';
 

@@ -10,7 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { jobStateReport } from '@launchfleet/shared/job/job-state';
+import { jobStateReport } from '@launchfleet/shared/job';
 import { Kvm } from '@nats-io/kv';
 import {
   buckets,
@@ -18,9 +18,9 @@ import {
   encodeNodeStatus,
   keys,
   nodeIdFromRandom,
-} from '@launchfleet/shared/messages/index';
-import type { RunningController } from '@launchfleet/controller/api/start-controller';
-import { forEachBounded } from '@launchfleet/controller/desired/bounded-pool';
+} from '@launchfleet/shared/messages';
+import type { RunningController } from '@launchfleet/controller';
+import { forEachBounded } from '@launchfleet/controller/desired';
 import { ControllerFleet, RawApi, jobPlist } from '../support/controller-fleet.ts';
 
 const N = 10_000;

@@ -8,8 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
-import { maxConsumersOf } from '@launchfleet/controller/identity/stream-limits';
-import { auditStream } from '@launchfleet/shared/messages/index';
+import { maxConsumersOf } from '@launchfleet/controller/identity';
+import { auditStream } from '@launchfleet/shared/messages';
 import { ControllerFleet } from '../support/controller-fleet.ts';
 
 describe('controller: stream limits', () => {

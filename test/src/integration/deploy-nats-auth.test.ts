@@ -27,7 +27,7 @@ import {
   type NatsConnection,
 } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { KeyStore, NatsIdentity } from '@launchfleet/controller/identity/index';
+import { KeyStore, NatsIdentity } from '@launchfleet/controller/identity';
 import {
   freePort,
   jetStreamClusterReady,

@@ -15,7 +15,7 @@ import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { buckets, keys, kvSubject, subjects } from '@launchfleet/shared/messages/index';
+import { buckets, keys, kvSubject, subjects } from '@launchfleet/shared/messages';
 import { type LocalFleet, startLocalFleet } from '../support/local-fleet.ts';
 import { alive, eventually, sleep } from '../support/agent.ts';
 import {

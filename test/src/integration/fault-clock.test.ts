@@ -24,13 +24,17 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildXmlPlist } from '@launchfleet/shared/plist/build-plist';
-import { type Clock, systemScheduler } from '@launchfleet/shared/time/clock';
-import { machineClock } from '@launchfleet/node-agent/adapters/boot-clock';
-import { RealProcessSpawner } from '@launchfleet/node-agent/adapters/process-spawner';
-import { RealFileSystem } from '@launchfleet/node-agent/adapters/file-system';
-import { RealUserDb } from '@launchfleet/node-agent/adapters/user-db';
-import { DomainManager, machineConfig, modelPlistLoader } from '@launchfleet/node-agent/supervisor/index';
+import { buildXmlPlist } from '@launchfleet/shared';
+import { type Clock, systemScheduler } from '@launchfleet/shared/clock';
+import {
+  machineClock,
+  RealProcessSpawner,
+  RealFileSystem,
+  RealUserDb,
+  DomainManager,
+  machineConfig,
+  modelPlistLoader,
+} from '@launchfleet/node-agent';
 import { eventually, sleep } from '../support/agent.ts';
 
 const HOUR = 3_600_000;

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { utmpRecord } from '@launchfleet/node-agent/agent/utmp';
+import { utmpRecord } from '@launchfleet/node-agent';
 import {
   alive,
   eventually,

@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import type { RunningController } from '@launchfleet/controller/api/start-controller';
+import type { RunningController } from '@launchfleet/controller';
 import { ControllerFleet, RawApi } from '../support/controller-fleet.ts';
 import { type LinkNode, daemonPlist, eventually, startLinkNode } from '../support/link-node.ts';
 import { type TcpProxy, startTcpProxy } from '../support/tcp-proxy.ts';

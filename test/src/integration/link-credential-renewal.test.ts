@@ -24,8 +24,8 @@ import {
   encodeRenewRequest,
   renewSigningPayload,
   subjects,
-} from '@launchfleet/shared/messages/index';
-import { nodePermissions } from '@launchfleet/controller/identity/index';
+} from '@launchfleet/shared/messages';
+import { nodePermissions } from '@launchfleet/controller/identity';
 import {
   type NodeIdentity,
   connectAsNode,
@@ -33,7 +33,7 @@ import {
   parseCreds,
   stateFiles,
   userClaims,
-} from '@launchfleet/node-agent/link/index';
+} from '@launchfleet/node-agent/link';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 import { type LinkNode, daemonPlist, eventually } from '../support/link-node.ts';
 import { EventLog, enrolledLinkNode, putJob } from '../support/link-fleet.ts';

@@ -14,7 +14,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jetstream, jetstreamManager, DeliverPolicy } from '@nats-io/jetstream';
-import { type NodeEvent, decodeNodeEvent, eventsStream, subjects } from '@launchfleet/shared/messages/index';
+import { type NodeEvent, decodeNodeEvent, eventsStream, subjects } from '@launchfleet/shared/messages';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 import {
   type LinkNode,

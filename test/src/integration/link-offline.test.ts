@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { keys } from '@launchfleet/shared/messages/index';
+import { keys } from '@launchfleet/shared/messages';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 import {
   type LinkNode,

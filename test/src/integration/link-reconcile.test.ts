@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildXmlPlist } from '@launchfleet/shared/plist/build-plist';
+import { buildXmlPlist } from '@launchfleet/shared';
 import { createHash } from 'node:crypto';
-import { decodeNodeStatus, keys, subjects } from '@launchfleet/shared/messages/index';
-import { managedPath } from '@launchfleet/node-agent/link/index';
+import { decodeNodeStatus, keys, subjects } from '@launchfleet/shared/messages';
+import { managedPath } from '@launchfleet/node-agent/link';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 import {
   type LinkNode,

@@ -8,24 +8,28 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { EXIT_REASON_VALUES, agentMetrics, jobMetrics } from '@launchfleet/shared/metrics/catalog';
-import { systemClock, systemScheduler } from '@launchfleet/shared/time/clock';
-import { normalizeJob } from '@launchfleet/shared/job/normalize-job';
-import { RealFileSystem } from '@launchfleet/node-agent/adapters/file-system';
-import { RealProcessSpawner } from '@launchfleet/node-agent/adapters/process-spawner';
-import { RealUserDb } from '@launchfleet/node-agent/adapters/user-db';
-import { machineConfig } from '@launchfleet/node-agent/supervisor/core/machine-config';
-import { DomainManager } from '@launchfleet/node-agent/supervisor/domains/domain-manager';
-import { modelPlistLoader } from '@launchfleet/node-agent/supervisor/domains/model-plist-loader';
-import type { JobRunnerEvent } from '@launchfleet/node-agent/supervisor/job-runner-events';
-import { createAgentMetrics, type AgentMetrics } from '@launchfleet/node-agent/metrics/agent-metrics';
-import { startMetricsServer, type MetricsServer } from '@launchfleet/node-agent/metrics/metrics-server';
+import { EXIT_REASON_VALUES, agentMetrics, jobMetrics } from '@launchfleet/shared/metrics';
+import { systemClock, systemScheduler } from '@launchfleet/shared/clock';
+import { normalizeJob } from '@launchfleet/shared/job';
 import {
+  RealFileSystem,
+  RealProcessSpawner,
+  RealUserDb,
+  machineConfig,
+  DomainManager,
+  modelPlistLoader,
+  type JobRunnerEvent,
+} from '@launchfleet/node-agent';
+import {
+  createAgentMetrics,
+  type AgentMetrics,
+  startMetricsServer,
+  type MetricsServer,
   parsePromText,
   sampleValue,
   samplesOf,
   type PromText,
-} from '@launchfleet/node-agent/metrics/prom-text';
+} from '@launchfleet/node-agent/metrics';
 import { within } from './adapters-helpers.ts';
 
 const CRASHER = 'com.launchfleet.test.crasher';

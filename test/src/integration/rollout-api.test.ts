@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { loadRolloutProto } from '@launchfleet/controller/api/proto';
+import { loadRolloutProto } from '@launchfleet/controller';
 import { credentials, Metadata, type Client, type ClientReadableStream } from '@grpc/grpc-js';
 import { eventually } from '../support/link-node.ts';
 import { runningCommand, versionedPlist } from '../support/rollout-fleet.ts';

@@ -13,8 +13,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { systemClock } from '@launchfleet/shared';
-import { RolloutLease } from '@launchfleet/controller/rollout/rollout-lease';
-import type { RolloutRuntime } from '@launchfleet/controller/rollout/rollout-runtime';
+import { RolloutLease, type RolloutRuntime } from '@launchfleet/controller/rollout';
 import { eventually } from '../support/link-node.ts';
 import {
   type RolloutFleet,

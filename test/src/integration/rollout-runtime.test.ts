@@ -12,12 +12,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { RolloutHandlers } from '@launchfleet/controller/api/rollout-handlers';
-import type { CallContext } from '@launchfleet/controller/api/fleet-handlers';
-import type { RolloutState } from '@launchfleet/controller/rollout/core/index';
-import { type RolloutRecord, RolloutStore } from '@launchfleet/controller/rollout/rollout-store';
-import { keys } from '@launchfleet/shared/messages/index';
-import { auditStream } from '@launchfleet/shared/messages/names';
+import { RolloutHandlers, type CallContext } from '@launchfleet/controller';
+import {
+  type RolloutState,
+  type RolloutRecord,
+  RolloutStore,
+  type RolloutRuntime,
+} from '@launchfleet/controller/rollout';
+import { keys, auditStream } from '@launchfleet/shared/messages';
 import { eventually } from '../support/link-node.ts';
 import {
   type RolloutFleet,
@@ -27,7 +29,6 @@ import {
   startRolloutFleet,
   versionedPlist,
 } from '../support/rollout-fleet.ts';
-import type { RolloutRuntime } from '@launchfleet/controller/rollout/rollout-runtime';
 
 const gate = {
   minHealthySeconds: 1,

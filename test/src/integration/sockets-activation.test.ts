@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launchActivateSocket } from '@launchfleet/node-agent/checkin/launch-activate-socket';
-import { formatPrint } from '@launchfleet/node-agent/supervisor/job-status';
+import { launchActivateSocket } from '@launchfleet/node-agent/checkin';
+import { formatPrint } from '@launchfleet/node-agent';
 import {
   checkinModule,
   fixture,

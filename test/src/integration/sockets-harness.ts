@@ -7,27 +7,27 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PlistValue } from '@launchfleet/shared/job/job-spec';
-import { buildXmlPlist } from '@launchfleet/shared/plist/build-plist';
-import { systemClock, systemScheduler } from '@launchfleet/shared/time/clock';
-import { RealFileSystem } from '@launchfleet/node-agent/adapters/file-system';
-import { createProcessSpawner } from '@launchfleet/node-agent/adapters/spawner-choice';
-import { NativeSocketPort } from '@launchfleet/node-agent/adapters/socket-port';
-import { RealUserDb } from '@launchfleet/node-agent/adapters/user-db';
-import { CalendarScheduler } from '@launchfleet/node-agent/supervisor/calendar-scheduler';
-import { fixedOffset } from '@launchfleet/node-agent/supervisor/core/calendar';
-import { machineConfig } from '@launchfleet/node-agent/supervisor/core/machine-config';
-import { Domain } from '@launchfleet/node-agent/supervisor/domains/domain';
-import { modelPlistLoader } from '@launchfleet/node-agent/supervisor/domains/model-plist-loader';
-import { OverrideStore } from '@launchfleet/node-agent/supervisor/domains/override-store';
-import type { LaunchdFailure } from '@launchfleet/node-agent/supervisor/domains/launchd-errors';
-import type { JobStatus } from '@launchfleet/node-agent/supervisor/job-status';
-import { SocketManager } from '@launchfleet/node-agent/supervisor/sockets/socket-manager';
+import type { PlistValue } from '@launchfleet/shared/job';
+import { buildXmlPlist } from '@launchfleet/shared';
+import { systemClock, systemScheduler } from '@launchfleet/shared/clock';
+import {
+  RealFileSystem,
+  createProcessSpawner,
+  NativeSocketPort,
+  RealUserDb,
+  CalendarScheduler,
+  fixedOffset,
+  machineConfig,
+  Domain,
+  modelPlistLoader,
+  OverrideStore,
+  type LaunchdFailure,
+  type JobStatus,
+  SocketManager,
+} from '@launchfleet/node-agent';
 
 /** The compiled check-in module, for fixture jobs written in Node. */
-export const checkinModule = fileURLToPath(
-  import.meta.resolve('@launchfleet/node-agent/checkin/launch-activate-socket'),
-);
+export const checkinModule = fileURLToPath(import.meta.resolve('@launchfleet/node-agent/checkin'));
 
 export interface Supervisor {
   readonly dir: string;

@@ -9,7 +9,7 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { FleetLinkSettings } from '@launchfleet/node-agent/link/fleet-link';
+import type { FleetLinkSettings } from '@launchfleet/node-agent/link';
 import { SimAgent } from './sim-agent.ts';
 import { defaultScriptTimings, type ScriptTimings } from './scripted-spawner.ts';
 import { type AgentProfile, type ProfileMix, allHealthy, assignProfiles } from './sim-profiles.ts';

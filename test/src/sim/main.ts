@@ -23,7 +23,7 @@ import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { FleetLinkSettings } from '@launchfleet/node-agent/link/fleet-link';
+import type { FleetLinkSettings } from '@launchfleet/node-agent/link';
 import { AnchorClients } from './anchor-clients.ts';
 import { FleetSim } from './fleet-sim.ts';
 import { useNativeEd25519 } from './native-ed25519.ts';

@@ -12,7 +12,7 @@
  *
  * Only the agent side still needs this. The controller (its own process in the benchmark)
  * signs JWTs and creates key pairs with native pairs of its own
- * (`@launchfleet/shared/crypto/native-nkeys`), no patch. The agents' signing still goes through
+ * (`@launchfleet/shared/native-nkeys`), no patch. The agents' signing still goes through
  * `@nats-io/nkeys`: the connect nonce in nats-core's `credsAuthenticator`
  * (`nkeys.fromSeed(seed).sign(nonce)`) and the node key in node-agent/src/link/enroll.ts
  * (`createUser`, `fromSeed`), so the patch stays until those take a native pair.

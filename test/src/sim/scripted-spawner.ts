@@ -4,14 +4,9 @@
  * agent's profile deciding what every spawned process does whatever its label, plus a start
  * delay for `slow-start`. The FakeSpawner's records are trimmed so a long run stays bounded.
  */
-import { systemClock, systemScheduler } from '@launchfleet/shared/time/clock';
-import { FakeSpawner, type FakeRun } from '@launchfleet/node-agent/testing/fake-spawner';
-import type {
-  ProcessExit,
-  ProcessSpawner,
-  SpawnRequest,
-  SpawnResult,
-} from '@launchfleet/node-agent/ports/process-spawner';
+import { systemClock, systemScheduler } from '@launchfleet/shared/clock';
+import { FakeSpawner, type FakeRun } from '@launchfleet/node-agent/testing';
+import type { ProcessExit, ProcessSpawner, SpawnRequest, SpawnResult } from '@launchfleet/node-agent';
 import type { AgentProfile } from './sim-profiles.ts';
 
 /** Timings of the scripted processes. */

@@ -10,18 +10,10 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { systemClock, systemScheduler, type TimerHandle } from '@launchfleet/shared/time/clock';
-import { FakeFileSystem } from '@launchfleet/node-agent/testing/fake-file-system';
-import { FakeUserDb } from '@launchfleet/node-agent/testing/fake-user-db';
-import { DomainManager } from '@launchfleet/node-agent/supervisor/domains/domain-manager';
-import { machineConfig } from '@launchfleet/node-agent/supervisor/core/machine-config';
-import { modelPlistLoader } from '@launchfleet/node-agent/supervisor/domains/model-plist-loader';
-import type { JobStatus } from '@launchfleet/node-agent/supervisor/job-status';
-import {
-  type FleetLink,
-  type FleetLinkSettings,
-  startFleetLink,
-} from '@launchfleet/node-agent/link/fleet-link';
+import { systemClock, systemScheduler, type TimerHandle } from '@launchfleet/shared/clock';
+import { FakeFileSystem, FakeUserDb } from '@launchfleet/node-agent/testing';
+import { DomainManager, machineConfig, modelPlistLoader, type JobStatus } from '@launchfleet/node-agent';
+import { type FleetLink, type FleetLinkSettings, startFleetLink } from '@launchfleet/node-agent/link';
 import { ScriptedSpawner, type ScriptTimings } from './scripted-spawner.ts';
 import type { AgentProfile } from './sim-profiles.ts';
 

@@ -15,8 +15,8 @@ import {
   NatsIdentity,
   provisionControlPlane,
   publishTrustStore,
-} from '@launchfleet/controller/identity/index';
-import { type EnrollmentDeps, EnrollmentService } from '@launchfleet/controller/enrollment/index';
+} from '@launchfleet/controller/identity';
+import { type EnrollmentDeps, EnrollmentService } from '@launchfleet/controller/enrollment';
 import { type NatsServer, type ServerLauncher, startCluster, startServer } from './nats-server.ts';
 
 export interface ControlPlaneHarness {

@@ -29,16 +29,17 @@ import {
   buckets,
   nodeKinds,
   subjects,
-} from '@launchfleet/shared/messages/index';
-import { KeyStore, NatsIdentity } from '@launchfleet/controller/identity/index';
-import { addApiToken } from '@launchfleet/controller/auth/api-tokens';
+} from '@launchfleet/shared/messages';
+import { KeyStore, NatsIdentity } from '@launchfleet/controller/identity';
 import {
+  addApiToken,
   parseControllerConfig,
   type ControllerConfig,
-} from '@launchfleet/controller/config/controller-config';
-import { type RunningController, startController } from '@launchfleet/controller/api/start-controller';
-import { loadFleetProto } from '@launchfleet/controller/api/proto';
-import { type NodeIdentity, connectAsNode, enroll } from '@launchfleet/node-agent/link/index';
+  type RunningController,
+  startController,
+  loadFleetProto,
+} from '@launchfleet/controller';
+import { type NodeIdentity, connectAsNode, enroll } from '@launchfleet/node-agent/link';
 import { type NatsServer, freePort, startCluster, startServer } from './nats-server.ts';
 
 export interface TlsFiles {

@@ -3,7 +3,7 @@
  */
 import { jetstream, DeliverPolicy } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { type NodeEvent, decodeNodeEvent, eventsStream, subjects } from '@launchfleet/shared/messages/index';
+import { type NodeEvent, decodeNodeEvent, eventsStream, subjects } from '@launchfleet/shared/messages';
 
 /** Waits until the events of `source` satisfy `done`, or fails after `timeoutMs`. */
 export async function waitForEvents(

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { buckets, keys } from '@launchfleet/shared/messages/index';
-import { parseSignedBundle } from '@launchfleet/shared/signing/index';
+import { buckets, keys } from '@launchfleet/shared/messages';
+import { parseSignedBundle } from '@launchfleet/shared/signing';
 import type { ControlPlaneHarness } from './control-plane.ts';
 import { type LinkNode, eventually } from './link-node.ts';
 import { type NatsServer, jetStreamLeaderAgreed, tcpOpen, waitFor } from './nats-server.ts';

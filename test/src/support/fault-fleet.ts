@@ -20,8 +20,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import { KeyStore, NatsIdentity } from '@launchfleet/controller/identity/index';
-import { decodeNodeEvent, type NodeEvent } from '@launchfleet/shared/messages/index';
+import { KeyStore, NatsIdentity } from '@launchfleet/controller/identity';
+import { decodeNodeEvent, type NodeEvent } from '@launchfleet/shared/messages';
 import type { LocalFleet } from './local-fleet.ts';
 import { alive, runLfctl } from './agent.ts';
 

@@ -4,16 +4,16 @@
  * node event as it is published.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { putSignedBundle } from '@launchfleet/controller/identity/index';
+import { putSignedBundle } from '@launchfleet/controller/identity';
 import {
   type NodeEvent,
   type NodeStatus,
   decodeNodeEvent,
   decodeNodeStatus,
   keys,
-} from '@launchfleet/shared/messages/index';
-import { type JobBundle, encodeSignedBundle, signBundle } from '@launchfleet/shared/signing/index';
-import type { FleetLinkSettings } from '@launchfleet/node-agent/link/index';
+} from '@launchfleet/shared/messages';
+import { type JobBundle, encodeSignedBundle, signBundle } from '@launchfleet/shared/signing';
+import type { FleetLinkSettings } from '@launchfleet/node-agent/link';
 import type { ControlPlaneHarness } from './control-plane.ts';
 import { type LinkNode, eventually, startLinkNode } from './link-node.ts';
 

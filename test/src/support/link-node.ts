@@ -8,20 +8,20 @@ import { appendFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PlistValue } from '@launchfleet/shared/job/job-spec';
-import { buildXmlPlist } from '@launchfleet/shared/plist/build-plist';
-import { systemClock, systemScheduler } from '@launchfleet/shared/time/clock';
-import { RealProcessSpawner } from '@launchfleet/node-agent/adapters/process-spawner';
-import { RealFileSystem } from '@launchfleet/node-agent/adapters/file-system';
-import { RealUserDb } from '@launchfleet/node-agent/adapters/user-db';
+import type { PlistValue } from '@launchfleet/shared/job';
+import { buildXmlPlist } from '@launchfleet/shared';
+import { systemClock, systemScheduler } from '@launchfleet/shared/clock';
 import {
+  RealProcessSpawner,
+  RealFileSystem,
+  RealUserDb,
   DomainManager,
   type Domain,
   type JobStatus,
   machineConfig,
   modelPlistLoader,
-} from '@launchfleet/node-agent/supervisor/index';
-import { type FleetLink, type FleetLinkSettings, startFleetLink } from '@launchfleet/node-agent/link/index';
+} from '@launchfleet/node-agent';
+import { type FleetLink, type FleetLinkSettings, startFleetLink } from '@launchfleet/node-agent/link';
 
 export interface LinkNode {
   readonly stateDir: string;

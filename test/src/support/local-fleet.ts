@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { addApiToken } from '@launchfleet/controller/auth/api-tokens';
+import { addApiToken } from '@launchfleet/controller';
 import { makeTlsFiles } from './controller-fleet.ts';
 import { eventually } from './eventually.ts';
 import { freePorts, natsServerBin } from './nats-server.ts';

@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type RunningController, startController } from '@launchfleet/controller/api/start-controller';
+import { type RunningController, startController } from '@launchfleet/controller';
 import { ControllerFleet } from './controller-fleet.ts';
 import { type LinkNode, eventually, startLinkNode } from './link-node.ts';
 import { repoRoot } from './paths.ts';

@@ -8,17 +8,16 @@
 import { readFile } from 'node:fs/promises';
 import { Kvm } from '@nats-io/kv';
 import { systemClock } from '@launchfleet/shared';
-import { buckets, keys } from '@launchfleet/shared/messages/index';
-import { parseSignedBundle } from '@launchfleet/shared/signing/index';
-import { AuditLog, provisionAuditStream } from '@launchfleet/controller/audit/audit-log';
-import { DesiredStateService } from '@launchfleet/controller/desired/desired-state-service';
-import { FleetAggregator } from '@launchfleet/controller/fleet/fleet-aggregator';
+import { buckets, keys } from '@launchfleet/shared/messages';
+import { parseSignedBundle } from '@launchfleet/shared/signing';
+import { AuditLog, provisionAuditStream, FleetAggregator } from '@launchfleet/controller';
+import { DesiredStateService } from '@launchfleet/controller/desired';
 import {
   type RolloutRuntime,
   type RolloutRuntimeOptions,
   startRolloutRuntime,
-} from '@launchfleet/controller/rollout/rollout-runtime';
-import type { RolloutRecord } from '@launchfleet/controller/rollout/rollout-store';
+  type RolloutRecord,
+} from '@launchfleet/controller/rollout';
 import { type ControlPlaneHarness, startControlPlane } from './control-plane.ts';
 import { EventLog } from './link-fleet.ts';
 import { eventually as retry } from './eventually.ts';

@@ -8,7 +8,7 @@
  *
  * It walks every node's counters on every evaluation: O(nodes x reasons) per tick.
  */
-import { keys } from '@launchfleet/shared/messages/index';
+import { keys } from '@launchfleet/shared/messages';
 import type {
   AlertInstance,
   AlertTransition,

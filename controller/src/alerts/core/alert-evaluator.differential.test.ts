@@ -8,8 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { AgentCounters } from '@launchfleet/shared/messages/index';
-import { keys } from '@launchfleet/shared/messages/index';
+import { type AgentCounters, keys } from '@launchfleet/shared/messages';
 import {
   type AlertInstance,
   AlertEvaluator,

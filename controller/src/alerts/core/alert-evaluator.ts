@@ -41,8 +41,7 @@
  * Pure: no I/O, no timers, no clock; `now` is passed in. Memory is bounded by the fleet's
  * problem jobs, nodes and counter series.
  */
-import type { AgentCounters } from '@launchfleet/shared/messages/index';
-import { keys } from '@launchfleet/shared/messages/index';
+import { type AgentCounters, keys } from '@launchfleet/shared/messages';
 import type { JobProblem } from '../../fleet/core/job-problem.ts';
 import { type AlertName, type AlertSettings, type AlertSeverity, alertSeverity } from './alert-rules.ts';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type JobSubStateKind, jobStateReport } from '@launchfleet/shared/job/job-state';
-import type { NodeStatus } from '@launchfleet/shared/messages/index';
+import { type JobSubStateKind, jobStateReport } from '@launchfleet/shared/job';
+import type { NodeStatus } from '@launchfleet/shared/messages';
 import { batchTopics, statusTopics } from './change-topics.ts';
 
 const st = (states: Record<string, JobSubStateKind>, health: NodeStatus['health'] = 'ok'): NodeStatus => ({

@@ -10,8 +10,8 @@
  *   rollout:<id>    that rollout's page
  *   alerts          the overview's alert table
  */
-import type { JobStateReport } from '@launchfleet/shared/job/job-state';
-import type { NodeStatus } from '@launchfleet/shared/messages/index';
+import type { JobStateReport } from '@launchfleet/shared/job';
+import type { NodeStatus } from '@launchfleet/shared/messages';
 
 const stateWords = (s: JobStateReport | undefined): string | undefined =>
   s && `${s.subState} ${s.active} ${s.result}`;

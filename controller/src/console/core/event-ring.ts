@@ -3,7 +3,7 @@
  * delivered, newest last, so a page asks "the last 50 events of this label / this node" without
  * a JetStream consumer per page view. Pure.
  */
-import type { NodeEventKind } from '@launchfleet/shared/messages/index';
+import type { NodeEventKind } from '@launchfleet/shared/messages';
 
 /** One event as the console shows it. */
 export interface ConsoleEvent {

@@ -4,8 +4,8 @@
  * problem). The console shows the three words as they are and colours them by the index's
  * problem or the typed active state; it never derives a state from text.
  */
-import type { ActiveState, JobStateReport } from '@launchfleet/shared/job/job-state';
-import type { JobDetail } from '@launchfleet/shared/messages/index';
+import type { ActiveState, JobStateReport } from '@launchfleet/shared/job';
+import type { JobDetail } from '@launchfleet/shared/messages';
 import type { FleetIndex, NodeView } from '../../fleet/core/fleet-index.ts';
 import type { JobProblem } from '../../fleet/core/job-problem.ts';
 

@@ -10,7 +10,7 @@ import { describeTarget, type JobRecord } from '../../desired/job-record.ts';
 import type { FleetIndex, NodeView, Presence } from '../../fleet/core/fleet-index.ts';
 import { type JobProblem, jobProblems } from '../../fleet/core/job-problem.ts';
 import type { RolloutRecord } from '../../rollout/rollout-store.ts';
-import type { ActiveState, JobSubStateKind } from '@launchfleet/shared/job/job-state';
+import type { ActiveState, JobSubStateKind } from '@launchfleet/shared/job';
 import type { ConsoleEvent } from '../core/event-ring.ts';
 import { type SafeHtml, html } from '../core/html.ts';
 import { type PageRequest, type Paged, href, paginate } from '../core/query.ts';

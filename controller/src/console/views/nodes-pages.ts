@@ -3,7 +3,7 @@
  * (its jobs with their state and version against the desired one, inventory, drift, recent
  * events).
  */
-import type { NodeHealth } from '@launchfleet/shared/messages/index';
+import type { NodeHealth } from '@launchfleet/shared/messages';
 import { matchesSelector, type Selector } from '../../desired/core/selector.ts';
 import type { FleetIndex, NodeView, Presence } from '../../fleet/core/fleet-index.ts';
 import type { ConsoleEvent } from '../core/event-ring.ts';

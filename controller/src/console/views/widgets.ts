@@ -1,7 +1,7 @@
 /**
  * Pieces several pages use: pagers, filter forms' fields, state badges, label chips.
  */
-import type { JobStateReport } from '@launchfleet/shared/job/job-state';
+import type { JobStateReport } from '@launchfleet/shared/job';
 import type { JobProblem } from '../../fleet/core/job-problem.ts';
 import { activeTone } from './job-state.ts';
 import type { Presence } from '../../fleet/core/fleet-index.ts';

@@ -3,10 +3,17 @@
  * JSON), be a job launchd would load in the target domain, and name a label usable as a key.
  * Pure; returns the label or the problems as one readable message.
  */
-import { type Result, ok, err, normalizeJob, parsePlist, formatParseError } from '@launchfleet/shared';
-import type { DomainKind } from '@launchfleet/shared';
-import { checkLabel } from '@launchfleet/shared/messages/index';
-import { domainTargetPattern, maxPlistChars } from '@launchfleet/shared/signing/index';
+import {
+  type Result,
+  ok,
+  err,
+  normalizeJob,
+  parsePlist,
+  formatParseError,
+  type DomainKind,
+} from '@launchfleet/shared';
+import { checkLabel } from '@launchfleet/shared/messages';
+import { domainTargetPattern, maxPlistChars } from '@launchfleet/shared/signing';
 
 /** What a valid apply request carries on. */
 export interface CheckedJob {

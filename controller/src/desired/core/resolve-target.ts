@@ -9,7 +9,7 @@
  * The result is sorted and free of duplicates.
  */
 import { type Result, ok, err } from '@launchfleet/shared';
-import { isNodeId } from '@launchfleet/shared/messages/index';
+import { isNodeId } from '@launchfleet/shared/messages';
 import type { TargetSpec } from '../job-record.ts';
 import { matchesSelector, parseSelector } from './selector.ts';
 

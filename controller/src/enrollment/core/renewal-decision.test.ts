@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RenewRequest } from '@launchfleet/shared/messages/index';
+import type { RenewRequest } from '@launchfleet/shared/messages';
 import { type RenewalInput, decideRenewal } from './renewal-decision.ts';
 
 const key = `U${'A'.repeat(55)}`;

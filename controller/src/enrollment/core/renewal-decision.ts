@@ -18,7 +18,7 @@
  * the registered key; `requestedAt` of accepted renewals strictly increases per node (the caller
  * stores it with compare-and-set), so a captured request is good once at most.
  */
-import type { RenewRefusal, RenewRequest } from '@launchfleet/shared/messages/index';
+import type { RenewRefusal, RenewRequest } from '@launchfleet/shared/messages';
 
 /** What the registry holds about the node, as far as the decision goes. */
 export interface RenewalRecord {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type JobStateReport, jobStateReport } from '@launchfleet/shared/job/job-state';
-import type { NodeStatus } from '@launchfleet/shared/messages/index';
+import { type JobStateReport, jobStateReport } from '@launchfleet/shared/job';
+import type { NodeStatus } from '@launchfleet/shared/messages';
 import { FleetIndex } from './fleet-index.ts';
 
 const running = jobStateReport('running', 'success');

@@ -10,13 +10,8 @@
  * So a health query walks the states of one label (a handful) and its problem nodes (few in a
  * healthy fleet); presence is computed from last-seen times at query time, never stored.
  */
-import type {
-  ActiveState,
-  JobResult,
-  JobStateReport,
-  JobSubStateKind,
-} from '@launchfleet/shared/job/job-state';
-import type { JobDetail, NodeHealth, NodeStatus } from '@launchfleet/shared/messages/index';
+import type { ActiveState, JobResult, JobStateReport, JobSubStateKind } from '@launchfleet/shared/job';
+import type { JobDetail, NodeHealth, NodeStatus } from '@launchfleet/shared/messages';
 import { type JobProblem, jobProblem } from './job-problem.ts';
 
 /** The credentials the controller last issued to a node (registry record). */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LOAD_FAILED, jobStateReport } from '@launchfleet/shared/job/job-state';
+import { LOAD_FAILED, jobStateReport } from '@launchfleet/shared/job';
 import { jobProblem } from './job-problem.ts';
 
 test('the typed state and the marks of the detail decide', () => {

@@ -4,8 +4,8 @@
  * the state is typed, and old agents' reports were translated when they were decoded
  * (shared/src/messages/legacy-job-state.ts).
  */
-import { type JobStateReport, cannotStart, isThrottled } from '@launchfleet/shared/job/job-state';
-import type { JobDetail } from '@launchfleet/shared/messages/index';
+import { type JobStateReport, cannotStart, isThrottled } from '@launchfleet/shared/job';
+import type { JobDetail } from '@launchfleet/shared/messages';
 
 /** A problem the controller lists per node (the per-node metric series and `jobs health`). */
 export type JobProblem =

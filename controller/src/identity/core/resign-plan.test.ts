@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { JobBundle } from '@launchfleet/shared/signing/index';
+import type { JobBundle } from '@launchfleet/shared/signing';
 import { groupForResign, needsResign, resignedBundle } from './resign-plan.ts';
 
 const b = (o: Partial<JobBundle>): JobBundle => ({

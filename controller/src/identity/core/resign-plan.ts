@@ -10,7 +10,7 @@
  * job (node-agent/src/link/core/reconcile-plan.ts, `adopt`). Nodes holding the same version of a
  * label hold the same content, so one new number is taken per (label, old version) group.
  */
-import type { JobBundle } from '@launchfleet/shared/signing/index';
+import type { JobBundle } from '@launchfleet/shared/signing';
 
 /** One stored bundle as read from `lf_desired`. */
 export interface StoredBundle<E> {

@@ -5,7 +5,7 @@
  * wall-clock milliseconds from the same clock as `now`. Every field is JSON-serialisable:
  * the machine keeps the latest observation per node in its persisted state.
  */
-import type { ActiveState } from '@launchfleet/shared/job/job-state';
+import type { ActiveState } from '@launchfleet/shared/job';
 import type { Version } from './rollout-spec.ts';
 
 /** The job's health facts on one node, from the agent's status for this label. */

@@ -3,8 +3,8 @@
  * reports it, never re-derived), the per-job detail of the status snapshot, the signature that
  * decides whether a change is worth an event, and the node's health.
  */
-import { type JobStateReport, isThrottled } from '@launchfleet/shared/job/job-state';
-import type { JobDetail, NodeHealth } from '@launchfleet/shared/messages/node-messages';
+import { type JobStateReport, isThrottled } from '@launchfleet/shared/job';
+import type { JobDetail, NodeHealth } from '@launchfleet/shared/messages';
 import type { JobStatus } from '../../supervisor/job-status.ts';
 import type { JobCondition, JobFacts } from './event-policy.ts';
 

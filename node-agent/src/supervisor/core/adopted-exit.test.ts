@@ -2,7 +2,7 @@
 // unknown status (never a made-up code) and KeepAlive treats it as a non-zero exit.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec } from '@launchfleet/shared/job';
 import { jobSpec, type JobSpecInput } from '../../testing/job-spec-builder.ts';
 import { machineConfig } from './machine-config.ts';
 import { step } from './job-machine.ts';

@@ -18,7 +18,7 @@
  * The time zone is injected as an offset function so tests can pin one; `zoneOffset(name)` builds
  * one from the ICU database through Intl (no I/O).
  */
-import type { CalendarInterval } from '@launchfleet/shared/job/job-spec';
+import type { CalendarInterval } from '@launchfleet/shared/job';
 
 /** Minutes east of UTC in effect at a UTC instant (New York in winter: -300). */
 export type ZoneOffsetFn = (utcMs: number) => number;

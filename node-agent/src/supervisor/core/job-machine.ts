@@ -32,8 +32,7 @@
  * Cells that cannot happen (an exit in `waiting`, a `spawned` nobody asked for) log at `error` and
  * leave the state unchanged rather than throw, as s6 does.
  */
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
-import { isFailureResult } from '@launchfleet/shared/job/job-state';
+import { type JobSpec, isFailureResult } from '@launchfleet/shared/job';
 import type { MachineConfig } from './machine-config.ts';
 import type { JobEffect, DemandSourceKind, StandingSourceKind } from './job-effects.ts';
 import type { JobEvent, TimerId, TriggerKind } from './job-events.ts';

@@ -11,7 +11,7 @@ import {
   type CoarseState,
   type ExitResult,
   type JobSubStateKind as SubStateName,
-} from '@launchfleet/shared/job/job-state';
+} from '@launchfleet/shared/job';
 
 export { STATE_TABLE, type ActiveState, type CoarseState, type ExitResult };
 

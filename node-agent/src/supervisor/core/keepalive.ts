@@ -4,7 +4,7 @@
  * inside the predicate; ours read an observed snapshot the runtime passes in
  * (docs/launchd-semantics.md §2.2, §2.4; core.c:6078-6245).
  */
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec } from '@launchfleet/shared/job';
 import type { ImmediateReason, JobState, ObservedConditions } from './job-state.ts';
 
 /** A predicate's answer with launchd's log line for it. */

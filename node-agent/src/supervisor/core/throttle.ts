@@ -7,7 +7,7 @@
  * run about 10.3 s after it (td truncates to 0), and a run of T seconds or more respawns at once.
  * inetdCompatibility jobs are exempt.
  */
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec } from '@launchfleet/shared/job';
 import type { MachineConfig } from './machine-config.ts';
 import type { JobState } from './job-state.ts';
 

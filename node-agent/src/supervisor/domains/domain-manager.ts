@@ -20,7 +20,7 @@ import type { SocketActivationHook } from '../sockets/socket-activation-hook.ts'
 import type { SupervisorLog } from '../supervisor-log.ts';
 import type { JobStatus } from '../job-status.ts';
 import type { JobEventListener } from '../job-runner-events.ts';
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec } from '@launchfleet/shared/job';
 import { Domain, type BootstrapReport, type DetachedJob } from './domain.ts';
 import { LaunchdCode, fail, type LaunchdResult } from './launchd-errors.ts';
 import { OverrideStore } from './override-store.ts';

@@ -10,7 +10,7 @@
  * count); split by verb, each file would have to re-state them.
  */
 import { constants } from 'node:os';
-import type { JobSpec, SessionType } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec, SessionType } from '@launchfleet/shared/job';
 import { messageOf } from '@launchfleet/shared/errors';
 import type { MachineConfig } from '../core/machine-config.ts';
 import { pidOf } from '../core/job-state.ts';

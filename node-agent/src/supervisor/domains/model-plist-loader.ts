@@ -4,9 +4,8 @@
  * the model's validation issues pass through unchanged (their `code` picks launchd's error code
  * in Domain: labels 110, Program 111, anything else 109).
  */
-import { normalizeJob } from '@launchfleet/shared/job/normalize-job';
-import { parsePlist } from '@launchfleet/shared/plist/parse-plist';
-import { formatParseError } from '@launchfleet/shared/plist/parse-error';
+import { normalizeJob } from '@launchfleet/shared/job';
+import { parsePlist, formatParseError } from '@launchfleet/shared/plist';
 import type { PlistLoader } from './plist-loader.ts';
 
 export function modelPlistLoader(opts: { readonly allowJson?: boolean } = {}): PlistLoader {

@@ -3,7 +3,7 @@
  * The real implementation wraps the shared package's parser and `normalizeJob`; tests pass a fake
  * that returns JobSpecs they built.
  */
-import type { DomainKind, JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { DomainKind, JobSpec } from '@launchfleet/shared/job';
 
 export interface PlistLoadContext {
   /** The plist's path (for messages and the file-name check). */

@@ -4,7 +4,7 @@
  * paths when set, as launchproxy does). The job machine never sees these processes: they are
  * not throttled and are not the job's pid.
  */
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec } from '@launchfleet/shared/job';
 import type { SpawnRequest, StdioTarget } from '../../ports/process-spawner.ts';
 import type { MachineConfig } from '../core/machine-config.ts';
 import type { RunnerDomain, RuntimePorts } from '../runner-ports.ts';

@@ -2,7 +2,7 @@
 // cleanup on a failed load, watches armed only while idle, the handoff, inetd accept with a cap.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { SocketGroup } from '@launchfleet/shared/job/job-spec';
+import type { SocketGroup } from '@launchfleet/shared/job';
 import type { SocketBindRequest, SocketPort, SocketResult, SocketWatch } from '../../ports/socket-port.ts';
 import { jobSpec, type JobSpecInput } from '../../testing/job-spec-builder.ts';
 import type { ConnectionSpawn, SocketJobContext } from './socket-activation-hook.ts';

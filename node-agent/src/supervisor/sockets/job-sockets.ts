@@ -14,7 +14,7 @@
  * - inetd Wait=false stream sockets are the exception: the agent accepts (at most
  *   `maxInstances` connections being served at once; the rest wait in the kernel's backlog).
  */
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec } from '@launchfleet/shared/job';
 import type { Disposable } from '../../ports/file-system.ts';
 import type { StdioTarget } from '../../ports/process-spawner.ts';
 import type { SocketPort, SocketWatch } from '../../ports/socket-port.ts';

@@ -5,7 +5,7 @@
  * job is idle (`onReadable` is a kickstart-type demand), and its spawn asks `fds` what to hand
  * over. Implemented by socket-manager.ts.
  */
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec } from '@launchfleet/shared/job';
 import type { Disposable } from '../../ports/file-system.ts';
 import type { SpawnRequest, StdioTarget } from '../../ports/process-spawner.ts';
 import type { JobSocketsStatus } from './socket-status.ts';

@@ -4,7 +4,7 @@
  * when two domains load the same label). Domains call `open` at load and the runners call
  * `close` at removal, `arm` while the job is idle and `fds` at spawn.
  */
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec } from '@launchfleet/shared/job';
 import type { Disposable } from '../../ports/file-system.ts';
 import type { SocketPort } from '../../ports/socket-port.ts';
 import type { SocketActivationHook, SocketHandoff, SocketJobContext } from './socket-activation-hook.ts';

@@ -6,7 +6,7 @@
  * OS or build cannot do is a warning, not a failure; what cannot describe a socket at all
  * (unknown service name, no address) fails the load with a message naming the socket.
  */
-import type { JobSpec, SocketSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec, SocketSpec } from '@launchfleet/shared/job';
 import type { SocketBindRequest, SocketPort } from '../../ports/socket-port.ts';
 
 /** One socket to bind, with where it came from. */

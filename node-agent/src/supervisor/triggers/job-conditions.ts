@@ -4,7 +4,7 @@
  * counted), is each OtherJob* label loaded / running in the domain. The runner reads them at
  * load and after each exit; the trigger adapters when a watch fires.
  */
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec } from '@launchfleet/shared/job';
 import type { FileSystemPort } from '../../ports/file-system.ts';
 import type { ObservedConditions } from '../core/job-state.ts';
 import type { RunnerDomain } from '../runner-ports.ts';

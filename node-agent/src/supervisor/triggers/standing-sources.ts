@@ -6,7 +6,7 @@
  * (JobRunner.otherJobsChanged), so they arm nothing here.
  */
 import { messageOf } from '@launchfleet/shared/errors';
-import type { TimerHandle } from '@launchfleet/shared/time/clock';
+import type { TimerHandle } from '@launchfleet/shared/clock';
 import type { Disposable } from '../../ports/file-system.ts';
 import {
   intervalAfterSleep,

@@ -3,7 +3,7 @@
  * and one way in (`send`). The adapters arm and disarm what the machine asks for
  * (`arm-demand`, `arm-standing`, ...) and deliver each firing as one event; they decide nothing.
  */
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec } from '@launchfleet/shared/job';
 import type { JobEvent } from '../core/job-events.ts';
 import type { ObservedConditions } from '../core/job-state.ts';
 import type { RunnerDomain, RuntimePorts } from '../runner-ports.ts';
