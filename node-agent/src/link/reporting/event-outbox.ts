@@ -1,0 +1,165 @@
+/**
+ * The reporter's outbox: the node's events (`lf.events.<nodeId>.<kind>`) waiting to be published.
+ *
+ * - Two queues, drained in order: a bounded FIFO for every event but job-state ones (on
+ *   overflow the oldest is dropped and counted), and job-state events as "latest per job" (a
+ *   map in arrival order), so they cannot grow with time while the broker is away.
+ * - Nothing leaves without the stream's ack: a failed publish stays at the head and is retried
+ *   (after 1 s, or on the next connection) with the same message id, so an event whose ack was
+ *   lost is stored once (../core/event-ids.ts). An event the broker keeps refusing on a live
+ *   connection is dropped after 3 tries so it cannot block the others.
+ */
+import { randomBytes } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { messageOf } from '@launchfleet/shared/errors';
+import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/clock';
+import { boundedDetail, encodeNodeEvent, subjects, type NodeEvent } from '@launchfleet/shared/messages';
+import type { SupervisorLog } from '../../supervisor/job-runner.ts';
+import { EventIds } from '../core/event-ids.ts';
+import type { ReporterStats } from './reporter-stats.ts';
+
+/** An event as queued: the source (the node id) is added when it is published. */
+export type OutboxEvent = Omit<NodeEvent, 'source'>;
+
+export interface EventOutboxOptions {
+  /** The node id at publish time (known after enrolment). */
+  readonly nodeId: () => string;
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
+  readonly log: SupervisorLog;
+  readonly maxQueuedEvents: number;
+  readonly stats: Pick<ReporterStats, 'eventsPublished' | 'eventsDropped' | 'jobStateEvents'>;
+}
+
+export class EventOutbox {
+  readonly #o: EventOutboxOptions;
+  readonly #fifo: OutboxEvent[] = [];
+  /** The latest job-state event per job (`<domain>/<label>`), in arrival order. */
+  readonly #jobState = new Map<string, OutboxEvent>();
+  #nc: NatsConnection | undefined;
+  #flushing = false;
+  /** Consecutive failed publishes of the event at the head of the outbox. */
+  #headFailures = 0;
+  #retryTimer: TimerHandle | undefined;
+  #stopped = false;
+  /** Each event's JetStream message id, the same on every attempt (../core/event-ids.ts). */
+  readonly #eventIds = new EventIds(randomBytes(6).toString('hex'));
+
+  constructor(o: EventOutboxOptions) {
+    this.#o = o;
+  }
+
+  /** A connection to publish on (call flush() to start draining). */
+  attach(nc: NatsConnection): void {
+    this.#nc = nc;
+  }
+
+  /** The connection is gone: keep queueing, publish nothing. */
+  detach(): void {
+    this.#nc = undefined;
+  }
+
+  /** No more retry timers (the agent is stopping); a last flushNow() may still drain. */
+  stop(): void {
+    this.#stopped = true;
+    this.#retryTimer?.cancel();
+  }
+
+  /** Events waiting to be published. */
+  get queued(): number {
+    return this.#fifo.length + this.#jobState.size;
+  }
+
+  /** Queues an event (bounded; oldest dropped first). */
+  emit(e: OutboxEvent): void {
+    if (this.#fifo.length >= this.#o.maxQueuedEvents) {
+      this.#fifo.shift();
+      this.#o.stats.eventsDropped++;
+    }
+    this.#fifo.push({ ...e, ...(e.detail !== undefined && { detail: boundedDetail(e.detail) }) });
+    this.flush();
+  }
+
+  /** Queues a job's job-state event, replacing one of the same job still waiting. */
+  putJobState(key: string, ev: OutboxEvent): void {
+    this.#o.stats.jobStateEvents++;
+    this.#jobState.delete(key); // re-insert: the map keeps arrival order
+    this.#jobState.set(key, ev);
+    this.flush();
+  }
+
+  /** Starts draining when connected and not draining already. */
+  flush(): void {
+    if (this.#flushing || !this.#nc) return;
+    void this.flushNow();
+  }
+
+  /** Drains the outbox in order until it is empty, disconnected, or a publish must wait. */
+  async flushNow(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      for (;;) {
+        const nc = this.#nc;
+        if (!nc) return;
+        let ev: OutboxEvent | undefined;
+        let jsKey: string | undefined;
+        if (this.#fifo.length > 0) ev = this.#fifo[0];
+        else {
+          const first = this.#jobState.entries().next();
+          if (first.done === true) return;
+          [jsKey, ev] = first.value;
+        }
+        if (ev === undefined) return;
+        const nodeId = this.#o.nodeId();
+        try {
+          const full: NodeEvent = { ...ev, source: nodeId };
+          await jetstream(nc).publish(
+            subjects.event(nodeId, ev.kind),
+            encodeNodeEvent(full, this.#o.clock.wallMs()),
+            // A retry after a lost ack carries the same id: the stream stores the event once.
+            { timeout: 5000, msgID: this.#eventIds.of(nodeId, ev) },
+          );
+        } catch (e) {
+          // Keep it at the head and retry soon. An event the broker keeps refusing while the
+          // connection is fine (it cannot be a connectivity problem) is dropped after 3 tries so
+          // it cannot block the others. No answer at all (a timeout) is not a refusal: on a link
+          // that died silently the connection still looks open until its pings fail, and the
+          // event must wait for the next connection (docs/fault-suite.md).
+          const unanswered = e instanceof Error && e.name === 'TimeoutError';
+          if (!nc.isClosed() && !unanswered && ++this.#headFailures >= 3) {
+            this.#o.log('warn', 'link', `event dropped after 3 failed publishes: ${messageOf(e)}`);
+            this.#o.stats.eventsDropped++;
+            this.#dropHead(jsKey, ev);
+            continue;
+          }
+          this.#o.log('debug', 'link', `event publish failed (kept for retry): ${messageOf(e)}`);
+          this.#armRetry();
+          return;
+        }
+        this.#o.stats.eventsPublished++;
+        this.#headFailures = 0;
+        this.#dropHead(jsKey, ev);
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  #dropHead(jsKey: string | undefined, ev: OutboxEvent): void {
+    this.#headFailures = 0;
+    if (jsKey === undefined) {
+      // emit() may have dropped the head meanwhile (overflow): shift only the event we sent.
+      if (this.#fifo[0] === ev) this.#fifo.shift();
+    } else if (this.#jobState.get(jsKey) === ev) this.#jobState.delete(jsKey);
+  }
+
+  #armRetry(): void {
+    if (this.#retryTimer || this.#stopped) return;
+    this.#retryTimer = this.#o.scheduler.after(1000, () => {
+      this.#retryTimer = undefined;
+      this.flush();
+    });
+  }
+}

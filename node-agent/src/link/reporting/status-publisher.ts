@@ -1,0 +1,126 @@
+/**
+ * Puts the node's status snapshot and inventory in KV (`lf_nodes`, `<nodeId>.status` and
+ * `<nodeId>.inventory`). The snapshot is put when it changed (at most once per
+ * `statusMinIntervalMs`) and at least every `statusRefreshMs`, so the entry's time says when the
+ * node was last seen even after a controller restart; the inventory when it changed.
+ */
+import type { KV } from '@nats-io/kv';
+import { messageOf } from '@launchfleet/shared/errors';
+import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/clock';
+import {
+  encodeNodeInventory,
+  encodeNodeStatus,
+  keys,
+  type NodeInventory,
+  type NodeStatus,
+} from '@launchfleet/shared/messages';
+import type { SupervisorLog } from '../../supervisor/job-runner.ts';
+import type { ReporterStats } from './reporter-stats.ts';
+
+export interface StatusPublisherOptions {
+  readonly nodeId: () => string;
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
+  readonly log: SupervisorLog;
+  readonly statusMinIntervalMs: number;
+  readonly statusRefreshMs: number;
+  readonly snapshot: () => NodeStatus;
+  readonly inventory: () => NodeInventory;
+  readonly stats: Pick<ReporterStats, 'statusPuts'>;
+}
+
+export class StatusPublisher {
+  readonly #o: StatusPublisherOptions;
+  #nodes: KV | undefined;
+  #timer: TimerHandle | undefined;
+  #lastStatusJson = '';
+  #lastStatusPut = -Infinity;
+  #inFlight = false;
+  /** A snapshot was asked for while a put was in flight. */
+  #pending = false;
+  #lastInventoryJson = '';
+  #stopped = false;
+
+  constructor(o: StatusPublisherOptions) {
+    this.#o = o;
+  }
+
+  /** A new connection: put the inventory and the snapshot whether they changed or not. */
+  attach(nodes: KV): void {
+    this.#nodes = nodes;
+    this.#lastStatusJson = '';
+    this.#lastInventoryJson = '';
+    void this.putInventory();
+    this.schedule(true);
+  }
+
+  detach(): void {
+    this.#nodes = undefined;
+    this.#timer?.cancel();
+  }
+
+  /** No more scheduled puts (the agent is stopping). */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** Puts the snapshot soon: now if `force`, else once `statusMinIntervalMs` after the last. */
+  schedule(force: boolean): void {
+    if (!this.#nodes || this.#stopped) return;
+    if (force) this.#lastStatusPut = -Infinity;
+    if (this.#timer !== undefined) return;
+    const now = this.#o.clock.monotonicMs();
+    const wait = Math.max(0, this.#lastStatusPut + this.#o.statusMinIntervalMs - now);
+    this.#timer = this.#o.scheduler.after(wait, () => {
+      this.#timer = undefined;
+      void this.putStatus();
+    });
+  }
+
+  /** Puts the snapshot if it changed or the last put is `statusRefreshMs` old. */
+  async putStatus(): Promise<void> {
+    const nodes = this.#nodes;
+    if (!nodes) return;
+    if (this.#inFlight) {
+      // A change while the last put is on its way: put again once it is done. Dropping it left
+      // the controller without the change until the next scan, heartbeat or level check
+      // (test/src/integration/link-status-in-flight.test.ts).
+      this.#pending = true;
+      return;
+    }
+    const snap = this.#o.snapshot();
+    const json = JSON.stringify(snap);
+    const now = this.#o.clock.monotonicMs();
+    if (json === this.#lastStatusJson && now - this.#lastStatusPut < this.#o.statusRefreshMs) return;
+    this.#inFlight = true;
+    try {
+      await nodes.put(keys.nodeStatus(this.#o.nodeId()), encodeNodeStatus(snap, this.#o.clock.wallMs()));
+      this.#lastStatusJson = json;
+      this.#lastStatusPut = now;
+      this.#o.stats.statusPuts++;
+    } catch (e) {
+      this.#o.log('debug', 'link', `status put failed: ${messageOf(e)}`);
+    } finally {
+      this.#inFlight = false;
+      if (this.#pending) {
+        this.#pending = false;
+        this.schedule(false);
+      }
+    }
+  }
+
+  /** Puts the inventory if it changed. */
+  async putInventory(): Promise<void> {
+    const nodes = this.#nodes;
+    if (!nodes) return;
+    const inv = this.#o.inventory();
+    const json = JSON.stringify(inv);
+    if (json === this.#lastInventoryJson) return;
+    try {
+      await nodes.put(keys.nodeInventory(this.#o.nodeId()), encodeNodeInventory(inv, this.#o.clock.wallMs()));
+      this.#lastInventoryJson = json;
+    } catch (e) {
+      this.#o.log('debug', 'link', `inventory put failed: ${messageOf(e)}`);
+    }
+  }
+}
