@@ -56,7 +56,10 @@ export class StatusPublisher {
 
   detach(): void {
     this.#nodes = undefined;
+    // Forget the cancelled timer too: kept, it made schedule() wait for a callback that never
+    // comes, and after a reconnect the snapshot went out only with the heartbeats.
     this.#timer?.cancel();
+    this.#timer = undefined;
   }
 
   /** No more scheduled puts (the agent is stopping). */
