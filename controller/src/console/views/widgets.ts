@@ -2,7 +2,7 @@
  * Pieces several pages use: pagers, filter forms' fields, state badges, label chips.
  */
 import type { JobStateReport } from '@launchfleet/shared/job';
-import type { JobProblem } from '../../fleet/core/job-problem.ts';
+import { type JobProblem, jobProblems } from '../../fleet/core/job-problem.ts';
 import { activeTone } from './job-state.ts';
 import type { Presence } from '../../fleet/core/fleet-index.ts';
 import { type SafeHtml, html } from '../core/html.ts';
@@ -14,6 +14,12 @@ export const problemNames: Readonly<Record<JobProblem, string>> = {
   failed: 'failed to load',
   throttled: 'throttled',
 };
+
+/** The problem filter's options: any problem, or one. */
+export const problemOptions: readonly (readonly [string, string])[] = [
+  ['any', 'any problem'],
+  ...jobProblems.map((p) => [p, problemNames[p]] as const),
+];
 
 /**
  * A job's typed state on a node: the fleet problem first when the index sees one, else the

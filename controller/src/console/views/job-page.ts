@@ -1,9 +1,8 @@
 /**
- * Jobs: the list (every label a node reports or the controller has a record of, with counts by
- * state and problems) and one job's page: its health across the fleet as a table of nodes
- * (filterable by state, problem, node label selector, node name; paged on the server), its
- * desired version and the versions nodes run, its rollouts, its events, and for operators a
- * form that starts a rollout.
+ * One job's page: its health across the fleet as a table of nodes (filterable by state, problem,
+ * node label selector, node name; paged on the server), its desired version and the versions
+ * nodes run, its rollouts, its events, and for operators a form that starts a rollout
+ * (start-rollout-form.ts). The list of jobs is jobs-list-page.ts.
  */
 import { matchesSelector, type Selector } from '../../desired/core/selector.ts';
 import { describeTarget, type JobRecord } from '../../desired/job-record.ts';
@@ -15,7 +14,7 @@ import type { ConsoleEvent } from '../core/event-ring.ts';
 import { type SafeHtml, html } from '../core/html.ts';
 import { type PageRequest, type Paged, href, paginate } from '../core/query.ts';
 import { badge, count, plural, timeAt } from '../core/format.ts';
-import { type Viewer, csrfField, page } from './layout.ts';
+import { type Viewer, page } from './layout.ts';
 import { type JobOnNode, jobOnNode, problemRank } from './job-state.ts';
 import {
   emptyRow,
@@ -23,131 +22,14 @@ import {
   labelChips,
   pager,
   presenceBadge,
-  problemNames,
+  problemOptions,
   select,
   stateBadge,
   textFilter,
 } from './widgets.ts';
 import { eventsTable } from './events-table.ts';
 import { phaseBadge, rolloutProgress } from './rollout-widgets.ts';
-
-// ---------------------------------------------------------------- the list
-
-export interface JobsListRow {
-  readonly label: string;
-  readonly record: JobRecord | undefined;
-  readonly reporting: number;
-  /** Nodes by active state. */
-  readonly states: readonly (readonly [ActiveState, number])[];
-  readonly problems: Readonly<Record<JobProblem, number>>;
-  readonly problemTotal: number;
-}
-
-export interface JobsListFilter {
-  /** '' | 'any' | a JobProblem. */
-  readonly problem: string;
-  readonly q: string;
-}
-
-export function jobsListModel(
-  ix: FleetIndex,
-  records: readonly JobRecord[],
-  f: JobsListFilter,
-): JobsListRow[] {
-  const byLabel = new Map<string, JobRecord>();
-  for (const r of records) if (!r.deleted) byLabel.set(r.label, r);
-  const labels = new Set<string>([...ix.labels(), ...byLabel.keys()]);
-  const problems = ix.problemsByLabel();
-  const rows: JobsListRow[] = [];
-  const q = f.q.toLowerCase();
-  for (const label of labels) {
-    if (q && !label.toLowerCase().includes(q)) continue;
-    const counts: Record<JobProblem, number> = { crash_looping: 0, failed: 0, throttled: 0 };
-    for (const p of problems.get(label)?.values() ?? []) counts[p]++;
-    const problemTotal = counts.crash_looping + counts.failed + counts.throttled;
-    if (f.problem === 'any' && problemTotal === 0) continue;
-    if (jobProblems.includes(f.problem as JobProblem) && counts[f.problem as JobProblem] === 0) continue;
-    const states = [...ix.stateCounts(label)].sort(([a], [b]) => (a < b ? -1 : 1));
-    rows.push({
-      label,
-      record: byLabel.get(label),
-      reporting: states.reduce((s, [, n]) => s + n, 0),
-      states,
-      problems: counts,
-      problemTotal,
-    });
-  }
-  // Problems first, then by label.
-  rows.sort(
-    (a, b) => b.problemTotal - a.problemTotal || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0),
-  );
-  return rows;
-}
-
-const problemOptions: readonly (readonly [string, string])[] = [
-  ['any', 'any problem'],
-  ...jobProblems.map((p) => [p, problemNames[p]] as const),
-];
-
-export function jobsListPage(
-  v: Viewer,
-  q: URLSearchParams,
-  f: JobsListFilter,
-  p: Paged<JobsListRow>,
-): SafeHtml {
-  const body = html`<h1>Jobs</h1>
-    ${filterForm('/jobs', [textFilter('q', 'Label', f.q, 'com.acme.'), select('problem', 'Problem', f.problem, problemOptions)])}
-    <div id="live" data-live>
-      <table class="grid" id="jobs">
-        <thead>
-          <tr>
-            <th scope="col">Label</th>
-            <th scope="col">Desired</th>
-            <th scope="col">Nodes reporting</th>
-            <th scope="col">By state</th>
-            <th scope="col">Problems</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${
-            p.items.length === 0
-              ? emptyRow(5, 'No job matches.')
-              : p.items.map(
-                  (r) =>
-                    html`<tr>
-                      <th scope="row"><a href="${href(['jobs', r.label])}">${r.label}</a></th>
-                      <td>
-                        ${r.record ? html`v${r.record.version} <span class="muted small">${r.record.domain} · ${plural(r.record.nodeIds.length, 'node')}</span>` : html`<span class="muted">not managed</span>`}
-                      </td>
-                      <td>${count(r.reporting)}</td>
-                      <td>
-                        ${r.states.map(([s, n]) => html`<a class="chip" href="${href(['jobs', r.label], { active: s })}">${s} ${count(n)}</a> `)}
-                      </td>
-                      <td>
-                        ${
-                          r.problemTotal === 0
-                            ? html`<span class="muted">none</span>`
-                            : jobProblems
-                                .filter((x) => r.problems[x] > 0)
-                                .map(
-                                  (x) =>
-                                    html`<a href="${href(['jobs', r.label], { problem: x })}"
-                                      >${badge(`${count(r.problems[x])} ${problemNames[x]}`, x === 'throttled' ? 'warn' : 'bad')}</a
-                                    > `,
-                                )
-                        }
-                      </td>
-                    </tr>`,
-                )
-          }
-        </tbody>
-      </table>
-      ${pager(['jobs'], q, p)}
-    </div>`;
-  return page(v, { title: 'Jobs', section: 'jobs', topics: ['jobs', 'fleet'], body });
-}
-
-// ---------------------------------------------------------------- one job
+import { startRolloutForm } from './start-rollout-form.ts';
 
 export interface JobNodeFilter {
   /** A sub-state, `~missing` (targeted, not reporting it), or ''. */
@@ -472,43 +354,4 @@ export function jobPage(
     topics: [`job:${m.label}`, 'rollouts'],
     body,
   });
-}
-
-/** The operator's form: the plist (today's by default), the target, canary and waves, the gate. */
-function startRolloutForm(v: Viewer, rec: JobRecord): SafeHtml {
-  const t = rec.target;
-  const targetText = t.kind === 'selector' ? t.selector : t.kind === 'nodes' ? t.names.join(' ') : '';
-  return html`<details class="panel" id="start-rollout">
-    <summary><h2>Start a rollout</h2></summary>
-    <form method="post" action="/rollouts" class="stack">
-      ${csrfField(v)}
-      <input type="hidden" name="label" value="${rec.label}" />
-      <label for="plist">Job plist (the new version)</label>
-      <textarea id="plist" name="plist" rows="12" spellcheck="false" class="mono" required>
-${rec.plist}</textarea>
-      <div class="row">
-        <label>Domain <input name="domain" value="${rec.domain}" required /></label>
-        <label
-          >Target
-          <select name="targetKind">
-            <option value="nodes" ${t.kind === 'nodes' ? html` selected` : ''}>node ids or hostnames</option>
-            <option value="selector" ${t.kind === 'selector' ? html` selected` : ''}>label selector</option>
-            <option value="all" ${t.kind === 'all' ? html` selected` : ''}>every node</option>
-          </select></label
-        >
-        <label>Nodes / selector <input name="target" value="${targetText}" class="mono" /></label>
-      </div>
-      <div class="row">
-        <label>Canary nodes <input name="canary" type="number" min="0" value="1" /></label>
-        <label>Waves (% of target) <input name="waves" value="25,100" pattern="[0-9, ]*" /></label>
-        <label>Max unavailable <input name="maxUnavailable" type="number" min="1" value="1" /></label>
-        <label>Healthy for (s) <input name="minHealthySeconds" type="number" min="1" value="30" /></label>
-        <label>Deadline (s) <input name="progressDeadlineSeconds" type="number" min="1" value="300" /></label>
-        <label class="check"
-          ><input type="checkbox" name="noAutoRollback" value="1" /> no automatic rollback</label
-        >
-      </div>
-      <button type="submit" class="primary">Start rollout</button>
-    </form>
-  </details>`;
 }
