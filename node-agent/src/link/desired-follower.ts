@@ -212,7 +212,9 @@ export class DesiredFollower {
       for (const token of known) if (!this.#stopped) this.#o.onMissing?.(`${node}.${token}`);
       return;
     }
-    await this.#readKeys(kv, [...new Set([...decoded.value.tokens, ...known])], known);
+    const tokens = [...new Set([...decoded.value.tokens, ...known])];
+    this.#o.log?.('debug', `desired: catch-up of ${tokens.length} keys`);
+    await this.#readKeys(kv, tokens, known);
   }
 
   /**
@@ -250,6 +252,7 @@ export class DesiredFollower {
     const d = decodeDesiredIndex(idx.value);
     if (!d.ok) return;
     const fresh = d.value.tokens.filter((t) => !this.#delivered.has(`${this.#o.nodeId}.${t}`));
+    this.#o.log?.('debug', `desired: index lists ${d.value.tokens.length} keys, ${fresh.length} new`);
     try {
       await this.#readKeys(kv, fresh, new Set());
     } catch (e) {
@@ -282,6 +285,7 @@ export class DesiredFollower {
     const prefix = `$KV.${buckets.desired}.`;
     if (!this.#kv || !m.subject.startsWith(prefix)) return;
     const key = m.subject.slice(prefix.length);
+    this.#o.log?.('debug', `desired: live ${key} ${m.headers?.get(kvOperationHdr) || 'PUT'}`);
     if (this.#isIndexKey(key)) return this.#onIndex();
     // A newer message for the key replaces an older one's wait: its read-back sees the newest value.
     this.#waiting.get(key)?.cancel();
@@ -312,6 +316,10 @@ export class DesiredFollower {
     // Stored as sent, or superseded already (the stream holds a value this follower has not
     // delivered): take it. Otherwise the stream has not stored it yet, or refused it: look again.
     const settled = matches(stored, op, data) || (stored && fingerprint(stored) !== this.#delivered.get(key));
+    this.#o.log?.(
+      'debug',
+      `desired: read-back ${key} look ${attempt} ${settled ? 'settled' : 'not stored yet'}`,
+    );
     if (!settled && next !== undefined) {
       const timer = this.#o.scheduler.after(next, () => {
         if (this.#waiting.get(key) !== timer) return;

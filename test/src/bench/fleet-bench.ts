@@ -79,6 +79,8 @@ export interface FleetBenchResult {
     readonly run: number;
     readonly version: string;
     readonly expected: number;
+    /** Distinct node ids among the expected (less than `expected`: some agent had no id). */
+    readonly expectedNodeIds: number;
     readonly reached: number;
     readonly latencyMs: Quantiles;
     /** Apply to running as the agents themselves saw it (their supervisor's running event). */
@@ -332,6 +334,16 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     const expected = rows.filter(expectedRunning).length;
     // Crash-looping nodes' jobs run for a moment between crashes; only the others must get there.
     const expectedIds = new Set(rows.filter(expectedRunning).map((r) => r.nodeId ?? ''));
+    // Every agent has its id by now (the enrolment phase waited for all of them). One without an
+    // id could never be matched to a status snapshot and would read as a node that never got
+    // there: say so instead (a churn agent offline at this moment once had none: 805/900).
+    const noId = rows.filter((r) => r.nodeId === undefined);
+    const offlineNow = rows.filter((r) => r.offline === true).length;
+    if (offlineNow > 0) print(`# ${offlineNow} churn agents were offline when their ids were read`);
+    if (noId.length > 0)
+      print(
+        `# ${noId.length} agents have no node id after the enrolment phase: ${JSON.stringify(countBy(noId.map((r) => r.profile)))}`,
+      );
     const reachedExpected = (m: ReadonlyMap<string, number>): [string, number][] =>
       [...m].filter(([id]) => expectedIds.has(id));
 
@@ -442,8 +454,13 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       // splits the path into apply -> running on the node, and running -> seen by the controller.
       const runArg = String(run);
       const allRows = (await Promise.all(sims.map((x) => x.rows(label).catch(() => [])))).flat();
+      // Only the nodes the apply waits for: a crash-looping node's job enters running again at
+      // every restart, which is not when the version got there.
       const runRows = allRows.filter(
-        (row) => row.runningArgs?.includes(runArg) === true && row.runningAt !== undefined,
+        (row) =>
+          expectedIds.has(row.nodeId ?? '') &&
+          row.runningArgs?.includes(runArg) === true &&
+          row.runningAt !== undefined,
       );
       // When some did not get there: who they are and what their link did, from their own view
       // (times from the apply), so a timed-out run says where to look.
@@ -466,11 +483,18 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
               )
               .join(' | ');
       const onNode = runRows.map((row) => (row.runningAt ?? 0) - t0);
-      const accepted = runRows.filter((r) => (r.acceptedAt ?? 0) >= t0).map((r) => (r.acceptedAt ?? 0) - t0);
+      // When each node's reconciler first got this version (not its last bundle pass, which a
+      // churn agent repeats at every link start: that once read as nodes verifying ~1 minute late).
+      const accepted = allRows
+        .filter((r) => expectedIds.has(r.nodeId ?? ''))
+        .map((r) => r.acceptedVersions?.[version])
+        .filter((t): t is number => t !== undefined)
+        .map((t) => t - t0);
       const a = {
         run,
         version,
         expected,
+        expectedNodeIds: [...expectedIds].filter((id) => id !== '').length,
         reached: reached.length,
         latencyMs: quantiles(lat),
         runningOnNodeMs: quantiles(onNode),

@@ -174,6 +174,7 @@ export class FleetSim {
       index: a.o.index,
       profile: a.o.profile,
       nodeId: a.nodeId,
+      offline: a.offline,
       startedAt: a.times.startedAt,
       enrolledAt: a.times.enrolledAt,
       connectedAt: a.times.connectedAt,
@@ -181,6 +182,7 @@ export class FleetSim {
       connects: a.times.connects,
       outages: [...a.times.outages],
       acceptedAt: a.times.acceptedAt,
+      acceptedVersions: label !== undefined ? acceptedVersions(a, label) : undefined,
       runningAt: label !== undefined ? a.times.running.get(label)?.at : undefined,
       runningArgs: label !== undefined ? runningArgs(a, label) : undefined,
     }));
@@ -195,6 +197,14 @@ export class FleetSim {
     this.#problems.push(line.slice(0, 300));
     if (this.#problems.length > maxProblems) this.#problems.shift();
   }
+}
+
+/** Version -> when the agent's reconciler first got `label` at it (log lines `<label> v<version>`). */
+function acceptedVersions(a: SimAgent, label: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const prefix = `${label} v`;
+  for (const [what, at] of a.times.accepted) if (what.startsWith(prefix)) out[what.slice(prefix.length)] = at;
+  return out;
 }
 
 /** The arguments of the agent's job `label` while it runs (the bench's plists carry a run number). */

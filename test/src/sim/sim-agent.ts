@@ -8,6 +8,7 @@
  * What the simulator needs to know is taken from events, never polled: the link's own log
  * lines say when it enrolled and connected, the supervisor's `onStatus` says when a job runs.
  */
+import { appendFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, systemScheduler, type TimerHandle } from '@launchfleet/shared/clock';
@@ -46,6 +47,8 @@ export interface SimAgentTimes {
   connects: number;
   /** When the reconciler last got a verified bundle (the last `reconcile: bundle` pass). */
   acceptedAt?: number;
+  /** `<label> v<version>` -> when the reconciler first got that bundle. */
+  readonly accepted: Map<string, number>;
   /** The last few outages of the node's session: lost at `from`, working again at `to`. */
   readonly outages: { from: number; to: number }[];
   /** label -> wall time the job last entered running, with the managed version then. */
@@ -58,6 +61,7 @@ export class SimAgent {
   readonly times: SimAgentTimes;
   #manager: DomainManager | undefined;
   #link: FleetLink | undefined;
+  #nodeId: string | undefined;
   #tokenFile = '';
   readonly #fs = new FakeFileSystem();
   #churnTimer: TimerHandle | undefined;
@@ -77,6 +81,7 @@ export class SimAgent {
       outages: [],
       connects: 0,
       running: new Map(),
+      accepted: new Map(),
     };
   }
 
@@ -84,8 +89,15 @@ export class SimAgent {
     return this.#link;
   }
 
+  /**
+   * The node id once enrolled, kept while a churn agent's link is stopped (it has no link then,
+   * and the benchmark reads its rows at any moment: a churn agent offline then was counted as a
+   * node without an id, which no snapshot could ever match).
+   */
   get nodeId(): string | undefined {
-    return this.#link?.identity?.nodeId;
+    const id = this.#link?.identity?.nodeId;
+    if (id !== undefined) this.#nodeId = id;
+    return this.#nodeId;
   }
 
   /** The supervisor's view of a system job. */
@@ -141,9 +153,18 @@ export class SimAgent {
   }
 
   #log = (level: string, label: string, message: string): void => {
+    if (traceDir)
+      trace(
+        `${new Date().toISOString()} ${this.o.index} ${this.nodeId ?? '-'} ${level} ${label}: ${message}`,
+      );
     if (label === 'link' && level === 'debug') {
       // The reconciler got a verified bundle (fleet-link's reconciler logs its pass reason).
-      if (message.startsWith('reconcile: bundle ')) this.times.acceptedAt = Date.now();
+      if (message.startsWith('reconcile: bundle ')) {
+        const now = Date.now();
+        this.times.acceptedAt = now;
+        const what = message.slice('reconcile: bundle '.length);
+        if (!this.times.accepted.has(what)) this.times.accepted.set(what, now);
+      }
       return;
     }
     if (label === 'link' && level === 'info') {
@@ -196,6 +217,7 @@ export class SimAgent {
             await this.#startLink();
           } else {
             const l = this.#link;
+            this.#nodeId = l?.identity?.nodeId ?? this.#nodeId;
             this.#link = undefined;
             this.offline = true;
             await l?.stop();
@@ -208,4 +230,20 @@ export class SimAgent {
         .finally(() => this.#armChurn(this.offline ? this.o.churn.offlineMs : this.o.churn.onlineMs));
     });
   }
+}
+
+/**
+ * LF_SIM_TRACE_DIR: every log line of every agent (debug included), with its time, appended to
+ * `trace-<pid>.log` there once a second: for a post-mortem of one agent's link.
+ */
+const traceDir = process.env['LF_SIM_TRACE_DIR'];
+let traceLines: string[] = [];
+function trace(line: string): void {
+  traceLines.push(line);
+  if (traceLines.length === 1)
+    setTimeout(() => {
+      const lines = traceLines;
+      traceLines = [];
+      appendFileSync(join(traceDir ?? '.', `trace-${process.pid}.log`), `${lines.join('\n')}\n`);
+    }, 1000).unref();
 }

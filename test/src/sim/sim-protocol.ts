@@ -37,6 +37,8 @@ export interface SimAgentRow {
   readonly index: number;
   readonly profile: string;
   readonly nodeId: string | undefined;
+  /** A churn agent in its offline period (its link stopped). */
+  readonly offline?: boolean;
   readonly startedAt: number;
   readonly enrolledAt: number | undefined;
   readonly connectedAt: number | undefined;
@@ -47,6 +49,11 @@ export interface SimAgentRow {
   readonly outages?: readonly { readonly from: number; readonly to: number }[];
   /** When the node's reconciler last got a verified bundle (wall ms). */
   readonly acceptedAt?: number | undefined;
+  /**
+   * For the asked label: version -> when the reconciler first got it verified (wall ms).
+   * `acceptedAt` is the last pass of any bundle, which a churn agent repeats at every link start.
+   */
+  readonly acceptedVersions?: Readonly<Record<string, number>>;
   /** When the asked label last entered running. */
   readonly runningAt: number | undefined;
   /** The asked label's arguments while it runs. */
