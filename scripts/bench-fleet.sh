@@ -5,6 +5,7 @@
 #   scripts/bench-fleet.sh <ci|1000|5000|10000|N> [--runs R] [--sim-procs P] [--mix SPEC]
 #                          [--anchor-clients M] [--restarts K] [--health-queries Q] [--fast]
 #                          [--cluster S] [--servers A,B] [--profile DIR]
+#                          [--converge-timeout-s C] [--reconnect-timeout-s W]
 #
 #   ci          300 agents, every profile (healthy, crash-looping, slow-start, churn), test
 #               timings, one run (< 90 s): the harness's smoke test

@@ -39,7 +39,39 @@ const rows: [string, (r: FleetBenchResult) => string][] = [
     'apply CPU: controller / nats-server',
     (r) => r.applies.map((a) => `${pct(a.controllerCpuPct)} / ${pct(a.serverCpuPct)}`).join('; ') || '-',
   ],
+  [
+    'apply CPU-s per 1,000 agents: controller / broker / simulators',
+    (r) =>
+      r.applies
+        .map(
+          (a) =>
+            `${a.cpuSecPer1k.controller.toFixed(2)} / ${a.cpuSecPer1k.server.toFixed(2)} / ${a.cpuSecPer1k.simulators.toFixed(2)}`,
+        )
+        .join('; ') || '-',
+  ],
+  [
+    'apply: verified / running on the nodes p99 (their own clocks)',
+    (r) =>
+      r.applies.map((a) => `${ms(a.acceptedOnNodeMs.p99)} / ${ms(a.runningOnNodeMs.p99)}`).join('; ') || '-',
+  ],
   ['health query p99', (r) => r.health.map((h) => ms(h.latencyMs.p99)).join(', ') || '-'],
+  [
+    'steady state CPU-s per 1,000 agents per minute: controller / broker',
+    (r) =>
+      r.steady
+        ? `${r.steady.controller.cpuSecPer1kPerMin.toFixed(2)} / ${r.steady.server.cpuSecPer1kPerMin.toFixed(2)}`
+        : '-',
+  ],
+  [
+    'restart wave CPU-s per 1,000 agents: controller / broker / simulators',
+    (r) =>
+      r.reconnects
+        .map(
+          (c) =>
+            `${c.cpuSecPer1k.controller.toFixed(2)} / ${c.cpuSecPer1k.server.toFixed(2)} / ${c.cpuSecPer1k.simulators.toFixed(2)}`,
+        )
+        .join(', ') || '-',
+  ],
   [
     'broker restart: sessions back / all by',
     (r) => r.reconnects.map((c) => `${c.sessions} / ${ms(c.allSessionsMs)}`).join(', ') || '-',
@@ -61,6 +93,13 @@ const rows: [string, (r: FleetBenchResult) => string][] = [
     (r) => {
       const v = Object.values(r.broker);
       return `${v.reduce((a, c) => a + Math.max(0, c['jszApiErrors'] ?? 0), 0)} / ${v.reduce((a, c) => a + (c['limitReached'] ?? 0), 0)}`;
+    },
+  ],
+  [
+    'RSS per 1,000 agents, idle: controller / nats-server',
+    (r) => {
+      const per = (k: string) => mb((r.resources[`${k} idle`]?.rssBytes ?? NaN) / (r.agents / 1000));
+      return `${per('controller')} / ${per('nats-server')}`;
     },
   ],
   [

@@ -1,6 +1,7 @@
 /**
  * `node test/dist/bench/fleet-main.js <ci|1000|5000|10000|N> [--runs R] [--sim-procs P] [--mix SPEC]
- *   [--anchor-clients M] [--restarts K] [--health-queries Q] [--start-rate N] [--cluster S] [--steady-s T] [--fast] [--out FILE]`
+ *   [--anchor-clients M] [--restarts K] [--health-queries Q] [--start-rate N] [--cluster S] [--steady-s T] [--fast] [--out FILE]
+ *   [--converge-timeout-s C] [--reconnect-timeout-s W]`
  *
  * Runs the fleet benchmark (fleet-bench.ts) at one size. `ci`: 300 agents with every profile
  * (healthy, crash-looping, slow-start, churn), test timings, one run: the harness's smoke test.
@@ -12,7 +13,8 @@ import { runFleetBench, type FleetBenchOptions } from './fleet-bench.ts';
 
 const usage =
   'usage: fleet-main.js <ci|1000|5000|10000|N> [--runs R] [--sim-procs P] [--mix SPEC] [--anchor-clients M] ' +
-  '[--restarts K] [--health-queries Q] [--start-rate N] [--cluster S] [--steady-s T] [--fast] [--out FILE]';
+  '[--restarts K] [--health-queries Q] [--start-rate N] [--cluster S] [--steady-s T] [--fast] [--out FILE] ' +
+  '[--converge-timeout-s C] [--reconnect-timeout-s W]';
 
 function fail(m: string): never {
   process.stderr.write(`fleet-bench: ${m}\n${usage}\n`);
@@ -34,6 +36,8 @@ const parsed = (() => {
         'steady-s': { type: 'string' },
         fast: { type: 'boolean' },
         'start-rate': { type: 'string' },
+        'converge-timeout-s': { type: 'string' },
+        'reconnect-timeout-s': { type: 'string' },
         out: { type: 'string' },
       },
     });
@@ -75,8 +79,9 @@ function fleetBenchOptions(s: string): FleetBenchOptions {
     steadyMs: num('steady-s', v['steady-s'], ci ? 10 : 60) * 1000,
     healthQueries: num('health-queries', v['health-queries'], ci ? 50 : 200, 1),
     enrolTimeoutMs: ci ? 60_000 : Math.max(120_000, agents * 60),
-    convergeTimeoutMs: ci ? 30_000 : 120_000,
-    reconnectTimeoutMs: ci ? 20_000 : 120_000,
+    // How long an apply and a restart wave are waited for (a larger fleet on this box needs longer).
+    convergeTimeoutMs: num('converge-timeout-s', v['converge-timeout-s'], ci ? 30 : 120, 1) * 1000,
+    reconnectTimeoutMs: num('reconnect-timeout-s', v['reconnect-timeout-s'], ci ? 20 : 120, 1) * 1000,
     startRatePerSec: num('start-rate', v['start-rate'], 0),
     ...(ci && { churn: { offlineMs: 3000, onlineMs: 6000 } }),
     ...(v.out !== undefined && { outFile: v.out }),
