@@ -49,3 +49,20 @@ test('the ps path agrees with /proc about real processes (the path macOS takes)'
   assert.ok(all.some((s) => s.pid === process.pid) && all.length > 5);
   assert.deepEqual(await psProcStats(2 ** 30), [], 'no such pid');
 });
+
+test('many reads at once (a boot of 1,000 jobs) all settle, correctly, through the bounded readers', async () => {
+  if (process.platform !== 'linux') return;
+  const own = await procStat(process.pid);
+  assert.ok(own);
+  // Live and missing pids interleaved: a failed read must hand its reader to the next one.
+  const pids = Array.from({ length: 300 }, (_, i) => (i % 3 === 2 ? 0x3fffffff - i : process.pid));
+  const got = await Promise.all(pids.map((p) => procStat(p)));
+  for (const [i, st] of got.entries()) {
+    if (i % 3 === 2) assert.equal(st, undefined);
+    else
+      assert.deepEqual(st && { pid: st.pid, startTicks: st.startTicks }, {
+        pid: process.pid,
+        startTicks: own.startTicks,
+      });
+  }
+});

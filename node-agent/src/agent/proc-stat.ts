@@ -89,17 +89,44 @@ export async function procStat(pid: number): Promise<ProcStat | undefined> {
  * a 64 KB buffer per call, and the agent reads /proc/<pid>/stat of every job it starts: 1,000 at
  * once at boot held 64 MB (test/bench/RESULTS.md, "Where the memory goes"). The stat line is
  * under 1 KB (comm is at most 64 bytes).
+ *
+ * At most `procReaders` reads are in flight, each with a 4 KB buffer kept for the next one: the
+ * 1,000 "running" statuses of a boot ask for 1,000 start times at once, and a buffer, an fd and a
+ * request each for all of them held 5-6 MB until the reads drained through libuv's 4 threads, the
+ * agent's peak RSS with 1,000 jobs (issue 19). Queued reads cost a small record each.
  */
+const procReaders = 4;
+const spareBuffers: Buffer[] = [];
+const queued: { path: string; resolve: (s: string) => void; reject: (e: unknown) => void }[] = [];
+let reading = 0;
+
 function readProcFile(path: string): Promise<string> {
-  return new Promise((resolve, reject) =>
+  return new Promise((resolve, reject) => {
+    queued.push({ path, resolve, reject });
+    pumpProcReads();
+  });
+}
+
+function pumpProcReads(): void {
+  while (reading < procReaders && queued.length > 0) {
+    const { path, resolve, reject } = queued.shift()!;
+    const buf = spareBuffers.pop() ?? Buffer.allocUnsafeSlow(4096);
+    reading++;
+    const done = (err: unknown, text?: string): void => {
+      reading--;
+      spareBuffers.push(buf);
+      if (err) reject(err);
+      else resolve(text!);
+      pumpProcReads();
+    };
     open(path, 'r', (err, fd) => {
-      if (err) return reject(err);
-      const buf = Buffer.allocUnsafe(4096);
-      read(fd, buf, 0, buf.length, 0, (rerr, n) =>
-        close(fd, () => (rerr ? reject(rerr) : resolve(buf.toString('utf8', 0, n)))),
-      );
-    }),
-  );
+      if (err) return done(err);
+      read(fd, buf, 0, buf.length, 0, (rerr, n) => {
+        const text = rerr ? undefined : buf.toString('utf8', 0, n);
+        close(fd, () => done(rerr, text));
+      });
+    });
+  }
 }
 
 /** Every live process's stat (a snapshot; zombies and processes that vanish meanwhile are skipped). */
