@@ -66,7 +66,58 @@ export class DirectProcessSpawner implements ProcessSpawner {
     this.#shim = new PosixProcessSpawner(options);
   }
 
+  /** Spawns done in the current macrotask, and the ones deferred past it (see `spawn`). */
+  #inTurn = 0;
+  #turnEnds = false;
+  readonly #deferred: (() => void)[] = [];
+
+  /**
+   * At most `burstPerTurn` spawns run in one turn of the event loop; the rest wait for the next
+   * turns (setImmediate), in order. A spawn blocks the thread until the job has exec'd, and a
+   * boot starts every RunAtLoad job from one chain of promises: with 1,000 jobs that was one
+   * 2.7 s stretch without a turn (the statuses, exits, timers and control calls of every job
+   * waited behind it), and what each started job left to do (its status, the start time read
+   * for the state file) piled up meanwhile and was promoted to V8's old space: the agent's peak
+   * RSS (test/bench/RESULTS.md, issue 19). A lone spawn (an activation, a kickstart, a respawn)
+   * runs at once, as before.
+   */
   spawn(req: SpawnRequest, onExit: (exit: ProcessExit) => void): Promise<SpawnResult> {
+    if (this.#deferred.length === 0 && this.#inTurn < burstPerTurn) {
+      this.#countTurn();
+      return this.#spawnNow(req, onExit);
+    }
+    return new Promise((resolve, reject) => {
+      this.#deferred.push(() => {
+        try {
+          resolve(this.#spawnNow(req, onExit));
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      });
+      this.#countTurn();
+    });
+  }
+
+  #countTurn(): void {
+    this.#inTurn++;
+    if (this.#turnEnds) return;
+    this.#turnEnds = true;
+    setImmediate(() => this.#nextTurn());
+  }
+
+  #nextTurn(): void {
+    this.#turnEnds = false;
+    this.#inTurn = 0;
+    const now = this.#deferred.splice(0, burstPerTurn);
+    if (this.#deferred.length > 0 || now.length > 0) {
+      this.#inTurn = now.length;
+      this.#turnEnds = true;
+      setImmediate(() => this.#nextTurn());
+    }
+    for (const run of now) run();
+  }
+
+  #spawnNow(req: SpawnRequest, onExit: (exit: ProcessExit) => void): Promise<SpawnResult> {
     if (req.enableGlobbing || req.startSuspended) return this.#shim.spawn(req, onExit);
     const invalid = checkRequest(req);
     if (invalid) return Promise.resolve({ ok: false, failure: invalid });
@@ -111,6 +162,9 @@ export class DirectProcessSpawner implements ProcessSpawner {
     return signalJobGroup(pgid, signal);
   }
 }
+
+/** Spawns run in one turn of the event loop before the rest wait for the next (see `spawn`). */
+const burstPerTurn = 8;
 
 function fdOf(t: StdioTarget): number {
   // A path is opened in the child after dropping privileges; until then the stream is /dev/null (-1).

@@ -27,6 +27,7 @@ import {
   PosixProcessSpawner,
   DirectProcessSpawner,
   type StdioOpenFailurePolicy,
+  type ProcessExit,
   type ProcessSpawner,
   execShimPath,
 } from '@launchfleet/node-agent';
@@ -550,3 +551,40 @@ function contract(name: string, make: Make): void {
     });
   });
 }
+
+describe('DirectProcessSpawner: a burst of spawns', () => {
+  test('8 run in the turn that asked, the rest in the next turns, in order; every one runs and is reaped', async () => {
+    const spawner = new DirectProcessSpawner();
+    let turn = 0;
+    let done = false;
+    const tick = (): void => {
+      turn++;
+      if (!done) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const n = 20;
+    const order: number[] = [];
+    const turns: number[] = [];
+    const exits: Promise<ProcessExit>[] = [];
+    const results = Array.from({ length: n }, (_, i) => {
+      let onExit: (e: ProcessExit) => void = () => undefined;
+      exits.push(new Promise<ProcessExit>((r) => (onExit = r)));
+      return spawner.spawn(request({ program: '/bin/true', argv: ['true'] }), onExit).then((r) => {
+        order.push(i);
+        turns[i] = turn;
+        return r;
+      });
+    });
+    try {
+      const all = await within(Promise.all(results), 20_000, 'every spawn settled');
+      for (const r of all) track(pidOf(r));
+      assert.equal(new Set(all.map(pidOf)).size, n);
+      assert.deepEqual(order, [...Array(n).keys()]);
+      assert.deepEqual(turns.slice(0, 8), Array(8).fill(0), 'the first 8 in the turn that asked');
+      assert.ok(turns[8]! >= 1 && turns[16]! > turns[8]!, `later ones in later turns: ${turns.join(',')}`);
+      for (const e of await within(Promise.all(exits), 20_000, 'every exit')) assert.equal(e.code, 0);
+    } finally {
+      done = true;
+    }
+  });
+});
