@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { RealFileSystem } from '../adapters/file-system.ts';
 import type { JobStatus } from '../supervisor/job-status.ts';
 import { FakeFileSystem } from '../testing/fake-file-system.ts';
 import { StateStore } from './state-store.ts';
@@ -113,4 +117,29 @@ test('a detach record is read back for adoption only in the same boot, and only 
   const d = new StateStore(fs, file, 'boot-1', quiet);
   await d.load();
   assert.equal(d.leftovers()[0]?.definition, undefined);
+});
+
+test('the reused write buffer: each write (real files) holds exactly its own document, longer or shorter', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lf-state-'));
+  try {
+    const real = join(dir, 'agent-state.json');
+    const fs = new RealFileSystem();
+    const a = new StateStore(fs, real, 'boot-1', quiet);
+    await a.load();
+    const names = ['a-long-label-for-a-long-document', 'b', 'c', 'd'];
+    for (const [i, n] of names.entries()) a.onStatus(status({ label: n, subState: 'exited', runs: i + 1 }));
+    await a.flush();
+    const long = readFileSync(real, 'utf8');
+    assert.equal(Object.keys((JSON.parse(long) as { jobs: object }).jobs).length, 4);
+    // Booted out: the document shrinks; no byte of the longer one may remain.
+    for (const n of names.slice(1)) a.onStatus(status({ label: n, subState: 'removed', runs: 0 }));
+    await a.flush();
+    const short = readFileSync(real, 'utf8');
+    assert.ok(short.length < long.length && short.endsWith('}\n'), short);
+    assert.deepEqual(Object.keys((JSON.parse(short) as { jobs: object }).jobs), [
+      'system/a-long-label-for-a-long-document',
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

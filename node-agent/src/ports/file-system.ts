@@ -24,7 +24,10 @@ export interface FileSystemPort {
   watch(path: string, onChange: () => void): Disposable;
   /** Reads a whole file; undefined if it does not exist. */
   readFile(path: string): Promise<Uint8Array | undefined>;
-  /** Writes a file atomically (temp file in the same directory, fsync, rename). */
+  /**
+   * Writes a file atomically (temp file in the same directory, fsync, rename). `data` is read only
+   * until the promise settles: the caller may reuse its buffer afterwards.
+   */
   writeFileAtomic(path: string, data: Uint8Array | string, mode?: number): Promise<void>;
   /**
    * stat(2) facts (following symlinks) for the plist ownership and permission checks

@@ -99,7 +99,8 @@ export class FakeFileSystem implements FileSystemPort {
     if (this.failWrites) return Promise.reject(new Error(`ENOSPC: no space left on device, write '${path}'`));
     const text = typeof data === 'string' ? data : new TextDecoder().decode(data);
     this.atomicWrites.push({ path: norm(path), data: text });
-    this.writeFile(path, data, mode === undefined ? {} : { mode });
+    // A copy: the caller may reuse its buffer once the write has settled (FileSystemPort).
+    this.writeFile(path, typeof data === 'string' ? data : data.slice(), mode === undefined ? {} : { mode });
     return Promise.resolve();
   }
 
