@@ -33,10 +33,10 @@ import { nodeInventory, nodeSnapshot, UserNames, type ReconcilerView } from './r
 import { StatusPublisher } from './reporting/status-publisher.ts';
 import { Heartbeat } from './reporting/heartbeat.ts';
 import { StatusQuery } from './reporting/status-query.ts';
-import type { ReporterStats } from './reporting/reporter-stats.ts';
+import type { ReporterStats, ReportingContext } from './reporting/reporting-context.ts';
 
 export type { ReconcilerView } from './reporting/node-snapshot.ts';
-export type { ReporterStats } from './reporting/reporter-stats.ts';
+export type { ReporterStats } from './reporting/reporting-context.ts';
 
 export interface ReporterOptions {
   /** Known after enrolment (`setNodeId`); nothing is published before. */
@@ -91,31 +91,24 @@ export class Reporter {
   constructor(o: ReporterOptions) {
     this.#o = o;
     this.#nodeId = o.nodeId ?? '';
-    const nodeId = (): string => this.#nodeId;
-    const { clock, scheduler, log } = o;
+    const ctx: ReportingContext = {
+      nodeId: () => this.#nodeId,
+      clock: o.clock,
+      scheduler: o.scheduler,
+      log: o.log,
+    };
     const stats = this.stats;
     this.#userNames = new UserNames(o.users);
-    this.#outbox = new EventOutbox({
-      nodeId,
-      clock,
-      scheduler,
-      log,
-      maxQueuedEvents: o.maxQueuedEvents,
-      stats,
-    });
+    this.#outbox = new EventOutbox({ ...ctx, maxQueuedEvents: o.maxQueuedEvents, stats });
     this.#jobEvents = new JobEventFeed({
-      clock,
-      scheduler,
+      ...ctx,
       outbox: this.#outbox,
       managedVersion: (target, label) => o.reconciler.managedVersion(target, label),
       ...(o.events !== undefined && { events: o.events }),
       stats,
     });
     this.#status = new StatusPublisher({
-      nodeId,
-      clock,
-      scheduler,
-      log,
+      ...ctx,
       statusMinIntervalMs: o.statusMinIntervalMs,
       statusRefreshMs: o.statusRefreshMs,
       snapshot: () => this.snapshot(),
@@ -123,10 +116,7 @@ export class Reporter {
       stats,
     });
     this.#heartbeat = new Heartbeat({
-      nodeId,
-      clock,
-      scheduler,
-      log,
+      ...ctx,
       heartbeatMs: o.heartbeatMs,
       random: o.random,
       health: () => this.snapshot().health,
@@ -138,9 +128,7 @@ export class Reporter {
       stats,
     });
     this.#query = new StatusQuery({
-      nodeId,
-      clock,
-      log,
+      ...ctx,
       snapshot: () => this.snapshot(),
       emit: (e) => this.emit(e),
       stats,

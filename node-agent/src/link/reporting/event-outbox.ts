@@ -13,21 +13,15 @@ import { randomBytes } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { messageOf } from '@launchfleet/shared/errors';
-import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/clock';
+import type { TimerHandle } from '@launchfleet/shared/clock';
 import { boundedDetail, encodeNodeEvent, subjects, type NodeEvent } from '@launchfleet/shared/messages';
-import type { SupervisorLog } from '../../supervisor/job-runner.ts';
 import { EventIds } from '../core/event-ids.ts';
-import type { ReporterStats } from './reporter-stats.ts';
+import type { ReporterStats, ReportingContext } from './reporting-context.ts';
 
 /** An event as queued: the source (the node id) is added when it is published. */
 export type OutboxEvent = Omit<NodeEvent, 'source'>;
 
-export interface EventOutboxOptions {
-  /** The node id at publish time (known after enrolment). */
-  readonly nodeId: () => string;
-  readonly clock: Clock;
-  readonly scheduler: Scheduler;
-  readonly log: SupervisorLog;
+export interface EventOutboxOptions extends ReportingContext {
   readonly maxQueuedEvents: number;
   readonly stats: Pick<ReporterStats, 'eventsPublished' | 'eventsDropped' | 'jobStateEvents'>;
 }

@@ -5,17 +5,12 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { messageOf } from '@launchfleet/shared/errors';
-import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/clock';
+import type { TimerHandle } from '@launchfleet/shared/clock';
 import { encodeHeartbeat, subjects, type NodeHealth } from '@launchfleet/shared/messages';
-import type { SupervisorLog } from '../../supervisor/job-runner.ts';
 import { jitteredPeriod } from '../core/backoff.ts';
-import type { ReporterStats } from './reporter-stats.ts';
+import type { ReporterStats, ReportingContext } from './reporting-context.ts';
 
-export interface HeartbeatOptions {
-  readonly nodeId: () => string;
-  readonly clock: Clock;
-  readonly scheduler: Scheduler;
-  readonly log: SupervisorLog;
+export interface HeartbeatOptions extends ReportingContext {
   readonly heartbeatMs: number;
   readonly random: () => number;
   /** The node's health now (from its status snapshot). */

@@ -6,7 +6,7 @@
  * per-node bound and why); this module feeds it job statuses, runs its one timer and turns what
  * it gives into events in the outbox.
  */
-import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/clock';
+import type { TimerHandle } from '@launchfleet/shared/clock';
 import type { JobStateReport } from '@launchfleet/shared/job';
 import { boundedDetail } from '@launchfleet/shared/messages';
 import type { JobStatus } from '../../supervisor/job-status.ts';
@@ -19,7 +19,7 @@ import {
 } from '../core/event-policy.ts';
 import { eventDetail, jobFacts, jobState } from '../core/job-report.ts';
 import type { EventOutbox } from './event-outbox.ts';
-import type { ReporterStats } from './reporter-stats.ts';
+import type { ReporterStats, ReportingContext } from './reporting-context.ts';
 
 /** What a job event says besides the policy's facts. */
 interface JobEventMeta {
@@ -30,9 +30,7 @@ interface JobEventMeta {
   readonly detail: string;
 }
 
-export interface JobEventFeedOptions {
-  readonly clock: Clock;
-  readonly scheduler: Scheduler;
+export interface JobEventFeedOptions extends ReportingContext {
   readonly outbox: EventOutbox;
   /** The managed version a job runs (from the reconciler), for the events' `version`. */
   readonly managedVersion: (target: string, label: string) => number | undefined;

@@ -6,7 +6,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import { messageOf } from '@launchfleet/shared/errors';
-import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/clock';
+import type { TimerHandle } from '@launchfleet/shared/clock';
 import {
   encodeNodeInventory,
   encodeNodeStatus,
@@ -14,14 +14,9 @@ import {
   type NodeInventory,
   type NodeStatus,
 } from '@launchfleet/shared/messages';
-import type { SupervisorLog } from '../../supervisor/job-runner.ts';
-import type { ReporterStats } from './reporter-stats.ts';
+import type { ReporterStats, ReportingContext } from './reporting-context.ts';
 
-export interface StatusPublisherOptions {
-  readonly nodeId: () => string;
-  readonly clock: Clock;
-  readonly scheduler: Scheduler;
-  readonly log: SupervisorLog;
+export interface StatusPublisherOptions extends ReportingContext {
   readonly statusMinIntervalMs: number;
   readonly statusRefreshMs: number;
   readonly snapshot: () => NodeStatus;

@@ -5,7 +5,6 @@
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { messageOf } from '@launchfleet/shared/errors';
-import type { Clock } from '@launchfleet/shared/clock';
 import {
   boundedDetail,
   encodeEnvelope,
@@ -13,16 +12,12 @@ import {
   subjects,
   type NodeStatus,
 } from '@launchfleet/shared/messages';
-import type { SupervisorLog } from '../../supervisor/job-runner.ts';
 import type { OutboxEvent } from './event-outbox.ts';
-import type { ReporterStats } from './reporter-stats.ts';
+import type { ReporterStats, ReportingContext } from './reporting-context.ts';
 
 const maxQueryBytes = 64 * 1024;
 
-export interface StatusQueryOptions {
-  readonly nodeId: () => string;
-  readonly clock: Clock;
-  readonly log: SupervisorLog;
+export interface StatusQueryOptions extends ReportingContext {
   readonly snapshot: () => NodeStatus;
   /** Where a refusal's `message-refused` event goes (the outbox). */
   readonly emit: (e: OutboxEvent) => void;

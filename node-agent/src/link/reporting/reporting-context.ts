@@ -1,3 +1,14 @@
+import type { Clock, Scheduler } from '@launchfleet/shared/clock';
+import type { SupervisorLog } from '../../supervisor/job-runner.ts';
+
+/** What every part of the reporter is given: the node id (known after enrolment), time, a log. */
+export interface ReportingContext {
+  readonly nodeId: () => string;
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
+  readonly log: SupervisorLog;
+}
+
 /** Reporter counters (metrics, tests); each part of the reporter counts its own. */
 export interface ReporterStats {
   eventsPublished: number;
