@@ -1,6 +1,9 @@
 /**
  * What a node publishes: status (KV `lf_nodes`, key `<nodeId>.status`), heartbeats
  * (`lf.hb.<nodeId>`) and events (stream `LF_EVENTS`, `lf.events.<nodeId>.<kind>`).
+ * Over 400 lines because each message's type and its decoder (every field checked, old agents'
+ * spellings read: legacy-job-state.ts) stand together, so a field added to one is seen in the
+ * other.
  */
 import type { Result } from '../errors.ts';
 import {

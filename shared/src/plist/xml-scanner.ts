@@ -1,5 +1,7 @@
 /**
  * The XML plist parser (xml-plist.ts turns its tree into values): a strict pass over the text.
+ * One file on purpose: a single hand-written pass whose position, depth and node counters every
+ * production shares; split, each part would pass the scanner state around.
  *
  * Why not a general XML parser: `plist` (xmldom underneath) is lenient where launchd is strict
  * and gives no locations. The corpus judgement (../shared/corpus/README.md) refuses what a conforming XML 1.0 parser

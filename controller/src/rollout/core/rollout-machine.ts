@@ -1,6 +1,8 @@
 /**
  * The rollout state machine (issue 7): a pure, total step function
  * `step(spec, state, event, now) -> { state, actions }` whose actions one applier executes.
+ * Over 400 lines on purpose: one total step function over every (phase, event) pair, read
+ * as one table; the planner, health gate and spec it uses are their own files beside it.
  *
  *                start                 gate passed               gate passed (last step)
  *   pending ───────────► canary ───────────────────► wave 1 ─► … ─► wave n ───────────► succeeded

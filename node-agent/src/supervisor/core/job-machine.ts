@@ -5,6 +5,10 @@
  * Semantics are launchd-842's `job_dispatch` / `job_start` / `job_reap` / `job_stop`
  * (docs/launchd-semantics.md §2), with the version choices of `MachineConfig` (§7).
  *
+ * Over 400 lines on purpose: it is one step function over every (state, event) pair, and a
+ * reader checks a transition against its neighbours in the same switch (s6's state x event
+ * table); the predicates it calls (keepalive.ts, throttle.ts, calendar.ts) are already apart.
+ *
  * States (job-state.ts), events (job-events.ts), effects (job-effects.ts) live beside this file;
  * the coarse names come from job-state.ts's STATE_TABLE.
  *
