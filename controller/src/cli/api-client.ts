@@ -16,6 +16,8 @@ import {
 } from '@grpc/grpc-js';
 import { type ServiceProto, loadFleetProto } from '../api/proto.ts';
 import { brokerUnavailableKey } from '../api/status.ts';
+import type { FleetServiceDefinition } from '../gen/launchfleet/controller/v1/FleetService.ts';
+import type { RolloutServiceDefinition } from '../gen/launchfleet/controller/v1/RolloutService.ts';
 
 /** Global options every API command understands. */
 export interface GlobalOptions {
@@ -26,7 +28,19 @@ export interface GlobalOptions {
   readonly json?: boolean;
 }
 
-type Obj = Record<string, unknown>;
+/**
+ * The controller's methods with their messages, as generated from the .proto files
+ * (scripts/gen-proto-types.mjs): what a call may send, and what it receives decoded by
+ * proto-loader with the server's options (api/proto.ts: int64 as numbers, enums as names,
+ * defaults filled in). The CLI reads answers through these types, not as untyped records.
+ */
+type Known<T> = { [K in keyof T as string extends K ? never : K]: T[K] }; // without the index signature
+type Methods = Known<FleetServiceDefinition> & Known<RolloutServiceDefinition>;
+export type ApiMethod = Extract<keyof Methods, string>;
+/** What `method` may be sent (every field optional). */
+export type RequestOf<M extends ApiMethod> = Parameters<Methods[M]['requestSerialize']>[0];
+/** What `method` answers, decoded (every field present, proto3 defaults for the unset). */
+export type ResponseOf<M extends ApiMethod> = ReturnType<Methods[M]['responseDeserialize']>;
 
 /** A failure the CLI prints as one line and exits 1 with. */
 export class CliError extends Error {
@@ -102,24 +116,28 @@ export class ApiClient {
   }
 
   /** Calls a unary method; rejects with a CliError worded for people. */
-  call(method: string, req: Obj, timeoutMs = 60_000): Promise<Obj> {
+  call<M extends ApiMethod>(method: M, req: RequestOf<M>, timeoutMs = 60_000): Promise<ResponseOf<M>> {
     const fn = this.#client[method] as (
-      req: Obj,
+      req: RequestOf<M>,
       md: Metadata,
       opts: { deadline: Date },
-      cb: (e: ServiceError | null, res?: Obj) => void,
+      cb: (e: ServiceError | null, res?: ResponseOf<M>) => void,
     ) => void;
     return new Promise((resolve, reject) => {
       fn.call(this.#client, req, this.#md, { deadline: new Date(Date.now() + timeoutMs) }, (e, res) => {
         if (e) reject(this.explain(e));
-        else resolve(res ?? {});
+        else if (res === undefined) reject(new CliError(`${method}: the controller sent no answer`));
+        else resolve(res);
       });
     });
   }
 
   /** Opens a server stream. */
-  stream(method: string, req: Obj): ClientReadableStream<Obj> {
-    const fn = this.#client[method] as (req: Obj, md: Metadata) => ClientReadableStream<Obj>;
+  stream<M extends ApiMethod>(method: M, req: RequestOf<M>): ClientReadableStream<ResponseOf<M>> {
+    const fn = this.#client[method] as (
+      req: RequestOf<M>,
+      md: Metadata,
+    ) => ClientReadableStream<ResponseOf<M>>;
     return fn.call(this.#client, req, this.#md);
   }
 

@@ -3,9 +3,6 @@ import type { Command } from 'commander';
 import { type Opts, apiOptions, runApi } from './api-command.ts';
 import { table, time, text } from './table.ts';
 
-type Obj = Record<string, unknown>;
-const s = text;
-
 export function registerAuditCommand(program: Command): void {
   apiOptions(
     program
@@ -17,16 +14,16 @@ export function registerAuditCommand(program: Command): void {
     runApi(o, async (api) => {
       const r = await api.call('ListAuditEntries', {
         limit: Number(o['limit']) || 50,
-        method: s(o['method']),
+        method: text(o['method']),
       });
-      const rows = ((r['entries'] ?? []) as Obj[]).map((e) => [
-        time(Number(e['atMs'])),
-        s(e['who']),
-        s(e['role']) || '-',
-        s(e['method']),
-        s(e['target']) || '-',
-        s(e['outcome']),
-        s(e['detail']),
+      const rows = r.entries.map((e) => [
+        time(e.atMs),
+        e.who,
+        e.role || '-',
+        e.method,
+        e.target || '-',
+        e.outcome,
+        e.detail,
       ]);
       return {
         json: r,

@@ -2,12 +2,9 @@
 import type { Command } from 'commander';
 import { messageOf } from '@launchfleet/shared';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { ApiClient, type CliError } from './api-client.ts';
+import { ApiClient, type CliError, type ResponseOf } from './api-client.ts';
 import { type Opts, apiOptions } from './api-command.ts';
 import { time, text } from './table.ts';
-
-type Obj = Record<string, unknown>;
-const s = text;
 
 export function registerEventsCommand(program: Command): void {
   apiOptions(
@@ -28,21 +25,21 @@ export function registerEventsCommand(program: Command): void {
       return;
     }
     const call = api.stream('WatchEvents', {
-      source: s(o['source']),
-      label: s(o['label']),
+      source: text(o['source']),
+      label: text(o['label']),
       historySeconds: Math.max(0, Math.floor(Number(o['since']) || 0)),
       follow: o['follow'] === true,
     });
     const stop = () => call.cancel();
     process.once('SIGINT', stop);
     await new Promise<void>((resolve) => {
-      call.on('data', (ev: Obj) => {
+      call.on('data', (ev: ResponseOf<'WatchEvents'>) => {
         if (o.json) process.stdout.write(`${JSON.stringify(ev)}\n`);
         else
           process.stdout.write(
-            `${time(Number(ev['atMs']))}  ${s(ev['source'])}  ${s(ev['kind'])}` +
-              `${ev['label'] ? `  ${s(ev['label'])}` : ''}${ev['reason'] ? `  ${s(ev['reason'])}` : ''}` +
-              `${Number(ev['version']) ? `  v${s(ev['version'])}` : ''}${ev['detail'] ? `  ${s(ev['detail'])}` : ''}\n`,
+            `${time(ev.atMs)}  ${ev.source}  ${ev.kind}` +
+              `${ev.label ? `  ${ev.label}` : ''}${ev.reason ? `  ${ev.reason}` : ''}` +
+              `${ev.version ? `  v${ev.version}` : ''}${ev.detail ? `  ${ev.detail}` : ''}\n`,
           );
       });
       call.on('error', (e: ServiceError) => {

@@ -11,19 +11,14 @@ import {
   parsePlist,
 } from '@launchfleet/shared';
 import { CliError, type Opts, apiOptions, runApi } from './api-command.ts';
-import { targetOf } from './api-client.ts';
-import { duration, jobStateOf, presence, table, time, text } from './table.ts';
+import { type ResponseOf, targetOf } from './api-client.ts';
+import { duration, presence, table, time, text } from './table.ts';
 
-type Obj = Record<string, unknown>;
-const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
-const s = text;
-
-function targetText(t: unknown): string {
-  const o = (t ?? {}) as Obj;
-  if (o['kind'] === 'all' || o['all'] === true) return 'all';
-  if (o['kind'] === 'selector' || (typeof o['selector'] === 'string' && o['selector'] !== ''))
-    return `selector ${s(o['selector'])}`;
-  const names = arr((o['nodes'] as Obj | undefined)?.['names']).map(s);
+function targetText(t: ResponseOf<'GetJob'>['target']): string {
+  if (t?.kind === 'all' || t?.all === true) return 'all';
+  if (t?.kind === 'selector' || (t?.selector !== undefined && t.selector !== ''))
+    return `selector ${t.selector ?? ''}`;
+  const names = t?.nodes?.names ?? [];
   return names.length ? `nodes ${names.slice(0, 3).join(',')}${names.length > 3 ? ',…' : ''}` : '-';
 }
 
@@ -67,24 +62,24 @@ export function registerJobsCommand(program: Command): void {
     await runApi(o, async (api) => {
       const plist = await readPlistText(file);
       const target = targetOf(
-        o['nodes'] !== undefined ? s(o['nodes']) : undefined,
-        o['selector'] !== undefined ? s(o['selector']) : undefined,
+        o['nodes'] !== undefined ? text(o['nodes']) : undefined,
+        o['selector'] !== undefined ? text(o['selector']) : undefined,
       );
       const days = Number(o['validityDays'] ?? 0);
       const r = await api.call('ApplyJob', {
         plist,
-        domain: s(o['domain']),
+        domain: text(o['domain']),
         target,
         validitySeconds: Number.isFinite(days) && days > 0 ? Math.round(days * 86_400) : 0,
       });
-      const failures = arr(r['failures']);
+      const failures = r.failures;
       const lines = [
-        `applied ${s(r['label'])} version ${s(r['version'])}: ${s(r['nodesWritten'])} of ${s(r['nodesTargeted'])} nodes written` +
-          `${Number(r['nodesUnchanged']) ? `, ${s(r['nodesUnchanged'])} already had it` : ''}` +
-          `${Number(r['nodesSuperseded']) ? `, ${s(r['nodesSuperseded'])} already newer` : ''}` +
-          `${Number(r['nodesRemoved']) ? `, removed from ${s(r['nodesRemoved'])}` : ''} in ${duration(Number(r['durationMs']))}`,
-        ...arr(r['warnings']).map((w) => `warning: ${s(w)}`),
-        ...failures.map((f) => `failed on ${s(f['nodeId'])}: ${s(f['reason'])}`),
+        `applied ${r.label} version ${r.version}: ${r.nodesWritten} of ${r.nodesTargeted} nodes written` +
+          `${r.nodesUnchanged ? `, ${r.nodesUnchanged} already had it` : ''}` +
+          `${r.nodesSuperseded ? `, ${r.nodesSuperseded} already newer` : ''}` +
+          `${r.nodesRemoved ? `, removed from ${r.nodesRemoved}` : ''} in ${duration(r.durationMs)}`,
+        ...r.warnings.map((w) => `warning: ${w}`),
+        ...failures.map((f) => `failed on ${f.nodeId}: ${f.reason}`),
       ];
       if (failures.length > 0) process.exitCode = 1;
       return { json: r, text: `${lines.join('\n')}\n` };
@@ -97,7 +92,7 @@ export function registerJobsCommand(program: Command): void {
         const r = await api.call('DeleteJob', { label });
         return {
           json: r,
-          text: `deleted ${label} (version ${s(r['version'])}): removed from ${s(r['nodesRemoved'])} nodes\n`,
+          text: `deleted ${label} (version ${r.version}): removed from ${r.nodesRemoved} nodes\n`,
         };
       }),
   );
@@ -106,14 +101,14 @@ export function registerJobsCommand(program: Command): void {
     async (o: Opts) =>
       runApi(o, async (api) => {
         const r = await api.call('ListJobs', {});
-        const rows = arr(r['jobs']).map((j) => [
-          s(j['label']),
-          s(j['domain']),
-          s(j['version']),
-          j['deleted'] ? 'deleted' : s(j['nodeCount']),
-          targetText(j['target']),
-          time(Number(j['updatedAtMs'])),
-          s(j['updatedBy']),
+        const rows = r.jobs.map((j) => [
+          j.label,
+          j.domain,
+          String(j.version),
+          j.deleted ? 'deleted' : String(j.nodeCount),
+          targetText(j.target),
+          time(j.updatedAtMs),
+          j.updatedBy,
         ]);
         return {
           json: r,
@@ -133,14 +128,14 @@ export function registerJobsCommand(program: Command): void {
   ).action(async (label: string, o: Opts) =>
     runApi(o, async (api) => {
       const r = await api.call('GetJob', { label });
-      if (o['plist']) return { json: r, text: s(r['plist']) };
+      if (o['plist']) return { json: r, text: r.plist };
       const text = [
-        `label:    ${s(r['label'])}`,
-        `domain:   ${s(r['domain'])}`,
-        `version:  ${s(r['version'])}${r['deleted'] ? ' (deleted)' : ''}`,
-        `target:   ${targetText(r['target'])}`,
-        `nodes:    ${s(r['nodeCount'])}`,
-        `updated:  ${time(Number(r['updatedAtMs']))} by ${s(r['updatedBy'])}`,
+        `label:    ${r.label}`,
+        `domain:   ${r.domain}`,
+        `version:  ${r.version}${r.deleted ? ' (deleted)' : ''}`,
+        `target:   ${targetText(r.target)}`,
+        `nodes:    ${r.nodeCount}`,
+        `updated:  ${time(r.updatedAtMs)} by ${r.updatedBy}`,
       ].join('\n');
       return { json: r, text: `${text}\n` };
     }),
@@ -158,18 +153,18 @@ export function registerJobsCommand(program: Command): void {
     runApi(o, async (api) => {
       const limit = o['limit'] ?? o['max'];
       const r = await api.call('JobHealth', { label, maxProblems: Number(limit ?? 100) || 100 });
-      const counts = (k: string) =>
-        Object.entries((r[k] ?? {}) as Record<string, number>).sort(([a], [b]) => a.localeCompare(b));
-      const states = counts('states');
-      const subStates = counts('subStates');
+      const counts = (c: Readonly<Record<string, number>>) =>
+        Object.entries(c).sort(([a], [b]) => a.localeCompare(b));
+      const states = counts(r.states);
+      const subStates = counts(r.subStates);
       const out: string[] = [];
-      const desired = Number(r['desiredVersion']);
+      const desired = r.desiredVersion;
       out.push(
-        `${label}: ${s(r['nodesReporting'])} nodes report it` +
+        `${label}: ${r.nodesReporting} nodes report it` +
           (desired > 0
-            ? `; desired version ${desired} on ${s(r['nodesTargeted'])} nodes, ${s(r['nodesAtDesiredVersion'])} run it, ${s(r['nodesMissing'])} not reporting it yet`
+            ? `; desired version ${desired} on ${r.nodesTargeted} nodes, ${r.nodesAtDesiredVersion} run it, ${r.nodesMissing} not reporting it yet`
             : '; not applied through this controller') +
-          (Number(r['nodesOffline']) ? `; ${s(r['nodesOffline'])} of them offline (stale reports)` : ''),
+          (r.nodesOffline ? `; ${r.nodesOffline} of them offline (stale reports)` : ''),
       );
       out.push('');
       out.push(
@@ -187,11 +182,9 @@ export function registerJobsCommand(program: Command): void {
             ].join('\n')
           : 'no node reports this job',
       );
-      const problems = arr(r['problems']);
+      const problems = r.problems;
       out.push('');
-      out.push(
-        `problems: ${s(r['crashLooping'])} crash-looping, ${s(r['failed'])} failed, ${s(r['throttled'])} throttled`,
-      );
+      out.push(`problems: ${r.crashLooping} crash-looping, ${r.failed} failed, ${r.throttled} throttled`);
       if (problems.length) {
         out.push('');
         out.push(
@@ -209,23 +202,23 @@ export function registerJobsCommand(program: Command): void {
               'version',
             ],
             problems.map((p) => [
-              s(p['nodeId']),
-              s(p['hostname']),
-              s(p['problem']).replace('_', '-'),
-              s(jobStateOf(p)['subState']),
-              s(jobStateOf(p)['result']),
-              p['hasLastExitStatus'] ? s(p['lastExitStatus']) : '-',
-              s(p['successiveCrashes']),
-              presence(p['presence']),
-              duration(Number(p['stalenessMs'])),
-              s(p['version']) || '-',
+              p.nodeId,
+              p.hostname,
+              p.problem.replace('_', '-'),
+              p.jobState?.subState ?? '',
+              p.jobState?.result ?? '',
+              p.hasLastExitStatus ? String(p.lastExitStatus) : '-',
+              String(p.successiveCrashes),
+              presence(p.presence),
+              duration(p.stalenessMs),
+              p.version || '-',
             ]),
           ).trimEnd(),
         );
-        if (r['problemsTruncated']) out.push(`(more problem nodes than listed; --limit to see more)`);
+        if (r.problemsTruncated) out.push(`(more problem nodes than listed; --limit to see more)`);
       }
       out.push('');
-      out.push(`answered in ${s(r['queryMicros'])} µs from the controller's fleet index`);
+      out.push(`answered in ${r.queryMicros} µs from the controller's fleet index`);
       return { json: r, text: `${out.join('\n')}\n` };
     }),
   );

@@ -1,13 +1,29 @@
 /** `launchfleet nodes list|describe|revoke`. */
 import type { Command } from 'commander';
 import { type Opts, apiOptions, runApi } from './api-command.ts';
-import { duration, jobStateOf, presence, table, time, text } from './table.ts';
+import { duration, presence, table, time, text } from './table.ts';
+import type { ResponseOf } from './api-client.ts';
 
-type Obj = Record<string, unknown>;
-const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
-const s = text;
-const labelsText = (l: unknown) =>
-  Object.entries((l ?? {}) as Record<string, string>)
+type NodeSummary = ResponseOf<'ListNodes'>['nodes'][number];
+type NodeDetail = ResponseOf<'DescribeNode'>;
+/** `describe` of a node the controller has no summary of: every field at its default. */
+const emptySummary: NodeSummary = {
+  nodeId: '',
+  hostname: '',
+  presence: 'PRESENCE_UNSPECIFIED',
+  lastSeenMs: 0,
+  stalenessMs: 0,
+  health: '',
+  jobCount: 0,
+  problemCount: 0,
+  labels: {},
+  revoked: false,
+  credentialsExpireAtMs: 0,
+  credentialsExpired: false,
+};
+
+const labelsText = (l: Readonly<Record<string, string>>) =>
+  Object.entries(l)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => `${k}=${v}`)
     .join(',') || '-';
@@ -25,28 +41,28 @@ export function registerNodesCommand(program: Command): void {
   ).action(async (o: Opts) =>
     runApi(o, async (api) => {
       const r = await api.call('ListNodes', {
-        selector: s(o['selector']),
+        selector: text(o['selector']),
         presence: o['online']
           ? 'PRESENCE_ONLINE'
           : o['offline']
             ? 'PRESENCE_OFFLINE'
             : 'PRESENCE_UNSPECIFIED',
       });
-      const rows = arr(r['nodes']).map((n) => [
-        s(n['nodeId']),
-        s(n['hostname']),
-        n['revoked'] ? 'revoked' : n['credentialsExpired'] ? 'expired' : presence(n['presence']),
-        duration(Number(n['stalenessMs'])),
-        s(n['health']),
-        s(n['jobCount']),
-        s(n['problemCount']),
-        labelsText(n['labels']),
+      const rows = r.nodes.map((n) => [
+        n.nodeId,
+        n.hostname,
+        n.revoked ? 'revoked' : n.credentialsExpired ? 'expired' : presence(n.presence),
+        duration(n.stalenessMs),
+        n.health,
+        String(n.jobCount),
+        String(n.problemCount),
+        labelsText(n.labels),
       ]);
-      const text = rows.length
+      const out = rows.length
         ? `${table(['node', 'hostname', 'presence', 'last seen', 'health', 'jobs', 'problems', 'labels'], rows)}` +
-          `${s(r['online'])} online, ${s(r['offline'])} offline\n`
+          `${r.online} online, ${r.offline} offline\n`
         : 'no nodes\n';
-      return { json: r, text };
+      return { json: r, text: out };
     }),
   );
 
@@ -55,29 +71,29 @@ export function registerNodesCommand(program: Command): void {
   ).action(async (node: string, o: Opts) =>
     runApi(o, async (api) => {
       const r = await api.call('DescribeNode', { node });
-      const sm = (r['summary'] ?? {}) as Obj;
+      const sm = r.summary ?? emptySummary;
       const head = [
-        `node:       ${s(sm['nodeId'])}`,
-        `hostname:   ${s(sm['hostname'])}`,
-        `presence:   ${sm['revoked'] ? 'revoked' : presence(sm['presence'])} (last seen ${duration(Number(sm['stalenessMs']))} ago)`,
+        `node:       ${sm.nodeId}`,
+        `hostname:   ${sm.hostname}`,
+        `presence:   ${sm.revoked ? 'revoked' : presence(sm.presence)} (last seen ${duration(sm.stalenessMs)} ago)`,
         `credentials: ${credentialsText(sm, r)}`,
-        `health:     ${s(sm['health'])}`,
-        `labels:     ${labelsText(sm['labels'])}`,
-        `enrolled:   ${time(Number(r['enrolledAtMs']))}`,
-        `status:     ${time(Number(r['lastStatusMs']))}; heartbeat ${time(Number(r['lastHeartbeatMs']))}`,
+        `health:     ${sm.health}`,
+        `labels:     ${labelsText(sm.labels)}`,
+        `enrolled:   ${time(r.enrolledAtMs)}`,
+        `status:     ${time(r.lastStatusMs)}; heartbeat ${time(r.lastHeartbeatMs)}`,
       ];
-      const jobs = arr(r['jobs']).map((j) => [
-        s(j['label']),
-        s(j['domain']) || '-',
-        s(jobStateOf(j)['subState']),
-        s(jobStateOf(j)['active']),
-        s(jobStateOf(j)['result']),
-        s(j['version']) || '-',
-        j['hasLastExitStatus'] ? s(j['lastExitStatus']) : '-',
-        j['crashLooping'] ? 'crash-looping' : j['loadFailed'] ? 'failed' : j['throttled'] ? 'throttled' : '-',
+      const jobs = r.jobs.map((j) => [
+        j.label,
+        j.domain || '-',
+        j.jobState?.subState ?? '',
+        j.jobState?.active ?? '',
+        j.jobState?.result ?? '',
+        j.version || '-',
+        j.hasLastExitStatus ? String(j.lastExitStatus) : '-',
+        j.crashLooping ? 'crash-looping' : j.loadFailed ? 'failed' : j.throttled ? 'throttled' : '-',
       ]);
-      const text = `${head.join('\n')}\n\n${jobs.length ? table(['label', 'domain', 'state', 'active', 'result', 'version', 'last exit', 'problem'], jobs) : 'no jobs reported\n'}`;
-      return { json: r, text };
+      const out = `${head.join('\n')}\n\n${jobs.length ? table(['label', 'domain', 'state', 'active', 'result', 'version', 'last exit', 'problem'], jobs) : 'no jobs reported\n'}`;
+      return { json: r, text: out };
     }),
   );
 
@@ -95,15 +111,13 @@ export function registerNodesCommand(program: Command): void {
 }
 
 /** What `nodes revoke` prints: what was done, and on which servers it is in force. */
-export function revokeText(nodeId: string, r: Obj): string {
-  const servers = arr(r['servers']);
-  const acks = arr(r['acks']);
-  const inForce = servers.filter((v) => v['inForce']).map((v) => s(v['server']));
-  const notYet = servers.filter((v) => !v['inForce']).map((v) => s(v['server']));
+export function revokeText(nodeId: string, r: ResponseOf<'RevokeNode'>): string {
+  const inForce = r.servers.filter((v) => v.inForce).map((v) => v.server);
+  const notYet = r.servers.filter((v) => !v.inForce).map((v) => v.server);
   const lines = [
-    `revoked ${nodeId}: credentials of user ${s(r['publicKey'])} issued at or before ` +
-      `${time(Number(r['revokedAtMs']))} are refused; its connections were closed`,
-    `account update acknowledged by ${acks.length} server(s): ${acks.map((a) => s(a['server'])).join(', ') || '-'}`,
+    `revoked ${nodeId}: credentials of user ${r.publicKey} issued at or before ` +
+      `${time(r.revokedAtMs)} are refused; its connections were closed`,
+    `account update acknowledged by ${r.acks.length} server(s): ${r.acks.map((a) => a.server).join(', ') || '-'}`,
     inForce.length > 0
       ? `in force on ${inForce.length} server(s): ${inForce.join(', ')} (kept in each server's resolver directory)`
       : 'no server confirmed the revocation yet',
@@ -113,17 +127,25 @@ export function revokeText(nodeId: string, r: Obj): string {
 }
 
 /** The credentials line of `nodes describe`. */
-export function credentialsText(sm: Obj, r: Obj): string {
-  const exp = Number(sm['credentialsExpireAtMs']);
-  const renewals = Number(r['credentialRenewals']);
-  const issuer = s(r['credentialsIssuer']);
+export function credentialsText(
+  sm: Partial<Pick<NodeSummary, 'revoked' | 'credentialsExpired'>> & {
+    readonly credentialsExpireAtMs: number | string;
+  },
+  r: Partial<Pick<NodeDetail, 'credentialRenewals'>> & {
+    readonly credentialsIssuedAtMs: number | string;
+    readonly credentialsIssuer: string;
+  },
+): string {
+  const exp = Number(sm.credentialsExpireAtMs);
+  const renewals = Number(r.credentialRenewals);
+  const issuer = r.credentialsIssuer;
   const issued =
-    `issued ${time(Number(r['credentialsIssuedAtMs']))}${renewals > 0 ? `, renewed ${renewals} times` : ''}` +
+    `issued ${time(Number(r.credentialsIssuedAtMs))}${renewals > 0 ? `, renewed ${renewals} times` : ''}` +
     // Which account key signed them: after a key rotation, what the old key may be retired after.
     (issuer !== '' && issuer !== '-' ? `, signed by ${issuer}` : '');
-  if (sm['revoked']) return `revoked (${issued})`;
+  if (sm.revoked === true) return `revoked (${issued})`;
   if (!(exp > 0)) return `never expire (enrolled before credentials expired; ${issued})`;
-  if (sm['credentialsExpired'])
+  if (sm.credentialsExpired === true)
     return `EXPIRED at ${time(exp)}: the node is refused until it re-enrols with a new bootstrap token (launchfleet tokens create)`;
   return `expire ${time(exp)} (${issued}; the agent renews them before)`;
 }

@@ -14,13 +14,12 @@ import {
 } from '@launchfleet/shared';
 import { CliError, type Opts, apiOptions } from './api-command.ts';
 import { loadRolloutProto } from '../api/proto.ts';
-import { ApiClient, targetOf } from './api-client.ts';
+import { ApiClient, type RequestOf, type ResponseOf, targetOf } from './api-client.ts';
 import { parseCount, parseCounts, parseSeconds } from './rollout-args.ts';
 import { renderHistory, renderRollout, watchLine } from './rollout-render.ts';
 import { table, text, time } from './table.ts';
 
-type Obj = Record<string, unknown>;
-const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
+type Rollout = ResponseOf<'GetRollout'>;
 const finished = new Set(['succeeded', 'failed', 'rolled-back', 'aborted']);
 
 /** Bad flags: exit 2 with the sentence. */
@@ -72,14 +71,14 @@ const print = (o: Opts, json: unknown, txt: string): void => {
 };
 
 /** Streams the rollout until it finishes: a redrawn view on a terminal, plain lines when piped, JSON lines with --json. */
-async function watch(c: ApiClient, id: string, o: Opts): Promise<Obj | undefined> {
+async function watch(c: ApiClient, id: string, o: Opts): Promise<Rollout | undefined> {
   const tty = process.stdout.isTTY === true && !o.json;
   const s = c.stream('WatchRollout', { rolloutId: id });
   let drawn = 0;
   let lastLine = '';
-  let last: Obj | undefined;
+  let last: Rollout | undefined;
   try {
-    for await (const r of s as AsyncIterable<Obj>) {
+    for await (const r of s as AsyncIterable<Rollout>) {
       last = r;
       if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       else if (tty) {
@@ -145,7 +144,7 @@ export function registerRolloutCommand(program: Command): void {
         o['nodes'] !== undefined ? text(o['nodes']) : undefined,
         selector !== undefined ? text(selector) : undefined,
       );
-      const req: Obj = {
+      const req: RequestOf<'StartRollout'> = {
         rolloutId: text(o['id']),
         plist: await readPlistText(file),
         domain: text(o['domain']),
@@ -161,14 +160,10 @@ export function registerRolloutCommand(program: Command): void {
         jobKind: text(o['jobKind']),
       };
       const r = await c.call('StartRollout', req);
-      print(
-        o,
-        r,
-        `started rollout ${text(r['rolloutId'])}\n${renderRollout(r, process.stdout.isTTY === true)}`,
-      );
+      print(o, r, `started rollout ${r.rolloutId}\n${renderRollout(r, process.stdout.isTTY === true)}`);
       if (o['watch'] === true) {
-        const last = await watch(c, text(r['rolloutId']), o);
-        if (last && last['phase'] !== 'succeeded') process.exitCode = 1;
+        const last = await watch(c, r.rolloutId, o);
+        if (last && last.phase !== 'succeeded') process.exitCode = 1;
       }
     });
   });
@@ -210,13 +205,13 @@ export function registerRolloutCommand(program: Command): void {
     ).action(async (id: string, o: Opts) => {
       await withClient(o, async (c) => {
         const r = await c.call(method, { rolloutId: id, reason: text(o['reason']) });
-        const applied = r['commandApplied'] === true;
-        const result = text(r['commandResult']);
+        const applied = r.commandApplied;
+        const result = r.commandResult;
         const ignored = result.startsWith('ignored');
         print(
           o,
           r,
-          `${verb} ${applied ? (ignored ? 'ignored' : 'applied') : 'queued (the driving controller has not applied it yet)'}: rollout ${id} is ${text(r['phase'])}` +
+          `${verb} ${applied ? (ignored ? 'ignored' : 'applied') : 'queued (the driving controller has not applied it yet)'}: rollout ${id} is ${r.phase}` +
             `${ignored ? ` (${result.replace(/^ignored: /, '')})` : ''}\n`,
         );
         if (ignored) process.exitCode = 1;
@@ -241,15 +236,15 @@ export function registerRolloutCommand(program: Command): void {
       const limit = Number(text(o['limit']));
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: a positive integer');
       const res = await c.call('ListRollouts', { label: text(o['label']), limit });
-      const rows = arr(res['rollouts']).map((r) => [
-        text(r['rolloutId']),
-        text(r['label']),
-        text(r['toVersion']),
-        text(r['phase']),
-        `${Math.round((typeof r['progress'] === 'number' ? r['progress'] : 0) * 100)}%`,
-        time(typeof r['createdAtMs'] === 'number' ? r['createdAtMs'] : 0),
-        text(r['createdBy']),
-        finished.has(text(r['phase'])) ? text(r['outcome']) : '',
+      const rows = res.rollouts.map((r) => [
+        r.rolloutId,
+        r.label,
+        r.toVersion,
+        r.phase,
+        `${Math.round(r.progress * 100)}%`,
+        time(r.createdAtMs),
+        r.createdBy,
+        finished.has(r.phase) ? r.outcome : '',
       ]);
       print(o, res, table(['id', 'label', 'version', 'phase', 'progress', 'created', 'by', 'outcome'], rows));
     });

@@ -3,9 +3,16 @@
  * a summary, one line per step (a progress bar on a terminal, plain counts when piped), the
  * outcome and the latest events; and, for `--watch` when piped, one plain line per change.
  */
+import type { ResponseOf } from './api-client.ts';
 import { time, text } from './table.ts';
 
-type Obj = Record<string, unknown>;
+/**
+ * A rollout as the API answers it (`Rollout`, decoded: every field present), or a part of one:
+ * the tests and `--watch` snapshots render partial steps, so these functions read each field
+ * with a default rather than trusting the generated type.
+ */
+type Obj = Readonly<Record<string, unknown>>;
+export type RolloutAnswer = Obj | ResponseOf<'GetRollout'>;
 const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
 const n = (v: unknown): number => (typeof v === 'number' ? v : 0);
 
@@ -30,7 +37,7 @@ export function stepLine(st: Obj, tty: boolean): string {
 }
 
 /** The whole rollout for `status`. */
-export function renderRollout(r: Obj, tty: boolean, events = 8): string {
+export function renderRollout(r: RolloutAnswer, tty: boolean, events = 8): string {
   const lines = [
     `rollout ${text(r['rolloutId'])}: ${text(r['label'])} -> version ${text(r['toVersion'])} on ${text(r['target'])}`,
     `phase ${text(r['phase'])}, progress ${Math.round(n(r['progress']) * 100)}%, max unavailable ${n(r['maxUnavailable'])}, auto-rollback ${r['autoRollback'] === true ? 'on' : 'off'}`,
@@ -50,7 +57,7 @@ export function renderRollout(r: Obj, tty: boolean, events = 8): string {
 }
 
 /** One plain line per snapshot for a piped `--watch`: phase, current step and its counts. */
-export function watchLine(r: Obj): string {
+export function watchLine(r: RolloutAnswer): string {
   const steps = arr(r['steps']);
   const cur = steps.find((s) => s['current'] === true);
   const step = cur ? ` ${stepLine(cur, false)}` : '';
@@ -59,7 +66,7 @@ export function watchLine(r: Obj): string {
 }
 
 /** Step history and events of one rollout (`history ID`). */
-export function renderHistory(r: Obj): string {
+export function renderHistory(r: RolloutAnswer): string {
   const lines = [
     `rollout ${text(r['rolloutId'])} (${text(r['label'])} -> ${text(r['toVersion'])}): ${text(r['phase'])}`,
   ];

@@ -40,9 +40,3 @@ export function text(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
   return v === undefined || v === null ? '' : JSON.stringify(v);
 }
-
-/** The `jobState` message of an API answer (JobState in fleet.proto), or an empty object. */
-export function jobStateOf(o: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
-  const j = o['jobState'];
-  return typeof j === 'object' && j !== null && !Array.isArray(j) ? (j as Record<string, unknown>) : {};
-}

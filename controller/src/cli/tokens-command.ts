@@ -11,8 +11,6 @@ import { isRole } from '../auth/core/roles.ts';
 import { CliError, type Opts, apiOptions, runApi } from './api-command.ts';
 import { time, text } from './table.ts';
 
-const s = text;
-
 /** `90s`, `15m`, `24h`, `7d` or plain seconds. */
 function seconds(text: string): number | undefined {
   const m = /^(\d+)([smhd]?)$/.exec(text.trim());
@@ -32,28 +30,28 @@ export function registerTokensCommand(program: Command): void {
       .option('--creds-out <file>', "write the bootstrap user's NATS credentials to this file (mode 0600)"),
   ).action(async (o: Opts) =>
     runApi(o, async (api) => {
-      const ttl = seconds(s(o['ttl']));
+      const ttl = seconds(text(o['ttl']));
       const uses = Number(o['uses']);
       if (ttl === undefined || ttl <= 0)
-        throw new CliError(`--ttl ${s(o['ttl'])}: expected 90s, 15m, 24h or 7d`);
+        throw new CliError(`--ttl ${text(o['ttl'])}: expected 90s, 15m, 24h or 7d`);
       if (!Number.isInteger(uses) || uses < 1)
-        throw new CliError(`--uses ${s(o['uses'])}: expected a whole number >= 1`);
+        throw new CliError(`--uses ${text(o['uses'])}: expected a whole number >= 1`);
       const r = await api.call('CreateEnrollmentToken', { ttlSeconds: ttl, maxUses: uses });
       const credsOut = o['credsOut'];
       if (typeof credsOut === 'string') {
-        await writeFile(credsOut, s(r['enrollCredentials']), { mode: 0o600 });
+        await writeFile(credsOut, r.enrollCredentials, { mode: 0o600 });
         await chmod(credsOut, 0o600);
       }
-      const text = [
-        `token:   ${s(r['token'])}`,
-        `id:      ${s(r['id'])}`,
-        `expires: ${time(Number(r['expiresAtMs']))} (${s(r['maxUses'])} use${Number(r['maxUses']) === 1 ? '' : 's'})`,
+      const out = [
+        `token:   ${r.token}`,
+        `id:      ${r.id}`,
+        `expires: ${time(r.expiresAtMs)} (${r.maxUses} use${r.maxUses === 1 ? '' : 's'})`,
         typeof credsOut === 'string'
           ? `enrolment credentials written to ${credsOut}`
           : 'enrolment credentials: run with --creds-out FILE (or --json) to get them',
         'The token is shown only now.',
       ].join('\n');
-      return { json: r, text: `${text}\n` };
+      return { json: r, text: `${out}\n` };
     }),
   );
 
