@@ -324,10 +324,52 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
   });
 
   test('quorum lost in the middle of an apply: the apply says which nodes it missed; a retry after quorum completes it', async () => {
+    // What a failure prints (CI once failed here on 2.10.27 without the assertion's text): the
+    // step, the figures so far, the cluster's state and each server's last log lines.
+    const ctx: Record<string, unknown> = {};
+    const step = (s: string) => {
+      ctx['step'] = s;
+    };
+    try {
+      await quorumLostMidApply(ctx, step);
+    } catch (e) {
+      console.log(
+        `[fault-cluster] mid-apply quorum test FAILED at step "${String(ctx['step'])}": ${String(e)}\n` +
+          `[fault-cluster] figures: ${JSON.stringify(ctx)}\n${await h.diagnose().catch((x: unknown) => String(x))}`,
+      );
+      throw e;
+    }
+  });
+
+  async function quorumLostMidApply(ctx: Record<string, unknown>, step: (s: string) => void): Promise<void> {
+    step('whole');
     await whole();
+    // Read what is there once every replica of both streams is current: right after servers
+    // restarted (the test before this one) a direct get can be answered by a replica still
+    // catching up, and a stale record or key read here would fail the checks below though the
+    // cluster did nothing wrong.
+    // What a read said before they were: printed when it differs (evidence, not a check).
+    step('read before the replicas are current');
+    const beforeEarly = (await desired.get(label))?.version ?? 0;
+    const heldEarly = new Map<string, number | null>();
+    for (const id of allIds()) heldEarly.set(id, await storedVersion(id));
+    step('replicas current before the apply');
+    await h.streamInSync(`KV_${buckets.jobs}`);
+    await h.inSync();
     const before = (await desired.get(label))?.version ?? 0;
+    ctx['before'] = before;
     const held = new Map<string, number | null>();
     for (const id of allIds()) held.set(id, await storedVersion(id));
+    const staleKeys = allIds().filter((id) => heldEarly.get(id) !== held.get(id));
+    if (beforeEarly !== before || staleKeys.length > 0)
+      console.log(
+        `[fault-cluster] reads before every replica was current differed: job record v${beforeEarly} (then v${before}), ` +
+          `${staleKeys.length} desired keys (e.g. ${staleKeys
+            .slice(0, 3)
+            .map((id) => `v${heldEarly.get(id)} then v${held.get(id)}`)
+            .join(', ')})`,
+      );
+    ctx['staleBeforeSync'] = { record: beforeEarly !== before, keys: staleKeys.length };
     // The controller's client timeout (5 s) and 16 writes in flight: once quorum is gone every
     // write still to go would wait out its timeout (16 at a time, about 4.5 minutes for the ~870
     // left) if the apply did not stop trying.
@@ -338,6 +380,8 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
     );
     const other = cp.servers.find((s) => s !== leader);
     assert.ok(other);
+    ctx['killed'] = [leader.name, other.name];
+    step('apply, then kill two servers');
     const writes = h.countWrites();
     const started = Date.now();
     const applying = desired.apply({
@@ -351,6 +395,18 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
     const r = await applying;
     writes.stop();
     const tookMs = Date.now() - started;
+    ctx['apply'] = {
+      version: r.version,
+      written: r.written,
+      superseded: r.superseded,
+      unchanged: r.unchanged,
+      failed: r.failures.length,
+      notAttempted: r.notAttempted,
+      tookMs,
+      writesSeen: writes.n,
+      reasons: [...new Set(r.failures.map((f) => f.reason))].slice(0, 5),
+    };
+    step('the apply without quorum');
     assert.equal(r.version, before + 1, 'the job record took the new version before the cut');
     assert.equal(r.written + r.failures.length, simulated + realAgents);
     assert.ok(r.failures.length > 0, `some writes cut off (written ${r.written})`);
@@ -360,9 +416,11 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
     // stopped trying, this took about 4.5 minutes.
     assert.ok(tookMs < 60_000, `the apply without quorum returned after ${tookMs} ms`);
     assert.ok(r.notAttempted > 0, `the writes left were not tried (${r.notAttempted})`);
+    step('restart the two servers');
     await leader.restart();
     await other.restart();
     await waitFor(() => jetStreamLeaderAgreed(cp.servers.map((s) => s.monitorPort)), 30_000, 'quorum back');
+    step('what is stored after quorum returned');
     // Precisely what is there now, as the stream's leader says once every replica caught up
     // (1 run in 12 read, by direct get right after the restarts, a node reported written at its
     // old version; most likely a replica still behind answered, not proven): every node reported
@@ -385,24 +443,38 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
         `(${storedAnyway} of them stored all the same), apply returned after ${tookMs} ms` +
         (r.failures[0] ? `; e.g. ${r.failures[0].reason}` : ''),
     );
+    ctx['storedAnyway'] = storedAnyway;
     // The retry the apply's failures ask for: every node on one version, each agent on the new plist once.
+    step('the retry');
+    const retries: string[] = [];
+    ctx['retries'] = retries;
     const again = await eventually(
       async () => {
         const x = await desired
           .apply({ plist: plist(4), domain: 'system', target: { kind: 'all' }, by: 'test' })
-          .catch(() => undefined);
+          .catch((e: unknown) => {
+            retries.push(String(e).slice(0, 200));
+            return undefined;
+          });
+        if (x)
+          retries.push(
+            `v${x.version}: written ${x.written}, unchanged ${x.unchanged}, failed ${x.failures.length}` +
+              (x.failures[0] ? ` (${x.failures[0].reason.slice(0, 120)})` : ''),
+          );
         return x && x.failures.length === 0 ? x : undefined;
       },
       40_000,
       'a retried apply with no failures',
     );
+    step('after the retry');
     assert.equal(again.version, r.version, 'the retry re-delivers the version');
     for (const id of allIds()) assert.equal(await storedVersion(id), again.version, `desired key of ${id}`);
     const cmd = `sleep ${base + 4}`;
+    step('the agents run the retried version');
     for (const n of nodes)
       await eventually(async () => (await cmdline(n.job(label)?.pid)) === cmd, 30_000, `${cmd} runs`);
     await eventually(() => instances(cmd) === realAgents, 10_000, 'one instance per agent');
     assert.equal(instances(`sleep ${base + 2}`), 0, 'the old version stopped everywhere');
     console.log(`[fault-cluster] mid-apply quorum test done at ${since()}`);
-  });
+  }
 });

@@ -52,24 +52,7 @@ export function clusterHelpers(cp: ControlPlaneHarness, label: string) {
     return p.ok ? p.signed.bundle.version : -1;
   };
   /** Waits until every replica of the desired-state stream is current (none lagging, none offline). */
-  const inSync = (): Promise<unknown> =>
-    eventually(
-      async () => {
-        const si = await (
-          await jetstreamManager(cp.nc)
-        ).streams
-          .info(`KV_${buckets.desired}`)
-          .catch(() => undefined);
-        const r = si?.cluster?.replicas;
-        return si?.cluster?.leader &&
-          r?.length === cp.servers.length - 1 &&
-          r.every((x) => x.current && !x.offline && !x.lag)
-          ? true
-          : undefined;
-      },
-      60_000,
-      'every replica of the desired-state stream current',
-    );
+  const inSync = (): Promise<unknown> => streamInSync(`KV_${buckets.desired}`);
   /** Counts the writes of node keys (not the per-node index) as they pass the broker. */
   const countWrites = (): { readonly n: number; stop(): void } => {
     const c = { n: 0, stop: () => sub.unsubscribe() };
@@ -80,7 +63,50 @@ export function clusterHelpers(cp: ControlPlaneHarness, label: string) {
     });
     return c;
   };
-  return { storedVersion, leaderVersion, inSync, leaderOf, whole, countWrites };
+  /** Waits until every replica of `stream` is current (none lagging, none offline). */
+  const streamInSync = (stream: string): Promise<unknown> =>
+    eventually(
+      async () => {
+        const si = await (await jetstreamManager(cp.nc)).streams.info(stream).catch(() => undefined);
+        const r = si?.cluster?.replicas;
+        return si?.cluster?.leader &&
+          r?.length === cp.servers.length - 1 &&
+          r.every((x) => x.current && !x.offline && !x.lag)
+          ? true
+          : undefined;
+      },
+      60_000,
+      `every replica of ${stream} current`,
+    );
+  /**
+   * What a failure message needs to say what the cluster looked like: each server (pid, whether it
+   * answers, its meta leader), each stream's leader, replicas (current, lag, offline) and last
+   * sequence, and the last lines each server logged.
+   */
+  const diagnose = async (): Promise<string> => {
+    const out: string[] = [];
+    for (const s of cp.servers) {
+      const jsz = await fetch(`http://127.0.0.1:${s.monitorPort}/jsz`, { signal: AbortSignal.timeout(2000) })
+        .then((r) => r.json() as Promise<{ meta_cluster?: { leader?: string } }>)
+        .catch((e: unknown) => ({ error: String(e) }));
+      out.push(`server ${s.name} pid ${s.pid} port ${s.port}: ${JSON.stringify(jsz).slice(0, 300)}`);
+    }
+    for (const st of [`KV_${buckets.desired}`, `KV_${buckets.jobs}`]) {
+      const si = await (
+        await jetstreamManager(cp.nc)
+      ).streams
+        .info(st)
+        .catch((e: unknown) => ({ error: String(e) }));
+      const x = si as { cluster?: unknown; state?: { last_seq?: number; messages?: number }; error?: string };
+      out.push(
+        `stream ${st}: ${x.error ?? ''} cluster ${JSON.stringify(x.cluster)} last_seq ${x.state?.last_seq} messages ${x.state?.messages}`,
+      );
+    }
+    for (const s of cp.servers)
+      out.push(`--- last log lines of ${s.name}\n${s.log().split('\n').slice(-25).join('\n')}`);
+    return out.join('\n');
+  };
+  return { storedVersion, leaderVersion, inSync, streamInSync, leaderOf, whole, countWrites, diagnose };
 }
 
 /**

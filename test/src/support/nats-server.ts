@@ -10,6 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as connectTcp, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -366,7 +367,12 @@ function spawnServer(
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   child.stderr?.setEncoding('utf8');
+  // LF_NATS_LOG_DIR: keep every line each server logged, across restarts (<dir>/<name>.log).
+  const logDir = process.env['LF_NATS_LOG_DIR'];
+  const logFile = logDir ? join(logDir, `${name}.log`) : undefined;
+  if (logDir) mkdirSync(logDir, { recursive: true });
   child.stderr?.on('data', (chunk: string) => {
+    if (logFile) appendFileSync(logFile, chunk);
     for (const l of chunk.split('\n')) {
       if (l === '') continue;
       logLines.push(l);
