@@ -50,6 +50,13 @@ export interface LocalFleetOptions {
   readonly agentStateDirs?: Readonly<Record<string, string>>;
   /** The first agent reaches NATS through a TCP proxy (`agentProxy`), so a test can cut or silence its link alone. */
   readonly proxyAgent?: boolean;
+  /**
+   * The first agent runs in this network namespace (`ip netns exec NAME`, made by the test:
+   * netns.ts) and reaches NATS at `hostAddress`, the host's end of the namespace's veth pair.
+   * nats-server then listens on that address instead of 127.0.0.1, and the controller and the
+   * CLI connect there too (over the host's own routing, which the namespace's rules never see).
+   */
+  readonly agentNetns?: { readonly name: string; readonly hostAddress: string };
 }
 
 /** A CLI result. */
@@ -171,6 +178,17 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       ...['--tls-cert', tls.cert, '--tls-key', tls.key],
       ...['--offline-after', String(o.offlineAfterSeconds ?? 30)],
     ]);
+    const natsHost = o.agentNetns?.hostAddress ?? '127.0.0.1';
+    if (o.agentNetns) {
+      const conf = join(dir, 'nats', 'nats.conf');
+      const text = await readFile(conf, 'utf8');
+      const loopback = `listen: "127.0.0.1:${natsPort}"`;
+      if (!text.includes(loopback)) throw new Error(`${conf} has no ${loopback} to move to ${natsHost}`);
+      await writeFile(conf, text.replace(loopback, `listen: "${natsHost}:${natsPort}"`));
+      const file = join(dir, 'controller', 'controller.json');
+      const cfg = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+      await writeFile(file, JSON.stringify({ ...cfg, natsUrls: [`nats://${natsHost}:${natsPort}`] }));
+    }
     const adminToken = (await readFile(join(dir, 'admin-token'), 'utf8')).trim();
     const apiTokens: Record<string, string> = {};
     for (const t of o.apiTokens ?? [])
@@ -272,10 +290,15 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       return address;
     };
 
-    const agentCommand = (config: string, name = 'agent'): [string, string, string[]] =>
-      o.agentExecutable
-        ? [name, o.agentExecutable, ['--config', config]]
-        : [name, process.execPath, [agentBin, '--config', config]];
+    const agentCommand = (config: string, name = 'agent'): [string, string, string[]] => {
+      const argv = o.agentExecutable
+        ? [o.agentExecutable, '--config', config]
+        : [process.execPath, agentBin, '--config', config];
+      // `ip netns exec` enters the namespace and execs the agent (no fork: the pid is the agent's).
+      if (name === 'agent' && o.agentNetns)
+        return [name, 'ip', ['netns', 'exec', o.agentNetns.name, ...argv]];
+      return [name, argv[0] ?? process.execPath, argv.slice(1)];
+    };
     /** Starts one agent process in `dir/<name>` that enrols with a fresh token; returns its node id. */
     const startAgentProc = async (
       name: string,
@@ -302,7 +325,7 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
           sessions: { source: 'none' },
           metricsListen: metricsPort === null ? null : `127.0.0.1:${metricsPort}`,
           controller: {
-            natsUrls: [name === 'agent' && agentProxy ? agentProxy.url : `nats://127.0.0.1:${natsPort}`],
+            natsUrls: [name === 'agent' && agentProxy ? agentProxy.url : `nats://${natsHost}:${natsPort}`],
             bootstrapTokenFile: 'bootstrap-token',
             labels,
           },
@@ -323,7 +346,7 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
 
     return {
       dir,
-      natsUrl: `nats://127.0.0.1:${natsPort}`,
+      natsUrl: `nats://${natsHost}:${natsPort}`,
       grpcAddress,
       grpcPort,
       metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
