@@ -40,7 +40,7 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
 import { messageOf } from '@launchfleet/shared/errors';
-import type { Scheduler, TimerHandle } from '@launchfleet/shared/time/clock';
+import type { Scheduler, TimerHandle } from '@launchfleet/shared/clock';
 import {
   buckets,
   decodeDesiredIndex,
@@ -48,7 +48,7 @@ import {
   kvStreamName,
   kvSubject,
   subjects,
-} from '@launchfleet/shared/messages/index';
+} from '@launchfleet/shared/messages';
 import { kvCatchUp } from './kv-catch-up.ts';
 
 /** What the desired-state gate needs of a KV entry (KvEntry and KvWatchEntry both have it). */

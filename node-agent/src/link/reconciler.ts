@@ -14,10 +14,10 @@
  * to its ExitTimeOut), then bootstrap the new spec": launchd has no in-place reload either, and
  * it keeps the one-instance invariant.
  */
-import type { JobSpec } from '@launchfleet/shared/job/job-spec';
+import type { JobSpec } from '@launchfleet/shared/job';
 import { messageOf } from '@launchfleet/shared/errors';
-import type { NodeEvent } from '@launchfleet/shared/messages/node-messages';
-import type { AppliedVersion, JobBundle, TrustStore } from '@launchfleet/shared/signing/index';
+import type { NodeEvent } from '@launchfleet/shared/messages';
+import type { AppliedVersion, JobBundle, TrustStore } from '@launchfleet/shared/signing';
 import type { DomainManager } from '../supervisor/domains/domain-manager.ts';
 import type { Domain } from '../supervisor/domains/domain.ts';
 import { LaunchdCode } from '../supervisor/domains/launchd-errors.ts';
