@@ -120,13 +120,19 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
       by: 'test',
     });
     assert.equal(before.failures.length, 0, JSON.stringify(before.failures.slice(0, 3)));
+    const v1Pids: number[] = [];
     for (const n of nodes)
-      await eventually(
-        async () => (await cmdline(n.job(label)?.pid)) === `sleep ${base + 1}`,
-        20_000,
-        'v1 runs',
+      v1Pids.push(
+        await eventually(
+          async () => {
+            const p = n.job(label)?.pid;
+            return p !== undefined && (await cmdline(p)) === `sleep ${base + 1}` ? p : undefined;
+          },
+          20_000,
+          'v1 runs',
+        ),
       );
-    const sampler = samplePids(nodes, label);
+    const sampler = samplePids(nodes, label, v1Pids);
     const seenPids = sampler.seen;
     stopSampler = () => sampler.stop();
     const { server: leader, meta } = await eventually(
@@ -231,7 +237,7 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
     assert.deepEqual(
       seenPids.map((l) => l.length),
       nodes.map(() => 2),
-      `each agent ran two processes of the job: v1, then v2 (pids seen: ${JSON.stringify(seenPids)})`,
+      `each agent ran two processes of the job: v1, then v2 (pids seen: ${sampler.trace()})`,
     );
     assert.equal(instances(cmd), realAgents, 'one instance per agent');
     assert.equal(instances(`sleep ${base + 1}`), 0, 'the old version stopped everywhere');

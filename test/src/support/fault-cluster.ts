@@ -111,18 +111,40 @@ export function clusterHelpers(cp: ControlPlaneHarness, label: string) {
 
 /**
  * Every job process each agent runs from now on, sampled every 50 ms: a start nobody asked for
- * (a restart, a second start of the same version) shows as an extra pid.
+ * (a restart, a second start of the same version) shows as an extra pid. `first` is the pid each
+ * agent was seen running just before (the test's own check): the list starts with it, so a job
+ * replaced before the first tick still counts as seen (CI once saw an agent's v1 replaced by v2
+ * with no tick in between, and the assertion counted one process). `trace` says when each pid
+ * was first seen and the longest gap between ticks, for a failure message.
  */
-export function samplePids(nodes: readonly LinkNode[], label: string): { seen: number[][]; stop(): void } {
-  const seen = nodes.map(() => [] as number[]);
-  const timer = setInterval(() => {
+export function samplePids(
+  nodes: readonly LinkNode[],
+  label: string,
+  first: readonly (number | undefined)[] = [],
+): { seen: number[][]; trace(): string; stop(): void } {
+  const t0 = Date.now();
+  const seen = nodes.map((_, i) => (first[i] === undefined ? [] : [first[i]]));
+  const at = seen.map((l) => l.map(() => 0));
+  let last = t0;
+  let maxGap = 0;
+  const tick = (): void => {
+    const now = Date.now();
+    maxGap = Math.max(maxGap, now - last);
+    last = now;
     nodes.forEach((n, i) => {
       const p = n.job(label)?.pid;
       const list = seen[i];
-      if (p !== undefined && list && list[list.length - 1] !== p) list.push(p);
+      if (p !== undefined && list && list[list.length - 1] !== p) {
+        list.push(p);
+        at[i]?.push(now - t0);
+      }
     });
-  }, 50);
+  };
+  tick();
+  const timer = setInterval(tick, 50);
   // Never what keeps the test process alive, even when an assertion ends the test first.
   timer.unref();
-  return { seen, stop: () => clearInterval(timer) };
+  const trace = (): string =>
+    `${seen.map((l, i) => l.map((p, k) => `${p}@${at[i]?.[k]}ms`).join(' -> ')).join('; ')} (longest gap between samples ${maxGap} ms)`;
+  return { seen, trace, stop: () => clearInterval(timer) };
 }
