@@ -4,6 +4,7 @@
  * --config`), so its CPU and memory are measured apart from the simulator's and the server's.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,7 +137,11 @@ export async function startBenchControlPlane(
     controller = c;
     const ready = new Promise<void>((resolve, reject) => {
       c.stderr?.setEncoding('utf8');
+      // LF_BENCH_CONTROLLER_LOG=FILE keeps every line the controller logs (the run keeps only the
+      // last 200 in memory): what a stalled enrolment waited for is in it.
+      const keep = process.env['LF_BENCH_CONTROLLER_LOG'];
       c.stderr?.on('data', (chunk: string) => {
+        if (keep) appendFileSync(keep, chunk);
         for (const l of chunk.split('\n')) {
           if (l === '') continue;
           lines.push(l);
