@@ -1,7 +1,11 @@
 /**
  * TEST-ONLY ORACLE: the alert evaluator as it was before its counter part became incremental
  * (commit 1ebd98d, controller/src/alerts/core/alert-evaluator.ts), kept verbatim except for the
- * class name and imports. alert-evaluator.differential.test.ts drives it and the production
+ * class name and imports, and for what an instance *is* (key, labels, summary: jobs, unseen
+ * nodes, counters, rollouts), which it builds with the production evaluator's functions
+ * (alert-instances.ts): the incremental rewrite did not change those, alert-evaluator.test.ts
+ * checks them, and this oracle is about *when* an instance is active.
+ * alert-evaluator.differential.test.ts drives it and the production
  * AlertEvaluator with the same random samples and requires equal outputs on every tick;
  * test/src/bench/alert-eval-bench.ts times both. Nothing in the controller imports it. Do not
  * "fix" it: a change of alert semantics must be made in both, on purpose.
@@ -9,15 +13,18 @@
  * It walks every node's counters on every evaluation: O(nodes x reasons) per tick.
  */
 import { keys } from '@launchfleet/shared/messages';
-import type {
-  AlertInstance,
-  AlertTransition,
-  FleetSample,
-  JobSample,
-  NodeSample,
-  RolloutSample,
-} from './alert-evaluator.ts';
-import { type AlertName, type AlertSettings, alertSeverity } from './alert-rules.ts';
+import {
+  type CounterField,
+  counterAlert,
+  counterInstance,
+  jobAlert,
+  recurringInstance,
+  rolloutAlerts,
+  rolloutInstances,
+  unseenAlert,
+} from './alert-instances.ts';
+import type { AlertSettings } from './alert-rules.ts';
+import type { AlertInstance, AlertTransition, FleetSample, JobSample, NodeSample } from './alert-sample.ts';
 
 interface Tracked {
   alert: AlertInstance;
@@ -32,17 +39,6 @@ interface CounterSeries {
 
 /** Increases of one drift series, oldest first, coalesced into buckets of window/60. */
 type IncreaseLog = { at: number; n: number }[];
-
-const rolloutAlerts: ReadonlySet<AlertName> = new Set([
-  'LaunchfleetRolloutFailed',
-  'LaunchfleetRolloutStuck',
-]);
-
-type CounterField = 'signatureRefusals' | 'drift';
-const counterAlert: Record<CounterField, AlertName> = {
-  signatureRefusals: 'LaunchfleetSignatureRefused',
-  drift: 'LaunchfleetDriftDetected',
-};
 
 export class ReferenceAlertEvaluator {
   readonly #s: AlertSettings;
@@ -101,9 +97,7 @@ export class ReferenceAlertEvaluator {
     const sampled = new Set<string>();
     for (const n of sample.nodes) {
       if (n.lastSeen > 0 && now - n.lastSeen > this.#s.unseenAfterMs) {
-        const a = instance('LaunchfleetNodeUnseen', n.nodeId, {
-          summary: `node ${n.nodeId}${n.hostname ? ` (${n.hostname})` : ''} has not been seen for ${Math.round((now - n.lastSeen) / 1000)} s`,
-        });
+        const a = unseenAlert(n, now);
         active.set(a.key, a);
       }
       for (const field of ['signatureRefusals', 'drift'] as const)
@@ -117,7 +111,9 @@ export class ReferenceAlertEvaluator {
     this.#adoptedIncreases.clear();
     this.#adoptedRecurring.clear();
     this.#primed = true;
-    if (sample.rollouts !== undefined) for (const r of sample.rollouts) this.#rollout(r, now, active);
+    if (sample.rollouts !== undefined)
+      for (const r of sample.rollouts)
+        for (const a of rolloutInstances(r, now, this.#s.rolloutStuckAfterMs)) active.set(a.key, a);
     else for (const [key, t] of this.#tracked) if (rolloutAlerts.has(t.alert.name)) active.set(key, t.alert);
 
     const fired: AlertTransition[] = [];
@@ -142,42 +138,9 @@ export class ReferenceAlertEvaluator {
   }
 
   #job(j: JobSample, now: number, active: Map<string, AlertInstance>): void {
-    const where = `${j.domain}/${j.label} on node ${j.nodeId}`;
-    const labels = { domain: j.domain, label: j.label };
-    switch (j.problem) {
-      case 'crash_looping': {
-        const more = [
-          j.successiveCrashes !== undefined ? `${j.successiveCrashes} successive crashes` : '',
-          j.lastExitStatus !== undefined ? `last exit status ${j.lastExitStatus}` : '',
-        ].filter((s) => s !== '');
-        const a = instance('LaunchfleetJobCrashLooping', j.nodeId, {
-          ...labels,
-          summary: `${where} is crash-looping${more.length > 0 ? ` (${more.join(', ')})` : ''}`,
-        });
-        active.set(a.key, a);
-        return;
-      }
-      case 'failed': {
-        const a = instance('LaunchfleetJobLoadFailed', j.nodeId, {
-          ...labels,
-          summary: `${where} failed to load`,
-        });
-        active.set(a.key, a);
-        return;
-      }
-      case 'throttled': {
-        const a = instance('LaunchfleetJobThrottled', j.nodeId, {
-          ...labels,
-          summary: `${where} keeps being throttled (respawns held back by ThrottleInterval)`,
-        });
-        this.#throttledSeen.set(a.key, { alert: a, at: now });
-        return;
-      }
-      default: {
-        const never: never = j.problem;
-        return never;
-      }
-    }
+    const a = jobAlert(j);
+    if (j.problem === 'throttled') this.#throttledSeen.set(a.key, { alert: a, at: now });
+    else active.set(a.key, a);
   }
 
   #counter(
@@ -205,13 +168,7 @@ export class ReferenceAlertEvaluator {
     }
     this.#counters.set(key, { value, lastIncreaseAt });
     if (lastIncreaseAt === undefined || now - lastIncreaseAt > this.#s.counterWindowMs) return;
-    const what =
-      field === 'signatureRefusals' ? `refused a job bundle (${reason})` : `repaired drift (${reason})`;
-    active.set(key, {
-      ...instance(name, n.nodeId, { summary: `node ${n.nodeId} ${what}: ${value} in total` }),
-      key,
-      reason,
-    });
+    active.set(key, counterInstance(field, key, n.nodeId, reason, value));
   }
   /** `increase(launchfleet_agent_drift_total[1h]) > 3`, per node and kind. */
   #recurring(
@@ -244,57 +201,6 @@ export class ReferenceAlertEvaluator {
     this.#driftLogs.set(key, log);
     const total = log.reduce((sum, e) => sum + e.n, 0);
     if (total <= this.#s.driftRecurringAbove) return;
-    active.set(key, {
-      ...instance('LaunchfleetDriftRecurring', nodeId, {
-        summary: `managed jobs keep drifting on node ${nodeId}: drift of kind ${kind} repaired ${total} times in the last ${Math.round(window / 60_000)} min`,
-      }),
-      key,
-      reason: kind,
-    });
+    active.set(key, recurringInstance(key, nodeId, kind, total, window));
   }
-
-  /** LaunchfleetRolloutFailed and LaunchfleetRolloutStuck of one rollout. */
-  #rollout(r: RolloutSample, now: number, active: Map<string, AlertInstance>): void {
-    const at = `${Math.round(r.progress * 100)}% of its target`;
-    const base = { rollout: r.rolloutId, label: r.label, domain: r.domain };
-    if (r.state === 'failed' || r.state === 'rolled_back') {
-      const why = r.outcome ? `: ${r.outcome.slice(0, 400)}` : '';
-      const a: AlertInstance = {
-        name: 'LaunchfleetRolloutFailed',
-        key: keys.alert('LaunchfleetRolloutFailed', r.rolloutId, r.state),
-        severity: alertSeverity.LaunchfleetRolloutFailed,
-        ...base,
-        state: r.state,
-        summary: `rollout ${r.rolloutId} of ${r.label} ended in state ${r.state} at ${at}${why}`,
-      };
-      active.set(a.key, a);
-    }
-    const idle = now - r.lastProgressAt;
-    if (r.state === 'running' && idle > this.#s.rolloutStuckAfterMs) {
-      const a: AlertInstance = {
-        name: 'LaunchfleetRolloutStuck',
-        key: keys.alert('LaunchfleetRolloutStuck', r.rolloutId),
-        severity: alertSeverity.LaunchfleetRolloutStuck,
-        ...base,
-        summary: `rollout ${r.rolloutId} of ${r.label} is running but has made no progress for ${Math.round(idle / 1000)} s (at ${at})`,
-      };
-      active.set(a.key, a);
-    }
-  }
-}
-
-function instance(
-  name: AlertName,
-  node: string,
-  o: { domain?: string; label?: string; summary: string },
-): AlertInstance {
-  return {
-    name,
-    key: keys.alert(name, node, o.label),
-    severity: alertSeverity[name],
-    node,
-    ...(o.domain !== undefined && { domain: o.domain }),
-    ...(o.label !== undefined && { label: o.label }),
-    summary: o.summary,
-  };
 }

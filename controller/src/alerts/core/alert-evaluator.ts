@@ -40,101 +40,28 @@
  *
  * Pure: no I/O, no timers, no clock; `now` is passed in. Memory is bounded by the fleet's
  * problem jobs, nodes and counter series.
+ *
+ * Its types are in alert-sample.ts and what each instance is (key, labels, summary) in
+ * alert-instances.ts. Still over 400 lines because the incremental counter bookkeeping (plan,
+ * claim, walk, forget, the hot sets) is one mechanism over one set of series maps, and the
+ * invariants above hold only if nothing else writes those maps: split, it would have to expose
+ * them.
  */
 import { type AgentCounters, keys } from '@launchfleet/shared/messages';
-import type { JobProblem } from '../../fleet/core/job-problem.ts';
-import { type AlertName, type AlertSettings, type AlertSeverity, alertSeverity } from './alert-rules.ts';
+import {
+  type CounterField,
+  counterAlert,
+  counterInstance,
+  jobAlert,
+  recurringInstance,
+  rolloutAlerts,
+  rolloutInstances,
+  unseenAlert,
+} from './alert-instances.ts';
+import type { AlertSettings } from './alert-rules.ts';
+import type { AlertInstance, AlertTransition, FleetSample, JobSample, NodeSample } from './alert-sample.ts';
 
-/** One job in a problem state on one node. */
-export interface JobSample {
-  readonly nodeId: string;
-  readonly label: string;
-  readonly domain: string;
-  readonly problem: JobProblem;
-  readonly successiveCrashes?: number | undefined;
-  readonly lastExitStatus?: number | undefined;
-}
-
-/** One enrolled, unrevoked node. */
-export interface NodeSample {
-  readonly nodeId: string;
-  readonly hostname: string;
-  /** Wall ms of its last report; 0 = never seen (never "unseen": it has not started yet). */
-  readonly lastSeen: number;
-  /**
-   * Treated as an immutable value: counters that changed come as a new object (the fleet index
-   * replaces a node's status as a whole, fleet-index.ts `setStatus`). The evaluator compares it
-   * by identity with the one it saw last to skip unchanged nodes.
-   */
-  readonly counters?: AgentCounters | undefined;
-}
-
-/** A rollout's state as the `launchfleet_rollout_state` gauge names it (rollout-metrics.ts). */
-export type RolloutStateValue = 'running' | 'paused' | 'succeeded' | 'failed' | 'rolled_back' | 'aborted';
-
-/** One stored rollout, as the rollout gauges export it. */
-export interface RolloutSample {
-  readonly rolloutId: string;
-  readonly label: string;
-  readonly domain: string;
-  readonly state: RolloutStateValue;
-  /** Wall ms of its last progress (`launchfleet_rollout_last_progress_timestamp_seconds` x 1000). */
-  readonly lastProgressAt: number;
-  /** Fraction of the target healthy on the new version (`launchfleet_rollout_progress_ratio`). */
-  readonly progress: number;
-  /** Why it ended as it did (failure, abort, manual rollback), when it says. */
-  readonly outcome?: string | undefined;
-}
-
-/** What the evaluator looks at, at `now` (wall ms). */
-export interface FleetSample {
-  readonly now: number;
-  readonly jobs: Iterable<JobSample>;
-  readonly nodes: Iterable<NodeSample>;
-  /** Every stored rollout; undefined when not known (rollout alerts then keep their state). */
-  readonly rollouts?: Iterable<RolloutSample> | undefined;
-}
-
-/** An alert instance with the labels the Prometheus rule would give it. */
-export interface AlertInstance {
-  readonly name: AlertName;
-  /**
-   * Deterministic: `<name>.<nodeId>[.<label or reason token>]` (keys.alert); rollout alerts:
-   * `<name>.<rolloutId>[.<state>]` (rollout ids are key-safe: `[A-Za-z0-9_-]{1,64}`).
-   */
-  readonly key: string;
-  readonly severity: AlertSeverity;
-  /** Node, job and counter alerts: the node. Rollout alerts have none. */
-  readonly node?: string;
-  /** Job and rollout alerts: the job's domain and label. */
-  readonly domain?: string;
-  readonly label?: string;
-  /** Counter alerts: the counter's reason (signature refusals) or kind (drift). */
-  readonly reason?: string;
-  /** Rollout alerts: the rollout. */
-  readonly rollout?: string;
-  /** LaunchfleetRolloutFailed: the rollout's state (`failed` or `rolled_back`), a label of the rule. */
-  readonly state?: RolloutStateValue;
-  /** One line for people. */
-  readonly summary: string;
-}
-
-/** An edge the evaluator saw. */
-export type AlertTransition =
-  /** The condition held for the hold-down time. */
-  | {
-      readonly type: 'firing';
-      readonly alert: AlertInstance;
-      readonly activeSince: number;
-      readonly at: number;
-    }
-  /** A firing alert's condition no longer holds. */
-  | {
-      readonly type: 'resolved';
-      readonly alert: AlertInstance;
-      readonly activeSince: number;
-      readonly at: number;
-    };
+export type * from './alert-sample.ts';
 
 interface Tracked {
   alert: AlertInstance;
@@ -185,17 +112,6 @@ interface NodeSeries {
   /** Walked on every tick: one of its keys is shared (a node id listed twice, reasons that encode alike). */
   pinned: boolean;
 }
-
-const rolloutAlerts: ReadonlySet<AlertName> = new Set([
-  'LaunchfleetRolloutFailed',
-  'LaunchfleetRolloutStuck',
-]);
-
-type CounterField = 'signatureRefusals' | 'drift';
-const counterAlert: Record<CounterField, AlertName> = {
-  signatureRefusals: 'LaunchfleetSignatureRefused',
-  drift: 'LaunchfleetDriftDetected',
-};
 
 export class AlertEvaluator {
   readonly #s: AlertSettings;
@@ -269,9 +185,7 @@ export class AlertEvaluator {
     for (let i = 0; i < nodes.length; i++) {
       const n = nodes[i] as NodeSample;
       if (n.lastSeen > 0 && now - n.lastSeen > this.#s.unseenAfterMs) {
-        const a = instance('LaunchfleetNodeUnseen', n.nodeId, {
-          summary: `node ${n.nodeId}${n.hostname ? ` (${n.hostname})` : ''} has not been seen for ${Math.round((now - n.lastSeen) / 1000)} s`,
-        });
+        const a = unseenAlert(n, now);
         active.set(a.key, a);
       }
       if (walk[i] === 1) this.#walk(n, this.#nodes.get(n.nodeId) as NodeSeries, now, tick, active, stale);
@@ -311,7 +225,9 @@ export class AlertEvaluator {
       }
     this.#primed = true;
     this.#lastNow = now;
-    if (sample.rollouts !== undefined) for (const r of sample.rollouts) this.#rollout(r, now, active);
+    if (sample.rollouts !== undefined)
+      for (const r of sample.rollouts)
+        for (const a of rolloutInstances(r, now, this.#s.rolloutStuckAfterMs)) active.set(a.key, a);
     else for (const [key, t] of this.#tracked) if (rolloutAlerts.has(t.alert.name)) active.set(key, t.alert);
 
     const fired: AlertTransition[] = [];
@@ -336,42 +252,9 @@ export class AlertEvaluator {
   }
 
   #job(j: JobSample, now: number, active: Map<string, AlertInstance>): void {
-    const where = `${j.domain}/${j.label} on node ${j.nodeId}`;
-    const labels = { domain: j.domain, label: j.label };
-    switch (j.problem) {
-      case 'crash_looping': {
-        const more = [
-          j.successiveCrashes !== undefined ? `${j.successiveCrashes} successive crashes` : '',
-          j.lastExitStatus !== undefined ? `last exit status ${j.lastExitStatus}` : '',
-        ].filter((s) => s !== '');
-        const a = instance('LaunchfleetJobCrashLooping', j.nodeId, {
-          ...labels,
-          summary: `${where} is crash-looping${more.length > 0 ? ` (${more.join(', ')})` : ''}`,
-        });
-        active.set(a.key, a);
-        return;
-      }
-      case 'failed': {
-        const a = instance('LaunchfleetJobLoadFailed', j.nodeId, {
-          ...labels,
-          summary: `${where} failed to load`,
-        });
-        active.set(a.key, a);
-        return;
-      }
-      case 'throttled': {
-        const a = instance('LaunchfleetJobThrottled', j.nodeId, {
-          ...labels,
-          summary: `${where} keeps being throttled (respawns held back by ThrottleInterval)`,
-        });
-        this.#throttledSeen.set(a.key, { alert: a, at: now });
-        return;
-      }
-      default: {
-        const never: never = j.problem;
-        return never;
-      }
-    }
+    const a = jobAlert(j);
+    if (j.problem === 'throttled') this.#throttledSeen.set(a.key, { alert: a, at: now });
+    else active.set(a.key, a);
   }
 
   /**
@@ -509,15 +392,7 @@ export class AlertEvaluator {
       return;
     }
     this.#hotCounters.add(s);
-    const what =
-      s.field === 'signatureRefusals' ? `refused a job bundle (${s.reason})` : `repaired drift (${s.reason})`;
-    active.set(s.key, {
-      ...instance(counterAlert[s.field], s.nodeId, {
-        summary: `node ${s.nodeId} ${what}: ${s.value} in total`,
-      }),
-      key: s.key,
-      reason: s.reason,
-    });
+    active.set(s.key, counterInstance(s.field, s.key, s.nodeId, s.reason, s.value));
   }
 
   /** `increase(launchfleet_agent_drift_total[1h]) > 3`, per node and kind. */
@@ -566,58 +441,6 @@ export class AlertEvaluator {
     this.#hotRecurring.add(r);
     const total = r.log.reduce((sum, e) => sum + e.n, 0);
     if (total <= this.#s.driftRecurringAbove) return;
-    const window = this.#s.driftRecurringWindowMs;
-    active.set(r.key, {
-      ...instance('LaunchfleetDriftRecurring', r.nodeId, {
-        summary: `managed jobs keep drifting on node ${r.nodeId}: drift of kind ${r.kind} repaired ${total} times in the last ${Math.round(window / 60_000)} min`,
-      }),
-      key: r.key,
-      reason: r.kind,
-    });
+    active.set(r.key, recurringInstance(r.key, r.nodeId, r.kind, total, this.#s.driftRecurringWindowMs));
   }
-
-  /** LaunchfleetRolloutFailed and LaunchfleetRolloutStuck of one rollout. */
-  #rollout(r: RolloutSample, now: number, active: Map<string, AlertInstance>): void {
-    const at = `${Math.round(r.progress * 100)}% of its target`;
-    const base = { rollout: r.rolloutId, label: r.label, domain: r.domain };
-    if (r.state === 'failed' || r.state === 'rolled_back') {
-      const why = r.outcome ? `: ${r.outcome.slice(0, 400)}` : '';
-      const a: AlertInstance = {
-        name: 'LaunchfleetRolloutFailed',
-        key: keys.alert('LaunchfleetRolloutFailed', r.rolloutId, r.state),
-        severity: alertSeverity.LaunchfleetRolloutFailed,
-        ...base,
-        state: r.state,
-        summary: `rollout ${r.rolloutId} of ${r.label} ended in state ${r.state} at ${at}${why}`,
-      };
-      active.set(a.key, a);
-    }
-    const idle = now - r.lastProgressAt;
-    if (r.state === 'running' && idle > this.#s.rolloutStuckAfterMs) {
-      const a: AlertInstance = {
-        name: 'LaunchfleetRolloutStuck',
-        key: keys.alert('LaunchfleetRolloutStuck', r.rolloutId),
-        severity: alertSeverity.LaunchfleetRolloutStuck,
-        ...base,
-        summary: `rollout ${r.rolloutId} of ${r.label} is running but has made no progress for ${Math.round(idle / 1000)} s (at ${at})`,
-      };
-      active.set(a.key, a);
-    }
-  }
-}
-
-function instance(
-  name: AlertName,
-  node: string,
-  o: { domain?: string; label?: string; summary: string },
-): AlertInstance {
-  return {
-    name,
-    key: keys.alert(name, node, o.label),
-    severity: alertSeverity[name],
-    node,
-    ...(o.domain !== undefined && { domain: o.domain }),
-    ...(o.label !== undefined && { label: o.label }),
-    summary: o.summary,
-  };
 }
