@@ -19,6 +19,11 @@
  *   5. take the job away (KV delete) from nodes the previous version targeted and this one
  *      does not, unless a newer version is already there.
  * Delete advances the version too (a tombstone record) and deletes every node's key.
+ *
+ * About 400 lines, one file on purpose: apply and delete share the compare-and-set steps
+ * (#advance, #writeIfNewer, #removeFrom) whose ordering is the multi-controller argument above;
+ * what needs no broker is already out (core/: plist check, target resolution, re-delivery;
+ * write-gate.ts, bounded-pool.ts, job-record.ts).
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import {

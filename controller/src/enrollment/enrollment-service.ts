@@ -16,6 +16,12 @@
  * resolver's directory and refuse the node afterwards, also after a restart. The push is
  * answered by every server; then every server is asked which revocations it holds, so the
  * caller can say where the revocation is in force.
+ *
+ * Over 400 lines (418): the enrolment path (handle, record, respond, the in-flight bound and the
+ * stuck-request watchdog) and the revocation push (revokeNode, syncAccount and its resync on
+ * reconnect, ~100 lines) share the connections, the registry and the event helper. The
+ * revocation push is the seam to cut along if this file grows; token storage, the registry and
+ * renewals are already their own modules.
  */
 import { ConflictError } from '@launchfleet/shared/errors';
 import { randomBytes } from 'node:crypto';
