@@ -1,6 +1,6 @@
 /**
- * The desired-state reconcile loop (runtime): holds the verified desired jobs, persists them,
- * and drives the supervisor to them through the DomainManager, one pass at a time.
+ * The desired-state reconcile loop (runtime): drives the supervisor, through the DomainManager,
+ * to the verified desired jobs (held and persisted by desired-jobs.ts), one pass at a time.
  *
  * ```
  *   watch (verified bundle / removal) ─┐
@@ -14,7 +14,6 @@
  * to its ExitTimeOut), then bootstrap the new spec": launchd has no in-place reload either, and
  * it keeps the one-instance invariant.
  */
-import type { JobSpec } from '@launchfleet/shared/job';
 import { messageOf } from '@launchfleet/shared/errors';
 import type { NodeEvent } from '@launchfleet/shared/messages';
 import type { AppliedVersion, JobBundle, TrustStore } from '@launchfleet/shared/signing';
@@ -32,21 +31,11 @@ import {
   jobKey,
   planReconcile,
 } from './core/reconcile-plan.ts';
+import { type DesiredEntry, DesiredJobs, parseDesired } from './desired-jobs.ts';
 import type { BundleMeta } from './desired-watch.ts';
-import type { DesiredStore, LoadedBundle } from './desired-store.ts';
+import type { DesiredStore } from './desired-store.ts';
 import type { DriftDetector } from './drift.ts';
-import { type ManagedFiles, plistDigest } from './managed-files.ts';
-
-/** One verified desired job and what the agent made of its plist. */
-interface DesiredEntry {
-  readonly bundle: JobBundle;
-  readonly raw: string;
-  readonly rawDigest: string;
-  readonly acceptedAt: number;
-  readonly plistDigest: string;
-  /** Why the plist does not make a loadable job, if it does not. */
-  readonly invalid?: string;
-}
+import type { ManagedFiles } from './managed-files.ts';
 
 interface Record_ {
   readonly target: string;
@@ -83,78 +72,45 @@ const retryableCodes = new Set<number>([LaunchdCode.DOMAIN_TEARING_DOWN, Launchd
 
 export class Reconciler {
   readonly #o: ReconcilerOptions;
-  readonly #desired = new Map<string, DesiredEntry>();
+  readonly #desired: DesiredJobs;
   readonly #records = new Map<string, Record_>();
   readonly #failures = new Map<
     string,
     FailureRecord & { readonly reason: string; readonly retryAtMs?: number }
   >();
-  #applied = new Map<string, AppliedVersion>();
-  #revision = 0;
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
-  #saving: Promise<void> = Promise.resolve();
-  /** The last save failed: saved again on the next pass (the disk may have room again). */
-  #unsaved = false;
   #passes = 0;
-  readonly #unheld = new Set<string>();
 
   constructor(o: ReconcilerOptions) {
     this.#o = o;
+    this.#desired = new DesiredJobs(o);
   }
 
   /** Loads the last verified state from the state directory (at start, before any network). */
-  async restore(trust: TrustStore | undefined, nodeId: string): Promise<void> {
-    const c = await this.#o.store.load(trust, nodeId);
-    this.#applied = c.applied;
-    this.#revision = c.revision;
-    for (const d of c.dropped) {
-      this.#o.log(
-        'warn',
-        'link',
-        `stored desired state: dropped ${d.label ?? 'an entry'}: ${d.reason}: ${d.detail}`,
-      );
-      this.#o.emit({
-        kind: 'bundle-refused',
-        reason: d.reason,
-        detail: d.detail,
-        ...(d.label !== undefined && { label: d.label }),
-      });
-    }
-    for (const b of c.bundles) this.#setDesired(b);
-    for (const d of c.dropped)
-      if (d.label !== undefined && !this.#desired.has(d.label)) this.#unheld.add(d.label);
-    this.#o.log(
-      'info',
-      'link',
-      `restored ${c.bundles.length} verified desired jobs (revision ${c.revision})`,
-    );
+  restore(trust: TrustStore | undefined, nodeId: string): Promise<void> {
+    return this.#desired.restore(trust, nodeId);
   }
 
   /** Applied versions per label (seeds the watch's replay protection). */
   get applied(): ReadonlyMap<string, AppliedVersion> {
-    return this.#applied;
+    return this.#desired.applied;
   }
 
-  /**
-   * Labels whose stored bundle was dropped at restore (it did not verify, or there was no trust
-   * store to verify it with): their applied version is known but not held, so the desired
-   * state delivering that same version, verified, is taken again rather than ignored as a
-   * re-delivery. A removed job is not here: its bundle is gone, not unheld.
-   */
+  /** Labels whose stored bundle was dropped at restore (desired-jobs.ts `unheld`). */
   get unheld(): ReadonlySet<string> {
-    return this.#unheld;
+    return this.#desired.unheld;
   }
 
   /** Wire digests of the bundles in force, per label (seeds the watch's re-delivery check). */
   appliedRaw(): Map<string, string> {
-    return new Map([...this.#desired].map(([l, d]) => [l, d.rawDigest]));
+    return this.#desired.appliedRaw();
   }
 
   /** The highest desired-state revision taken into account. */
   get revision(): number {
-    return this.#revision;
+    return this.#desired.revision;
   }
 
   /** Passes run so far. */
@@ -164,38 +120,18 @@ export class Reconciler {
 
   /** A verified, new bundle from the watch. */
   accept(bundle: JobBundle, meta: BundleMeta): void {
-    const prev = this.#applied.get(bundle.label);
-    const superseded =
-      prev && prev.digest !== meta.digest
-        ? [...(prev.superseded ?? []), prev.digest].slice(-16)
-        : (prev?.superseded ?? []);
-    this.#applied.set(bundle.label, { version: bundle.version, digest: meta.digest, superseded });
-    this.#unheld.delete(bundle.label);
-    this.#revision = Math.max(this.#revision, meta.revision);
-    this.#setDesired({ bundle, raw: meta.raw, rawDigest: meta.rawDigest, acceptedAt: this.#o.wallMs() });
-    this.#persist();
+    this.#desired.accept(bundle, meta);
     this.requestPass(`bundle ${bundle.label} v${bundle.version}`);
   }
 
   /** The controller removed a label's desired state. */
   remove(label: string, revision: number): void {
-    this.#revision = Math.max(this.#revision, revision);
-    this.#unheld.delete(label); // removed now: its last bundle put again is a replay
-    if (!this.#desired.delete(label)) return;
-    this.#persist();
-    this.requestPass(`removed ${label}`);
+    if (this.#desired.remove(label, revision)) this.requestPass(`removed ${label}`);
   }
 
   /** Labels the controller wants but whose plist cannot be loaded, with why. */
   invalidJobs(): { label: string; domain: string; version: number; reason: string }[] {
-    return [...this.#desired.values()]
-      .filter((d) => d.invalid !== undefined)
-      .map((d) => ({
-        label: d.bundle.label,
-        domain: d.bundle.domain,
-        version: d.bundle.version,
-        reason: 'invalid-plist',
-      }));
+    return this.#desired.invalidJobs();
   }
 
   /** Current load failures (terminal until a new version), for the status snapshot. */
@@ -215,7 +151,7 @@ export class Reconciler {
 
   /** Desired jobs (label -> version). */
   desiredVersions(): Map<string, number> {
-    return new Map([...this.#desired].map(([l, d]) => [l, d.bundle.version]));
+    return this.#desired.desiredVersions();
   }
 
   /** Asks for a reconcile pass (coalesced; never concurrent). */
@@ -232,7 +168,7 @@ export class Reconciler {
   /** Resolves when no pass is running or requested. */
   async idle(): Promise<void> {
     while (this.#running) await this.#running;
-    await this.#saving;
+    await this.#desired.saved();
   }
 
   async stop(): Promise<void> {
@@ -254,7 +190,7 @@ export class Reconciler {
 
   async #pass(): Promise<void> {
     this.#passes++;
-    if (this.#unsaved) this.#persist();
+    this.#desired.persistIfUnsaved();
     const observed = await this.#observe();
     const desired: DesiredJob[] = [...this.#desired.values()].map((d) => ({
       label: d.bundle.label,
@@ -462,7 +398,7 @@ export class Reconciler {
   ): Promise<void> {
     const { label, version } = d.bundle;
     const path = await this.#o.files.write(domain.target, label, d.bundle.plist);
-    const spec = this.#parse(d, domain.kind, path);
+    const spec = parseDesired(this.#o.loader, d, domain.kind, path);
     if (!spec.ok) {
       this.#fail(domain.target, label, version, 'invalid-plist', spec.error, false);
       return;
@@ -500,60 +436,6 @@ export class Reconciler {
       reason: replaced ? 'updated' : 'loaded',
       detail: how,
     });
-  }
-
-  #parse(
-    d: DesiredEntry,
-    kind: Domain['kind'],
-    path: string,
-  ): { ok: true; value: JobSpec } | { ok: false; error: string } {
-    let result;
-    try {
-      result = this.#o.loader(new TextEncoder().encode(d.bundle.plist), { path, domain: kind });
-    } catch (e) {
-      return { ok: false, error: `the plist could not be read: ${messageOf(e)}` };
-    }
-    if (!result.spec) {
-      const errors = result.issues.filter((i) => i.severity === 'error');
-      return {
-        ok: false,
-        error:
-          errors.map((i) => `${i.keyPath || '(root)'}: ${i.message}`).join('; ') || 'no job in the plist',
-      };
-    }
-    if (result.spec.label !== d.bundle.label)
-      return {
-        ok: false,
-        error: `the plist's Label ${JSON.stringify(result.spec.label)} is not the bundle's ${JSON.stringify(d.bundle.label)}`,
-      };
-    return { ok: true, value: result.spec };
-  }
-
-  #setDesired(b: LoadedBundle | (Omit<LoadedBundle, 'bundle'> & { bundle: JobBundle })): void {
-    const kind =
-      b.bundle.domain === 'system' ? 'system' : b.bundle.domain.startsWith('gui/') ? 'gui' : 'user';
-    const entry: DesiredEntry = {
-      bundle: b.bundle,
-      raw: b.raw,
-      rawDigest: b.rawDigest,
-      acceptedAt: b.acceptedAt,
-      plistDigest: plistDigest(b.bundle.plist),
-    };
-    // Checked once on arrival, so a broken bundle is reported once and the old version keeps running.
-    const parsed = this.#parse(entry, kind, `${b.bundle.label}.plist`);
-    const invalid = parsed.ok ? undefined : parsed.error;
-    this.#desired.set(b.bundle.label, invalid === undefined ? entry : { ...entry, invalid });
-    if (invalid !== undefined) {
-      this.#o.log('warn', b.bundle.label, `version ${b.bundle.version} cannot be loaded: ${invalid}`);
-      this.#o.emit({
-        kind: 'load-failed',
-        label: b.bundle.label,
-        domain: b.bundle.domain,
-        version: b.bundle.version,
-        reason: 'invalid-plist',
-        detail: invalid,
-      });
-    }
   }
 
   #fail(
@@ -602,28 +484,5 @@ export class Reconciler {
   #domain(target: string): Domain | undefined {
     const r = this.#o.domainManager.domain(target);
     return r.ok ? r.value : undefined;
-  }
-
-  #persist(): void {
-    const bundles = [...this.#desired.values()].map((d) => ({ raw: d.raw, acceptedAt: d.acceptedAt }));
-    const applied = new Map(this.#applied);
-    const revision = this.#revision;
-    const retry = this.#unsaved;
-    this.#saving = this.#saving
-      .then(() => this.#o.store.save(bundles, applied, revision))
-      .then(() => {
-        if (this.#unsaved)
-          this.#o.log('info', 'link', `desired state persisted again (${this.#o.store.path})`);
-        this.#unsaved = false;
-      })
-      .catch((e: unknown) => {
-        this.#unsaved = true;
-        // Once per outage at error level; the retries (one per pass) at debug.
-        this.#o.log(
-          retry ? 'debug' : 'error',
-          'link',
-          `cannot persist the desired state to ${this.#o.store.path} (kept in memory, retried on each pass): ${messageOf(e)}`,
-        );
-      });
   }
 }
