@@ -233,6 +233,8 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
     loader: o.loader ?? modelPlistLoader(),
     log,
     wallMs: () => o.clock.wallMs(),
+    monotonicMs: () => o.clock.monotonicMs(),
+    scheduler,
     emit: (e) => reporter.emit(e),
     onPass: (actions) => {
       reporter.poke();

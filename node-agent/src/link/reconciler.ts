@@ -10,10 +10,20 @@
  * ```
  * Passes never overlap; requests made during a pass coalesce into one more pass. Every action
  * is idempotent and the plan is recomputed from scratch each time, so a failed or interrupted
- * pass is simply redone. Update in place is "bootout (waiting for the old process to exit, up
+ * pass is simply redone.
+ *
+ * Each action says how it went (core/retry-queue.ts, controller-runtime's contract): `done`,
+ * `again` (an I/O error, a domain tearing down, a bootout that failed) or `terminal` (a plist
+ * launchd refuses, a label held by a local job: not tried again until a new version). A job
+ * (domain target + label) that should be tried again waits its own exponential backoff (1 s,
+ * 2 s, 4 s ... 30 s) in a de-duplicating queue; passes in between leave it alone, and one timer
+ * asks for a pass when the earliest is due, so a failure is retried without waiting for the
+ * periodic level check, and a failing job neither busy-loops nor delays the others. A new
+ * version or a removal of its label starts the job's backoff afresh. Update in place is "bootout (waiting for the old process to exit, up
  * to its ExitTimeOut), then bootstrap the new spec": launchd has no in-place reload either, and
  * it keeps the one-instance invariant.
  */
+import type { Scheduler, TimerHandle } from '@launchfleet/shared/clock';
 import { messageOf } from '@launchfleet/shared/errors';
 import type { NodeEvent } from '@launchfleet/shared/messages';
 import type { AppliedVersion, JobBundle, TrustStore } from '@launchfleet/shared/signing';
@@ -31,6 +41,8 @@ import {
   jobKey,
   planReconcile,
 } from './core/reconcile-plan.ts';
+import type { BackoffPolicy } from './core/backoff.ts';
+import { again, done, type ReconcileResult, RetryQueue, terminal } from './core/retry-queue.ts';
 import { type DesiredEntry, DesiredJobs, parseDesired } from './desired-jobs.ts';
 import type { BundleMeta } from './desired-watch.ts';
 import type { DesiredStore } from './desired-store.ts';
@@ -54,18 +66,16 @@ export interface ReconcilerOptions {
   readonly loader: PlistLoader;
   readonly log: SupervisorLog;
   readonly wallMs: () => number;
+  /** Monotonic ms (the retry queue's times) and the timer that asks for a retry pass. */
+  readonly monotonicMs: () => number;
+  readonly scheduler: Scheduler;
+  /** Per-job retry backoff (default: core/retry-queue.ts `defaultRetryPolicy`). */
+  readonly retryPolicy?: BackoffPolicy;
   /** Raises an event (the reporter's outbox). */
   readonly emit: (e: Omit<NodeEvent, 'source'>) => void;
   /** After each pass (tests, status refresh). */
   readonly onPass?: (actions: readonly ReconcileAction[]) => void;
 }
-
-/**
- * How long an action that threw (an I/O error: a full or read-only state directory) waits before
- * it is tried again. Not on every pass: the failed write touched the managed directory, whose
- * watch asks for the next pass at once (a busy loop that logged and emitted on every turn).
- */
-const ioRetryMs = 5000;
 
 /** Codes worth retrying on the next pass (the condition is transient). */
 const retryableCodes = new Set<number>([LaunchdCode.DOMAIN_TEARING_DOWN, LaunchdCode.EIO]);
@@ -74,10 +84,11 @@ export class Reconciler {
   readonly #o: ReconcilerOptions;
   readonly #desired: DesiredJobs;
   readonly #records = new Map<string, Record_>();
-  readonly #failures = new Map<
-    string,
-    FailureRecord & { readonly reason: string; readonly retryAtMs?: number }
-  >();
+  readonly #failures = new Map<string, FailureRecord & { readonly reason: string }>();
+  /** Jobs (jobKey) to try again, each after its own backoff. */
+  readonly #retries: RetryQueue;
+  #retryTimer: TimerHandle | undefined;
+  #retryAt: number | undefined;
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
@@ -86,6 +97,7 @@ export class Reconciler {
   constructor(o: ReconcilerOptions) {
     this.#o = o;
     this.#desired = new DesiredJobs(o);
+    this.#retries = new RetryQueue(o.retryPolicy);
   }
 
   /** Loads the last verified state from the state directory (at start, before any network). */
@@ -121,12 +133,15 @@ export class Reconciler {
   /** A verified, new bundle from the watch. */
   accept(bundle: JobBundle, meta: BundleMeta): void {
     this.#desired.accept(bundle, meta);
+    this.#forgetRetries(bundle.label);
     this.requestPass(`bundle ${bundle.label} v${bundle.version}`);
   }
 
   /** The controller removed a label's desired state. */
   remove(label: string, revision: number): void {
-    if (this.#desired.remove(label, revision)) this.requestPass(`removed ${label}`);
+    if (!this.#desired.remove(label, revision)) return;
+    this.#forgetRetries(label);
+    this.requestPass(`removed ${label}`);
   }
 
   /** Labels the controller wants but whose plist cannot be loaded, with why. */
@@ -173,7 +188,17 @@ export class Reconciler {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#retryTimer?.cancel();
+    this.#retryTimer = undefined;
     await this.idle();
+  }
+
+  /** Jobs waiting to be tried again (target, label, consecutive failures): for tests and status. */
+  retrying(): { target: string; label: string; failures: number }[] {
+    return this.#retries.keys().map((k) => {
+      const [target, label] = splitKey(k);
+      return { target, label, failures: this.#retries.failures(k) };
+    });
   }
 
   async #loop(): Promise<void> {
@@ -186,6 +211,29 @@ export class Reconciler {
         this.#o.log('error', 'link', `reconcile pass failed: ${messageOf(e)}`);
       }
     } while (this.#again && !this.#stopped);
+    this.#armRetry();
+  }
+
+  /** One timer for the earliest job due to be tried again; it asks for a pass. */
+  #armRetry(): void {
+    const at = this.#stopped ? undefined : this.#retries.next();
+    if (at === this.#retryAt && (at === undefined || this.#retryTimer)) return;
+    this.#retryTimer?.cancel();
+    this.#retryTimer = undefined;
+    this.#retryAt = at;
+    if (at === undefined) return;
+    this.#retryTimer = this.#o.scheduler.after(Math.max(0, at - this.#o.monotonicMs()), () => {
+      this.#retryTimer = undefined;
+      this.#retryAt = undefined;
+      // Taken as of the time asked for: a timer that fires a little early still takes its jobs.
+      const due = this.#retries.take(Math.max(at, this.#o.monotonicMs()));
+      this.requestPass(`retry ${due.map((k) => splitKey(k).join('/')).join(', ')}`);
+    });
+  }
+
+  /** A label's input changed (new version, removed): its jobs' backoff starts afresh. */
+  #forgetRetries(label: string): void {
+    this.#retries.forgetWhere((k) => splitKey(k)[1] === label);
   }
 
   async #pass(): Promise<void> {
@@ -199,27 +247,38 @@ export class Reconciler {
       plistDigest: d.plistDigest,
       loadable: d.invalid === undefined,
     }));
-    const actions = planReconcile(desired, observed);
+    const now = this.#o.monotonicMs();
+    // A job waiting for its retry time is left alone until then (the retry timer asks for that pass).
+    const actions = planReconcile(desired, observed).filter(
+      (a) => !this.#retries.held(jobKey(a.target, a.label), now),
+    );
     if (actions.length > 0)
       this.#o.log(
         'debug',
         'link',
         `plan: ${actions.map((a) => `${a.type} ${a.target}/${a.label}`).join(', ')}`,
       );
+    const acted = new Set<string>();
     for (const a of actions) {
       if (this.#stopped) break;
+      const key = jobKey(a.target, a.label);
+      acted.add(key);
+      let result: ReconcileResult;
       try {
-        await this.#act(a);
+        result = await this.#act(a);
       } catch (e) {
+        // An I/O error (a full or read-only state directory): tried again after the job's backoff,
+        // not on every pass (the failed write touched the managed directory, whose watch asks for
+        // the next pass at once: a busy loop that logged and emitted on every turn).
+        result = again(`${a.type}: ${messageOf(e)}`);
         this.#o.log('error', a.label, `${a.type} in ${a.target} failed: ${messageOf(e)}`);
         if (a.type === 'load')
-          this.#failures.set(jobKey(a.target, a.label), {
+          this.#failures.set(key, {
             target: a.target,
             label: a.label,
             version: a.version,
-            retryable: false,
+            retryable: true,
             reason: 'internal',
-            retryAtMs: this.#o.wallMs() + ioRetryMs,
           });
         this.#o.emit({
           kind: 'load-failed',
@@ -229,7 +288,16 @@ export class Reconciler {
           detail: `${a.type}: ${messageOf(e)}`,
         });
       }
+      const at = this.#retries.settle(key, result, this.#o.monotonicMs());
+      if (at !== undefined && result.kind === 'again')
+        this.#o.log(
+          'debug',
+          a.label,
+          `${a.type} in ${a.target}: again in ${Math.round(at - this.#o.monotonicMs())} ms (${result.why})`,
+        );
     }
+    // A job that was backing off and now needs nothing got there another way: forget its backoff.
+    this.#retries.forgetWhere((k) => !acted.has(k) && !this.#retries.held(k, now));
     // Failures of labels no longer desired are forgotten.
     for (const [k, f] of this.#failures) if (!this.#desired.has(f.label)) this.#failures.delete(k);
     const dirs = new Set<string>();
@@ -270,43 +338,46 @@ export class Reconciler {
         version: r.version,
         plistDigest: r.plistDigest,
       })),
-      // An I/O failure holds its job back until its retry time, then the plan tries it again.
-      failures: [...this.#failures.values()].filter(
-        (f) => f.retryAtMs === undefined || f.retryAtMs > this.#o.wallMs(),
-      ),
+      // A retryable failure is planned again; the retry queue holds the job until its time.
+      failures: [...this.#failures.values()],
     };
   }
 
-  async #act(a: ReconcileAction): Promise<void> {
+  async #act(a: ReconcileAction): Promise<ReconcileResult> {
     const key = jobKey(a.target, a.label);
     switch (a.type) {
       case 'load':
       case 'replace': {
         const d = this.#desired.get(a.label);
         const domain = this.#domain(a.target);
-        if (!d || !domain) return;
+        if (!d || !domain) return done; // gone meanwhile: the next pass plans again
         if (a.type === 'replace') {
           this.#records.delete(key);
           const r = await domain.bootout(a.label, { wait: true });
           if (!r.ok && r.error.code !== LaunchdCode.ESRCH) {
-            this.#fail(a.target, a.label, d.bundle.version, `bootout-${r.error.code}`, r.error.message, true);
-            return;
+            return this.#fail(
+              a.target,
+              a.label,
+              d.bundle.version,
+              `bootout-${r.error.code}`,
+              r.error.message,
+              true,
+            );
           }
         }
-        await this.#load(
+        return this.#load(
           domain,
           d,
           a.type === 'load' ? a.drift : undefined,
           a.type === 'replace' ? a.fromVersion : undefined,
           a.type === 'replace',
         );
-        return;
       }
       case 'adopt': {
         const rec = this.#records.get(key);
         const d = this.#desired.get(a.label);
         // A bundle accepted while this pass awaited something is the next pass's business.
-        if (!rec || !d || d.bundle.version !== a.version || d.plistDigest !== rec.plistDigest) return;
+        if (!rec || !d || d.bundle.version !== a.version || d.plistDigest !== rec.plistDigest) return done;
         // Same plist, same runner: only the version it answers to changes (the bundle, verified
         // by the watch, is already stored). A failure of an older version no longer applies.
         this.#records.set(key, { ...rec, version: a.version });
@@ -321,11 +392,11 @@ export class Reconciler {
           reason: 'unchanged',
           detail: how,
         });
-        return;
+        return done;
       }
       case 'rewrite-file': {
         const d = this.#desired.get(a.label);
-        if (!d) return;
+        if (!d) return done;
         await this.#o.files.write(a.target, a.label, d.bundle.plist);
         this.#drift(
           a.drift,
@@ -334,11 +405,11 @@ export class Reconciler {
           d.bundle.version,
           'the managed plist was changed on disk; restored',
         );
-        return;
+        return done;
       }
       case 'enable': {
         const domain = this.#domain(a.target);
-        if (!domain) return;
+        if (!domain) return done;
         const r = await domain.enable(a.label);
         if (!r.ok) throw new Error(`enable: ${r.error.message}`);
         this.#drift(
@@ -348,7 +419,7 @@ export class Reconciler {
           this.#records.get(key)?.version,
           'the managed job was disabled by hand; enabled again',
         );
-        return;
+        return done;
       }
       case 'unload': {
         const rec = this.#records.get(key);
@@ -364,16 +435,16 @@ export class Reconciler {
           ...(rec && { version: rec.version }),
         });
         this.#o.log('info', a.label, `unloaded from ${a.target} (no longer desired)`);
-        return;
+        return done;
       }
       case 'remove-file':
         await this.#o.files.remove(a.target, a.label);
-        return;
+        return done;
       case 'forget':
         this.#records.delete(key);
-        return;
+        return done;
       case 'conflict':
-        this.#fail(
+        return this.#fail(
           a.target,
           a.label,
           a.version,
@@ -381,7 +452,6 @@ export class Reconciler {
           `a job not managed by the fleet already holds ${a.label} in ${a.target}`,
           false,
         );
-        return;
       default: {
         const never: never = a;
         throw new Error(`unknown action ${JSON.stringify(never)}`);
@@ -395,18 +465,15 @@ export class Reconciler {
     drift: 'job-unloaded' | undefined,
     fromVersion: number | undefined,
     replaced: boolean,
-  ): Promise<void> {
+  ): Promise<ReconcileResult> {
     const { label, version } = d.bundle;
     const path = await this.#o.files.write(domain.target, label, d.bundle.plist);
     const spec = parseDesired(this.#o.loader, d, domain.kind, path);
-    if (!spec.ok) {
-      this.#fail(domain.target, label, version, 'invalid-plist', spec.error, false);
-      return;
-    }
+    if (!spec.ok) return this.#fail(domain.target, label, version, 'invalid-plist', spec.error, false);
     const r = await domain.bootstrapSpec(spec.value, { path });
     const key = jobKey(domain.target, label);
     if (!r.ok) {
-      this.#fail(
+      return this.#fail(
         domain.target,
         label,
         version,
@@ -414,7 +481,6 @@ export class Reconciler {
         `${r.error.error}: ${r.error.message}`,
         retryableCodes.has(r.error.code),
       );
-      return;
     }
     this.#failures.delete(key);
     const runner = domain.runner(label);
@@ -422,7 +488,7 @@ export class Reconciler {
     if (runner) this.#o.drift.watchRunner(runner);
     if (drift) {
       this.#drift(drift, domain.target, label, version, 'the managed job was unloaded by hand; loaded again');
-      return;
+      return done;
     }
     const how = replaced
       ? `updated${fromVersion !== undefined ? ` from version ${fromVersion}` : ''} to version ${version}`
@@ -436,6 +502,7 @@ export class Reconciler {
       reason: replaced ? 'updated' : 'loaded',
       detail: how,
     });
+    return done;
   }
 
   #fail(
@@ -445,12 +512,13 @@ export class Reconciler {
     reason: string,
     detail: string,
     retryable: boolean,
-  ): void {
+  ): ReconcileResult {
     const key = jobKey(target, label);
     const prev = this.#failures.get(key);
     this.#failures.set(key, { target, label, version, retryable, reason });
+    const result = retryable ? again(reason) : terminal(reason);
     // Reported once per (target, label, version, reason), not on every retry.
-    if (prev?.version === version && prev.reason === reason) return;
+    if (prev?.version === version && prev.reason === reason) return result;
     this.#o.log('warn', label, `${target}: version ${version} not loaded: ${reason}: ${detail}`);
     this.#o.emit({
       kind: 'load-failed',
@@ -460,6 +528,7 @@ export class Reconciler {
       reason: reason.slice(0, 64),
       detail,
     });
+    return result;
   }
 
   #drift(
@@ -485,4 +554,10 @@ export class Reconciler {
     const r = this.#o.domainManager.domain(target);
     return r.ok ? r.value : undefined;
   }
+}
+
+/** (target, label) of a jobKey. */
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf('\u0000');
+  return [key.slice(0, i), key.slice(i + 1)];
 }

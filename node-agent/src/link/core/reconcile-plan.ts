@@ -15,7 +15,8 @@
  * - A bundle whose plist cannot be loaded (invalid) leaves the previous version running: the
  *   reconciler never stops a working job because its successor is broken.
  * - A terminal load failure for (domain, label, version) is not retried until the version
- *   changes; a retryable one is retried on the next pass.
+ *   changes; a retryable one is planned again on every pass (the runtime, reconciler.ts, holds
+ *   the job back until its retry time).
  * - A job is its plist in its domain target (the only inputs of the spec it was bootstrapped
  *   from). A new version whose plist is byte-for-byte the one our running job was bootstrapped
  *   from (a re-signature: a job-signing key rotation, a rollback to the content that runs) is
