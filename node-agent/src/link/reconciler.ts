@@ -1,6 +1,7 @@
 /**
  * The desired-state reconcile loop (runtime): drives the supervisor, through the DomainManager,
- * to the verified desired jobs (held and persisted by desired-jobs.ts), one pass at a time.
+ * to the verified desired jobs (held and persisted by desired-jobs.ts), one pass at a time. The
+ * plan is core/reconcile-plan.ts; how each action is carried out, reconcile-actions.ts.
  *
  * ```
  *   watch (verified bundle / removal) ─┐
@@ -28,13 +29,10 @@ import { messageOf } from '@launchfleet/shared/errors';
 import type { NodeEvent } from '@launchfleet/shared/messages';
 import type { AppliedVersion, JobBundle, TrustStore } from '@launchfleet/shared/signing';
 import type { DomainManager } from '../supervisor/domains/domain-manager.ts';
-import type { Domain } from '../supervisor/domains/domain.ts';
-import { LaunchdCode } from '../supervisor/domains/launchd-errors.ts';
 import type { PlistLoader } from '../supervisor/domains/plist-loader.ts';
-import type { JobRunner, SupervisorLog } from '../supervisor/job-runner.ts';
+import type { SupervisorLog } from '../supervisor/job-runner.ts';
 import {
   type DesiredJob,
-  type FailureRecord,
   type ObservedJob,
   type ObservedState,
   type ReconcileAction,
@@ -42,21 +40,13 @@ import {
   planReconcile,
 } from './core/reconcile-plan.ts';
 import type { BackoffPolicy } from './core/backoff.ts';
-import { again, done, type ReconcileResult, RetryQueue, terminal } from './core/retry-queue.ts';
-import { type DesiredEntry, DesiredJobs, parseDesired } from './desired-jobs.ts';
+import { RetryQueue } from './core/retry-queue.ts';
+import { DesiredJobs } from './desired-jobs.ts';
 import type { BundleMeta } from './desired-watch.ts';
 import type { DesiredStore } from './desired-store.ts';
 import type { DriftDetector } from './drift.ts';
 import type { ManagedFiles } from './managed-files.ts';
-
-interface Record_ {
-  readonly target: string;
-  readonly label: string;
-  readonly version: number;
-  /** The digest of the plist the runner was bootstrapped from. */
-  readonly plistDigest: string;
-  readonly runner: JobRunner | undefined;
-}
+import { ReconcileActions } from './reconcile-actions.ts';
 
 export interface ReconcilerOptions {
   readonly domainManager: DomainManager;
@@ -77,14 +67,10 @@ export interface ReconcilerOptions {
   readonly onPass?: (actions: readonly ReconcileAction[]) => void;
 }
 
-/** Codes worth retrying on the next pass (the condition is transient). */
-const retryableCodes = new Set<number>([LaunchdCode.DOMAIN_TEARING_DOWN, LaunchdCode.EIO]);
-
 export class Reconciler {
   readonly #o: ReconcilerOptions;
   readonly #desired: DesiredJobs;
-  readonly #records = new Map<string, Record_>();
-  readonly #failures = new Map<string, FailureRecord & { readonly reason: string }>();
+  readonly #actions: ReconcileActions;
   /** Jobs (jobKey) to try again, each after its own backoff. */
   readonly #retries: RetryQueue;
   #retryTimer: TimerHandle | undefined;
@@ -97,6 +83,7 @@ export class Reconciler {
   constructor(o: ReconcilerOptions) {
     this.#o = o;
     this.#desired = new DesiredJobs(o);
+    this.#actions = new ReconcileActions({ ...o, desired: this.#desired });
     this.#retries = new RetryQueue(o.retryPolicy);
   }
 
@@ -151,7 +138,7 @@ export class Reconciler {
 
   /** Current load failures (terminal until a new version), for the status snapshot. */
   failures(): { target: string; label: string; version: number; reason: string }[] {
-    return [...this.#failures.values()].map((f) => ({
+    return [...this.#actions.failures.values()].map((f) => ({
       target: f.target,
       label: f.label,
       version: f.version,
@@ -161,7 +148,7 @@ export class Reconciler {
 
   /** The managed version running in (target, label), if the reconciler loaded it. */
   managedVersion(target: string, label: string): number | undefined {
-    return this.#records.get(jobKey(target, label))?.version;
+    return this.#actions.records.get(jobKey(target, label))?.version;
   }
 
   /** Desired jobs (label -> version). */
@@ -263,31 +250,7 @@ export class Reconciler {
       if (this.#stopped) break;
       const key = jobKey(a.target, a.label);
       acted.add(key);
-      let result: ReconcileResult;
-      try {
-        result = await this.#act(a);
-      } catch (e) {
-        // An I/O error (a full or read-only state directory): tried again after the job's backoff,
-        // not on every pass (the failed write touched the managed directory, whose watch asks for
-        // the next pass at once: a busy loop that logged and emitted on every turn).
-        result = again(`${a.type}: ${messageOf(e)}`);
-        this.#o.log('error', a.label, `${a.type} in ${a.target} failed: ${messageOf(e)}`);
-        if (a.type === 'load')
-          this.#failures.set(key, {
-            target: a.target,
-            label: a.label,
-            version: a.version,
-            retryable: true,
-            reason: 'internal',
-          });
-        this.#o.emit({
-          kind: 'load-failed',
-          label: a.label,
-          domain: a.target,
-          reason: 'internal',
-          detail: `${a.type}: ${messageOf(e)}`,
-        });
-      }
+      const result = await this.#actions.run(a);
       const at = this.#retries.settle(key, result, this.#o.monotonicMs());
       if (at !== undefined && result.kind === 'again')
         this.#o.log(
@@ -299,9 +262,10 @@ export class Reconciler {
     // A job that was backing off and now needs nothing got there another way: forget its backoff.
     this.#retries.forgetWhere((k) => !acted.has(k) && !this.#retries.held(k, now));
     // Failures of labels no longer desired are forgotten.
-    for (const [k, f] of this.#failures) if (!this.#desired.has(f.label)) this.#failures.delete(k);
+    for (const [k, f] of this.#actions.failures)
+      if (!this.#desired.has(f.label)) this.#actions.failures.delete(k);
     const dirs = new Set<string>();
-    for (const r of this.#records.values()) dirs.add(this.#o.files.domainDir(r.target));
+    for (const r of this.#actions.records.values()) dirs.add(this.#o.files.domainDir(r.target));
     this.#o.drift.watchDirs(dirs);
     this.#o.onPass?.(actions);
   }
@@ -314,7 +278,7 @@ export class Reconciler {
         const key = jobKey(d.target, label);
         const runner = d.runner(label);
         if (!runner) continue;
-        const rec = this.#records.get(key);
+        const rec = this.#actions.records.get(key);
         const managedPath = runner.path === this.#o.files.path(d.target, label);
         if (!this.#desired.has(label) && rec === undefined && !managedPath) continue;
         const s = runner.current;
@@ -332,227 +296,15 @@ export class Reconciler {
       domains: domains.map((d) => ({ target: d.target, kind: d.kind })),
       jobs,
       files: await this.#o.files.list(),
-      records: [...this.#records.values()].map((r) => ({
+      records: [...this.#actions.records.values()].map((r) => ({
         target: r.target,
         label: r.label,
         version: r.version,
         plistDigest: r.plistDigest,
       })),
       // A retryable failure is planned again; the retry queue holds the job until its time.
-      failures: [...this.#failures.values()],
+      failures: [...this.#actions.failures.values()],
     };
-  }
-
-  async #act(a: ReconcileAction): Promise<ReconcileResult> {
-    const key = jobKey(a.target, a.label);
-    switch (a.type) {
-      case 'load':
-      case 'replace': {
-        const d = this.#desired.get(a.label);
-        const domain = this.#domain(a.target);
-        if (!d || !domain) return done; // gone meanwhile: the next pass plans again
-        if (a.type === 'replace') {
-          this.#records.delete(key);
-          const r = await domain.bootout(a.label, { wait: true });
-          if (!r.ok && r.error.code !== LaunchdCode.ESRCH) {
-            return this.#fail(
-              a.target,
-              a.label,
-              d.bundle.version,
-              `bootout-${r.error.code}`,
-              r.error.message,
-              true,
-            );
-          }
-        }
-        return this.#load(
-          domain,
-          d,
-          a.type === 'load' ? a.drift : undefined,
-          a.type === 'replace' ? a.fromVersion : undefined,
-          a.type === 'replace',
-        );
-      }
-      case 'adopt': {
-        const rec = this.#records.get(key);
-        const d = this.#desired.get(a.label);
-        // A bundle accepted while this pass awaited something is the next pass's business.
-        if (!rec || !d || d.bundle.version !== a.version || d.plistDigest !== rec.plistDigest) return done;
-        // Same plist, same runner: only the version it answers to changes (the bundle, verified
-        // by the watch, is already stored). A failure of an older version no longer applies.
-        this.#records.set(key, { ...rec, version: a.version });
-        this.#failures.delete(key);
-        const how = `version ${a.version} carries the plist of version ${a.fromVersion} (re-signed): kept running`;
-        this.#o.log('info', a.label, `${a.target}: ${how}`);
-        this.#o.emit({
-          kind: 'job-loaded',
-          label: a.label,
-          domain: a.target,
-          version: a.version,
-          reason: 'unchanged',
-          detail: how,
-        });
-        return done;
-      }
-      case 'rewrite-file': {
-        const d = this.#desired.get(a.label);
-        if (!d) return done;
-        await this.#o.files.write(a.target, a.label, d.bundle.plist);
-        this.#drift(
-          a.drift,
-          a.target,
-          a.label,
-          d.bundle.version,
-          'the managed plist was changed on disk; restored',
-        );
-        return done;
-      }
-      case 'enable': {
-        const domain = this.#domain(a.target);
-        if (!domain) return done;
-        const r = await domain.enable(a.label);
-        if (!r.ok) throw new Error(`enable: ${r.error.message}`);
-        this.#drift(
-          a.drift,
-          a.target,
-          a.label,
-          this.#records.get(key)?.version,
-          'the managed job was disabled by hand; enabled again',
-        );
-        return done;
-      }
-      case 'unload': {
-        const rec = this.#records.get(key);
-        this.#records.delete(key);
-        const domain = this.#domain(a.target);
-        if (domain) await domain.bootout(a.label, { wait: true });
-        await this.#o.files.remove(a.target, a.label);
-        this.#o.emit({
-          kind: 'job-unloaded',
-          label: a.label,
-          domain: a.target,
-          reason: 'removed',
-          ...(rec && { version: rec.version }),
-        });
-        this.#o.log('info', a.label, `unloaded from ${a.target} (no longer desired)`);
-        return done;
-      }
-      case 'remove-file':
-        await this.#o.files.remove(a.target, a.label);
-        return done;
-      case 'forget':
-        this.#records.delete(key);
-        return done;
-      case 'conflict':
-        return this.#fail(
-          a.target,
-          a.label,
-          a.version,
-          'label-conflict',
-          `a job not managed by the fleet already holds ${a.label} in ${a.target}`,
-          false,
-        );
-      default: {
-        const never: never = a;
-        throw new Error(`unknown action ${JSON.stringify(never)}`);
-      }
-    }
-  }
-
-  async #load(
-    domain: Domain,
-    d: DesiredEntry,
-    drift: 'job-unloaded' | undefined,
-    fromVersion: number | undefined,
-    replaced: boolean,
-  ): Promise<ReconcileResult> {
-    const { label, version } = d.bundle;
-    const path = await this.#o.files.write(domain.target, label, d.bundle.plist);
-    const spec = parseDesired(this.#o.loader, d, domain.kind, path);
-    if (!spec.ok) return this.#fail(domain.target, label, version, 'invalid-plist', spec.error, false);
-    const r = await domain.bootstrapSpec(spec.value, { path });
-    const key = jobKey(domain.target, label);
-    if (!r.ok) {
-      return this.#fail(
-        domain.target,
-        label,
-        version,
-        `launchd-${r.error.code}`,
-        `${r.error.error}: ${r.error.message}`,
-        retryableCodes.has(r.error.code),
-      );
-    }
-    this.#failures.delete(key);
-    const runner = domain.runner(label);
-    this.#records.set(key, { target: domain.target, label, version, plistDigest: d.plistDigest, runner });
-    if (runner) this.#o.drift.watchRunner(runner);
-    if (drift) {
-      this.#drift(drift, domain.target, label, version, 'the managed job was unloaded by hand; loaded again');
-      return done;
-    }
-    const how = replaced
-      ? `updated${fromVersion !== undefined ? ` from version ${fromVersion}` : ''} to version ${version}`
-      : `loaded version ${version}`;
-    this.#o.log('info', label, `${domain.target}: ${how}`);
-    this.#o.emit({
-      kind: 'job-loaded',
-      label,
-      domain: domain.target,
-      version,
-      reason: replaced ? 'updated' : 'loaded',
-      detail: how,
-    });
-    return done;
-  }
-
-  #fail(
-    target: string,
-    label: string,
-    version: number,
-    reason: string,
-    detail: string,
-    retryable: boolean,
-  ): ReconcileResult {
-    const key = jobKey(target, label);
-    const prev = this.#failures.get(key);
-    this.#failures.set(key, { target, label, version, retryable, reason });
-    const result = retryable ? again(reason) : terminal(reason);
-    // Reported once per (target, label, version, reason), not on every retry.
-    if (prev?.version === version && prev.reason === reason) return result;
-    this.#o.log('warn', label, `${target}: version ${version} not loaded: ${reason}: ${detail}`);
-    this.#o.emit({
-      kind: 'load-failed',
-      label,
-      domain: target,
-      version,
-      reason: reason.slice(0, 64),
-      detail,
-    });
-    return result;
-  }
-
-  #drift(
-    kind: 'plist-changed' | 'job-unloaded' | 'job-disabled',
-    target: string,
-    label: string,
-    version: number | undefined,
-    detail: string,
-  ): void {
-    this.#o.drift.count(kind);
-    this.#o.log('warn', label, `${target}: drift ${kind}: ${detail}`);
-    this.#o.emit({
-      kind: 'drift',
-      label,
-      domain: target,
-      reason: kind,
-      detail,
-      ...(version !== undefined && { version }),
-    });
-  }
-
-  #domain(target: string): Domain | undefined {
-    const r = this.#o.domainManager.domain(target);
-    return r.ok ? r.value : undefined;
   }
 }
 
