@@ -19,6 +19,14 @@
  *   └────────┴────────────────────────────────────────────────────┘
  * ```
  * Jobs never depend on the link: losing NATS changes nothing the supervisor runs.
+ *
+ * Over 400 lines, and not for a good reason: `startFleetLink` is one closure whose steps
+ * (enrolment, the session, the loop, credential renewal, the status answer) share a dozen
+ * mutable variables (state, identity, trust, nc, watch, lostBroker, lameDuck, renewed ...).
+ * The loop's pacing is already a pure core (core/link-loop.ts) and the parts it wires are their
+ * own modules (reconciler, reporter, desired watch, drift, renewal). What is left to do (issue
+ * 15): the connection state as one value beside its I/O, then enrolment and the session as
+ * functions of it, not closures over it.
  */
 import { hostname as osHostname } from 'node:os';
 import { readFile } from 'node:fs/promises';
