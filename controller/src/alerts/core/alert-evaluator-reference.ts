@@ -13,16 +13,7 @@
  * It walks every node's counters on every evaluation: O(nodes x reasons) per tick.
  */
 import { keys } from '@launchfleet/shared/messages';
-import {
-  type CounterField,
-  counterAlert,
-  counterInstance,
-  jobAlert,
-  recurringInstance,
-  rolloutAlerts,
-  rolloutInstances,
-  unseenAlert,
-} from './alert-instances.ts';
+import * as instances from './alert-instances.ts';
 import type { AlertSettings } from './alert-rules.ts';
 import type { AlertInstance, AlertTransition, FleetSample, JobSample, NodeSample } from './alert-sample.ts';
 
@@ -97,7 +88,7 @@ export class ReferenceAlertEvaluator {
     const sampled = new Set<string>();
     for (const n of sample.nodes) {
       if (n.lastSeen > 0 && now - n.lastSeen > this.#s.unseenAfterMs) {
-        const a = unseenAlert(n, now);
+        const a = instances.unseenAlert(n, now);
         active.set(a.key, a);
       }
       for (const field of ['signatureRefusals', 'drift'] as const)
@@ -113,8 +104,10 @@ export class ReferenceAlertEvaluator {
     this.#primed = true;
     if (sample.rollouts !== undefined)
       for (const r of sample.rollouts)
-        for (const a of rolloutInstances(r, now, this.#s.rolloutStuckAfterMs)) active.set(a.key, a);
-    else for (const [key, t] of this.#tracked) if (rolloutAlerts.has(t.alert.name)) active.set(key, t.alert);
+        for (const a of instances.rolloutInstances(r, now, this.#s.rolloutStuckAfterMs)) active.set(a.key, a);
+    else
+      for (const [key, t] of this.#tracked)
+        if (instances.rolloutAlerts.has(t.alert.name)) active.set(key, t.alert);
 
     const fired: AlertTransition[] = [];
     const resolved: AlertTransition[] = [];
@@ -138,13 +131,13 @@ export class ReferenceAlertEvaluator {
   }
 
   #job(j: JobSample, now: number, active: Map<string, AlertInstance>): void {
-    const a = jobAlert(j);
+    const a = instances.jobAlert(j);
     if (j.problem === 'throttled') this.#throttledSeen.set(a.key, { alert: a, at: now });
     else active.set(a.key, a);
   }
 
   #counter(
-    field: CounterField,
+    field: instances.CounterField,
     n: NodeSample,
     reason: string,
     value: number,
@@ -152,7 +145,7 @@ export class ReferenceAlertEvaluator {
     sampled: Set<string>,
     active: Map<string, AlertInstance>,
   ): void {
-    const name = counterAlert[field];
+    const name = instances.counterAlert[field];
     const key = keys.alert(name, n.nodeId, reason);
     sampled.add(key);
     const prev = this.#counters.get(key);
@@ -168,7 +161,7 @@ export class ReferenceAlertEvaluator {
     }
     this.#counters.set(key, { value, lastIncreaseAt });
     if (lastIncreaseAt === undefined || now - lastIncreaseAt > this.#s.counterWindowMs) return;
-    active.set(key, counterInstance(field, key, n.nodeId, reason, value));
+    active.set(key, instances.counterInstance(field, key, n.nodeId, reason, value));
   }
   /** `increase(launchfleet_agent_drift_total[1h]) > 3`, per node and kind. */
   #recurring(
@@ -201,6 +194,6 @@ export class ReferenceAlertEvaluator {
     this.#driftLogs.set(key, log);
     const total = log.reduce((sum, e) => sum + e.n, 0);
     if (total <= this.#s.driftRecurringAbove) return;
-    active.set(key, recurringInstance(key, nodeId, kind, total, window));
+    active.set(key, instances.recurringInstance(key, nodeId, kind, total, window));
   }
 }
