@@ -236,20 +236,17 @@ export class Reconciler {
     }));
     const now = this.#o.monotonicMs();
     // A job waiting for its retry time is left alone until then (the retry timer asks for that pass).
-    const actions = planReconcile(desired, observed).filter(
-      (a) => !this.#retries.held(jobKey(a.target, a.label), now),
-    );
+    const planned = planReconcile(desired, observed);
+    const actions = planned.filter((a) => !this.#retries.held(jobKey(a.target, a.label), now));
     if (actions.length > 0)
       this.#o.log(
         'debug',
         'link',
         `plan: ${actions.map((a) => `${a.type} ${a.target}/${a.label}`).join(', ')}`,
       );
-    const acted = new Set<string>();
     for (const a of actions) {
       if (this.#stopped) break;
       const key = jobKey(a.target, a.label);
-      acted.add(key);
       const result = await this.#actions.run(a);
       const at = this.#retries.settle(key, result, this.#o.monotonicMs());
       if (at !== undefined && result.kind === 'again')
@@ -260,7 +257,9 @@ export class Reconciler {
         );
     }
     // A job that was backing off and now needs nothing got there another way: forget its backoff.
-    this.#retries.forgetWhere((k) => !acted.has(k) && !this.#retries.held(k, now));
+    // (One the plan still names keeps it, also when its timer fired during this pass.)
+    const named = new Set(planned.map((a) => jobKey(a.target, a.label)));
+    this.#retries.forgetWhere((k) => !named.has(k));
     // Failures of labels no longer desired are forgotten.
     for (const [k, f] of this.#actions.failures)
       if (!this.#desired.has(f.label)) this.#actions.failures.delete(k);
