@@ -14,25 +14,22 @@ import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type LocalFleet, startLocalFleet } from '../support/local-fleet.ts';
 import { alive, eventually, sleep } from '../support/agent.ts';
-import { applyToAll, faultPlist, instances, listedPids } from '../support/fault-fleet.ts';
+import {
+  applyToAll,
+  faultPlist,
+  instances,
+  listedPids,
+  presence as nodePresence,
+} from '../support/fault-fleet.ts';
 
 const steady = 'com.fault.broker.steady';
 const during = 'com.fault.broker.during';
 const steadyCmd = 'sleep 7181';
 const duringCmd = 'sleep 7182';
 
-interface NodesList {
-  nodes?: { nodeId: string; presence: string | number }[];
-}
-
 describe('fault: the broker is killed and comes back', { timeout: 240_000 }, () => {
   let fleet: LocalFleet;
-  const presence = async (): Promise<string> => {
-    const r = await fleet.cli(['nodes', 'list', '--json']);
-    if (r.code !== 0) return `error: ${r.stderr}`;
-    const l = JSON.parse(r.stdout) as NodesList;
-    return String(l.nodes?.find((n) => n.nodeId === fleet.nodeId)?.presence);
-  };
+  const presence = () => nodePresence(fleet);
 
   before(async () => {
     // A short threshold (the agent beats every 10 s) so the outage outlasts it.

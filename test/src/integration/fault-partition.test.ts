@@ -25,7 +25,13 @@ import { cpSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type LocalFleet, startLocalFleet } from '../support/local-fleet.ts';
 import { alive, eventually, sleep } from '../support/agent.ts';
-import { applyToAll, faultPlist, instances, listedPids } from '../support/fault-fleet.ts';
+import {
+  applyToAll,
+  faultPlist,
+  instances,
+  listedPids,
+  presence as nodePresence,
+} from '../support/fault-fleet.ts';
 import { type AgentNetns, makeAgentNetns, netnsUnavailable } from '../support/netns.ts';
 
 /** The controller's threshold here: a node unheard this long is offline. */
@@ -52,10 +58,6 @@ const churnPlist = (v: number) =>
 const t0 = Date.now();
 const log = (s: string) => console.log(`[fault-partition ${((Date.now() - t0) / 1000).toFixed(1)} s] ${s}`);
 
-interface NodesList {
-  nodes?: { nodeId: string; presence: string | number }[];
-}
-
 /** The command lines of every live process whose command line starts with `prefix` (every version of a job). */
 function instancesLike(prefix: string): string[] {
   const n: string[] = [];
@@ -79,12 +81,7 @@ describe(
   () => {
     let net: AgentNetns;
     let fleet: LocalFleet;
-    const presence = async (): Promise<string> => {
-      const r = await fleet.cli(['nodes', 'list', '--json']);
-      if (r.code !== 0) return `error: ${r.stderr}`;
-      const l = JSON.parse(r.stdout) as NodesList;
-      return String(l.nodes?.find((n) => n.nodeId === fleet.nodeId)?.presence);
-    };
+    const presence = () => nodePresence(fleet);
     // A CLI call that fails (`error: ...`) says nothing either way: only "offline" counts as offline.
     const online = async () => /online/i.test(await presence());
     const isOffline = (p: string) => /offline/i.test(p);

@@ -82,6 +82,21 @@ export async function applyToAll(fleet: LocalFleet, label: string, plist: string
   if (r.code !== 0) throw new Error(`launchfleet jobs apply ${label}: ${r.stderr}`);
 }
 
+interface NodesList {
+  nodes?: { nodeId: string; presence: string | number }[];
+}
+
+/**
+ * The fleet's node's presence as `launchfleet nodes list --json` shows it ("online", "offline",
+ * ...), or `error: <stderr>` when the CLI call fails (a failed call says nothing either way).
+ */
+export async function presence(fleet: LocalFleet, nodeId = fleet.nodeId): Promise<string> {
+  const r = await fleet.cli(['nodes', 'list', '--json']);
+  if (r.code !== 0) return `error: ${r.stderr}`;
+  const l = JSON.parse(r.stdout) as NodesList;
+  return String(l.nodes?.find((n) => n.nodeId === nodeId)?.presence);
+}
+
 /** The pid of each running job as the agent's own `lfctl list` shows it (label -> pid). */
 export async function listedPids(fleet: LocalFleet, name = 'agent'): Promise<Map<string, number>> {
   const r = await runLfctl(['--run-dir', fleet.runDir(name), 'list', '--json']);
