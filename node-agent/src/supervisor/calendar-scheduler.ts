@@ -70,6 +70,10 @@ export class CalendarScheduler {
       if (r.fire) due.push({ item, dueMs: item.nextMs });
       item.nextMs = r.nextMs;
     }
+    // The timer was armed for a distance on the old wall clock: after a jump it is armed again
+    // for the new one, even when the earliest firing is the same (a step forward short of it
+    // would otherwise run it late by the whole step: fault-time).
+    this.armedFor = undefined;
     this.arm();
     for (const { item, dueMs } of due) item.fire(dueMs);
   }
