@@ -25,6 +25,8 @@ command -v xmllint >/dev/null || need+=(libxml2-utils)
 command -v busybox >/dev/null || need+=(busybox)
 # A real launchctl client for the launchctl-compatibility test (community.general.launchd).
 command -v ansible-playbook >/dev/null || need+=(ansible)
+# libfaketime: fault-time steps a real agent's wall clock with it (LD_PRELOAD, never the machine's clock).
+dpkg -s libfaketime >/dev/null 2>&1 || need+=(libfaketime)
 # A real browser for the web console's end-to-end tests (driven by npm's playwright-core, which downloads none).
 command -v chromium >/dev/null || need+=(chromium fonts-liberation)
 if [ ${#need[@]} -gt 0 ]; then

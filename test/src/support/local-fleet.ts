@@ -57,6 +57,11 @@ export interface LocalFleetOptions {
    * CLI connect there too (over the host's own routing, which the namespace's rules never see).
    */
   readonly agentNetns?: { readonly name: string; readonly hostAddress: string };
+  /**
+   * Environment variables added to the first agent's process only (e.g. libfaketime's
+   * `LD_PRELOAD` and `FAKETIME_TIMESTAMP_FILE`: fault-time steps that agent's wall clock).
+   */
+  readonly agentEnv?: Readonly<Record<string, string>>;
 }
 
 /** A CLI result. */
@@ -219,7 +224,8 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       }
     };
     const start = async (name: string, cmd: string, args: readonly string[]) => {
-      const p = await startProc(name, cmd, args, logFile(name), cliEnv);
+      const env = name === 'agent' && o.agentEnv ? { ...cliEnv, ...o.agentEnv } : cliEnv;
+      const p = await startProc(name, cmd, args, logFile(name), env);
       procs.push(p);
       return p;
     };
