@@ -20,8 +20,9 @@
  *   not sleep: no extra run);
  * - back by 3 hours: no run for the step, no burst; the hourly job's next firing is re-aimed at
  *   its next minute of the new time (not 3 hours later); the interval job keeps its cadence;
- * - forward by less than the time to the next firing (~25 min, crossing no firing): the job
- *   runs at its time (at the latest when the detector notices the jump), not late by the step.
+ * - forward by less than the time to the next firing (~25 min, crossing no firing, landing 40 s
+ *   before it, after the detector has noticed the jump): the job runs at its time, not late by
+ *   the step.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -206,17 +207,20 @@ describe(
         `the hourly job's next firing is minutes away (${before.line})`,
       );
       const hourlyBefore = (await runs(hourly)).length;
-      // Land 20 s before the firing: a step of ~25-30 minutes that crosses no firing of any job.
-      const stepS = before.s - 20;
+      // Land `leadS` before the firing: a step of ~25 minutes that crosses no firing of any job. The
+      // lead is longer than the detector's period, so the jump is always noticed before the firing:
+      // an agent that kept its timer armed for the old distance would run the job ~25 minutes late.
+      const leadS = detectorS + 10;
+      const stepS = before.s - leadS;
       await setOffset(offsetS + stepS);
       const steppedAt = await uptime();
       log(
-        `stepped forward ${stepS} s: agent clock ${new Date(agentWall()).toISOString()}, the hourly firing 20 s ahead`,
+        `stepped forward ${stepS} s: agent clock ${new Date(agentWall()).toISOString()}, the hourly firing ${leadS} s ahead`,
       );
       await eventually(
         async () => (await runs(hourly)).length > hourlyBefore,
-        (detectorS + 10) * 1000,
-        'the hourly job runs at its time after the step (at the latest when the jump is noticed)',
+        (leadS + 8) * 1000,
+        'the hourly job runs at its time after the step',
       );
       await sleep(2000);
       const hr = (await runs(hourly)).slice(hourlyBefore);
@@ -224,10 +228,11 @@ describe(
         `short forward step: hourly runs ${hr.length}, at +${hr.map((x) => (x - steppedAt).toFixed(1)).join(', ')} s after the step`,
       );
       assert.equal(hr.length, 1, 'one run');
-      // Not before its time (20 s after the step, within the clock's 10 ms and the shell's start).
+      // At its time: `leadS` after the step (lfctl shows whole seconds: +-1 s; the shell's start adds a little).
+      const at = (hr[0] ?? 0) - steppedAt;
       assert.ok(
-        (hr[0] ?? 0) - steppedAt > 19,
-        `ran ${((hr[0] ?? 0) - steppedAt).toFixed(1)} s after the step, before its time`,
+        at > leadS - 1.5 && at < leadS + 3,
+        `ran ${at.toFixed(1)} s after the step, not at its time (${leadS} s)`,
       );
     });
   },
