@@ -1,0 +1,460 @@
+/**
+ * The soak (issue 17, docs/fault-suite.md): the local fleet (real nats-server, controller and two
+ * real agent processes, scripts/local-fleet.sh's way: test/src/support/local-fleet.ts) plus N
+ * simulated nodes (the fleet simulator, test/src/sim, one process, production link timings) for
+ * a duration, with churn:
+ *
+ * - every `--apply-every-s` (default 120 s) a new version of an applied job to every node;
+ * - a crash-looping job on every node for the whole run (the real agents run it for real: it
+ *   exits 1 after a second and KeepAlive restarts it; 5 % of the simulated nodes crash-loop
+ *   every job, 5 % start slowly, 5 % lose their link and come back on a schedule);
+ * - every `--rollout-every-s` (default 600 s) a rollout of a second job over every node
+ *   (canary 1, waves of 25 %, a quarter of the nodes in flux at once, 5 s healthy);
+ * - every `--restart-every-s` (default 300 s) the second real agent (`churn`) restarted,
+ *   SIGKILL and SIGTERM in turn (it reaps or adopts what its predecessor left). The measured
+ *   agent (`agent`) is never restarted, so its memory is one process' over the whole run.
+ *
+ * Every `--sample-s` (default 60 s) it samples RSS (VmRSS) and CPU (utime + stime since the last
+ * sample, % of one core) of the measured agent, the controller, nats-server and the simulator,
+ * prints a line, and at the end the trend per process: the least-squares slope of RSS over time
+ * in bytes per hour, over the whole run and over its second half (the first minutes are warm-up:
+ * caches, JIT, the simulator's enrolment), with first/last/max RSS and mean CPU. The results
+ * (every sample, the trend, the churn counts, the end state) go to `--out` as JSON.
+ *
+ *   scripts/soak.sh [--nodes 200] [--duration-min 60] [--sample-s 60] [--out FILE] ...
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildXmlPlist } from '@launchfleet/shared';
+import { type LocalFleet, startLocalFleet } from '../support/local-fleet.ts';
+import { repoRoot } from '../support/paths.ts';
+import { clockTicks } from './proc-stats.ts';
+
+const { values: v } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '200' },
+    'duration-min': { type: 'string', default: '60' },
+    'sample-s': { type: 'string', default: '60' },
+    'apply-every-s': { type: 'string', default: '120' },
+    'rollout-every-s': { type: 'string', default: '600' },
+    'restart-every-s': { type: 'string', default: '300' },
+    mix: { type: 'string', default: 'healthy=85,crash=5,slow=5,churn=5' },
+    out: { type: 'string' },
+  },
+});
+const num = (name: string, s: string | undefined): number => {
+  const n = Number(s);
+  if (!Number.isFinite(n) || n <= 0) {
+    process.stderr.write(`soak: --${name} must be a positive number\n`);
+    process.exit(2);
+  }
+  return n;
+};
+const nodes = Math.round(num('nodes', v.nodes));
+const durationMs = num('duration-min', v['duration-min']) * 60_000;
+const sampleMs = num('sample-s', v['sample-s']) * 1000;
+const applyEveryMs = num('apply-every-s', v['apply-every-s']) * 1000;
+const rolloutEveryMs = num('rollout-every-s', v['rollout-every-s']) * 1000;
+const restartEveryMs = num('restart-every-s', v['restart-every-s']) * 1000;
+const out = v.out ?? join('/tmp', `lf-soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+
+const t0 = Date.now();
+const say = (s: string) => console.log(`[soak ${((Date.now() - t0) / 60_000).toFixed(1)} min] ${s}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---- /proc ---------------------------------------------------------------------------------
+function rssBytes(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+function cpuSec(pid: number): number | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / clockTicks();
+  } catch {
+    return undefined;
+  }
+}
+/** The pid of the nats-server started with this fleet's config (local-fleet does not hand it out). */
+function natsPid(dir: string): number | undefined {
+  const conf = join(dir, 'nats', 'nats.conf');
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(conf)) return Number(d);
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
+}
+
+/** Least-squares slope of y over x. */
+function slope(xs: readonly number[], ys: readonly number[]): number {
+  const n = xs.length;
+  if (n < 2) return Number.NaN;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += ((xs[i] ?? 0) - mx) * ((ys[i] ?? 0) - my);
+    sxx += ((xs[i] ?? 0) - mx) ** 2;
+  }
+  return sxx === 0 ? Number.NaN : sxy / sxx;
+}
+
+interface Sample {
+  readonly tMin: number;
+  readonly proc: Record<string, { pid: number; rss: number; cpuPct: number } | undefined>;
+  readonly simConnected?: number;
+  readonly simEnrolled?: number;
+}
+
+// ---- the fleet -----------------------------------------------------------------------------
+const plist = (label: string, script: string, extra: Record<string, unknown> = {}) =>
+  buildXmlPlist({
+    Label: label,
+    ProgramArguments: ['/bin/sh', '-c', script],
+    KeepAlive: true,
+    ThrottleInterval: 1,
+    ...(extra as Record<string, never>),
+  });
+
+async function main(): Promise<void> {
+  say(
+    `${nodes} simulated nodes + 2 real agents for ${durationMs / 60_000} min; sample every ${sampleMs / 1000} s; ` +
+      `apply every ${applyEveryMs / 1000} s, rollout every ${rolloutEveryMs / 1000} s, agent restart every ${restartEveryMs / 1000} s; mix ${v.mix}`,
+  );
+  const fleet: LocalFleet = await startLocalFleet({
+    extraAgents: [{ name: 'churn', labels: { role: 'churn' } }],
+  });
+  let sim: ChildProcess | undefined;
+  const failures: string[] = [];
+  const counts = { applies: 0, applyFailures: 0, rollouts: 0, rolloutFailures: 0, restarts: 0 };
+  const samples: Sample[] = [];
+  let simStats: { enrolled?: number; connected?: number; offline?: number } = {};
+  let stopping = false;
+  const onSignal = () => {
+    stopping = true;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    // One token for every simulated node (its use count is the fleet size).
+    const t = await fleet.cli(['tokens', 'create', '--ttl', '24h', '--uses', String(nodes), '--json']);
+    if (t.code !== 0) throw new Error(`tokens create: ${t.stderr}`);
+    const tok = JSON.parse(t.stdout) as { token: string; enrollCredentials: string };
+    const tokenFile = join(fleet.dir, 'sim-tokens.txt');
+    writeFileSync(tokenFile, `${Array(nodes).fill(tok.token).join('\n')}\n${tok.enrollCredentials}`, {
+      mode: 0o600,
+    });
+    sim = spawn(
+      process.execPath,
+      [
+        '--conditions=launchfleet-testing',
+        join(repoRoot, 'test', 'dist', 'sim', 'main.js'),
+        ...['--agents', String(nodes), '--nats', fleet.natsUrl, '--token-file', tokenFile],
+        ...['--mix', v.mix ?? '', '--report-sec', '10', '--start-concurrency', '20'],
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'], detached: true },
+    );
+    let buf = '';
+    sim.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try {
+          const m = JSON.parse(line) as { type: string; message?: string };
+          if (m.type === 'stats') simStats = m as typeof simStats;
+          if (m.type === 'error') failures.push(`simulator: ${m.message ?? ''}`);
+        } catch {
+          // not a stats line
+        }
+      }
+    });
+    const simExit = new Promise<void>((r) => sim?.once('exit', () => r()));
+    // Enrolment: every simulated node in the fleet view (bounded; the soak goes on regardless and says so).
+    const tEnrol = Date.now();
+    for (;;) {
+      const l = await fleet.cli(['nodes', 'list', '--json']);
+      const n = l.code === 0 ? ((JSON.parse(l.stdout) as { nodes?: unknown[] }).nodes?.length ?? 0) : 0;
+      if (n >= nodes + 2) {
+        say(`${n} nodes enrolled in ${((Date.now() - tEnrol) / 1000).toFixed(0)} s`);
+        break;
+      }
+      if (Date.now() - tEnrol > 300_000) {
+        failures.push(`only ${n} of ${nodes + 2} nodes enrolled after 5 min`);
+        say(failures[failures.length - 1] ?? '');
+        break;
+      }
+      await sleep(5000);
+    }
+
+    const dir = fleet.dir;
+    let version = 0;
+    const apply = async (label: string, file: string, text: string, args: string[]) => {
+      const f = join(dir, file);
+      writeFileSync(f, text);
+      return fleet.cli([...args, f], 120_000);
+    };
+    // The crash loop, for the whole run.
+    {
+      const r = await apply('com.soak.crash', 'crash.plist', plist('com.soak.crash', 'sleep 1; exit 1'), [
+        'jobs',
+        'apply',
+        '--all',
+      ]);
+      if (r.code !== 0) failures.push(`crash-loop apply: ${r.stderr.trim()}`);
+    }
+    const applyNext = async () => {
+      version++;
+      const r = await apply(
+        'com.soak.app',
+        'app.plist',
+        plist('com.soak.app', `exec sleep ${91_000 + version}`),
+        ['jobs', 'apply', '--all'],
+      );
+      counts.applies++;
+      if (r.code !== 0) {
+        counts.applyFailures++;
+        failures.push(`apply v${version}: ${r.stderr.trim().slice(0, 300)}`);
+      }
+    };
+    let rolloutN = 0;
+    const rollout = async () => {
+      rolloutN++;
+      const id = `soak-${rolloutN}`;
+      const r = await apply(
+        'com.soak.rolled',
+        'rolled.plist',
+        plist('com.soak.rolled', `exec sleep ${92_000 + rolloutN}`),
+        [
+          'rollout',
+          'start',
+          '--all',
+          '--id',
+          id,
+          ...[
+            '--canary',
+            '1',
+            '--waves',
+            '25%',
+            '--max-unavailable',
+            String(Math.max(1, Math.ceil(nodes / 4))),
+          ],
+          ...['--min-healthy', '5s', '--deadline', '5m', '--max-unhealthy', String(nodes)],
+        ],
+      );
+      counts.rollouts++;
+      if (r.code !== 0) {
+        counts.rolloutFailures++;
+        failures.push(`rollout ${id}: ${r.stderr.trim().slice(0, 300)}`);
+      }
+    };
+    let kill = true;
+    const restartChurnAgent = async () => {
+      await fleet.killAgent('churn', kill ? 'SIGKILL' : 'SIGTERM');
+      kill = !kill;
+      await fleet.restartAgent('churn');
+      counts.restarts++;
+    };
+
+    await applyNext();
+    await rollout();
+    const pids = (): Record<string, number | undefined> => ({
+      agent: fleet.agentPid('agent'),
+      controller: fleet.controllerPid('controller'),
+      'nats-server': natsPid(dir),
+      simulator: sim?.pid,
+    });
+    let lastCpu: Record<string, { pid: number; cpu: number; at: number }> = {};
+    const takeSample = () => {
+      const now = Date.now();
+      const proc: Sample['proc'] = {};
+      const nextCpu: typeof lastCpu = {};
+      for (const [name, pid] of Object.entries(pids())) {
+        if (pid === undefined) continue;
+        const rss = rssBytes(pid);
+        const cpu = cpuSec(pid);
+        if (rss === undefined || cpu === undefined) continue;
+        const last = lastCpu[name];
+        const cpuPct =
+          last && last.pid === pid ? ((cpu - last.cpu) / ((now - last.at) / 1000)) * 100 : Number.NaN;
+        nextCpu[name] = { pid, cpu, at: now };
+        proc[name] = { pid, rss, cpuPct };
+      }
+      lastCpu = nextCpu;
+      const s: Sample = {
+        tMin: (now - t0) / 60_000,
+        proc,
+        ...(simStats.connected !== undefined && { simConnected: simStats.connected }),
+        ...(simStats.enrolled !== undefined && { simEnrolled: simStats.enrolled }),
+      };
+      samples.push(s);
+      say(
+        Object.entries(proc)
+          .map(
+            ([k, p]) =>
+              `${k} ${((p?.rss ?? 0) / 1048576).toFixed(1)} MiB ${Number.isNaN(p?.cpuPct) ? '-' : (p?.cpuPct ?? 0).toFixed(1)} %`,
+          )
+          .join(', ') + `; simulated connected ${simStats.connected ?? '?'}/${nodes}`,
+      );
+    };
+
+    const tStart = Date.now();
+    takeSample();
+    let nextSample = tStart + sampleMs;
+    let nextApply = tStart + applyEveryMs;
+    let nextRollout = tStart + rolloutEveryMs;
+    let nextRestart = tStart + restartEveryMs;
+    while (!stopping && Date.now() - tStart < durationMs) {
+      if (sim.exitCode !== null || sim.signalCode !== null) {
+        failures.push(`the simulator exited (${sim.exitCode ?? sim.signalCode})`);
+        break;
+      }
+      const now = Date.now();
+      if (now >= nextSample) {
+        takeSample();
+        nextSample += sampleMs;
+      }
+      if (now >= nextApply) {
+        await applyNext();
+        nextApply += applyEveryMs;
+      }
+      if (now >= nextRollout) {
+        await rollout();
+        nextRollout += rolloutEveryMs;
+      }
+      if (now >= nextRestart) {
+        await restartChurnAgent().catch((e: unknown) => failures.push(`restart: ${String(e)}`));
+        nextRestart += restartEveryMs;
+      }
+      await sleep(1000);
+    }
+    takeSample();
+
+    // ---- end state -------------------------------------------------------------------------
+    const l = await fleet.cli(['nodes', 'list', '--json']);
+    const list = l.code === 0 ? (JSON.parse(l.stdout) as { nodes?: { presence: string | number }[] }) : {};
+    const online = (list.nodes ?? []).filter((n) => /online/i.test(String(n.presence))).length;
+    const agentLife = fleet.agentPid('agent');
+    const lastAppCmd = `sleep ${91_000 + version}`;
+    const realAppInstances = readdirSync('/proc').filter((d) => {
+      try {
+        return (
+          /^\d+$/.test(d) &&
+          readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ').trim() === lastAppCmd
+        );
+      } catch {
+        return false;
+      }
+    }).length;
+    const end = {
+      nodesListed: list.nodes?.length ?? 0,
+      nodesOnline: online,
+      measuredAgentAlive: agentLife !== undefined,
+      lastAppVersion: version,
+      lastAppInstancesOnRealAgents: realAppInstances,
+      simulator: simStats,
+    };
+
+    // ---- the trend -------------------------------------------------------------------------
+    const names = ['agent', 'controller', 'nats-server', 'simulator'];
+    const trend: Record<string, unknown> = {};
+    const rows: string[] = [];
+    for (const name of names) {
+      const pts = samples.flatMap((s) => {
+        const p = s.proc[name];
+        return p ? [{ t: s.tMin / 60, rss: p.rss, cpu: p.cpuPct, pid: p.pid }] : [];
+      });
+      if (pts.length === 0) continue;
+      const lastPid = pts[pts.length - 1]?.pid;
+      const same = pts.filter((p) => p.pid === lastPid);
+      const half = same.filter(
+        (p) => p.t >= (same[0]?.t ?? 0) + ((same[same.length - 1]?.t ?? 0) - (same[0]?.t ?? 0)) / 2,
+      );
+      const all = slope(
+        same.map((p) => p.t),
+        same.map((p) => p.rss),
+      );
+      const second = slope(
+        half.map((p) => p.t),
+        half.map((p) => p.rss),
+      );
+      const cpus = same.map((p) => p.cpu).filter((c) => Number.isFinite(c));
+      const meanCpu = cpus.reduce((a, b) => a + b, 0) / Math.max(1, cpus.length);
+      const rss = same.map((p) => p.rss);
+      const t = {
+        samples: same.length,
+        pid: lastPid,
+        restartedDuringRun: same.length !== pts.length,
+        rssFirst: rss[0],
+        rssLast: rss[rss.length - 1],
+        rssMax: Math.max(...rss),
+        bytesPerHour: Math.round(all),
+        bytesPerHourSecondHalf: Math.round(second),
+        cpuMeanPct: Number(meanCpu.toFixed(2)),
+      };
+      trend[name] = t;
+      const mib = (b: number | undefined) => ((b ?? 0) / 1048576).toFixed(1);
+      rows.push(
+        `| ${name} | ${t.samples} | ${mib(t.rssFirst)} | ${mib(t.rssLast)} | ${mib(t.rssMax)} | ` +
+          `${(all / 1048576).toFixed(2)} | ${(second / 1048576).toFixed(2)} | ${t.cpuMeanPct} |`,
+      );
+    }
+    const result = {
+      at: new Date(t0).toISOString(),
+      command: process.argv.slice(2).join(' '),
+      node: process.version,
+      nodes,
+      durationMin: (Date.now() - t0) / 60_000,
+      settings: { sampleMs, applyEveryMs, rolloutEveryMs, restartEveryMs, mix: v.mix },
+      counts,
+      end,
+      failures,
+      trend,
+      samples,
+    };
+    writeFileSync(out, JSON.stringify(result, null, 2));
+    console.log(
+      '\n| process | samples | RSS first MiB | last MiB | max MiB | trend MiB/h (all) | trend MiB/h (2nd half) | CPU mean % |',
+    );
+    console.log('|---|---|---|---|---|---|---|---|');
+    for (const r of rows) console.log(r);
+    console.log(
+      `\nchurn: ${counts.applies} applies (${counts.applyFailures} failed), ${counts.rollouts} rollouts (${counts.rolloutFailures} failed to start), ` +
+        `${counts.restarts} agent restarts; end: ${end.nodesOnline}/${end.nodesListed} nodes online, ` +
+        `simulator connected ${simStats.connected ?? '?'}, last app version v${version} runs ${realAppInstances} time(s) on the 2 real agents`,
+    );
+    if (failures.length > 0) console.log(`failures:\n  ${failures.join('\n  ')}`);
+    console.log(`results: ${out}`);
+    process.exitCode = failures.length > 0 ? 1 : 0;
+    if (sim.exitCode === null) {
+      sim.kill('SIGTERM');
+      await Promise.race([simExit, sleep(25_000)]);
+    }
+  } finally {
+    if (sim?.pid !== undefined && sim.exitCode === null && sim.signalCode === null) {
+      try {
+        process.kill(-sim.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    await fleet.stop();
+  }
+}
+
+await main();
+// Open handles (the simulator's pipe, signal handlers) must not keep a finished soak alive.
+process.exit(process.exitCode ?? 0);
