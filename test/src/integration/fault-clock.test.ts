@@ -3,13 +3,14 @@
  * a StartCalendarInterval job and a StartInterval job are loaded.
  *
  * Which clock: the machine's real clock cannot be stepped here without CAP_SYS_TIME, and
- * stepping it would break every other test on the shared machine; libfaketime is not installed.
- * So the agent's own clock abstraction (shared/src/time/clock.ts) is stepped: the supervisor
- * (the real DomainManager, its one calendar timer and its clock-jump detector, real timers on
- * the real monotonic clock, jobs spawned as real processes) reads the wall clock through a
- * Clock whose wall time is the machine's plus an offset the test changes. The monotonic clock
- * and the boot clock (CLOCK_BOOTTIME, counts suspend) are the machine's own (the agent's
- * `machineClock()`), as they are across a real step.
+ * stepping it would break every other test on the shared machine (fault-time steps a real agent
+ * process' clock under libfaketime). Here the agent's own clock abstraction
+ * (shared/src/time/clock.ts) is stepped: the supervisor (the real DomainManager, its one
+ * calendar timer and its clock-jump detector, real timers on the real monotonic clock, jobs
+ * spawned as real processes) reads the wall clock through a Clock whose wall time is the
+ * machine's plus an offset the test changes. The monotonic clock and the boot clock
+ * (CLOCK_BOOTTIME, counts suspend) are the machine's own (the agent's `machineClock()`), as
+ * they are across a real step.
  *
  * Promised (launchd's rules, docs/launchd-semantics.md §1.5 and §8):
  * - forward by 3 hours: the calendar job (`{}`: every minute), which missed ~180 firings, runs
