@@ -17,7 +17,8 @@
  * Past expiry no server accepts the node: `state` is `expired`, the link logs how to come back
  * (a new bootstrap token: re-enrolment keeps the node id) and re-enrols as this node.
  */
-import { fromPublic, fromSeed } from '@nats-io/nkeys';
+import { fromPublic } from '@nats-io/nkeys';
+import { nativeFromSeed } from '@launchfleet/shared/native-nkeys';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { readFile, stat } from 'node:fs/promises';
 import { messageOf } from '@launchfleet/shared/errors';
@@ -214,7 +215,9 @@ export class CredentialRenewal {
       const text = await readFile(this.#o.identity.credsPath, 'utf8');
       const parts = parseCreds(text);
       if (!parts) throw new Error(`${this.#o.identity.credsPath} is not a credentials file`);
-      const key = fromSeed(new TextEncoder().encode(parts.seed));
+      const pair = nativeFromSeed(parts.seed);
+      if (!pair.ok) throw new Error(`${this.#o.identity.credsPath}: ${pair.error}`);
+      const key = pair.value;
       const publicKey = key.getPublicKey();
       const nodeId = this.#o.identity.nodeId;
       const requestedAt = Math.max(this.#o.clock.wallMs(), this.#lastRequestedAt + 1);

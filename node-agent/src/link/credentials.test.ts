@@ -30,3 +30,24 @@ test('credentials text is the standard NATS creds layout', () => {
   assert.match(text, /-----BEGIN NATS USER JWT-----\neyJ\.x\.y\n------END NATS USER JWT------/);
   assert.match(text, /-----BEGIN USER NKEY SEED-----\nSUAAA\n------END USER NKEY SEED------/);
 });
+
+test("the nonce signer answers exactly as nats.js's credsAuthenticator, and falls back on files it cannot read", async () => {
+  const { credsAuthenticator } = await import('@nats-io/transport-node');
+  const { createUser } = await import('@nats-io/nkeys');
+  const { nonceSigner } = await import('./credentials.ts');
+  const user = createUser();
+  const creds = new TextEncoder().encode(
+    formatCreds('eyJhbGciOiJlZDI1NTE5In0.e30.sig', new TextDecoder().decode(user.getSeed())),
+  );
+  const ours = nonceSigner(creds);
+  const theirs = credsAuthenticator(creds);
+  for (const nonce of ['1tDvWq5cHfnsyGP4', 'x'.repeat(64), undefined]) {
+    const a = ours(nonce);
+    assert.deepEqual(a, theirs(nonce), `nonce ${String(nonce)}`);
+    assert.equal(a.nkey, user.getPublicKey());
+    if (nonce) assert.ok(user.verify(new TextEncoder().encode(nonce), Buffer.from(a.sig, 'base64')));
+  }
+  // Not the layout parseCreds reads (no user seed): nats.js's own parser decides.
+  const odd = new TextEncoder().encode('-----BEGIN NATS USER JWT-----\nabc\n------END NATS USER JWT------\n');
+  assert.throws(() => nonceSigner(odd)('n'), /unable to parse credentials|seed/i);
+});

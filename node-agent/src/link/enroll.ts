@@ -18,10 +18,10 @@
  * node id (and so its desired state) when the key matches and the node was not revoked.
  */
 import { randomBytes } from 'node:crypto';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createUser, fromSeed, type KeyPair } from '@nats-io/nkeys';
+import { type NkeyPair, createNativePair, nativeFromSeed } from '@launchfleet/shared/native-nkeys';
 import { type Result, ok, err, messageOf } from '@launchfleet/shared/errors';
 import {
   type Inventory,
@@ -31,25 +31,30 @@ import {
 } from '@launchfleet/shared/messages';
 import { acceptTrustStore } from '@launchfleet/shared/signing';
 import { writeFileAtomic } from '../adapters/atomic-write.ts';
-import { type NodeIdentity, formatCreds, saveIdentity } from './credentials.ts';
+import { type NodeIdentity, formatCreds, nonceSigner, saveIdentity } from './credentials.ts';
 
 /** Where the key of an enrolment in progress waits for its answer. */
 const pendingKeyFile = (stateDir: string): string => join(stateDir, 'enroll-pending.nk');
 
 /** The pending key from an earlier attempt, or a new one saved before it is ever sent. */
-async function pendingKey(stateDir: string): Promise<KeyPair> {
+async function pendingKey(stateDir: string): Promise<NkeyPair> {
   const text = await readFile(pendingKeyFile(stateDir), 'utf8').catch(() => '');
   if (/^SU[A-Z2-7]{56}$/.test(text.trim())) {
-    try {
-      return fromSeed(new TextEncoder().encode(text.trim()));
-    } catch {
-      // unreadable: make a new one
-    }
+    const kept = nativeFromSeed(text.trim());
+    if (kept.ok) return kept.value;
+    // unreadable: make a new one
   }
-  const user = createUser();
+  const user = createNativePair('user');
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   await writeFileAtomic(pendingKeyFile(stateDir), new TextDecoder().decode(user.getSeed()), 0o600);
   return user;
+}
+
+/** The node's own key for a re-enrolment; a seed that is not one throws (reported as the state dir's). */
+function reenrolKey(seed: string): NkeyPair {
+  const k = nativeFromSeed(seed);
+  if (!k.ok) throw new Error(`the node's key is not a user seed: ${k.error}`);
+  return k.value;
 }
 
 export interface EnrollOptions {
@@ -77,9 +82,9 @@ export interface EnrollFailure {
 
 /** Enrols this machine; writes credentials into `stateDir`. */
 export async function enroll(o: EnrollOptions): Promise<Result<NodeIdentity, EnrollFailure>> {
-  let user: KeyPair;
+  let user: NkeyPair;
   try {
-    user = o.reenroll ? fromSeed(new TextEncoder().encode(o.reenroll.seed)) : await pendingKey(o.stateDir);
+    user = o.reenroll ? reenrolKey(o.reenroll.seed) : await pendingKey(o.stateDir);
   } catch (e) {
     // The state directory cannot hold the key (full disk, read-only): a value, retried later.
     return err({ kind: 'unreachable', reason: 'state-dir', detail: messageOf(e) });
@@ -90,7 +95,7 @@ export async function enroll(o: EnrollOptions): Promise<Result<NodeIdentity, Enr
   try {
     nc = await connect({
       servers: o.servers,
-      authenticator: credsAuthenticator(o.enrollCreds),
+      authenticator: nonceSigner(o.enrollCreds),
       inboxPrefix: subjects.enrollInboxPrefix(randomBytes(12).toString('hex')),
       name: `enroll:${o.hostname}`,
       maxReconnectAttempts: 0,

@@ -5,10 +5,10 @@
  * with full-jitter exponential backoff (core/backoff.ts explains why).
  */
 import { readFile } from 'node:fs/promises';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { subjects, encodeNodeEvent, type NodeEvent, boundedDetail } from '@launchfleet/shared/messages';
-import type { NodeIdentity } from './credentials.ts';
+import { type NodeIdentity, nonceSigner } from './credentials.ts';
 
 export interface NodeConnectOptions {
   readonly servers: string | string[];
@@ -32,7 +32,7 @@ export async function connectAsNode(id: NodeIdentity, o: NodeConnectOptions): Pr
   const creds = await readFile(id.credsPath);
   return connect({
     servers: o.servers,
-    authenticator: credsAuthenticator(new Uint8Array(creds)),
+    authenticator: nonceSigner(new Uint8Array(creds)),
     inboxPrefix: subjects.nodeInboxPrefix(id.nodeId),
     name: id.nodeId,
     maxReconnectAttempts: o.maxReconnectAttempts ?? -1,

@@ -10,12 +10,11 @@
  * deterministic, so the native signatures are byte-identical; installing checks that on a
  * random key and refuses to patch if not. `--js-ed25519` (main.ts) keeps the original.
  *
- * Only the agent side still needs this. The controller (its own process in the benchmark)
- * signs JWTs and creates key pairs with native pairs of its own
- * (`@launchfleet/shared/native-nkeys`), no patch. The agents' signing still goes through
- * `@nats-io/nkeys`: the connect nonce in nats-core's `credsAuthenticator`
- * (`nkeys.fromSeed(seed).sign(nonce)`) and the node key in node-agent/src/link/enroll.ts
- * (`createUser`, `fromSeed`), so the patch stays until those take a native pair.
+ * Less is left for it than there was: the agent's own signing is native now (the connect nonce
+ * in node-agent/src/link/credentials.ts `nonceSigner`, the node key in enroll.ts and the
+ * renewal request, all `@launchfleet/shared/native-nkeys`), as is the controller's. What still
+ * goes through `@nats-io/nkeys` in a simulator: the renewal's check of the controller's JWT
+ * signature (`fromPublic(...).verify`) and any nats.js authenticator a test builds itself.
  */
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
