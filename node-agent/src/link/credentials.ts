@@ -15,7 +15,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { credsAuthenticator } from '@nats-io/transport-node';
 import { PermissionDeniedError } from '@launchfleet/shared/errors';
-import { nativeFromSeed } from '@launchfleet/shared/native-nkeys';
+import { type NativeKeyPair, nativeFromSeed } from '@launchfleet/shared/native-nkeys';
 import { writeFileAtomic } from '../adapters/atomic-write.ts';
 import { isNodeId } from '@launchfleet/shared/messages';
 
@@ -145,6 +145,27 @@ export async function readCredsParts(id: NodeIdentity): Promise<CredsParts | und
   }
 }
 
+/**
+ * Native pairs by seed, made once: making one (decoding the seed, the key objects, the public
+ * key's text) costs ~0.5 ms, signing with it ~0.05 ms, and a link that reconnects signs again
+ * with the same key. One entry per key this process connects with: the node's (and, while
+ * enrolling, the enrolment user's) for an agent, one per simulated agent in a simulator; bounded.
+ */
+const pairs = new Map<string, NativeKeyPair>();
+const maxPairs = 20_000;
+
+function pairOf(seed: string): NativeKeyPair | undefined {
+  let kp = pairs.get(seed);
+  if (!kp) {
+    const made = nativeFromSeed(seed);
+    if (!made.ok) return undefined;
+    kp = made.value;
+    if (pairs.size >= maxPairs) pairs.clear();
+    pairs.set(seed, kp);
+  }
+  return kp;
+}
+
 /** The answer to the server's nonce in a CONNECT (nats.js's `JwtAuth`). */
 export interface NonceAnswer {
   readonly jwt: string;
@@ -157,16 +178,15 @@ export interface NonceAnswer {
  * native Ed25519. nats.js's own `credsAuthenticator` re-parses the file and re-derives the key
  * pair from the seed with tweetnacl's pure-JavaScript arithmetic on every call: about 40 ms of
  * CPU per connect on the project's loaded 2-core box (a connect is one `fromSeed` plus one
- * `sign`, each a scalar multiplication), against well under a millisecond here, where the pair
- * is made once. Ed25519 is deterministic, so the answer is byte for byte the one nats.js would
+ * `sign`, each a scalar multiplication); here the pair is made once per key (`pairOf`) and a
+ * connect costs one native signature. Ed25519 is deterministic, so the answer is byte for byte the one nats.js would
  * send (credentials.test.ts checks it). A file this parser does not read (not the standard
  * layout with a user seed) falls back to nats.js's authenticator.
  */
 export function nonceSigner(creds: Uint8Array): (nonce?: string) => NonceAnswer {
   const parts = parseCreds(new TextDecoder().decode(creds));
-  const pair = parts ? nativeFromSeed(parts.seed) : undefined;
-  if (!parts || !pair?.ok) return credsAuthenticator(creds) as (nonce?: string) => NonceAnswer;
-  const key = pair.value;
+  const key = parts ? pairOf(parts.seed) : undefined;
+  if (!parts || !key) return credsAuthenticator(creds) as (nonce?: string) => NonceAnswer;
   const nkey = key.getPublicKey();
   return (nonce) => ({
     jwt: parts.jwt,
