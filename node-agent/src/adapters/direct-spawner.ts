@@ -83,8 +83,10 @@ export class DirectProcessSpawner implements ProcessSpawner {
    */
   spawn(req: SpawnRequest, onExit: (exit: ProcessExit) => void): Promise<SpawnResult> {
     if (this.#deferred.length === 0 && this.#inTurn < burstPerTurn) {
+      // Counted after the fork: the count's setImmediate is not on the activation path.
+      const r = this.#spawnNow(req, onExit);
       this.#countTurn();
-      return this.#spawnNow(req, onExit);
+      return r;
     }
     return new Promise((resolve, reject) => {
       this.#deferred.push(() => {

@@ -225,3 +225,41 @@ test('RealUserDb over the C library lookups: no command runs; answers checked an
   await db.userByName('alice');
   assert.deepEqual(asked, ['name alice', 'id 501', 'name 501', 'id 7', 'group staff']);
 });
+
+test('RealUserDb known*: what the async methods would answer without a lookup, else undefined', async () => {
+  const m = manualRunner();
+  let now = 0;
+  m.users.set('alice', 'alice:x:501:20::/home/alice:/bin/sh');
+  const db = new RealUserDb({ platform: 'linux', run: m.run, cacheTtlMs: 1000, now: () => now });
+  assert.equal(db.knownUserByName('alice'), undefined, 'nothing cached: not at hand');
+  const first = db.userByName('alice');
+  assert.equal(db.knownUserByName('alice'), undefined, 'a lookup under way is not at hand');
+  m.flush();
+  await first;
+  assert.equal(db.knownUserByName('alice')?.found?.uid, 501);
+  assert.deepEqual(db.knownUserByName('not a name!'), { found: undefined }, 'an invalid name is "not found"');
+  assert.deepEqual(db.knownUserById(-1), { found: undefined });
+  const miss = db.userByName('bob');
+  m.flush();
+  await miss;
+  assert.deepEqual(db.knownUserByName('bob'), { found: undefined }, 'a cached miss within the TTL');
+  assert.equal(m.calls.length, 2);
+
+  now = 5000; // past the TTL
+  assert.equal(db.knownUserByName('bob'), undefined, 'a stale miss is looked up again, never served');
+  assert.equal(db.knownUserByName('alice')?.found?.uid, 501, 'a stale found account is served');
+  assert.equal(m.calls.length, 3, 'and its refresh started, once');
+  assert.equal(db.knownUserByName('alice')?.found?.uid, 501);
+  assert.equal(m.calls.length, 3);
+  m.users.delete('alice');
+  m.flush();
+  await settle();
+  assert.deepEqual(db.knownUserByName('alice'), { found: undefined }, 'the refreshed answer replaces it');
+  db.invalidate();
+  assert.equal(db.knownUserByName('alice'), undefined);
+  const noCache = new RealUserDb({ platform: 'linux', run: m.run, cacheTtlMs: 0 });
+  const looked = noCache.userById(0);
+  m.flush();
+  await looked;
+  assert.equal(noCache.knownUserById(0), undefined, 'without a cache nothing is at hand');
+});

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import type { GroupRecord, UserDb, UserRecord } from '../ports/user-db.ts';
+import type { GroupRecord, KnownAnswer, UserDb, UserRecord } from '../ports/user-db.ts';
 import { loadAddon } from './native-build.ts';
 
 /**
@@ -166,6 +166,21 @@ export class RealUserDb implements UserDb {
     return this.#cached(`g:${name}`, () => this.#group(name));
   }
 
+  knownUserByName(name: string): KnownAnswer<UserRecord> | undefined {
+    if (!namePattern.test(name)) return { found: undefined };
+    return this.#known(`u:${name}`, () => this.#user(name, 'name'));
+  }
+
+  knownUserById(uid: number): KnownAnswer<UserRecord> | undefined {
+    if (!Number.isInteger(uid) || uid < 0 || uid > maxId) return { found: undefined };
+    return this.#known(`i:${uid}`, () => this.#user(String(uid), 'id'));
+  }
+
+  knownGroupByName(name: string): KnownAnswer<GroupRecord> | undefined {
+    if (!namePattern.test(name)) return { found: undefined };
+    return this.#known(`g:${name}`, () => this.#group(name));
+  }
+
   async #user(key: string, by: 'name' | 'id'): Promise<UserRecord | undefined> {
     if (this.#native) {
       const rec =
@@ -218,6 +233,24 @@ export class RealUserDb implements UserDb {
       now,
       load().catch(() => undefined as T),
     );
+  }
+
+  /**
+   * What #cached would answer without a lookup: a settled answer within the TTL, or a found one
+   * past it (served stale, the refresh started as #cached starts it); otherwise undefined.
+   */
+  #known<T>(key: string, load: () => Promise<T | undefined>): KnownAnswer<T> | undefined {
+    if (this.#ttl <= 0) return undefined;
+    const hit = this.#cache.get(key);
+    if (!hit?.settled) return undefined;
+    const now = this.#now();
+    if (now - hit.at < this.#ttl) return { found: hit.result as T | undefined };
+    if (hit.result === undefined) return undefined;
+    if (!hit.refreshing) {
+      hit.refreshing = true;
+      this.#refresh(key, hit, load, now);
+    }
+    return { found: hit.result as T };
   }
 
   #store<T>(key: string, at: number, pending: Promise<T>): Promise<T> {

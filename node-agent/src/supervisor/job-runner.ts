@@ -4,8 +4,8 @@
  * queued), and carries out its effects through the ports: spawn and signal the process, the
  * machine's own timers (throttle, ExitTimeOut, kill grace: they belong to exclusive states, so at
  * most one is armed), and arm/disarm requests, which it hands to the trigger adapters in
- * triggers/. The status snapshot is job-status-snapshot.ts's; the socket seam is
- * sockets/socket-activation-hook.ts's.
+ * triggers/. The status snapshot is job-status-snapshot.ts's; one start (the spawn effect) is
+ * job-spawn.ts's; the socket seam is sockets/socket-activation-hook.ts's.
  *
  * Resources a job holds, all released on removal: at most one machine timer, what its trigger
  * adapters armed (one StartInterval timer, one entry in the domain's calendar scheduler, path
@@ -14,7 +14,6 @@
  */
 import type { JobSpec } from '@launchfleet/shared/job';
 import type { TimerHandle } from '@launchfleet/shared/clock';
-import { messageOf } from '@launchfleet/shared/errors';
 import type { AdoptedProcess } from '../ports/process-adoption.ts';
 import type { ProcessExit } from '../ports/process-spawner.ts';
 import { step } from './core/job-machine.ts';
@@ -27,8 +26,9 @@ import { jobStatusSnapshot } from './job-status-snapshot.ts';
 import type { JobRunnerEvent } from './job-runner-events.ts';
 import type { RunnerDomain, RuntimePorts } from './runner-ports.ts';
 import { spawnInetdConnection } from './sockets/inetd-connection.ts';
-import { withHandoff, type ConnectionSpawn } from './sockets/socket-activation-hook.ts';
-import { buildSpawnRequest, unsupportedKeyWarnings } from './spawn-request.ts';
+import type { ConnectionSpawn } from './sockets/socket-activation-hook.ts';
+import { startJobProcess } from './job-spawn.ts';
+import { unsupportedKeyWarnings } from './spawn-request.ts';
 import type { SupervisorLog } from './supervisor-log.ts';
 import { DemandSources } from './triggers/demand-sources.ts';
 import { JobConditions, sameMap } from './triggers/job-conditions.ts';
@@ -303,49 +303,16 @@ export class JobRunner {
       this.adopt(adopted);
       return;
     }
-    const { spawner, users } = this.o.ports;
-    const handoff = this.o.domain.sockets?.fds(this.spec);
-    const extras = handoff ? { passFds: handoff.passFds, listenFdNames: handoff.listenFdNames } : {};
-    let reaped: ProcessExit | undefined;
-    let started = false;
-    const decidedAt = this.o.ports.clock.monotonicMs();
-    const onExit = (exit: ProcessExit): void => {
-      // The spawner promises onExit after ok; buffer it anyway if it overtakes the promise.
-      if (!started) reaped = exit;
-      else this.deliverExit(exit);
-    };
-    const run = async (): Promise<void> => {
-      const plan = await buildSpawnRequest(this.spec, this.o.domain, users, this.o.config, extras);
-      if (!plan.ok) {
-        this.send({ type: 'spawn-failed', ...plan.failure });
-        return;
-      }
-      for (const w of plan.warnings) this.o.log('warn', this.label, w);
-      const r = await spawner.spawn(withHandoff(plan.req, handoff), onExit);
-      if (!r.ok) {
-        this.send({ type: 'spawn-failed', ...r.failure });
-        return;
-      }
-      for (const w of r.warnings ?? [])
-        this.o.log('warn', this.label, `${w.stage}: ${w.errno}: ${w.message}`);
-      started = true;
-      this.o.onEvent?.(this, {
-        type: 'spawned',
-        reason: this.state.immediateReason,
-        latencyMs: this.o.ports.clock.monotonicMs() - decidedAt,
-      });
-      this.send({ type: 'spawned', pid: r.pid });
-      if (reaped) this.deliverExit(reaped);
-    };
-    run().catch((err: unknown) => {
-      // A spawner that throws is a bug in an adapter; the job records it as a spawn failure.
-      this.send({
-        type: 'spawn-failed',
-        stage: 'spawn',
-        errno: 'EIO',
-        exitStatus: 78,
-        message: messageOf(err),
-      });
+    startJobProcess({
+      spec: this.spec,
+      domain: this.o.domain,
+      ports: this.o.ports,
+      config: this.o.config,
+      log: this.o.log,
+      send: (e) => this.send(e),
+      spawned: (latencyMs) =>
+        this.o.onEvent?.(this, { type: 'spawned', reason: this.state.immediateReason, latencyMs }),
+      exited: (exit) => this.deliverExit(exit),
     });
   }
 

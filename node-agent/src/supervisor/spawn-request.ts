@@ -7,7 +7,7 @@
  */
 import type { JobSpec } from '@launchfleet/shared/job';
 import type { SpawnFailure, SpawnRequest } from '../ports/process-spawner.ts';
-import type { UserDb, UserRecord } from '../ports/user-db.ts';
+import type { GroupRecord, KnownAnswer, UserDb, UserRecord } from '../ports/user-db.ts';
 import type { MachineConfig } from './core/machine-config.ts';
 
 /** The default PATH (_PATH_STDPATH), print's `default environment`. */
@@ -28,18 +28,89 @@ export type SpawnPlan =
   | { readonly ok: true; readonly req: SpawnRequest; readonly warnings: readonly string[] }
   | { readonly ok: false; readonly failure: SpawnFailure };
 
+/** Fds handed to the job at 3.. with their LISTEN_FDNAMES (socket activation). */
+export interface SpawnExtras {
+  readonly passFds?: readonly number[];
+  readonly listenFdNames?: readonly string[];
+}
+
+/**
+ * The request, built from the answers the account database has at hand (`UserDb.known*`, a cache
+ * hit), or undefined when one it needs is not at hand (then use `buildSpawnRequest`). Same result
+ * as `buildSpawnRequest`; the point is the turn: a job's start can fork in the turn of the event
+ * loop that decided it, before the status work that step queued (job-spawn.ts).
+ */
+export function spawnRequestNow(
+  spec: JobSpec,
+  domain: SpawnDomain,
+  users: UserDb,
+  config: MachineConfig,
+  extras: SpawnExtras = {},
+): SpawnPlan | undefined {
+  if (!users.knownUserByName || !users.knownUserById || !users.knownGroupByName) return undefined;
+  return planWith(spec, domain, config, extras, {
+    userByName: (name) => users.knownUserByName?.(name),
+    userById: (uid) => users.knownUserById?.(uid),
+    groupByName: (name) => users.knownGroupByName?.(name),
+  });
+}
+
 export async function buildSpawnRequest(
   spec: JobSpec,
   domain: SpawnDomain,
   users: UserDb,
   config: MachineConfig,
-  extras: { readonly passFds?: readonly number[]; readonly listenFdNames?: readonly string[] } = {},
+  extras: SpawnExtras = {},
 ): Promise<SpawnPlan> {
-  const warnings: string[] = [];
-  const fail = (stage: string, message: string): SpawnPlan => ({
+  // The plan is built again after each answer, with the answers so far: the lookups are made
+  // one at a time, in the order planWith asks for them (at most three).
+  const answers = new Map<string, KnownAnswer<UserRecord | GroupRecord>>();
+  for (;;) {
+    const missing: { key?: string; lookup?: () => Promise<UserRecord | GroupRecord | undefined> } = {};
+    const known = <T extends UserRecord | GroupRecord>(
+      key: string,
+      lookup: () => Promise<T | undefined>,
+    ): KnownAnswer<T> | undefined => {
+      const a = answers.get(key) as KnownAnswer<T> | undefined;
+      if (a === undefined) Object.assign(missing, { key, lookup });
+      return a;
+    };
+    const plan = planWith(spec, domain, config, extras, {
+      userByName: (name) => known(`u:${name}`, () => users.userByName(name)),
+      userById: (uid) => known(`i:${uid}`, () => users.userById(uid)),
+      groupByName: (name) => known(`g:${name}`, () => users.groupByName(name)),
+    });
+    // planWith returns undefined only after asking for an answer it does not have.
+    if (plan !== undefined || missing.key === undefined || missing.lookup === undefined)
+      return plan ?? failedPlan(config, 'user', 'no account answer');
+    answers.set(missing.key, { found: await missing.lookup() });
+  }
+}
+
+function failedPlan(config: MachineConfig, stage: string, message: string): SpawnPlan {
+  return {
     ok: false,
     failure: { stage, errno: 'ESRCH', exitStatus: config.credentialFailureStatus, message },
-  });
+  };
+}
+
+/** The account database's answers as planWith asks for them; undefined = not at hand. */
+interface KnownAccounts {
+  userByName(name: string): KnownAnswer<UserRecord> | undefined;
+  userById(uid: number): KnownAnswer<UserRecord> | undefined;
+  groupByName(name: string): KnownAnswer<GroupRecord> | undefined;
+}
+
+/** The plan from the answers; undefined as soon as one it needs is not at hand. */
+function planWith(
+  spec: JobSpec,
+  domain: SpawnDomain,
+  config: MachineConfig,
+  extras: SpawnExtras,
+  accounts: KnownAccounts,
+): SpawnPlan | undefined {
+  const warnings: string[] = [];
+  const fail = (stage: string, message: string): SpawnPlan => failedPlan(config, stage, message);
   let credentials: SpawnRequest['credentials'];
   let envUser: UserRecord | undefined;
 
@@ -48,11 +119,15 @@ export async function buildSpawnRequest(
     if (spec.userName !== undefined && !canSwitch) {
       warnings.push('UserName ignored: the agent is not root');
     } else if (spec.userName !== undefined) {
-      const u = await users.userByName(spec.userName);
+      const ua = accounts.userByName(spec.userName);
+      if (!ua) return undefined;
+      const u = ua.found;
       if (!u) return fail('user', `The specified username does not exist: ${spec.userName}`);
       let gid = u.gid;
       if (spec.groupName !== undefined) {
-        const g = await users.groupByName(spec.groupName);
+        const ga = accounts.groupByName(spec.groupName);
+        if (!ga) return undefined;
+        const g = ga.found;
         if (!g) return fail('group', `The specified group does not exist: ${spec.groupName}`);
         gid = g.gid;
       }
@@ -60,16 +135,24 @@ export async function buildSpawnRequest(
       credentials = { uid: u.uid, gid, userName: u.name, initGroups: spec.initGroups };
     } else if (spec.groupName !== undefined && canSwitch) {
       // GroupName without UserName: run as root with that group (core.c:5029-5031).
-      const g = await users.groupByName(spec.groupName);
+      const ga = accounts.groupByName(spec.groupName);
+      if (!ga) return undefined;
+      const g = ga.found;
       if (!g) return fail('group', `The specified group does not exist: ${spec.groupName}`);
       if (g.gid !== 0) credentials = { uid: 0, gid: g.gid, initGroups: false };
     }
-    envUser ??= await users.userById(domain.agentUid);
+    if (!envUser) {
+      const aa = accounts.userById(domain.agentUid);
+      if (!aa) return undefined;
+      envUser = aa.found;
+    }
   } else {
     // Agents run as the domain's user; UserName/GroupName are ignored for them (man launchd.plist).
     if (spec.userName !== undefined) warnings.push('UserName ignored: agents run as their domain user');
     if (spec.groupName !== undefined) warnings.push('GroupName ignored: agents run as their domain user');
-    const u = await users.userById(domain.uid);
+    const ua = accounts.userById(domain.uid);
+    if (!ua) return undefined;
+    const u = ua.found;
     if (!u) return fail('user', `No account for uid ${domain.uid}`);
     envUser = u;
     if (domain.uid !== domain.agentUid) {

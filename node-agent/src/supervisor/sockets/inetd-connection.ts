@@ -8,7 +8,7 @@ import type { JobSpec } from '@launchfleet/shared/job';
 import type { SpawnRequest, StdioTarget } from '../../ports/process-spawner.ts';
 import type { MachineConfig } from '../core/machine-config.ts';
 import type { RunnerDomain, RuntimePorts } from '../runner-ports.ts';
-import { buildSpawnRequest } from '../spawn-request.ts';
+import { buildSpawnRequest, spawnRequestNow } from '../spawn-request.ts';
 import type { SupervisorLog } from '../supervisor-log.ts';
 import type { ConnectionSpawn } from './socket-activation-hook.ts';
 
@@ -23,7 +23,11 @@ export interface InetdJob {
 /** Starts one instance of the job with `connFd` on its standard streams. */
 export async function spawnInetdConnection(job: InetdJob, connFd: number): Promise<ConnectionSpawn> {
   const { spec } = job;
-  const plan = await buildSpawnRequest(spec, job.domain, job.ports.users, job.config);
+  // No await before the spawner's call when the accounts are cached: the fork happens in the turn
+  // that accepted the connection (job-spawn.ts).
+  const plan =
+    spawnRequestNow(spec, job.domain, job.ports.users, job.config) ??
+    (await buildSpawnRequest(spec, job.domain, job.ports.users, job.config));
   if (!plan.ok) return { ok: false, message: `${plan.failure.stage}: ${plan.failure.message}` };
   const conn: StdioTarget = { kind: 'fd', fd: connFd };
   const req: SpawnRequest = {

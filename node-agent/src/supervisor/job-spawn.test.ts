@@ -1,0 +1,105 @@
+// One start of a job (job-spawn.ts, spawn-request.ts): with the accounts at hand the spawner is
+// called in the turn that decided the start, before the status work of that step; without them
+// the lookups come first, in the same order as always, and the request is the same either way.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeClock } from '@launchfleet/shared/testing';
+import type { JobSpec } from '@launchfleet/shared/job';
+import { jobSpec } from '../testing/job-spec-builder.ts';
+import { FakeSpawner } from '../testing/fake-spawner.ts';
+import { FakeFileSystem } from '../testing/fake-file-system.ts';
+import { FakeUserDb, DEFAULT_GROUPS, DEFAULT_USERS } from '../testing/fake-user-db.ts';
+import { flush } from '../testing/settle.ts';
+import { CalendarScheduler } from './calendar-scheduler.ts';
+import { fixedOffset } from './core/calendar.ts';
+import { machineConfig } from './core/machine-config.ts';
+import { JobRunner, type RunnerDomain } from './job-runner.ts';
+import { buildSpawnRequest, spawnRequestNow, type SpawnDomain } from './spawn-request.ts';
+
+function runnerWith(users: FakeUserDb) {
+  const clock = new FakeClock(Date.UTC(2026, 0, 5, 12, 0, 0), 1_000_000);
+  const spawner = new FakeSpawner(clock, clock);
+  const domain: RunnerDomain = {
+    kind: 'system',
+    uid: 0,
+    agentUid: 0,
+    target: 'system',
+    calendar: new CalendarScheduler(clock, clock, fixedOffset(0), { weekdayIgnoresMonth: true }),
+    otherJob: () => ({ loaded: false, active: false }),
+  };
+  /** spawner.spawns.length each time the status is emitted in the 'spawning' state. */
+  const spawnsSeenWhileSpawning: number[] = [];
+  const runner = (spec: JobSpec) =>
+    new JobRunner({
+      spec,
+      domain,
+      ports: { spawner, fs: new FakeFileSystem(), users, clock, scheduler: clock },
+      config: machineConfig('842'),
+      log: () => undefined,
+      onStatus: (r) => {
+        if (r.current.sub.kind === 'spawning') spawnsSeenWhileSpawning.push(spawner.spawns.length);
+      },
+    });
+  return { spawner, runner, spawnsSeenWhileSpawning };
+}
+
+describe('job-spawn: when the fork happens', () => {
+  it('accounts at hand: the spawner is called before the "spawning" status is emitted', async () => {
+    const t = runnerWith(new FakeUserDb());
+    const r = t.runner(jobSpec('now', { runAtLoad: true, userName: 'alice', groupName: 'admin' }));
+    await r.load(false);
+    await flush();
+    assert.deepEqual(t.spawnsSeenWhileSpawning, [1], 'forked before the status work of its step');
+    assert.equal(r.current.sub.kind, 'running');
+    assert.equal(t.spawner.spawns[0]?.req.credentials?.gid, 80);
+  });
+
+  it('accounts not at hand: looked up first (user, group), then the spawner; the job still runs', async () => {
+    const users = new FakeUserDb(DEFAULT_USERS, DEFAULT_GROUPS, { known: false });
+    const t = runnerWith(users);
+    const r = t.runner(jobSpec('later', { runAtLoad: true, userName: 'alice', groupName: 'admin' }));
+    await r.load(false);
+    await flush();
+    assert.deepEqual(t.spawnsSeenWhileSpawning, [0], 'the status work ran while the lookups were awaited');
+    assert.deepEqual(users.asked, ['u:alice', 'g:admin']);
+    assert.equal(r.current.sub.kind, 'running');
+    assert.equal(t.spawner.spawns[0]?.req.credentials?.gid, 80);
+  });
+});
+
+describe('spawn-request: spawnRequestNow is buildSpawnRequest without the wait', () => {
+  const system = (agentUid: number): SpawnDomain => ({ kind: 'system', uid: 0, agentUid });
+  const gui = (uid: number, agentUid: number): SpawnDomain => ({ kind: 'gui', uid, agentUid });
+  const cases: [string, JobSpec, SpawnDomain, string[]][] = [
+    ['system, no UserName', jobSpec('a'), system(0), ['i:0']],
+    [
+      'UserName + GroupName',
+      jobSpec('b', { userName: 'alice', groupName: 'admin' }),
+      system(0),
+      ['u:alice', 'g:admin'],
+    ],
+    ['GroupName alone', jobSpec('c', { groupName: 'staff' }), system(0), ['g:staff', 'i:0']],
+    ['unknown user', jobSpec('d', { userName: 'ghost', groupName: 'admin' }), system(0), ['u:ghost']],
+    [
+      'unknown group',
+      jobSpec('e', { userName: 'alice', groupName: 'ghosts' }),
+      system(0),
+      ['u:alice', 'g:ghosts'],
+    ],
+    ['agent not root', jobSpec('f', { userName: 'alice' }), system(501), ['i:501']],
+    ['gui domain', jobSpec('g', { userName: 'root' }), gui(502, 0), ['i:502']],
+    ['gui domain, no account', jobSpec('h'), gui(777, 0), ['i:777']],
+  ];
+  for (const [name, spec, domain, lookups] of cases)
+    it(name, async () => {
+      const config = machineConfig('modern');
+      const extras = { passFds: [7], listenFdNames: ['Listeners'] };
+      const cold = new FakeUserDb(DEFAULT_USERS, DEFAULT_GROUPS, { known: false });
+      assert.equal(spawnRequestNow(spec, domain, cold, config, extras), undefined, 'nothing at hand');
+      const later = await buildSpawnRequest(spec, domain, cold, config, extras);
+      assert.deepEqual(cold.asked, lookups, 'the lookups, one each, in order');
+      const warm = new FakeUserDb();
+      assert.deepEqual(spawnRequestNow(spec, domain, warm, config, extras), later);
+      assert.deepEqual(warm.asked, [], 'no async lookup');
+    });
+});
