@@ -33,6 +33,7 @@
  *     steals the other's. The watcher keeps the event loop alive only while children are
  *     unreaped (like a ChildProcess handle).
  *   capabilities: { setsid: bool, chdir: bool }  what posix_spawn does itself on this build.
+ *   kill(target, signal) -> 0 or errno  kill(2) that reports instead of throwing (js_kill).
  */
 #ifdef __linux__
 #define _GNU_SOURCE
@@ -448,6 +449,29 @@ static napi_value js_on_exit(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * kill(target, signal) -> 0 or the errno: kill(2) without an exception. The supervisor signals
+ * a job's process group after every exit (job_reap), and the group is usually gone by then:
+ * process.kill builds and throws an ErrnoException for that ESRCH each time. target 0 and -1
+ * (the agent's own group, every process) are refused with EINVAL.
+ */
+static napi_value js_kill(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2], out;
+  int32_t target, signo;
+  int err = 0;
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_get_value_int32(env, args[0], &target) != napi_ok ||
+      napi_get_value_int32(env, args[1], &signo) != napi_ok || signo < 0 || signo >= NSIG)
+    return lf_type_error(env, "kill(target, signal): two integers, a valid signal number");
+  if (target == 0 || target == -1)
+    err = EINVAL;
+  else if (kill((pid_t)target, signo) != 0)
+    err = errno;
+  if (napi_create_int32(env, err, &out) != napi_ok) return lf_type_error(env, "kill: N-API failure");
+  return out;
+}
+
 int lf_spawn_init(napi_env env, napi_value exports) {
   reaper *r = calloc(1, sizeof *r);
   napi_value caps, b, fn;
@@ -460,7 +484,9 @@ int lf_spawn_init(napi_env env, napi_value exports) {
   if (napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, js_spawn, r, &fn) != napi_ok ||
       napi_set_named_property(env, exports, "spawn", fn) != napi_ok ||
       napi_create_function(env, "onExit", NAPI_AUTO_LENGTH, js_on_exit, r, &fn) != napi_ok ||
-      napi_set_named_property(env, exports, "onExit", fn) != napi_ok || napi_create_object(env, &caps) != napi_ok)
+      napi_set_named_property(env, exports, "onExit", fn) != napi_ok ||
+      napi_create_function(env, "kill", NAPI_AUTO_LENGTH, js_kill, NULL, &fn) != napi_ok ||
+      napi_set_named_property(env, exports, "kill", fn) != napi_ok || napi_create_object(env, &caps) != napi_ok)
     return -1;
   napi_get_boolean(env, LF_HAVE_SETSID, &b);
   napi_set_named_property(env, caps, "setsid", b);

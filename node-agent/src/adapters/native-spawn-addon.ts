@@ -27,6 +27,8 @@ export interface SpawnAddon {
     fds: readonly number[],
   ): { readonly pid: number; readonly status: string };
   onExit(cb: (pid: number, code: number, signal: number) => void): void;
+  /** kill(2) without an exception: 0, or the errno (an addon built before it has none). */
+  kill?(target: number, signal: number): number;
   readonly capabilities: { readonly setsid: boolean; readonly chdir: boolean; readonly direct?: boolean };
 }
 
@@ -58,4 +60,29 @@ export function spawnAddon(): SpawnAddon {
 /** Calls `handler` once when the addon reaps `pid`. */
 export function onChildExit(pid: number, handler: (exit: ProcessExit) => void): void {
   exitHandlers.set(pid, handler);
+}
+
+/** The addon could not be loaded: process.kill from then on. */
+let noAddonKill = false;
+
+/**
+ * kill(target, signal) through the addon: true if delivered, false for ESRCH/EPERM, undefined
+ * when the addon cannot answer (not built, no kill(), a signal name this OS lacks): then the
+ * caller uses process.kill. Other errnos throw, as process.kill's do.
+ */
+export function killNoThrow(target: number, signal: NodeJS.Signals): boolean | undefined {
+  if (noAddonKill) return undefined;
+  let a: SpawnAddon;
+  try {
+    a = spawnAddon();
+  } catch {
+    noAddonKill = true;
+    return undefined;
+  }
+  const signo = constants.signals[signal] as number | undefined;
+  if (a.kill === undefined || signo === undefined) return undefined;
+  const err = a.kill(target, signo);
+  if (err === 0) return true;
+  if (err === constants.errno.ESRCH || err === constants.errno.EPERM) return false;
+  throw Object.assign(new Error(`kill ${target} ${signal}: errno ${err}`), { errno: err });
 }

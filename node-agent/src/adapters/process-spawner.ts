@@ -10,6 +10,7 @@ import type {
 import { buildShimArgs, checkRequest, type StdioOpenFailurePolicy } from './exec-shim-protocol.ts';
 import { followShim, spawnError } from './shim-follower.ts';
 import { execShimPath } from './native-build.ts';
+import { killNoThrow } from './native-spawn-addon.ts';
 
 /** Options of the real spawner. */
 export interface RealProcessSpawnerOptions {
@@ -124,6 +125,10 @@ export function signalJobGroup(pgid: number, signal: NodeJS.Signals): boolean {
 
 /** kill(2) that reports ESRCH/EPERM as false (shared by both spawners). */
 export function signalProcess(target: number, signal: NodeJS.Signals): boolean {
+  // Through the addon when it is built: no ErrnoException built and thrown for the ESRCH of a
+  // group already gone, which is the usual answer to the group signal after every exit.
+  const native = killNoThrow(target, signal);
+  if (native !== undefined) return native;
   try {
     process.kill(target, signal);
     return true;
