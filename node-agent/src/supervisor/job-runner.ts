@@ -27,7 +27,7 @@ import type { JobRunnerEvent } from './job-runner-events.ts';
 import type { RunnerDomain, RuntimePorts } from './runner-ports.ts';
 import { spawnInetdConnection } from './sockets/inetd-connection.ts';
 import type { ConnectionSpawn } from './sockets/socket-activation-hook.ts';
-import { startJobProcess } from './job-spawn.ts';
+import { startJobProcess, warmJobStart } from './job-spawn.ts';
 import { unsupportedKeyWarnings } from './spawn-request.ts';
 import type { SupervisorLog } from './supervisor-log.ts';
 import { DemandSources } from './triggers/demand-sources.ts';
@@ -120,6 +120,7 @@ export class JobRunner {
   /** Loads the job: reads its KeepAlive conditions, then starts the machine. */
   async load(disabled: boolean): Promise<void> {
     for (const w of this.warnings) this.o.log('warn', this.label, w);
+    if (this.spec.sockets.length > 0) warmJobStart(this.o);
     // A process the previous agent left running for this job (docs/upgrades.md). A disabled job
     // does not claim it: the agent stops what nobody claims once its jobs are loaded.
     const adopt = disabled ? undefined : await this.o.ports.adoption?.claim(this.o.domain.target, this.spec);

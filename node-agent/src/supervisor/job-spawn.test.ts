@@ -10,13 +10,15 @@ import { FakeSpawner } from '../testing/fake-spawner.ts';
 import { FakeFileSystem } from '../testing/fake-file-system.ts';
 import { FakeUserDb, DEFAULT_GROUPS, DEFAULT_USERS } from '../testing/fake-user-db.ts';
 import { flush } from '../testing/settle.ts';
+import { RealUserDb } from '../adapters/user-db.ts';
+import type { UserDb } from '../ports/user-db.ts';
 import { CalendarScheduler } from './calendar-scheduler.ts';
 import { fixedOffset } from './core/calendar.ts';
 import { machineConfig } from './core/machine-config.ts';
 import { JobRunner, type RunnerDomain } from './job-runner.ts';
 import { buildSpawnRequest, spawnRequestNow, type SpawnDomain } from './spawn-request.ts';
 
-function runnerWith(users: FakeUserDb) {
+function runnerWith(users: UserDb) {
   const clock = new FakeClock(Date.UTC(2026, 0, 5, 12, 0, 0), 1_000_000);
   const spawner = new FakeSpawner(clock, clock);
   const domain: RunnerDomain = {
@@ -102,4 +104,46 @@ describe('spawn-request: spawnRequestNow is buildSpawnRequest without the wait',
       assert.deepEqual(spawnRequestNow(spec, domain, warm, config, extras), later);
       assert.deepEqual(warm.asked, [], 'no async lookup');
     });
+});
+
+describe('job-spawn: the account lookups of a socket job are made at load', () => {
+  const root = { name: 'root', uid: 0, gid: 0, home: '/root', shell: '/bin/sh' };
+  const cachedDb = (asked: string[]) =>
+    new RealUserDb({
+      platform: 'linux',
+      cacheTtlMs: 30_000,
+      native: {
+        userByName: () => Promise.resolve(null),
+        userById: (uid) => (asked.push(`i:${uid}`), Promise.resolve(uid === 0 ? root : null)),
+        groupByName: () => Promise.resolve(null),
+      },
+    });
+  const listeners = [
+    {
+      name: 'Listeners',
+      sockets: [
+        { type: 'stream' as const, passive: true, family: 'unspecified' as const, serviceName: '8080' },
+      ],
+    },
+  ];
+
+  it('a job with Sockets: its first start finds the account at hand', async () => {
+    const asked: string[] = [];
+    const users = cachedDb(asked);
+    const t = runnerWith(users);
+    await t.runner(jobSpec('sock', { sockets: listeners })).load(false);
+    await flush();
+    assert.deepEqual(asked, ['i:0']);
+    assert.equal(users.knownUserById(0)?.found?.name, 'root');
+    assert.equal(t.spawner.spawns.length, 0, 'nothing started');
+  });
+
+  it('a job without Sockets: nothing asked before its first start', async () => {
+    const asked: string[] = [];
+    const users = cachedDb(asked);
+    await runnerWith(users).runner(jobSpec('plain')).load(false);
+    await flush();
+    assert.deepEqual(asked, []);
+    assert.equal(users.knownUserById(0), undefined);
+  });
 });

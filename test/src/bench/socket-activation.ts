@@ -125,8 +125,9 @@ async function main(): Promise<void> {
   const ours: Timed[] = [];
   const anchor: Timed[] = [];
   const seen = new Set<number>();
-  // The very first activation after load, reported on its own: the agent's user-database cache
-  // (30 s TTL) is still empty then, as it is for a job idle for longer than that.
+  // The very first activation after load, reported on its own: the agent's code paths run for the
+  // first time. (Its account cache is no longer empty then: the agent looks a socket job's
+  // accounts up at load, node-agent/src/supervisor/job-spawn.ts warmJobStart.)
   const firsts: Timed[] = [];
   let agentRss: number;
   try {
