@@ -68,7 +68,8 @@ export class FleetAggregator {
   readonly #watches: { stop(): void }[] = [];
   #hb: Subscription | undefined;
   #stopped = false;
-  #lastRefusalEvent = 0;
+  /** When each event reason was last published: the limit is per reason, so junk on one subject cannot hide another. */
+  readonly #lastEventAt = new Map<string, number>();
   /** Nodes already told about for beating too slowly for the offline threshold (once each). */
   readonly #slowBeaters = new Set<string>();
   readonly #loops: Promise<void>[] = [];
@@ -253,25 +254,31 @@ export class FleetAggregator {
     const interval = h.value.intervalMs;
     const offlineAfterMs = this.#d.offlineAfterMs ?? 90_000;
     if (interval !== undefined && 1.2 * interval >= offlineAfterMs && !this.#slowBeaters.has(nodeId)) {
-      this.#slowBeaters.add(nodeId);
       const why =
         `node ${nodeId} sends a heartbeat every ${interval / 1000} s, but nodes are offline after ` +
         `${offlineAfterMs / 1000} s unheard (offlineAfterSeconds): it will show offline between beats; ` +
         'lower its controller.heartbeatSeconds or raise offlineAfterSeconds (three heartbeats or more)';
-      this.#d.log?.(`controller: ${why}`);
-      this.#controllerEvent('heartbeat-too-slow', why, 'control-error');
+      // Marked only once said: an event held back by the rate limit is said at a later beat.
+      if (this.#controllerEvent('heartbeat-too-slow', why, 'control-error')) {
+        this.#slowBeaters.add(nodeId);
+        this.#d.log?.(`controller: ${why}`);
+      }
     }
   }
 
-  /** A `message-refused` controller event, at most one per second: a flood of junk cannot become a flood of events. */
+  /**
+   * A controller event, at most one per second for each reason: a flood of junk cannot become a
+   * flood of events. Returns whether it was published.
+   */
   #controllerEvent(
     reason: string,
     detail: string,
     kind: 'message-refused' | 'control-error' = 'message-refused',
-  ): void {
+  ): boolean {
     const now = this.#d.clock.monotonicMs();
-    if (now - this.#lastRefusalEvent < 1000 || this.#stopped) return;
-    this.#lastRefusalEvent = now;
+    const last = this.#lastEventAt.get(reason);
+    if ((last !== undefined && now - last < 1000) || this.#stopped) return false;
+    this.#lastEventAt.set(reason, now);
     const data = encodeNodeEvent(
       { source: controllerEventSource, kind, reason, detail: boundedDetail(detail, 512) },
       this.#d.clock.wallMs(),
@@ -279,6 +286,7 @@ export class FleetAggregator {
     jetstream(this.#d.nc)
       .publish(subjects.event(controllerEventSource, kind), data)
       .catch(() => undefined);
+    return true;
   }
 }
 

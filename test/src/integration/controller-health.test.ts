@@ -144,6 +144,12 @@ describe('controller: fleet health, presence, metrics', () => {
     });
     try {
       await c.app.nc.flush();
+      // A refused heartbeat just before: its event must not use up the slow beater's (one
+      // limiter for every reason once swallowed this diagnostic for good).
+      const junkConn = await fleet.nodeConn(nodes[3] as NodeIdentity);
+      junkConn.publish(subjects.heartbeat(id(3)), 'junk');
+      await junkConn.flush();
+      await waitUntil(() => c.aggregator.refused.heartbeat > 0, 'the junk refused');
       // Offline after 2 s; this node says it beats every 5 s.
       await fleet.heartbeat(nodes[2] as NodeIdentity, 1, 5000);
       await fleet.heartbeat(nodes[2] as NodeIdentity, 2, 5000);
