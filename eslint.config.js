@@ -1,5 +1,5 @@
 // Lint rules: the typed rules a supervisor needs (a dropped promise loses a child), plus
-// "the pure core cannot do I/O" for the core folders (../shared/design/STYLE.md), as an allow
+// "the pure core cannot do I/O" for the core folders (docs/engineering.md, "Code shape"), as an allow
 // list of what a core may import.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the compiled test files with Node's own test runner.
 //
-// Tiers, named by where a test lives (../shared/design/STYLE.md):
+// Tiers, named by where a test lives (docs/engineering.md, "Tests"):
 //   unit         *.test.js beside the code in shared/, node-agent/, controller/ (pure, fast, run in parallel)
 //   integration  test/dist/integration/**   (real processes, sockets, nats-server; run one file at a time)
 //   e2e          test/dist/integration/e2e-*.test.js, a part of integration (whole fleets as processes)

@@ -1,5 +1,5 @@
 /**
- * The one place domain errors become gRPC status codes (STYLE.md). Handlers throw the shared
+ * The one place domain errors become gRPC status codes (docs/engineering.md). Handlers throw the shared
  * error classes; the server wrapper calls `toServiceError` and nothing else picks a code.
  *
  * | error                 | gRPC status        | why                                              |

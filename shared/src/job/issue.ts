@@ -1,6 +1,6 @@
 /**
  * Validation issues: what is wrong with a job dictionary, where, and what launchd does about it.
- * Issues are values (STYLE.md: expected outcomes are not exceptions).
+ * Issues are values (docs/engineering.md: expected outcomes are not exceptions).
  */
 import type { PlistValue } from './job-spec.ts';
 

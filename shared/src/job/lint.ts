@@ -2,7 +2,7 @@
  * `launchfleet lint` (and `lfctl lint`): plutil -lint plus launchd's rules. Two views of a file:
  * - `loadable`: launchd would load it (no parse error, no error-severity issue). The CLI's exit
  *   code is about this.
- * - `verdict`: the corpus judgement (../shared/corpus/README.md): `invalid` when not loadable,
+ * - `verdict`: the corpus judgement (docs/engineering.md, "The plist corpus"): `invalid` when not loadable,
  *   or when a documented key has the wrong type or range even though launchd only ignores it.
  */
 import { readFile, stat } from 'node:fs/promises';

@@ -4,7 +4,7 @@
  * production shares; split, each part would pass the scanner state around.
  *
  * Why not a general XML parser: `plist` (xmldom underneath) is lenient where launchd is strict
- * and gives no locations. The corpus judgement (../shared/corpus/README.md) refuses what a conforming XML 1.0 parser
+ * and gives no locations. The corpus judgement (docs/engineering.md, "The plist corpus") refuses what a conforming XML 1.0 parser
  * refuses: `--` inside a comment, anything before the XML declaration, an unquoted or
  * backslash-continued DOCTYPE, plus launchd's own refusal of `<true></true>` (openradar
  * 47256054). This pass checks those with line and column, enforces the depth and node caps

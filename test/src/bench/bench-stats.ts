@@ -1,5 +1,5 @@
 /**
- * Order statistics for the benchmarks. The machines are noisy (ENVIRONMENT.md "Noise"), so every
+ * Order statistics for the benchmarks. The machines are noisy (docs/engineering.md, "Benchmarks"), so every
  * number is reported as a median and a p99 over many samples, never as a mean alone.
  */
 

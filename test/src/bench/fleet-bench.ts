@@ -11,7 +11,7 @@
  *     the applies.
  *  5. reconnect spread: nats-server stopped, down ~1 s, started; per connection the server's
  *     own connect time (/connz `start`), our agents beside plain nats.js clients with default
- *     reconnect options (the ANCHORS.md D.2 anchor).
+ *     reconnect options (the reconnect anchor: docs/engineering.md, "Benchmarks").
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,6 +1,6 @@
 /**
  * Order statistics and histograms for the fleet benchmarks. These machines are noisy
- * (ENVIRONMENT.md), so numbers are medians and p99s, never means alone. Pure.
+ * (docs/engineering.md, "Benchmarks"), so numbers are medians and p99s, never means alone. Pure.
  */
 
 /** Quantiles of one sample set, in the samples' unit. */

@@ -110,7 +110,7 @@ describe('control plane on a 3-node NATS cluster in containers', { skip: unavail
         });
         assert.ok(v.ok, `${l}: ${JSON.stringify(v)}`);
       }
-      // Writes resume once the stream has a new leader (ENVIRONMENT.md: about 6 s).
+      // Writes resume once the stream has a new leader (docs/engineering.md, "Machine facts": about 6 s).
       await eventually(() => putSignedBundle(cp!.store, key, bundle(labels[0]!, 2)), 30_000);
       const newLeader = await eventually(async () => {
         const l = (await jsm.streams.info(`KV_${buckets.desired}`)).cluster?.leader;

@@ -75,7 +75,7 @@ describe('control plane: 3-node cluster, R3 buckets', () => {
         return e;
       }, 15_000);
       assert.match(after1.string(), /"version":1/);
-      // Writes resume (ENVIRONMENT.md: ~6 s until the stream has a leader again).
+      // Writes resume (docs/engineering.md, "Machine facts": ~6 s until the stream has a leader again).
       await eventually(() => putSignedBundle(cp.store, key, mk(2)), 20_000);
       const after2 = await eventually(async () => {
         const e = await kv.get(keys.desired(a.nodeId, label));

@@ -1,5 +1,5 @@
 /**
- * The reconnect anchor (ANCHORS.md D.2): plain nats.js clients with the client's DEFAULT
+ * The reconnect anchor (docs/engineering.md, "Benchmarks"): plain nats.js clients with the client's DEFAULT
  * reconnect options, each with its own connection and a subscription, as a naive agent would
  * have. Run beside the simulated agents against the same broker, so one broker restart shows
  * both reconnect patterns side by side.

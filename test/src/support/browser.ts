@@ -1,6 +1,6 @@
 /**
  * A real headless browser for the console tests: Debian's chromium driven by playwright-core
- * (which downloads no browser), with the launch flags of ../shared/design/ENVIRONMENT.md and a
+ * (which downloads no browser), with the launch flags of docs/engineering.md ("Machine facts") and a
  * fresh profile directory per context. The browser trusts exactly the controller's certificate
  * key (`--ignore-certificate-errors-spki-list`), not every certificate.
  */

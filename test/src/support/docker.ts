@@ -1,6 +1,6 @@
 /**
  * A Docker engine for the testcontainers suites, on a machine that reaches no image registry
- * (../shared/design/ENVIRONMENT.md): use a running engine if there is one; otherwise, as root
+ * (docs/engineering.md, "Machine facts"): use a running engine if there is one; otherwise, as root
  * with dockerd installed, start one with no bridge, no iptables and no IP forwarding, so every
  * container uses host networking on loopback and nothing leaves the machine. An engine this
  * module started is stopped again by `release()`.

@@ -1,4 +1,4 @@
-// Property tests of the rollout machine's "never" statements (issue 7, STYLE.md), over random
+// Property tests of the rollout machine's "never" statements (issue 7; docs/engineering.md, "Tests"), over random
 // targets, strategies, gates, node behaviours and online/offline/command sequences, played
 // against the fake fleet on a virtual clock. Safety: checked after every single step.
 // Liveness: with the fleet online and time passing, every rollout ends.

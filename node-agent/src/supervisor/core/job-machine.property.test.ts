@@ -1,4 +1,4 @@
-// Property tests of the machine's "never" statements (STYLE.md: the machine never runs two
+// Property tests of the machine's "never" statements (docs/engineering.md, "Tests": the machine never runs two
 // instances of a job), over random event sequences played on the simulator's timeline.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
