@@ -111,11 +111,76 @@ function slope(xs: readonly number[], ys: readonly number[]): number {
   return sxx === 0 ? Number.NaN : sxy / sxx;
 }
 
+/** What the broker holds at a sample: /varz (its own view of its memory, connections, subscriptions) and /jsz per stream. */
+interface BrokerSample {
+  readonly memBytes?: number;
+  readonly connections?: number;
+  readonly subscriptions?: number;
+  /** JetStream's totals (/jsz): bytes in memory and in file stores, messages, streams, consumers. */
+  readonly js?: {
+    memory: number;
+    storage: number;
+    messages: number;
+    bytes: number;
+    streams: number;
+    consumers: number;
+  };
+  /** Per stream: messages, bytes, subjects held and consumers. */
+  readonly streams?: Record<
+    string,
+    { messages: number; bytes: number; subjects?: number; consumers: number }
+  >;
+  readonly error?: string;
+}
+
 interface Sample {
   readonly tMin: number;
   readonly proc: Record<string, { pid: number; rss: number; cpuPct: number } | undefined>;
   readonly simConnected?: number;
   readonly simEnrolled?: number;
+  readonly broker?: BrokerSample;
+}
+
+/** Reads /varz and /jsz (every account, every stream) from nats-server's monitoring port. */
+async function brokerSample(monitorUrl: string): Promise<BrokerSample> {
+  try {
+    const get = async (path: string): Promise<Record<string, unknown>> => {
+      const r = await fetch(`${monitorUrl}${path}`, { signal: AbortSignal.timeout(10_000) });
+      if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+      return (await r.json()) as Record<string, unknown>;
+    };
+    const varz = await get('/varz');
+    const jsz = await get('/jsz?accounts=true&streams=true');
+    const num = (x: unknown) => (typeof x === 'number' ? x : 0);
+    const streams: NonNullable<BrokerSample['streams']> = {};
+    for (const acc of (jsz['account_details'] as Record<string, unknown>[] | undefined) ?? []) {
+      for (const st of (acc['stream_detail'] as Record<string, unknown>[] | undefined) ?? []) {
+        const state = (st['state'] ?? {}) as Record<string, unknown>;
+        streams[String(st['name'])] = {
+          messages: num(state['messages']),
+          bytes: num(state['bytes']),
+          ...(typeof state['num_subjects'] === 'number' && { subjects: state['num_subjects'] }),
+          consumers: num(state['consumer_count']),
+        };
+      }
+    }
+    return {
+      memBytes: num(varz['mem']),
+      connections: num(varz['connections']),
+      subscriptions: num(varz['subscriptions']),
+      js: {
+        memory: num(jsz['memory']),
+        storage: num(jsz['storage']),
+        messages: num(jsz['messages']),
+        bytes: num(jsz['bytes']),
+        streams: num(jsz['streams']),
+        consumers: num(jsz['consumers']),
+      },
+      streams,
+    };
+  } catch (e) {
+    return { error: String(e) };
+  }
 }
 
 // ---- the fleet -----------------------------------------------------------------------------
@@ -138,7 +203,17 @@ async function main(): Promise<void> {
   });
   let sim: ChildProcess | undefined;
   const failures: string[] = [];
-  const counts = { applies: 0, applyFailures: 0, rollouts: 0, rolloutFailures: 0, restarts: 0 };
+  const counts = {
+    applies: 0,
+    applyFailures: 0,
+    rollouts: 0,
+    rolloutFailures: 0,
+    rolloutsSucceeded: 0,
+    rolloutsNotSucceeded: 0,
+    restarts: 0,
+  };
+  /** Every rollout's outcome: its phase once it ended (or when the soak stopped waiting). */
+  const rolloutOutcomes: { id: string; phase: string; endedAfterS?: number; waitedS: number }[] = [];
   const samples: Sample[] = [];
   let simStats: { enrolled?: number; connected?: number; offline?: number } = {};
   let stopping = false;
@@ -231,7 +306,50 @@ async function main(): Promise<void> {
       }
     };
     let rolloutN = 0;
+    let pendingRollout: { id: string; startedAt: number } | undefined;
+    /**
+     * Waits (up to `maxWaitMs`) for the last rollout to end and records its outcome: the soak checks
+     * that every rollout finished (phase succeeded), not only that it started. A rollout still
+     * running when the wait ends is a failure too (its deadline is 5 min, the next one is due later).
+     */
+    const settleRollout = async (maxWaitMs: number) => {
+      const p = pendingRollout;
+      if (!p) return;
+      pendingRollout = undefined;
+      const tWait = Date.now();
+      let phase: string;
+      for (;;) {
+        const r = await fleet.cli(['rollout', 'status', p.id, '--json']);
+        if (r.code === 0) {
+          try {
+            const ph = (JSON.parse(r.stdout) as { phase?: unknown }).phase;
+            phase = typeof ph === 'string' ? ph : JSON.stringify(ph ?? 'unknown');
+          } catch {
+            phase = 'unparsable';
+          }
+        } else phase = `status failed: ${r.stderr.trim().slice(0, 200)}`;
+        if (/^(succeeded|failed|aborted|rolled_?back|rolledBack)$/i.test(phase)) break;
+        if (Date.now() - tWait >= maxWaitMs) break;
+        await sleep(5000);
+      }
+      const ended = /^(succeeded|failed|aborted|rolled_?back|rolledBack)$/i.test(phase);
+      rolloutOutcomes.push({
+        id: p.id,
+        phase,
+        ...(ended && { endedAfterS: Math.round((Date.now() - p.startedAt) / 1000) }),
+        waitedS: Math.round((Date.now() - tWait) / 1000),
+      });
+      if (phase === 'succeeded') counts.rolloutsSucceeded++;
+      else {
+        counts.rolloutsNotSucceeded++;
+        failures.push(`rollout ${p.id}: ${ended ? 'ended' : 'still'} ${phase}`);
+      }
+      say(
+        `rollout ${p.id}: ${phase}${ended ? ` (${Math.round((Date.now() - p.startedAt) / 1000)} s after its start)` : ''}`,
+      );
+    };
     const rollout = async () => {
+      await settleRollout(60_000);
       rolloutN++;
       const id = `soak-${rolloutN}`;
       const r = await apply(
@@ -259,7 +377,7 @@ async function main(): Promise<void> {
       if (r.code !== 0) {
         counts.rolloutFailures++;
         failures.push(`rollout ${id}: ${r.stderr.trim().slice(0, 300)}`);
-      }
+      } else pendingRollout = { id, startedAt: Date.now() };
     };
     let kill = true;
     const restartChurnAgent = async () => {
@@ -278,7 +396,7 @@ async function main(): Promise<void> {
       simulator: sim?.pid,
     });
     let lastCpu: Record<string, { pid: number; cpu: number; at: number }> = {};
-    const takeSample = () => {
+    const takeSample = async () => {
       const now = Date.now();
       const proc: Sample['proc'] = {};
       const nextCpu: typeof lastCpu = {};
@@ -294,11 +412,13 @@ async function main(): Promise<void> {
         proc[name] = { pid, rss, cpuPct };
       }
       lastCpu = nextCpu;
+      const broker = await brokerSample(fleet.natsMonitorUrl);
       const s: Sample = {
         tMin: (now - t0) / 60_000,
         proc,
         ...(simStats.connected !== undefined && { simConnected: simStats.connected }),
         ...(simStats.enrolled !== undefined && { simEnrolled: simStats.enrolled }),
+        broker,
       };
       samples.push(s);
       say(
@@ -309,10 +429,18 @@ async function main(): Promise<void> {
           )
           .join(', ') + `; simulated connected ${simStats.connected ?? '?'}/${nodes}`,
       );
+      if (broker.error) say(`broker monitor: ${broker.error}`);
+      else
+        say(
+          `broker: mem ${((broker.memBytes ?? 0) / 1048576).toFixed(1)} MiB, ${broker.connections} conns, ${broker.subscriptions} subs; ` +
+            Object.entries(broker.streams ?? {})
+              .map(([k, st]) => `${k} ${st.messages} msgs ${(st.bytes / 1048576).toFixed(2)} MiB`)
+              .join(', '),
+        );
     };
 
     const tStart = Date.now();
-    takeSample();
+    await takeSample();
     let nextSample = tStart + sampleMs;
     let nextApply = tStart + applyEveryMs;
     let nextRollout = tStart + rolloutEveryMs;
@@ -324,7 +452,7 @@ async function main(): Promise<void> {
       }
       const now = Date.now();
       if (now >= nextSample) {
-        takeSample();
+        await takeSample();
         nextSample += sampleMs;
       }
       if (now >= nextApply) {
@@ -341,7 +469,9 @@ async function main(): Promise<void> {
       }
       await sleep(1000);
     }
-    takeSample();
+    await takeSample();
+    // The last rollout (deadline 5 min) gets up to 6 min to end.
+    await settleRollout(stopping ? 10_000 : 360_000);
 
     // ---- end state -------------------------------------------------------------------------
     const l = await fleet.cli(['nodes', 'list', '--json']);
@@ -412,6 +542,70 @@ async function main(): Promise<void> {
           `${(all / 1048576).toFixed(2)} | ${(second / 1048576).toFixed(2)} | ${t.cpuMeanPct} |`,
       );
     }
+    // ---- what grows in the broker: its own memory figure and every stream, first -> last, per hour
+    const bs = samples.filter((x) => x.broker && !x.broker.error);
+    const brokerGrowth: Record<string, unknown> = {};
+    const brokerRows: string[] = [];
+    if (bs.length >= 2) {
+      const first = bs[0];
+      const last = bs[bs.length - 1];
+      const hours = bs.map((x) => x.tMin / 60);
+      const row = (name: string, ys: number[], unit: 'MiB' | 'n') => {
+        const sl = slope(hours, ys);
+        const f = (y: number | undefined) =>
+          unit === 'MiB' ? ((y ?? 0) / 1048576).toFixed(2) : String(y ?? 0);
+        brokerGrowth[name] = { first: ys[0], last: ys[ys.length - 1], perHour: Math.round(sl) };
+        brokerRows.push(
+          `| ${name} | ${f(ys[0])} | ${f(ys[ys.length - 1])} | ${unit === 'MiB' ? (sl / 1048576).toFixed(2) : sl.toFixed(0)} ${unit === 'MiB' ? 'MiB' : ''}/h |`,
+        );
+      };
+      row(
+        'varz mem (MiB)',
+        bs.map((x) => x.broker?.memBytes ?? 0),
+        'MiB',
+      );
+      row(
+        'connections',
+        bs.map((x) => x.broker?.connections ?? 0),
+        'n',
+      );
+      row(
+        'subscriptions',
+        bs.map((x) => x.broker?.subscriptions ?? 0),
+        'n',
+      );
+      row(
+        'jsz memory store (MiB)',
+        bs.map((x) => x.broker?.js?.memory ?? 0),
+        'MiB',
+      );
+      row(
+        'jsz file store (MiB)',
+        bs.map((x) => x.broker?.js?.storage ?? 0),
+        'MiB',
+      );
+      row(
+        'jsz consumers',
+        bs.map((x) => x.broker?.js?.consumers ?? 0),
+        'n',
+      );
+      const names = new Set([
+        ...Object.keys(first?.broker?.streams ?? {}),
+        ...Object.keys(last?.broker?.streams ?? {}),
+      ]);
+      for (const st of [...names].sort()) {
+        row(
+          `${st} bytes (MiB)`,
+          bs.map((x) => x.broker?.streams?.[st]?.bytes ?? 0),
+          'MiB',
+        );
+        row(
+          `${st} messages`,
+          bs.map((x) => x.broker?.streams?.[st]?.messages ?? 0),
+          'n',
+        );
+      }
+    }
     const result = {
       at: new Date(t0).toISOString(),
       command: process.argv.slice(2).join(' '),
@@ -420,6 +614,8 @@ async function main(): Promise<void> {
       durationMin: (Date.now() - t0) / 60_000,
       settings: { sampleMs, applyEveryMs, rolloutEveryMs, restartEveryMs, mix: v.mix },
       counts,
+      rolloutOutcomes,
+      brokerGrowth,
       end,
       failures,
       trend,
@@ -431,8 +627,13 @@ async function main(): Promise<void> {
     );
     console.log('|---|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(r);
+    if (brokerRows.length > 0) {
+      console.log('\n| broker (nats-server /varz, /jsz) | first | last | trend |');
+      console.log('|---|---|---|---|');
+      for (const r of brokerRows) console.log(r);
+    }
     console.log(
-      `\nchurn: ${counts.applies} applies (${counts.applyFailures} failed), ${counts.rollouts} rollouts (${counts.rolloutFailures} failed to start), ` +
+      `\nchurn: ${counts.applies} applies (${counts.applyFailures} failed), ${counts.rollouts} rollouts (${counts.rolloutFailures} failed to start, ${counts.rolloutsSucceeded} succeeded, ${counts.rolloutsNotSucceeded} did not), ` +
         `${counts.restarts} agent restarts; end: ${end.nodesOnline}/${end.nodesListed} nodes online, ` +
         `simulator connected ${simStats.connected ?? '?'}, last app version v${version} runs ${realAppInstances} time(s) on the 2 real agents`,
     );

@@ -74,6 +74,8 @@ export interface CliResult {
 export interface LocalFleet {
   readonly dir: string;
   readonly natsUrl: string;
+  /** `http://127.0.0.1:<port>` of nats-server's monitoring endpoint (/varz, /jsz, ...). */
+  readonly natsMonitorUrl: string;
   /** `127.0.0.1:<port>` of the controller's gRPC API (TLS). */
   readonly grpcAddress: string;
   readonly grpcPort: number;
@@ -353,6 +355,7 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
     return {
       dir,
       natsUrl: `nats://${natsHost}:${natsPort}`,
+      natsMonitorUrl: `http://127.0.0.1:${natsMon}`,
       grpcAddress,
       grpcPort,
       metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
