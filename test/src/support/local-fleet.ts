@@ -37,6 +37,11 @@ export interface LocalFleetOptions {
   readonly extraAgents?: readonly {
     readonly name: string;
     readonly labels: Readonly<Record<string, string>>;
+    /**
+     * Runs this agent in that network namespace (`ip netns exec NAME`); it reaches NATS at
+     * `agentNetns.hostAddress` like the first agent (netns.ts makeNetnsGroup: one bridge).
+     */
+    readonly netns?: string;
   }[];
   /**
    * The agent program: an executable run as `AGENT --config FILE` (the single-file agent from
@@ -303,8 +308,8 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
         ? [o.agentExecutable, '--config', config]
         : [process.execPath, agentBin, '--config', config];
       // `ip netns exec` enters the namespace and execs the agent (no fork: the pid is the agent's).
-      if (name === 'agent' && o.agentNetns)
-        return [name, 'ip', ['netns', 'exec', o.agentNetns.name, ...argv]];
+      const ns = name === 'agent' ? o.agentNetns?.name : o.extraAgents?.find((a) => a.name === name)?.netns;
+      if (ns !== undefined) return [name, 'ip', ['netns', 'exec', ns, ...argv]];
       return [name, argv[0] ?? process.execPath, argv.slice(1)];
     };
     /** Starts one agent process in `dir/<name>` that enrols with a fresh token; returns its node id. */
