@@ -1,7 +1,7 @@
 /**
  * A network namespace for one agent process (docs/fault-suite.md, fault-partition): made by the
  * test with `ip netns add` and a veth pair on a private /30 (10.200.N.0/30: the host's end is .1,
- * the namespace's .2; ../shared/design/ENVIRONMENT.md), and partitioned the way a network fails:
+ * the namespace's .2; docs/engineering.md, "Networks for tests"), and partitioned the way a network fails:
  * iptables DROP inside the namespace (nothing is reset or closed, packets just vanish), or a
  * random share of packets dropped in both directions (iptables `statistic`). Needs root.
  *
