@@ -27,8 +27,14 @@ export interface SocketBenchAgent {
   stop(): Promise<void>;
 }
 
-/** Starts the agent on `jobs` and resolves once every job is loaded (PrintService answers for it). */
-export async function startSocketBenchAgent(jobs: readonly JobPlist[]): Promise<SocketBenchAgent> {
+/**
+ * Starts the agent on `jobs` and resolves once every job is loaded (PrintService answers for it).
+ * `nodeFlags` are added after the benchmarks' own (activation-trace.ts preloads its tracer so).
+ */
+export async function startSocketBenchAgent(
+  jobs: readonly JobPlist[],
+  opts: { readonly nodeFlags?: readonly string[] } = {},
+): Promise<SocketBenchAgent> {
   if (process.getuid?.() !== 0)
     throw new Error('the socket benchmarks run as root (system-domain plists must be root-owned)');
   const root = mkdtempSync(join(tmpdir(), 'lf-bench-sockagent-'));
@@ -52,7 +58,7 @@ export async function startSocketBenchAgent(jobs: readonly JobPlist[]): Promise<
   // The same extra Node flags as the other benchmarks' measured processes (LF_BENCH_CPU_PROF...).
   const child = spawn(
     process.execPath,
-    [...shippedNodeFlags(), ...workerExecArgv(), agentBin, '--config', conf],
+    [...shippedNodeFlags(), ...workerExecArgv(), ...(opts.nodeFlags ?? []), agentBin, '--config', conf],
     {
       stdio: ['ignore', 'ignore', logFd],
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LAUNCHFLEET_LOG: 'info' },

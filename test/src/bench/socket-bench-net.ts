@@ -131,6 +131,13 @@ export interface Timed {
   readonly deliverMs: number;
   readonly pid: number;
   readonly line: string;
+  /** The raw CLOCK_MONOTONIC stamps (ns): connect(), the job's main(), its write, the first byte. */
+  readonly at: {
+    readonly connect: bigint;
+    readonly start: bigint;
+    readonly ready: bigint;
+    readonly first: bigint;
+  };
 }
 
 const LINE = /^pid=(\d+) start=(\d+) ready=(\d+)$/;
@@ -178,6 +185,7 @@ export function timedRequest(port: number, timeoutMs = 20_000): Promise<Timed> {
         deliverMs: ms(ready, first),
         pid: Number(m[1]),
         line,
+        at: { connect: t0, start, ready, first },
       });
     });
   });

@@ -1,0 +1,127 @@
+/**
+ * Preloaded into the real agent by activation-trace.ts (`node --import=<this file's URL>?out=<path>`):
+ * stamps, in CLOCK_MONOTONIC nanoseconds (process.hrtime, the clock of the benchmark's client and of
+ * its C responder), what the agent does around each cold activation, without a change to the
+ * agent's code:
+ *
+ *   wake       the lfnative addon's readability callback is entered (the agent woke up for the socket)
+ *   wake-end   that callback returned (its synchronous part; microtasks run after it)
+ *   fork       spawnJob (the direct spawn) was called / returned: clone, the child's set-up and
+ *              its exec (the addon returns once the job exec'd); the pid returned
+ *   gc         a V8 GC pause (start, duration, kind), from a PerformanceObserver
+ *   log        a synchronous write to fd 2 (the agent's log line) and its duration
+ *   cb         with `&hooks=1`: every callback the event loop ran (async_hooks before/after, resource
+ *              type): what kept the loop busy when a wake-up came late. Costs ~1 µs per callback.
+ *
+ * The addon's exports are wrapped as it is loaded (Module._extensions['.node']); the fs wrapper
+ * is published to ES module imports with syncBuiltinESMExports. The stamps are written to `out`
+ * (one JSON array) when the process exits. Not for production: a benchmark tool (test/bench/RESULTS.md,
+ * issue 19).
+ */
+import { createHook, type AsyncHook } from 'node:async_hooks';
+import fs from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+
+type Stamp = [kind: string, tNs: number, a?: number | string, b?: number | string];
+
+const params = new URL(import.meta.url).searchParams;
+const out = params.get('out');
+const withHooks = params.get('hooks') === '1';
+const stamps: Stamp[] = [];
+// Nanoseconds since an origin taken here, as a double (exact to the ns for days); written with the origin.
+const origin = process.hrtime.bigint();
+const now = (): number => Number(process.hrtime.bigint() - origin);
+// performance.now() (ms since timeOrigin) to the same scale.
+const perfOffsetNs = now() - performance.now() * 1e6;
+
+interface Watch {
+  stop(): void;
+}
+interface Lfnative {
+  watchReadable?: (fd: number, cb: (err: Error | null) => void) => Watch;
+  spawnJob?: (options: readonly string[], envp: readonly string[], fds: readonly number[]) => { pid: number };
+}
+
+/** A copy of the addon's exports (its properties are read-only) with the two functions wrapped. */
+function wrapAddon(addon: Lfnative): Lfnative {
+  const exports: Lfnative = {};
+  for (const k of Object.getOwnPropertyNames(addon))
+    (exports as Record<string, unknown>)[k] = (addon as Record<string, unknown>)[k];
+  const watch = addon.watchReadable;
+  if (watch) {
+    exports.watchReadable = (fd, cb) =>
+      watch(fd, (err) => {
+        stamps.push(['wake', now(), fd]);
+        try {
+          cb(err);
+        } finally {
+          stamps.push(['wake-end', now(), fd]);
+        }
+      });
+  }
+  const spawnJob = addon.spawnJob;
+  if (spawnJob) {
+    exports.spawnJob = (options, envp, fds) => {
+      const t = now();
+      const r = spawnJob(options, envp, fds);
+      stamps.push(['fork', t, now() - t, r.pid]);
+      return r;
+    };
+  }
+  return exports;
+}
+
+const require = createRequire(import.meta.url);
+const Module = require('node:module') as {
+  _extensions: Record<string, (module: { exports: unknown }, filename: string) => void>;
+};
+const loadNode = Module._extensions['.node'];
+if (loadNode) {
+  Module._extensions['.node'] = function (module, filename) {
+    loadNode.call(this, module, filename);
+    if (filename.endsWith('lfnative.node')) module.exports = wrapAddon(module.exports as Lfnative);
+  };
+}
+
+const writeSync = fs.writeSync;
+fs.writeSync = function (this: unknown, fd: number, ...rest: unknown[]): number {
+  if (fd !== 2) return (writeSync as (...a: unknown[]) => number).call(this, fd, ...rest);
+  const t = now();
+  const n = (writeSync as (...a: unknown[]) => number).call(this, fd, ...rest);
+  stamps.push(['log', t, now() - t]);
+  return n;
+};
+syncBuiltinESMExports();
+
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = (e as { detail?: { kind?: number } | null }).detail?.kind ?? 0;
+    stamps.push(['gc', perfOffsetNs + e.startTime * 1e6, e.duration * 1e6, kind]);
+  }
+}).observe({ entryTypes: ['gc'] });
+
+let hook: AsyncHook | undefined;
+if (withHooks) {
+  const types = new Map<number, string>();
+  hook = createHook({
+    init(id, type) {
+      types.set(id, type);
+    },
+    before(id) {
+      stamps.push(['cb', now(), types.get(id) ?? '?']);
+    },
+    after() {
+      stamps.push(['cb-end', now()]);
+    },
+    destroy(id) {
+      types.delete(id);
+    },
+  });
+  hook.enable();
+}
+
+process.on('exit', () => {
+  hook?.disable();
+  if (out) fs.writeFileSync(out, JSON.stringify({ originNs: origin.toString(), stamps }));
+});

@@ -1,0 +1,327 @@
+/**
+ * Profiling tool (issue 19): where the time of a cold socket activation goes, activation by
+ * activation, in the tail as well as at the median. Not a benchmark with targets: socket-activation.ts
+ * is; this runs the same activations (the real agent with a `Sockets` job, ThrottleInterval 0, the C
+ * responder; a fresh systemd-socket-activate per anchor sample; interleaved, alternating who goes
+ * first) with activation-trace-preload.ts preloaded into the agent, and joins three clocks that are
+ * one (CLOCK_MONOTONIC): the client's connect and first byte, the agent's stamps (wake-up, the
+ * direct spawn's call and return, GC pauses, log writes, optionally every callback), and the
+ * responder's main() and write. Per activation:
+ *
+ *   connect->wake   the kernel and the agent's event loop until the readability callback runs
+ *   wake->fork      the agent's JavaScript from the wake-up to spawnJob (machine step, request)
+ *   fork            spawnJob: clone, the child's set-up, its exec (returns once the job exec'd)
+ *   fork->main      the exec'd image until the job's main() (loader; and the CPU it waits for)
+ *   main->ready     the job's accept;  ready->first: its write until the client has the byte
+ *   after-fork      the agent's work in the same callback after the fork (the status, the log
+ *                   line, the state store), which competes with the job for the 2 cores
+ *
+ * and the same split for the anchor (connect->main, main->ready, ready->first). It prints each
+ * segment's p50/p90/p99/max for both, then the slowest activations of ours with their split and
+ * what overlapped them (GC pauses, log writes, with --hooks=1 the callbacks the loop ran between
+ * the connect and the wake-up).
+ *
+ *   node --conditions=launchfleet-testing test/dist/bench/activation-trace.js \
+ *       [--activations=N] [--slowest=K] [--hooks=1] [--json=PATH]
+ *
+ * Root (system-domain plists), systemd-socket-activate and cc as for socket-activation; run it
+ * under /tmp/lf-suite.lock like the benchmarks. --hooks=1 adds ~1 µs per callback to the agent.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ServiceStatus } from '@launchfleet/node-agent/control';
+import { intArg, machineInfo, parseArgs } from './bench-output.ts';
+import { round, summarize } from './bench-stats.ts';
+import { allWatching, startSocketBenchAgent, type SocketBenchAgent } from './socket-bench-agent.ts';
+import {
+  buildResponder,
+  findSocketActivate,
+  freePort,
+  pollUntil,
+  startActivator,
+  timedRequest,
+  type Timed,
+} from './socket-bench-net.ts';
+
+const { values } = parseArgs(process.argv.slice(2));
+const N = intArg(values, 'activations', 200);
+const SLOWEST = intArg(values, 'slowest', 10);
+const HOOKS = values.get('hooks') === '1';
+const JSON_OUT = values.get('json');
+const WARMUP = 5;
+const LABEL = 'bench.sock.trace';
+
+type Stamp = [kind: string, tNs: number, a?: number | string, b?: number | string];
+
+async function waitIdle(agent: SocketBenchAgent): Promise<void> {
+  let last: ServiceStatus | Error = new Error('not asked yet');
+  const err = await pollUntil(
+    async () => {
+      last = await agent.service(LABEL);
+      return !(last instanceof Error) && last.pid === undefined && allWatching(last);
+    },
+    15_000,
+    `${LABEL} idle again`,
+  );
+  if (err !== undefined) throw new Error(`${err.message}\n${agent.logTail()}`);
+}
+
+async function anchorOnce(bin: string, responder: string, port: number): Promise<Timed> {
+  const a = await startActivator(bin, [], port, [responder]);
+  try {
+    const t = await timedRequest(port);
+    await a.exited;
+    return t;
+  } finally {
+    await a.stop();
+  }
+}
+
+interface OursRow {
+  readonly i: number;
+  readonly pid: number;
+  readonly firstByte: number;
+  readonly connectToWake: number;
+  readonly wakeToFork: number;
+  readonly fork: number;
+  readonly forkToMain: number;
+  readonly mainToReady: number;
+  readonly readyToFirst: number;
+  readonly afterFork: number;
+  /** ms of GC pause inside [connect, first byte], and the pauses (start from connect, ms, kind). */
+  readonly gcMs: number;
+  readonly events: readonly string[];
+}
+
+const ms = (ns: number): number => ns / 1e6;
+
+function main2(ours: readonly Timed[], trace: { originNs: string; stamps: Stamp[] }): OursRow[] {
+  const origin = BigInt(trace.originNs);
+  const rel = (t: bigint): number => Number(t - origin);
+  const st = trace.stamps;
+  const rows: OursRow[] = [];
+  ours.forEach((t, i) => {
+    const fi = st.findIndex((s) => s[0] === 'fork' && s[3] === t.pid);
+    if (fi < 0) throw new Error(`no fork stamp for pid ${t.pid}`);
+    const fork = st[fi] as Stamp;
+    let wi = fi;
+    while (wi >= 0 && st[wi]?.[0] !== 'wake') wi--;
+    const wake = st[wi];
+    if (!wake) throw new Error(`no wake-up before the fork of pid ${t.pid}`);
+    let ei = fi;
+    while (ei < st.length && st[ei]?.[0] !== 'wake-end') ei++;
+    const wakeEnd = st[ei];
+    const c = rel(t.at.connect);
+    const first = rel(t.at.first);
+    const forkEnd = fork[1] + Number(fork[2]);
+    const events: string[] = [];
+    let gcMs = 0;
+    for (const s of st) {
+      const [kind, at] = s;
+      if (kind === 'wake' || kind === 'wake-end' || kind === 'fork' || kind === 'cb-end') continue;
+      const dur = kind === 'cb' ? 0 : Number(s[2] ?? 0);
+      if (at + dur < c - 2e6 || at > first) continue;
+      if (kind === 'gc' && at + dur >= c) gcMs += ms(Math.min(at + dur, first) - Math.max(at, c));
+      if (kind === 'cb' && (at < c || at > wake[1])) continue;
+      const what =
+        kind === 'cb'
+          ? `cb ${String(s[2])}`
+          : `${kind}${kind === 'gc' ? `(${String(s[3])})` : ''} ${round(ms(dur), 3)} ms`;
+      events.push(`${round(ms(at - c), 3)}: ${what}`);
+    }
+    rows.push({
+      i,
+      pid: t.pid,
+      firstByte: t.firstByteMs,
+      connectToWake: ms(wake[1] - c),
+      wakeToFork: ms(fork[1] - wake[1]),
+      fork: ms(Number(fork[2])),
+      forkToMain: ms(rel(t.at.start) - forkEnd),
+      mainToReady: t.jobMs,
+      readyToFirst: t.deliverMs,
+      afterFork: wakeEnd ? ms(wakeEnd[1] - forkEnd) : Number.NaN,
+      gcMs,
+      events,
+    });
+  });
+  return rows;
+}
+
+function line(name: string, xs: readonly number[]): string {
+  const s = summarize(xs.filter((x) => Number.isFinite(x)));
+  const f = (x: number): string => round(x, 3).toFixed(3).padStart(8);
+  return `${name.padEnd(22)}${f(s.p50)}${f(s.p90)}${f(s.p99)}${f(s.max)}`;
+}
+
+async function main(): Promise<void> {
+  const machine = machineInfo();
+  const bin = findSocketActivate();
+  if (bin instanceof Error) throw bin;
+  const responder = buildResponder();
+  const portOurs = await freePort();
+  const portAnchor = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'lf-activation-trace-'));
+  const tracePath = join(dir, 'trace.json');
+  const preload = pathToFileURL(join(import.meta.dirname, 'activation-trace-preload.js'));
+  preload.searchParams.set('out', tracePath);
+  if (HOOKS) preload.searchParams.set('hooks', '1');
+  const agent = await startSocketBenchAgent(
+    [
+      {
+        Label: LABEL,
+        ProgramArguments: [responder.path],
+        ThrottleInterval: 0,
+        Sockets: { Listeners: { SockNodeName: '127.0.0.1', SockServiceName: String(portOurs) } },
+      },
+    ],
+    { nodeFlags: [`--import=${preload.href}`] },
+  ).catch((err: unknown) => {
+    responder.dispose();
+    throw err;
+  });
+  const ours: Timed[] = [];
+  const anchor: Timed[] = [];
+  let trace: { originNs: string; stamps: Stamp[] };
+  try {
+    for (let i = 0; i < WARMUP; i++) {
+      await waitIdle(agent);
+      await timedRequest(portOurs);
+      await anchorOnce(bin, responder.path, portAnchor);
+    }
+    for (let i = 0; i < N; i++) {
+      const oursOnce = async (): Promise<void> => {
+        await waitIdle(agent);
+        ours.push(await timedRequest(portOurs));
+      };
+      if (i % 2 === 0) {
+        await oursOnce();
+        anchor.push(await anchorOnce(bin, responder.path, portAnchor));
+      } else {
+        anchor.push(await anchorOnce(bin, responder.path, portAnchor));
+        await oursOnce();
+      }
+    }
+    await waitIdle(agent);
+  } finally {
+    await agent.stop();
+    responder.dispose();
+  }
+  try {
+    trace = JSON.parse(readFileSync(tracePath, 'utf8')) as typeof trace;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const rows = main2(ours, trace);
+  console.log(
+    `activation-trace: ${N} activations each (+${WARMUP} warm-up), hooks ${HOOKS ? 'on' : 'off'}; ` +
+      `load at start ${machine.load1}, at end ${loadavg()[0]?.toFixed(2)}; ${machine.cpu}, ${machine.nproc} CPUs, Node ${machine.node}`,
+  );
+  console.log(`${'segment (ms)'.padEnd(22)}     p50     p90     p99     max`);
+  console.log(
+    line(
+      'ours connect->first',
+      rows.map((r) => r.firstByte),
+    ),
+  );
+  console.log(
+    line(
+      'sd   connect->first',
+      anchor.map((t) => t.firstByteMs),
+    ),
+  );
+  console.log(
+    line(
+      'ours connect->wake',
+      rows.map((r) => r.connectToWake),
+    ),
+  );
+  console.log(
+    line(
+      'ours wake->fork',
+      rows.map((r) => r.wakeToFork),
+    ),
+  );
+  console.log(
+    line(
+      'ours fork (spawnJob)',
+      rows.map((r) => r.fork),
+    ),
+  );
+  console.log(
+    line(
+      'ours fork->main',
+      rows.map((r) => r.forkToMain),
+    ),
+  );
+  console.log(
+    line(
+      'ours connect->main',
+      ours.map((t) => t.toStartMs),
+    ),
+  );
+  console.log(
+    line(
+      'sd   connect->main',
+      anchor.map((t) => t.toStartMs),
+    ),
+  );
+  console.log(
+    line(
+      'ours main->ready',
+      rows.map((r) => r.mainToReady),
+    ),
+  );
+  console.log(
+    line(
+      'sd   main->ready',
+      anchor.map((t) => t.jobMs),
+    ),
+  );
+  console.log(
+    line(
+      'ours ready->first',
+      rows.map((r) => r.readyToFirst),
+    ),
+  );
+  console.log(
+    line(
+      'sd   ready->first',
+      anchor.map((t) => t.deliverMs),
+    ),
+  );
+  console.log(
+    line(
+      'ours after-fork',
+      rows.map((r) => r.afterFork),
+    ),
+  );
+  console.log(
+    line(
+      'ours GC in window',
+      rows.map((r) => r.gcMs),
+    ),
+  );
+  const o = summarize(rows.map((r) => r.firstByte));
+  const a = summarize(anchor.map((t) => t.firstByteMs));
+  console.log(`ratio p50 ${round(o.p50 / a.p50, 3)}, p99 ${round(o.p99 / a.p99, 3)}`);
+  const slow = [...rows].sort((x, y) => y.firstByte - x.firstByte).slice(0, SLOWEST);
+  console.log(`\nslowest ${slow.length} of ours (ms; events: start relative to the connect)`);
+  for (const r of slow) {
+    console.log(
+      `#${r.i} first ${round(r.firstByte, 3)} = wake ${round(r.connectToWake, 3)} + js ${round(r.wakeToFork, 3)} + fork ${round(r.fork, 3)} + exec ${round(r.forkToMain, 3)} + accept ${round(r.mainToReady, 3)} + deliver ${round(r.readyToFirst, 3)}; after-fork ${round(r.afterFork, 3)}; gc ${round(r.gcMs, 3)}`,
+    );
+    for (const e of r.events.slice(0, 30)) console.log(`    ${e}`);
+  }
+  if (JSON_OUT)
+    writeFileSync(
+      JSON_OUT,
+      JSON.stringify({ machine, ours: rows, anchor: anchor.map((t) => ({ ...t, at: undefined })) }),
+    );
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
