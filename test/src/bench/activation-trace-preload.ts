@@ -6,6 +6,8 @@
  *
  *   wake       the lfnative addon's readability callback is entered (the agent woke up for the socket)
  *   wake-end   that callback returned (its synchronous part; microtasks run after it)
+ *   turn-end   an immediate queued then ran: the callback's microtasks and the rest of that loop
+ *              iteration's callbacks are done
  *   fork       spawnJob (the direct spawn) was called / returned: clone, the child's set-up and
  *              its exec (the addon returns once the job exec'd); the pid returned
  *   gc         a V8 GC pause (start, duration, kind), from a PerformanceObserver
@@ -57,6 +59,8 @@ function wrapAddon(addon: Lfnative): Lfnative {
           cb(err);
         } finally {
           stamps.push(['wake-end', now(), fd]);
+          // The check phase of this loop iteration: after the callback's microtasks.
+          setImmediate(() => stamps.push(['turn-end', now(), fd]));
         }
       });
   }

@@ -13,8 +13,9 @@
  *   fork            spawnJob: clone, the child's set-up, its exec (returns once the job exec'd)
  *   fork->main      the exec'd image until the job's main() (loader; and the CPU it waits for)
  *   main->ready     the job's accept;  ready->first: its write until the client has the byte
- *   after-fork      the agent's work in the same callback after the fork (the status, the log
- *                   line, the state store), which competes with the job for the 2 cores
+ *   after-fork      the agent's work after the fork in the same callback (the status, the log
+ *                   line, the state store) and (turn) until that loop iteration ended (with the
+ *                   microtasks: the 'spawned' step), which competes with the job for the 2 cores
  *
  * and the same split for the anchor (connect->main, main->ready, ready->first). It prints each
  * segment's p50/p90/p99/max for both, then the slowest activations of ours with their split and
@@ -90,6 +91,8 @@ interface OursRow {
   readonly mainToReady: number;
   readonly readyToFirst: number;
   readonly afterFork: number;
+  /** From the fork's return to the end of that loop iteration (microtasks included). */
+  readonly turnAfterFork: number;
   /** ms of GC pause inside [connect, first byte], and the pauses (start from connect, ms, kind). */
   readonly gcMs: number;
   readonly events: readonly string[];
@@ -113,6 +116,9 @@ function main2(ours: readonly Timed[], trace: { originNs: string; stamps: Stamp[
     let ei = fi;
     while (ei < st.length && st[ei]?.[0] !== 'wake-end') ei++;
     const wakeEnd = st[ei];
+    let ti = fi;
+    while (ti < st.length && st[ti]?.[0] !== 'turn-end') ti++;
+    const turnEnd = st[ti];
     const c = rel(t.at.connect);
     const first = rel(t.at.first);
     const forkEnd = fork[1] + Number(fork[2]);
@@ -120,7 +126,7 @@ function main2(ours: readonly Timed[], trace: { originNs: string; stamps: Stamp[
     let gcMs = 0;
     for (const s of st) {
       const [kind, at] = s;
-      if (kind === 'wake' || kind === 'wake-end' || kind === 'fork' || kind === 'cb-end') continue;
+      if (['wake', 'wake-end', 'turn-end', 'fork', 'cb-end'].includes(kind)) continue;
       const dur = kind === 'cb' ? 0 : Number(s[2] ?? 0);
       if (at + dur < c - 2e6 || at > first) continue;
       if (kind === 'gc' && at + dur >= c) gcMs += ms(Math.min(at + dur, first) - Math.max(at, c));
@@ -142,6 +148,7 @@ function main2(ours: readonly Timed[], trace: { originNs: string; stamps: Stamp[
       mainToReady: t.jobMs,
       readyToFirst: t.deliverMs,
       afterFork: wakeEnd ? ms(wakeEnd[1] - forkEnd) : Number.NaN,
+      turnAfterFork: turnEnd ? ms(turnEnd[1] - forkEnd) : Number.NaN,
       gcMs,
       events,
     });
@@ -310,7 +317,7 @@ async function main(): Promise<void> {
   console.log(`\nslowest ${slow.length} of ours (ms; events: start relative to the connect)`);
   for (const r of slow) {
     console.log(
-      `#${r.i} first ${round(r.firstByte, 3)} = wake ${round(r.connectToWake, 3)} + js ${round(r.wakeToFork, 3)} + fork ${round(r.fork, 3)} + exec ${round(r.forkToMain, 3)} + accept ${round(r.mainToReady, 3)} + deliver ${round(r.readyToFirst, 3)}; after-fork ${round(r.afterFork, 3)}; gc ${round(r.gcMs, 3)}`,
+      `#${r.i} first ${round(r.firstByte, 3)} = wake ${round(r.connectToWake, 3)} + js ${round(r.wakeToFork, 3)} + fork ${round(r.fork, 3)} + exec ${round(r.forkToMain, 3)} + accept ${round(r.mainToReady, 3)} + deliver ${round(r.readyToFirst, 3)}; after-fork ${round(r.afterFork, 3)} (turn ${round(r.turnAfterFork, 3)}); gc ${round(r.gcMs, 3)}`,
     );
     for (const e of r.events.slice(0, 30)) console.log(`    ${e}`);
   }
