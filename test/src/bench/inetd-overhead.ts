@@ -22,7 +22,7 @@
  *
  *   node test/dist/bench/inetd-overhead.js [--quick] [--connections=M] [--concurrency=C] [--chunk=K]
  *
- * Target (ANCHORS F.10, read per connection): <= 5 ms p99 connect -> first byte over the anchor.
+ * Target (issue 3, read per connection): <= 5 ms p99 connect -> first byte over the anchor.
  */
 import { emit, intArg, machineInfo, parseArgs, type BenchResult } from './bench-output.ts';
 import { round, summarize } from './bench-stats.ts';

@@ -16,7 +16,7 @@
  *            so it is one-shot: a fresh one per activation, not timed until it listens)
  *
  * Each answer carries the serving pid: every sample is checked to come from a new process.
- * Overhead = ours - anchor (p50 and p99). Target (ANCHORS F.10): socket activation adds <= 5 ms
+ * Overhead = ours - anchor (p50 and p99). Target (issue 3): socket activation adds <= 5 ms
  * p99 connect -> first byte beyond the job's own startup; the anchor's latency is that startup
  * plus a native activator's cost, so the overhead measured here is conservative.
  *
