@@ -9,12 +9,13 @@ import tseslint from 'typescript-eslint';
  * I/O module (`node:timers`, a client library) is refused without anyone listing it. Allowed:
  * the core's own folder and other `core/` folders, and the shared package's pure entry points
  * (shared/package.json `exports`: the job model, plist reading, wire messages, errors, signing,
+ * the reconcile vocabulary and retry queue,
  * the metrics catalog). Type-only imports may come from anywhere: a type does no I/O.
  */
 const coreImportAllowList = [
   String.raw`^\./`,
   String.raw`^(\.\./)+([\w.-]+/)*core/`,
-  String.raw`^@launchfleet/shared(/(job|plist|messages|signing|errors|metrics))?$`,
+  String.raw`^@launchfleet/shared(/(job|plist|messages|signing|errors|metrics|reconcile))?$`,
 ];
 const coreImportRefused = `^(?!${coreImportAllowList.map((r) => `(?:${r.slice(1)})`).join('|')})`;
 

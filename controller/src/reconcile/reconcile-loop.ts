@@ -2,13 +2,16 @@
  * Runs a reconciler over a work queue: `workers` keys at a time (never one key twice at once),
  * each outcome handled as controller-runtime's `reconcileHandler` does and counted by outcome:
  *
- *   done          -> forget the key's failures
- *   again after N -> forget its failures, add it back after N ms
- *   error         -> add it back after its per-key backoff (doubles per failure in a row)
- *   terminal      -> forget it; logged, not retried until the key changes again
+ *   done           -> forget the key's failures
+ *   again after N  -> forget its failures, add it back after N ms
+ *   again (no time)-> add it back after its per-key backoff (doubles per failure in a row)
+ *   error (thrown) -> the same, counted as an error
+ *   terminal       -> forget it (a `terminal` result, or a thrown error `isTerminal` says
+ *                     retrying cannot fix); logged, not retried until the key changes again
  */
 import { messageOf } from '@launchfleet/shared';
-import { type ReconcileOutcome, type ReconcileResult, isTerminal } from './reconcile-result.ts';
+import type { ReconcileResult } from '@launchfleet/shared/reconcile';
+import { type ReconcileOutcome, isTerminal } from './reconcile-result.ts';
 import type { WorkQueue } from './work-queue.ts';
 
 export interface ReconcileLoopOptions {
@@ -61,11 +64,27 @@ export class ReconcileLoop {
     let outcome: ReconcileOutcome;
     try {
       const r = await this.#o.reconcile(key);
-      queue.forget(key);
-      if (r.kind === 'again') {
-        queue.addAfter(key, r.afterMs);
-        outcome = 'again';
-      } else outcome = 'done';
+      switch (r.kind) {
+        case 'done':
+          queue.forget(key);
+          outcome = 'done';
+          break;
+        case 'again':
+          if (r.afterMs === undefined) {
+            const ms = queue.addRateLimited(key);
+            log?.(`${this.#o.name}: ${key}: ${r.why} (again in ${ms} ms)`);
+          } else {
+            queue.forget(key);
+            queue.addAfter(key, r.afterMs);
+          }
+          outcome = 'again';
+          break;
+        case 'terminal':
+          queue.forget(key);
+          log?.(`${this.#o.name}: ${key}: ${r.why} (not retried)`);
+          outcome = 'terminal';
+          break;
+      }
     } catch (e) {
       if (isTerminal(e)) {
         queue.forget(key);

@@ -1,22 +1,21 @@
 /**
- * What one reconcile of one key says (controller-runtime's `Reconcile -> Result` contract):
+ * What one reconcile of one key says: the fleet's one vocabulary, `@launchfleet/shared/reconcile`
+ * (controller-runtime's `Reconcile -> Result` contract), returned by every reconciler here:
  *
  * - `done`: the key is where it should be; nothing more until something changes it.
- * - `again after N ms`: level-based work that must look again (a rollout waiting out its
- *   health window, a lease another controller holds until it expires).
- * - a thrown error: something failed; the key is retried with a per-key backoff that doubles
- *   on each failure in a row and resets on success.
+ * - `again` after N ms: level-based work that must look again (a rollout waiting out its
+ *   health window, a lease another controller holds until it expires); `again` without a time:
+ *   retried after the key's backoff.
+ * - `terminal`: retrying cannot help until the key changes again.
+ *
+ * And what a reconciler may throw instead:
+ * - an error: something failed; the key is retried with a per-key backoff that doubles on each
+ *   failure in a row and resets on success.
  * - a terminal error (`TerminalError`, or any Launchfleet error that is not `retryable`, such
  *   as a record a human must repair or credentials NATS refuses): logged and counted, never
  *   retried until the key changes again.
  */
 import { LaunchfleetError, messageOf } from '@launchfleet/shared';
-
-export type ReconcileResult =
-  { readonly kind: 'done' } | { readonly kind: 'again'; readonly afterMs: number };
-
-export const done: ReconcileResult = { kind: 'done' };
-export const againAfter = (ms: number): ReconcileResult => ({ kind: 'again', afterMs: Math.max(0, ms) });
 
 /** An error that retrying will not fix: record it, do not requeue (controller-runtime's TerminalError). */
 export class TerminalError extends Error {

@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '@launchfleet/shared/testing';
 import { InternalError, UnavailableError, FailedPreconditionError } from '@launchfleet/shared';
-import { WorkQueue, backoffDelay } from './work-queue.ts';
+import { type ReconcileResult, again, done, terminal } from '@launchfleet/shared/reconcile';
+import { WorkQueue } from './work-queue.ts';
 import { ReconcileLoop } from './reconcile-loop.ts';
-import { TerminalError, againAfter, done, type ReconcileResult } from './reconcile-result.ts';
+import { TerminalError } from './reconcile-result.ts';
 
 const queue = (clock: FakeClock) =>
   new WorkQueue(clock, () => clock.monotonicMs(), { baseMs: 100, capMs: 1000 });
@@ -34,8 +35,9 @@ test('delayed adds keep the earliest; backoff doubles per failure and resets on 
   assert.equal(q.length, 0);
   clock.advance(1);
   assert.equal(q.length, 1);
+  const fresh = queue(clock);
   assert.deepEqual(
-    [1, 2, 3, 4, 5].map((n) => backoffDelay(n, { baseMs: 100, capMs: 1000 })),
+    [1, 2, 3, 4, 5].map(() => fresh.addRateLimited('y')),
     [100, 200, 400, 800, 1000],
   );
   assert.equal(q.addRateLimited('x'), 100);
@@ -49,7 +51,9 @@ test('the loop: done forgets, again requeues after N, errors back off, terminal 
   const q = queue(clock);
   const script = new Map<string, (ReconcileResult | Error)[]>([
     ['ok', [done]],
-    ['later', [againAfter(300), done]],
+    ['later', [again('health window', 300), done]],
+    ['backs-off', [again('not yet'), done]],
+    ['refused', [terminal('cannot')]],
     ['flaky', [new UnavailableError('nats away'), new UnavailableError('nats away'), done]],
     ['broken', [new FailedPreconditionError('record unreadable: repair it')]],
     ['bug', [new InternalError('invariant')]],
@@ -75,7 +79,7 @@ test('the loop: done forgets, again requeues after N, errors back off, terminal 
   };
   for (const k of script.keys()) q.add(k);
   await run();
-  clock.advance(100); // flaky's first backoff
+  clock.advance(100); // flaky's and backs-off's first backoff (100)
   await run();
   clock.advance(200); // later's requeue (300) and flaky's second backoff (200)
   await run();
@@ -84,11 +88,14 @@ test('the loop: done forgets, again requeues after N, errors back off, terminal 
   assert.deepEqual(outcomes, {
     ok: ['done'],
     later: ['again', 'done'],
+    'backs-off': ['again', 'done'],
+    refused: ['terminal'],
     flaky: ['error', 'error', 'done'],
     broken: ['terminal'],
     bug: ['terminal'],
     'given-up': ['terminal'],
   });
   assert.equal(q.failures('flaky'), 0, 'success forgets the failures');
-  assert.deepEqual(loop.outcomes, { done: 3, again: 1, error: 2, terminal: 3 });
+  assert.equal(q.failures('backs-off'), 0, 'done after again forgets the backoff');
+  assert.deepEqual(loop.outcomes, { done: 4, again: 2, error: 2, terminal: 4 });
 });

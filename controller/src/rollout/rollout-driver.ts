@@ -39,7 +39,7 @@ import {
 } from '@launchfleet/shared/messages';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { ReconcileLoop } from '../reconcile/reconcile-loop.ts';
-import { type ReconcileResult, againAfter, done } from '../reconcile/reconcile-result.ts';
+import { type ReconcileResult, again, done } from '@launchfleet/shared/reconcile';
 import { WorkQueue } from '../reconcile/work-queue.ts';
 import {
   type RolloutAction,
@@ -193,7 +193,7 @@ export class RolloutDriver {
   async reconcile(rolloutId: string): Promise<ReconcileResult> {
     this.stats.passes++;
     const r = await this.driveOnce(rolloutId);
-    return r.againMs === undefined ? done : againAfter(r.againMs);
+    return r.againMs === undefined ? done : again(r.outcome, r.againMs);
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
  * The reconciler's actions carried out on the supervisor (DomainManager) and the managed files,
- * each ending in a result (core/retry-queue.ts): `done`, `again` (worth retrying: an I/O error, a
+ * each ending in a result (@launchfleet/shared/reconcile): `done`, `again` (worth retrying: an I/O error, a
  * domain tearing down, a bootout that failed) or `terminal` (a plist launchd refuses, a label a
  * local job holds). Keeps what the actions leave behind for the next plan: the jobs it loaded
  * (by runner identity: "ours") and the load failures, and raises the events people see
@@ -11,13 +11,13 @@
  */
 import { messageOf } from '@launchfleet/shared/errors';
 import type { NodeEvent } from '@launchfleet/shared/messages';
+import { again, done, type ReconcileResult, terminal } from '@launchfleet/shared/reconcile';
 import type { DomainManager } from '../supervisor/domains/domain-manager.ts';
 import type { Domain } from '../supervisor/domains/domain.ts';
 import { LaunchdCode } from '../supervisor/domains/launchd-errors.ts';
 import type { PlistLoader } from '../supervisor/domains/plist-loader.ts';
 import type { JobRunner, SupervisorLog } from '../supervisor/job-runner.ts';
 import { type FailureRecord, type ReconcileAction, jobKey } from './core/reconcile-plan.ts';
-import { again, done, type ReconcileResult, terminal } from './core/retry-queue.ts';
 import { type DesiredEntry, type DesiredJobs, parseDesired } from './desired-jobs.ts';
 import type { DriftDetector } from './drift.ts';
 import type { ManagedFiles } from './managed-files.ts';

@@ -13,7 +13,7 @@
  * is idempotent and the plan is recomputed from scratch each time, so a failed or interrupted
  * pass is simply redone.
  *
- * Each action says how it went (core/retry-queue.ts, controller-runtime's contract): `done`,
+ * Each action says how it went (@launchfleet/shared/reconcile, controller-runtime's contract): `done`,
  * `again` (an I/O error, a domain tearing down, a bootout that failed) or `terminal` (a plist
  * launchd refuses, a label held by a local job: not tried again until a new version). A job
  * (domain target + label) that should be tried again waits its own exponential backoff (1 s,
@@ -26,6 +26,7 @@
  */
 import type { Scheduler, TimerHandle } from '@launchfleet/shared/clock';
 import { messageOf } from '@launchfleet/shared/errors';
+import { type BackoffPolicy, RetryQueue } from '@launchfleet/shared/reconcile';
 import type { NodeEvent } from '@launchfleet/shared/messages';
 import type { AppliedVersion, JobBundle, TrustStore } from '@launchfleet/shared/signing';
 import type { DomainManager } from '../supervisor/domains/domain-manager.ts';
@@ -39,8 +40,6 @@ import {
   jobKey,
   planReconcile,
 } from './core/reconcile-plan.ts';
-import type { BackoffPolicy } from './core/backoff.ts';
-import { RetryQueue } from './core/retry-queue.ts';
 import { DesiredJobs } from './desired-jobs.ts';
 import type { BundleMeta } from './desired-watch.ts';
 import type { DesiredStore } from './desired-store.ts';
@@ -59,13 +58,19 @@ export interface ReconcilerOptions {
   /** Monotonic ms (the retry queue's times) and the timer that asks for a retry pass. */
   readonly monotonicMs: () => number;
   readonly scheduler: Scheduler;
-  /** Per-job retry backoff (default: core/retry-queue.ts `defaultRetryPolicy`). */
+  /** Per-job retry backoff (default: `defaultRetryPolicy`). */
   readonly retryPolicy?: BackoffPolicy;
   /** Raises an event (the reporter's outbox). */
   readonly emit: (e: Omit<NodeEvent, 'source'>) => void;
   /** After each pass (tests, status refresh). */
   readonly onPass?: (actions: readonly ReconcileAction[]) => void;
 }
+
+/**
+ * The agent's reconcile retries: first after 1 s, then 2, 4, ... never more than 30 s apart, the
+ * period of the level check that retried every failure before (so no job waits longer than then).
+ */
+export const defaultRetryPolicy: BackoffPolicy = { baseMs: 1000, capMs: 30_000 };
 
 export class Reconciler {
   readonly #o: ReconcilerOptions;
@@ -84,7 +89,7 @@ export class Reconciler {
     this.#o = o;
     this.#desired = new DesiredJobs(o);
     this.#actions = new ReconcileActions({ ...o, desired: this.#desired });
-    this.#retries = new RetryQueue(o.retryPolicy);
+    this.#retries = new RetryQueue(o.retryPolicy ?? defaultRetryPolicy);
   }
 
   /** Loads the last verified state from the state directory (at start, before any network). */

@@ -9,25 +9,15 @@
  * at the same instant all dial at the same instant, then again in lock-step every few seconds.
  * Full jitter spreads them uniformly over a window that grows while the broker stays away.
  *
- * Pure: the random draw is a parameter (a number in [0, 1)).
+ * Pure: the random draw is a parameter (a number in [0, 1)). The bounds (`BackoffPolicy`,
+ * `backoffCeiling`) are the fleet's one definition in @launchfleet/shared/reconcile.
  */
+import { type BackoffPolicy, backoffCeiling } from '@launchfleet/shared/reconcile';
 
-/** Backoff bounds in milliseconds. */
-export interface BackoffPolicy {
-  /** Upper bound of the first wait (attempt 0). > 0. */
-  readonly baseMs: number;
-  /** Upper bound of every wait. >= baseMs. */
-  readonly capMs: number;
-}
+export { type BackoffPolicy, backoffCeiling };
 
 /** The default for a fleet: first retry within 1 s, never more than 30 s apart. */
 export const defaultBackoff: BackoffPolicy = { baseMs: 1000, capMs: 30_000 };
-
-/** The exclusive upper bound of the wait before attempt `attempt` (0-based). */
-export function backoffCeiling(attempt: number, p: BackoffPolicy): number {
-  const n = Math.max(0, Math.min(Math.floor(attempt), 52));
-  return Math.min(p.capMs, p.baseMs * 2 ** n);
-}
 
 /**
  * The wait before attempt `attempt` (0-based count of consecutive failures so far), given a

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { again, done, RetryQueue, terminal } from './retry-queue.ts';
+import { again, done, terminal } from './reconcile-result.ts';
+import { RetryQueue } from './retry-queue.ts';
 
 const policy = { baseMs: 100, capMs: 1000 };
 
@@ -82,4 +83,37 @@ test('forgetWhere drops the selected keys only', () => {
   q.settle('system/b', again('x'), 0);
   q.forgetWhere((k) => k.endsWith('/a'));
   assert.deepEqual(q.keys(), ['system/b']);
+});
+
+test('backOff: one more failure in a row, the earlier time kept; resetBackoff keeps a time asked for', () => {
+  const q = new RetryQueue(policy);
+  assert.deepEqual(
+    [0, 0, 0, 0, 0].map(() => {
+      const wait = q.backOff('x', 0);
+      q.take(10_000);
+      return wait;
+    }),
+    [100, 200, 400, 800, 1000],
+  );
+  q.resetBackoff('x');
+  assert.equal(q.size, 0, 'a key neither waiting nor failing is not kept');
+  q.add('k', 50);
+  assert.equal(q.backOff('k', 0, 'nats away'), 100, 'the wait is the backoff');
+  assert.equal(q.next(), 50, 'but the earlier time stands');
+  assert.deepEqual(q.entries(), [{ key: 'k', failures: 1, dueAt: 50, why: 'nats away' }]);
+  q.resetBackoff('k');
+  assert.deepEqual(q.entries(), [{ key: 'k', failures: 0, dueAt: 50, why: undefined }]);
+  assert.equal(q.backOff('k', 0), 100, 'the backoff starts at the base again');
+  q.clear();
+  assert.equal(q.next(), undefined);
+});
+
+test('entries say why a key waits and until when', () => {
+  const q = new RetryQueue(policy);
+  q.settle('system/a', again('EIO: i/o error'), 1000);
+  q.settle('system/b', again('domain tearing down', 2500), 1000);
+  assert.deepEqual(q.entries(), [
+    { key: 'system/a', failures: 1, dueAt: 1100, why: 'EIO: i/o error' },
+    { key: 'system/b', failures: 0, dueAt: 3500, why: 'domain tearing down' },
+  ]);
 });
