@@ -218,6 +218,9 @@ export class FleetHandlers {
         throttled: j.problem === 'throttled',
         crashLooping: j.problem === 'crash_looping',
         loadFailed: j.problem === 'failed',
+        retry: j.retry
+          ? { why: j.retry.why, failures: j.retry.failures, nextAttemptAtMs: j.retry.nextAttemptAt ?? 0 }
+          : null,
       })),
       enrolledAtMs: n.enrolledAt,
       revokedAtMs: n.revokedAt ?? 0,

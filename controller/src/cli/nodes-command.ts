@@ -92,7 +92,14 @@ export function registerNodesCommand(program: Command): void {
         j.hasLastExitStatus ? String(j.lastExitStatus) : '-',
         j.crashLooping ? 'crash-looping' : j.loadFailed ? 'failed' : j.throttled ? 'throttled' : '-',
       ]);
-      const out = `${head.join('\n')}\n\n${jobs.length ? table(['label', 'domain', 'state', 'active', 'result', 'version', 'last exit', 'problem'], jobs) : 'no jobs reported\n'}`;
+      const retrying = r.jobs.flatMap((j) =>
+        j.retry ? [`  ${j.label}: ${j.retry.why}; ${retryWhen(j.retry, Date.now())}`] : [],
+      );
+      const out =
+        `${head.join('\n')}\n\n${jobs.length ? table(['label', 'domain', 'state', 'active', 'result', 'version', 'last exit', 'problem'], jobs) : 'no jobs reported\n'}` +
+        (retrying.length
+          ? `\nretrying (the node tries these again by itself):\n${retrying.join('\n')}\n`
+          : '');
       return { json: r, text: out };
     }),
   );
@@ -148,4 +155,15 @@ export function credentialsText(
   if (sm.credentialsExpired === true)
     return `EXPIRED at ${time(exp)}: the node is refused until it re-enrols with a new bootstrap token (launchfleet tokens create)`;
   return `expire ${time(exp)} (${issued}; the agent renews them before)`;
+}
+
+/** When a node's reconciler tries a job again (`nodes describe`, "retrying"). */
+export function retryWhen(
+  r: { readonly failures: number; readonly nextAttemptAtMs: number | string },
+  nowMs: number,
+): string {
+  const at = Number(r.nextAttemptAtMs);
+  const failed = r.failures > 0 ? `failed ${r.failures} time${r.failures === 1 ? '' : 's'} in a row; ` : '';
+  if (!(at > 0)) return `${failed}being tried now`;
+  return `${failed}next attempt ${at > nowMs ? `in ${duration(at - nowMs)}` : 'due now'} (${time(at)})`;
 }

@@ -6,7 +6,7 @@
  */
 import { type Clock, InvalidArgumentError, NotFoundError } from '@launchfleet/shared';
 import type { JobStateReport } from '@launchfleet/shared/job';
-import { type JobDetail, type NodeHealth, isNodeId } from '@launchfleet/shared/messages';
+import { type JobDetail, type NodeHealth, type RetryingJob, isNodeId } from '@launchfleet/shared/messages';
 import { matchesSelector, parseSelector } from '../desired/core/selector.ts';
 import type { DesiredStateService } from '../desired/desired-state-service.ts';
 import type { FleetMetrics } from '../metrics/fleet-metrics.ts';
@@ -36,6 +36,8 @@ export interface NodeJob {
   readonly version: string | undefined;
   readonly detail: JobDetail | undefined;
   readonly problem: JobProblem | undefined;
+  /** Set while the node's reconciler is retrying the job (the status's `retrying`). */
+  readonly retry: RetryingJob | undefined;
 }
 
 export interface NodeDescription {
@@ -108,6 +110,7 @@ export class FleetQueries {
         version: n.status?.versions[label],
         detail: n.status?.details?.[label],
         problem: ix.problemOf(n.nodeId, label),
+        retry: n.status?.retrying?.find((r) => r.label === label),
       }));
     return { summary: this.#summary(n, this.#d.clock.wallMs()), jobs };
   }

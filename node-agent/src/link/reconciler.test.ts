@@ -118,7 +118,15 @@ test('a retryable failure is tried again after its backoff, with no other pass a
   accept('com.a', 1);
   await reconciler.idle();
   assert.equal(count('com.a'), 1);
-  assert.deepEqual(reconciler.retrying(), [{ target: 'system', label: 'com.a', failures: 1 }]);
+  assert.deepEqual(reconciler.retrying(), [
+    {
+      target: 'system',
+      label: 'com.a',
+      failures: 1,
+      why: `launchd-${LaunchdCode.EIO}`,
+      nextAttemptAt: clock.wallMs() + 1000,
+    },
+  ]);
 
   // A pass asked for meanwhile (drift, another job) leaves the job alone until its time.
   reconciler.requestPass('something else');
@@ -174,7 +182,15 @@ test('an I/O error backs off per job: other jobs load, a new version starts the 
     clock.advance(wait);
     await reconciler.idle();
   }
-  assert.deepEqual(reconciler.retrying(), [{ target: 'system', label: 'com.full', failures: 4 }]);
+  assert.deepEqual(reconciler.retrying(), [
+    {
+      target: 'system',
+      label: 'com.full',
+      failures: 4,
+      why: 'load: ENOSPC: no space left on device',
+      nextAttemptAt: clock.wallMs() + 8000,
+    },
+  ]);
   assert.deepEqual(
     reconciler.failures().map((f) => f.reason),
     ['internal'],

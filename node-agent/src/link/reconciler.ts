@@ -66,6 +66,15 @@ export interface ReconcilerOptions {
   readonly onPass?: (actions: readonly ReconcileAction[]) => void;
 }
 
+/** A job the reconciler is retrying (`Reconciler.retrying()`). */
+export interface RetryingJobView {
+  readonly target: string;
+  readonly label: string;
+  readonly failures: number;
+  readonly why: string;
+  readonly nextAttemptAt?: number;
+}
+
 /**
  * The agent's reconcile retries: first after 1 s, then 2, 4, ... never more than 30 s apart, the
  * period of the level check that retried every failure before (so no job waits longer than then).
@@ -185,11 +194,23 @@ export class Reconciler {
     await this.idle();
   }
 
-  /** Jobs waiting to be tried again (target, label, consecutive failures): for tests and status. */
-  retrying(): { target: string; label: string; failures: number }[] {
-    return this.#retries.keys().map((k) => {
-      const [target, label] = splitKey(k);
-      return { target, label, failures: this.#retries.failures(k) };
+  /**
+   * Jobs waiting to be tried again: target, label, consecutive failures, why the last try was
+   * not done, and when the next one is (wall ms; absent while it is being tried). For the node's
+   * status (reporting/node-snapshot.ts) and tests.
+   */
+  retrying(): RetryingJobView[] {
+    const mono = this.#o.monotonicMs();
+    const wall = this.#o.wallMs();
+    return this.#retries.entries().map((e) => {
+      const [target, label] = splitKey(e.key);
+      return {
+        target,
+        label,
+        failures: e.failures,
+        why: e.why ?? '',
+        ...(e.dueAt !== undefined && { nextAttemptAt: wall + Math.max(0, e.dueAt - mono) }),
+      };
     });
   }
 

@@ -54,7 +54,29 @@ export interface NodeStatus {
   readonly users?: readonly string[];
   /** Optional (additive): the highest `lf_desired` revision the node has applied. */
   readonly desiredRevision?: number;
+  /**
+   * Optional (additive): the jobs the agent's reconciler is retrying (a failure worth retrying:
+   * an I/O error, a domain tearing down), with why and when it tries next. Bounded
+   * (`maxRetryingJobs`). Readers from before this field ignore it (unknown fields are skipped).
+   */
+  readonly retrying?: readonly RetryingJob[];
 }
+
+/** A job the agent's reconciler is retrying, each after its own backoff. */
+export interface RetryingJob {
+  /** The job's domain: `system`, `gui/<uid>` or `user/<uid>`. */
+  readonly domain: string;
+  readonly label: string;
+  /** Consecutive backed-off failures (0 when the reconciler chose the wait itself). */
+  readonly failures: number;
+  /** Why it was not done (short: a launchd code, an I/O error). At most 128 characters. */
+  readonly why: string;
+  /** Wall ms of the next attempt; absent while it is being tried. */
+  readonly nextAttemptAt?: number;
+}
+
+/** At most this many retrying jobs in one status. */
+export const maxRetryingJobs = 256;
 
 /** Per-job detail in a node status (all optional except the domain). */
 export interface JobDetail {
@@ -227,6 +249,7 @@ export function decodeNodeStatus(data: Uint8Array | string): Result<NodeStatus, 
   const domains = readStringList(f.raw('domains'), 'domains', 256, 32, f.problems);
   const users = readStringList(f.raw('users'), 'users', 256, 64, f.problems);
   const desiredRevision = f.optInt('desiredRevision', 0, Number.MAX_SAFE_INTEGER);
+  const retrying = readRetrying(f.raw('retrying'), f.problems);
   return f.done({
     nodeId,
     health,
@@ -238,7 +261,31 @@ export function decodeNodeStatus(data: Uint8Array | string): Result<NodeStatus, 
     ...(domains !== undefined && { domains }),
     ...(users !== undefined && { users }),
     ...(desiredRevision !== undefined && { desiredRevision }),
+    ...(retrying !== undefined && { retrying }),
   });
+}
+
+function readRetrying(v: unknown, problems: string[]): RetryingJob[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length > maxRetryingJobs) {
+    problems.push(`body.retrying must be a list of at most ${maxRetryingJobs} jobs`);
+    return undefined;
+  }
+  const out: RetryingJob[] = [];
+  for (const [i, j] of v.entries()) {
+    const r = new FieldReader(j, `body.retrying[${i}]`);
+    const domain = r.string('domain', 32);
+    const label = r.string('label', 255);
+    const failures = r.int('failures', 0, Number.MAX_SAFE_INTEGER);
+    const why = r.string('why', 128);
+    const nextAttemptAt = r.optInt('nextAttemptAt', 0, Number.MAX_SAFE_INTEGER);
+    if (r.problems.length > 0) {
+      problems.push(...r.problems);
+      return undefined;
+    }
+    out.push({ domain, label, failures, why, ...(nextAttemptAt !== undefined && { nextAttemptAt }) });
+  }
+  return out;
 }
 
 function readStringList(

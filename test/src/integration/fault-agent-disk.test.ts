@@ -119,6 +119,26 @@ describe(
         'a load-failed event for the new job names the full disk',
       );
       assert.match(failed.detail ?? '', /no space left on device/i);
+      // And from the controller: the node lists the new job as one it is retrying, with why
+      // and when it tries next (the node status's `retrying`, shown by `nodes describe`).
+      const retrying = await eventually(
+        async () => {
+          const r = await fleet.cli(['nodes', 'describe', fleet.nodeId, '--json']);
+          const d = JSON.parse(r.stdout) as {
+            jobs: { label: string; retry?: { why: string; failures: number } | null }[];
+          };
+          const j = d.jobs.find((x) => x.label === late)?.retry;
+          return j && /no space left on device/i.test(j.why) ? j : undefined;
+        },
+        30_000,
+        'nodes describe shows the new job as retrying, naming the full disk',
+      );
+      assert.ok(retrying.failures >= 1);
+      const text = (await fleet.cli(['nodes', 'describe', fleet.nodeId])).stdout;
+      assert.match(
+        text,
+        new RegExp(`retrying .*\\n  ${late.replaceAll('.', '\\.')}: .*no space left on device`, 'i'),
+      );
       const log = await agentLog();
       assert.match(log, /cannot (write|persist) .*no space left on device/i);
 

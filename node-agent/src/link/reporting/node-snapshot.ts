@@ -2,14 +2,22 @@
  * The node's status snapshot (`lf_nodes` `<nodeId>.status`, also the answer to a status query)
  * and its inventory (`<nodeId>.inventory`), built from what the supervisor and the reconciler
  * know now. Small: one short entry per job, no history; beyond `maxSnapshotJobs` the rest are
- * left out.
+ * left out. The jobs the reconciler is retrying are listed with why and when it tries next.
  */
 import type { JobStateReport } from '@launchfleet/shared/job';
 import { LOAD_FAILED } from '@launchfleet/shared/job';
-import type { AgentCounters, JobDetail, NodeInventory, NodeStatus } from '@launchfleet/shared/messages';
+import {
+  type AgentCounters,
+  type JobDetail,
+  type NodeInventory,
+  type NodeStatus,
+  type RetryingJob,
+  maxRetryingJobs,
+} from '@launchfleet/shared/messages';
 import type { DomainManager } from '../../supervisor/domains/domain-manager.ts';
 import { lastExitStatus } from '../../supervisor/job-status.ts';
 import type { UserDb } from '../../ports/user-db.ts';
+import type { RetryingJobView } from '../reconciler.ts';
 import { jobDetail, jobState, nodeHealth } from '../core/job-report.ts';
 
 /** What the snapshot needs from the reconciler. */
@@ -17,6 +25,8 @@ export interface ReconcilerView {
   managedVersion(target: string, label: string): number | undefined;
   failures(): readonly { target: string; label: string; version: number; reason: string }[];
   invalidJobs(): readonly { label: string; domain: string; version: number; reason: string }[];
+  /** Jobs waiting for a retry (reconciler.ts `retrying`). */
+  retrying(): readonly RetryingJobView[];
   readonly revision: number;
 }
 
@@ -70,6 +80,18 @@ export function nodeSnapshot(o: SnapshotSources): NodeStatus {
     };
     jobs[f.label] ??= LOAD_FAILED;
   }
+  // Jobs waiting for a retry, soonest first: what failed and when the reconciler tries again.
+  const retrying: RetryingJob[] = [...o.reconciler.retrying()]
+    .sort((a, b) => (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0))
+    .slice(0, maxRetryingJobs)
+    .map((r) => ({
+      domain: r.target,
+      label: r.label,
+      failures: r.failures,
+      why: r.why.slice(0, 128),
+      // Whole seconds: the snapshot is put again only when it changes.
+      ...(r.nextAttemptAt !== undefined && { nextAttemptAt: Math.ceil(r.nextAttemptAt / 1000) * 1000 }),
+    }));
   const domains = o.domainManager.domains().map((d) => d.target);
   const users = [
     ...new Set(
@@ -90,6 +112,7 @@ export function nodeSnapshot(o: SnapshotSources): NodeStatus {
     domains,
     users,
     desiredRevision: o.reconciler.revision,
+    ...(retrying.length > 0 && { retrying }),
   };
 }
 
