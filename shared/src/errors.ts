@@ -6,7 +6,9 @@
  * `cause`, carries structured fields, and says whether retrying can help (`retryable`), in the
  * manner of nats.js `errors.ts` and Temporal's `nonRetryable`. The mark is read where a retry
  * is decided: the controller's reconcile loops (controller/src/reconcile/reconcile-result.ts
- * `isTerminal`) back a retryable failure off and stop at a terminal one. Errors from NATS are
+ * `isTerminal`) back a retryable failure off and stop at a terminal one; the agent's link loop
+ * (node-agent/src/link/link-failure.ts, through nats-errors.ts `natsFailureKind`) backs off an
+ * unavailable broker and waits long on credentials NATS refuses. Errors from NATS are
  * classified into these once, where they enter (nats-errors.ts). gRPC status mapping happens in
  * exactly one place (controller/src/api/status.ts), never here.
  */

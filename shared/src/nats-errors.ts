@@ -103,3 +103,22 @@ export function natsError(e: unknown, doing: string): LaunchfleetError {
   }
   return new InternalError(what, { cause: e });
 }
+
+/**
+ * What a caller does about an error classified by `natsError`: the three cases every edge that
+ * talks to NATS acts on (the agent's link loop and enrolment, the controller's reconcile loops).
+ *
+ * - `authorization`: NATS refused the credentials, or a permission (`PermissionDeniedError`).
+ *   A person must act (re-enrol the node, fix the account or its permissions): retrying at once
+ *   cannot help, so the caller says so and waits long between attempts.
+ * - `unavailable`: the mark says a retry can help (a timeout, no responders, a lost connection):
+ *   retry with backoff.
+ * - `terminal`: anything else (a bad request, a missing bucket, a bug): not a connection problem;
+ *   retrying the same thing does not help.
+ */
+export type NatsFailureKind = 'authorization' | 'unavailable' | 'terminal';
+
+export function natsFailureKind(e: LaunchfleetError): NatsFailureKind {
+  if (e instanceof PermissionDeniedError) return 'authorization';
+  return e.retryable ? 'unavailable' : 'terminal';
+}

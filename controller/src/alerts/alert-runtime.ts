@@ -27,6 +27,7 @@ import { Counter, type Registry } from 'prom-client';
 import { type Clock, messageOf } from '@launchfleet/shared';
 import { buckets, encodeNodeEvent, subjects } from '@launchfleet/shared/messages';
 import { controllerMetrics } from '@launchfleet/shared/metrics';
+import { natsError, natsFailureKind } from '@launchfleet/shared/nats-errors';
 import type { FleetIndex } from '../fleet/core/fleet-index.ts';
 import { currentRollouts, lastProgressAt, metricState, progressRatio } from '../rollout/rollout-metrics.ts';
 import type { RolloutRecord } from '../rollout/rollout-store.ts';
@@ -206,10 +207,21 @@ class AlertLoop implements AlertRuntime {
         if (t.type === 'firing') await this.#fire(t);
         else await this.#resolve(t);
       } catch (e) {
-        // NATS unavailable: keep the evaluator's view in step with lf_alerts so the next tick retries.
+        // The write did not happen: keep the evaluator's view in step with lf_alerts so the next
+        // tick tries again. Classified once (shared nats-errors.ts), so the log says whether that
+        // can help (the broker away) or a person must act (credentials or permissions refused).
+        // (Still every tick: this loop has no per-alert backoff.)
         if (t.type === 'firing') this.evaluator.retract(t.alert.key);
         else this.evaluator.adopt(t.alert, t.activeSince);
-        this.#d.log(`controller: alerts: ${t.type} ${t.alert.key}: ${messageOf(e)}`);
+        const c = natsError(e, `controller: alerts: ${t.type} ${t.alert.key}`);
+        const kind = natsFailureKind(c);
+        const why =
+          kind === 'authorization'
+            ? 'NATS refused it: a person must act; '
+            : kind === 'terminal'
+              ? 'not a broker outage; '
+              : '';
+        this.#d.log(`${c.message} (${why}tried again next tick)`);
       }
     }
   }

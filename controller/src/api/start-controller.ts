@@ -7,6 +7,7 @@
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { type Clock, systemClock, messageOf } from '@launchfleet/shared';
 import { buckets, subjects } from '@launchfleet/shared/messages';
+import { natsError } from '@launchfleet/shared/nats-errors';
 import { EnrollmentService } from '../enrollment/enrollment-service.ts';
 import { nodesToRenewForSigner, nudgeBody } from '../enrollment/core/rotation-nudge.ts';
 import { KeyStore } from '../identity/key-store.ts';
@@ -98,16 +99,22 @@ export async function startController(
       // request per node key it writes (test/bench/FLEET-RESULTS.md).
       noAsyncTraces: true,
     };
+    // Classified where it enters (shared nats-errors.ts): credentials the servers refuse say so
+    // ("NATS refused our credentials"), not a bare "Authorization Violation".
     const nc: NatsConnection = await connect({
       ...common,
       authenticator: credsAuthenticator(await identity.controllerCreds()),
       name: o.name ?? 'launchfleet-controller',
+    }).catch((e: unknown) => {
+      throw natsError(e, 'connecting to NATS as the controller');
     });
     stops.push(() => nc.close());
     const sys = await connect({
       ...common,
       authenticator: credsAuthenticator(await identity.systemCreds()),
       name: `${o.name ?? 'launchfleet-controller'}-sys`,
+    }).catch((e: unknown) => {
+      throw natsError(e, 'connecting to NATS as the system account');
     });
     stops.push(() => sys.close());
     const store = await provisionControlPlane(nc, {

@@ -23,6 +23,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type NkeyPair, createNativePair, nativeFromSeed } from '@launchfleet/shared/native-nkeys';
 import { type Result, ok, err, messageOf } from '@launchfleet/shared/errors';
+import { natsError, natsFailureKind } from '@launchfleet/shared/nats-errors';
 import {
   type Inventory,
   decodeEnrollReply,
@@ -73,7 +74,10 @@ export interface EnrollOptions {
   readonly reenroll?: { readonly nodeId: string; readonly seed: string };
 }
 
-/** Why enrolment failed. `refused` carries the controller's reason. */
+/** The `refused` reason when NATS itself refused the enrolment credentials (not the controller). */
+export const natsAuthorization = 'nats-authorization';
+
+/** Why enrolment failed. `refused` carries the controller's reason (or `natsAuthorization`). */
 export interface EnrollFailure {
   readonly kind: 'unreachable' | 'refused' | 'bad-reply';
   readonly reason: string;
@@ -101,6 +105,14 @@ export async function enroll(o: EnrollOptions): Promise<Result<NodeIdentity, Enr
       maxReconnectAttempts: 0,
     });
   } catch (e) {
+    // Classified where it enters (shared nats-errors.ts): credentials NATS refuses are not an
+    // unreachable controller, and retrying them at once cannot help.
+    if (natsFailureKind(natsError(e, 'connecting to enrol')) === 'authorization')
+      return err({
+        kind: 'refused',
+        reason: natsAuthorization,
+        detail: `NATS refused the enrolment credentials (${messageOf(e)})`,
+      });
     return err({ kind: 'unreachable', reason: 'connect', detail: messageOf(e) });
   }
   try {

@@ -33,7 +33,12 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { messageOf } from '@launchfleet/shared/errors';
+import {
+  FailedPreconditionError,
+  type LaunchfleetError,
+  TimeoutError,
+  messageOf,
+} from '@launchfleet/shared/errors';
 import type { Clock, Scheduler, TimerHandle } from '@launchfleet/shared/clock';
 import { systemScheduler } from '@launchfleet/shared/clock';
 import { buckets } from '@launchfleet/shared/messages';
@@ -59,6 +64,7 @@ import { DesiredStore } from './desired-store.ts';
 import { DesiredWatch } from './desired-watch.ts';
 import { DriftDetector } from './drift.ts';
 import { enroll } from './enroll.ts';
+import { type LinkFailure, enrolmentError, linkFailure, linkFailureLine } from './link-failure.ts';
 import { ManagedFiles } from './managed-files.ts';
 import { connectAsNode } from './node-connection.ts';
 import { Reconciler } from './reconciler.ts';
@@ -329,20 +335,24 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
   // ---- the connection loop -------------------------------------------------------------------
   /** The last enrolment attempt never reached the controller (not a refusal). */
   let lastEnrolUnreachable = false;
+  /** Why the last enrolment attempt failed, classified (link-failure.ts). */
+  let lastEnrolError: LaunchfleetError | undefined;
+  /** An enrolment that cannot start: a person must give the agent what it needs. */
+  const cannotEnrol = (why: string): false => {
+    lastError = why;
+    lastEnrolError = new FailedPreconditionError(why);
+    return false;
+  };
   const enrollOnce = async (again?: NodeIdentity): Promise<boolean> => {
     lastEnrolUnreachable = false;
     state = 'enrolling';
     const tokenFile = controller.bootstrapTokenFile;
-    if (!tokenFile) {
-      lastError = 'not enrolled and no controller.bootstrapTokenFile configured';
-      return false;
-    }
+    if (!tokenFile) return cannotEnrol('not enrolled and no controller.bootstrapTokenFile configured');
     let tokenText: string;
     try {
       tokenText = await readFile(tokenFile, 'utf8');
     } catch (e) {
-      lastError = `cannot read the bootstrap token file: ${messageOf(e)}`;
-      return false;
+      return cannotEnrol(`cannot read the bootstrap token file: ${messageOf(e)}`);
     }
     const token =
       tokenText
@@ -354,11 +364,10 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       creds = new Uint8Array(await readFile(set.enrollCredsFile).catch(() => Buffer.alloc(0)));
     if (!creds && tokenText.includes('-----BEGIN NATS USER JWT-----'))
       creds = new TextEncoder().encode(tokenText.slice(tokenText.indexOf('-----BEGIN NATS USER JWT-----')));
-    if (!creds || creds.byteLength === 0) {
-      lastError =
-        'no enrolment credentials (settings.enrollCreds, enrollCredsFile, or a creds block in the token file)';
-      return false;
-    }
+    if (!creds || creds.byteLength === 0)
+      return cannotEnrol(
+        'no enrolment credentials (settings.enrollCreds, enrollCredsFile, or a creds block in the token file)',
+      );
     const r = await enroll({
       servers: [...controller.natsUrls],
       enrollCreds: creds,
@@ -374,6 +383,7 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
     lastEnrolUnreachable = !r.ok && r.error.kind === 'unreachable';
     if (!r.ok) {
       lastError = `enrolment failed: ${r.error.kind}: ${r.error.reason}: ${r.error.detail}`;
+      lastEnrolError = enrolmentError(r.error, lastError);
       // Unreachable, or a controller too busy to answer (a fleet enrolling at once): retried with
       // backoff, not an error to page anyone about. A refused token or a bad reply is.
       const busy =
@@ -482,7 +492,7 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
         new Promise<never>((_, reject) => {
           setupTimer = scheduler.after(setupMs, () => {
             setupTimeouts++;
-            reject(new Error(`session set-up took longer than ${setupMs} ms`));
+            reject(new TimeoutError(`session set-up took longer than ${setupMs} ms`, setupMs));
             void conn.close().catch(() => undefined);
           });
         }),
@@ -519,10 +529,12 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
   const pacing: LinkPacing = { backoff, reconnectSpreadMs, lameDuckSpreadMs };
   const loop = async (): Promise<void> => {
     let pace = initialLinkLoop;
+    let failure: LinkFailure | undefined;
     while (!stopped) {
       let outcome: LinkPassOutcome;
       try {
-        if (!identity && !(await enrollOnce())) throw new Error(lastError ?? 'enrolment failed');
+        if (!identity && !(await enrollOnce()))
+          throw lastEnrolError ?? new Error(lastError ?? 'enrolment failed');
         const id = identity;
         if (id && renewal?.expired())
           await renewal.reenrol(
@@ -544,12 +556,19 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       } catch (e) {
         connectFailures++;
         lastError = messageOf(e);
-        log('info', 'link', `no session (${lastError}); retrying with backoff`);
-        outcome = { kind: 'failed' };
+        // Classified once, here where the loop catches it (link-failure.ts): credentials NATS
+        // refuses need a person and are not retried quickly; the rest back off.
+        failure = linkFailure(e);
+        outcome = failure.kind === 'authorization' ? { kind: 'refused' } : { kind: 'failed' };
       }
       if (stopped) break;
       const next = nextLinkWait(pace, outcome, pacing, random);
       pace = next.state;
+      if (failure) {
+        const { level, line } = linkFailureLine(failure, lastError ?? '', next.wait.ms);
+        log(level, 'link', line);
+        failure = undefined;
+      }
       if (next.wait.kind === 'none') continue;
       state = 'waiting';
       await sleep(next.wait.ms);

@@ -274,6 +274,22 @@ for (const cluster of [false, true]) {
         const held = await heldClaims(other.stateDir);
         await cp.enrollment.revokeNode(oid.nodeId);
         await eventually(() => !other.link.status().connected, 10_000, 'cut off');
+        // The agent tells a refusal from an outage (node-agent link/link-failure.ts): the real
+        // server's answer to its next connect is classified as credentials NATS refuses, said at
+        // error level with what a person must do, not "no session (...); retrying with backoff".
+        const refusal = await eventually(
+          () =>
+            other.logs.find((l) =>
+              l.startsWith("error link: no session: NATS refused this node's credentials"),
+            ),
+          10_000,
+          'the agent says NATS refused its credentials',
+        );
+        assert.match(refusal, /Authorization Violation.*a person must act.*not retried for/i);
+        assert.ok(
+          !other.logs.some((l) => /Authorization Violation.*retrying with backoff/i.test(l)),
+          'never logged as a broker outage',
+        );
         const before = await cp.enrollment.registry.getVersioned(oid.nodeId);
         // Its connection is gone: the request reaches the service as it would have, mid-flight.
         const r = await cp.enrollment.renewals.handle(

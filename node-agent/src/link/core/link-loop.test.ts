@@ -82,6 +82,14 @@ describe('link loop pacing (core/link-loop.ts)', () => {
     ]);
   });
 
+  it('credentials NATS refused: never a quick retry (half the cap to the cap), the backoff grows behind it', () => {
+    const f: LinkPassOutcome = { kind: 'failed' };
+    const r: LinkPassOutcome = { kind: 'refused' };
+    assert.deepEqual(run(r, r, f), ['refused 29999', 'refused 29999', 'backoff 3999']);
+    const low = nextLinkWait(initialLinkLoop, r, pacing, () => 0);
+    assert.deepEqual(low, { wait: { kind: 'refused', ms: 15_000 }, state: { attempt: 1 } });
+  });
+
   it('no identity yet: again at once, no random draw, state unchanged', () => {
     let draws = 0;
     const n = nextLinkWait({ attempt: 3 }, { kind: 'no-identity' }, pacing, () => {
@@ -93,7 +101,12 @@ describe('link loop pacing (core/link-loop.ts)', () => {
   });
 
   it('every random wait draws exactly once', () => {
-    for (const o of [{ kind: 'failed' } as const, ended(), ended({ lostBroker: true })]) {
+    for (const o of [
+      { kind: 'failed' } as const,
+      { kind: 'refused' } as const,
+      ended(),
+      ended({ lostBroker: true }),
+    ]) {
       let draws = 0;
       nextLinkWait(initialLinkLoop, o, pacing, () => {
         draws++;

@@ -10,6 +10,7 @@
  *       ─▶ session ended after connecting:
  *            broker lost, no renewal ────────────────────────▶ spread (lame duck: short), attempt = 1
  *            else (renewed credentials, watch ended) ───────▶ backoff(0), attempt = 1
+ *       ─▶ NATS refused the credentials (a person must act) ──▶ refused: [cap/2, cap), attempt + 1
  *       ─▶ nothing to connect with yet ─────────────────────▶ again at once
  * ```
  *
@@ -31,6 +32,8 @@ export const initialLinkLoop: LinkLoopState = { attempt: 0 };
 /** How one pass of the loop ended. */
 export type LinkPassOutcome =
   | { readonly kind: 'failed' }
+  /** NATS refused the credentials (link-failure.ts `authorization`): not worth a quick retry. */
+  | { readonly kind: 'refused' }
   | { readonly kind: 'no-identity' }
   | {
       readonly kind: 'session-ended';
@@ -55,7 +58,7 @@ export interface LinkPacing {
 
 /** The wait before the next pass. `none`: at once, no draw made. */
 export interface LinkWait {
-  readonly kind: 'none' | 'spread' | 'backoff';
+  readonly kind: 'none' | 'spread' | 'backoff' | 'refused';
   readonly ms: number;
 }
 
@@ -71,6 +74,15 @@ export function nextLinkWait(
       return { wait: { kind: 'none', ms: 0 }, state: s };
     case 'failed':
       return backoffFrom(s.attempt, p, random);
+    case 'refused': {
+      // Credentials refused stay refused until a person acts: never a hot retry, and still spread
+      // (a fleet whose account was removed does not come back in lock-step).
+      const cap = p.backoff.capMs;
+      return {
+        wait: { kind: 'refused', ms: Math.floor(cap / 2 + spreadDelay(cap / 2, random())) },
+        state: { attempt: s.attempt + 1 },
+      };
+    }
     case 'session-ended': {
       if (!outcome.connected) return backoffFrom(s.attempt, p, random);
       if (outcome.lostBroker && !outcome.renewed) {
