@@ -1,0 +1,144 @@
+/**
+ * The fleet link's inputs and outputs, as types: its tunables (every one with a production
+ * default), the options `startFleetLink` takes, and what its status says. fleet-link.ts wires the
+ * link from these; link-context.ts holds its state while it runs.
+ */
+import type { Clock, Scheduler } from '@launchfleet/shared/clock';
+import type { AgentConfig } from '../config/agent-config.ts';
+import type { FileSystemPort } from '../ports/file-system.ts';
+import type { UserDb } from '../ports/user-db.ts';
+import type { DomainManager } from '../supervisor/domains/domain-manager.ts';
+import type { PlistLoader } from '../supervisor/domains/plist-loader.ts';
+import type { SupervisorLog } from '../supervisor/job-runner.ts';
+import type { JobStatus } from '../supervisor/job-status.ts';
+import type { BackoffPolicy } from './core/backoff.ts';
+import type { EventPolicyConfig } from './core/event-policy.ts';
+import type { ReconcileAction } from './core/reconcile-plan.ts';
+import type { CredentialsStatus } from './credential-renewal.ts';
+import type { NodeIdentity } from './credentials.ts';
+import type { ReporterStats } from './reporter.ts';
+
+/** Tunables of the link; every field has a production default. */
+export interface FleetLinkSettings {
+  /** The bootstrap (enroll) user's credentials; default: read from `enrollCredsFile`, else from the token file. */
+  readonly enrollCreds?: Uint8Array;
+  readonly enrollCredsFile?: string;
+  /** Key ids the first trust store must be signed by. */
+  readonly pinnedKeyIds?: readonly string[];
+  /** Selector labels reported in the inventory (`site=ams`). */
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly hostname?: string;
+  readonly agentVersion?: string;
+  /** Heartbeat period (plus up to 20 % jitter). Default 10 s. */
+  readonly heartbeatMs?: number;
+  /**
+   * Which job events are published and how many (link/core/event-policy.ts): transitions after a
+   * settle time under a per-node token bucket, repeats in a summary per job per minute.
+   */
+  readonly events?: Partial<EventPolicyConfig>;
+  /** Minimum time between status puts. Default 1 s. */
+  readonly statusMinIntervalMs?: number;
+  /** Status put even when unchanged (KV "last seen"). Default 60 s. */
+  readonly statusRefreshMs?: number;
+  /** Periodic job-state scan (when the supervisor's onStatus is not wired). Default 2 s. */
+  readonly scanMs?: number;
+  /** Periodic level check of desired vs. observed (drift safety net). Default 30 s. */
+  readonly resyncMs?: number;
+  /** Reconnect (and enrolment retry) backoff. Default 1 s base, 30 s cap, full jitter. */
+  readonly backoff?: BackoffPolicy;
+  /**
+   * After an established connection is lost, the first reconnect waits a uniformly random time
+   * in [0, reconnectSpreadMs). A broker restart drops every agent at the same instant; with the
+   * backoff alone most of them come back within its first 1-2 s windows, a herd that overloaded
+   * a 2-core broker at 5,000 agents (test/bench/FLEET-RESULTS.md). Spread over 30 s, 10,000
+   * agents arrive at ~330/s (ANCHORS F.7). Jobs keep running meanwhile; only reporting and new
+   * desired state wait. Default: the backoff's cap (30 s).
+   */
+  readonly reconnectSpreadMs?: number;
+  /**
+   * The same first wait when the server announced lame-duck mode before it closed the
+   * connection (a rolling restart or an upgrade, `nats-server --signal ldm`): the server itself
+   * spreads its closes over its lame-duck duration, so the agent reconnects to another server
+   * almost at once instead of waiting out the whole spread. Default 1 s.
+   */
+  readonly lameDuckSpreadMs?: number;
+  /** Connect timeout. Default 5 s. */
+  readonly connectTimeoutMs?: number;
+  /** Events kept while offline (oldest dropped first). Default 1000. */
+  readonly maxQueuedEvents?: number;
+  /** Tolerated clock skew for bundle validity windows. Default 60 s. */
+  readonly maxSkewMs?: number;
+  /**
+   * Safety-net re-read of the trust store, which the node follows by a core subscription
+   * (no consumer) and so cannot replay what was published while it was away. Default 5 min.
+   */
+  readonly trustRefreshMs?: number;
+}
+
+export interface FleetLinkOptions {
+  /** The agent config; `controller` must be set. */
+  readonly config: Pick<AgentConfig, 'controller'>;
+  readonly stateDir: string;
+  /** Started (its system domain exists). */
+  readonly domainManager: DomainManager;
+  readonly fs: FileSystemPort;
+  readonly clock: Clock;
+  readonly scheduler?: Scheduler;
+  readonly log: SupervisorLog;
+  readonly users?: UserDb;
+  readonly loader?: PlistLoader;
+  readonly settings?: FleetLinkSettings;
+  /** Uniform [0, 1) randomness (backoff, heartbeat spread). Default Math.random. */
+  readonly random?: () => number;
+  /** After each reconcile pass (tests). */
+  readonly onPass?: (actions: readonly ReconcileAction[]) => void;
+}
+
+/** Where the link is. */
+export type LinkState = 'enrolling' | 'connecting' | 'connected' | 'waiting' | 'stopped';
+
+/** What metrics and `status` read. */
+export interface FleetLinkStatus {
+  readonly state: LinkState;
+  readonly nodeId: string | undefined;
+  readonly connected: boolean;
+  /** Highest `lf_desired` revision applied. */
+  readonly desiredRevision: number;
+  /** Bundles refused, by reason. */
+  readonly refusals: Readonly<Record<string, number>>;
+  /** Drift repaired, by kind. */
+  readonly drift: Readonly<Record<string, number>>;
+  /** Successful (re)connections. */
+  readonly connects: number;
+  /** Failed connection attempts. */
+  readonly connectFailures: number;
+  readonly lastError: string | undefined;
+  readonly reconcilePasses: number;
+  readonly eventsQueued: number;
+  readonly reporter: Readonly<ReporterStats>;
+  /** The node's NATS credentials: expiry, renewal (credential-renewal.ts). */
+  readonly credentials: CredentialsStatus | undefined;
+}
+
+/** The running link. */
+export interface FleetLink {
+  stop(): Promise<void>;
+  status(): FleetLinkStatus;
+  /** Wire into DomainManager `onStatus` for immediate job-state events. */
+  onJobStatus(s: JobStatus): void;
+  /** Resolves when no reconcile pass is running or requested (tests). */
+  idle(): Promise<void>;
+  /** The enrolled identity, once known. */
+  readonly identity: NodeIdentity | undefined;
+}
+
+/** The production defaults of the settings that have a plain value. */
+export const linkDefaults = {
+  heartbeatMs: 10_000,
+  statusMinIntervalMs: 1000,
+  statusRefreshMs: 60_000,
+  scanMs: 2000,
+  resyncMs: 30_000,
+  connectTimeoutMs: 5000,
+  maxQueuedEvents: 1000,
+} as const;
