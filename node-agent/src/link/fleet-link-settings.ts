@@ -51,8 +51,9 @@ export interface FleetLinkSettings {
    * in [0, reconnectSpreadMs). A broker restart drops every agent at the same instant; with the
    * backoff alone most of them come back within its first 1-2 s windows, a herd that overloaded
    * a 2-core broker at 5,000 agents (test/bench/FLEET-RESULTS.md). Spread over 30 s, 10,000
-   * agents arrive at ~330/s (ANCHORS F.7). Jobs keep running meanwhile; only reporting and new
-   * desired state wait. Default: the backoff's cap (30 s).
+   * agents arrive at ~330/s (the reconnect anchor: docs/engineering.md, "Benchmarks"). Jobs
+   * keep running meanwhile; only reporting and new desired state wait. Default: the backoff's
+   * cap (30 s).
    */
   readonly reconnectSpreadMs?: number;
   /**
