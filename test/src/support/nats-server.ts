@@ -67,6 +67,17 @@ export function natsServerBin(): string {
 export const processLauncher: ServerLauncher = (a) =>
   Promise.resolve(spawnServer(a.confPath, a.dir, a.name, a.logLines, a.debug));
 
+/**
+ * The default launcher, except that the servers `cgroupOf(name)` names start inside that cgroup v2
+ * directory (under /sys/fs/cgroup/unified, made by the caller) before they open any socket, so
+ * iptables' `-m cgroup --path` matches every packet they send (fault-cluster-split cuts one
+ * server's routes that way). Needs root.
+ */
+export function cgroupLauncher(cgroupOf: (name: string) => string | undefined): ServerLauncher {
+  return (a) =>
+    Promise.resolve(spawnServer(a.confPath, a.dir, a.name, a.logLines, a.debug, cgroupOf(a.name)));
+}
+
 /** A running server. */
 export interface NatsServer {
   readonly name: string;
@@ -359,9 +370,14 @@ function spawnServer(
   name: string,
   logLines: string[],
   debug: boolean,
+  cgroupProcs?: string,
 ): ServerProcess {
-  // Own process group (detached), so a kill reaches anything it started.
-  const child = spawn(natsServerBin(), ['-c', confPath], {
+  // Own process group (detached), so a kill reaches anything it started. In a cgroup: the shell
+  // moves itself there and execs the server (same pid).
+  const [cmd, args] = cgroupProcs
+    ? ['/bin/sh', ['-c', 'echo $$ > "$0" && exec "$@"', cgroupProcs, natsServerBin(), '-c', confPath]]
+    : [natsServerBin(), ['-c', confPath]];
+  const child = spawn(cmd, args, {
     cwd,
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
