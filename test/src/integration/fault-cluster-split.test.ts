@@ -238,7 +238,16 @@ describe(
           },
           30_000,
           'the routes to the minority server are down on both sides',
-        );
+        ).catch(async (e: unknown) => {
+          const seen = await Promise.all(
+            cp.servers.map(async (x) => `${x.name}: ${(await routes(x)).join(',')}`),
+          );
+          const counters = ipt('-S', 'OUTPUT', '-v')
+            .split('\n')
+            .filter((l) => /DROP/.test(l))
+            .join('\n');
+          throw new Error(`${String(e)}; routes: ${seen.join('; ')}; rules:\n${counters}`);
+        });
         const splitS = (Date.now() - cutAt) / 1000;
 
         // The quorum side: the apply is retried until it reports no failure (while the two elect a
@@ -318,10 +327,23 @@ describe(
       await h.inSync();
       await h.streamInSync(`KV_${buckets.jobs}`);
       const wholeS = (Date.now() - healedAt) / 1000;
-      const v2Pids: number[] = [];
-      for (const n of nodes)
-        v2Pids.push(await eventually(pidRunning(n, 2), 60_000, 'v2 runs after the heal'));
+      // Every agent gets 60 s from the heal; then the test says which run v2 and which do not.
+      const v2Pids: (number | undefined)[] = nodes.map(() => undefined);
+      const until = Date.now() + 60_000;
+      while (Date.now() < until && v2Pids.some((p) => p === undefined)) {
+        for (const [i, n] of nodes.entries()) v2Pids[i] ??= await pidRunning(n, 2)();
+        await new Promise((r) => setTimeout(r, 250));
+      }
       const convergedS = (Date.now() - healedAt) / 1000;
+      const late = nodes.flatMap((n, i) => (v2Pids[i] === undefined ? [i] : []));
+      if (late.length > 0) {
+        log(
+          `NOT converged 60 s after the heal: agents ${late.join(', ')} (${late.map((i) => (i < 2 ? 'minority side' : 'quorum side')).join(', ')}) still run ` +
+            `${late.map((i) => nodes[i]?.job(label)?.pid).join(', ')}; their desired keys hold v${await h.leaderVersion(realIds[late[0] ?? 0] ?? '')}; ` +
+            `last log lines of agent ${late[0]}:\n${nodes[late[0] ?? 0]?.logs.slice(-15).join('\n')}`,
+        );
+        assert.fail(`agents ${late.join(', ')} do not run v2 60 s after the heal`);
+      }
       await new Promise((r) => setTimeout(r, 3000));
       sampler.stop();
       log(
