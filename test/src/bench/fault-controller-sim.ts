@@ -178,7 +178,7 @@ async function main(): Promise<void> {
     const done = await until(
       async () => {
         const s = await status();
-        return s.phase && !/running|paused/.test(s.phase) ? s : undefined;
+        return s.phase && /^(succeeded|failed|aborted|rolled[-_]back)$/.test(s.phase) ? s : undefined;
       },
       900_000,
       'the rollout ends',
@@ -212,12 +212,17 @@ async function main(): Promise<void> {
     const tHist = Date.now();
     let badHistory = 0;
     const examples: string[] = [];
+    // One history read over every node's key of the label (one consumer, not one per node: the
+    // account's consumer limit), grouped by key.
+    const byKey = new Map<string, (number | null)[]>();
+    for await (const e of await desired.history({ key: `*.${token}` })) {
+      const p = e.operation === 'PUT' ? parseSignedBundle(e.value) : undefined;
+      const l = byKey.get(e.key) ?? [];
+      l.push(p?.ok ? p.signed.bundle.version : null);
+      byKey.set(e.key, l);
+    }
     for (const id of nodeIds) {
-      const versions: (number | null)[] = [];
-      for await (const e of await desired.history({ key: keys.desired(id, label) })) {
-        const p = e.operation === 'PUT' ? parseSignedBundle(e.value) : undefined;
-        versions.push(p?.ok ? p.signed.bundle.version : null);
-      }
+      const versions = byKey.get(keys.desired(id, label)) ?? [];
       if (versions.join(',') !== '1,2') {
         badHistory++;
         if (examples.length < 5) examples.push(`${id}: [${versions.join(',')}]`);

@@ -328,11 +328,11 @@ async function main(): Promise<void> {
             phase = 'unparsable';
           }
         } else phase = `status failed: ${r.stderr.trim().slice(0, 200)}`;
-        if (/^(succeeded|failed|aborted|rolled_?back|rolledBack)$/i.test(phase)) break;
+        if (/^(succeeded|failed|aborted|rolled[-_]?back|rolledBack)$/i.test(phase)) break;
         if (Date.now() - tWait >= maxWaitMs) break;
         await sleep(5000);
       }
-      const ended = /^(succeeded|failed|aborted|rolled_?back|rolledBack)$/i.test(phase);
+      const ended = /^(succeeded|failed|aborted|rolled[-_]?back|rolledBack)$/i.test(phase);
       rolloutOutcomes.push({
         id: p.id,
         phase,

@@ -93,6 +93,19 @@ describe(
     const candidates = () =>
       allIds().map((nodeId) => ({ nodeId, hostname: nodeId, labels: {}, registered: true, revoked: false }));
 
+    /** The local ports of the routes `server` dialled itself (its established connections to another server's route port). */
+    const dialledBy = (server: NatsServer): number[] => {
+      const peers = new Set(cp.servers.filter((x) => x !== server).map((x) => x.clusterPort));
+      const out: number[] = [];
+      for (const line of execFileSync('ss', ['-tnpH', 'state', 'established']).toString().split('\n')) {
+        if (!line.includes(`pid=${server.pid},`)) continue;
+        // Recv-Q Send-Q Local:Port Peer:Port Process (no State column with a state filter)
+        const [, , local, peer] = line.trim().split(/\s+/);
+        const lp = Number(local?.split(':').pop());
+        if (peers.has(Number(peer?.split(':').pop())) && lp !== server.clusterPort) out.push(lp);
+      }
+      return out;
+    };
     const cut = () => {
       const cl = (s: NatsServer) => String(s.clusterPort);
       rules = [
@@ -116,6 +129,19 @@ describe(
         ],
         // Everything sent to its route port (the routes the other two dialled).
         ['OUTPUT', '-o', 'lo', '-p', 'tcp', '--dport', cl(minority), '-j', 'DROP'],
+        // Everything the other two send on the routes it dialled (to its ephemeral ports): without
+        // these, 2.9.10 kept such routes up on both ends for minutes, one way only.
+        ...dialledBy(minority).map((port) => [
+          'OUTPUT',
+          '-o',
+          'lo',
+          '-p',
+          'tcp',
+          '--dport',
+          String(port),
+          '-j',
+          'DROP',
+        ]),
       ];
       for (const r of rules) ipt('-I', ...r);
     };
