@@ -29,7 +29,7 @@ import {
 import { Kvm } from '@nats-io/kv';
 import { KeyStore, NatsIdentity } from '@launchfleet/controller/identity';
 import {
-  freePort,
+  freePorts,
   jetStreamClusterReady,
   jetStreamLeaderAgreed,
   metaClusterDump,
@@ -98,12 +98,14 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
 
     const runTag = randomBytes(4).toString('hex');
     const specs: { name: string; port: number; monitorPort: number; clusterPort: number }[] = [];
+    // Nine distinct ports at once (freePort one at a time can hand the same port out twice).
+    const ports = await freePorts(9);
     for (let i = 1; i <= 3; i++)
       specs.push({
         name: `nats-${i}`,
-        port: await freePort(),
-        monitorPort: await freePort(),
-        clusterPort: await freePort(),
+        port: ports[3 * i - 3] ?? 0,
+        monitorPort: ports[3 * i - 2] ?? 0,
+        clusterPort: ports[3 * i - 1] ?? 0,
       });
     const authText = await readFile(authFile, 'utf8');
     for (const s of specs) {
@@ -157,7 +159,7 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
           if (s.proc.exited()) throw new Error(`${s.name} exited:\n${s.logLines.join('\n')}`);
         return jetStreamLeaderAgreed(servers.map((s) => s.monitorPort));
       },
-      30_000,
+      60_000,
       'the 3-server cluster from deploy/nats/nats.conf to elect a JetStream meta leader',
     );
     // Best effort (see startCluster): the R3 test retries its create for 30 s; what the servers
