@@ -33,7 +33,13 @@
  *   (a controller lists a label before creating its key and writes the index again after);
  * - one queue: catch-up and live entries are delivered one at a time, in order;
  * - core messages sent while the connection is down are lost: the fleet link starts a new session
- *   (and so a new catch-up) on every connection.
+ *   (and so a new catch-up) on every connection;
+ * - core messages can also be lost while the connection stays up: a server cut from its cluster
+ *   (its routes down, its clients connected) does not receive what the other servers store, and
+ *   nothing replays it after the heal (test/src/integration/fault-cluster-split.test.ts). So every
+ *   `recheckMs` (default 5 min, +/- 20 %) the follower reads its index and keys again, as a
+ *   catch-up does, and delivers only what differs from what it delivered: 1 + k direct gets per
+ *   node and period, which at 10,000 nodes with two jobs each is about 100 gets a second.
  * A node whose credentials predate the subscription permission gets `refused` from start(); the
  * caller then falls back to a consumer watch.
  */
@@ -76,12 +82,22 @@ export interface DesiredFollowerOptions {
    */
   readonly onMissing?: (key: string) => void;
   readonly log?: (level: 'debug' | 'info' | 'warn', msg: string) => void;
+  /** The period of the safety-net re-read (see the header); 0 turns it off. Default 5 min. */
+  readonly recheckMs?: number;
+  /** Randomness for the re-read's jitter. Default Math.random. */
+  readonly random?: () => number;
 }
+
+/** The safety-net re-read's default period (see the header). */
+export const desiredRecheckDefaultMs = 300_000;
 
 /** What a follower asked of the broker (tests, the simulator's counts). */
 export interface DesiredFollowerStats {
-  /** Direct gets (index, keys, read-backs). */
+  /** Direct gets (index, keys, read-backs, re-reads). */
   directGets: number;
+  /** Safety-net re-reads done, and entries they found changed (a live message that never came). */
+  rechecks: number;
+  recheckCaughtUp: number;
   /** Catch-ups through a short-lived consumer (no index: an older controller). */
   consumerCatchUps: number;
 }
@@ -108,7 +124,13 @@ export class DesiredFollower {
   readonly #waiting = new Map<string, TimerHandle>();
   readonly #ended: Promise<void>;
   #end: () => void = () => undefined;
-  readonly stats: DesiredFollowerStats = { directGets: 0, consumerCatchUps: 0 };
+  readonly stats: DesiredFollowerStats = {
+    directGets: 0,
+    consumerCatchUps: 0,
+    rechecks: 0,
+    recheckCaughtUp: 0,
+  };
+  #recheckTimer: TimerHandle | undefined;
 
   constructor(o: DesiredFollowerOptions) {
     this.#o = o;
@@ -147,7 +169,57 @@ export class DesiredFollower {
       );
       throw e;
     }
+    this.#armRecheck();
     return 'following';
+  }
+
+  #armRecheck(): void {
+    const period = this.#o.recheckMs ?? desiredRecheckDefaultMs;
+    if (this.#stopped || period <= 0) return;
+    const ms = Math.round(period * (0.8 + 0.4 * (this.#o.random ?? Math.random)()));
+    this.#recheckTimer = this.#o.scheduler.after(ms, () => {
+      this.#recheckTimer = undefined;
+      this.#enqueue(() => this.#recheck())
+        .catch((e: unknown) =>
+          // Not a reason to end the session: the next period (or a reconnect) reads again.
+          this.#o.log?.('warn', `desired state re-read failed (${messageOf(e)}): trying again later`),
+        )
+        .finally(() => this.#armRecheck());
+    });
+  }
+
+  /**
+   * The safety-net re-read: the index and every key it lists, this node runs or was delivered,
+   * read as stored now; delivers only what differs from what this session delivered. A key with
+   * nothing stored at all is left alone here (a catch-up reports it; see onMissing).
+   */
+  async #recheck(): Promise<void> {
+    const kv = this.#kv;
+    if (!kv || this.#stopped) return;
+    const node = this.#o.nodeId;
+    this.stats.rechecks++;
+    const idx = await this.#get(kv, keys.desiredIndex(node));
+    const decoded = idx !== null && idx.operation === 'PUT' ? decodeDesiredIndex(idx.value) : undefined;
+    const tokens = new Set<string>(decoded?.ok ? decoded.value.tokens : []);
+    for (const t of this.#o.known?.() ?? []) tokens.add(t);
+    for (const k of this.#delivered.keys())
+      if (k.startsWith(`${node}.`)) tokens.add(k.slice(node.length + 1));
+    const list = [...tokens];
+    for (let i = 0; i < list.length; i += catchUpBatch) {
+      const batch = list.slice(i, i + catchUpBatch);
+      const got = await Promise.all(batch.map((t) => this.#get(kv, `${node}.${t}`)));
+      for (const e of got) {
+        if (this.#stopped) return;
+        if (e === null || this.#delivered.get(e.key) === fingerprint(e)) continue;
+        // A live message still waiting for its read-back keeps waiting: it may be newer than this.
+        this.stats.recheckCaughtUp++;
+        this.#o.log?.(
+          'info',
+          `desired: ${e.key} changed with no message reaching this node (revision ${e.revision}): caught up by the periodic re-read`,
+        );
+        this.#deliver(e);
+      }
+    }
   }
 
   /** Resolves when following stopped: the subscription or the connection closed, or stop(). */
@@ -157,6 +229,8 @@ export class DesiredFollower {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#recheckTimer?.cancel();
+    this.#recheckTimer = undefined;
     for (const t of this.#waiting.values()) t.cancel();
     this.#waiting.clear();
     try {

@@ -74,6 +74,8 @@ export interface DesiredWatchOptions {
    * Default 5 min.
    */
   readonly trustRefreshMs?: number;
+  /** The desired-state follower's safety-net re-read period (desired-follower.ts). Default 5 min. */
+  readonly desiredRecheckMs?: number;
   /** Delay of the confirming re-read before a possibly stale trust store read is reported. Default 2 s. */
   readonly trustConfirmMs?: number;
   /** Diagnostics (a failed trust subscription, failed re-reads). */
@@ -163,6 +165,7 @@ export class DesiredWatch {
       // Labels with a bundle applied: their keys are read at catch-up, so removals are seen.
       known: () => [...this.#appliedRaw.keys()].map(encodeLabelToken),
       onMissing: (key) => this.#onMissing(key),
+      ...(this.#o.desiredRecheckMs !== undefined && { recheckMs: this.#o.desiredRecheckMs }),
       ...(this.#o.log && { log: this.#o.log }),
     });
     this.#desired = desired;

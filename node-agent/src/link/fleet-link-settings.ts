@@ -74,6 +74,11 @@ export interface FleetLinkSettings {
    * (no consumer) and so cannot replay what was published while it was away. Default 5 min.
    */
   readonly trustRefreshMs?: number;
+  /**
+   * Safety-net re-read of this node's desired keys, which it follows by a core subscription and
+   * so can miss while its server is cut from the cluster with the connection up. Default 5 min.
+   */
+  readonly desiredRecheckMs?: number;
 }
 
 export interface FleetLinkOptions {

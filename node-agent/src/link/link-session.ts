@@ -71,6 +71,7 @@ export async function runSession(ctx: LinkContext, id: NodeIdentity): Promise<vo
       unheld: reconciler.unheld,
       ...(set.maxSkewMs !== undefined && { maxSkewMs: set.maxSkewMs }),
       ...(set.trustRefreshMs !== undefined && { trustRefreshMs: set.trustRefreshMs }),
+      ...(set.desiredRecheckMs !== undefined && { desiredRecheckMs: set.desiredRecheckMs }),
       scheduler,
       log: (level, msg) => log(level, 'link', msg),
       onBundle: (b, meta) => reconciler.accept(b, meta),
