@@ -175,7 +175,8 @@ export class DesiredFollower {
 
   #armRecheck(): void {
     const period = this.#o.recheckMs ?? desiredRecheckDefaultMs;
-    if (this.#stopped || period <= 0) return;
+    // A closed connection ends this follower (the link starts a new session and a new catch-up).
+    if (this.#stopped || period <= 0 || this.#o.nc.isClosed()) return;
     const ms = Math.round(period * (0.8 + 0.4 * (this.#o.random ?? Math.random)()));
     this.#recheckTimer = this.#o.scheduler.after(ms, () => {
       this.#recheckTimer = undefined;
