@@ -73,6 +73,8 @@ export class Reporter {
     eventsDropped: 0,
     jobStateEvents: 0,
     jobStateCoalesced: 0,
+    jobLoadedFolded: 0,
+    bundleAcceptedFolded: 0,
     jobActivityEvents: 0,
     statusPuts: 0,
     heartbeats: 0,
@@ -162,9 +164,28 @@ export class Reporter {
     this.#query.detach();
   }
 
-  /** Queues an event (bounded; oldest dropped first). */
+  /**
+   * Queues an event (bounded; oldest dropped first). A managed job's `job-loaded` first waits
+   * for the job's settled state and goes out with it, and says its `bundle-accepted` too
+   * (reporting/job-event-feed.ts).
+   */
   emit(e: OutboxEvent): void {
-    this.#outbox.emit(e);
+    if (e.kind === 'bundle-accepted') {
+      this.#jobEvents.acceptBundle(e);
+      return;
+    }
+    if (e.kind !== 'job-loaded') {
+      if (e.label !== undefined) this.#jobEvents.otherEvent(e.label);
+      this.#outbox.emit(e);
+      return;
+    }
+    this.#jobEvents.announce(e);
+    // The supervisor may have pushed the job's status before the reconciler recorded its
+    // version: look again, so that the pending transition says the version just loaded.
+    if (this.#stopped || e.domain === undefined || e.label === undefined) return;
+    const d = this.#o.domainManager.domain(e.domain);
+    const status = d.ok ? d.value.runner(e.label)?.status() : undefined;
+    if (status !== undefined) this.#jobEvents.observe(status);
   }
 
   /** The supervisor reports a job status (DomainManager `onStatus`). */

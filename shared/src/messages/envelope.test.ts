@@ -110,3 +110,17 @@ test('decoders never throw on arbitrary input (property)', () => {
     }),
   );
 });
+
+test("a job-loaded event carries the job's settled state (additive); a bad one is refused", () => {
+  const node = 'n' + 'b'.repeat(20);
+  const base = { source: node, kind: 'job-loaded' as const, label: 'com.x', reason: 'updated', version: 2 };
+  const withState = {
+    ...base,
+    jobState: { subState: 'running', active: 'active', result: 'success' } as const,
+  };
+  assert.deepEqual(decodeNodeEvent(encodeNodeEvent(withState, 1)), { ok: true, value: withState });
+  // An older agent's job-loaded has no state, and reads as before.
+  assert.deepEqual(decodeNodeEvent(encodeNodeEvent(base, 1)), { ok: true, value: base });
+  const bad = { ...base, jobState: { subState: 'running', active: 'failed', result: 'crash' } };
+  assert.equal(decodeNodeEvent(encodeEnvelope('node.event', 1, bad)).ok, false);
+});

@@ -138,7 +138,8 @@ export interface Heartbeat {
  * - `revocations-pruned`: (controller) revoked keys whose credentials have all expired were
  *   dropped from the fleet account's revocations; `detail` lists them.
  * - `job-state`: a job's condition changed: it appeared, entered or left throttle or crash-loop,
- *   failed to spawn, was disabled, or runs a new managed version (sent a second after the change,
+ *   failed to spawn, was disabled, or runs a new managed version (not sent when the version's
+ *   `job-loaded` carries the state instead; sent a second after the change,
  *   with the state then; at most 20 at once and one per 3 s per node after that:
  *   node-agent/src/link/core/event-policy.ts); `jobState` is its typed state, `reason` its
  *   sub-state, `domain` the job's domain.
@@ -148,7 +149,9 @@ export interface Heartbeat {
  * - `job-loaded` / `job-unloaded`: the agent loaded / unloaded a managed job (desired state);
  *   `job-loaded`'s `reason` is `loaded`, `updated` (a new plist replaced the running job) or
  *   `unchanged` (a new version with the same plist, e.g. re-signed by a new job-signing key:
- *   taken as the running version, the process left alone).
+ *   taken as the running version, the process left alone). Additive: a `job-loaded` carries the
+ *   state the job settled in a second later (`jobState`, as a `job-state` event would), and then
+ *   no `job-state` event is sent for that version; an older agent sends both.
  * - `load-failed`: a verified bundle could not be loaded (invalid plist, label conflict, ...).
  * - `drift`: a managed job drifted and was repaired; `reason` is `plist-changed`, `job-unloaded`
  *   or `job-disabled`.
@@ -214,7 +217,10 @@ export interface NodeEvent {
   readonly version?: number;
   /** Optional (additive): the job's domain (`system`, `gui/501`, ...) for job events. */
   readonly domain?: string;
-  /** `job-state` events: the job's typed state (read from `reason` for events of old agents). */
+  /**
+   * `job-state` events: the job's typed state (read from `reason` for events of old agents);
+   * `job-loaded` events (additive): the state the job settled in after the load.
+   */
   readonly jobState?: JobStateReport;
   /** `job-activity` (additive): what the job did over the summary window. */
   readonly counts?: JobActivityCounts;
@@ -481,7 +487,11 @@ export function decodeNodeEvent(data: Uint8Array | string): Result<NodeEvent, Me
   const version = f.optInt('version', 0, Number.MAX_SAFE_INTEGER);
   const domain = f.optString('domain', 32);
   const jobState =
-    kind === 'job-state' ? readEventJobState(f.raw('jobState'), reason, f.problems) : undefined;
+    kind === 'job-state'
+      ? readEventJobState(f.raw('jobState'), reason, f.problems)
+      : kind === 'job-loaded'
+        ? optJobState(f.raw('jobState'), f.problems)
+        : undefined;
   const counts = readCounts(f.raw('counts'), f.problems);
   const ev: NodeEvent = {
     source,
@@ -495,6 +505,11 @@ export function decodeNodeEvent(data: Uint8Array | string): Result<NodeEvent, Me
     ...(counts !== undefined && { counts }),
   };
   return f.done(ev);
+}
+
+/** A job-loaded event's settled state (additive: an older agent sends the event without it). */
+function optJobState(v: unknown, problems: string[]): JobStateReport | undefined {
+  return v === undefined ? undefined : readJobState(v, 'body.jobState', problems);
 }
 
 /** A job-state event's typed state; an old agent's event has only the coarse string in `reason`. */

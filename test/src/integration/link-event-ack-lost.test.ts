@@ -129,10 +129,10 @@ describe('fleet link: an event whose ack is lost is stored once', () => {
     const after = await eventually(
       async () => {
         const all = await stored();
-        return all.some((s) => s.event.kind === 'job-state' && s.event.label === label) ? all : undefined;
+        return all.some((s) => s.event.kind === 'job-loaded' && s.event.label === label) ? all : undefined;
       },
       30_000,
-      'the job-state event stored',
+      'the job-loaded event stored (it waits a second for the job to settle)',
     );
     const copies = after.filter((s) => content(s.event) === content(first.event));
     console.log(

@@ -125,11 +125,17 @@ describe('fleet link: desired state, reporting, drift', () => {
     assert.equal(s.health, 'ok');
     assert.deepEqual(s.domains, ['system']);
     assert.ok(JSON.stringify(s).length < 4096, 'the snapshot is small');
+    // One event for the load, carrying the state the job settled in (no separate job-state).
     await eventually(() => events.of(nodeId, 'job-loaded', label).length === 1, 10_000, 'job-loaded event');
-    await eventually(
-      () => events.of(nodeId, 'job-state', label).some((e) => e.jobState?.subState === 'running'),
-      10_000,
-      'job-state running event',
+    assert.deepEqual(events.of(nodeId, 'job-loaded', label)[0]?.jobState, {
+      subState: 'running',
+      active: 'active',
+      result: 'success',
+    });
+    assert.deepEqual(
+      events.of(nodeId, 'job-state', label).filter((e) => e.version === 1),
+      [],
+      'no job-state event for the version its job-loaded already settled',
     );
   });
 
@@ -144,7 +150,8 @@ describe('fleet link: desired state, reporting, drift', () => {
     assert.ok(node.link.status().reconcilePasses > passes);
     assert.equal(node.job(label)?.pid, pid1, 'an unrelated change leaves the job alone');
     assert.equal(events.of(nodeId, 'job-loaded', label).length, 1);
-    assert.equal(events.of(nodeId, 'bundle-accepted', label).length, 1);
+    // The job loaded, so its job-loaded (which names the version) says the acceptance too.
+    assert.equal(events.of(nodeId, 'bundle-accepted', label).length, 0);
     assert.equal(events.of(nodeId, 'bundle-refused', label).length, 0);
     await cp.store.desired.delete(keys.desired(nodeId, 'com.acme.noop'));
     await eventually(() => node.job('com.acme.noop') === undefined, 10_000, 'second job unloaded');
@@ -162,9 +169,18 @@ describe('fleet link: desired state, reporting, drift', () => {
       10_000,
       'status v2',
     );
-    const loaded = events.of(nodeId, 'job-loaded', label);
-    assert.equal(loaded.at(-1)?.reason, 'updated');
-    assert.equal(loaded.at(-1)?.version, 2);
+    const loaded = await eventually(
+      () => events.of(nodeId, 'job-loaded', label).find((e) => e.version === 2),
+      10_000,
+      'job-loaded v2',
+    );
+    assert.equal(loaded.reason, 'updated');
+    assert.equal(loaded.jobState?.subState, 'running');
+    assert.deepEqual(
+      events.of(nodeId, 'job-state', label).filter((e) => e.version === 2),
+      [],
+      'the update is one event',
+    );
   });
 
   test('tampered, expired, older, replayed and garbage bundles are refused; the job keeps running', async () => {

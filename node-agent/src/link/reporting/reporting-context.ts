@@ -17,6 +17,10 @@ export interface ReporterStats {
   jobStateEvents: number;
   /** Job changes folded into a later transition of the same job. */
   jobStateCoalesced: number;
+  /** `job-loaded` events sent with their job's settled state in place of a `job-state` event. */
+  jobLoadedFolded: number;
+  /** `bundle-accepted` events said by their job's `job-loaded` instead. */
+  bundleAcceptedFolded: number;
   /** Job-activity summaries queued for publishing. */
   jobActivityEvents: number;
   statusPuts: number;
