@@ -402,11 +402,15 @@ describe('fleet link: desired state, reporting, drift', () => {
       'the run is reported',
     );
     assert.deepEqual(st.jobs[report], { subState: 'exited', active: 'failed', result: 'exit-code' });
-    await eventually(
-      () => events.of(nodeId, 'job-state', report).at(-1)?.jobState?.subState === 'exited',
-      10_000,
-      'job-state event: exited',
-    );
+    // The state events: a job-state, or (the run ended within the load's settle second) the
+    // job-loaded that carries the state the job settled in.
+    const lastState = () =>
+      events
+        .of(nodeId, undefined, report)
+        .filter((e) => (e.kind === 'job-state' || e.kind === 'job-loaded') && e.jobState !== undefined)
+        .at(-1)?.jobState;
+    await eventually(() => lastState()?.subState === 'exited', 10_000, 'state event: exited');
+    assert.deepEqual(lastState(), { subState: 'exited', active: 'failed', result: 'exit-code' });
     await cp.store.desired.delete(keys.desired(nodeId, report));
     await eventually(() => node.job(report) === undefined, 10_000, 'unloaded');
   });

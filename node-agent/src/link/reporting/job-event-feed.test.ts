@@ -196,4 +196,23 @@ describe('job event feed: a load is one event', () => {
       ['bundle-accepted'],
     );
   });
+
+  test('a version that settles in trouble keeps its job-state event, after the job-loaded', () => {
+    const clock = new FakeClock();
+    const versions = new Map([['system/com.acme.web', 2]]);
+    const { f, sent, stats } = feed(clock, versions);
+    f.announce(loaded(2));
+    f.observe(
+      status({ subState: 'spawn-scheduled', pid: undefined, successiveCrashes: 3, throttledUntil: 1 }),
+    );
+    clock.advance(1000);
+    assert.deepEqual(
+      sent.map((e) => [e.kind, e.version, e.jobState === undefined]),
+      [
+        ['job-loaded', 2, true],
+        ['job-state', 2, false],
+      ],
+    );
+    assert.equal(stats.jobLoadedFolded, 0);
+  });
 });

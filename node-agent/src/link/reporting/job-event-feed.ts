@@ -9,7 +9,9 @@
  * A managed job loaded or updated is one event, not two: the reconciler's `job-loaded` waits here
  * (`announce`) for the job's version transition, which the policy sends a settle time later, and
  * goes out carrying that transition's state (`jobState`, the state's detail) in place of a
- * separate `job-state` event. Per node and per apply that is one stored event and one delivery
+ * separate `job-state` event, when that state is fine (running, waiting, exited: the policy's
+ * "ok"; a version that settles throttled, crash-looping, failing to spawn or disabled still gets
+ * its `job-state` event, after the `job-loaded`). Per node and per apply that is one stored event and one delivery
  * fewer (the broker's cost of an apply is per message: docs/fleet-at-scale.md). A `job-loaded`
  * whose transition does not come within `announceHoldMs` (the job never showed up in the
  * supervisor, or its transition waits for a token) goes out alone, as before.
@@ -186,7 +188,12 @@ export class JobEventFeed {
       if (o.type === 'transition') {
         this.#o.stats.jobStateCoalesced += o.folded;
         const held = this.#held.get(o.key);
-        if (held !== undefined && held.version === o.facts.version) {
+        if (held !== undefined && held.version === o.facts.version && o.facts.condition !== 'ok') {
+          // The new version settled in trouble (throttled, crash-looping, ...): that stays a
+          // job-state event of its own, as every problem is; the load goes out first.
+          this.#held.delete(o.key);
+          this.#o.outbox.emit(held.event);
+        } else if (held !== undefined && held.version === o.facts.version) {
           // One event: the load, with the state the job settled in. (A transition of another
           // version leaves the held event waiting for its own.)
           this.#held.delete(o.key);
