@@ -3,21 +3,13 @@ import type { ConsoleEvent } from '../core/event-ring.ts';
 import { type SafeHtml, html } from '../core/html.ts';
 import { href } from '../core/query.ts';
 import { timeAt } from '../core/format.ts';
+import { columnHeads } from './widgets.ts';
 
 export function eventsTable(events: readonly ConsoleEvent[], showSource: boolean): SafeHtml {
   if (events.length === 0)
     return html`<p class="muted">No events since the controller started following them.</p>`;
   return html`<table class="grid events">
-    <thead>
-      <tr>
-        <th scope="col">When</th>
-        ${showSource ? html`<th scope="col">From</th>` : ''}
-        <th scope="col">Kind</th>
-        <th scope="col">Job</th>
-        <th scope="col">Reason</th>
-        <th scope="col">Detail</th>
-      </tr>
-    </thead>
+    ${columnHeads('When', ...(showSource ? ['From'] : []), 'Kind', 'Job', 'Reason', 'Detail')}
     <tbody>
       ${events.map(
         (e) =>

@@ -17,18 +17,21 @@ import { badge, count, plural, timeAt } from '../core/format.ts';
 import { type Viewer, page } from './layout.ts';
 import { type JobOnNode, jobOnNode, problemRank } from './job-state.ts';
 import {
+  columnHeads,
   emptyRow,
   filterForm,
   labelChips,
   pager,
   presenceBadge,
+  presenceSelect,
   problemOptions,
   select,
+  selectorError,
   stateBadge,
   textFilter,
 } from './widgets.ts';
 import { eventsTable } from './events-table.ts';
-import { phaseBadge, rolloutProgress } from './rollout-widgets.ts';
+import { phaseBadge, rolloutIdCell, rolloutProgress } from './rollout-widgets.ts';
 import { startRolloutForm } from './start-rollout-form.ts';
 
 export interface JobNodeFilter {
@@ -274,29 +277,14 @@ export function jobPage(
           m.states.map(([s, n]) => [s, `${s} (${count(n)})`] as const),
         ),
         select('problem', 'Problem', f.problem, problemOptions),
-        select('presence', 'Presence', f.presence, [
-          ['online', 'online'],
-          ['offline', 'offline'],
-        ]),
+        presenceSelect(f.presence),
         textFilter('sel', 'Labels', f.sel, 'site=ams,role in (db)'),
         textFilter('node', 'Node', f.node, 'hostname or id'),
       ])}
-      ${selError ? html`<p class="error" role="alert">Label selector: ${selError}</p>` : ''}
+      ${selectorError(selError)}
       <div id="live-2" data-live>
         <table class="grid" id="job-nodes">
-          <thead>
-            <tr>
-              <th scope="col">Node</th>
-              <th scope="col">State</th>
-              <th scope="col">Last exit</th>
-              <th scope="col">Crashes</th>
-              <th scope="col">Version</th>
-              <th scope="col">Presence</th>
-              <th scope="col">Domain</th>
-              <th scope="col">Why</th>
-              <th scope="col">Labels</th>
-            </tr>
-          </thead>
+          ${columnHeads('Node', 'State', 'Last exit', 'Crashes', 'Version', 'Presence', 'Domain', 'Why', 'Labels')}
           <tbody>
             ${m.rows.items.length === 0 ? emptyRow(9, 'No node matches these filters.') : m.rows.items.map((row) => jobNodeRow(m, row))}
           </tbody>
@@ -312,25 +300,12 @@ export function jobPage(
           m.rollouts.length === 0
             ? html`<p class="muted">None yet.</p>`
             : html`<table class="grid">
-                <thead>
-                  <tr>
-                    <th scope="col">Rollout</th>
-                    <th scope="col">To</th>
-                    <th scope="col">State</th>
-                    <th scope="col">Progress</th>
-                    <th scope="col">Started</th>
-                    <th scope="col">By</th>
-                  </tr>
-                </thead>
+                ${columnHeads('Rollout', 'To', 'State', 'Progress', 'Started', 'By')}
                 <tbody>
                   ${m.rollouts.map(
                     (r) =>
                       html`<tr>
-                        <th scope="row">
-                          <a class="mono" href="${href(['rollouts', r.spec.rolloutId])}"
-                            >${r.spec.rolloutId}</a
-                          >
-                        </th>
+                        ${rolloutIdCell(r)}
                         <td>v${r.spec.toVersion}</td>
                         <td>${phaseBadge(r.state.phase.kind)}</td>
                         <td>${rolloutProgress(r)}</td>

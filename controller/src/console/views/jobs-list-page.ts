@@ -10,7 +10,16 @@ import { type SafeHtml, html } from '../core/html.ts';
 import { type Paged, href } from '../core/query.ts';
 import { badge, count, plural } from '../core/format.ts';
 import { type Viewer, page } from './layout.ts';
-import { emptyRow, filterForm, pager, problemNames, problemOptions, select, textFilter } from './widgets.ts';
+import {
+  columnHeads,
+  emptyRow,
+  filterForm,
+  pager,
+  problemNames,
+  problemOptions,
+  select,
+  textFilter,
+} from './widgets.ts';
 
 export interface JobsListRow {
   readonly label: string;
@@ -73,15 +82,7 @@ export function jobsListPage(
     ${filterForm('/jobs', [textFilter('q', 'Label', f.q, 'com.acme.'), select('problem', 'Problem', f.problem, problemOptions)])}
     <div id="live" data-live>
       <table class="grid" id="jobs">
-        <thead>
-          <tr>
-            <th scope="col">Label</th>
-            <th scope="col">Desired</th>
-            <th scope="col">Nodes reporting</th>
-            <th scope="col">By state</th>
-            <th scope="col">Problems</th>
-          </tr>
-        </thead>
+        ${columnHeads('Label', 'Desired', 'Nodes reporting', 'By state', 'Problems')}
         <tbody>
           ${
             p.items.length === 0

@@ -13,13 +13,16 @@ import { badge, count, duration, timeAt } from '../core/format.ts';
 import { type Viewer, page } from './layout.ts';
 import { type JobOnNode, jobOnNode, problemRank } from './job-state.ts';
 import {
+  columnHeads,
   emptyRow,
   filterForm,
   labelChips,
   pager,
   presenceBadge,
+  presenceSelect,
   seenCell,
   select,
+  selectorError,
   stateBadge,
   textFilter,
 } from './widgets.ts';
@@ -85,10 +88,7 @@ export function nodesListPage(
 ): SafeHtml {
   const body = html`<h1>Nodes</h1>
     ${filterForm('/nodes', [
-      select('presence', 'Presence', f.presence, [
-        ['online', 'online'],
-        ['offline', 'offline'],
-      ]),
+      presenceSelect(f.presence),
       select('health', 'Health', f.health, [
         ['ok', 'ok'],
         ['degraded', 'degraded'],
@@ -98,20 +98,10 @@ export function nodesListPage(
       textFilter('sel', 'Labels', f.sel, 'site=ams'),
       textFilter('q', 'Name', f.q, 'hostname or id'),
     ])}
-    ${selError ? html`<p class="error" role="alert">Label selector: ${selError}</p>` : ''}
+    ${selectorError(selError)}
     <div id="live" data-live>
       <table class="grid" id="nodes">
-        <thead>
-          <tr>
-            <th scope="col">Node</th>
-            <th scope="col">Presence</th>
-            <th scope="col">Last seen</th>
-            <th scope="col">Health</th>
-            <th scope="col">Jobs</th>
-            <th scope="col">Problems</th>
-            <th scope="col">Labels</th>
-          </tr>
-        </thead>
+        ${columnHeads('Node', 'Presence', 'Last seen', 'Health', 'Jobs', 'Problems', 'Labels')}
         <tbody>
           ${
             p.items.length === 0
@@ -229,18 +219,7 @@ export function nodePage(v: Viewer, m: NodePageModel): SafeHtml {
       <section aria-labelledby="h-jobs">
         <h2 id="h-jobs">Jobs</h2>
         <table class="grid" id="node-jobs">
-          <thead>
-            <tr>
-              <th scope="col">Label</th>
-              <th scope="col">State</th>
-              <th scope="col">Domain</th>
-              <th scope="col">Last exit</th>
-              <th scope="col">Crashes</th>
-              <th scope="col">PID</th>
-              <th scope="col">Version</th>
-              <th scope="col">Why</th>
-            </tr>
-          </thead>
+          ${columnHeads('Label', 'State', 'Domain', 'Last exit', 'Crashes', 'PID', 'Version', 'Why')}
           <tbody>
             ${
               m.jobs.length === 0

@@ -12,8 +12,8 @@ import { type SafeHtml, html } from '../core/html.ts';
 import { href } from '../core/query.ts';
 import { badge, count, duration, plural, timeAt } from '../core/format.ts';
 import { type Viewer, page } from './layout.ts';
-import { problemNames } from './widgets.ts';
-import { phaseBadge, rolloutProgress } from './rollout-widgets.ts';
+import { columnHeads, problemNames } from './widgets.ts';
+import { phaseBadge, rolloutIdCell, rolloutJobCell, rolloutProgress } from './rollout-widgets.ts';
 
 export interface OverviewData {
   readonly index: FleetIndex;
@@ -133,15 +133,7 @@ export function overviewPage(v: Viewer, m: OverviewModel, now: number): SafeHtml
           m.troubles.length === 0
             ? html`<p class="all-good">No job is crash-looping, throttled or failing to load anywhere.</p>`
             : html`<table class="grid" id="trouble">
-                <thead>
-                  <tr>
-                    <th scope="col">Job</th>
-                    <th scope="col">Crash-looping</th>
-                    <th scope="col">Failed to load</th>
-                    <th scope="col">Throttled</th>
-                    <th scope="col">Where</th>
-                  </tr>
-                </thead>
+                ${columnHeads('Job', 'Crash-looping', 'Failed to load', 'Throttled', 'Where')}
                 <tbody>
                   ${m.troubles.map(
                     (t) =>
@@ -180,14 +172,7 @@ export function overviewPage(v: Viewer, m: OverviewModel, now: number): SafeHtml
           m.offline.length === 0
             ? html`<p class="all-good">Every enrolled node reported recently.</p>`
             : html`<table class="grid" id="offline">
-                  <thead>
-                    <tr>
-                      <th scope="col">Node</th>
-                      <th scope="col">Unheard for</th>
-                      <th scope="col">Last seen</th>
-                      <th scope="col">Health when last seen</th>
-                    </tr>
-                  </thead>
+                  ${columnHeads('Node', 'Unheard for', 'Last seen', 'Health when last seen')}
                   <tbody>
                     ${m.offline.slice(0, offlineShown).map(
                       (o) =>
@@ -214,29 +199,12 @@ export function overviewPage(v: Viewer, m: OverviewModel, now: number): SafeHtml
           m.rollouts.length === 0
             ? html`<p class="all-good">No rollout is running, paused or failed.</p>`
             : html`<table class="grid" id="rollouts">
-                <thead>
-                  <tr>
-                    <th scope="col">Rollout</th>
-                    <th scope="col">Job</th>
-                    <th scope="col">State</th>
-                    <th scope="col">Progress</th>
-                    <th scope="col">Why</th>
-                    <th scope="col">Started</th>
-                  </tr>
-                </thead>
+                ${columnHeads('Rollout', 'Job', 'State', 'Progress', 'Why', 'Started')}
                 <tbody>
                   ${m.rollouts.map(
                     (r) =>
                       html`<tr>
-                        <th scope="row">
-                          <a href="${href(['rollouts', r.spec.rolloutId])}" class="mono"
-                            >${r.spec.rolloutId}</a
-                          >
-                        </th>
-                        <td>
-                          <a href="${href(['jobs', r.spec.label])}">${r.spec.label}</a>
-                          <span class="muted small">v${r.spec.toVersion}</span>
-                        </td>
+                        ${rolloutIdCell(r)} ${rolloutJobCell(r)}
                         <td>${phaseBadge(r.state.phase.kind)}</td>
                         <td>${rolloutProgress(r)}</td>
                         <td>${r.state.outcome?.reason ?? ''}</td>
@@ -254,14 +222,7 @@ export function overviewPage(v: Viewer, m: OverviewModel, now: number): SafeHtml
           m.alerts.length === 0
             ? html`<p class="all-good">No alert is firing.</p>`
             : html`<table class="grid" id="alert-list">
-                <thead>
-                  <tr>
-                    <th scope="col">Alert</th>
-                    <th scope="col">Severity</th>
-                    <th scope="col">About</th>
-                    <th scope="col">Summary</th>
-                  </tr>
-                </thead>
+                ${columnHeads('Alert', 'Severity', 'About', 'Summary')}
                 <tbody>
                   ${m.alerts.map(
                     (a) =>

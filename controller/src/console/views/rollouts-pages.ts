@@ -4,7 +4,7 @@
  * their status and the gate's reason, its event log, and for operators pause / resume /
  * abort / rollback.
  */
-import type { RolloutPhaseKind } from '../../rollout/core/index.ts';
+import { type RolloutPhaseKind, phaseKinds } from '../../rollout/core/index.ts';
 import type { RolloutRecord } from '../../rollout/rollout-store.ts';
 import { describeTarget } from '../../desired/job-record.ts';
 import type { FleetIndex } from '../../fleet/core/fleet-index.ts';
@@ -12,20 +12,14 @@ import { type SafeHtml, html } from '../core/html.ts';
 import { type PageRequest, type Paged, href, paginate } from '../core/query.ts';
 import { badge, count, timeAt } from '../core/format.ts';
 import { type Viewer, csrfField, page } from './layout.ts';
-import { emptyRow, filterForm, pager, select, textFilter } from './widgets.ts';
-import { nodeStatusTone, phaseBadge, rolloutProgress } from './rollout-widgets.ts';
-
-export const phaseKinds: readonly RolloutPhaseKind[] = [
-  'pending',
-  'canary',
-  'wave',
-  'paused',
-  'succeeded',
-  'failed',
-  'rolling-back',
-  'rolled-back',
-  'aborted',
-];
+import { columnHeads, emptyRow, filterForm, pager, select, textFilter } from './widgets.ts';
+import {
+  nodeStatusTone,
+  phaseBadge,
+  rolloutIdCell,
+  rolloutJobCell,
+  rolloutProgress,
+} from './rollout-widgets.ts';
 
 export interface RolloutsFilter {
   readonly phase: string;
@@ -64,19 +58,7 @@ export function rolloutsListPage(
     ])}
     <div id="live" data-live>
       <table class="grid" id="rollout-list">
-        <thead>
-          <tr>
-            <th scope="col">Rollout</th>
-            <th scope="col">Job</th>
-            <th scope="col">State</th>
-            <th scope="col">Progress</th>
-            <th scope="col">Target</th>
-            <th scope="col">Started</th>
-            <th scope="col">Finished</th>
-            <th scope="col">By</th>
-            <th scope="col">Why it ended</th>
-          </tr>
-        </thead>
+        ${columnHeads('Rollout', 'Job', 'State', 'Progress', 'Target', 'Started', 'Finished', 'By', 'Why it ended')}
         <tbody>
           ${
             p.items.length === 0
@@ -84,13 +66,7 @@ export function rolloutsListPage(
               : p.items.map(
                   (r) =>
                     html`<tr>
-                      <th scope="row">
-                        <a class="mono" href="${href(['rollouts', r.spec.rolloutId])}">${r.spec.rolloutId}</a>
-                      </th>
-                      <td>
-                        <a href="${href(['jobs', r.spec.label])}">${r.spec.label}</a>
-                        <span class="muted small">v${r.spec.toVersion}</span>
-                      </td>
+                      ${rolloutIdCell(r)} ${rolloutJobCell(r)}
                       <td>${phaseBadge(r.state.phase.kind)}</td>
                       <td>${rolloutProgress(r)}</td>
                       <td>
@@ -250,21 +226,7 @@ export function rolloutPage(
       <section aria-labelledby="h-steps">
         <h2 id="h-steps">Steps</h2>
         <table class="grid" id="steps">
-          <thead>
-            <tr>
-              <th scope="col">Step</th>
-              <th scope="col">Nodes</th>
-              <th scope="col">Healthy</th>
-              <th scope="col">Updating</th>
-              <th scope="col">Unhealthy</th>
-              <th scope="col">Offline</th>
-              <th scope="col">Not yet</th>
-              <th scope="col">Reverted</th>
-              <th scope="col">Gate verdict</th>
-              <th scope="col">Started</th>
-              <th scope="col">Ended</th>
-            </tr>
-          </thead>
+          ${columnHeads('Step', 'Nodes', 'Healthy', 'Updating', 'Unhealthy', 'Offline', 'Not yet', 'Reverted', 'Gate verdict', 'Started', 'Ended')}
           <tbody>
             ${steps.map(
               (x) => html`<tr${x.i === current ? html` class="current"` : ''}>
@@ -299,17 +261,7 @@ export function rolloutPage(
           html`<input type="hidden" name="step" value="${f.step}" />`,
         ])}
         <table class="grid" id="rollout-nodes">
-          <thead>
-            <tr>
-              <th scope="col">Node</th>
-              <th scope="col">Step</th>
-              <th scope="col">Status</th>
-              <th scope="col">From</th>
-              <th scope="col">Last set</th>
-              <th scope="col">Gate's reason</th>
-              <th scope="col">Online</th>
-            </tr>
-          </thead>
+          ${columnHeads('Node', 'Step', 'Status', 'From', 'Last set', "Gate's reason", 'Online')}
           <tbody>
             ${
               paged.items.length === 0
@@ -342,13 +294,7 @@ export function rolloutPage(
       <section aria-labelledby="h-log">
         <h2 id="h-log">Log</h2>
         <table class="grid events">
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">What</th>
-              <th scope="col">Message</th>
-            </tr>
-          </thead>
+          ${columnHeads('When', 'What', 'Message')}
           <tbody>
             ${[...s.log].reverse().map(
               (e) =>

@@ -104,3 +104,25 @@ export function emptyRow(cols: number, text: string): SafeHtml {
     <td colspan="${cols}" class="muted empty">${text}</td>
   </tr>`;
 }
+
+/** A table's column headings: one `<th scope="col">` a name. */
+export function columnHeads(...names: readonly string[]): SafeHtml {
+  return html`<thead>
+    <tr>
+      ${names.map((n) => html`<th scope="col">${n}</th>`)}
+    </tr>
+  </thead>`;
+}
+
+/** The presence filter of the node and job pages. */
+export function presenceSelect(current: string): SafeHtml {
+  return select('presence', 'Presence', current, [
+    ['online', 'online'],
+    ['offline', 'offline'],
+  ]);
+}
+
+/** Why a filter's label selector was refused, or nothing. */
+export function selectorError(why: string | undefined): SafeHtml | '' {
+  return why ? html`<p class="error" role="alert">Label selector: ${why}</p>` : '';
+}

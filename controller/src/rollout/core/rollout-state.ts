@@ -186,7 +186,8 @@ export type RolloutAction =
   /** Call `step` with a `tick` after this many milliseconds (level-based requeue). */
   | { type: 'requeue-after'; ms: number };
 
-const phaseKinds: readonly RolloutPhaseKind[] = [
+/** Every phase kind (what a stored state may hold; the console's phase filter offers them in this order). */
+export const phaseKinds: readonly RolloutPhaseKind[] = [
   'pending',
   'canary',
   'wave',
