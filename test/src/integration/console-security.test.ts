@@ -22,6 +22,7 @@ const evilLabelKey = `<script>document.title='pwned-key'</script>`;
 const evilLabelValue = `"><svg onload="document.title='pwned-value'">`;
 const evilJob = `com.evil.<img src=x onerror="document.title='pwned-job'">`;
 const evilReason = `<b onmouseover=x>r</b>`;
+const evilWhy = `<i onmouseover=y>EIO</i>`;
 const plistLabel = 'com.example.quoted';
 const evilPlist = `<?xml version="1.0" encoding="UTF-8"?>
 <plist version="1.0"><dict>
@@ -74,6 +75,15 @@ describe(
         details: {
           [evilJob]: { domain: 'system', crashLooping: true, successiveCrashes: 9, reason: evilReason },
         },
+        retrying: [
+          {
+            domain: 'system',
+            label: evilJob,
+            failures: 3,
+            why: evilWhy,
+            nextAttemptAt: Date.now() + 600_000,
+          },
+        ],
       });
       for (const n of nodes.slice(1))
         await fleet.putStatus(n, {
@@ -262,6 +272,7 @@ describe(
         evilLabelValue,
         evilJob,
         evilReason,
+        evilWhy,
         '</textarea><img',
         '<script>document',
       ];
@@ -305,7 +316,11 @@ describe(
         for (const p of pages) {
           await visit(p);
           assert.doesNotMatch(await page.title(), /^pwned/, p);
-          assert.equal(await page.locator('img[src="x"], svg[onload], b[onmouseover]').count(), 0, p);
+          assert.equal(
+            await page.locator('img[src="x"], svg[onload], b[onmouseover], i[onmouseover]').count(),
+            0,
+            p,
+          );
         }
         await visit(`/jobs/${encodeURIComponent(plistLabel)}`);
         // The plist arrives in the rollout form exactly as stored, comment and all.
@@ -315,6 +330,30 @@ describe(
       } finally {
         await b.close();
       }
+    });
+
+    test('the node page lists the jobs the node is retrying, with why as text', async () => {
+      const k = client();
+      await k.signIn(fleet.tokens.viewer);
+      const [evil] = nodes;
+      const r = await k.get(`/nodes/${evil?.nodeId ?? ''}`);
+      assert.equal(r.status, 200);
+      const at = r.body.indexOf('id="node-retrying"');
+      assert.ok(at > 0, 'a retrying table');
+      const table = r.body.slice(at, r.body.indexOf('</table>', at));
+      const cells = [...table.matchAll(/<t[hd](?:\s[^>]*)?>([\s\S]*?)<\/t[hd]>/g)].map((m) =>
+        m[1]?.replace(/\s+/g, ' ').trim(),
+      );
+      assert.deepEqual(cells.slice(0, 5), ['Label', 'Domain', 'Failures in a row', 'Next attempt', 'Why']);
+      assert.match(cells[5] ?? '', /&lt;img src=x onerror=/, 'the job label, escaped');
+      assert.equal(cells[6], 'system');
+      assert.equal(cells[7], '3');
+      assert.match(cells[8] ?? '', /^in \d+ min <span/);
+      assert.equal(cells[9], '&lt;i onmouseover=y&gt;EIO&lt;/i&gt;');
+      // A node that retries nothing has no such table.
+      const calm = await k.get(`/nodes/${nodes[1]?.nodeId ?? ''}`);
+      assert.equal(calm.status, 200);
+      assert.ok(!calm.body.includes('node-retrying'));
     });
 
     test('lists longer than a page are paged on the server', async () => {

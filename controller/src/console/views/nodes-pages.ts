@@ -3,7 +3,7 @@
  * (its jobs with their state and version against the desired one, inventory, drift, recent
  * events).
  */
-import type { NodeHealth } from '@launchfleet/shared/messages';
+import type { NodeHealth, RetryingJob } from '@launchfleet/shared/messages';
 import { matchesSelector, type Selector } from '../../desired/core/selector.ts';
 import type { FleetIndex, NodeView, Presence } from '../../fleet/core/fleet-index.ts';
 import type { ConsoleEvent } from '../core/event-ring.ts';
@@ -156,6 +156,9 @@ export interface NodePageModel {
   readonly missing: readonly (readonly [string, number])[];
   readonly events: readonly ConsoleEvent[];
   readonly drift: readonly ConsoleEvent[];
+  /** The jobs the node's reconciler is retrying (its status's `retrying`), soonest first. */
+  readonly retrying: readonly RetryingJob[];
+  readonly now: number;
 }
 
 /** `desired`: label -> version, for the job records that target this node. */
@@ -184,6 +187,8 @@ export function nodePageModel(
     missing,
     events: events.slice(0, 50),
     drift: events.filter((e) => e.kind === 'drift').slice(0, 20),
+    retrying: n.status?.retrying ?? [],
+    now,
   };
 }
 
@@ -255,6 +260,8 @@ export function nodePage(v: Viewer, m: NodePageModel): SafeHtml {
         </table>
       </section>
 
+      ${retryingSection(m.retrying, m.now)}
+
       <section class="split">
         <div>
           <h2>Inventory</h2>
@@ -318,4 +325,34 @@ export function nodePage(v: Viewer, m: NodePageModel): SafeHtml {
       </section>
     </div>`;
   return page(v, { title: n.hostname || n.nodeId, section: 'nodes', topics: [`node:${n.nodeId}`], body });
+}
+
+/** The jobs the node tries again by itself (`nodes describe`'s "retrying"); nothing when none. */
+function retryingSection(jobs: readonly RetryingJob[], now: number): SafeHtml | '' {
+  if (jobs.length === 0) return '';
+  return html`<section aria-labelledby="h-retrying">
+    <h2 id="h-retrying">Retrying</h2>
+    <p class="muted small">The node tries these again by itself, each after its own backoff.</p>
+    <table class="grid" id="node-retrying">
+      ${columnHeads('Label', 'Domain', 'Failures in a row', 'Next attempt', 'Why')}
+      <tbody>
+        ${jobs.map(
+          (r) =>
+            html`<tr>
+              <th scope="row"><a href="${href(['jobs', r.label])}">${r.label}</a></th>
+              <td>${r.domain}</td>
+              <td class="num">${count(r.failures)}</td>
+              <td>${nextAttempt(r.nextAttemptAt, now)}</td>
+              <td class="small">${r.why}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </section>`;
+}
+
+function nextAttempt(at: number | undefined, now: number): SafeHtml {
+  if (at === undefined || at <= 0) return html`being tried now`;
+  return html`${at > now ? `in ${duration(at - now)}` : 'due now'}
+    <span class="muted small">${timeAt(at)}</span>`;
 }
