@@ -131,6 +131,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       users,
       previous: (d, l) => state.previous(d, l),
       onDomainsChanged: () => void syncSockets(),
+      retrying: () => link?.retrying() ?? [],
       log,
     });
   const syncSockets = (): Promise<void> => {

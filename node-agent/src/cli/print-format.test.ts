@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ServiceStatus } from '../control/wire.ts';
-import { formatList, formatListDict, formatPrintService } from './print-format.ts';
+import { formatList, formatListDict, formatPrintDomain, formatPrintService } from './print-format.ts';
 
 const base: ServiceStatus = {
   label: 'com.example.x',
@@ -58,4 +58,44 @@ test('list <label>: the NeXT dictionary with the raw wait status', () => {
   assert.match(t, /\t"LastExitStatus" = 15;\n\t"PID" = 42;\n/);
   const { lastTerminatingSignal: _s, lastTerminatingSignalNumber: _n, ...clean } = base;
   assert.match(formatListDict({ ...clean, lastExitCode: 1 }), /\t"LastExitStatus" = 256;\n/);
+});
+
+test('print <domain>: the jobs the fleet link retries come after the services, only when there are some', () => {
+  const d = {
+    domain: 'system',
+    type: 'system',
+    activeCount: 1,
+    services: [{ pid: '12', status: '0', label: 'com.example.a' }],
+    disabled: { 'com.example.off': true },
+  };
+  const calm = formatPrintDomain(d, 1_000_000);
+  assert.equal(
+    calm,
+    'system = {\n\ttype = system\n\tactive count = 1\n\n\tservices = {\n\t\t12\t0\tcom.example.a\n\t}\n\n' +
+      '\tdisabled services = {\n\t\t"com.example.off" => disabled\n\t}\n}\n',
+  );
+  const busy = formatPrintDomain(
+    {
+      ...d,
+      retrying: [
+        {
+          label: 'com.example.late',
+          failures: 2,
+          why: 'ENOSPC: no space left on device',
+          nextAttemptAtMs: 1_004_000,
+        },
+        { label: 'com.example.now', failures: 0, why: '', nextAttemptAtMs: 0 },
+      ],
+    },
+    1_000_000,
+  );
+  assert.equal(
+    busy,
+    calm.replace(
+      '\tdisabled services',
+      '\tretrying services = {\n' +
+        '\t\t"com.example.late" => failed 2 times, next attempt in 4 s: ENOSPC: no space left on device\n' +
+        '\t\t"com.example.now" => being tried now\n\t}\n\n\tdisabled services',
+    ),
+  );
 });

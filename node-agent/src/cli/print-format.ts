@@ -3,7 +3,7 @@
  * <label>`'s NeXT-style dictionary, `print` of a service and of a domain, `print-disabled`. launchctl calls
  * its print output "NOT API"; scripts use `--json`.
  */
-import type { PrintDomainReply, ServiceStatus, WireListRow } from '../control/wire.ts';
+import type { PrintDomainReply, ServiceStatus, WireListRow, WireRetryingService } from '../control/wire.ts';
 
 /** `list`: the header and one tab-separated row per job. */
 export function formatList(rows: readonly WireListRow[]): string {
@@ -169,8 +169,11 @@ export function signalText(name: string): string {
   return t[name] ?? name;
 }
 
-/** `print <domain-target>`. */
-export function formatPrintDomain(d: PrintDomainReply): string {
+/**
+ * `print <domain-target>`. launchd's blocks, and ours after the services: the controller's jobs
+ * the fleet link is trying again by itself (only when there are some).
+ */
+export function formatPrintDomain(d: PrintDomainReply, now: number): string {
   const out = [`${d.domain ?? ''} = {`, `\ttype = ${d.type ?? ''}`];
   if (d.username !== undefined) out.push(`\tusername = ${d.username}`);
   out.push(`\tactive count = ${d.activeCount ?? 0}`, '');
@@ -180,6 +183,14 @@ export function formatPrintDomain(d: PrintDomainReply): string {
     '\t}',
     '',
   );
+  const retrying = d.retrying ?? [];
+  if (retrying.length > 0)
+    out.push(
+      '\tretrying services = {',
+      ...retrying.map((r) => `\t\t${q(r.label)} => ${retryText(r, now)}`),
+      '\t}',
+      '',
+    );
   const dis = Object.entries(d.disabled ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
   out.push(
     '\tdisabled services = {',
@@ -188,4 +199,12 @@ export function formatPrintDomain(d: PrintDomainReply): string {
   );
   out.push('}');
   return out.join('\n') + '\n';
+}
+
+/** `failed 2 times, next attempt in 3 s: <why>` (the fleet link retries these itself). */
+function retryText(r: WireRetryingService, now: number): string {
+  const failures = r.failures ?? 0;
+  const failed = failures > 0 ? `failed ${failures} time${failures === 1 ? '' : 's'}, ` : '';
+  const next = r.nextAttemptAtMs ? `next attempt ${when(r.nextAttemptAtMs, now) ?? ''}` : 'being tried now';
+  return `${failed}${next}${r.why ? `: ${r.why}` : ''}`;
 }

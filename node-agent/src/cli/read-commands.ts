@@ -50,7 +50,7 @@ export async function print(ctx: CliContext, args: readonly string[]): Promise<n
   const r = await ctx.call('PrintDomain', { domain: target });
   if (r.error) return reportFailure(ctx, 'Print', r.error);
   if (asJson) json(ctx, r);
-  else ctx.out(formatPrintDomain(r));
+  else ctx.out(formatPrintDomain(r, Date.now()));
   return 0;
 }
 

@@ -29,6 +29,16 @@ import { toServiceStatus, toWireRow, withPreviousLife, type PreviousLives } from
 import { domainName, parseDomainTarget, parseServiceTarget, type DomainTarget } from './targets.ts';
 import type { ControlMethod, ControlMethods, WireError } from './wire.ts';
 
+/** A job the fleet link's reconciler is retrying (link/reconciler.ts `RetryingJobView`). */
+export interface RetryingJob {
+  /** Its domain target: `system`, `gui/501`, ... */
+  readonly target: string;
+  readonly label: string;
+  readonly failures: number;
+  readonly why: string;
+  readonly nextAttemptAt?: number;
+}
+
 export interface ControlServiceOptions {
   readonly manager: DomainManager;
   /** The agent's uid: 0 in production; an unprivileged agent only runs jobs as itself. */
@@ -41,6 +51,11 @@ export interface ControlServiceOptions {
   readonly previous: PreviousLives;
   /** A gui/user domain was created or removed (per-user sockets follow). */
   readonly onDomainsChanged: () => void;
+  /**
+   * The controller's jobs the fleet link is trying again by itself (its reconciler's
+   * `retrying()`), shown by `print <domain>`; absent without a controller.
+   */
+  readonly retrying?: () => readonly RetryingJob[];
   readonly log: SupervisorLog;
 }
 
@@ -198,6 +213,15 @@ export class ControlService {
         activeCount: statuses.filter((s) => s.pid !== undefined).length,
         services: statuses.map((s) => toWireRow(s, this.o.manager.config.listStatusWhileRunning)),
         disabled: Object.fromEntries(d.value.printDisabled()),
+        retrying: (this.o.retrying?.() ?? [])
+          .filter((r) => r.target === d.value.target)
+          .sort((a, b) => (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0) || (a.label < b.label ? -1 : 1))
+          .map((r) => ({
+            label: r.label,
+            failures: r.failures,
+            why: r.why,
+            nextAttemptAtMs: r.nextAttemptAt ?? 0,
+          })),
       };
     },
 

@@ -164,6 +164,16 @@ export interface PrintDomainReply extends Reply {
   readonly activeCount?: number;
   readonly services?: readonly WireListRow[];
   readonly disabled?: Readonly<Record<string, boolean>>;
+  readonly retrying?: readonly WireRetryingService[];
+}
+
+/** A controller job the fleet link's reconciler is trying again (`print <domain>`). */
+export interface WireRetryingService {
+  readonly label: string;
+  readonly failures?: number;
+  readonly why?: string;
+  /** Wall ms of the next attempt; 0 or absent while it is being tried. */
+  readonly nextAttemptAtMs?: number;
 }
 
 export interface PrintDisabledReply extends Reply {

@@ -16,6 +16,7 @@ import type { EventPolicyConfig } from './core/event-policy.ts';
 import type { ReconcileAction } from './core/reconcile-plan.ts';
 import type { CredentialsStatus } from './credential-renewal.ts';
 import type { NodeIdentity } from './credentials.ts';
+import type { RetryingJobView } from './reconciler.ts';
 import type { ReporterStats } from './reporter.ts';
 
 /** Tunables of the link; every field has a production default. */
@@ -132,6 +133,8 @@ export interface FleetLink {
   status(): FleetLinkStatus;
   /** Wire into DomainManager `onStatus` for immediate job-state events. */
   onJobStatus(s: JobStatus): void;
+  /** The jobs the reconciler is trying again by itself, with why and when (lfctl `print <domain>`). */
+  retrying(): readonly RetryingJobView[];
   /** Resolves when no reconcile pass is running or requested (tests). */
   idle(): Promise<void>;
   /** The enrolled identity, once known. */

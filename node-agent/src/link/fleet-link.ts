@@ -253,6 +253,7 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
         reconciler.requestPass(`${s.domain}/${s.label} disabled`);
     },
     idle: () => reconciler.idle(),
+    retrying: () => reconciler.retrying(),
     status: () => ({
       state: c.state,
       nodeId: c.identity?.nodeId,

@@ -15,7 +15,7 @@ import { cpSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type LocalFleet, startLocalFleet } from '../support/local-fleet.ts';
-import { alive, eventually, sleep } from '../support/agent.ts';
+import { alive, eventually, runLfctl, sleep } from '../support/agent.ts';
 import {
   FleetEvents,
   type SmallDisk,
@@ -138,6 +138,26 @@ describe(
       assert.match(
         text,
         new RegExp(`retrying .*\\n  ${late.replaceAll('.', '\\.')}: .*no space left on device`, 'i'),
+      );
+      // And on the node itself: `lfctl print system` lists it among the services being retried.
+      const local = await eventually(
+        async () => {
+          const r = await runLfctl(['--run-dir', fleet.runDir(), 'print', '--json', 'system']);
+          const d = JSON.parse(r.stdout) as { retrying?: { label: string; why: string; failures: number }[] };
+          const j = d.retrying?.find((x) => x.label === late);
+          return j && /no space left on device/i.test(j.why) ? j : undefined;
+        },
+        30_000,
+        'lfctl print --json system lists the new job as retrying, naming the full disk',
+      );
+      assert.ok(local.failures >= 1);
+      const printed = (await runLfctl(['--run-dir', fleet.runDir(), 'print', 'system'])).stdout;
+      assert.match(
+        printed,
+        new RegExp(
+          `\\tretrying services = \\{\\n(?:\\t\\t.*\\n)*\\t\\t"${late.replaceAll('.', '\\.')}" => failed \\d+ times?, .*no space left on device`,
+          'i',
+        ),
       );
       const log = await agentLog();
       assert.match(log, /cannot (write|persist) .*no space left on device/i);
