@@ -301,19 +301,23 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   };
   log('info', 'agent', `ready (uid ${agentUid}, control ${socketPaths(config.runDir).system})`);
   const trim = startMemoryTrim();
+  /** What stop and detach do first: no new control calls, link or metrics; adoption settled. */
+  const quiesce = async (): Promise<void> => {
+    stopping = true;
+    trim.stop();
+    sessions.stop();
+    await sessionsBusy;
+    await server.stop();
+    await link?.stop();
+    await metricsServer?.close();
+    state.markShutdown();
+    await finishAdoption();
+  };
 
   return {
     manager,
     stop: async () => {
-      stopping = true;
-      trim.stop();
-      sessions.stop();
-      await sessionsBusy;
-      await server.stop();
-      await link?.stop();
-      await metricsServer?.close();
-      state.markShutdown();
-      await finishAdoption();
+      await quiesce();
       log('info', 'agent', 'stopping every job');
       await manager.stop();
       await state.flush();
@@ -321,15 +325,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       log('info', 'agent', 'stopped');
     },
     detach: async () => {
-      stopping = true;
-      trim.stop();
-      sessions.stop();
-      await sessionsBusy;
-      await server.stop();
-      await link?.stop();
-      await metricsServer?.close();
-      state.markShutdown();
-      await finishAdoption();
+      await quiesce();
       log('info', 'agent', 'detaching: jobs that can be adopted keep running for the next agent');
       const left = await manager.detach((spec) => {
         const why = notAdoptable(spec);
