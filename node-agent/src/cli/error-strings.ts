@@ -52,30 +52,21 @@ const POSIX: Readonly<Record<number, string>> = {
   78: 'Function not implemented',
 };
 
-/** The XPC codes (docs/launchd-semantics.md §5.3's table). */
+/**
+ * The XPC codes (docs/launchd-semantics.md §5.3's table) the supervisor never answers itself; the ones it
+ * does answer are read from its own table (LAUNCHD_ERROR_STRINGS), so the two cannot disagree.
+ */
 const XPC: Readonly<Record<number, string>> = {
   107: 'Malformed bundle',
-  108: 'Invalid path',
-  109: 'Invalid property list',
-  110: 'Invalid or missing service identifier',
-  111: 'Invalid or missing Program/ProgramArguments',
-  112: 'Could not find specified domain',
-  113: 'Could not find specified service',
   114: 'The specified username does not exist',
   115: 'The specified group does not exist',
   116: 'Routine not yet implemented',
   118: 'Bad response from server',
-  119: 'Service is disabled',
   120: 'Bad subsystem destination for request',
   121: 'Path not searched for services',
-  122: 'Path had bad ownership/permissions',
   123: 'Path is whitelisted for domain',
-  124: 'Domain is tearing down',
-  125: 'Domain does not support specified action',
   126: 'Request type is no longer supported',
   127: 'The specified service did not ship with the operating system',
-  133: 'Multiple errors were returned; see stderr',
-  134: 'Service cannot load in requested session',
   135: 'Process is not managed',
   136: 'Action not allowed on singleton service',
   137: 'Service does not support the specified action',
