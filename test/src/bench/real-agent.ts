@@ -6,13 +6,13 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childrenOf, commOf, killIfSame, type ProcSample } from './proc-stats.ts';
 import { writeDaemonDirectory, type JobPlist } from './supervisor-harness.ts';
 import { workerExecArgv } from './worker-protocol.ts';
+import { freePort } from '../support/nats-server.ts';
 
 /** node-agent/bin/launchfleet-agent.js, from test/dist/bench/. */
 export const agentBin: string = fileURLToPath(
@@ -40,18 +40,6 @@ export interface RealAgent {
   readonly allRunningMs: number;
   /** Stops it (SIGTERM: it stops every job), cleans up; resolves with the stop time in ms. */
   stop(): Promise<number>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface RealAgentOptions {

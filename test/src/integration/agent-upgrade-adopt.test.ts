@@ -19,25 +19,11 @@ import {
   writePlist,
   type AgentDirs,
   type AgentProcess,
+  pidOf,
+  printJson,
 } from '../support/agent.ts';
 import { startLocalFleet } from '../support/local-fleet.ts';
 import { linuxOnly } from '../support/platform.ts';
-
-async function printJson(a: AgentProcess, target: string): Promise<Record<string, unknown> | undefined> {
-  const r = await a.lfctl(['print', '--json', target]);
-  return r.code === 0 ? (JSON.parse(r.stdout) as Record<string, unknown>) : undefined;
-}
-
-async function pidOf(a: AgentProcess, target: string, not?: number): Promise<number> {
-  return eventually(
-    async () => {
-      const pid = (await printJson(a, target))?.['pid'] as number | undefined;
-      return pid !== undefined && pid !== not ? pid : undefined;
-    },
-    15_000,
-    `${target} runs${not !== undefined ? ` (not as ${not})` : ''}`,
-  );
-}
 
 /** What the package's upgrade does: ask for a detach, then SIGTERM (deploy/debian/postinst). */
 async function upgradeStop(a: AgentProcess): Promise<void> {

@@ -4,7 +4,6 @@
 // survives a restart (overrides, runs and last exit).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -18,24 +17,11 @@ import {
   startAgentProcess,
   writePlist,
   type AgentProcess,
+  pidOf,
+  printJson,
 } from '../support/agent.ts';
 import { linuxOnly, skipUnlessLinux } from '../support/platform.ts';
-
-async function printJson(a: AgentProcess, target: string): Promise<Record<string, unknown> | undefined> {
-  const r = await a.lfctl(['print', '--json', target]);
-  return r.code === 0 ? (JSON.parse(r.stdout) as Record<string, unknown>) : undefined;
-}
-
-async function pidOf(a: AgentProcess, target: string, not?: number): Promise<number> {
-  return eventually(
-    async () => {
-      const pid = (await printJson(a, target))?.['pid'] as number | undefined;
-      return pid !== undefined && pid !== not ? pid : undefined;
-    },
-    15_000,
-    `${target} runs${not !== undefined ? ` (not as ${not})` : ''}`,
-  );
-}
+import { freePort } from '../support/nats-server.ts';
 
 /** Live (non-zombie) processes whose process group is `pgid`. */
 function groupMembers(pgid: number): number[] {
@@ -51,17 +37,6 @@ function groupMembers(pgid: number): number[] {
     }
   }
   return out;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }
 
 describe('the daemon directory at start', () => {

@@ -2,7 +2,7 @@
 // launchctl's output formats, and the exit codes and messages of docs/launchd-semantics.md §5.3 that apply.
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -17,21 +17,11 @@ import {
   type AgentDirs,
   type AgentProcess,
 } from '../support/agent.ts';
+import { freePort } from '../support/nats-server.ts';
 
 let dirs: AgentDirs;
 let agent: AgentProcess;
 const lf = (...args: string[]): ReturnType<AgentProcess['lfctl']> => agent.lfctl(args);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 /** The pid `list` shows for a label, or undefined. */
 async function listedPid(label: string): Promise<number | undefined> {

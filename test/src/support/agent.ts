@@ -246,6 +246,27 @@ export function runLfctl(args: readonly string[], as?: RunAs, cwd = '/'): Promis
   });
 }
 
+/** `lfctl print --json <target>` of the agent, or undefined when print fails (not loaded). */
+export async function printJson(
+  a: AgentProcess,
+  target: string,
+): Promise<Record<string, unknown> | undefined> {
+  const r = await a.lfctl(['print', '--json', target]);
+  return r.code === 0 ? (JSON.parse(r.stdout) as Record<string, unknown>) : undefined;
+}
+
+/** The pid `target` runs as (waits up to 15 s), optionally one other than `not`. */
+export async function pidOf(a: AgentProcess, target: string, not?: number): Promise<number> {
+  return eventually(
+    async () => {
+      const pid = (await printJson(a, target))?.['pid'] as number | undefined;
+      return pid !== undefined && pid !== not ? pid : undefined;
+    },
+    15_000,
+    `${target} runs${not !== undefined ? ` (not as ${not})` : ''}`,
+  );
+}
+
 /** A plist document for a job (values: string, number, boolean, string arrays, nested dicts). */
 export type PlistInput = { [k: string]: string | number | boolean | string[] | PlistInput };
 
