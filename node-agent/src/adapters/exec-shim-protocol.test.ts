@@ -1,25 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SpawnRequest } from '../ports/process-spawner.ts';
+import { spawnRequest } from '../testing/spawn-request.ts';
 import { buildShimArgs, checkRequest, parseShimStatus } from './exec-shim-protocol.ts';
 
-const base: SpawnRequest = {
+const base: SpawnRequest = spawnRequest({
   label: 'com.example.job',
   program: '/bin/echo',
   argv: ['echo', 'hi'],
-  searchPath: false,
-  enableGlobbing: false,
-  env: {},
-  softLimits: {},
-  hardLimits: {},
-  lowPriorityIO: false,
-  stdin: { kind: 'null' },
-  stdout: { kind: 'null' },
-  stderr: { kind: 'null' },
-  passFds: [],
-  setListenPid: false,
-  startSuspended: false,
-};
+});
 
 test('buildShimArgs: every field becomes one option, program and argv follow --', () => {
   const { args, warnings } = buildShimArgs(

@@ -5,3 +5,4 @@ export * from './fake-user-db.ts';
 export * from './machine-sim.ts';
 export * from './settle.ts';
 export * from './fake-plist-loader.ts';
+export * from './spawn-request.ts';

@@ -34,6 +34,7 @@ import {
   type JobStatus,
   type SpawnRequest,
 } from '@launchfleet/node-agent';
+import { spawnRequest } from '@launchfleet/node-agent/testing';
 import { buildBareSpawn } from './bare-spawn.ts';
 import { emit, intArg, machineInfo, parseArgs, type BenchResult } from './bench-output.ts';
 import { round, summarize } from './bench-stats.ts';
@@ -64,23 +65,12 @@ function nodeOnce(): Promise<{ exec: number; reaped: number }> {
   });
 }
 
-const request: SpawnRequest = {
+const request: SpawnRequest = spawnRequest({
   label: 'bench.spawner',
   program: PROGRAM,
   argv: [PROGRAM],
-  searchPath: false,
-  enableGlobbing: false,
   env: { ...ENV, XPC_SERVICE_NAME: 'bench.spawner', TMPDIR: '/tmp' },
-  softLimits: {},
-  hardLimits: {},
-  lowPriorityIO: false,
-  stdin: { kind: 'null' },
-  stdout: { kind: 'null' },
-  stderr: { kind: 'null' },
-  passFds: [],
-  setListenPid: false,
-  startSuspended: false,
-};
+});
 
 async function main(): Promise<void> {
   const machine = machineInfo();

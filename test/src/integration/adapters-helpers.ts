@@ -1,25 +1,11 @@
 // Shared helpers of the adapters-*.test.ts integration suites (real processes, /proc).
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import type { ProcessExit, ProcessSpawner, SpawnRequest, SpawnResult } from '@launchfleet/node-agent';
+import { spawnRequest } from '@launchfleet/node-agent/testing';
 
 /** A request with launchd's defaults; tests override what they exercise. */
 export function request(over: Partial<SpawnRequest> & Pick<SpawnRequest, 'program' | 'argv'>): SpawnRequest {
-  return {
-    label: 'test.adapters',
-    searchPath: false,
-    enableGlobbing: false,
-    env: { PATH: '/usr/bin:/bin:/usr/sbin:/sbin' },
-    softLimits: {},
-    hardLimits: {},
-    lowPriorityIO: false,
-    stdin: { kind: 'null' },
-    stdout: { kind: 'null' },
-    stderr: { kind: 'null' },
-    passFds: [],
-    setListenPid: false,
-    startSuspended: false,
-    ...over,
-  };
+  return spawnRequest({ label: 'test.adapters', env: { PATH: '/usr/bin:/bin:/usr/sbin:/sbin' }, ...over });
 }
 
 /** A spawned job: its result, and its exit (a promise that settles once onExit was called). */
