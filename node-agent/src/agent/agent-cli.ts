@@ -18,7 +18,7 @@ import { messageOf } from '@launchfleet/shared/errors';
 import { startAgent, takeDetachRequest, type RunningAgent } from './agent.ts';
 import { lineLog, parseLogLevel } from './log.ts';
 import { defaultConfig, parseAgentConfig, type AgentConfig } from '../config/agent-config.ts';
-import { seaBuildInfo } from '../sea/sea-assets.ts';
+import { packageVersion } from '../sea/sea-assets.ts';
 
 const USAGE = `usage: launchfleet-agent [--config FILE]
 
@@ -28,25 +28,12 @@ const USAGE = `usage: launchfleet-agent [--config FILE]
 
 Runs the launchd-compatible supervisor and its local control API (lfctl).`;
 
-export function agentVersion(): string {
-  const sea = seaBuildInfo();
-  if (sea) return sea.version;
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
 function parseArgs(argv: readonly string[]): { config?: string } | { exit: number; text: string } {
   let config: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--help' || a === '-h') return { exit: 0, text: USAGE };
-    if (a === '--version') return { exit: 0, text: agentVersion() };
+    if (a === '--version') return { exit: 0, text: packageVersion() };
     if (a === '--config' || a === '-c') {
       const v = argv[++i];
       if (v === undefined) return { exit: 64, text: `--config needs a file\n${USAGE}` };
@@ -123,7 +110,7 @@ export async function runAgentCli(argv: readonly string[], beforeStart?: BeforeS
   );
   try {
     await beforeStart?.(config);
-    agent = await startAgent({ config, version: agentVersion(), log });
+    agent = await startAgent({ config, version: packageVersion(), log });
   } catch (e) {
     log('error', 'agent', `cannot start: ${messageOf(e)}`);
     process.exit(1);

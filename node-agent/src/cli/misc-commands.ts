@@ -2,13 +2,12 @@
  * Verbs that need no job: error (decode an exit code), lint (check plists without loading them:
  * the shared validator, as `launchfleet lint`), version and help.
  */
-import { readFileSync } from 'node:fs';
 import type { DomainKind } from '@launchfleet/shared/job';
 import { formatLintHuman, lintFile, lintJsonDocument } from '@launchfleet/shared/lint';
 import { absolutePaths, parseFlags } from './args.ts';
 import { EXIT, type CliContext } from './context.ts';
 import { errorString } from './error-strings.ts';
-import { seaBuildInfo } from '../sea/sea-assets.ts';
+import { packageVersion } from '../sea/sea-assets.ts';
 
 export const HELP = `Usage: lfctl <subcommand> ... | help [subcommand]
 
@@ -57,19 +56,6 @@ export function error(ctx: CliContext, args: readonly string[]): number {
   return 0;
 }
 
-export function lfctlVersion(): string {
-  const sea = seaBuildInfo();
-  if (sea) return sea.version;
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
 export async function version(ctx: CliContext, args: readonly string[]): Promise<number> {
   const p = parseFlags(args, '', ['json']);
   let agent: string | undefined;
@@ -82,9 +68,9 @@ export async function version(ctx: CliContext, args: readonly string[]): Promise
     // the agent is not running: lfctl's own version still answers
   }
   if (p.flags.has('json'))
-    ctx.out(JSON.stringify({ lfctl: lfctlVersion(), agent: agent ?? null, scope: scope ?? null }) + '\n');
+    ctx.out(JSON.stringify({ lfctl: packageVersion(), agent: agent ?? null, scope: scope ?? null }) + '\n');
   else {
-    ctx.out(`lfctl ${lfctlVersion()}\n`);
+    ctx.out(`lfctl ${packageVersion()}\n`);
     ctx.out(
       agent !== undefined
         ? `launchfleet-agent ${agent} (via ${scope ?? '?'} socket)\n`

@@ -9,6 +9,7 @@
  *   lfnative.node       the N-API addon, built against the embedded Node's headers
  *   lf-exec             the exec shim
  */
+import { readFileSync } from 'node:fs';
 import { getAsset, isSea } from 'node:sea';
 
 /** True inside the single-file agent. */
@@ -31,4 +32,18 @@ export function seaBuildInfo(): { readonly version: string; readonly node: strin
   const bytes = seaAsset('build-info.json');
   if (!bytes) return undefined;
   return JSON.parse(new TextDecoder().decode(bytes)) as { version: string; node: string };
+}
+
+/** This build's version (agent and lfctl): the single-file build's, else node-agent/package.json's. */
+export function packageVersion(): string {
+  const sea = seaBuildInfo();
+  if (sea) return sea.version;
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
