@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { messageOf } from '@launchfleet/shared';
+import type { ServiceProto } from '../api/proto.ts';
 import { ApiClient, CliError, type GlobalOptions } from './api-client.ts';
 
 /** Adds `--server`, `--token`, `--ca`, `--insecure` and `--json` to an API command. */
@@ -23,26 +24,43 @@ export function apiOptions(cmd: Command): Command {
     .option('--json', 'print JSON for scripts instead of a table');
 }
 
-/** Runs `fn` with a client; prints `fn`'s text (or JSON) and maps failures to exit codes. */
-export async function runApi(
+/** A bad command line found once the command runs (exit 2). */
+export class UsageError extends Error {}
+
+/**
+ * Runs `fn` with a client (of the service `proto` loads; the fleet service by default) and closes it. A
+ * `CliError` is one line on stderr and exit 1, a `UsageError` the same and exit 2.
+ */
+export async function withApi(
   opts: GlobalOptions,
-  fn: (api: ApiClient) => Promise<{ json: unknown; text: string }>,
+  fn: (api: ApiClient) => Promise<void>,
+  proto?: () => ServiceProto,
 ): Promise<void> {
   let api: ApiClient | undefined;
   try {
-    api = new ApiClient(opts);
-    const out = await fn(api);
-    process.stdout.write(opts.json ? `${JSON.stringify(out.json, null, 2)}\n` : out.text);
+    api = proto ? new ApiClient(opts, proto()) : new ApiClient(opts);
+    await fn(api);
   } catch (e) {
-    if (e instanceof CliError) {
+    if (e instanceof UsageError || e instanceof CliError) {
       process.stderr.write(`launchfleet: ${e.message}\n`);
-      process.exitCode = 1;
+      process.exitCode = e instanceof UsageError ? 2 : 1;
       return;
     }
     throw new Error(messageOf(e), { cause: e });
   } finally {
     api?.close();
   }
+}
+
+/** Runs `fn` with a client; prints `fn`'s text (or JSON) and maps failures to exit codes. */
+export function runApi(
+  opts: GlobalOptions,
+  fn: (api: ApiClient) => Promise<{ json: unknown; text: string }>,
+): Promise<void> {
+  return withApi(opts, async (api) => {
+    const out = await fn(api);
+    process.stdout.write(opts.json ? `${JSON.stringify(out.json, null, 2)}\n` : out.text);
+  });
 }
 
 /** Commander's options of a command, typed loosely. */

@@ -1,16 +1,9 @@
 /**
  * `launchfleet jobs apply|delete|list|get|health`: desired state and fleet-wide job health.
  */
-import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
-import {
-  buildXmlPlist,
-  detectPlistFormat,
-  formatParseError,
-  messageOf,
-  parsePlist,
-} from '@launchfleet/shared';
-import { CliError, type Opts, apiOptions, runApi } from './api-command.ts';
+import { readPlistText } from './plist-input.ts';
+import { type Opts, apiOptions, runApi } from './api-command.ts';
 import { type ResponseOf, targetOf } from './api-client.ts';
 import { duration, presence, table, time, text } from './table.ts';
 
@@ -20,23 +13,6 @@ function targetText(t: ResponseOf<'GetJob'>['target']): string {
     return `selector ${t.selector ?? ''}`;
   const names = t?.nodes?.names ?? [];
   return names.length ? `nodes ${names.slice(0, 3).join(',')}${names.length > 3 ? ',…' : ''}` : '-';
-}
-
-/**
- * The plist as text for the API: XML and JSON as written; a binary plist (as macOS tools
- * save them) is converted to XML here, since the API carries text.
- */
-async function readPlistText(file: string): Promise<string> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(file);
-  } catch (e) {
-    throw new CliError(`cannot read ${file}: ${messageOf(e)}`);
-  }
-  if (detectPlistFormat(bytes) !== 'binary') return new TextDecoder().decode(bytes);
-  const parsed = parsePlist(bytes);
-  if (!parsed.ok) throw new CliError(`${file}: ${formatParseError(parsed.error)}`);
-  return buildXmlPlist(parsed.value.value);
 }
 
 export function registerJobsCommand(program: Command): void {

@@ -3,18 +3,11 @@
  * version in steps behind a health gate (issue 7). `status --watch` redraws one progress bar per
  * step on a terminal and prints one plain line per change when stdout is piped.
  */
-import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
-import {
-  buildXmlPlist,
-  detectPlistFormat,
-  formatParseError,
-  messageOf,
-  parsePlist,
-} from '@launchfleet/shared';
-import { CliError, type Opts, apiOptions } from './api-command.ts';
+import { readPlistText } from './plist-input.ts';
+import { type Opts, UsageError, apiOptions, withApi } from './api-command.ts';
 import { loadRolloutProto } from '../api/proto.ts';
-import { ApiClient, type RequestOf, type ResponseOf, targetOf } from './api-client.ts';
+import { type ApiClient, type RequestOf, type ResponseOf, targetOf } from './api-client.ts';
 import { parseCount, parseCounts, parseSeconds } from './rollout-args.ts';
 import { renderHistory, renderRollout, watchLine } from './rollout-render.ts';
 import { table, text, time } from './table.ts';
@@ -23,47 +16,14 @@ type Rollout = ResponseOf<'GetRollout'>;
 const finished = new Set(['succeeded', 'failed', 'rolled-back', 'aborted']);
 
 /** Bad flags: exit 2 with the sentence. */
-class UsageError extends Error {}
-
 function must<T>(r: { ok: true; value: T } | { ok: false; error: string }): T {
   if (!r.ok) throw new UsageError(r.error);
   return r.value;
 }
 
-async function readPlistText(file: string): Promise<string> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(file);
-  } catch (e) {
-    throw new CliError(`cannot read ${file}: ${messageOf(e)}`);
-  }
-  if (detectPlistFormat(bytes) !== 'binary') return new TextDecoder().decode(bytes);
-  const parsed = parsePlist(bytes);
-  if (!parsed.ok) throw new CliError(`${file}: ${formatParseError(parsed.error)}`);
-  return buildXmlPlist(parsed.value.value);
-}
-
-/** Runs `fn` with a client; failures become one line on stderr and exit 1 (2 for bad flags). */
-async function withClient(o: Opts, fn: (c: ApiClient) => Promise<void>): Promise<void> {
-  let c: ApiClient | undefined;
-  try {
-    c = new ApiClient(o, loadRolloutProto());
-    await fn(c);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`launchfleet: ${e.message}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    if (e instanceof CliError) {
-      process.stderr.write(`launchfleet: ${e.message}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    throw new Error(messageOf(e), { cause: e });
-  } finally {
-    c?.close();
-  }
+/** Runs `fn` with a client of the rollout service; failures become one line on stderr and exit 1 (2 for bad flags). */
+function withClient(o: Opts, fn: (c: ApiClient) => Promise<void>): Promise<void> {
+  return withApi(o, fn, loadRolloutProto);
 }
 
 const print = (o: Opts, json: unknown, txt: string): void => {
