@@ -21,45 +21,14 @@ import { freePort } from '../support/nats-server.ts';
 import { type LocalFleet, startLocalFleet } from '../support/local-fleet.ts';
 import { eventually } from '../support/eventually.ts';
 import { repoRoot } from '../support/paths.ts';
+import { crashLoopPlist, differingLines, rewriteLines } from '../support/deploy-copies.ts';
 
 /** `eventually` for a synchronous condition (state filled in by event handlers). */
 const until = <T>(fn: () => T, timeoutMs: number, intervalMs?: number): Promise<T> =>
   eventually(() => Promise.resolve().then(fn), timeoutMs, intervalMs);
 
 const label = 'com.example.crashy';
-const plist = `<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0"><dict>
-  <key>Label</key><string>${label}</string>
-  <key>ProgramArguments</key><array><string>/bin/sh</string><string>-c</string><string>exit 1</string></array>
-  <key>KeepAlive</key><true/>
-  <key>ThrottleInterval</key><integer>1</integer>
-</dict></plist>
-`;
-
-/** Rewrites the lines matching `re` with `to`; returns the text and how many lines changed. */
-function retime(
-  text: string,
-  re: RegExp,
-  to: (m: RegExpExecArray) => string,
-): { text: string; changed: number } {
-  let changed = 0;
-  const lines = text.split('\n').map((line) => {
-    const m = re.exec(line);
-    if (!m) return line;
-    changed++;
-    return to(m);
-  });
-  return { text: lines.join('\n'), changed };
-}
-
-/** Lines of `a` and `b` that differ (same line count expected). */
-function differingLines(a: string, b: string): string[] {
-  const x = a.split('\n');
-  const y = b.split('\n');
-  assert.equal(x.length, y.length);
-  return x.filter((line, i) => line !== y[i]);
-}
+const plist = crashLoopPlist(label, 1);
 
 interface WebhookAlert {
   status: string;
@@ -144,8 +113,8 @@ describe('e2e: a crash-looping job alerts through Prometheus + Alertmanager and 
       join(repoRoot, 'deploy/prometheus/rules/launchfleet-alerts.yml'),
       'utf8',
     );
-    const a = retime(shippedRules, /^(\s+)for: \S+$/, (m) => `${m[1]}for: 2s`);
-    const rules = retime(a.text, /^(\s+)interval: \S+$/, (m) => `${m[1]}interval: 1s`);
+    const a = rewriteLines(shippedRules, /^(\s+)for: \S+$/, (m) => `${m[1]}for: 2s`);
+    const rules = rewriteLines(a.text, /^(\s+)interval: \S+$/, (m) => `${m[1]}interval: 1s`);
     assert.ok(a.changed >= 8, `every for: is shortened (${a.changed})`);
     assert.equal(rules.changed, 4, 'every group interval is shortened');
     for (const line of differingLines(shippedRules, rules.text))
@@ -154,10 +123,10 @@ describe('e2e: a crash-looping job alerts through Prometheus + Alertmanager and 
 
     // The shipped Alertmanager config with short timings and the test's webhook.
     const shippedAm = await readFile(join(repoRoot, 'deploy/alertmanager/alertmanager.yml'), 'utf8');
-    const t1 = retime(shippedAm, /^(\s+)(group_wait|group_interval|repeat_interval): \S+$/, (m) =>
+    const t1 = rewriteLines(shippedAm, /^(\s+)(group_wait|group_interval|repeat_interval): \S+$/, (m) =>
       m[2] === 'repeat_interval' ? `${m[1]}${m[2]}: 1h` : `${m[1]}${m[2]}: 1s`,
     );
-    const am = retime(
+    const am = rewriteLines(
       t1.text,
       /^(\s+- url: )'http:\/\/alert-webhook:5001\/launchfleet'$/,
       (m) => `${m[1]}'http://127.0.0.1:${hookPort}/launchfleet'`,

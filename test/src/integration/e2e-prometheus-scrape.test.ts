@@ -20,40 +20,10 @@ import { freePort } from '../support/nats-server.ts';
 import { type LocalFleet, startLocalFleet } from '../support/local-fleet.ts';
 import { eventually } from '../support/eventually.ts';
 import { repoRoot } from '../support/paths.ts';
+import { crashLoopPlist, differingLines, rewriteLines } from '../support/deploy-copies.ts';
 
 const label = 'com.example.crashy';
-const plist = `<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0"><dict>
-  <key>Label</key><string>${label}</string>
-  <key>ProgramArguments</key><array><string>/bin/sh</string><string>-c</string><string>exit 1</string></array>
-  <key>KeepAlive</key><true/>
-  <key>ThrottleInterval</key><integer>2</integer>
-</dict></plist>
-`;
-
-/** Rewrites every line matching `re`; returns the text and how many lines changed. */
-function rewrite(
-  text: string,
-  re: RegExp,
-  to: (m: RegExpExecArray) => string,
-): { text: string; changed: number } {
-  let changed = 0;
-  const lines = text.split('\n').map((line) => {
-    const m = re.exec(line);
-    if (!m) return line;
-    changed++;
-    return to(m);
-  });
-  return { text: lines.join('\n'), changed };
-}
-
-function differingLines(a: string, b: string): string[] {
-  const x = a.split('\n');
-  const y = b.split('\n');
-  assert.equal(x.length, y.length);
-  return x.filter((line, i) => line !== y[i]);
-}
+const plist = crashLoopPlist(label, 2);
 
 function run(cmd: string, args: string[], stdin: string): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
@@ -131,25 +101,26 @@ describe('e2e: the shipped Prometheus configuration scraping a controller and an
     // The shipped configuration and rules, with only addresses and timings changed.
     const [promPort, amPort] = [await freePort(), await freePort()];
     const shippedConfig = await readFile(join(repoRoot, 'deploy/prometheus/prometheus.yml'), 'utf8');
-    let c = rewrite(
+    let c = rewriteLines(
       shippedConfig,
       /^(\s+)(scrape_interval|evaluation_interval): \S+$/,
       (m) => `${m[1]}${m[2]}: 1s`,
     );
     assert.ok(c.changed >= 3, 'every interval is shortened');
-    let text = c.text;
-    c = rewrite(
-      text,
-      /^(\s+- targets: )\['controller-1:9470', 'controller-2:9470'\]$/,
-      (m) => `${m[1]}['127.0.0.1:${f.metricsPort}']`,
-    );
-    assert.equal(c.changed, 1, 'the controller targets');
-    text = c.text;
-    c = rewrite(text, /^(\s+- targets: )\['alertmanager:9093'\]$/, (m) => `${m[1]}['127.0.0.1:${amPort}']`);
-    assert.equal(c.changed, 2, 'alertmanager (alerting and its scrape)');
-    text = c.text;
-    c = rewrite(text, /^(\s+- targets: )\['localhost:9090'\]$/, (m) => `${m[1]}['127.0.0.1:${promPort}']`);
-    assert.equal(c.changed, 1, 'prometheus itself');
+    // Each shipped target becomes the local one: [what, shipped targets, local port, lines expected].
+    const targets: readonly [string, string, number, number][] = [
+      ['the controller targets', "'controller-1:9470', 'controller-2:9470'", f.metricsPort, 1],
+      ['alertmanager (alerting and its scrape)', "'alertmanager:9093'", amPort, 2],
+      ['prometheus itself', "'localhost:9090'", promPort, 1],
+    ];
+    for (const [what, shipped, port, lines] of targets) {
+      c = rewriteLines(
+        c.text,
+        new RegExp(`^(\\s+- targets: )\\[${shipped.replaceAll('.', '\\.')}\\]$`),
+        (m) => `${m[1]}['127.0.0.1:${port}']`,
+      );
+      assert.equal(c.changed, lines, what);
+    }
     for (const line of differingLines(c.text, shippedConfig))
       assert.match(
         line,
@@ -163,8 +134,8 @@ describe('e2e: the shipped Prometheus configuration scraping a controller and an
       join(repoRoot, 'deploy/prometheus/rules/launchfleet-alerts.yml'),
       'utf8',
     );
-    const a = rewrite(shippedRules, /^(\s+)for: \S+$/, (m) => `${m[1]}for: 2s`);
-    const rules = rewrite(a.text, /^(\s+)interval: \S+$/, (m) => `${m[1]}interval: 1s`);
+    const a = rewriteLines(shippedRules, /^(\s+)for: \S+$/, (m) => `${m[1]}for: 2s`);
+    const rules = rewriteLines(a.text, /^(\s+)interval: \S+$/, (m) => `${m[1]}interval: 1s`);
     for (const line of differingLines(shippedRules, rules.text))
       assert.match(line, /^\s+(for|interval): \S+$/);
     await writeFile(join(work, 'rules', 'launchfleet-alerts.yml'), rules.text);
