@@ -11,17 +11,11 @@
  * counted as refused events). At most `maxInFlight` requests are worked on at once; beyond
  * that the answer is a quick `internal` "busy" so a flood cannot grow memory.
  *
- * Revoking a node marks it in the registry and pushes a fleet account JWT whose revocations
- * include the node's key; the servers disconnect it at once, store the JWT in their account
- * resolver's directory and refuse the node afterwards, also after a restart. The push is
- * answered by every server; then every server is asked which revocations it holds, so the
- * caller can say where the revocation is in force.
- *
- * Over 400 lines (418): the enrolment path (handle, record, respond, the in-flight bound and the
- * stuck-request watchdog) and the revocation push (revokeNode, syncAccount and its resync on
- * reconnect, ~100 lines) share the connections, the registry and the event helper. The
- * revocation push is the seam to cut along if this file grows; token storage, the registry and
- * renewals are already their own modules.
+ * Revoking a node (`revokeNode`) and keeping the fleet account JWT's revocations pushed to every
+ * server are revocation-push.ts, which this service owns: it shares the connections, the
+ * registry and the event helper. Token storage, the registry and renewals are their own modules
+ * too; what stays here is the enrolment path (handle, record, respond, the in-flight bound and
+ * the stuck-request watchdog).
  */
 import { ConflictError } from '@launchfleet/shared/errors';
 import { randomBytes } from 'node:crypto';
@@ -38,10 +32,11 @@ import {
   subjects,
 } from '@launchfleet/shared/messages';
 import type { ControlPlaneStore } from '../identity/provision.ts';
-import type { ClaimsAck, IssuedCredentials, NatsIdentity, Revocations } from '../identity/nats-identity.ts';
+import type { IssuedCredentials, NatsIdentity } from '../identity/nats-identity.ts';
 import { publishControllerEvent } from './controller-events.ts';
 import { type NodeRecord, NodeRegistry, withCredentials } from './node-registry.ts';
 import { RenewalService } from './renewal-service.ts';
+import { RevocationPush, type RevokeReport } from './revocation-push.ts';
 import { TokenStore } from './token-store.ts';
 
 export interface EnrollmentDeps {
@@ -76,19 +71,6 @@ export interface EnrollmentDeps {
 /** Default lifetime of node credentials: a laptop may be away (holidays) well within it. */
 export const defaultCredentialsLifetimeMs = 30 * 24 * 3600_000;
 
-/** What a revocation did, and where it is in force. */
-export interface RevokeReport {
-  readonly nodeId: string;
-  /** The node's NATS user public key, now in the fleet account's revocations. */
-  readonly publicKey: string;
-  /** Credentials of that key issued at or before this time (unix seconds) are refused. */
-  readonly revokedAt: number;
-  /** Each server's answer to the account update. */
-  readonly acks: readonly ClaimsAck[];
-  /** Each server that answered the check, and whether it refuses the key now. */
-  readonly servers: readonly { readonly server: string; readonly inForce: boolean }[];
-}
-
 export class EnrollmentService {
   readonly tokens: TokenStore;
   readonly registry: NodeRegistry;
@@ -101,11 +83,8 @@ export class EnrollmentService {
   /** Each request in progress: the step it is at (the stuck-request warning names it). */
   readonly #progress = new Set<EnrollProgress>();
   #watchdog: ReturnType<typeof setInterval> | undefined;
-  #resync: ReturnType<typeof setInterval> | undefined;
-  #stopped = false;
-  #resyncing = false;
-  /** The revocations last pushed, used when KV cannot be read right after a reconnect. */
-  #known: Revocations = {};
+  /** Pushes the fleet account JWT with the revocations (revocation-push.ts). */
+  readonly #revocations: RevocationPush;
   readonly #pending = new Set<Promise<void>>();
 
   constructor(d: EnrollmentDeps) {
@@ -120,6 +99,16 @@ export class EnrollmentService {
       clock: d.clock,
       lifetimeMs: this.#lifetimeMs,
       ...(d.renewalMaxSkewMs !== undefined && { maxSkewMs: d.renewalMaxSkewMs }),
+    });
+    this.#revocations = new RevocationPush({
+      nc: d.nc,
+      sys: d.sys,
+      identity: d.identity,
+      registry: this.registry,
+      clock: d.clock,
+      ...(d.accountResyncMs !== undefined && { accountResyncMs: d.accountResyncMs }),
+      ...(d.revocationGraceMs !== undefined && { revocationGraceMs: d.revocationGraceMs }),
+      event: (reason, detail, kind) => this.#event(reason, detail, kind),
     });
   }
 
@@ -136,53 +125,13 @@ export class EnrollmentService {
     this.renewals.start();
     this.#watchdog = setInterval(() => this.#warnStuck(), 10_000);
     this.#watchdog.unref();
-    const every = this.#d.accountResyncMs ?? 30_000;
-    if (every > 0) {
-      this.#resync = setInterval(() => this.#resyncSoon(), every);
-      this.#resync.unref();
-    }
-    // A reconnect of either connection may mean a restarted server; it keeps pushed JWTs on
-    // disk, but one that lost its directory starts from the preload: re-push at once.
-    for (const conn of [this.#d.sys, this.#d.nc]) {
-      void (async () => {
-        for await (const s of conn.status()) {
-          if (this.#stopped) return;
-          if (s.type === 'reconnect') this.#resyncSoon();
-        }
-      })().catch(() => undefined);
-    }
-  }
-
-  /**
-   * Re-pushes the account JWT, retrying for a while: right after a reconnect the KV read or
-   * the system request can fail until the servers settle. One resync runs at a time.
-   */
-  #resyncSoon(): void {
-    if (this.#resyncing || this.#stopped) return;
-    this.#resyncing = true;
-    void (async () => {
-      let last: unknown;
-      for (let attempt = 1; attempt <= 20 && !this.#stopped; attempt++) {
-        try {
-          await this.syncAccount();
-          return;
-        } catch (e) {
-          last = e;
-          await new Promise((r) => setTimeout(r, Math.min(attempt, 8) * 250));
-        }
-      }
-      if (!this.#stopped) this.#event('account-resync-failed', messageOf(last), 'control-error');
-    })().finally(() => {
-      this.#resyncing = false;
-    });
+    this.#revocations.startResync();
   }
 
   /** Stops serving and waits for requests in progress. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#resync) clearInterval(this.#resync);
+    this.#revocations.stop();
     if (this.#watchdog) clearInterval(this.#watchdog);
-    this.#resync = undefined;
     this.#sub?.unsubscribe();
     this.#sub = undefined;
     await this.renewals.stop();
@@ -200,46 +149,15 @@ export class EnrollmentService {
 
   /**
    * Revokes a node: its credentials stop working on every server at once. Resolves once the
-   * servers acknowledged the update, with each server's view of it.
+   * servers acknowledged the update, with each server's view of it (revocation-push.ts).
    */
-  async revokeNode(nodeId: string): Promise<RevokeReport> {
-    const { revocations, publicKey } = await this.registry.revoke(nodeId, this.#d.clock.wallMs());
-    this.#known = revocations;
-    const acks = await this.#d.identity.pushAccount(this.#d.sys, revocations, 5000, { allAcks: true });
-    const revokedAt = revocations[publicKey] ?? 0;
-    const views = await this.#d.identity.accountOnServers(this.#d.sys).catch(() => []);
-    return {
-      nodeId,
-      publicKey,
-      revokedAt,
-      acks,
-      servers: views.map((v) => ({ server: v.server, inForce: (v.revoked[publicKey] ?? -1) >= revokedAt })),
-    };
+  revokeNode(nodeId: string): Promise<RevokeReport> {
+    return this.#revocations.revokeNode(nodeId);
   }
 
-  /**
-   * Re-pushes the fleet account JWT with the stored revocations (or, if KV cannot be read
-   * right now, with the ones this controller last pushed; the periodic resync corrects that),
-   * after dropping those whose credentials have all expired (`revocationGraceMs` ago).
-   */
-  async syncAccount(): Promise<void> {
-    const stored = await withTimeout(
-      this.registry.pruneRevocations(this.#d.clock.wallMs(), this.#d.revocationGraceMs ?? 10 * 60_000),
-      1000,
-    )
-      .then((p) => {
-        if (p.pruned.length > 0)
-          this.#event(
-            'expired',
-            `dropped ${p.pruned.length} revoked keys whose credentials all expired: ${p.pruned.join(', ')}`,
-            'revocations-pruned',
-          );
-        return p.revocations;
-      })
-      .catch(() => undefined);
-    const revocations = stored ?? this.#known;
-    await this.#d.identity.pushAccount(this.#d.sys, revocations, 2000);
-    this.#known = revocations;
+  /** Re-pushes the fleet account JWT with the stored revocations (revocation-push.ts). */
+  syncAccount(): Promise<void> {
+    return this.#revocations.syncAccount();
   }
 
   /** Names each request still at one step after 30 s, once (what a stall is waiting for). */
@@ -404,21 +322,4 @@ interface EnrollProgress {
   step: string;
   since: number;
   warned: boolean;
-}
-
-/** Rejects if `p` does not settle within `ms` (the underlying operation is left to finish). */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }
