@@ -8,6 +8,7 @@
 #   scripts/soak.sh [--nodes 200] [--duration-min 60] [--sample-s 60] [--apply-every-s 120]
 #                   [--rollout-every-s 600] [--restart-every-s 300]
 #                   [--mix healthy=85,crash=5,slow=5,churn=5] [--out FILE]
+#                   [--agent-mem [--heap-snapshot-at-min 5]]
 #
 # Defaults: 200 simulated nodes for one hour. LF_NATS_SERVER_BIN picks the broker (as in the
 # tests). Exit 1 when an apply or rollout could not be started, the simulator died or not every node
@@ -19,4 +20,13 @@ ulimit -n "$(ulimit -Hn)"
 npx tsc --build
 echo "# $(date -u +%FT%TZ) $(uname -srm), $(nproc) cores, node $(node --version), $("${LF_NATS_SERVER_BIN:-nats-server}" --version)"
 echo "# command: scripts/soak.sh $*"
-exec node --conditions=launchfleet-testing test/dist/bench/soak.js "$@"
+# Not exec'd: a soak process that ends for any reason, even SIGKILL, leaves its exit status here.
+set +e
+node --conditions=launchfleet-testing test/dist/bench/soak.js "$@"
+rc=$?
+if [ "$rc" -gt 128 ]; then
+  echo "# $(date -u +%FT%TZ) the soak's node process was killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo "$((rc - 128))") (status $rc)" >&2
+else
+  echo "# $(date -u +%FT%TZ) the soak's node process exited with status $rc" >&2
+fi
+exit "$rc"

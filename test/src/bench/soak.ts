@@ -21,11 +21,21 @@
  * caches, JIT, the simulator's enrolment), with first/last/max RSS and mean CPU. The results
  * (every sample, the trend, the churn counts, the end state) go to `--out` as JSON.
  *
- *   scripts/soak.sh [--nodes 200] [--duration-min 60] [--sample-s 60] [--out FILE] ...
+ * With `--agent-mem` the measured agent runs with mem-trace-preload.ts: every sample also holds its
+ * JS heap (process.memoryUsage: heapUsed, heapTotal, external, arrayBuffers) beside RSS (anon and
+ * file-backed), and it writes a heap snapshot at `--heap-snapshot-at-min` (default 5) and at the end
+ * (next to `--out`), so growth can be told apart: JS objects, or native memory.
+ *
+ * The soak says why it ends: an uncaught error, an unhandled rejection and every catchable
+ * terminating signal are logged (and stop it cleanly, with its figures); the exit code is logged;
+ * scripts/soak.sh logs the exit status (and the signal) of the node process itself.
+ *
+ *   scripts/soak.sh [--nodes 200] [--duration-min 60] [--sample-s 60] [--out FILE] [--agent-mem] ...
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildXmlPlist } from '@launchfleet/shared';
 import { type LocalFleet, startLocalFleet } from '../support/local-fleet.ts';
@@ -42,6 +52,8 @@ const { values: v } = parseArgs({
     'restart-every-s': { type: 'string', default: '300' },
     mix: { type: 'string', default: 'healthy=85,crash=5,slow=5,churn=5' },
     out: { type: 'string' },
+    'agent-mem': { type: 'boolean', default: false },
+    'heap-snapshot-at-min': { type: 'string', default: '5' },
   },
 });
 const num = (name: string, s: string | undefined): number => {
@@ -60,17 +72,105 @@ const rolloutEveryMs = num('rollout-every-s', v['rollout-every-s']) * 1000;
 const restartEveryMs = num('restart-every-s', v['restart-every-s']) * 1000;
 const out = v.out ?? join('/tmp', `lf-soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 
+const agentMem = v['agent-mem'] === true;
+const heapSnapshotAtMin = num('heap-snapshot-at-min', v['heap-snapshot-at-min']);
+const memTrace = `${out}.agent-mem.jsonl`;
+
 const t0 = Date.now();
 const say = (s: string) => console.log(`[soak ${((Date.now() - t0) / 60_000).toFixed(1)} min] ${s}`);
+
+// ---- why the soak ends ---------------------------------------------------------------------
+// A soak that dies must say why (2026-12-06: one ended at 41 minutes with no line in its log).
+// Synchronous writes: these run when the process may be about to end.
+const note = (s: string): void => {
+  const line = `[soak ${((Date.now() - t0) / 60_000).toFixed(1)} min, ${new Date().toISOString()}] ${s}\n`;
+  try {
+    writeSync(1, line);
+  } catch {
+    try {
+      writeSync(2, line);
+    } catch {
+      // nowhere left to say it
+    }
+  }
+};
+/** Set by a signal or a fatal error: the main loop ends and the soak stops the fleet and reports. */
+let stopping = false;
+const fatal: string[] = [];
+process.on('uncaughtException', (e, origin) => {
+  note(`${origin}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}; stopping`);
+  fatal.push(`${origin}: ${String(e)}`);
+  stopping = true;
+});
+process.on('unhandledRejection', (e) => {
+  note(`unhandled rejection: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}; stopping`);
+  fatal.push(`unhandled rejection: ${String(e)}`);
+  stopping = true;
+});
+// Every catchable signal whose default ends the process (SIGKILL cannot be caught: soak.sh logs it).
+for (const sig of [
+  'SIGINT',
+  'SIGTERM',
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGUSR2',
+  'SIGALRM',
+  'SIGVTALRM',
+  'SIGXCPU',
+] as const) {
+  process.on(sig, () => {
+    if (stopping) {
+      note(`${sig} again while stopping: exiting now (the fleet's processes may be left)`);
+      process.exit(128 + 1);
+    }
+    note(`received ${sig}: stopping (the figures so far follow)`);
+    stopping = true;
+  });
+}
+process.on('exit', (code) => note(`exiting, code ${code}`));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---- /proc ---------------------------------------------------------------------------------
-function rssBytes(pid: number): number | undefined {
+/** VmRSS and its anonymous (heap, stacks: malloc and V8) and file-backed (code, mapped files) parts. */
+function rssBytes(pid: number): { rss: number; rssAnon?: number; rssFile?: number } | undefined {
   try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => {
+      const m = new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text);
+      return m ? Number(m[1]) * 1024 : undefined;
+    };
+    const rss = kb('VmRSS');
+    if (rss === undefined) return undefined;
+    const rssAnon = kb('RssAnon');
+    const rssFile = kb('RssFile');
+    return { rss, ...(rssAnon !== undefined && { rssAnon }), ...(rssFile !== undefined && { rssFile }) };
   } catch {
     return undefined;
+  }
+}
+
+/** The measured agent's memory as its preload last wrote it (mem-trace-preload.ts). */
+interface AgentMem {
+  readonly t: number;
+  readonly pid: number;
+  readonly rss: number;
+  readonly heapTotal: number;
+  readonly heapUsed: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
+  readonly spaces?: Record<string, { used: number; committed: number }>;
+  readonly event?: string;
+  readonly file?: string;
+  readonly snapshotMs?: number;
+}
+function memTraceLines(file: string): AgentMem[] {
+  try {
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as AgentMem);
+  } catch {
+    return [];
   }
 }
 function cpuSec(pid: number): number | undefined {
@@ -135,7 +235,12 @@ interface BrokerSample {
 
 interface Sample {
   readonly tMin: number;
-  readonly proc: Record<string, { pid: number; rss: number; cpuPct: number } | undefined>;
+  readonly proc: Record<
+    string,
+    { pid: number; rss: number; rssAnon?: number; rssFile?: number; cpuPct: number } | undefined
+  >;
+  /** With --agent-mem: the measured agent's JS heap figures (its preload's latest line). */
+  readonly agentMem?: AgentMem;
   readonly simConnected?: number;
   readonly simEnrolled?: number;
   readonly broker?: BrokerSample;
@@ -198,8 +303,15 @@ async function main(): Promise<void> {
     `${nodes} simulated nodes + 2 real agents for ${durationMs / 60_000} min; sample every ${sampleMs / 1000} s; ` +
       `apply every ${applyEveryMs / 1000} s, rollout every ${rolloutEveryMs / 1000} s, agent restart every ${restartEveryMs / 1000} s; mix ${v.mix}`,
   );
+  const preload = join(repoRoot, 'test', 'dist', 'bench', 'mem-trace-preload.js');
+  if (agentMem) say(`agent memory trace: ${memTrace} (heap snapshots next to it)`);
   const fleet: LocalFleet = await startLocalFleet({
     extraAgents: [{ name: 'churn', labels: { role: 'churn' } }],
+    ...(agentMem && {
+      agentEnv: {
+        NODE_OPTIONS: `--import=${pathToFileURL(preload).href}?out=${encodeURIComponent(memTrace)}&every=${sampleMs}`,
+      },
+    }),
   });
   let sim: ChildProcess | undefined;
   const failures: string[] = [];
@@ -216,12 +328,6 @@ async function main(): Promise<void> {
   const rolloutOutcomes: { id: string; phase: string; endedAfterS?: number; waitedS: number }[] = [];
   const samples: Sample[] = [];
   let simStats: { enrolled?: number; connected?: number; offline?: number } = {};
-  let stopping = false;
-  const onSignal = () => {
-    stopping = true;
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   try {
     // One token for every simulated node (its use count is the fleet size).
     const t = await fleet.cli(['tokens', 'create', '--ttl', '24h', '--uses', String(nodes), '--json']);
@@ -402,25 +508,41 @@ async function main(): Promise<void> {
       const nextCpu: typeof lastCpu = {};
       for (const [name, pid] of Object.entries(pids())) {
         if (pid === undefined) continue;
-        const rss = rssBytes(pid);
+        const mem = rssBytes(pid);
         const cpu = cpuSec(pid);
-        if (rss === undefined || cpu === undefined) continue;
+        if (mem === undefined || cpu === undefined) continue;
         const last = lastCpu[name];
         const cpuPct =
           last && last.pid === pid ? ((cpu - last.cpu) / ((now - last.at) / 1000)) * 100 : Number.NaN;
         nextCpu[name] = { pid, cpu, at: now };
-        proc[name] = { pid, rss, cpuPct };
+        proc[name] = { pid, ...mem, cpuPct };
       }
       lastCpu = nextCpu;
       const broker = await brokerSample(fleet.natsMonitorUrl);
+      const agentPidNow = fleet.agentPid('agent');
+      const agentMemNow = agentMem
+        ? memTraceLines(memTrace)
+            .filter((x) => x.pid === agentPidNow && x.event === undefined)
+            .at(-1)
+        : undefined;
       const s: Sample = {
         tMin: (now - t0) / 60_000,
         proc,
         ...(simStats.connected !== undefined && { simConnected: simStats.connected }),
         ...(simStats.enrolled !== undefined && { simEnrolled: simStats.enrolled }),
+        ...(agentMemNow && { agentMem: agentMemNow }),
         broker,
       };
       samples.push(s);
+      if (agentMemNow) {
+        const m = (b: number) => (b / 1048576).toFixed(1);
+        const a = proc['agent'];
+        say(
+          `agent memory: rss ${m(agentMemNow.rss)} (anon ${m(a?.rssAnon ?? 0)}, file ${m(a?.rssFile ?? 0)}), ` +
+            `heap used ${m(agentMemNow.heapUsed)} of ${m(agentMemNow.heapTotal)}, external ${m(agentMemNow.external)}, ` +
+            `arrayBuffers ${m(agentMemNow.arrayBuffers)} MiB`,
+        );
+      }
       say(
         Object.entries(proc)
           .map(
@@ -439,6 +561,36 @@ async function main(): Promise<void> {
         );
     };
 
+    /** Asks the measured agent's preload for a heap snapshot and waits (up to 2 min) until it is written. */
+    const snapshots: { atMin: number; file?: string; heapUsedAfter?: number; snapshotMs?: number }[] = [];
+    const heapSnapshot = async () => {
+      const pid = fleet.agentPid('agent');
+      if (!agentMem || pid === undefined) return;
+      const before = memTraceLines(memTrace).filter((x) => x.event === 'snapshot').length;
+      const atMin = (Date.now() - t0) / 60_000;
+      process.kill(pid, 'SIGUSR2');
+      const t = Date.now();
+      while (Date.now() - t < 120_000) {
+        const snaps = memTraceLines(memTrace).filter((x) => x.event === 'snapshot');
+        const last = snaps.at(-1);
+        if (snaps.length > before && last) {
+          snapshots.push({
+            atMin,
+            ...(last.file !== undefined && { file: last.file }),
+            heapUsedAfter: last.heapUsed,
+            ...(last.snapshotMs !== undefined && { snapshotMs: last.snapshotMs }),
+          });
+          say(
+            `agent heap snapshot ${last.file} (${last.snapshotMs} ms); heap used just after it ${(last.heapUsed / 1048576).toFixed(1)} MiB`,
+          );
+          return;
+        }
+        await sleep(1000);
+      }
+      say('agent heap snapshot: not written within 2 min');
+    };
+    let snapshotTaken = false;
+
     const tStart = Date.now();
     await takeSample();
     let nextSample = tStart + sampleMs;
@@ -454,6 +606,10 @@ async function main(): Promise<void> {
       if (now >= nextSample) {
         await takeSample();
         nextSample += sampleMs;
+        if (agentMem && !snapshotTaken && (Date.now() - t0) / 60_000 >= heapSnapshotAtMin) {
+          snapshotTaken = true;
+          await heapSnapshot();
+        }
       }
       if (now >= nextApply) {
         await applyNext();
@@ -469,7 +625,11 @@ async function main(): Promise<void> {
       }
       await sleep(1000);
     }
+    say(
+      `main loop ended: ${stopping ? `stopping (${fatal.length > 0 ? fatal.join('; ') : 'signal'})` : sim.exitCode !== null || sim.signalCode !== null ? 'the simulator exited' : 'duration reached'}`,
+    );
     await takeSample();
+    await heapSnapshot();
     // The last rollout (deadline 5 min) gets up to 6 min to end.
     await settleRollout(stopping ? 10_000 : 360_000);
 
@@ -542,6 +702,58 @@ async function main(): Promise<void> {
           `${(all / 1048576).toFixed(2)} | ${(second / 1048576).toFixed(2)} | ${t.cpuMeanPct} |`,
       );
     }
+    // ---- the measured agent: where its RSS is (anon/file) and its JS heap, first -> last, per hour
+    const agentMemRows: string[] = [];
+    const agentMemTrend: Record<string, unknown> = {};
+    {
+      const lastPid = samples.at(-1)?.proc['agent']?.pid;
+      const pts = samples.filter((x) => x.proc['agent']?.pid === lastPid);
+      const series: [string, (x: Sample) => number | undefined][] = [
+        ['RSS', (x) => x.proc['agent']?.rss],
+        ['RSS anon', (x) => x.proc['agent']?.rssAnon],
+        ['RSS file', (x) => x.proc['agent']?.rssFile],
+        ['heap used', (x) => x.agentMem?.heapUsed],
+        ['heap total', (x) => x.agentMem?.heapTotal],
+        ['external', (x) => x.agentMem?.external],
+        ['arrayBuffers', (x) => x.agentMem?.arrayBuffers],
+        [
+          'RSS - heap total - external',
+          (x) =>
+            x.agentMem && x.proc['agent']
+              ? x.proc['agent'].rss - x.agentMem.heapTotal - x.agentMem.external
+              : undefined,
+        ],
+      ];
+      for (const [name, get] of series) {
+        const p = pts.flatMap((x) => {
+          const y = get(x);
+          return y === undefined ? [] : [{ t: x.tMin / 60, y }];
+        });
+        if (p.length < 2) continue;
+        const tMid = ((p[0]?.t ?? 0) + (p.at(-1)?.t ?? 0)) / 2;
+        const half = p.filter((q) => q.t >= tMid);
+        const all = slope(
+          p.map((q) => q.t),
+          p.map((q) => q.y),
+        );
+        const second = slope(
+          half.map((q) => q.t),
+          half.map((q) => q.y),
+        );
+        agentMemTrend[name] = {
+          first: p[0]?.y,
+          last: p.at(-1)?.y,
+          min: Math.min(...p.map((q) => q.y)),
+          max: Math.max(...p.map((q) => q.y)),
+          perHour: Math.round(all),
+          perHourSecondHalf: Math.round(second),
+        };
+        const mib = (b: number | undefined) => ((b ?? 0) / 1048576).toFixed(1);
+        agentMemRows.push(
+          `| ${name} | ${p.length} | ${mib(p[0]?.y)} | ${mib(p.at(-1)?.y)} | ${mib(Math.min(...p.map((q) => q.y)))} | ${mib(Math.max(...p.map((q) => q.y)))} | ${(all / 1048576).toFixed(2)} | ${(second / 1048576).toFixed(2)} |`,
+        );
+      }
+    }
     // ---- what grows in the broker: its own memory figure and every stream, first -> last, per hour
     const bs = samples.filter((x) => x.broker && !x.broker.error);
     const brokerGrowth: Record<string, unknown> = {};
@@ -606,6 +818,7 @@ async function main(): Promise<void> {
         );
       }
     }
+    failures.push(...fatal);
     const result = {
       at: new Date(t0).toISOString(),
       command: process.argv.slice(2).join(' '),
@@ -619,6 +832,8 @@ async function main(): Promise<void> {
       end,
       failures,
       trend,
+      agentMemTrend,
+      heapSnapshots: snapshots,
       samples,
     };
     writeFileSync(out, JSON.stringify(result, null, 2));
@@ -627,6 +842,17 @@ async function main(): Promise<void> {
     );
     console.log('|---|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(r);
+    if (agentMemRows.length > 0) {
+      console.log(
+        '\n| measured agent | samples | first MiB | last MiB | min MiB | max MiB | trend MiB/h (all) | trend MiB/h (2nd half) |',
+      );
+      console.log('|---|---|---|---|---|---|---|---|');
+      for (const r of agentMemRows) console.log(r);
+      for (const sn of snapshots)
+        console.log(
+          `heap snapshot at ${sn.atMin.toFixed(1)} min: ${sn.file} (heap used just after: ${((sn.heapUsedAfter ?? 0) / 1048576).toFixed(1)} MiB)`,
+        );
+    }
     if (brokerRows.length > 0) {
       console.log('\n| broker (nats-server /varz, /jsz) | first | last | trend |');
       console.log('|---|---|---|---|');
@@ -656,6 +882,9 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await main().catch((e: unknown) => {
+  note(`the soak failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  process.exitCode = 1;
+});
 // Open handles (the simulator's pipe, signal handlers) must not keep a finished soak alive.
 process.exit(process.exitCode ?? 0);

@@ -106,9 +106,16 @@ if (v.mix !== undefined) {
 if (!v['js-ed25519'] && !useNativeEd25519())
   process.stderr.write('fleet-sim: native Ed25519 differs from tweetnacl here; keeping tweetnacl\n');
 
+/**
+ * Set once the parent is gone (its IPC channel closed, or the read end of our stdout): nothing is
+ * sent any more and the simulator stops (stop(0) below), instead of dying on EPIPE.
+ */
+let parentGone = false;
 const send = (m: SimReply): void => {
-  if (process.send) process.send(m);
-  else process.stdout.write(`${JSON.stringify(m)}\n`);
+  if (parentGone) return;
+  if (process.send) {
+    if (process.connected) process.send(m);
+  } else process.stdout.write(`${JSON.stringify(m)}\n`);
 };
 
 let sim: FleetSim | undefined;
@@ -207,8 +214,30 @@ async function profile(m: Extract<SimCommand, { type: 'profile' }>): Promise<str
 
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
+/** The parent went away: say so once on stderr and stop cleanly (the agents leave, exit code 0). */
+const onParentGone = (how: string): void => {
+  if (parentGone) return;
+  parentGone = true;
+  try {
+    process.stderr.write(`fleet-sim: ${how}; the parent is gone, stopping\n`);
+  } catch {
+    // stderr may be the same closed pipe
+  }
+  void stop(0);
+};
+// Without a listener an EPIPE on stdout (the soak that reads our stats lines died) is an uncaught
+// 'error' event and kills the simulator with a stack trace, leaving its agents' connections to time out.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') onParentGone(`stdout closed (${e.code})`);
+  else throw e;
+});
 if (process.send) {
-  process.on('disconnect', () => void stop(0));
+  process.on('disconnect', () => onParentGone('IPC channel closed'));
+  // process.send on a channel closing under it reports the error here (not as a throw).
+  process.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' || e.code === 'ERR_IPC_CHANNEL_CLOSED') onParentGone(`IPC ${e.code}`);
+    else throw e;
+  });
   process.on('message', (m: SimCommand) => {
     switch (m.type) {
       case 'stats':
