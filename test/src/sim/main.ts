@@ -218,6 +218,8 @@ process.on('SIGTERM', () => void stop(0));
 const onParentGone = (how: string): void => {
   if (parentGone) return;
   parentGone = true;
+  // Already stopping (asked to by the parent, which may then close the channel): nothing to say.
+  if (stopping) return;
   try {
     process.stderr.write(`fleet-sim: ${how}; the parent is gone, stopping\n`);
   } catch {
