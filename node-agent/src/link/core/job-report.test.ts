@@ -1,33 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { JobStatus } from '../../supervisor/job-status.ts';
+import { jobStatus } from '../../testing/job-status.ts';
 import { jobDetail, jobFacts, jobState, nodeHealth } from './job-report.ts';
 
-const status = (over: Partial<JobStatus> = {}): JobStatus => ({
-  label: 'com.acme.backup',
-  domain: 'system',
-  type: 'LaunchDaemon',
-  state: 'running',
-  subState: 'running',
-  active: 'active',
-  result: 'success',
-  pid: 42,
-  runs: 1,
-  forks: 1,
-  minimumRuntime: 10,
-  exitTimeout: 20,
-  successiveCrashes: 0,
-  disabled: false,
-  timers: {},
-  watchPaths: [],
-  queueDirectories: [],
-  armed: [],
-  program: '/bin/sh',
-  arguments: ['/bin/sh'],
-  warnings: [],
-  history: [],
-  ...over,
-});
+const status = jobStatus;
 
 test("the fleet gets the job's typed state as the supervisor has it, exited included", () => {
   const exited = status({ subState: 'exited', active: 'failed', result: 'exit-code', pid: undefined });

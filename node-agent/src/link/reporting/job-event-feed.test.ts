@@ -2,34 +2,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '@launchfleet/shared/testing';
 import type { JobStatus } from '../../supervisor/job-status.ts';
+import { jobStatus } from '../../testing/job-status.ts';
 import type { EventOutbox, OutboxEvent } from './event-outbox.ts';
 import { JobEventFeed } from './job-event-feed.ts';
 
-const status = (over: Partial<JobStatus> = {}): JobStatus => ({
-  label: 'com.acme.web',
-  domain: 'system',
-  type: 'LaunchDaemon',
-  state: 'running',
-  subState: 'running',
-  active: 'active',
-  result: 'success',
-  pid: 42,
-  runs: 1,
-  forks: 1,
-  minimumRuntime: 10,
-  exitTimeout: 20,
-  successiveCrashes: 0,
-  disabled: false,
-  timers: {},
-  watchPaths: [],
-  queueDirectories: [],
-  armed: [],
-  program: '/bin/sh',
-  arguments: ['/bin/sh'],
-  warnings: [],
-  history: [],
-  ...over,
-});
+const status = (over: Partial<JobStatus> = {}): JobStatus => jobStatus({ label: 'com.acme.web', ...over });
 
 /** The feed with an outbox that records what it is given, in order. */
 function feed(clock: FakeClock, versions: Map<string, number>) {
