@@ -7,6 +7,7 @@
  * | from nats.js                                         | becomes                 | retried? |
  * | ---------------------------------------------------- | ----------------------- | -------- |
  * | AuthorizationError, UserAuthenticationExpiredError   | PermissionDeniedError   | no: the credentials are refused; say so |
+ * | AuthorizationError "Authentication Timeout"          | UnavailableError        | yes, with backoff (see below)          |
  * | PermissionViolationError                             | PermissionDeniedError   | no: terminal for that subject          |
  * | JetStreamNotEnabled, StreamNotFound (a missing bucket) | FailedPreconditionError | no: provisioning is missing          |
  * | JetStreamNotEnabled made by nats.js from "no responders" | UnavailableError      | yes: see below                         |
@@ -19,6 +20,14 @@
  * the stream has no leader to answer, and a retry once the servers are back succeeds. An account
  * without JetStream says so in a JetStream API error (code 10039), which stays a precondition.
  * (Found by test/src/integration/fault-cluster.test.ts; docs/fault-suite.md.)
+ *
+ * nats.js also makes an AuthorizationError of the server's "Authentication Timeout": the client
+ * did not finish its handshake (CONNECT with the nonce's signature) within the server's
+ * authorization window (2 s by default). Nothing was refused: a client or a server too busy at
+ * that moment (a fleet reconnecting after a broker restart) gets it, and the next attempt
+ * usually succeeds. Read as a refusal it made agents say "a person must act" and wait long
+ * between attempts in the middle of a reconnect wave (found by the 10,000-agent benchmark,
+ * test/bench/FLEET-RESULTS.md).
  *
  * Classified by the errors' `name` along the `cause` chain, so this module needs no NATS
  * dependency and works across copies of the client library.
@@ -60,6 +69,11 @@ function natsCause(e: unknown): (Error & { code?: unknown }) | undefined {
   return undefined;
 }
 
+/** The server closed the handshake for taking too long, which nats.js reports as an AuthorizationError. */
+function authenticationTimeout(c: Error): boolean {
+  return /authentication timeout/i.test(c.message);
+}
+
 /** True when nats.js made `e` out of a request nobody answered (503 no responders). */
 function noResponders(e: Error): boolean {
   for (let c: unknown = e.cause, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++)
@@ -77,6 +91,15 @@ export function natsError(e: unknown, doing: string): LaunchfleetError {
   const what = `${doing}: ${messageOf(c ?? e)}`;
   switch (c?.name) {
     case 'AuthorizationError':
+      if (authenticationTimeout(c))
+        return new UnavailableError(
+          `${doing}: the server's authentication window closed before our handshake finished ` +
+            `(${messageOf(c)}): a busy client or server, not refused credentials; retry`,
+          { cause: e },
+        );
+      return new PermissionDeniedError(`${doing}: NATS refused our credentials (${messageOf(c)})`, {
+        cause: e,
+      });
     case 'UserAuthenticationExpiredError':
       return new PermissionDeniedError(`${doing}: NATS refused our credentials (${messageOf(c)})`, {
         cause: e,

@@ -11,8 +11,14 @@ test('NATS errors are classified once: who they are and whether a retry can help
   const perm = natsErrors.PermissionViolationError.parse(
     '\'Permissions Violation for Publish to "lf.desired.x"\'',
   );
+  // The server's handshake window closed (a busy client or server): nats.js calls it an
+  // AuthorizationError, but nothing was refused.
+  const authTimeout = natsErrors.AuthorizationError.parse("'Authentication Timeout'");
+  assert.ok(authTimeout, 'nats.js parses the server error as an AuthorizationError');
   const cases: [unknown, string, boolean][] = [
     [auth, 'PermissionDenied', false],
+    [authTimeout, 'Unavailable', true],
+    [new Error('connect failed', { cause: authTimeout }), 'Unavailable', true],
     [new Error('request failed', { cause: perm }), 'PermissionDenied', false],
     [new natsErrors.TimeoutError(), 'Unavailable', true],
     [new natsErrors.NoRespondersError('$JS.API.INFO'), 'Unavailable', true],
@@ -53,6 +59,7 @@ test('NATS errors are classified once: who they are and whether a retry can help
     assert.match(c.message, /^storing the rollout: /);
   }
   assert.match(natsError(auth, 'connecting').message, /NATS refused our credentials/);
+  assert.match(natsError(authTimeout, 'connecting').message, /not refused credentials; retry$/);
   const own = new InvalidArgumentError('bad');
   assert.equal(natsError(own, 'x'), own, 'our own errors pass through');
 });

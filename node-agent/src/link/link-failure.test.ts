@@ -49,6 +49,10 @@ test('a broker that is down or slow is retried with backoff, as quietly as befor
     new Error('session set-up: TIMEOUT', { cause: new natsErrors.TimeoutError() }),
     new TimeoutError('session set-up took longer than 15000 ms', 15_000),
     new natsErrors.ClosedConnectionError(),
+    // The server's authentication window closed before a busy client (or server) finished the
+    // handshake: nats.js says AuthorizationError, but nothing was refused. Read as a refusal it
+    // made agents wait long, and ask for a person, in the middle of a broker-restart wave.
+    connectFailed(parsed(natsErrors.AuthorizationError.parse('Authentication Timeout'))),
   ];
   for (const e of cases) {
     const f = linkFailure(e);
