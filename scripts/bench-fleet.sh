@@ -5,7 +5,7 @@
 #   scripts/bench-fleet.sh <ci|1000|5000|10000|N> [--runs R] [--sim-procs P] [--mix SPEC]
 #                          [--anchor-clients M] [--restarts K] [--health-queries Q] [--fast]
 #                          [--cluster S] [--servers A,B] [--profile DIR]
-#                          [--converge-timeout-s C] [--reconnect-timeout-s W]
+#                          [--converge-timeout-s C] [--reconnect-timeout-s W] [--sim-connect-gate G]
 #
 #   ci          300 agents, every profile (healthy, crash-looping, slow-start, churn), test
 #               timings, one run (< 90 s): the harness's smoke test
@@ -17,6 +17,9 @@
 #               Debian 12's 2.9.10 and Debian 13's 2.10.27 from scripts/fetch-nats-server.sh)
 #   --profile   V8 CPU profiles of the controller and simulator processes into DIR, and their
 #               top frames printed at the end
+#   --sim-connect-gate G  each simulator process admits at most G NATS connects in flight, none
+#               while its loop lags (test/src/sim/connect-gate.ts): lets one box host more agents
+#               than its loop can authenticate at once; latencies then include the gate's waits
 #   --apply-profile DIR  V8 CPU profiles of the simulators over each apply and each broker-restart
 #               wave only (what agents spend on them, without enrolment), top frames at the end
 #
@@ -25,7 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ $# -ge 1 ] || { sed -n '2,24p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,27p' "$0" >&2; exit 2; }
 size="$1"
 shift
 profile=""

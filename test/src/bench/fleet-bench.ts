@@ -55,6 +55,11 @@ export interface FleetBenchOptions {
   readonly steadyMs?: number;
   /** Agents started per second across the fleet (0: all at once). */
   readonly startRatePerSec?: number;
+  /**
+   * Each simulator admits at most this many NATS connects in flight (0/undefined: no gate;
+   * test/src/sim/connect-gate.ts). Latencies measured with it include the gate's waits.
+   */
+  readonly simConnectGate?: number;
   /** Write all results as JSON here. */
   readonly outFile?: string;
   readonly print: Printer;
@@ -193,7 +198,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
   const api = new RawApi(cp.grpcPort, undefined);
   try {
     print(
-      `# fleet bench: ${o.agents} agents in ${o.simProcs} simulator process(es), mix ${o.mix}, ${o.runs} run(s)`,
+      `# fleet bench: ${o.agents} agents in ${o.simProcs} simulator process(es), mix ${o.mix}, ${o.runs} run(s)${o.simConnectGate ? `, simulator connect gate ${o.simConnectGate} per process (latencies include its waits)` : ''}`,
     );
     print(
       `#   nats-server ${cp.servers.map((x) => `${x.url} (pid ${x.pid})`).join(', ')}, controller pid ${cp.controller.pid ?? 0}`,
@@ -271,6 +276,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         o.mix,
       ];
       if (o.fast) args.push('--fast');
+      if (o.simConnectGate) args.push('--connect-gate', String(o.simConnectGate));
       if (o.startRatePerSec)
         args.push('--start-rate', String(Math.max(1, Math.round(o.startRatePerSec / o.simProcs))));
       if (o.churn)
@@ -1125,5 +1131,10 @@ export function waveDiagnosis(stats: readonly SimStats[]): string {
   const top = [...waiting.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3);
   const loop = Math.max(0, ...stats.map((s) => s.loopDelayP99Ms));
   const reasons = top.length === 0 ? 'none waiting' : top.map(([why, n]) => `${n} ${why}`).join('; ');
-  return `simulator loop delay p99 ${ms(loop)}; without a session: ${reasons}`;
+  const gated = stats.filter((s) => s.gate !== undefined);
+  const gate =
+    gated.length === 0
+      ? ''
+      : `; connect gate: ${gated.reduce((a, s) => a + s.gate!.waiting, 0)} waiting, ${gated.reduce((a, s) => a + s.gate!.inFlight, 0)} in flight, longest wait ${ms(Math.max(...gated.map((s) => s.gate!.waitedMsMax)))}`;
+  return `simulator loop delay p99 ${ms(loop)}; without a session: ${reasons}${gate}`;
 }

@@ -6,6 +6,7 @@
  *       [--first-index 0] [--start-concurrency 100] [--start-rate 0] [--fast] [--report-sec 5]
  *       [--crash-run-ms 300] [--slow-start-ms 3000] [--churn-offline-ms 20000] [--churn-online-ms 40000]
  *       [--anchor-clients N --anchor-creds-file FILE] [--js-ed25519]
+ *       [--connect-gate N [--connect-gate-lag-ms MS]]
  *
  * The token file holds bootstrap tokens (`lfbt_...`, one per line; agent i uses line
  * token-offset + i) followed by the enroll user's creds block, as `launchfleet tokens create`
@@ -13,6 +14,8 @@
  * `--anchor-clients` adds plain nats.js clients with default reconnect options (the D.2 anchor).
  * By default the nkeys library in this process signs with Node's native Ed25519
  * (native-ed25519.ts explains why); `--js-ed25519` keeps tweetnacl's pure-JS signing.
+ * `--connect-gate N` admits at most N NATS connects in flight, and none while the loop lags more
+ * than --connect-gate-lag-ms (default 250): connect-gate.ts explains why; off by default.
  *
  * Started by hand it prints a JSON stats line every --report-sec and stops on SIGINT/SIGTERM.
  * Forked by the benchmark (an IPC channel exists) it answers SimCommand messages instead.
@@ -25,6 +28,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { FleetLinkSettings } from '@launchfleet/node-agent/link';
 import { AnchorClients } from './anchor-clients.ts';
+import { installConnectGate, type ConnectGateStats } from './connect-gate.ts';
 import { FleetSim } from './fleet-sim.ts';
 import { useNativeEd25519 } from './native-ed25519.ts';
 import { allHealthy, parseMix, type ProfileMix } from './sim-profiles.ts';
@@ -44,7 +48,7 @@ const usage =
   'usage: main.js --agents N --nats URL[,URL] --token-file FILE [--token-offset K] [--mix SPEC] [--dir DIR] ' +
   '[--host-prefix P] [--first-index I] [--start-concurrency C] [--start-rate N] [--fast] [--report-sec S] ' +
   '[--crash-run-ms MS] [--slow-start-ms MS] [--churn-offline-ms MS] [--churn-online-ms MS] ' +
-  '[--anchor-clients N --anchor-creds-file FILE] [--js-ed25519]';
+  '[--anchor-clients N --anchor-creds-file FILE] [--js-ed25519] [--connect-gate N [--connect-gate-lag-ms MS]]';
 
 function fail(message: string): never {
   process.stderr.write(`fleet-sim: ${message}\n${usage}\n`);
@@ -74,6 +78,8 @@ const { values: v } = (() => {
         'anchor-clients': { type: 'string', default: '0' },
         'anchor-creds-file': { type: 'string' },
         'js-ed25519': { type: 'boolean', default: false },
+        'connect-gate': { type: 'string', default: '0' },
+        'connect-gate-lag-ms': { type: 'string', default: '250' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -119,6 +125,7 @@ const send = (m: SimReply): void => {
 };
 
 let sim: FleetSim | undefined;
+let gateStats: (() => ConnectGateStats) | undefined;
 let anchor: AnchorClients | undefined;
 let ownDir: string | undefined;
 let stopping = false;
@@ -150,6 +157,12 @@ try {
   }
   if (agents > 0) {
     if (!v['token-file']) fail('--token-file is required with --agents');
+    const gateSize = int('connect-gate', v['connect-gate']);
+    if (gateSize > 0)
+      gateStats = installConnectGate({
+        maxInFlight: gateSize,
+        maxLagMs: int('connect-gate-lag-ms', v['connect-gate-lag-ms'], 1),
+      });
     const text = await readFile(v['token-file'], 'utf8');
     const tokens = text
       .split('\n')
@@ -243,7 +256,7 @@ if (process.send) {
   process.on('message', (m: SimCommand) => {
     switch (m.type) {
       case 'stats':
-        if (sim) send(sim.stats(m.label));
+        if (sim) send({ ...sim.stats(m.label), ...(gateStats && { gate: gateStats() }) });
         else send({ ...emptyStats(), connected: anchor?.conns.filter((c) => !c.isClosed()).length ?? 0 });
         return;
       case 'agents':
@@ -267,7 +280,7 @@ if (process.send) {
 } else {
   const every = int('report-sec', v['report-sec'], 1) * 1000;
   setInterval(() => {
-    if (sim) send(sim.stats());
+    if (sim) send({ ...sim.stats(), ...(gateStats && { gate: gateStats() }) });
   }, every);
 }
 

@@ -2,6 +2,7 @@
  * The messages between the benchmark and a simulator process (Node's IPC channel, as set up by
  * `child_process.fork`). A simulator started by hand prints the same stats as JSON lines.
  */
+import type { ConnectGateStats } from './connect-gate.ts';
 
 /** Agent counts by state, and the process's own cost. */
 export interface SimStats {
@@ -30,6 +31,8 @@ export interface SimStats {
   /** The last warn/error log lines of any agent. */
   readonly problems: readonly string[];
   readonly problemCount: number;
+  /** The connect gate's counters, when the simulator runs one (`--connect-gate`). */
+  readonly gate?: ConnectGateStats;
 }
 
 /** Per-agent times (wall ms) for the ramp and convergence measurements. */
