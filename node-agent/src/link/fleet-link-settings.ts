@@ -41,7 +41,11 @@ export interface FleetLinkSettings {
   readonly statusMinIntervalMs?: number;
   /** Status put even when unchanged (KV "last seen"). Default 60 s. */
   readonly statusRefreshMs?: number;
-  /** Periodic job-state scan (when the supervisor's onStatus is not wired). Default 2 s. */
+  /**
+   * The reporter's safety-net scan: job status changes and domains coming and going are pushed
+   * (reporter.ts); the scan only catches one that was not. Default 30 s, the drift level
+   * check's period (`resyncMs`): a missed change waits no longer than missed drift does.
+   */
   readonly scanMs?: number;
   /** Periodic level check of desired vs. observed (drift safety net). Default 30 s. */
   readonly resyncMs?: number;
@@ -146,7 +150,7 @@ export const linkDefaults = {
   heartbeatMs: 10_000,
   statusMinIntervalMs: 1000,
   statusRefreshMs: 60_000,
-  scanMs: 2000,
+  scanMs: 30_000,
   resyncMs: 30_000,
   connectTimeoutMs: 5000,
   maxQueuedEvents: 1000,

@@ -87,7 +87,11 @@ export async function runSession(ctx: LinkContext, id: NodeIdentity): Promise<vo
       },
       publish: (e) => reporter.emit(e),
       onEvent: (kind: NodeEventKind, reason: string, label?: string) => {
-        if (kind === 'bundle-refused') ctx.refusals.set(reason, (ctx.refusals.get(reason) ?? 0) + 1);
+        if (kind === 'bundle-refused') {
+          ctx.refusals.set(reason, (ctx.refusals.get(reason) ?? 0) + 1);
+          // The snapshot's counters changed: pushed, not left to the reporter's slow scan.
+          ctx.reporter.poke();
+        }
         if (kind.endsWith('-refused')) log('warn', label ?? 'link', `${kind}: ${reason}`);
       },
     });

@@ -3,9 +3,7 @@
  * in its own module under reporting/, and runs the periodic scan that feeds them:
  *
  * - reporting/job-event-feed.ts: a job's transitions become `job-state` events, its repeats one
- *   `job-activity` summary per job per minute (core/event-policy.ts). Changes are pushed by the
- *   supervisor (`onJobStatus`) and also found by the periodic scan, so nothing depends on the
- *   hook being wired.
+ *   `job-activity` summary per job per minute (core/event-policy.ts).
  * - reporting/event-outbox.ts: events (`lf.events.<nodeId>.<kind>`) wait in a bounded outbox
  *   while the broker is away and leave only with the stream's ack (same message id on a retry).
  * - reporting/node-snapshot.ts and reporting/status-publisher.ts: the status snapshot
@@ -14,14 +12,26 @@
  * - reporting/heartbeat.ts: heartbeats (`lf.hb.<nodeId>`) with a random spread.
  * - reporting/status-query.ts: the live status query (`lf.q.<nodeId>.status`).
  *
- * The scan (every `scanMs`, online or not) also notices when the set of live domains changed
- * (`onDomainsChanged`) and looks up the names of their users for the snapshot.
+ *
+ * Driven by changes, not by a rescan: the supervisor pushes every job status change
+ * (`onJobStatus`, a job's `removed` status included), the domain manager says when a session's
+ * domain appeared or went (DomainManager `onDomainsChanged`: the link's reconciler is told, the
+ * user's name is looked up, the snapshot is put), the reconciler pokes after each pass (`poke`)
+ * and the link when a counter changed. Each push schedules the snapshot; nothing is rebuilt
+ * between pushes (the heartbeat puts it only when `statusRefreshMs` old: StatusPublisher
+ * `refresh`).
+ *
+ * The scan, every `scanMs` (default 30 s, fleet-link-settings.ts `linkDefaults`; online or not),
+ * is only a safety net for a change nobody pushed: it compares the live domains, observes every
+ * job (forgetting those gone) and schedules the snapshot, which is put only if it differs. It
+ * used to run every 2 s and was how changes were found; with 1,000 jobs that cost the idle agent
+ * a full status pass every 2 s (test/bench/RESULTS.md, "reporter driven by changes").
  */
 import { messageOf } from '@launchfleet/shared/errors';
 import type { Scheduler, TimerHandle, Clock } from '@launchfleet/shared/clock';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
-import type { AgentCounters, NodeStatus, NodeInventory } from '@launchfleet/shared/messages';
+import type { AgentCounters, NodeHealth, NodeStatus, NodeInventory } from '@launchfleet/shared/messages';
 import type { DomainManager } from '../supervisor/domains/domain-manager.ts';
 import type { JobStatus } from '../supervisor/job-status.ts';
 import type { SupervisorLog } from '../supervisor/job-runner.ts';
@@ -58,10 +68,11 @@ export interface ReporterOptions {
   readonly events?: Partial<EventPolicyConfig>;
   readonly statusMinIntervalMs: number;
   readonly statusRefreshMs: number;
+  /** The safety-net scan's period (changes are pushed; the scan catches one that was not). */
   readonly scanMs: number;
   readonly maxQueuedEvents: number;
   readonly random: () => number;
-  /** The set of live domains changed (seen by the periodic scan). */
+  /** The set of live domains changed (pushed by the domain manager, or seen by the scan). */
   readonly onDomainsChanged?: (targets: readonly string[]) => void;
 }
 
@@ -87,7 +98,10 @@ export class Reporter {
   readonly #query: StatusQuery;
   readonly #userNames: UserNames;
   #scanTimer: TimerHandle | undefined;
-  #domainsKey = '';
+  /** The live domains last seen (undefined before start). */
+  #domainsKey: string | undefined;
+  #unsubscribeDomains: (() => void) | undefined;
+  #lastHealth: NodeHealth | undefined;
   #stopped = false;
 
   constructor(o: ReporterOptions) {
@@ -121,10 +135,12 @@ export class Reporter {
       ...ctx,
       heartbeatMs: o.heartbeatMs,
       random: o.random,
-      health: () => this.snapshot().health,
+      // The health of the last snapshot built: every change builds one within
+      // statusMinIntervalMs, so a beat need not build a thousand jobs' snapshot again.
+      health: () => this.#lastHealth ?? this.snapshot().health,
       // The status put doubles as "last seen" in KV; refresh it when due.
       onBeat: () => {
-        void this.#status.putStatus();
+        void this.#status.refresh();
         void this.#status.putInventory();
       },
       stats,
@@ -142,8 +158,15 @@ export class Reporter {
     this.#nodeId = nodeId;
   }
 
-  /** Starts the periodic scan (works offline too: it keeps the outbox current). */
+  /**
+   * Listens for domains coming and going, looks up the users of those live now, and starts the
+   * safety-net scan (works offline too: it keeps the outbox current).
+   */
   start(): void {
+    if (this.#stopped || this.#domainsKey !== undefined) return;
+    this.#domainsKey = this.#targets().join(' ');
+    this.#unsubscribeDomains = this.#o.domainManager.onDomainsChanged(() => this.#domainsMaybeChanged());
+    this.#refreshUserNames();
     this.#armScan();
   }
 
@@ -192,10 +215,12 @@ export class Reporter {
   onJobStatus(s: JobStatus): void {
     if (this.#stopped) return;
     this.#jobEvents.observe(s);
+    // Gone: forgotten now, not at the next scan (a job loaded again is new again).
+    if (s.subState === 'removed') this.#jobEvents.forget(s.domain, s.label);
     this.#status.schedule(false);
   }
 
-  /** Something other than a job changed (a reconcile pass): refresh the snapshot soon. */
+  /** Something other than a job changed (a reconcile pass, a counter): put the snapshot soon if it differs. */
   poke(): void {
     this.#status.schedule(false);
   }
@@ -207,7 +232,7 @@ export class Reporter {
 
   /** The current status snapshot. */
   snapshot(): NodeStatus {
-    return nodeSnapshot({
+    const snap = nodeSnapshot({
       nodeId: this.#nodeId,
       agentVersion: this.#o.agentVersion,
       domainManager: this.#o.domainManager,
@@ -215,6 +240,8 @@ export class Reporter {
       userNames: this.#userNames,
       counters: this.#o.counters,
     });
+    this.#lastHealth = snap.health;
+    return snap;
   }
 
   /** The inventory record. */
@@ -229,6 +256,7 @@ export class Reporter {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#unsubscribeDomains?.();
     this.#scanTimer?.cancel();
     this.#status.stop();
     this.#heartbeat.stop();
@@ -245,18 +273,37 @@ export class Reporter {
     this.detach();
   }
 
-  // ---- the periodic scan -----------------------------------------------------------------
+  // ---- domains, and the safety-net scan --------------------------------------------------
+
+  #targets(): string[] {
+    return this.#o.domainManager.domains().map((d) => d.target);
+  }
+
+  /** Pushed by the domain manager, and checked by the scan: tells `onDomainsChanged` once per change. */
+  #domainsMaybeChanged(): void {
+    if (this.#stopped) return;
+    const targets = this.#targets();
+    const key = targets.join(' ');
+    if (key === this.#domainsKey) return;
+    this.#domainsKey = key;
+    this.#o.onDomainsChanged?.(targets);
+    this.#refreshUserNames();
+    this.#status.schedule(false);
+  }
+
+  /** Looks up the users of live domains not known yet; the snapshot names them once known. */
+  #refreshUserNames(): void {
+    void this.#userNames
+      .refresh(this.#o.domainManager)
+      .then((found) => {
+        if (found) this.#status.schedule(false);
+      })
+      .catch((e: unknown) => this.#o.log('warn', 'link', `user name lookup failed: ${messageOf(e)}`));
+  }
 
   #scan(): void {
-    const targets = this.#o.domainManager.domains().map((d) => d.target);
-    const domainsKey = targets.join(' ');
-    if (domainsKey !== this.#domainsKey) {
-      const first = this.#domainsKey === '';
-      this.#domainsKey = domainsKey;
-      if (!first) this.#o.onDomainsChanged?.(targets);
-    }
+    this.#domainsMaybeChanged();
     this.#jobEvents.rescan(this.#o.domainManager.domains().flatMap((d) => d.statuses()));
-    void this.#userNames.refresh(this.#o.domainManager);
     this.#status.schedule(false);
   }
 

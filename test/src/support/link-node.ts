@@ -58,7 +58,8 @@ export interface LinkNodeOptions {
 export const testLinkSettings: FleetLinkSettings = {
   heartbeatMs: 500,
   statusMinIntervalMs: 100,
-  scanMs: 300,
+  // No short scan: changes reach the reporter as pushes, as in production (the scan's 30 s
+  // default is only a safety net), so these suites check the push path.
   resyncMs: 2000,
   backoff: { baseMs: 100, capMs: 500 },
   connectTimeoutMs: 2000,

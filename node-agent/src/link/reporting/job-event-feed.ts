@@ -127,6 +127,16 @@ export class JobEventFeed {
     this.#arm();
   }
 
+  /**
+   * A job left its domain (its `removed` status, pushed): forgotten now, as a rescan that no
+   * longer finds it would (the policy keeps a job with a pending transition or counts to send).
+   */
+  forget(domain: string, label: string): void {
+    const key = `${domain}/${label}`;
+    this.#seen.delete(key);
+    this.#policy.forget(key);
+  }
+
   /** Every job there is now: observes each, and forgets the jobs no longer there. */
   rescan(statuses: Iterable<JobStatus>): void {
     const before = new Set(this.#seen);

@@ -145,14 +145,19 @@ export class UserNames {
     return this.#names.get(uid) ?? String(uid);
   }
 
-  /** Looks up the users of live per-user domains not known yet. */
-  async refresh(domainManager: DomainManager): Promise<void> {
+  /** Looks up the users of live per-user domains not known yet; true if a name was found. */
+  async refresh(domainManager: Pick<DomainManager, 'domains'>): Promise<boolean> {
     const users = this.#users;
-    if (!users) return;
+    if (!users) return false;
+    let found = false;
     for (const d of domainManager.domains()) {
       if (d.kind === 'system' || this.#names.has(d.uid)) continue;
       const u = await users.userById(d.uid).catch(() => undefined);
-      if (u) this.#names.set(d.uid, u.name);
+      if (u) {
+        this.#names.set(d.uid, u.name);
+        found = true;
+      }
     }
+    return found;
   }
 }

@@ -33,6 +33,8 @@ export class StatusPublisher {
   #inFlight = false;
   /** A snapshot was asked for while a put was in flight. */
   #pending = false;
+  /** The last put failed (the heartbeat's refresh tries again). */
+  #lastFailed = false;
   #lastInventoryJson = '';
   #stopped = false;
 
@@ -75,6 +77,19 @@ export class StatusPublisher {
     });
   }
 
+  /**
+   * The heartbeat's refresh: puts the snapshot when the last put is `statusRefreshMs` old or the
+   * last attempt failed, and builds nothing otherwise (with a thousand jobs a snapshot is not
+   * free): every change schedules its own put (`schedule`), and the reporter's slow scan
+   * catches a change nobody pushed.
+   */
+  async refresh(): Promise<void> {
+    // A put on its way is the refresh.
+    if (!this.#nodes || this.#inFlight) return;
+    const age = this.#o.clock.monotonicMs() - this.#lastStatusPut;
+    if (this.#lastFailed || age >= this.#o.statusRefreshMs) await this.putStatus();
+  }
+
   /** Puts the snapshot if it changed or the last put is `statusRefreshMs` old. */
   async putStatus(): Promise<void> {
     const nodes = this.#nodes;
@@ -95,8 +110,10 @@ export class StatusPublisher {
       await nodes.put(keys.nodeStatus(this.#o.nodeId()), encodeNodeStatus(snap, this.#o.clock.wallMs()));
       this.#lastStatusJson = json;
       this.#lastStatusPut = now;
+      this.#lastFailed = false;
       this.#o.stats.statusPuts++;
     } catch (e) {
+      this.#lastFailed = true;
       this.#o.log('debug', 'link', `status put failed: ${messageOf(e)}`);
     } finally {
       this.#inFlight = false;

@@ -392,6 +392,31 @@ describe('per-user domains and sessions', () => {
     await m.stop();
   });
 
+  it('tells domain listeners when a session domain appears (its agents loaded) and when it is gone', async () => {
+    const t = setup();
+    t.fs.writeFile(`${AGENTS}/a.plist`, fakePlist('a', { keepAlive: true }));
+    const { m } = await started(t);
+    const told: { targets: readonly string[]; loaded: boolean }[] = [];
+    const unsubscribe = m.onDomainsChanged((targets) => {
+      const d = m.domain('gui/501');
+      told.push({ targets, loaded: d.ok && d.value.print('a').ok });
+    });
+    assert.ok((await m.openSession(501, 'gui')).ok);
+    assert.deepEqual(told, [{ targets: ['system', 'gui/501'], loaded: true }]);
+    assert.ok((await m.openSession(501, 'gui')).ok, 'an open session again');
+    assert.equal(told.length, 1, 'no change, no call');
+    assert.equal((await m.openSession(4242, 'gui')).ok, false);
+    assert.equal(told.length, 1, 'no domain for an unknown uid, no call');
+    const closing = m.closeSession(501, 'gui');
+    await advance(t.clock, 100);
+    assert.ok((await closing).ok);
+    assert.deepEqual(told.at(-1), { targets: ['system'], loaded: false });
+    unsubscribe();
+    assert.ok((await m.openSession(501, 'user')).ok);
+    assert.equal(told.length, 2, 'unsubscribed');
+    await m.stop();
+  });
+
   it('an unknown uid has no domain (112); targets parse strictly', async () => {
     const t = setup();
     const { m } = await started(t);

@@ -68,6 +68,7 @@ export class DomainManager {
   private readonly detector: ClockJumpDetector;
   private readonly o: DomainManagerOptions;
   private readonly jobListeners = new Set<JobEventListener>();
+  private readonly domainListeners = new Set<(targets: readonly string[]) => void>();
 
   /** The flavour's choices every domain runs with. */
   get config(): MachineConfig {
@@ -139,7 +140,13 @@ export class DomainManager {
     this.users.set(key, domain);
     const dirs = [...this.o.agentDirectories];
     if (kind === 'gui' && this.o.loadHomeAgents) dirs.push(join(user.home, 'Library', 'LaunchAgents'));
-    const report = await domain.bootstrapPaths(dirs, { requesterUid: uid, atCreation: true });
+    let report: BootstrapReport;
+    try {
+      report = await domain.bootstrapPaths(dirs, { requesterUid: uid, atCreation: true });
+    } finally {
+      // Told once the session's own agents are loaded (the link then loads its gui/* jobs).
+      this.domainsChanged();
+    }
     this.logReport(key, report);
     return { ok: true, value: { domain, report } };
   }
@@ -151,6 +158,7 @@ export class DomainManager {
     if (!d) return fail(LaunchdCode.NO_DOMAIN, `Could not find specified domain ${key}`);
     await d.teardown();
     this.users.delete(key);
+    this.domainsChanged();
     return { ok: true, value: undefined };
   }
 
@@ -194,6 +202,27 @@ export class DomainManager {
   onJobEvent(listener: JobEventListener): () => void {
     this.jobListeners.add(listener);
     return () => this.jobListeners.delete(listener);
+  }
+
+  /**
+   * Observes the set of live domains: called with every live target (system first) when a
+   * session's domain appeared (after its agents loaded) or went (after its teardown). Not called
+   * for the system domain's start nor at stop/detach. Returns the unsubscribe function. A
+   * listener that throws is logged.
+   */
+  onDomainsChanged(listener: (targets: readonly string[]) => void): () => void {
+    this.domainListeners.add(listener);
+    return () => this.domainListeners.delete(listener);
+  }
+
+  private domainsChanged(): void {
+    const targets = this.domains().map((d) => d.target);
+    for (const l of this.domainListeners)
+      try {
+        l(targets);
+      } catch (e) {
+        this.o.log('error', 'domains', `domain listener failed: ${messageOf(e)}`);
+      }
   }
 
   /** Runs the clock-jump check now (tests, or a SIGCONT/resume hook). */
