@@ -37,6 +37,8 @@ export function realAgentAvailable(): boolean {
 
 export interface RealAgent {
   readonly pid: number;
+  /** `http://127.0.0.1:<port>/metrics` of its metrics endpoint. */
+  readonly metricsUrl: string;
   readonly allRunningMs: number;
   /** Stops it (SIGTERM: it stops every job), cleans up; resolves with the stop time in ms. */
   stop(): Promise<number>;
@@ -47,6 +49,8 @@ export interface RealAgentOptions {
   readonly bin?: string;
   /** Node flags added after the shipped ones and the workers' (e.g. `--import` of a reporter). */
   readonly nodeFlags?: readonly string[];
+  /** More keys of the agent's config file (e.g. `controller`: the agent then runs its fleet link). */
+  readonly extraConfig?: Readonly<Record<string, unknown>>;
 }
 
 /** Starts the agent on `jobs` and waits until every job has a process (children named `comm`). */
@@ -59,6 +63,7 @@ export async function startRealAgent(
   const root = mkdtempSync(join(tmpdir(), 'lf-bench-realagent-'));
   const daemons = writeDaemonDirectory(root, jobs);
   const conf = join(root, 'agent.json');
+  const metricsPort = await freePort();
   writeFileSync(
     conf,
     JSON.stringify({
@@ -68,7 +73,8 @@ export async function startRealAgent(
       agentDirectories: [],
       loadHomeAgents: false,
       sessions: { source: 'none' },
-      metricsListen: `127.0.0.1:${await freePort()}`,
+      metricsListen: `127.0.0.1:${metricsPort}`,
+      ...o.extraConfig,
     }),
   );
   const logPath = join(root, 'agent.log');
@@ -132,5 +138,10 @@ export async function startRealAgent(
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { pid, allRunningMs: performance.now() - t0, stop };
+  return {
+    pid,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    allRunningMs: performance.now() - t0,
+    stop,
+  };
 }
