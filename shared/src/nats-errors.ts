@@ -145,3 +145,31 @@ export function natsFailureKind(e: LaunchfleetError): NatsFailureKind {
   if (e instanceof PermissionDeniedError) return 'authorization';
   return e.retryable ? 'unavailable' : 'terminal';
 }
+
+/** True when a cause along `e`'s chain has one of these names. */
+function causedBy(e: unknown, names: ReadonlySet<string>): boolean {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++)
+    if (names.has(c.name)) return true;
+  return false;
+}
+
+const missingStream = new Set(['StreamNotFoundError', 'JetStreamNotEnabled']);
+const noAnswer = new Set(['TimeoutError', 'Timeout', 'NoResponders', 'NoRespondersError']);
+
+/**
+ * The stream or bucket a request needs is not there (a `FailedPreconditionError` that
+ * `natsError` made of StreamNotFound, or of an account without JetStream). For an agent that is
+ * the controller's to provision: it waits and tries again; it cannot fix it by itself.
+ */
+export function natsStreamMissing(e: LaunchfleetError): boolean {
+  return e instanceof FailedPreconditionError && causedBy(e, missingStream);
+}
+
+/**
+ * Nobody answered (a timeout, or no responders: a stream without a leader, or a JetStream API
+ * queue that was full, whose server drops the request without a reply): unlike a refusal, the
+ * same request may well be taken later.
+ */
+export function natsNoAnswer(e: unknown): boolean {
+  return causedBy(e, noAnswer);
+}

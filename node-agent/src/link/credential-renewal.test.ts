@@ -4,7 +4,11 @@ import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeClock } from '@launchfleet/shared/testing';
+import { createUser } from '@nats-io/nkeys';
+import { errors as natsErrors } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { CredentialRenewal, type ReenrolOutcome } from './credential-renewal.ts';
+import { formatCreds } from './credentials.ts';
 
 test('re-enrolment of expired credentials: only a refusal waits for a new token; an unreachable controller is retried', async () => {
   const root = await mkdtemp(join(tmpdir(), 'lf-reenrol-'));
@@ -62,6 +66,56 @@ test('re-enrolment of expired credentials: only a refusal waits for a new token;
     outcomes.push('enrolled');
     await attempt();
     assert.equal(calls, 5);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a renewal NATS denies waits the longest retry, and says so naming the subject and the credential; no answer backs off from 30 s', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'lf-renew-denied-'));
+  try {
+    const credsPath = join(root, 'node.creds');
+    // A parseable credentials file (the renewal reads the seed before it asks).
+    await writeFile(credsPath, formatCreds('e30.e30.sig', new TextDecoder().decode(createUser().getSeed())));
+    const clock = new FakeClock();
+    const lines: [string, string][] = [];
+    const renewal = new CredentialRenewal({
+      identity: { nodeId: 'n1', credsPath, trustStorePath: join(root, 'trust.json') },
+      clock,
+      scheduler: clock,
+      random: () => 0.5,
+      log: (level, _label, msg) => lines.push([level, msg]),
+      onRenewed: () => undefined,
+    });
+    let answer: Error = new Error('request failed', {
+      cause: natsErrors.PermissionViolationError.parse(
+        `'Permissions Violation for Publish to "lf.renew.n1"'`,
+      ),
+    });
+    const nc = {
+      subscribe: () => ({ unsubscribe: () => undefined }),
+      request: () => Promise.reject(answer),
+    } as unknown as NatsConnection;
+    renewal.attach(nc);
+    assert.equal(await renewal.renewNow(), false);
+    const now = clock.wallMs();
+    const denied = renewal.status();
+    // The credentials never expire here: the longest retry (30 min), not the 30 s backoff.
+    assert.equal((denied.renewAt ?? 0) - now, 30 * 60_000 + 1);
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]?.[0], 'error');
+    assert.match(
+      lines[0]?.[1] ?? '',
+      /^NATS denied the credential renewal on lf\.renew\.n1 to node n1's credentials \(.*node\.creds\) \(.*Permissions Violation.*\): a person must act/,
+    );
+    // No answer (the controller is down): the usual backoff, said as before.
+    answer = new natsErrors.TimeoutError();
+    assert.equal(await renewal.renewNow(), false);
+    const retry = (renewal.status().renewAt ?? 0) - clock.wallMs();
+    assert.ok(retry < 5 * 60_000, `${retry} ms`);
+    assert.equal(lines[1]?.[0], 'warn');
+    assert.match(lines[1]?.[1] ?? '', /^credential renewal failed \(2\)/);
+    renewal.stop();
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -42,6 +42,7 @@ import {
 } from './core/renewal-schedule.ts';
 import { writeFileAtomic } from '../adapters/atomic-write.ts';
 import { type NodeIdentity, formatCreds, parseCreds, userClaims } from './credentials.ts';
+import { credentialName, deniedLine, edgeFailure } from './nats-edge.ts';
 
 export interface CredentialRenewalOptions {
   readonly identity: NodeIdentity;
@@ -255,12 +256,33 @@ export class CredentialRenewal {
       this.#failures++;
       this.#lastError = messageOf(e);
       const now = this.#o.clock.wallMs();
-      const next = retryTime(now, this.#failures, this.#o.random(), this.#held?.expiresAtMs, this.#policy);
-      this.#o.log(
-        'warn',
-        'link',
-        `credential renewal failed (${this.#failures}): ${this.#lastError}; next try ${new Date(next).toISOString()}`,
-      );
+      // Classified once (nats-edge.ts). NATS denying the request needs a person: no backoff from
+      // 30 s, but the longest wait (still within half the time left, so the credentials do not
+      // expire untried); said at error, naming the subject and the credential.
+      const f = edgeFailure(e, 'renewing the credentials');
+      const exp = this.#held?.expiresAtMs;
+      const next =
+        f.kind === 'denied'
+          ? now +
+            1 +
+            Math.floor(
+              Math.max(0, Math.min(this.#policy.retryCapMs, exp === undefined ? Infinity : (exp - now) / 2)),
+            )
+          : retryTime(now, this.#failures, this.#o.random(), exp, this.#policy);
+      if (f.kind === 'denied') {
+        const subject = subjects.renew(this.#o.identity.nodeId);
+        this.#o.log(
+          'error',
+          'link',
+          `${deniedLine('the credential renewal', subject, credentialName(this.#o.identity.nodeId, this.#o.identity.credsPath), f.error)}; ` +
+            `next try ${new Date(next).toISOString()}`,
+        );
+      } else
+        this.#o.log(
+          'warn',
+          'link',
+          `credential renewal failed (${this.#failures}): ${this.#lastError}; next try ${new Date(next).toISOString()}`,
+        );
       this.#plan(next);
       return false;
     } finally {

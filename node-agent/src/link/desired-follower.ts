@@ -56,6 +56,7 @@ import {
   subjects,
 } from '@launchfleet/shared/messages';
 import { kvCatchUp } from './kv-catch-up.ts';
+import { type EdgeFailure, type EdgePacing, credentialName, deniedLine, edgeFailure } from './nats-edge.ts';
 
 /** What the desired-state gate needs of a KV entry (KvEntry and KvWatchEntry both have it). */
 export interface DesiredEntry {
@@ -81,7 +82,15 @@ export interface DesiredFollowerOptions {
    * running and the caller reports it. Called once per key and session.
    */
   readonly onMissing?: (key: string) => void;
-  readonly log?: (level: 'debug' | 'info' | 'warn', msg: string) => void;
+  readonly log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
+  /** How log lines name the node's NATS credential (nats-edge.ts `credentialName`). */
+  readonly credential?: string;
+  /**
+   * What was said already, kept across this node's sessions (nats-edge.ts): a read NATS denies
+   * these credentials is said once at error, naming the subject and the credential, until a
+   * catch-up succeeds. (The pacing of a failed session is the link loop's: a denial waits long.)
+   */
+  readonly pacing?: EdgePacing;
   /** The period of the safety-net re-read (see the header); 0 turns it off. Default 5 min. */
   readonly recheckMs?: number;
   /** Randomness for the re-read's jitter. Default Math.random. */
@@ -162,13 +171,18 @@ export class DesiredFollower {
     try {
       await this.#enqueue(() => this.#catchUp());
     } catch (e) {
-      // The session fails and the link retries with backoff; nothing this node runs stops.
-      this.#o.log?.(
-        'warn',
-        `cannot read this node's desired state from ${kvStreamName(buckets.desired)} (${messageOf(e)}): the stream may be missing or unavailable; jobs keep running, retrying`,
-      );
+      // The session fails and the link retries (with backoff, or after a long wait when NATS
+      // denied the read: link-failure.ts); nothing this node runs stops.
+      const f = edgeFailure(e, `reading this node's desired state from ${kvStreamName(buckets.desired)}`);
+      if (!this.#denied(f))
+        this.#o.log?.(
+          'warn',
+          `cannot read this node's desired state from ${kvStreamName(buckets.desired)} (${messageOf(e)}): the stream may be missing or unavailable; jobs keep running, retrying`,
+        );
+      // As caught: the link loop classifies it the same way (natsError) and paces the session.
       throw e;
     }
+    this.#o.pacing?.ok();
     this.#armRecheck();
     return 'following';
   }
@@ -181,10 +195,11 @@ export class DesiredFollower {
     this.#recheckTimer = this.#o.scheduler.after(ms, () => {
       this.#recheckTimer = undefined;
       this.#enqueue(() => this.#recheck())
-        .catch((e: unknown) =>
+        .catch((e: unknown) => {
           // Not a reason to end the session: the next period (or a reconnect) reads again.
-          this.#o.log?.('warn', `desired state re-read failed (${messageOf(e)}): trying again later`),
-        )
+          if (!this.#denied(edgeFailure(e, 'the desired state re-read')))
+            this.#o.log?.('warn', `desired state re-read failed (${messageOf(e)}): trying again later`);
+        })
         .finally(() => this.#armRecheck());
     });
   }
@@ -319,7 +334,8 @@ export class DesiredFollower {
     try {
       idx = await this.#get(kv, keys.desiredIndex(this.#o.nodeId));
     } catch (e) {
-      this.#o.log?.('warn', `desired-state index read failed (${messageOf(e)}): starting over`);
+      if (!this.#denied(edgeFailure(e, 'reading the desired-state index')))
+        this.#o.log?.('warn', `desired-state index read failed (${messageOf(e)}): starting over`);
       this.#end();
       return;
     }
@@ -331,9 +347,26 @@ export class DesiredFollower {
     try {
       await this.#readKeys(kv, fresh, new Set());
     } catch (e) {
-      this.#o.log?.('warn', `desired state read failed (${messageOf(e)}): starting over`);
+      if (!this.#denied(edgeFailure(e, 'reading desired state')))
+        this.#o.log?.('warn', `desired state read failed (${messageOf(e)}): starting over`);
       this.#end();
     }
+  }
+
+  /**
+   * A read NATS denied these credentials: said at error, naming the subject and the credential
+   * (once, with `pacing`, until a catch-up succeeds). Returns whether `f` was a denial.
+   */
+  #denied(f: EdgeFailure): boolean {
+    if (f.kind !== 'denied') return false;
+    const subject = `the direct gets of ${kvSubject(buckets.desired, keys.desiredOf(this.#o.nodeId))}`;
+    const credential = this.#o.credential ?? credentialName(this.#o.nodeId);
+    const log = (level: 'debug' | 'info' | 'warn' | 'error', _label: string, msg: string) =>
+      this.#o.log?.(level, msg);
+    const doing = "reading this node's desired state";
+    if (this.#o.pacing) this.#o.pacing.failed(f, { doing, subject, credential, log });
+    else log('error', 'link', deniedLine(doing, subject, credential, f.error));
+    return true;
   }
 
   #isIndexKey(key: string): boolean {
@@ -382,7 +415,8 @@ export class DesiredFollower {
     } catch (e) {
       // The read failed: this update would be lost until the next connection. End, so that the
       // link starts a new session, whose catch-up reads everything again.
-      this.#o.log?.('warn', `desired state read-back of ${key} failed (${messageOf(e)}): starting over`);
+      if (!this.#denied(edgeFailure(e, `the desired state read-back of ${key}`)))
+        this.#o.log?.('warn', `desired state read-back of ${key} failed (${messageOf(e)}): starting over`);
       this.#end();
       return;
     }

@@ -37,6 +37,7 @@ import {
 import { publishNodeEvent } from './node-connection.ts';
 import { TrustFollower, type TrustFollowerLogLevel } from './trust-follower.ts';
 import { type DesiredEntry, DesiredFollower, type DesiredFollowerStats } from './desired-follower.ts';
+import type { EdgePacing } from './nats-edge.ts';
 
 export interface DesiredWatchOptions {
   readonly nc: NatsConnection;
@@ -80,6 +81,9 @@ export interface DesiredWatchOptions {
   readonly trustConfirmMs?: number;
   /** Diagnostics (a failed trust subscription, failed re-reads). */
   readonly log?: (level: TrustFollowerLogLevel, msg: string) => void;
+  /** How log lines name the node's NATS credential, and what was said across sessions (desired-follower.ts). */
+  readonly credential?: string;
+  readonly desiredPacing?: EdgePacing;
 }
 
 /** Defaults of the trust store re-reads. */
@@ -167,6 +171,8 @@ export class DesiredWatch {
       onMissing: (key) => this.#onMissing(key),
       ...(this.#o.desiredRecheckMs !== undefined && { recheckMs: this.#o.desiredRecheckMs }),
       ...(this.#o.log && { log: this.#o.log }),
+      ...(this.#o.credential !== undefined && { credential: this.#o.credential }),
+      ...(this.#o.desiredPacing && { pacing: this.#o.desiredPacing }),
     });
     this.#desired = desired;
     let dw: Awaited<ReturnType<KV['watch']>>;

@@ -54,6 +54,7 @@ export type {
   FleetLinkStatus,
   LinkState,
 } from './fleet-link-settings.ts';
+import { EdgePacing, credentialName } from './nats-edge.ts';
 
 /** Starts the fleet link. Resolves once the last verified state has been handed to the reconciler. */
 export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
@@ -107,6 +108,7 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
     scheduler,
     log,
     ...(o.users && { users: o.users }),
+    credential: () => credentialName(c.identity?.nodeId ?? '', c.identity?.credsPath),
     counters,
     heartbeatMs: set.heartbeatMs ?? linkDefaults.heartbeatMs,
     ...(set.events && { events: set.events }),
@@ -144,6 +146,7 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
     reconciler,
     reporter,
     refusals,
+    desiredPacing: new EdgePacing(),
     conn: c,
     loadTrust: async (): Promise<void> => {
       if (!c.identity) return;

@@ -22,6 +22,7 @@ import type { DesiredWatch } from './desired-watch.ts';
 import type { FleetLinkOptions, FleetLinkSettings, LinkState } from './fleet-link-settings.ts';
 import type { Reconciler } from './reconciler.ts';
 import type { Reporter } from './reporter.ts';
+import type { EdgePacing } from './nats-edge.ts';
 
 /** Where the link is and what it holds: one value, written by the loop, the enrolment and the session. */
 export interface LinkConnection {
@@ -96,6 +97,8 @@ export interface LinkContext {
   readonly reporter: Reporter;
   /** Bundles refused, by reason. */
   readonly refusals: Map<string, number>;
+  /** What the desired-state reads said already, across sessions (nats-edge.ts). */
+  readonly desiredPacing: EdgePacing;
   readonly conn: LinkConnection;
   /** Starts (or restarts) the credential renewal for `id`. */
   startRenewal(id: NodeIdentity): Promise<void>;

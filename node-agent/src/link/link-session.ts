@@ -16,6 +16,7 @@ import { DesiredWatch } from './desired-watch.ts';
 import { linkDefaults } from './fleet-link-settings.ts';
 import type { LinkContext } from './link-context.ts';
 import { connectAsNode } from './node-connection.ts';
+import { credentialName } from './nats-edge.ts';
 
 /** The longest a session set-up may take, however many were given up before it. */
 const maxSetupMs = 120_000;
@@ -74,6 +75,8 @@ export async function runSession(ctx: LinkContext, id: NodeIdentity): Promise<vo
       ...(set.desiredRecheckMs !== undefined && { desiredRecheckMs: set.desiredRecheckMs }),
       scheduler,
       log: (level, msg) => log(level, 'link', msg),
+      credential: credentialName(id.nodeId, id.credsPath),
+      desiredPacing: ctx.desiredPacing,
       onBundle: (b, meta) => reconciler.accept(b, meta),
       onRemoved: (label, revision) => reconciler.remove(label, revision),
       onTrust: (store, raw) => {

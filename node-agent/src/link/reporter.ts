@@ -61,6 +61,8 @@ export interface ReporterOptions {
   readonly scheduler: Scheduler;
   readonly log: SupervisorLog;
   readonly users?: UserDb;
+  /** How a log line names the node's NATS credential (nats-edge.ts `credentialName`). */
+  readonly credential?: () => string;
   /** Counters for the snapshot (refusals, drift). */
   readonly counters: () => AgentCounters;
   readonly heartbeatMs: number;
@@ -109,6 +111,7 @@ export class Reporter {
     this.#nodeId = o.nodeId ?? '';
     const ctx: ReportingContext = {
       nodeId: () => this.#nodeId,
+      ...(o.credential && { credential: o.credential }),
       clock: o.clock,
       scheduler: o.scheduler,
       log: o.log,

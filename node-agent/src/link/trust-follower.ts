@@ -37,7 +37,7 @@ import {
 const kvOperationHdr = 'KV-Operation';
 
 /** Levels the follower logs at. */
-export type TrustFollowerLogLevel = 'debug' | 'info' | 'warn';
+export type TrustFollowerLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface TrustFollowerOptions {
   readonly nc: NatsConnection;

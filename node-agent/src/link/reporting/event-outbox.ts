@@ -5,9 +5,13 @@
  *   overflow the oldest is dropped and counted), and job-state events as "latest per job" (a
  *   map in arrival order), so they cannot grow with time while the broker is away.
  * - Nothing leaves without the stream's ack: a failed publish stays at the head and is retried
- *   (after 1 s, or on the next connection) with the same message id, so an event whose ack was
- *   lost is stored once (../core/event-ids.ts). An event the broker keeps refusing on a live
- *   connection is dropped after 3 tries so it cannot block the others.
+ *   (with backoff, 1 s doubling to 30 s, or on the next connection) with the same message id, so
+ *   an event whose ack was lost is stored once (../core/event-ids.ts). What failed is classified
+ *   once (../nats-edge.ts): an event NATS denies these credentials is dropped at once, with one
+ *   error line naming the subject and the credential (a person must act; retrying cannot help);
+ *   a missing stream is waited for (said once); no answer (a timeout, no responders) waits
+ *   for ever; an event the broker keeps refusing on a live connection is dropped after 3 tries
+ *   so it cannot block the others.
  */
 import { randomBytes } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
@@ -15,7 +19,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { messageOf } from '@launchfleet/shared/errors';
 import type { TimerHandle } from '@launchfleet/shared/clock';
 import { boundedDetail, encodeNodeEvent, subjects, type NodeEvent } from '@launchfleet/shared/messages';
+import { natsNoAnswer } from '@launchfleet/shared/nats-errors';
 import { EventIds } from '../core/event-ids.ts';
+import { EdgePacing, credentialName, edgeFailure } from '../nats-edge.ts';
 import type { ReporterStats, ReportingContext } from './reporting-context.ts';
 
 /** An event as queued: the source (the node id) is added when it is published. */
@@ -36,6 +42,7 @@ export class EventOutbox {
   /** Consecutive failed publishes of the event at the head of the outbox. */
   #headFailures = 0;
   #retryTimer: TimerHandle | undefined;
+  readonly #pacing = new EdgePacing();
   #stopped = false;
   /** Each event's JetStream message id, the same on every attempt (../core/event-ids.ts). */
   readonly #eventIds = new EventIds(randomBytes(6).toString('hex'));
@@ -116,22 +123,38 @@ export class EventOutbox {
             { timeout: 5000, msgID: this.#eventIds.of(nodeId, ev) },
           );
         } catch (e) {
-          // Keep it at the head and retry soon. An event the broker keeps refusing while the
-          // connection is fine (it cannot be a connectivity problem) is dropped after 3 tries so
-          // it cannot block the others. No answer at all (a timeout) is not a refusal: on a link
-          // that died silently the connection still looks open until its pings fail, and the
-          // event must wait for the next connection (docs/fault-suite.md).
-          const unanswered = e instanceof Error && e.name === 'TimeoutError';
-          if (!nc.isClosed() && !unanswered && ++this.#headFailures >= 3) {
+          const subject = subjects.event(nodeId, ev.kind);
+          const f = edgeFailure(e, `publishing a ${ev.kind} event`);
+          const said = {
+            doing: `publishing a ${ev.kind} event`,
+            subject,
+            credential: this.#o.credential?.() ?? credentialName(nodeId),
+            log: this.#o.log,
+          };
+          if (f.kind === 'denied') {
+            // These credentials may not send it: retrying cannot help, and it must not block
+            // the others. Dropped now; a person must act (said once per subject).
+            this.#pacing.failed(f, said);
+            this.#o.stats.eventsDropped++;
+            this.#dropHead(jsKey, ev);
+            continue;
+          }
+          // Keep it at the head and retry with backoff. An event the broker keeps refusing while
+          // the connection is fine (it cannot be a connectivity problem) is dropped after 3
+          // tries so it cannot block the others. No answer at all (a timeout, no responders) is
+          // not a refusal: on a link that died silently the connection still looks open until
+          // its pings fail, and the event must wait for the next connection
+          // (docs/fault-suite.md); nor is a stream not provisioned yet.
+          if (f.kind !== 'missing' && !nc.isClosed() && !natsNoAnswer(e) && ++this.#headFailures >= 3) {
             this.#o.log('warn', 'link', `event dropped after 3 failed publishes: ${messageOf(e)}`);
             this.#o.stats.eventsDropped++;
             this.#dropHead(jsKey, ev);
             continue;
           }
-          this.#o.log('debug', 'link', `event publish failed (kept for retry): ${messageOf(e)}`);
-          this.#armRetry();
+          this.#armRetry(this.#pacing.failed(f, said));
           return;
         }
+        this.#pacing.ok(subjects.event(nodeId, ev.kind));
         this.#o.stats.eventsPublished++;
         this.#headFailures = 0;
         this.#dropHead(jsKey, ev);
@@ -149,9 +172,9 @@ export class EventOutbox {
     } else if (this.#jobState.get(jsKey) === ev) this.#jobState.delete(jsKey);
   }
 
-  #armRetry(): void {
+  #armRetry(ms: number): void {
     if (this.#retryTimer || this.#stopped) return;
-    this.#retryTimer = this.#o.scheduler.after(1000, () => {
+    this.#retryTimer = this.#o.scheduler.after(ms, () => {
       this.#retryTimer = undefined;
       this.flush();
     });

@@ -4,6 +4,8 @@ import type { SupervisorLog } from '../../supervisor/job-runner.ts';
 /** What every part of the reporter is given: the node id (known after enrolment), time, a log. */
 export interface ReportingContext {
   readonly nodeId: () => string;
+  /** How a log line names the node's NATS credential (../nats-edge.ts `credentialName`). */
+  readonly credential?: () => string;
   readonly clock: Clock;
   readonly scheduler: Scheduler;
   readonly log: SupervisorLog;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { KV } from '@nats-io/kv';
 import { FakeClock } from '@launchfleet/shared/testing';
 import type { NodeInventory, NodeStatus } from '@launchfleet/shared/messages';
+import { errors as natsErrors } from '@nats-io/nats-core';
 import { StatusPublisher } from './status-publisher.ts';
 
 /** A KV bucket that records the keys put (the only call the publisher makes). */
@@ -69,5 +70,63 @@ describe('status publisher', () => {
     clock.advance(0);
     await settle();
     assert.deepEqual(second.puts, ['n1.inventory', 'n1.status']);
+  });
+
+  test('a put NATS denies is said once at error, naming the subject and the credential, and not tried again for deniedWaitMs', async () => {
+    const clock = new FakeClock();
+    const health = { value: 'healthy' };
+    const lines: [string, string][] = [];
+    const p = new StatusPublisher({
+      nodeId: () => 'n1',
+      credential: () => "node n1's credentials (/s/node.creds)",
+      clock,
+      scheduler: clock,
+      log: (level, _label, msg) => lines.push([level, msg]),
+      statusMinIntervalMs: 1000,
+      statusRefreshMs: 60_000,
+      deniedWaitMs: 300_000,
+      snapshot: () => ({ nodeId: 'n1', health: health.value }) as unknown as NodeStatus,
+      inventory: (): NodeInventory => ({ nodeId: 'n1', hostname: 'h', labels: {} }),
+      stats: { statusPuts: 0 },
+    });
+    const attempts: string[] = [];
+    let deny = true;
+    const kv = {
+      put: (key: string) => {
+        attempts.push(key);
+        if (!deny) return Promise.resolve(1);
+        const e = natsErrors.PermissionViolationError.parse(
+          `'Permissions Violation for Publish to "$KV.lf_nodes.${key}"'`,
+        );
+        return Promise.reject(new Error('put failed', { cause: e }));
+      },
+    } as unknown as KV;
+    p.attach(kv);
+    clock.advance(0);
+    await settle();
+    assert.deepEqual(attempts, ['n1.inventory', 'n1.status']);
+    const errors = lines.filter(([l]) => l === 'error').map(([, m]) => m);
+    assert.equal(errors.length, 2, errors.join('\n'));
+    assert.match(
+      errors[1] ?? '',
+      /NATS denied putting the node status on \$KV\.lf_nodes\.n1\.status to node n1's credentials \(\/s\/node\.creds\)/,
+    );
+    assert.match(errors[1] ?? '', /a person must act/);
+    // Changes keep coming (every job change schedules a put): nothing is tried for 5 minutes.
+    for (let i = 0; i < 299; i++) {
+      health.value = i % 2 === 0 ? 'degraded' : 'healthy';
+      p.schedule(false);
+      void p.refresh();
+      void p.putInventory();
+      clock.advance(1000);
+      await settle();
+    }
+    assert.deepEqual(attempts, ['n1.inventory', 'n1.status'], 'no hot retry');
+    // After the wait it is tried again (once), and goes through.
+    deny = false;
+    clock.advance(1000);
+    await settle();
+    assert.deepEqual(attempts.slice(2), ['n1.status']);
+    assert.equal(lines.filter(([l]) => l === 'error').length, 2, 'said once');
   });
 });

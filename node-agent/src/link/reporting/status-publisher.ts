@@ -3,22 +3,31 @@
  * `<nodeId>.inventory`). The snapshot is put when it changed (at most once per
  * `statusMinIntervalMs`) and at least every `statusRefreshMs`, so the entry's time says when the
  * node was last seen even after a controller restart; the inventory when it changed.
+ *
+ * A failed put is classified once (../nats-edge.ts): NATS denying these credentials the subject
+ * is said once at error, naming the subject and the credential, and nothing is put again for
+ * `deniedWaitMs` (a person must act); a missing bucket is waited for (said once); anything else
+ * is tried again with backoff (1 s doubling to 30 s). A new connection starts over.
  */
 import type { KV } from '@nats-io/kv';
-import { messageOf } from '@launchfleet/shared/errors';
 import type { TimerHandle } from '@launchfleet/shared/clock';
 import {
+  buckets,
   encodeNodeInventory,
   encodeNodeStatus,
   keys,
+  kvSubject,
   type NodeInventory,
   type NodeStatus,
 } from '@launchfleet/shared/messages';
+import { EdgePacing, credentialName, edgeFailure } from '../nats-edge.ts';
 import type { ReporterStats, ReportingContext } from './reporting-context.ts';
 
 export interface StatusPublisherOptions extends ReportingContext {
   readonly statusMinIntervalMs: number;
   readonly statusRefreshMs: number;
+  /** How long nothing is put after NATS denied a put. Default 5 min (../nats-edge.ts). */
+  readonly deniedWaitMs?: number;
   readonly snapshot: () => NodeStatus;
   readonly inventory: () => NodeInventory;
   readonly stats: Pick<ReporterStats, 'statusPuts'>;
@@ -33,20 +42,26 @@ export class StatusPublisher {
   #inFlight = false;
   /** A snapshot was asked for while a put was in flight. */
   #pending = false;
-  /** The last put failed (the heartbeat's refresh tries again). */
+  /** The last put failed: a retry is armed (`#notBefore`). */
   #lastFailed = false;
+  /** No put before this (monotonic ms): the backoff after a failure, or a denial's wait. */
+  #notBefore = -Infinity;
+  readonly #pacing: EdgePacing;
   #lastInventoryJson = '';
   #stopped = false;
 
   constructor(o: StatusPublisherOptions) {
     this.#o = o;
+    this.#pacing = new EdgePacing(o.deniedWaitMs !== undefined ? { deniedWaitMs: o.deniedWaitMs } : {});
   }
 
-  /** A new connection: put the inventory and the snapshot whether they changed or not. */
+  /** A new connection (maybe with new credentials): put the inventory and the snapshot whether they changed or not. */
   attach(nodes: KV): void {
     this.#nodes = nodes;
     this.#lastStatusJson = '';
     this.#lastInventoryJson = '';
+    this.#notBefore = -Infinity;
+    this.#pacing.ok();
     void this.putInventory();
     this.schedule(true);
   }
@@ -70,7 +85,7 @@ export class StatusPublisher {
     if (force) this.#lastStatusPut = -Infinity;
     if (this.#timer !== undefined) return;
     const now = this.#o.clock.monotonicMs();
-    const wait = Math.max(0, this.#lastStatusPut + this.#o.statusMinIntervalMs - now);
+    const wait = Math.max(0, this.#lastStatusPut + this.#o.statusMinIntervalMs - now, this.#notBefore - now);
     this.#timer = this.#o.scheduler.after(wait, () => {
       this.#timer = undefined;
       void this.putStatus();
@@ -84,10 +99,10 @@ export class StatusPublisher {
    * catches a change nobody pushed.
    */
   async refresh(): Promise<void> {
-    // A put on its way is the refresh.
-    if (!this.#nodes || this.#inFlight) return;
+    // A put on its way is the refresh; after a failure, the retry is armed already.
+    if (!this.#nodes || this.#inFlight || this.#lastFailed) return;
     const age = this.#o.clock.monotonicMs() - this.#lastStatusPut;
-    if (this.#lastFailed || age >= this.#o.statusRefreshMs) await this.putStatus();
+    if (age >= this.#o.statusRefreshMs) await this.putStatus();
   }
 
   /** Puts the snapshot if it changed or the last put is `statusRefreshMs` old. */
@@ -101,20 +116,28 @@ export class StatusPublisher {
       this.#pending = true;
       return;
     }
+    const now = this.#o.clock.monotonicMs();
+    if (now < this.#notBefore) {
+      this.schedule(false);
+      return;
+    }
     const snap = this.#o.snapshot();
     const json = JSON.stringify(snap);
-    const now = this.#o.clock.monotonicMs();
     if (json === this.#lastStatusJson && now - this.#lastStatusPut < this.#o.statusRefreshMs) return;
     this.#inFlight = true;
+    const key = keys.nodeStatus(this.#o.nodeId());
     try {
-      await nodes.put(keys.nodeStatus(this.#o.nodeId()), encodeNodeStatus(snap, this.#o.clock.wallMs()));
+      await nodes.put(key, encodeNodeStatus(snap, this.#o.clock.wallMs()));
       this.#lastStatusJson = json;
       this.#lastStatusPut = now;
       this.#lastFailed = false;
+      this.#pacing.ok();
       this.#o.stats.statusPuts++;
     } catch (e) {
       this.#lastFailed = true;
-      this.#o.log('debug', 'link', `status put failed: ${messageOf(e)}`);
+      this.#failed(e, 'putting the node status', key);
+      // Tried again once the wait is over (finally below).
+      this.#pending = true;
     } finally {
       this.#inFlight = false;
       if (this.#pending) {
@@ -128,14 +151,27 @@ export class StatusPublisher {
   async putInventory(): Promise<void> {
     const nodes = this.#nodes;
     if (!nodes) return;
+    if (this.#o.clock.monotonicMs() < this.#notBefore) return;
     const inv = this.#o.inventory();
     const json = JSON.stringify(inv);
     if (json === this.#lastInventoryJson) return;
+    const key = keys.nodeInventory(this.#o.nodeId());
     try {
-      await nodes.put(keys.nodeInventory(this.#o.nodeId()), encodeNodeInventory(inv, this.#o.clock.wallMs()));
+      await nodes.put(key, encodeNodeInventory(inv, this.#o.clock.wallMs()));
       this.#lastInventoryJson = json;
     } catch (e) {
-      this.#o.log('debug', 'link', `inventory put failed: ${messageOf(e)}`);
+      this.#failed(e, 'putting the node inventory', key);
     }
+  }
+
+  /** A failed put, classified: said (once, for a denial or a missing bucket) and paced. */
+  #failed(e: unknown, doing: string, key: string): void {
+    const wait = this.#pacing.failed(edgeFailure(e, doing), {
+      doing,
+      subject: kvSubject(buckets.nodes, key),
+      credential: this.#o.credential?.() ?? credentialName(this.#o.nodeId()),
+      log: this.#o.log,
+    });
+    this.#notBefore = Math.max(this.#notBefore, this.#o.clock.monotonicMs() + wait);
   }
 }
