@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ServiceStatus } from '../control/wire.ts';
-import { formatList, formatListDict, formatPrintDomain, formatPrintService } from './print-format.ts';
+import {
+  formatList,
+  formatListDict,
+  formatPrintDomain,
+  formatPrintRetrying,
+  formatPrintService,
+} from './print-format.ts';
 
 const base: ServiceStatus = {
   label: 'com.example.x',
@@ -97,5 +103,24 @@ test('print <domain>: the jobs the fleet link retries come after the services, o
         '\t\t"com.example.late" => failed 2 times, next attempt in 4 s: ENOSPC: no space left on device\n' +
         '\t\t"com.example.now" => being tried now\n\t}\n\n\tdisabled services',
     ),
+  );
+});
+
+test('print <service-target> of a service the fleet link is retrying: what, why and when', () => {
+  assert.equal(
+    formatPrintRetrying(
+      'system/com.example.late',
+      {
+        label: 'com.example.late',
+        failures: 1,
+        why: 'ENOSPC: no space left on device',
+        nextAttemptAtMs: 1_002_000,
+      },
+      1_000_000,
+    ),
+    'system/com.example.late = {\n' +
+      '\tstate = not loaded (the fleet link is trying to load it again)\n' +
+      '\tretrying = failed 1 time, next attempt in 2 s: ENOSPC: no space left on device\n' +
+      '}\n',
   );
 });

@@ -202,6 +202,22 @@ export function formatPrintDomain(d: PrintDomainReply, now: number): string {
 }
 
 /** `failed 2 times, next attempt in 3 s: <why>` (the fleet link retries these itself). */
+/**
+ * `print <service-target>` of a service that is not loaded but that the fleet link is trying to
+ * load again (the reply's 113 carries `retrying`): what it is, why it failed, when it tries next.
+ * Printed before launchctl's "Bad request." lines; the exit status stays 113 (not loaded).
+ */
+export function formatPrintRetrying(target: string, r: WireRetryingService, now: number): string {
+  return (
+    [
+      `${target} = {`,
+      '	state = not loaded (the fleet link is trying to load it again)',
+      `	retrying = ${retryText(r, now)}`,
+      '}',
+    ].join('\n') + '\n'
+  );
+}
+
 function retryText(r: WireRetryingService, now: number): string {
   const failures = r.failures ?? 0;
   const failed = failures > 0 ? `failed ${failures} time${failures === 1 ? '' : 's'}, ` : '';

@@ -6,7 +6,13 @@ import { parseDomainTarget, parseServiceTarget } from '../control/targets.ts';
 import { formatPrintDisabled } from '../supervisor/domains/domain.ts';
 import { parseFlags } from './args.ts';
 import { EXIT, reportFailure, type CliContext } from './context.ts';
-import { formatList, formatListDict, formatPrintDomain, formatPrintService } from './print-format.ts';
+import {
+  formatList,
+  formatListDict,
+  formatPrintDomain,
+  formatPrintRetrying,
+  formatPrintService,
+} from './print-format.ts';
 
 function usage(ctx: CliContext, text: string, why?: string): number {
   if (why !== undefined) ctx.err(why);
@@ -33,6 +39,11 @@ export async function print(ctx: CliContext, args: readonly string[]): Promise<n
   const asJson = p.flags.has('json');
   if (parseServiceTarget(target)) {
     const r = await ctx.call('PrintService', { target });
+    if (r.error?.code === 113 && r.retrying) {
+      // Not loaded, but the fleet link is retrying it: say so, then launchctl's 113.
+      if (asJson) json(ctx, { target, retrying: r.retrying });
+      else ctx.out(formatPrintRetrying(target, r.retrying, Date.now()));
+    }
     if (r.error)
       return r.error.code === 113 ? notFound(ctx, r.error.message) : reportFailure(ctx, 'Print', r.error);
     if (!r.service)

@@ -27,7 +27,7 @@ import type { UserDb } from '../ports/user-db.ts';
 import { EPERM, denyReason, scopeName, type Scope } from './authorization.ts';
 import { toServiceStatus, toWireRow, withPreviousLife, type PreviousLives } from './service-status.ts';
 import { domainName, parseDomainTarget, parseServiceTarget, type DomainTarget } from './targets.ts';
-import type { ControlMethod, ControlMethods, WireError } from './wire.ts';
+import type { ControlMethod, ControlMethods, WireError, WireRetryingService } from './wire.ts';
 
 /** A job the fleet link's reconciler is retrying (link/reconciler.ts `RetryingJobView`). */
 export interface RetryingJob {
@@ -53,7 +53,8 @@ export interface ControlServiceOptions {
   readonly onDomainsChanged: () => void;
   /**
    * The controller's jobs the fleet link is trying again by itself (its reconciler's
-   * `retrying()`), shown by `print <domain>`; absent without a controller.
+   * `retrying()`), shown by `print <domain>` and, for a service that is not loaded, by
+   * `print <service-target>`; absent without a controller.
    */
   readonly retrying?: () => readonly RetryingJob[];
   readonly log: SupervisorLog;
@@ -192,7 +193,10 @@ export class ControlService {
         service = this.status(d, s.value);
         return Promise.resolve({ ok: true, value: undefined });
       });
-      return { ...r, ...(service ? { service } : {}) };
+      // Not loaded, but the fleet link is trying to load it again: say so beside the 113.
+      const svc = r.error?.code === LaunchdCode.NO_SERVICE ? parseServiceTarget(req.target) : undefined;
+      const retrying = svc && this.retrying(svc.domain).find((x) => x.label === svc.label);
+      return { ...r, ...(service ? { service } : {}), ...(retrying ? { retrying } : {}) };
     },
 
     PrintDomain: async (scope, req) => {
@@ -213,15 +217,7 @@ export class ControlService {
         activeCount: statuses.filter((s) => s.pid !== undefined).length,
         services: statuses.map((s) => toWireRow(s, this.o.manager.config.listStatusWhileRunning)),
         disabled: Object.fromEntries(d.value.printDisabled()),
-        retrying: (this.o.retrying?.() ?? [])
-          .filter((r) => r.target === d.value.target)
-          .sort((a, b) => (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0) || (a.label < b.label ? -1 : 1))
-          .map((r) => ({
-            label: r.label,
-            failures: r.failures,
-            why: r.why,
-            nextAttemptAtMs: r.nextAttemptAt ?? 0,
-          })),
+        retrying: this.retrying(d.value.target),
       };
     },
 
@@ -385,6 +381,19 @@ export class ControlService {
         });
       }
     }
+  }
+
+  /** The jobs of `target` the fleet link is retrying, soonest first, as the wire says them. */
+  private retrying(target: string): WireRetryingService[] {
+    return (this.o.retrying?.() ?? [])
+      .filter((r) => r.target === target)
+      .sort((a, b) => (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0) || (a.label < b.label ? -1 : 1))
+      .map((r) => ({
+        label: r.label,
+        failures: r.failures,
+        why: r.why,
+        nextAttemptAtMs: r.nextAttemptAt ?? 0,
+      }));
   }
 
   private async onService(

@@ -148,6 +148,8 @@ export interface ServiceStatus {
 
 export interface PrintServiceReply extends Reply {
   readonly service?: ServiceStatus;
+  /** Not loaded (113), but the fleet link is trying to load it again (`print <domain>` lists it too). */
+  readonly retrying?: WireRetryingService;
 }
 
 export interface WireListRow {

@@ -159,6 +159,22 @@ describe(
           'i',
         ),
       );
+      // And `print <service-target>` of that job, which never loaded: still 113 (not loaded, as
+      // launchctl says it), with what the fleet link is doing about it.
+      const one = await runLfctl(['--run-dir', fleet.runDir(), 'print', `system/${late}`]);
+      assert.equal(one.code, 113, one.stderr);
+      assert.match(
+        one.stdout,
+        new RegExp(
+          `^system/${late.replaceAll('.', '\\.')} = \\{\\n\\tstate = not loaded .*\\n\\tretrying = failed \\d+ times?, .*no space left on device`,
+          'i',
+        ),
+      );
+      const oneJson = await runLfctl(['--run-dir', fleet.runDir(), 'print', '--json', `system/${late}`]);
+      assert.equal(oneJson.code, 113);
+      const retried = (JSON.parse(oneJson.stdout) as { retrying?: { label: string; why: string } }).retrying;
+      assert.equal(retried?.label, late);
+      assert.match(retried?.why ?? '', /no space left on device/i);
       const log = await agentLog();
       assert.match(log, /cannot (write|persist) .*no space left on device/i);
 
