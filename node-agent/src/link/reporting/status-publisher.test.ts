@@ -129,4 +129,28 @@ describe('status publisher', () => {
     assert.deepEqual(attempts.slice(2), ['n1.status']);
     assert.equal(lines.filter(([l]) => l === 'error').length, 2, 'said once');
   });
+
+  test('the inventory denied does not hold up the status (each key has its own wait)', async () => {
+    const clock = new FakeClock();
+    const p = publisher(clock, { value: 'healthy' });
+    const puts: string[] = [];
+    const kv = {
+      put: (key: string) => {
+        if (key.endsWith('.inventory')) {
+          const e = natsErrors.PermissionViolationError.parse(
+            `'Permissions Violation for Publish to "$KV.lf_nodes.${key}"'`,
+          );
+          return Promise.reject(new Error('put failed', { cause: e }));
+        }
+        puts.push(key);
+        return Promise.resolve(1);
+      },
+    } as unknown as KV;
+    p.attach(kv);
+    // The inventory's denial comes back before the status timer fires.
+    await settle();
+    clock.advance(0);
+    await settle();
+    assert.deepEqual(puts, ['n1.status']);
+  });
 });

@@ -44,15 +44,22 @@ export class StatusPublisher {
   #pending = false;
   /** The last put failed: a retry is armed (`#notBefore`). */
   #lastFailed = false;
-  /** No put before this (monotonic ms): the backoff after a failure, or a denial's wait. */
+  /**
+   * No status put before this (monotonic ms): the backoff after a failure, or a denial's wait.
+   * The inventory has its own (a key NATS may deny on its own), so one never holds up the other.
+   */
   #notBefore = -Infinity;
+  #inventoryNotBefore = -Infinity;
   readonly #pacing: EdgePacing;
+  readonly #inventoryPacing: EdgePacing;
   #lastInventoryJson = '';
   #stopped = false;
 
   constructor(o: StatusPublisherOptions) {
     this.#o = o;
-    this.#pacing = new EdgePacing(o.deniedWaitMs !== undefined ? { deniedWaitMs: o.deniedWaitMs } : {});
+    const pacing = o.deniedWaitMs !== undefined ? { deniedWaitMs: o.deniedWaitMs } : {};
+    this.#pacing = new EdgePacing(pacing);
+    this.#inventoryPacing = new EdgePacing(pacing);
   }
 
   /** A new connection (maybe with new credentials): put the inventory and the snapshot whether they changed or not. */
@@ -61,7 +68,9 @@ export class StatusPublisher {
     this.#lastStatusJson = '';
     this.#lastInventoryJson = '';
     this.#notBefore = -Infinity;
+    this.#inventoryNotBefore = -Infinity;
     this.#pacing.ok();
+    this.#inventoryPacing.ok();
     void this.putInventory();
     this.schedule(true);
   }
@@ -135,7 +144,7 @@ export class StatusPublisher {
       this.#o.stats.statusPuts++;
     } catch (e) {
       this.#lastFailed = true;
-      this.#failed(e, 'putting the node status', key);
+      this.#notBefore = this.#failed(this.#pacing, e, 'putting the node status', key);
       // Tried again once the wait is over (finally below).
       this.#pending = true;
     } finally {
@@ -151,7 +160,7 @@ export class StatusPublisher {
   async putInventory(): Promise<void> {
     const nodes = this.#nodes;
     if (!nodes) return;
-    if (this.#o.clock.monotonicMs() < this.#notBefore) return;
+    if (this.#o.clock.monotonicMs() < this.#inventoryNotBefore) return;
     const inv = this.#o.inventory();
     const json = JSON.stringify(inv);
     if (json === this.#lastInventoryJson) return;
@@ -159,19 +168,20 @@ export class StatusPublisher {
     try {
       await nodes.put(key, encodeNodeInventory(inv, this.#o.clock.wallMs()));
       this.#lastInventoryJson = json;
+      this.#inventoryPacing.ok();
     } catch (e) {
-      this.#failed(e, 'putting the node inventory', key);
+      this.#inventoryNotBefore = this.#failed(this.#inventoryPacing, e, 'putting the node inventory', key);
     }
   }
 
-  /** A failed put, classified: said (once, for a denial or a missing bucket) and paced. */
-  #failed(e: unknown, doing: string, key: string): void {
-    const wait = this.#pacing.failed(edgeFailure(e, doing), {
+  /** A failed put, classified: said (once, for a denial or a missing bucket); returns when to try again. */
+  #failed(pacing: EdgePacing, e: unknown, doing: string, key: string): number {
+    const wait = pacing.failed(edgeFailure(e, doing), {
       doing,
       subject: kvSubject(buckets.nodes, key),
       credential: this.#o.credential?.() ?? credentialName(this.#o.nodeId()),
       log: this.#o.log,
     });
-    this.#notBefore = Math.max(this.#notBefore, this.#o.clock.monotonicMs() + wait);
+    return this.#o.clock.monotonicMs() + wait;
   }
 }
