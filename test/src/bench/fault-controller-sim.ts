@@ -12,7 +12,10 @@
  * - every write to the job's desired keys, counted as it passes the broker (a subscription on
  *   `$KV.lf_desired.*.<label>`): exactly one per node, none skipped, none twice;
  * - the stream's own history of every node's key: [v1, v2] (read back after the rollout);
- * - the real agent runs v2, once.
+ * - the real agent runs v2, once;
+ * - the rollout ended once: of the rollout events the controllers publish
+ *   (`lf.events.controller.rollout`, counted on the broker as they pass) exactly one says
+ *   `succeeded` and none `failed`, `aborted` or `rolled-back`.
  *
  *   scripts/fault-controller-sim.sh [--nodes 1000] [--kill-at 0.3] [--waves 25%] [--min-healthy 5s] [--out FILE]
  *
@@ -24,7 +27,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kvm } from '@nats-io/kv';
-import { buckets, encodeLabelToken, keys } from '@launchfleet/shared/messages';
+import {
+  buckets,
+  controllerEventSource,
+  decodeNodeEvent,
+  encodeLabelToken,
+  keys,
+  subjects,
+} from '@launchfleet/shared/messages';
 import { parseSignedBundle } from '@launchfleet/shared/signing';
 import { type LocalFleet, startLocalFleet } from '../support/local-fleet.ts';
 import { applyToAll, controllerConn, faultPlist, instances, listedPids } from '../support/fault-fleet.ts';
@@ -117,8 +127,23 @@ async function main(): Promise<void> {
     const nc = await controllerConn(fleet);
     await applyToAll(fleet, label, faultPlist(label, `exec ${cmd(1)}`));
     await until(async () => (await listedPids(fleet)).get(label), 60_000, 'v1 runs on the real agent');
-    // The simulated nodes report v1 running before the rollout's health gate can judge them.
-    await sleep(15_000);
+    // Every node reports v1 running (the controller's own view) before the rollout's health
+    // gate judges them.
+    const tRun = Date.now();
+    await until(
+      async () => {
+        const h = await fleet.cli(['jobs', 'health', label, '--json']);
+        if (h.code !== 0) return undefined;
+        const sub = (JSON.parse(h.stdout) as { subStates?: Record<string, number> }).subStates ?? {};
+        return (sub['running'] ?? 0) >= nodes + 1;
+      },
+      180_000,
+      `the controller sees v1 running on all ${nodes + 1} nodes`,
+    );
+    say(
+      `the controller sees v1 running on all ${nodes + 1} nodes (${((Date.now() - tRun) / 1000).toFixed(1)} s)`,
+    );
+    await sleep(2000);
 
     const token = encodeLabelToken(label);
     const writes = new Map<string, number>();
@@ -128,6 +153,16 @@ async function main(): Promise<void> {
         const id = m.subject.split('.')[2] ?? '';
         writes.set(id, (writes.get(id) ?? 0) + 1);
         total++;
+      },
+    });
+    // The rollout's events as they pass the broker (reason -> count), for "finished exactly once".
+    const rolloutEvents = new Map<string, number>();
+    const evSub = nc.subscribe(subjects.event(controllerEventSource, 'rollout'), {
+      callback: (_e, m) => {
+        const d = decodeNodeEvent(m.data);
+        if (!d.ok || !(d.value.detail ?? '').startsWith('kill9sim:')) return;
+        const r = d.value.reason ?? '?';
+        rolloutEvents.set(r, (rolloutEvents.get(r) ?? 0) + 1);
       },
     });
     await nc.flush();
@@ -187,6 +222,7 @@ async function main(): Promise<void> {
     await sleep(3000);
     await nc.flush();
     sub.unsubscribe();
+    evSub.unsubscribe();
     say(
       `rollout ${done.phase} ${endS.toFixed(1)} s after the kill (${((Date.now() - tStart) / 1000).toFixed(1)} s after its start)`,
     );
@@ -196,6 +232,12 @@ async function main(): Promise<void> {
     check(
       done.phase === 'succeeded',
       `the rollout succeeded (phase ${done.phase}, ${JSON.stringify(done.outcome ?? '')})`,
+    );
+    const evs = Object.fromEntries(rolloutEvents);
+    check(
+      (rolloutEvents.get('succeeded') ?? 0) === 1 &&
+        ['failed', 'aborted', 'rolled-back'].every((k) => !rolloutEvents.has(k)),
+      `the rollout ended exactly once (its events by reason: ${JSON.stringify(evs)})`,
     );
     check(total > atKill, `the second controller wrote after the kill (${total - atKill} writes)`);
     check(
@@ -249,6 +291,7 @@ async function main(): Promise<void> {
       twice: twice.length,
       skipped: skipped.length,
       badHistory,
+      rolloutEvents: evs,
       failures,
     });
   } catch (e) {
