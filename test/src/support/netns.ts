@@ -11,6 +11,10 @@
  * hang off one bridge on the host (10.200.N.0/24, the bridge .1, the namespaces .10, .11, ...),
  * so one nats-server address serves them all and each namespace is cut on its own; `dropIn` /
  * `dropOut` drop one direction only (broker -> agent, agent -> broker).
+ *
+ * Bandwidth (fault-bandwidth): `limit` shapes both ends of the veth pair with `tc qdisc ... tbf`
+ * (the host's end is a device of this namespace's pair, removed with it); `shaped` reads back what
+ * each shaper sent, dropped and held over the limit.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -35,10 +39,74 @@ export interface AgentNetns {
   holds(pid: number): boolean;
   /** Removes every drop rule: the link works again. */
   heal(): void;
+  /**
+   * Shapes the link both ways with a token bucket (`tc qdisc ... tbf`, on the namespace's end for
+   * agent -> broker and on the host's end for broker -> agent): `rateKbit` kbit/s, a `burstBytes`
+   * bucket, and at most `latencyMs` of queue (packets beyond it are dropped). Nothing is cut.
+   */
+  limit(rateKbit: number, burstBytes?: number, latencyMs?: number): void;
+  /** Removes the shaping (idempotent). */
+  unlimit(): void;
+  /** What each end's shaper did since `limit`: bytes and packets sent, dropped, over the limit. */
+  shaped(): { readonly out: QdiscStats; readonly in: QdiscStats };
   /** The namespace's iptables rules with their packet counters (`iptables -S -v`), for the log. */
   rules(): string;
   /** Deletes the namespace and its veth pair (idempotent; processes left in it lose their network). */
   remove(): void;
+}
+
+/** `tc -s qdisc` of one device's root tbf (zeros when none). */
+export interface QdiscStats {
+  readonly bytes: number;
+  readonly packets: number;
+  readonly dropped: number;
+  readonly overlimits: number;
+}
+
+function parseQdisc(text: string): QdiscStats {
+  const m = /Sent (\d+) bytes (\d+) pkt \(dropped (\d+), overlimits (\d+)/.exec(text);
+  return {
+    bytes: Number(m?.[1] ?? 0),
+    packets: Number(m?.[2] ?? 0),
+    dropped: Number(m?.[3] ?? 0),
+    overlimits: Number(m?.[4] ?? 0),
+  };
+}
+
+/** Why tc tbf cannot shape a namespace's link here (undefined: it can); after netnsUnavailable. */
+export function tbfUnavailable(): string | undefined {
+  const probe = `lfprobe-${randomBytes(3).toString('hex')}`;
+  try {
+    run(['ip', 'netns', 'add', probe]);
+    run([
+      'ip',
+      'netns',
+      'exec',
+      probe,
+      'tc',
+      'qdisc',
+      'add',
+      'dev',
+      'lo',
+      'root',
+      'tbf',
+      'rate',
+      '1mbit',
+      'burst',
+      '4kb',
+      'latency',
+      '100ms',
+    ]);
+    return undefined;
+  } catch (e) {
+    return `tc tbf not available here: ${String((e as Error).message).split('\n')[0]}`;
+  } finally {
+    try {
+      run(['ip', 'netns', 'del', probe]);
+    } catch {
+      // never made
+    }
+  }
 }
 
 const run = (args: readonly string[]): string =>
@@ -201,6 +269,36 @@ function makeNetns(
       inNs('iptables', '-F', 'OUTPUT');
     },
     rules: () => inNs('iptables', '-S', '-v').trim(),
+    limit(rateKbit, burstBytes = 4096, latencyMs = 500) {
+      const tbf = [
+        'root',
+        'tbf',
+        'rate',
+        `${rateKbit}kbit`,
+        'burst',
+        String(burstBytes),
+        'latency',
+        `${latencyMs}ms`,
+      ];
+      inNs('tc', 'qdisc', 'replace', 'dev', nsIf, ...tbf);
+      run(['tc', 'qdisc', 'replace', 'dev', hostIf, ...tbf]);
+    },
+    unlimit() {
+      for (const args of [
+        ['ip', 'netns', 'exec', name, 'tc', 'qdisc', 'del', 'dev', nsIf, 'root'],
+        ['tc', 'qdisc', 'del', 'dev', hostIf, 'root'],
+      ]) {
+        try {
+          run(args);
+        } catch {
+          // no shaper there (never limited, or removed already)
+        }
+      }
+    },
+    shaped: () => ({
+      out: parseQdisc(inNs('tc', '-s', 'qdisc', 'show', 'dev', nsIf, 'root')),
+      in: parseQdisc(run(['tc', '-s', 'qdisc', 'show', 'dev', hostIf, 'root'])),
+    }),
     remove() {
       if (removed) return;
       removed = true;
