@@ -89,17 +89,15 @@ export function natsError(e: unknown, doing: string): LaunchfleetError {
   if (e instanceof LaunchfleetError) return e;
   const c = natsCause(e);
   const what = `${doing}: ${messageOf(c ?? e)}`;
+  // Before the table: the one AuthorizationError that is not a refusal (see the header).
+  if (c?.name === 'AuthorizationError' && authenticationTimeout(c))
+    return new UnavailableError(
+      `${doing}: the server's authentication window closed before our handshake finished ` +
+        `(${messageOf(c)}): a busy client or server, not refused credentials; retry`,
+      { cause: e },
+    );
   switch (c?.name) {
     case 'AuthorizationError':
-      if (authenticationTimeout(c))
-        return new UnavailableError(
-          `${doing}: the server's authentication window closed before our handshake finished ` +
-            `(${messageOf(c)}): a busy client or server, not refused credentials; retry`,
-          { cause: e },
-        );
-      return new PermissionDeniedError(`${doing}: NATS refused our credentials (${messageOf(c)})`, {
-        cause: e,
-      });
     case 'UserAuthenticationExpiredError':
       return new PermissionDeniedError(`${doing}: NATS refused our credentials (${messageOf(c)})`, {
         cause: e,
