@@ -66,6 +66,14 @@ export function missingLine(doing: string, subject: string, error: LaunchfleetEr
 /**
  * One edge's pacing: consecutive failures (the backoff), the denial's long wait, and what was
  * said already. Owned by the module that makes the requests.
+ *
+ * What was said is kept per subject; the failure count (the backoff) is one per edge, on
+ * purpose: an edge's requests go one at a time over one connection to one stream or bucket
+ * (the outbox drains its queue in order, the follower reads one node's keys, the status and the
+ * inventory have a pacing each), so a success on any subject says the path works again and the
+ * next failure starts from the first step. A subject that stays refused while others go is not
+ * a backoff case: a denial waits `deniedWaitMs` whatever the count, and the outbox drops what
+ * is denied or keeps being refused.
  */
 export class EdgePacing {
   readonly #said = new Set<string>();
@@ -119,7 +127,10 @@ export class EdgePacing {
     }
   }
 
-  /** A success (on `subject`, or on all): the backoff starts over, and a later failure there is said again. */
+  /**
+   * A success (on `subject`, or on all): the backoff starts over (one count per edge, see the
+   * class), and a later failure on that subject (or on any) is said again.
+   */
   ok(subject?: string): void {
     this.#failures = 0;
     if (subject === undefined) this.#said.clear();

@@ -153,4 +153,29 @@ describe('status publisher', () => {
     await settle();
     assert.deepEqual(puts, ['n1.status']);
   });
+
+  test('a new connection starts the pacing over: a failure on the last one does not hold the heartbeat refresh', async () => {
+    const clock = new FakeClock();
+    const p = publisher(clock, { value: 'healthy' });
+    const tried: string[] = [];
+    const failing = {
+      put: (key: string) => {
+        tried.push(key);
+        return Promise.reject(new Error('put failed', { cause: new natsErrors.TimeoutError() }));
+      },
+    } as unknown as KV;
+    p.attach(failing);
+    clock.advance(0);
+    await settle();
+    // The status put failed: a retry is armed, so the heartbeat's refresh tries nothing.
+    await p.refresh();
+    assert.deepEqual(tried, ['n1.inventory', 'n1.status']);
+    const held = recordingKv();
+    p.detach();
+    p.attach(held.kv);
+    // The heartbeat fires before the attach's own put: the old connection's failure is
+    // forgotten (one count, in the pacing), so the refresh puts the snapshot now.
+    await p.refresh();
+    assert.deepEqual(held.puts, ['n1.inventory', 'n1.status']);
+  });
 });

@@ -42,8 +42,6 @@ export class StatusPublisher {
   #inFlight = false;
   /** A snapshot was asked for while a put was in flight. */
   #pending = false;
-  /** The last put failed: a retry is armed (`#notBefore`). */
-  #lastFailed = false;
   /**
    * No status put before this (monotonic ms): the backoff after a failure, or a denial's wait.
    * The inventory has its own (a key NATS may deny on its own), so one never holds up the other.
@@ -108,8 +106,9 @@ export class StatusPublisher {
    * catches a change nobody pushed.
    */
   async refresh(): Promise<void> {
-    // A put on its way is the refresh; after a failure, the retry is armed already.
-    if (!this.#nodes || this.#inFlight || this.#lastFailed) return;
+    // A put on its way is the refresh; after a failure (the pacing counts them, and an attach
+    // starts it over), the retry is armed already.
+    if (!this.#nodes || this.#inFlight || this.#pacing.failures > 0) return;
     const age = this.#o.clock.monotonicMs() - this.#lastStatusPut;
     if (age >= this.#o.statusRefreshMs) await this.putStatus();
   }
@@ -139,11 +138,9 @@ export class StatusPublisher {
       await nodes.put(key, encodeNodeStatus(snap, this.#o.clock.wallMs()));
       this.#lastStatusJson = json;
       this.#lastStatusPut = now;
-      this.#lastFailed = false;
       this.#pacing.ok();
       this.#o.stats.statusPuts++;
     } catch (e) {
-      this.#lastFailed = true;
       this.#notBefore = this.#failed(this.#pacing, e, 'putting the node status', key);
       // Tried again once the wait is over (finally below).
       this.#pending = true;
