@@ -28,7 +28,11 @@
  *   holds up neither other keys nor a newer message for its own key, which replaces its wait
  *   (before, each one held every later entry for ~10 s). A read-back that fails ends the
  *   follower, so the link starts a new session whose catch-up reads everything again: nothing is
- *   lost;
+ *   lost. A read-back (or an index read) NATS *denies* these credentials does not: a new
+ *   session's catch-up would be denied too and wait long, while this one still brings every
+ *   other change. The denial is said once (nats-edge.ts, the pacing kept across sessions), and
+ *   the session reads everything again by the re-read below, brought forward to the pacing's
+ *   wait (the sooner of it and the re-read period), until a read goes through;
  * - a live message on the index reads the keys it lists that this session has not delivered
  *   (a controller lists a label before creating its key and writes the index again after);
  * - one queue: catch-up and live entries are delivered one at a time, in order;
@@ -56,7 +60,14 @@ import {
   subjects,
 } from '@launchfleet/shared/messages';
 import { kvCatchUp } from './kv-catch-up.ts';
-import { type EdgeFailure, type EdgePacing, credentialName, deniedLine, edgeFailure } from './nats-edge.ts';
+import {
+  type EdgeFailure,
+  type EdgePacing,
+  credentialName,
+  defaultDeniedWaitMs,
+  deniedLine,
+  edgeFailure,
+} from './nats-edge.ts';
 
 /** What the desired-state gate needs of a KV entry (KvEntry and KvWatchEntry both have it). */
 export interface DesiredEntry {
@@ -69,6 +80,8 @@ export interface DesiredEntry {
 
 export interface DesiredFollowerOptions {
   readonly nc: NatsConnection;
+  /** The `lf_desired` bucket, opened already (tests); default: opened on `nc` with direct gets. */
+  readonly kv?: KV;
   readonly nodeId: string;
   readonly scheduler: Scheduler;
   /** Called for every entry, one at a time, in order. Must not throw (the caller guards). */
@@ -88,7 +101,8 @@ export interface DesiredFollowerOptions {
   /**
    * What was said already, kept across this node's sessions (nats-edge.ts): a read NATS denies
    * these credentials is said once at error, naming the subject and the credential, until a
-   * catch-up succeeds. (The pacing of a failed session is the link loop's: a denial waits long.)
+   * catch-up or a re-read succeeds; and how long a denied read waits (its `deniedWaitMs`). (The
+   * pacing of a failed session is the link loop's: a denied catch-up waits long.)
    */
   readonly pacing?: EdgePacing;
   /** The period of the safety-net re-read (see the header); 0 turns it off. Default 5 min. */
@@ -140,6 +154,8 @@ export class DesiredFollower {
     recheckCaughtUp: 0,
   };
   #recheckTimer: TimerHandle | undefined;
+  /** The re-read after a denied read (see the header), while one is due. */
+  #deniedRetry: TimerHandle | undefined;
 
   constructor(o: DesiredFollowerOptions) {
     this.#o = o;
@@ -151,7 +167,7 @@ export class DesiredFollower {
   /** Subscribes and catches up. `refused`: the broker refused the subscription (nothing else started). */
   async start(): Promise<'following' | 'refused'> {
     const nc = this.#o.nc;
-    this.#kv = await new Kvm(nc).open(buckets.desired, { allow_direct: true });
+    this.#kv = this.#o.kv ?? (await new Kvm(nc).open(buckets.desired, { allow_direct: true }));
     const sub = nc.subscribe(kvSubject(buckets.desired, keys.desiredOf(this.#o.nodeId)), {
       callback: (err, m) => {
         if (!err) this.#enqueue(() => this.#onLive(m)).catch(() => undefined);
@@ -174,7 +190,7 @@ export class DesiredFollower {
       // The session fails and the link retries (with backoff, or after a long wait when NATS
       // denied the read: link-failure.ts); nothing this node runs stops.
       const f = edgeFailure(e, `reading this node's desired state from ${kvStreamName(buckets.desired)}`);
-      if (!this.#denied(f))
+      if (this.#denied(f) === undefined)
         this.#o.log?.(
           'warn',
           `cannot read this node's desired state from ${kvStreamName(buckets.desired)} (${messageOf(e)}): the stream may be missing or unavailable; jobs keep running, retrying`,
@@ -194,13 +210,39 @@ export class DesiredFollower {
     const ms = Math.round(period * (0.8 + 0.4 * (this.#o.random ?? Math.random)()));
     this.#recheckTimer = this.#o.scheduler.after(ms, () => {
       this.#recheckTimer = undefined;
-      this.#enqueue(() => this.#recheck())
-        .catch((e: unknown) => {
-          // Not a reason to end the session: the next period (or a reconnect) reads again.
-          if (!this.#denied(edgeFailure(e, 'the desired state re-read')))
-            this.#o.log?.('warn', `desired state re-read failed (${messageOf(e)}): trying again later`);
-        })
-        .finally(() => this.#armRecheck());
+      void this.#rereadNow('the periodic re-read').finally(() => this.#armRecheck());
+    });
+  }
+
+  /**
+   * Reads everything again now (#recheck, in the queue). A failure is not a reason to end the
+   * session: a denial brings the next re-read forward to the pacing's wait (#readAgainAfter);
+   * anything else waits for the next period (or a reconnect).
+   */
+  async #rereadNow(why: string): Promise<void> {
+    try {
+      await this.#enqueue(() => this.#recheck(why));
+      this.#o.pacing?.ok();
+    } catch (e) {
+      const wait = this.#denied(edgeFailure(e, 'the desired state re-read'));
+      if (wait !== undefined) this.#readAgainAfter(wait);
+      else this.#o.log?.('warn', `desired state re-read failed (${messageOf(e)}): trying again later`);
+    }
+  }
+
+  /**
+   * A read this session needed was denied: the session stays (its subscription still brings
+   * every other change; the jobs keep running) and everything is read again after `ms` (the
+   * pacing's wait for a denial), or after the re-read period when that is sooner, until a read
+   * goes through. The re-read delivers whatever differs from what was delivered, so the denied
+   * change is taken then.
+   */
+  #readAgainAfter(ms: number): void {
+    if (this.#stopped || this.#deniedRetry !== undefined || this.#o.nc.isClosed()) return;
+    const period = this.#o.recheckMs ?? desiredRecheckDefaultMs;
+    this.#deniedRetry = this.#o.scheduler.after(period > 0 ? Math.min(ms, period) : ms, () => {
+      this.#deniedRetry = undefined;
+      void this.#rereadNow('the re-read after a denied read');
     });
   }
 
@@ -209,7 +251,7 @@ export class DesiredFollower {
    * read as stored now; delivers only what differs from what this session delivered. A key with
    * nothing stored at all is left alone here (a catch-up reports it; see onMissing).
    */
-  async #recheck(): Promise<void> {
+  async #recheck(why: string): Promise<void> {
     const kv = this.#kv;
     if (!kv || this.#stopped) return;
     const node = this.#o.nodeId;
@@ -231,7 +273,7 @@ export class DesiredFollower {
         this.stats.recheckCaughtUp++;
         this.#o.log?.(
           'info',
-          `desired: ${e.key} changed with no message reaching this node (revision ${e.revision}): caught up by the periodic re-read`,
+          `desired: ${e.key} changed with no message reaching this node, or one whose read failed (revision ${e.revision}): caught up by ${why}`,
         );
         this.#deliver(e);
       }
@@ -247,6 +289,8 @@ export class DesiredFollower {
     this.#stopped = true;
     this.#recheckTimer?.cancel();
     this.#recheckTimer = undefined;
+    this.#deniedRetry?.cancel();
+    this.#deniedRetry = undefined;
     for (const t of this.#waiting.values()) t.cancel();
     this.#waiting.clear();
     try {
@@ -334,9 +378,7 @@ export class DesiredFollower {
     try {
       idx = await this.#get(kv, keys.desiredIndex(this.#o.nodeId));
     } catch (e) {
-      if (!this.#denied(edgeFailure(e, 'reading the desired-state index')))
-        this.#o.log?.('warn', `desired-state index read failed (${messageOf(e)}): starting over`);
-      this.#end();
+      this.#readFailed(e, 'reading the desired-state index', 'desired-state index read');
       return;
     }
     if (idx === null || idx.operation !== 'PUT') return;
@@ -347,26 +389,40 @@ export class DesiredFollower {
     try {
       await this.#readKeys(kv, fresh, new Set());
     } catch (e) {
-      if (!this.#denied(edgeFailure(e, 'reading desired state')))
-        this.#o.log?.('warn', `desired state read failed (${messageOf(e)}): starting over`);
-      this.#end();
+      this.#readFailed(e, 'reading desired state', 'desired state read');
     }
   }
 
   /**
-   * A read NATS denied these credentials: said at error, naming the subject and the credential
-   * (once, with `pacing`, until a catch-up succeeds). Returns whether `f` was a denial.
+   * A read of the live path failed (an index read, a read-back): a denial keeps the session and
+   * reads again later (#readAgainAfter); anything else ends the follower, so the link starts a
+   * new session whose catch-up reads everything again.
    */
-  #denied(f: EdgeFailure): boolean {
-    if (f.kind !== 'denied') return false;
+  #readFailed(e: unknown, doing: string, what: string): void {
+    const wait = this.#denied(edgeFailure(e, doing));
+    if (wait !== undefined) {
+      this.#readAgainAfter(wait);
+      return;
+    }
+    this.#o.log?.('warn', `${what} failed (${messageOf(e)}): starting over`);
+    this.#end();
+  }
+
+  /**
+   * A read NATS denied these credentials: said at error, naming the subject and the credential
+   * (once, with `pacing`, until a catch-up or re-read succeeds). Returns how long to wait before
+   * reading again, or undefined when `f` was not a denial.
+   */
+  #denied(f: EdgeFailure): number | undefined {
+    if (f.kind !== 'denied') return undefined;
     const subject = `the direct gets of ${kvSubject(buckets.desired, keys.desiredOf(this.#o.nodeId))}`;
     const credential = this.#o.credential ?? credentialName(this.#o.nodeId);
     const log = (level: 'debug' | 'info' | 'warn' | 'error', _label: string, msg: string) =>
       this.#o.log?.(level, msg);
     const doing = "reading this node's desired state";
-    if (this.#o.pacing) this.#o.pacing.failed(f, { doing, subject, credential, log });
-    else log('error', 'link', deniedLine(doing, subject, credential, f.error));
-    return true;
+    if (this.#o.pacing) return this.#o.pacing.failed(f, { doing, subject, credential, log });
+    log('error', 'link', deniedLine(doing, subject, credential, f.error));
+    return defaultDeniedWaitMs;
   }
 
   #isIndexKey(key: string): boolean {
@@ -414,10 +470,9 @@ export class DesiredFollower {
       stored = await this.#get(kv, key);
     } catch (e) {
       // The read failed: this update would be lost until the next connection. End, so that the
-      // link starts a new session, whose catch-up reads everything again.
-      if (!this.#denied(edgeFailure(e, `the desired state read-back of ${key}`)))
-        this.#o.log?.('warn', `desired state read-back of ${key} failed (${messageOf(e)}): starting over`);
-      this.#end();
+      // link starts a new session, whose catch-up reads everything again; or, when NATS denied
+      // it, keep the session and read again later (#readFailed).
+      this.#readFailed(e, `the desired state read-back of ${key}`, `desired state read-back of ${key}`);
       return;
     }
     if (this.#stopped) return;
