@@ -145,6 +145,23 @@ function reporter(
   });
 }
 
+/** A reporter on a fake clock with its domains (given, or the system domain alone), started and attached to a fake link. */
+function attachedReporter(
+  o: {
+    domains?: FakeDomains;
+    onDomainsChanged?: (t: readonly string[]) => void;
+    builds?: { n: number };
+  } = {},
+): { clock: FakeClock; domains: FakeDomains; r: Reporter; link: ReturnType<typeof fakeLink> } {
+  const clock = new FakeClock();
+  const domains = o.domains ?? new FakeDomains();
+  const r = reporter(clock, domains, o);
+  const link = fakeLink();
+  r.start();
+  r.attach(link.nc, link.kv);
+  return { clock, domains, r, link };
+}
+
 /** Lets promise callbacks (acks, puts, user look-ups) run. */
 const settle = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
@@ -163,12 +180,7 @@ const jobStateEvents = (published: readonly string[]): number =>
 
 describe('reporter: driven by pushes, the scan a safety net', () => {
   test('a pushed job status is a job-state event and in the snapshot within the settle time, 28 s before the scan', async () => {
-    const clock = new FakeClock();
-    const domains = new FakeDomains();
-    const r = reporter(clock, domains);
-    const link = fakeLink();
-    r.start();
-    r.attach(link.nc, link.kv);
+    const { clock, domains, r, link } = attachedReporter();
     await advance(clock, 100);
     const s = jobStatus({ label: 'com.acme.web' });
     domains.system().jobs.set(s.label, s);
@@ -180,13 +192,8 @@ describe('reporter: driven by pushes, the scan a safety net', () => {
   });
 
   test("a session's domain, pushed: the link is told at once and the user's name is in the next snapshot", async () => {
-    const clock = new FakeClock();
-    const domains = new FakeDomains();
     const told: string[][] = [];
-    const r = reporter(clock, domains, { onDomainsChanged: (t) => told.push([...t]) });
-    const link = fakeLink();
-    r.start();
-    r.attach(link.nc, link.kv);
+    const { clock, domains, r, link } = attachedReporter({ onDomainsChanged: (t) => told.push([...t]) });
     await advance(clock, 1100);
     domains.open('gui', 501);
     assert.deepEqual(told, [['system', 'gui/501']], 'told in the same turn, not at a scan');
@@ -206,12 +213,7 @@ describe('reporter: driven by pushes, the scan a safety net', () => {
   });
 
   test('a job whose removal is pushed is forgotten at once: loaded again, it is new again', async () => {
-    const clock = new FakeClock();
-    const domains = new FakeDomains();
-    const r = reporter(clock, domains);
-    const link = fakeLink();
-    r.start();
-    r.attach(link.nc, link.kv);
+    const { clock, domains, r, link } = attachedReporter();
     // A job that never ran (waiting for its calendar): no activity to keep it after it goes.
     const waiting = jobStatus({
       label: 'com.acme.nightly',
@@ -237,13 +239,8 @@ describe('reporter: driven by pushes, the scan a safety net', () => {
   });
 
   test('a change nobody pushed is found by the scan, at scanMs and not before', async () => {
-    const clock = new FakeClock();
-    const domains = new FakeDomains();
     const told: string[][] = [];
-    const r = reporter(clock, domains, { onDomainsChanged: (t) => told.push([...t]) });
-    const link = fakeLink();
-    r.start();
-    r.attach(link.nc, link.kv);
+    const { clock, domains, r, link } = attachedReporter({ onDomainsChanged: (t) => told.push([...t]) });
     await advance(clock, 100);
     const s = jobStatus({ label: 'com.acme.quiet' });
     domains.system().jobs.set(s.label, s);
@@ -259,17 +256,13 @@ describe('reporter: driven by pushes, the scan a safety net', () => {
   });
 
   test('between changes no snapshot is built: heartbeats put it only when statusRefreshMs old', async () => {
-    const clock = new FakeClock();
     const domains = new FakeDomains();
     const builds = { n: 0 };
-    const r = reporter(clock, domains, { builds });
-    const link = fakeLink();
     for (let i = 0; i < 1000; i++) {
       const s = jobStatus({ label: `com.acme.j${i}` });
       domains.system().jobs.set(s.label, s);
     }
-    r.start();
-    r.attach(link.nc, link.kv);
+    const { clock, r, link } = attachedReporter({ domains, builds });
     await advance(clock, 100);
     assert.equal(link.statuses.length, 1, 'put on attach');
     const after = builds.n;
