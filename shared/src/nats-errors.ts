@@ -12,7 +12,10 @@
  * | JetStreamNotEnabled, StreamNotFound (a missing bucket) | FailedPreconditionError | no: provisioning is missing          |
  * | JetStreamNotEnabled made by nats.js from "no responders" | UnavailableError      | yes: see below                         |
  * | JetStream API "wrong last sequence"                  | ConflictError           | by the caller's compare-and-set loop   |
+ * | JetStream API errors retrying cannot fix (`jsRefusals`): what we sent can never be stored as it is (too large, bad request) | InvalidArgumentError | no |
+ * | ... or the stream or account must change first (its configuration, a sealed stream, per-subject or account limits) | FailedPreconditionError | no: a person must act |
  * | TimeoutError, NoResponders, ConnectionError, ClosedConnection, Draining, RequestError, ProtocolError, other JetStream errors | UnavailableError | yes, with backoff |
+ * | nats.js refusing a payload over the server's max_payload before sending it | InvalidArgumentError | no |
  * | anything else that is not a Launchfleet error        | InternalError           | no: a bug                              |
  *
  * nats.js turns "no responders" on a JetStream publish or API request into JetStreamNotEnabled
@@ -36,6 +39,7 @@ import {
   ConflictError,
   FailedPreconditionError,
   InternalError,
+  InvalidArgumentError,
   LaunchfleetError,
   PermissionDeniedError,
   UnavailableError,
@@ -57,6 +61,46 @@ const unavailable = new Set([
   'ConsumerNotFoundError',
 ]);
 
+/**
+ * JetStream API errors that retrying cannot fix, by their `err_code` (nats-server's
+ * server/errors.json): `argument`, what we sent can never be stored as it is; `precondition`,
+ * the stream or the account must change first (a person acts). Every other JetStream API
+ * error stays Unavailable (retried with backoff): most are a cluster busy or without a leader.
+ */
+const jsRefusals: ReadonlyMap<number, { readonly why: string; readonly as: 'argument' | 'precondition' }> =
+  new Map([
+    [10054, { why: 'the message is larger than the stream allows (its max_msg_size)', as: 'argument' }],
+    [10097, { why: 'the headers are larger than JetStream allows (64 KiB)', as: 'argument' }],
+    [10003, { why: 'JetStream calls the request bad', as: 'argument' }],
+    [10025, { why: 'JetStream could not parse the request', as: 'argument' }],
+    [10056, { why: 'the stream name in the subject does not match the request', as: 'argument' }],
+    [10060, { why: 'the stream is not the one the request expected', as: 'precondition' }],
+    [10058, { why: 'a stream of that name exists with another configuration', as: 'precondition' }],
+    [10052, { why: 'the stream configuration is not valid', as: 'precondition' }],
+    [10109, { why: 'the stream is sealed', as: 'precondition' }],
+    [10002, { why: "the account's JetStream resource limits are used up", as: 'precondition' }],
+    [10027, { why: 'the account has as many streams as it may', as: 'precondition' }],
+    [10113, { why: 'the account requires every stream to set max bytes', as: 'precondition' }],
+    [10122, { why: "the stream's max bytes is over the account's limit", as: 'precondition' }],
+  ]);
+
+/** The generic "storing failed" code (10077): one of its messages is a limit no retry passes. */
+const jsStoreFailed = 10077;
+
+/**
+ * The refusal `c` (a JetStream API error) stands for, if retrying cannot fix it. A store failure
+ * for a subject's message limit (a stream that discards new messages per subject) is one: the
+ * subject must be cleared first.
+ */
+function jsRefusal(
+  c: Error & { code?: unknown },
+): { why: string; as: 'argument' | 'precondition' } | undefined {
+  if (typeof c.code !== 'number') return undefined;
+  if (c.code === jsStoreFailed && /maximum messages per subject exceeded/i.test(c.message))
+    return { why: 'the subject holds as many messages as the stream allows', as: 'precondition' };
+  return jsRefusals.get(c.code);
+}
+
 /** The NATS error of interest along the cause chain (the most specific first), if any. */
 function natsCause(e: unknown): (Error & { code?: unknown }) | undefined {
   for (let c: unknown = e, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++) {
@@ -72,6 +116,13 @@ function natsCause(e: unknown): (Error & { code?: unknown }) | undefined {
 /** The server closed the handshake for taking too long, which nats.js reports as an AuthorizationError. */
 function authenticationTimeout(c: Error): boolean {
   return /authentication timeout/i.test(c.message);
+}
+
+/** nats.js refused to send a payload over the server's max_payload (its own InvalidArgumentError). */
+function payloadTooLarge(e: unknown): boolean {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++)
+    if (c.name === 'InvalidArgumentError' && /max_payload/i.test(c.message)) return true;
+  return false;
 }
 
 /** True when nats.js made `e` out of a request nobody answered (503 no responders). */
@@ -118,10 +169,24 @@ export function natsError(e: unknown, doing: string): LaunchfleetError {
       return new FailedPreconditionError(`${what} (is the bucket or stream provisioned?)`, { cause: e });
     case undefined:
       break;
-    default:
+    default: {
       if (/wrong last sequence/i.test(messageOf(c))) return new ConflictError(what, { cause: e });
+      const refused = c === undefined ? undefined : jsRefusal(c);
+      if (refused?.as === 'argument')
+        return new InvalidArgumentError(`${what} (${refused.why}; retrying cannot help)`, undefined, {
+          cause: e,
+        });
+      if (refused)
+        return new FailedPreconditionError(`${what} (${refused.why}; a person must act)`, { cause: e });
       return new UnavailableError(what, { cause: e });
+    }
   }
+  if (payloadTooLarge(e))
+    return new InvalidArgumentError(
+      `${what} (larger than the server's max_payload; retrying cannot help)`,
+      undefined,
+      { cause: e },
+    );
   return new InternalError(what, { cause: e });
 }
 

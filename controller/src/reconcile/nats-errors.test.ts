@@ -63,3 +63,63 @@ test('NATS errors are classified once: who they are and whether a retry can help
   const own = new InvalidArgumentError('bad');
   assert.equal(natsError(own, 'x'), own, 'our own errors pass through');
 });
+
+test('JetStream API errors retrying cannot fix are not retryable; the others are', () => {
+  const api = (code: number, err_code: number, description: string) =>
+    new JetStreamApiError({ code, err_code, description });
+  const cases: [unknown, string, boolean, RegExp][] = [
+    // What we sent can never be stored as it is.
+    [api(400, 10054, 'message size exceeds maximum allowed'), 'InvalidArgument', false, /max_msg_size/],
+    [api(400, 10097, 'header size exceeds maximum allowed of 64k'), 'InvalidArgument', false, /headers/],
+    [api(400, 10003, 'bad request'), 'InvalidArgument', false, /retrying cannot help/],
+    // The stream or the account must change first.
+    [
+      api(400, 10058, 'stream name already in use with a different configuration'),
+      'FailedPrecondition',
+      false,
+      /a person must act/,
+    ],
+    [
+      api(500, 10052, 'duplicates window can not be larger then max age'),
+      'FailedPrecondition',
+      false,
+      /configuration is not valid/,
+    ],
+    [api(400, 10109, 'invalid operation on sealed stream'), 'FailedPrecondition', false, /sealed/],
+    [api(400, 10002, 'resource limits exceeded for account'), 'FailedPrecondition', false, /resource limits/],
+    [
+      api(503, 10077, 'maximum messages per subject exceeded'),
+      'FailedPrecondition',
+      false,
+      /as many messages/,
+    ],
+    // A busy or leaderless cluster, or a store failure that may pass: retried with backoff.
+    [api(503, 10077, 'maximum bytes exceeded'), 'Unavailable', true, /maximum bytes exceeded$/],
+    [
+      api(503, 10008, 'JetStream system temporarily unavailable'),
+      'Unavailable',
+      true,
+      /temporarily unavailable$/,
+    ],
+    [
+      api(500, 10009, 'JetStream cluster can not handle request'),
+      'Unavailable',
+      true,
+      /can not handle request$/,
+    ],
+    // nats.js itself refuses a payload over the server's max_payload.
+    [
+      natsErrors.InvalidArgumentError.format('payload', 'max_payload size exceeded'),
+      'InvalidArgument',
+      false,
+      /max_payload/,
+    ],
+  ];
+  for (const [e, name, retryable, message] of cases) {
+    const c = natsError(new Error('publish failed', { cause: e }), 'publishing an event');
+    assert.equal(c.name, name, String(e));
+    assert.equal(c.retryable, retryable, String(e));
+    assert.match(c.message, /^publishing an event: /);
+    assert.match(c.message, message);
+  }
+});
