@@ -10,7 +10,7 @@
  * | denied   | `Permissions Violation for Publish to "<subject>"`, credentials refused (`PermissionDeniedError`) | a person must act (the node's permissions, or a re-enrolment): one error line naming the subject and the credential, said once; no hot retry (`deniedWaitMs`, or what cannot be sent is dropped) |
  * | missing  | the stream or bucket is not there (StreamNotFound: `natsStreamMissing`) | the controller provisions it: wait and try again with backoff; said once |
  * | retry    | `retryable`: a timeout, no responders (a stream without a leader; a full JetStream API queue, whose server drops the request unanswered), a lost connection | backoff, quietly |
- * | terminal | not retryable and none of the above (an answer we refuse, a bug) | the edge's own rule (logged as before) |
+ * | terminal | not retryable and none of the above: a JetStream refusal retrying cannot fix (natsError's table: too large, the stream configured otherwise, a per-subject or account limit), an answer we refuse, a bug | the edge's own rule: the outbox drops the event at once (warn); the puts and reads back off |
  *
  * "Said once": until the edge succeeds again (`EdgePacing.ok`), a second failure of the same kind
  * on the same subject is logged at debug only.

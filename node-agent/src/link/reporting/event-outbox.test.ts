@@ -1,7 +1,8 @@
 /**
  * The outbox acts on what a failed publish was (../nats-edge.ts): an event NATS denies these
  * credentials is dropped at once and said once; no answer waits, with backoff, and is never
- * dropped; a refusal on a live connection is dropped after 3 tries (as before).
+ * dropped; a refusal retrying cannot fix (the event too large for the stream) is dropped at once;
+ * any other refusal on a live connection is dropped after 3 tries (as before).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -120,13 +121,11 @@ describe('event outbox: failed publishes, classified', () => {
   test('a refusal on a live connection is dropped after 3 tries so it cannot block the others', async () => {
     const clock = new FakeClock();
     const { o, stats } = outbox(clock, []);
+    // A store failure natsError does not know as permanent (a full stream that discards new
+    // messages may take it later): retried, then dropped.
     const { nc, tries } = connection((s) =>
       s === 'lf.events.n1.drift'
-        ? new JetStreamApiError({
-            code: 400,
-            err_code: 10054,
-            description: 'message size exceeds maximum allowed',
-          })
+        ? new JetStreamApiError({ code: 503, err_code: 10077, description: 'maximum bytes exceeded' })
         : undefined,
     );
     o.attach(nc);
@@ -139,5 +138,37 @@ describe('event outbox: failed publishes, classified', () => {
     assert.equal(tries.filter((s) => s === 'lf.events.n1.drift').length, 3);
     assert.equal(stats.eventsDropped, 1);
     assert.equal(stats.eventsPublished, 1);
+  });
+
+  test('a refusal retrying cannot fix (the event larger than the stream allows) is dropped at once, with a warn line', async () => {
+    const clock = new FakeClock();
+    const lines: [string, string][] = [];
+    const { o, stats } = outbox(clock, lines);
+    const { nc, tries } = connection((s) =>
+      s === 'lf.events.n1.drift'
+        ? new JetStreamApiError({
+            code: 400,
+            err_code: 10054,
+            description: 'message size exceeds maximum allowed',
+          })
+        : undefined,
+    );
+    o.attach(nc);
+    o.emit({ kind: 'drift', reason: 'plist-changed' });
+    o.emit({ kind: 'bundle-accepted', label: 'com.a', version: 1 });
+    await settle();
+    assert.deepEqual(
+      tries,
+      ['lf.events.n1.drift', 'lf.events.n1.bundle-accepted'],
+      'tried once, then the next',
+    );
+    assert.equal(stats.eventsDropped, 1);
+    assert.equal(stats.eventsPublished, 1);
+    const warned = lines.filter(([l]) => l === 'warn').map(([, m]) => m);
+    assert.equal(warned.length, 1, warned.join('\n'));
+    assert.match(
+      warned[0] ?? '',
+      /^event dropped: publishing a drift event: message size exceeds maximum allowed \(the message is larger than the stream allows/,
+    );
   });
 });

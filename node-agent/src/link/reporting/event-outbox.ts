@@ -10,8 +10,11 @@
  *   once (../nats-edge.ts): an event NATS denies these credentials is dropped at once, with one
  *   error line naming the subject and the credential (a person must act; retrying cannot help);
  *   a missing stream is waited for (said once); no answer (a timeout, no responders) waits
- *   for ever; an event the broker keeps refusing on a live connection is dropped after 3 tries
- *   so it cannot block the others.
+ *   for ever; a refusal retrying cannot fix (natsError's table: the event larger than the
+ *   stream or the server allows, a stream configured otherwise) is dropped at once, with a
+ *   warn line; any other refusal on a live connection (one natsError calls retryable: a
+ *   JetStream API error it does not know) is dropped after 3 tries so it cannot block the
+ *   others.
  */
 import { randomBytes } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
@@ -139,9 +142,18 @@ export class EventOutbox {
             this.#dropHead(jsKey, ev);
             continue;
           }
+          if (f.kind === 'terminal') {
+            // The broker (or the client) can never take this event as it is: the same bytes
+            // would be refused again. Dropped now, so it cannot block the others.
+            this.#o.log('warn', 'link', `event dropped: ${messageOf(f.error)}`);
+            this.#o.stats.eventsDropped++;
+            this.#dropHead(jsKey, ev);
+            continue;
+          }
           // Keep it at the head and retry with backoff. An event the broker keeps refusing while
-          // the connection is fine (it cannot be a connectivity problem) is dropped after 3
-          // tries so it cannot block the others. No answer at all (a timeout, no responders) is
+          // the connection is fine (a refusal natsError does not know, so calls retryable; it
+          // cannot be a connectivity problem) is dropped after 3 tries so it cannot block the
+          // others. No answer at all (a timeout, no responders) is
           // not a refusal: on a link that died silently the connection still looks open until
           // its pings fail, and the event must wait for the next connection
           // (docs/fault-suite.md); nor is a stream not provisioned yet.
