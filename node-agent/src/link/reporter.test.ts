@@ -15,6 +15,8 @@ import type { DomainManager } from '../supervisor/domains/domain-manager.ts';
 import type { JobStatus } from '../supervisor/job-status.ts';
 import type { UserDb } from '../ports/user-db.ts';
 import { jobStatus } from '../testing/job-status.ts';
+import { jetStreamConnection } from '../testing/fake-nats.ts';
+import { flush } from '../testing/settle.ts';
 import { Reporter } from './reporter.ts';
 
 interface FakeDomain {
@@ -77,20 +79,8 @@ class FakeDomains {
 
 /** A connection that acks every JetStream publish and records the subjects; a bucket that records puts. */
 function fakeLink(): { nc: NatsConnection; kv: KV; published: string[]; statuses: NodeStatus[] } {
-  const published: string[] = [];
+  const { nc, tries: published } = jetStreamConnection();
   const statuses: NodeStatus[] = [];
-  const ack = { stream: 'LF_EVENTS', seq: 1 };
-  const ackData = new TextEncoder().encode(JSON.stringify(ack));
-  const nc = {
-    options: { inboxPrefix: '_INBOX' },
-    request: (subject: string) => {
-      published.push(subject);
-      return Promise.resolve({ subject: '_INBOX.x', data: ackData, headers: undefined, json: () => ack });
-    },
-    publish: () => undefined,
-    subscribe: () => ({ unsubscribe: () => undefined }),
-    isClosed: () => false,
-  } as unknown as NatsConnection;
   const kv = {
     put: (key: string, data: Uint8Array) => {
       // The envelope's body (the controller's decoder checks ids and sizes this test does not need).
@@ -163,9 +153,7 @@ function attachedReporter(
 }
 
 /** Lets promise callbacks (acks, puts, user look-ups) run. */
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
-};
+const settle = (): Promise<void> => flush(5);
 
 /** Advances in 100 ms steps, letting promises run between. */
 async function advance(clock: FakeClock, ms: number): Promise<void> {

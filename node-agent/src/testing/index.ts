@@ -6,3 +6,4 @@ export * from './machine-sim.ts';
 export * from './settle.ts';
 export * from './fake-plist-loader.ts';
 export * from './spawn-request.ts';
+export * from './fake-nats.ts';

@@ -6,30 +6,12 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { errors as natsErrors } from '@nats-io/nats-core';
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { FakeClock } from '@launchfleet/shared/testing';
+import { jetStreamConnection as connection } from '../../testing/fake-nats.ts';
+import { flush } from '../../testing/settle.ts';
 import { EventOutbox } from './event-outbox.ts';
-
-/** A connection whose JetStream publishes (requests) are answered by `answer`. */
-function connection(answer: (subject: string) => Error | undefined): { nc: NatsConnection; tries: string[] } {
-  const tries: string[] = [];
-  const ack = { stream: 'LF_EVENTS', seq: 1 };
-  const data = new TextEncoder().encode(JSON.stringify(ack));
-  const nc = {
-    options: { inboxPrefix: '_INBOX' },
-    request: (subject: string) => {
-      tries.push(subject);
-      const e = answer(subject);
-      return e
-        ? Promise.reject(e)
-        : Promise.resolve({ subject: '_INBOX.x', data, headers: undefined, json: () => ack });
-    },
-    isClosed: () => false,
-  } as unknown as NatsConnection;
-  return { nc, tries };
-}
 
 function outbox(clock: FakeClock, lines: [string, string][]) {
   const stats = { eventsPublished: 0, eventsDropped: 0, jobStateEvents: 0 };
@@ -45,9 +27,7 @@ function outbox(clock: FakeClock, lines: [string, string][]) {
   return { o, stats };
 }
 
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
-};
+const settle = (): Promise<void> => flush(5);
 
 describe('event outbox: failed publishes, classified', () => {
   test('an event NATS denies is dropped at once, said once naming the subject and the credential; the others go', async () => {
