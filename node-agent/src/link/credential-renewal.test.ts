@@ -120,3 +120,58 @@ test('a renewal NATS denies waits the longest retry, and says so naming the subj
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('credentials without expiry renew when the controller asks (a key rotation), once, with no timer spinning', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'lf-renew-nudge-'));
+  try {
+    const credsPath = join(root, 'node.creds');
+    // A JWT without expiry (as nodes enrolled before credentials expired hold); only its claims are read.
+    const user = createUser();
+    const claims = Buffer.from(JSON.stringify({ sub: user.getPublicKey(), iss: 'A', iat: 1 })).toString(
+      'base64url',
+    );
+    await writeFile(credsPath, formatCreds(`e30.${claims}.sig`, new TextDecoder().decode(user.getSeed())));
+    const clock = new FakeClock();
+    let arms = 0;
+    const scheduler = {
+      after: (ms: number, fn: () => void) => {
+        if (++arms > 100) throw new Error('the renewal timer re-arms itself without end');
+        return clock.after(ms, fn);
+      },
+    };
+    const renewal = new CredentialRenewal({
+      identity: { nodeId: 'n1', credsPath, trustStorePath: join(root, 'trust.json') },
+      clock,
+      scheduler,
+      random: () => 0.5,
+      log: () => undefined,
+      onRenewed: () => undefined,
+    });
+    await renewal.start();
+    let nudge: ((err: Error | null, m: { data: Uint8Array; respond: () => boolean }) => void) | undefined;
+    const requests: string[] = [];
+    const nc = {
+      subscribe: (_s: string, o: { callback: typeof nudge }) => {
+        nudge = o.callback;
+        return { unsubscribe: () => undefined };
+      },
+      request: (subject: string) => {
+        requests.push(subject);
+        return Promise.reject(new natsErrors.TimeoutError());
+      },
+    } as unknown as NatsConnection;
+    renewal.attach(nc);
+    assert.equal(renewal.state(), 'no-expiry');
+    assert.deepEqual(requests, [], 'nothing to renew unasked');
+    nudge?.(null, { data: new TextEncoder().encode('{"withinMs":0}'), respond: () => true });
+    clock.advance(0);
+    // The renewal reads the credentials file before it asks.
+    for (let i = 0; i < 100 && requests.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(requests, ['lf.renew.n1'], 'asked: renewed');
+    clock.advance(1000);
+    assert.ok(arms < 10, `${arms} timers armed`);
+    renewal.stop();
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

@@ -57,6 +57,9 @@ test('state: valid, renewal due, expired; no expiry is its own state', () => {
   assert.equal(credentialsState(c, at, issued + 20 * day), 'renewal-due');
   assert.equal(credentialsState(c, at, issued + 30 * day), 'expired');
   assert.equal(credentialsState({ issuedAtMs: 0, expiresAtMs: undefined }, undefined, 5), 'no-expiry');
+  // Asked to renew all the same (a nudge): due once its time has come.
+  assert.equal(credentialsState({ issuedAtMs: 0, expiresAtMs: undefined }, 10, 5), 'no-expiry');
+  assert.equal(credentialsState({ issuedAtMs: 0, expiresAtMs: undefined }, 5, 5), 'renewal-due');
 });
 
 test('retries: full jitter growing to the cap, always before expiry and never now', () => {

@@ -60,7 +60,10 @@ export type CredentialsState =
   | 'renewal-due'
   /** Past expiry: no server accepts them; the way back is re-enrolment with a bootstrap token. */
   | 'expired'
-  /** No expiry: nothing to renew. */
+  /**
+   * No expiry: nothing to renew, unless a renewal was planned all the same (the controller
+   * asked, e.g. after a key rotation; or a retry of that): then `renewal-due` once it is due.
+   */
   | 'no-expiry';
 
 const unit = (u: number): number => (Number.isFinite(u) ? Math.min(Math.max(u, 0), 1 - Number.EPSILON) : 0);
@@ -85,7 +88,10 @@ export function credentialsState(
   renewAtMs: number | undefined,
   now: number,
 ): CredentialsState {
-  if (c.expiresAtMs === undefined) return 'no-expiry';
+  // Without expiry a renewal is planned only when asked for (a nudge, or its retry). Read as
+  // 'no-expiry' then, the renewal timer re-armed itself at once, for ever, and never renewed.
+  if (c.expiresAtMs === undefined)
+    return renewAtMs !== undefined && now >= renewAtMs ? 'renewal-due' : 'no-expiry';
   if (now >= c.expiresAtMs) return 'expired';
   if (renewAtMs !== undefined && now >= renewAtMs) return 'renewal-due';
   return 'valid';
