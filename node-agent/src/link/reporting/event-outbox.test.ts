@@ -13,6 +13,18 @@ import { jetStreamConnection as connection } from '../../testing/fake-nats.ts';
 import { flush } from '../../testing/settle.ts';
 import { EventOutbox } from './event-outbox.ts';
 
+/**
+ * Attaches a connection that answers the drift event's publish with `refusal(subject)` and acks
+ * the others, then queues a drift event and another; returns the subjects tried.
+ */
+function driftRefused(o: EventOutbox, refusal: (subject: string) => Error): string[] {
+  const { nc, tries } = connection((s) => (s === 'lf.events.n1.drift' ? refusal(s) : undefined));
+  o.attach(nc);
+  o.emit({ kind: 'drift', reason: 'plist-changed' });
+  o.emit({ kind: 'bundle-accepted', label: 'com.a', version: 1 });
+  return tries;
+}
+
 function outbox(clock: FakeClock, lines: [string, string][]) {
   const stats = { eventsPublished: 0, eventsDropped: 0, jobStateEvents: 0 };
   const o = new EventOutbox({
@@ -34,16 +46,13 @@ describe('event outbox: failed publishes, classified', () => {
     const clock = new FakeClock();
     const lines: [string, string][] = [];
     const { o, stats } = outbox(clock, lines);
-    const { nc, tries } = connection((s) =>
-      s === 'lf.events.n1.drift'
-        ? new Error('publish failed', {
-            cause: natsErrors.PermissionViolationError.parse(`'Permissions Violation for Publish to "${s}"'`),
-          })
-        : undefined,
+    const tries = driftRefused(
+      o,
+      (s) =>
+        new Error('publish failed', {
+          cause: natsErrors.PermissionViolationError.parse(`'Permissions Violation for Publish to "${s}"'`),
+        }),
     );
-    o.attach(nc);
-    o.emit({ kind: 'drift', reason: 'plist-changed' });
-    o.emit({ kind: 'bundle-accepted', label: 'com.a', version: 1 });
     o.emit({ kind: 'drift', reason: 'job-unloaded' });
     await settle();
     assert.deepEqual(
@@ -103,14 +112,10 @@ describe('event outbox: failed publishes, classified', () => {
     const { o, stats } = outbox(clock, []);
     // A store failure natsError does not know as permanent (a full stream that discards new
     // messages may take it later): retried, then dropped.
-    const { nc, tries } = connection((s) =>
-      s === 'lf.events.n1.drift'
-        ? new JetStreamApiError({ code: 503, err_code: 10077, description: 'maximum bytes exceeded' })
-        : undefined,
+    const tries = driftRefused(
+      o,
+      () => new JetStreamApiError({ code: 503, err_code: 10077, description: 'maximum bytes exceeded' }),
     );
-    o.attach(nc);
-    o.emit({ kind: 'drift', reason: 'plist-changed' });
-    o.emit({ kind: 'bundle-accepted', label: 'com.a', version: 1 });
     for (let i = 0; i < 10; i++) {
       clock.advance(1000);
       await settle();
@@ -124,18 +129,15 @@ describe('event outbox: failed publishes, classified', () => {
     const clock = new FakeClock();
     const lines: [string, string][] = [];
     const { o, stats } = outbox(clock, lines);
-    const { nc, tries } = connection((s) =>
-      s === 'lf.events.n1.drift'
-        ? new JetStreamApiError({
-            code: 400,
-            err_code: 10054,
-            description: 'message size exceeds maximum allowed',
-          })
-        : undefined,
+    const tries = driftRefused(
+      o,
+      () =>
+        new JetStreamApiError({
+          code: 400,
+          err_code: 10054,
+          description: 'message size exceeds maximum allowed',
+        }),
     );
-    o.attach(nc);
-    o.emit({ kind: 'drift', reason: 'plist-changed' });
-    o.emit({ kind: 'bundle-accepted', label: 'com.a', version: 1 });
     await settle();
     assert.deepEqual(
       tries,
