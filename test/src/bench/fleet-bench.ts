@@ -741,6 +741,10 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
             await rollingRestart({
               cp,
               sims,
+              diagnose: async () => {
+                const st = await Promise.all(sims.map((x) => x.stats())).catch(() => undefined);
+                return st && waveDiagnosis(st);
+              },
               label,
               onlineIds,
               runningIds: awayIds,

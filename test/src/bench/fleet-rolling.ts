@@ -48,11 +48,36 @@ export async function rollingRestart(x: {
   readonly appliedArg: string;
   readonly timeoutMs: number;
   readonly print: Printer;
+  /** What the agents without a session wait for, and the simulators' loop delay (one line). */
+  readonly diagnose?: () => Promise<string | undefined>;
 }): Promise<RollingResult> {
   const { cp, sims, print } = x;
   const t0 = Date.now();
   const steps: RollingResult['steps'][number][] = [];
   let applied: Promise<string | undefined> | undefined;
+  // Every 10 s through the roll: sessions up now, and why the others are without one (at 10,000
+  // agents the outages were long and the final figures alone could not say where they went).
+  let ticking = true;
+  let wake: (() => void) | undefined;
+  const ticker = (async () => {
+    while (ticking) {
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 10_000).unref();
+      });
+      if (!ticking) break;
+      const now = await allRows(sims, x.label);
+      const up = now.filter(
+        (r) =>
+          x.onlineIds.has(r.nodeId ?? '') &&
+          r.connectedAt !== undefined &&
+          (r.disconnectedAt === undefined || r.disconnectedAt < r.connectedAt),
+      ).length;
+      print(`#   ${ms(Date.now() - t0)} into the roll: ${up}/${x.onlineIds.size} agent sessions up`);
+      const why = await x.diagnose?.().catch(() => undefined);
+      if (why !== undefined) print(`#     ${why}`);
+    }
+  })().catch((e: unknown) => print(`#   roll progress: ${e instanceof Error ? e.message : String(e)}`));
   for (const [i, server] of cp.servers.entries()) {
     const tStep = Date.now();
     print(`#   rolling restart: ${server.name} into lame-duck mode`);
@@ -86,6 +111,9 @@ export async function rollingRestart(x: {
     return up() >= x.onlineIds.size && (version === undefined || running() >= x.runningIds.size);
   }, x.timeoutMs).catch(() => print(`#   rolling restart: not every agent back within ${ms(x.timeoutMs)}`));
   const allDoneMs = Date.now() - t0;
+  ticking = false;
+  wake?.();
+  await ticker;
   rows = await allRows(sims, x.label);
   const outages = rows
     .filter((r) => x.onlineIds.has(r.nodeId ?? ''))
