@@ -21,7 +21,9 @@
  * A driver killed between 3 and 4 leaves the state ahead of the KV; the next holder's repair
  * closes the gap. A driver killed before 3 left nothing: the next one recomputes. So no node is
  * written twice, and a restart resumes where the rollout stood. A set-desired that fails is
- * left to the repair of the next reconcile, which comes after the key's backoff.
+ * left to the repair of the next reconcile, which comes after the key's backoff; so is a store
+ * in 3 that failed without saying whether it was stored (its ack lost: the controller cut off
+ * from the broker), since its actions were not applied and the lease stays with this driver.
  *
  * Retention: a finished rollout that needs no more driving is deleted `keepFinishedMs` after it
  * finished, and beyond the newest `keepFinishedCount` finished ones (README, "Retention").
@@ -275,7 +277,17 @@ export class RolloutDriver {
         commandResults: [...(cur.record.commandResults ?? []), ...results].slice(-maxPendingCommands),
       }),
     };
-    const rev = await d.store.update(rolloutId, next, cur.revision);
+    let rev: number | undefined;
+    try {
+      rev = await d.store.update(rolloutId, next, cur.revision);
+    } catch (e) {
+      // The outcome is unknown: a store whose ack was lost (a timeout, a partition between this
+      // controller and the broker) may have stored this state, and its actions were not applied.
+      // The lease stays ours, so no takeover would repair that gap: the next pass repairs, as a
+      // new holder does (a read per node the state says was written; a write only where missing).
+      this.#held.delete(rolloutId);
+      throw e;
+    }
     if (rev === undefined) {
       this.stats.lostRaces++;
       return { outcome: 'lost-race', againMs: 0 };

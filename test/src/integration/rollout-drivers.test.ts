@@ -12,7 +12,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { systemClock } from '@launchfleet/shared';
+import { UnavailableError, systemClock } from '@launchfleet/shared';
 import { RolloutLease, type RolloutRuntime } from '@launchfleet/controller/rollout';
 import { eventually } from '../support/link-node.ts';
 import {
@@ -108,6 +108,52 @@ describe('rollout drivers: crash and resume, exclusivity', () => {
     for (const node of fleet.nodes)
       await eventually(async () => (await runningCommand(node, label)) === 'sleep 302', 15_000, 'v2 running');
     await b.stop();
+  });
+
+  test('a store whose ack was lost (stored, but the driver heard an error): the same driver repairs, no node written twice', async () => {
+    // A controller cut off from the broker right after its compare-and-set of the rollout record
+    // reached the broker: the record holds the new state, the driver hears a timeout and applied
+    // none of its actions. The lease is still its own, so no takeover repairs the gap: it must.
+    const label = 'com.acme.lostack';
+    const v1 = await baseline(fleet, label);
+    const a: RolloutRuntime = await fleet.runtime('ctl-lost-ack');
+    const update = a.store.update.bind(a.store);
+    let lost: string[] | undefined;
+    a.store.update = async (id, record, revision) => {
+      const rev = await update(id, record, revision);
+      // The first stored state that sets wave-1's nodes: stored, and then the ack "lost".
+      const wave = Object.entries(record.state.nodes)
+        .filter(([, n]) => n.step === 1 && n.lastSet !== null)
+        .map(([nodeId]) => nodeId);
+      if (!lost && rev !== undefined && wave.length > 0) {
+        lost = wave;
+        throw new UnavailableError('storing the rollout: timeout (the ack lost, by the test)');
+      }
+      return rev;
+    };
+    const rec = await a.service.start({
+      rolloutId: 'lost-ack-1',
+      plist: versionedPlist(label, 2),
+      target: { kind: 'all' },
+      strategy,
+      gate,
+      by: 'test',
+    });
+    const to = Number(rec.spec.toVersion);
+    await eventually(() => lost, 30_000, 'the ack of the wave step lost');
+    assert.equal(lost?.length, 3);
+    const done = await awaitPhase(a, 'lost-ack-1', ['succeeded', 'rolled-back', 'failed'], 40_000);
+    assert.equal(done.state.phase.kind, 'succeeded', JSON.stringify(done.state.history));
+    assert.equal(a.driver.stats.repairs, 3, 'the driver repaired the three writes its lost store asked for');
+    for (const id of fleet.nodeIds)
+      assert.deepEqual(
+        (await desiredWrites(fleet, id, label)).map((w) => w.version),
+        [v1, to],
+        `exactly one rollout write on ${id}`,
+      );
+    for (const node of fleet.nodes)
+      await eventually(async () => (await runningCommand(node, label)) === 'sleep 302', 15_000, 'v2 running');
+    await a.stop();
   });
 
   test('two drivers started together: only one drives the rollout', async () => {
