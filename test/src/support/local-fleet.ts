@@ -63,6 +63,15 @@ export interface LocalFleetOptions {
    */
   readonly agentNetns?: { readonly name: string; readonly hostAddress: string };
   /**
+   * The (first) controller runs in this network namespace (`ip netns exec NAME`, made by the
+   * test: netns.ts) and reaches NATS at `hostAddress`, as `agentNetns` does for the agent (nats-server
+   * listens there; give the same host address when both are set). Its gRPC API, metrics and
+   * console listen on the namespace's own loopback, so `cli` (and `spawnCli`) run the CLI inside
+   * the namespace when they talk to it; a second controller and the agents stay on the host.
+   * `metricsUrl` and `consoleUrl` are not reachable from the host then.
+   */
+  readonly controllerNetns?: { readonly name: string; readonly hostAddress: string };
+  /**
    * Environment variables added to the first agent's process only (e.g. libfaketime's
    * `LD_PRELOAD` and `FAKETIME_TIMESTAMP_FILE`: fault-time steps that agent's wall clock).
    */
@@ -190,8 +199,10 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       ...['--tls-cert', tls.cert, '--tls-key', tls.key],
       ...['--offline-after', String(o.offlineAfterSeconds ?? 30)],
     ]);
-    const natsHost = o.agentNetns?.hostAddress ?? '127.0.0.1';
-    if (o.agentNetns) {
+    if (o.agentNetns && o.controllerNetns && o.agentNetns.hostAddress !== o.controllerNetns.hostAddress)
+      throw new Error('agentNetns and controllerNetns must reach nats-server at one host address');
+    const natsHost = o.agentNetns?.hostAddress ?? o.controllerNetns?.hostAddress ?? '127.0.0.1';
+    if (o.agentNetns || o.controllerNetns) {
       const conf = join(dir, 'nats', 'nats.conf');
       const text = await readFile(conf, 'utf8');
       const loopback = `listen: "127.0.0.1:${natsPort}"`;
@@ -217,9 +228,17 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       LAUNCHFLEET_CA: tls.caCert,
       LAUNCHFLEET_TOKEN: adminToken,
     };
+    /** The CLI's command line; inside the controller's namespace when it talks to that controller. */
+    const cliCommand = (args: readonly string[], env: NodeJS.ProcessEnv): [string, string[]] => {
+      const i = args.indexOf('--server');
+      const server = i >= 0 ? args[i + 1] : env['LAUNCHFLEET_SERVER'];
+      return o.controllerNetns && server === grpcAddress
+        ? ['ip', ['netns', 'exec', o.controllerNetns.name, process.execPath, cliBin, ...args]]
+        : [process.execPath, [cliBin, ...args]];
+    };
     const cli = async (args: readonly string[], timeoutMs = 30_000, env = cliEnv): Promise<CliResult> => {
       try {
-        const r = await run(process.execPath, [cliBin, ...args], { env, timeout: timeoutMs });
+        const r = await run(...cliCommand(args, env), { env, timeout: timeoutMs });
         return { code: 0, stdout: r.stdout, stderr: r.stderr };
       } catch (e) {
         const x = e as { code?: unknown; stdout?: string; stderr?: string };
@@ -261,12 +280,17 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
     const stateDirOf = (name: string) => o.agentStateDirs?.[name] ?? join(dir, name, 'state');
 
     const startControllerProc = async () => {
-      await start('controller', process.execPath, [
+      const argv = [
+        process.execPath,
         controllerBin,
         '--config',
         join(dir, 'controller', 'controller.json'),
         ...(o.controllerArgs ?? []),
-      ]);
+      ];
+      // `ip netns exec` execs the controller (no fork: the pid is the controller's).
+      if (o.controllerNetns)
+        await start('controller', 'ip', ['netns', 'exec', o.controllerNetns.name, ...argv]);
+      else await start('controller', process.execPath, argv.slice(1));
       await eventually(async () => {
         alive();
         const r = await cli(['nodes', 'list'], 10_000);
@@ -424,7 +448,7 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       cliEnv,
       cli: (args, timeoutMs) => cli(args, timeoutMs),
       spawnCli(args) {
-        const child = spawn(process.execPath, [cliBin, ...args], {
+        const child = spawn(...cliCommand(args, cliEnv), {
           env: cliEnv,
           stdio: ['ignore', 'pipe', 'pipe'],
           detached: true,

@@ -29,6 +29,11 @@ export interface AgentNetns {
   readonly nsAddress: string;
   /** Drops every packet into and out of the namespace (a silent partition). */
   cut(): void;
+  /**
+   * As `cut`, but the namespace's own loopback keeps working: a process in it still answers a
+   * client in the same namespace (fault-controller-partition: the CLI reaches the cut controller).
+   */
+  cutLink(): void;
   /** Drops each packet into and out of the namespace with probability `p` (0 < p < 1). */
   loss(p: number): void;
   /** Drops packets coming into the namespace only (broker -> agent), each with probability `p` (1: all). */
@@ -243,6 +248,11 @@ function makeNetns(
       netns.heal();
       inNs('iptables', '-A', 'INPUT', '-j', 'DROP');
       inNs('iptables', '-A', 'OUTPUT', '-j', 'DROP');
+    },
+    cutLink() {
+      netns.heal();
+      inNs('iptables', '-A', 'INPUT', '!', '-i', 'lo', '-j', 'DROP');
+      inNs('iptables', '-A', 'OUTPUT', '!', '-o', 'lo', '-j', 'DROP');
     },
     loss(p) {
       netns.heal();
