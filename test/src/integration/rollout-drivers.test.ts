@@ -131,29 +131,41 @@ describe('rollout drivers: crash and resume, exclusivity', () => {
       }
       return rev;
     };
-    const rec = await a.service.start({
-      rolloutId: 'lost-ack-1',
-      plist: versionedPlist(label, 2),
-      target: { kind: 'all' },
-      strategy,
-      gate,
-      by: 'test',
-    });
-    const to = Number(rec.spec.toVersion);
-    await eventually(() => lost, 30_000, 'the ack of the wave step lost');
-    assert.equal(lost?.length, 3);
-    const done = await awaitPhase(a, 'lost-ack-1', ['succeeded', 'rolled-back', 'failed'], 40_000);
-    assert.equal(done.state.phase.kind, 'succeeded', JSON.stringify(done.state.history));
-    assert.equal(a.driver.stats.repairs, 3, 'the driver repaired the three writes its lost store asked for');
-    for (const id of fleet.nodeIds)
-      assert.deepEqual(
-        (await desiredWrites(fleet, id, label)).map((w) => w.version),
-        [v1, to],
-        `exactly one rollout write on ${id}`,
+    // Stopped however the test ends: a driver left running would drive the next test's rollouts.
+    try {
+      const rec = await a.service.start({
+        rolloutId: 'lost-ack-1',
+        plist: versionedPlist(label, 2),
+        target: { kind: 'all' },
+        strategy,
+        gate,
+        by: 'test',
+      });
+      const to = Number(rec.spec.toVersion);
+      await eventually(() => lost, 30_000, 'the ack of the wave step lost');
+      assert.equal(lost?.length, 3);
+      const done = await awaitPhase(a, 'lost-ack-1', ['succeeded', 'rolled-back', 'failed'], 40_000);
+      assert.equal(done.state.phase.kind, 'succeeded', JSON.stringify(done.state.history));
+      assert.equal(
+        a.driver.stats.repairs,
+        3,
+        'the driver repaired the three writes its lost store asked for',
       );
-    for (const node of fleet.nodes)
-      await eventually(async () => (await runningCommand(node, label)) === 'sleep 302', 15_000, 'v2 running');
-    await a.stop();
+      for (const id of fleet.nodeIds)
+        assert.deepEqual(
+          (await desiredWrites(fleet, id, label)).map((w) => w.version),
+          [v1, to],
+          `exactly one rollout write on ${id}`,
+        );
+      for (const node of fleet.nodes)
+        await eventually(
+          async () => (await runningCommand(node, label)) === 'sleep 302',
+          15_000,
+          'v2 running',
+        );
+    } finally {
+      await a.stop();
+    }
   });
 
   test('two drivers started together: only one drives the rollout', async () => {
