@@ -96,83 +96,94 @@ describe('deploy: NATS operator-mode auth from `launchfleet-controller nats-auth
     await run(process.execPath, [cli, 'nats-auth', '--keys', keysDir, '--create', '--out', authFile]);
     identity = new NatsIdentity((await KeyStore.open(keysDir)).natsKeys());
 
-    const runTag = randomBytes(4).toString('hex');
-    const specs: { name: string; port: number; monitorPort: number; clusterPort: number }[] = [];
-    // Nine distinct ports at once (freePort one at a time can hand the same port out twice).
-    const ports = await freePorts(9);
-    for (let i = 1; i <= 3; i++)
-      specs.push({
-        name: `nats-${i}`,
-        port: ports[3 * i - 3] ?? 0,
-        monitorPort: ports[3 * i - 2] ?? 0,
-        clusterPort: ports[3 * i - 1] ?? 0,
-      });
-    const authText = await readFile(authFile, 'utf8');
-    for (const s of specs) {
-      const etc = join(base, s.name, 'etc/nats');
-      let text = rewrite(conf, /^server_name: \$NATS_SERVER_NAME$/m, () => `server_name: ${s.name}`);
-      // A cluster name of this run's own (see startCluster): a stale route from another suite's
-      // server can never join it.
-      text = rewrite(text, /^ {2}name: launchfleet$/m, () => `  name: launchfleet-${runTag}`);
-      text = rewrite(text, /^listen: 0\.0\.0\.0:4222$/m, () => `listen: 127.0.0.1:${s.port}`);
-      text = rewrite(text, /^http: 0\.0\.0\.0:8222$/m, () => `http: 127.0.0.1:${s.monitorPort}`);
-      text = rewrite(
-        text,
-        /store_dir: \/data\/jetstream/,
-        () => `store_dir: ${JSON.stringify(join(base, s.name, 'js'))}`,
+    // A cluster whose JetStream meta group formed without every server (nats-server 2.10's
+    // dynamic meta sizing at a simultaneous start: `cluster_size` 2, the third never added; see
+    // startCluster in support/nats-server.ts) is a fixture that failed to start, not what this
+    // file tests: say so on stderr with what the servers reported, and start it again, once.
+    for (let attempt = 1; ; attempt++) {
+      const runTag = randomBytes(4).toString('hex');
+      const specs: { name: string; port: number; monitorPort: number; clusterPort: number }[] = [];
+      // Nine distinct ports at once (freePort one at a time can hand the same port out twice).
+      const ports = await freePorts(9);
+      for (let i = 1; i <= 3; i++)
+        specs.push({
+          name: `nats-${i}`,
+          port: ports[3 * i - 3] ?? 0,
+          monitorPort: ports[3 * i - 2] ?? 0,
+          clusterPort: ports[3 * i - 1] ?? 0,
+        });
+      const authText = await readFile(authFile, 'utf8');
+      for (const s of specs) {
+        const etc = join(base, s.name, 'etc/nats');
+        let text = rewrite(conf, /^server_name: \$NATS_SERVER_NAME$/m, () => `server_name: ${s.name}`);
+        // A cluster name of this run's own (see startCluster): a stale route from another suite's
+        // server can never join it.
+        text = rewrite(text, /^ {2}name: launchfleet$/m, () => `  name: launchfleet-${runTag}`);
+        text = rewrite(text, /^listen: 0\.0\.0\.0:4222$/m, () => `listen: 127.0.0.1:${s.port}`);
+        text = rewrite(text, /^http: 0\.0\.0\.0:8222$/m, () => `http: 127.0.0.1:${s.monitorPort}`);
+        text = rewrite(
+          text,
+          /store_dir: \/data\/jetstream/,
+          () => `store_dir: ${JSON.stringify(join(base, s.name, 'js'))}`,
+        );
+        text = rewrite(text, /listen: 0\.0\.0\.0:6222/, () => `listen: 127.0.0.1:${s.clusterPort}`);
+        text = rewrite(
+          text,
+          /nats-route:\/\/(nats-\d):6222/,
+          (m) => `nats-route://127.0.0.1:${specs.find((x) => m.includes(`${x.name}:`))?.clusterPort ?? 0}`,
+          3,
+        );
+        await mkdir(etc, { recursive: true });
+        await writeFile(join(etc, 'nats.conf'), text);
+        const target = resolve(etc, include);
+        await mkdir(dirname(target), { recursive: true });
+        const resolverDir = join(base, s.name, 'jwt');
+        await writeFile(
+          target,
+          rewrite(authText, /^ {2}dir: "\/data\/jwt"$/m, () => `  dir: ${JSON.stringify(resolverDir)}`),
+          { mode: 0o644 },
+        );
+        const logLines: string[] = [];
+        const launch = { confPath: join(etc, 'nats.conf'), dir: join(base, s.name), name: s.name, logLines };
+        const proc = await processLauncher({ ...launch, debug: false });
+        servers.push({
+          name: s.name,
+          url: `nats://127.0.0.1:${s.port}`,
+          monitorPort: s.monitorPort,
+          confPath: launch.confPath,
+          dir: launch.dir,
+          proc,
+          logLines,
+        });
+      }
+      // Ready when every server has the same JetStream meta leader and it sees every peer
+      // current (R3 assets can be placed).
+      await waitFor(
+        async () => {
+          for (const s of servers)
+            if (s.proc.exited()) throw new Error(`${s.name} exited:\n${s.logLines.join('\n')}`);
+          return jetStreamLeaderAgreed(servers.map((s) => s.monitorPort));
+        },
+        60_000,
+        'the 3-server cluster from deploy/nats/nats.conf to elect a JetStream meta leader',
       );
-      text = rewrite(text, /listen: 0\.0\.0\.0:6222/, () => `listen: 127.0.0.1:${s.clusterPort}`);
-      text = rewrite(
-        text,
-        /nats-route:\/\/(nats-\d):6222/,
-        (m) => `nats-route://127.0.0.1:${specs.find((x) => m.includes(`${x.name}:`))?.clusterPort ?? 0}`,
-        3,
+      const ready = await waitFor(
+        () => jetStreamClusterReady(servers.map((s) => s.monitorPort)),
+        20_000,
+        'every meta peer current',
+      ).then(
+        () => true,
+        () => false,
       );
-      await mkdir(etc, { recursive: true });
-      await writeFile(join(etc, 'nats.conf'), text);
-      const target = resolve(etc, include);
-      await mkdir(dirname(target), { recursive: true });
-      const resolverDir = join(base, s.name, 'jwt');
-      await writeFile(
-        target,
-        rewrite(authText, /^ {2}dir: "\/data\/jwt"$/m, () => `  dir: ${JSON.stringify(resolverDir)}`),
-        { mode: 0o644 },
-      );
-      const logLines: string[] = [];
-      const launch = { confPath: join(etc, 'nats.conf'), dir: join(base, s.name), name: s.name, logLines };
-      const proc = await processLauncher({ ...launch, debug: false });
-      servers.push({
-        name: s.name,
-        url: `nats://127.0.0.1:${s.port}`,
-        monitorPort: s.monitorPort,
-        confPath: launch.confPath,
-        dir: launch.dir,
-        proc,
-        logLines,
-      });
-    }
-    // Ready when every server has the same JetStream meta leader and it sees every peer
-    // current (R3 assets can be placed).
-    await waitFor(
-      async () => {
-        for (const s of servers)
-          if (s.proc.exited()) throw new Error(`${s.name} exited:\n${s.logLines.join('\n')}`);
-        return jetStreamLeaderAgreed(servers.map((s) => s.monitorPort));
-      },
-      60_000,
-      'the 3-server cluster from deploy/nats/nats.conf to elect a JetStream meta leader',
-    );
-    // Best effort (see startCluster): the R3 test retries its create for 30 s; what the servers
-    // reported goes to stderr when the leader does not list every peer as current.
-    await waitFor(
-      () => jetStreamClusterReady(servers.map((s) => s.monitorPort)),
-      20_000,
-      'every meta peer current',
-    ).catch(async () =>
+      if (ready) break;
       process.stderr.write(
-        `deploy cluster not ready:\n${(await Promise.all(servers.map((s) => metaClusterDump(s.monitorPort)))).join('\n')}\n`,
-      ),
-    );
+        `deploy cluster not ready (attempt ${attempt}):\n${(await Promise.all(servers.map((s) => metaClusterDump(s.monitorPort)))).join('\n')}\n`,
+      );
+      if (attempt >= 2) break;
+      await Promise.allSettled(servers.map((s) => s.proc.kill('SIGTERM')));
+      servers.length = 0;
+      await Promise.all(specs.map((s) => rm(join(base, s.name), { recursive: true, force: true })));
+    }
   });
 
   after(async () => {
