@@ -60,6 +60,11 @@ export interface FleetBenchOptions {
    * test/src/sim/connect-gate.ts). Latencies measured with it include the gate's waits.
    */
   readonly simConnectGate?: number;
+  /**
+   * The agents' heartbeat period (s) and the controller's expectation of it, instead of the
+   * defaults (10 s; offline after 90 s, or 3 heartbeats if longer).
+   */
+  readonly heartbeatS?: number;
   /** Write all results as JSON here. */
   readonly outFile?: string;
   readonly print: Printer;
@@ -189,7 +194,13 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     problems: [],
   };
   const print = o.print;
-  const cp = await startBenchControlPlane({ ...(o.cluster !== undefined && { cluster: o.cluster }) });
+  const cp = await startBenchControlPlane({
+    ...(o.cluster !== undefined && { cluster: o.cluster }),
+    ...(o.heartbeatS !== undefined && {
+      offlineAfterSeconds: Math.max(90, 3 * o.heartbeatS),
+      controllerConfig: { heartbeatSeconds: o.heartbeatS },
+    }),
+  });
   const natsArg = cp.urls.join(',');
   const sims: SimProc[] = [];
   let anchor: SimProc | undefined;
@@ -198,7 +209,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
   const api = new RawApi(cp.grpcPort, undefined);
   try {
     print(
-      `# fleet bench: ${o.agents} agents in ${o.simProcs} simulator process(es), mix ${o.mix}, ${o.runs} run(s)${o.simConnectGate ? `, simulator connect gate ${o.simConnectGate} per process (latencies include its waits)` : ''}`,
+      `# fleet bench: ${o.agents} agents in ${o.simProcs} simulator process(es), mix ${o.mix}, ${o.runs} run(s)${o.simConnectGate ? `, simulator connect gate ${o.simConnectGate} per process (latencies include its waits)` : ''}${o.heartbeatS !== undefined ? `, heartbeat ${o.heartbeatS} s` : ''}`,
     );
     print(
       `#   nats-server ${cp.servers.map((x) => `${x.url} (pid ${x.pid})`).join(', ')}, controller pid ${cp.controller.pid ?? 0}`,
@@ -277,6 +288,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       ];
       if (o.fast) args.push('--fast');
       if (o.simConnectGate) args.push('--connect-gate', String(o.simConnectGate));
+      if (o.heartbeatS !== undefined) args.push('--heartbeat-s', String(o.heartbeatS));
       if (o.startRatePerSec)
         args.push('--start-rate', String(Math.max(1, Math.round(o.startRatePerSec / o.simProcs))));
       if (o.churn)
@@ -406,7 +418,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         ),
         [
           'simulated agents per core',
-          `${(o.agents / (simIdleCpu / 100)).toFixed(0)} (idle, production timings: ${!o.fast})`,
+          `${(o.agents / (simIdleCpu / 100)).toFixed(0)} (idle, production timings: ${!o.fast}${o.heartbeatS !== undefined ? `, heartbeat ${o.heartbeatS} s` : ''})`,
         ],
       ],
     );

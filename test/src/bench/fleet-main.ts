@@ -1,7 +1,7 @@
 /**
  * `node test/dist/bench/fleet-main.js <ci|1000|5000|10000|N> [--runs R] [--sim-procs P] [--mix SPEC]
  *   [--anchor-clients M] [--restarts K] [--health-queries Q] [--start-rate N] [--cluster S] [--steady-s T] [--fast] [--out FILE]
- *   [--converge-timeout-s C] [--reconnect-timeout-s W] [--sim-connect-gate G]`
+ *   [--converge-timeout-s C] [--reconnect-timeout-s W] [--sim-connect-gate G] [--heartbeat-s S]`
  *
  * Runs the fleet benchmark (fleet-bench.ts) at one size. `ci`: 300 agents with every profile
  * (healthy, crash-looping, slow-start, churn), test timings, one run: the harness's smoke test.
@@ -14,7 +14,7 @@ import { runFleetBench, type FleetBenchOptions } from './fleet-bench.ts';
 const usage =
   'usage: fleet-main.js <ci|1000|5000|10000|N> [--runs R] [--sim-procs P] [--mix SPEC] [--anchor-clients M] ' +
   '[--restarts K] [--health-queries Q] [--start-rate N] [--cluster S] [--steady-s T] [--fast] [--out FILE] ' +
-  '[--converge-timeout-s C] [--reconnect-timeout-s W] [--sim-connect-gate G]';
+  '[--converge-timeout-s C] [--reconnect-timeout-s W] [--sim-connect-gate G] [--heartbeat-s S]';
 
 function fail(m: string): never {
   process.stderr.write(`fleet-bench: ${m}\n${usage}\n`);
@@ -39,6 +39,7 @@ const parsed = (() => {
         'converge-timeout-s': { type: 'string' },
         'reconnect-timeout-s': { type: 'string' },
         'sim-connect-gate': { type: 'string' },
+        'heartbeat-s': { type: 'string' },
         out: { type: 'string' },
       },
     });
@@ -85,6 +86,7 @@ function fleetBenchOptions(s: string): FleetBenchOptions {
     reconnectTimeoutMs: num('reconnect-timeout-s', v['reconnect-timeout-s'], ci ? 20 : 120, 1) * 1000,
     startRatePerSec: num('start-rate', v['start-rate'], 0),
     simConnectGate: num('sim-connect-gate', v['sim-connect-gate'], 0),
+    ...(v['heartbeat-s'] !== undefined && { heartbeatS: num('heartbeat-s', v['heartbeat-s'], 10, 1) }),
     ...(ci && { churn: { offlineMs: 3000, onlineMs: 6000 } }),
     ...(v.out !== undefined && { outFile: v.out }),
     print,

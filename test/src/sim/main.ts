@@ -6,7 +6,7 @@
  *       [--first-index 0] [--start-concurrency 100] [--start-rate 0] [--fast] [--report-sec 5]
  *       [--crash-run-ms 300] [--slow-start-ms 3000] [--churn-offline-ms 20000] [--churn-online-ms 40000]
  *       [--anchor-clients N --anchor-creds-file FILE] [--js-ed25519]
- *       [--connect-gate N [--connect-gate-lag-ms MS]]
+ *       [--connect-gate N [--connect-gate-lag-ms MS]] [--heartbeat-s S]
  *
  * The token file holds bootstrap tokens (`lfbt_...`, one per line; agent i uses line
  * token-offset + i) followed by the enroll user's creds block, as `launchfleet tokens create`
@@ -16,6 +16,8 @@
  * (native-ed25519.ts explains why); `--js-ed25519` keeps tweetnacl's pure-JS signing.
  * `--connect-gate N` admits at most N NATS connects in flight, and none while the loop lags more
  * than --connect-gate-lag-ms (default 250): connect-gate.ts explains why; off by default.
+ * `--heartbeat-s S` sets the agents' heartbeat (and so their link's ping) period instead of the
+ * timings' own (production 10 s): a large fleet's operator may choose a longer one.
  *
  * Started by hand it prints a JSON stats line every --report-sec and stops on SIGINT/SIGTERM.
  * Forked by the benchmark (an IPC channel exists) it answers SimCommand messages instead.
@@ -48,7 +50,8 @@ const usage =
   'usage: main.js --agents N --nats URL[,URL] --token-file FILE [--token-offset K] [--mix SPEC] [--dir DIR] ' +
   '[--host-prefix P] [--first-index I] [--start-concurrency C] [--start-rate N] [--fast] [--report-sec S] ' +
   '[--crash-run-ms MS] [--slow-start-ms MS] [--churn-offline-ms MS] [--churn-online-ms MS] ' +
-  '[--anchor-clients N --anchor-creds-file FILE] [--js-ed25519] [--connect-gate N [--connect-gate-lag-ms MS]]';
+  '[--anchor-clients N --anchor-creds-file FILE] [--js-ed25519] [--connect-gate N [--connect-gate-lag-ms MS]] ' +
+  '[--heartbeat-s S]';
 
 function fail(message: string): never {
   process.stderr.write(`fleet-sim: ${message}\n${usage}\n`);
@@ -80,6 +83,7 @@ const { values: v } = (() => {
         'js-ed25519': { type: 'boolean', default: false },
         'connect-gate': { type: 'string', default: '0' },
         'connect-gate-lag-ms': { type: 'string', default: '250' },
+        'heartbeat-s': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -186,7 +190,14 @@ try {
       mix,
       hostPrefix: v['host-prefix'],
       firstIndex: v['first-index'] !== undefined ? int('first-index', v['first-index']) : offset,
-      ...(v.fast && { settings: fastSettings }),
+      ...((v.fast || v['heartbeat-s'] !== undefined) && {
+        settings: {
+          ...(v.fast ? fastSettings : {}),
+          ...(v['heartbeat-s'] !== undefined && {
+            heartbeatMs: int('heartbeat-s', v['heartbeat-s'], 1) * 1000,
+          }),
+        },
+      }),
       timings: {
         crashRunMs: int('crash-run-ms', v['crash-run-ms']),
         slowStartMs: int('slow-start-ms', v['slow-start-ms']),
