@@ -66,13 +66,7 @@ export async function rollingRestart(x: {
         setTimeout(r, 10_000).unref();
       });
       if (!ticking) break;
-      const now = await allRows(sims, x.label);
-      const up = now.filter(
-        (r) =>
-          x.onlineIds.has(r.nodeId ?? '') &&
-          r.connectedAt !== undefined &&
-          (r.disconnectedAt === undefined || r.disconnectedAt < r.connectedAt),
-      ).length;
+      const up = sessionsUp(await allRows(sims, x.label), x.onlineIds);
       print(`#   ${ms(Date.now() - t0)} into the roll: ${up}/${x.onlineIds.size} agent sessions up`);
       const why = await x.diagnose?.().catch(() => undefined);
       if (why !== undefined) print(`#     ${why}`);
@@ -96,13 +90,7 @@ export async function rollingRestart(x: {
   const rollMs = Date.now() - t0;
   const version = await applied;
   let rows = await allRows(sims, x.label);
-  const up = (): number =>
-    rows.filter(
-      (r) =>
-        x.onlineIds.has(r.nodeId ?? '') &&
-        r.connectedAt !== undefined &&
-        (r.disconnectedAt === undefined || r.disconnectedAt < r.connectedAt),
-    ).length;
+  const up = (): number => sessionsUp(rows, x.onlineIds);
   const running = (): number =>
     rows.filter((r) => x.runningIds.has(r.nodeId ?? '') && r.runningArgs?.includes(x.appliedArg) === true)
       .length;
@@ -163,6 +151,16 @@ export async function rollingRestart(x: {
     ['simulator processes alive', `${result.simulatorsAlive}/${sims.length}`],
   ]);
   return result;
+}
+
+/** Online agents whose session is up now (connected, and not disconnected since). */
+function sessionsUp(rows: Awaited<ReturnType<typeof allRows>>, onlineIds: ReadonlySet<string>): number {
+  return rows.filter(
+    (r) =>
+      onlineIds.has(r.nodeId ?? '') &&
+      r.connectedAt !== undefined &&
+      (r.disconnectedAt === undefined || r.disconnectedAt < r.connectedAt),
+  ).length;
 }
 
 async function allRows(sims: readonly SimProc[], label: string) {
