@@ -145,7 +145,10 @@ test('own inventory wins over the enrolment inventory', () => {
   assert.equal(n?.revokedAt, 5);
 });
 
-test('a health query over 10,000 nodes takes well under the 200 ms budget', () => {
+// How long this query takes is measured by the fleet benchmark (scripts/bench-fleet.sh: health
+// query p50/p99 over gRPC at 1,000-20,000 nodes, test/bench/FLEET-RESULTS.md), not asserted here:
+// a timed assertion in a unit test fails on a loaded machine and proves nothing on a quiet one.
+test('a health query over 10,000 nodes counts every node and caps only the listed problems', () => {
   const ix = fleet(10_000);
   for (let i = 0; i < 10_000; i++)
     ix.setStatus(
@@ -153,9 +156,14 @@ test('a health query over 10,000 nodes takes well under the 200 ms budget', () =
       status(id(i), { 'com.acme.backup': i % 100 === 0 ? throttled : running, other: waiting }),
       1,
     );
-  const t0 = performance.now();
-  for (let k = 0; k < 20; k++) ix.jobHealth('com.acme.backup', 2, 100);
-  const each = (performance.now() - t0) / 20;
-  assert.ok(each < 50, `${each} ms per query`);
-  assert.equal(ix.jobHealth('com.acme.backup', 2, 1000).problemCounts.throttled, 100);
+  const h = ix.jobHealth('com.acme.backup', 2, 1000);
+  assert.equal(h.reporting, 10_000);
+  assert.equal(h.subStates.get('running'), 9_900);
+  assert.equal(h.problemCounts.throttled, 100);
+  assert.equal(h.problems.length, 100);
+  assert.equal(h.problemsTruncated, false);
+  const capped = ix.jobHealth('com.acme.backup', 2, 10);
+  assert.equal(capped.problems.length, 10);
+  assert.equal(capped.problemsTruncated, true);
+  assert.equal(capped.problemCounts.throttled, 100);
 });
