@@ -51,6 +51,18 @@ done
 
 # One socket per simulated agent, both in the simulator and in nats-server.
 ulimit -n "$(ulimit -Hn)"
+# One nats-server holds every agent's connection: past its open-files limit it cannot accept
+# (connects time out, and so does its own monitoring port), which reads as a stalled broker.
+# 2026-12-07: 20,000 agents on one server under this box's hard limit of 20,000 did exactly that.
+case "$size" in
+  ci) ;;
+  *)
+    if [[ " ${args[*]:-} " != *" --cluster "* ]] && [ "$(ulimit -n)" != unlimited ] && [ "$size" -gt $(($(ulimit -n) - 200)) ]; then
+      echo "bench-fleet: $size agents on one nats-server need more than this shell's open-files limit of $(ulimit -n) (one per connection, plus the server's own); raise the hard limit (ulimit -Hn, LimitNOFILE) or spread them with --cluster 3" >&2
+      exit 2
+    fi
+    ;;
+esac
 
 # The server matrix: this script once per binary, then the runs side by side.
 if [ -n "$servers" ]; then

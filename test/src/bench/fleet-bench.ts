@@ -123,6 +123,9 @@ export interface FleetBenchResult {
     readonly downMs: number;
     /** Agents with a working session again, and when the last one came up (ms after the restart). */
     readonly sessions: number;
+    /** Online agents the restart should have brought back (and the away apply reached). */
+    readonly expectedSessions: number;
+    readonly expectedAway: number;
     /** Churn agents (offline and online on their own schedule) that also had a session again. */
     readonly churnSessions: number;
     readonly allSessionsMs: number;
@@ -935,6 +938,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           downMs: tUp - tDown,
           stopMs: tDown - tStop,
           sessions: clientOffs.length,
+          expectedSessions: onlineAgents,
+          expectedAway,
           churnSessions: churnBack,
           allSessionsMs: allSessionsAt - tUp,
           ...(away && {

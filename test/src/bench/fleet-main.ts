@@ -59,9 +59,27 @@ const num = (name: string, text: string | undefined, dflt: number, min = 0): num
 
 const opts = fleetBenchOptions(size);
 const r = await runFleetBench(opts);
-const complete = r.applies.every((a) => a.reached >= a.expected) && r.enrolment?.enrolled === r.agents;
+// Complete only if every phase did what it was for: enrolment, each apply, and after each broker
+// restart or rolling restart every session back and the apply made meanwhile on every node.
+const restartsDone = r.reconnects.map(
+  (x) =>
+    `restart ${x.restart}: ${x.sessions}/${x.expectedSessions} sessions, ${x.awayApply?.running ?? 0}/${x.expectedAway} ran the away apply`,
+);
+const rollsDone = r.rollings.map(
+  (x) =>
+    `roll: ${x.sessions}/${x.onlineAgents} sessions${x.apply ? `, ${x.apply.running}/${x.apply.expected} ran its apply` : ', its apply failed'}`,
+);
+const complete =
+  r.applies.every((a) => a.reached >= a.expected) &&
+  r.enrolment?.enrolled === r.agents &&
+  r.reconnects.every(
+    (x) => x.sessions >= x.expectedSessions && (x.awayApply?.running ?? -1) >= x.expectedAway,
+  ) &&
+  r.rollings.every(
+    (x) => x.sessions >= x.onlineAgents && x.apply !== undefined && x.apply.running >= x.apply.expected,
+  );
 process.stdout.write(
-  `# ${complete ? 'complete' : 'INCOMPLETE'}: ${r.applies.map((a) => `${a.reached}/${a.expected}`).join(', ')} nodes running each applied version\n`,
+  `# ${complete ? 'complete' : 'INCOMPLETE'}: ${r.applies.map((a) => `${a.reached}/${a.expected}`).join(', ')} nodes running each applied version${[...restartsDone, ...rollsDone].map((t) => `; ${t}`).join('')}\n`,
 );
 process.exit(complete ? 0 : 1);
 
