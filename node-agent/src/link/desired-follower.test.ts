@@ -195,4 +195,93 @@ describe('desired follower', () => {
     );
     await follower.stop();
   });
+
+  /**
+   * A follower on a clustered server (its INFO names the cluster) whose reads are answered by a
+   * replica still behind: `bucket` holds what that replica has; the test moves it on.
+   */
+  function behindReplica(clustered: boolean) {
+    const clock = new FakeClock();
+    const { nc, live } = fakeConnection();
+    if (clustered) Object.assign(nc, { info: { cluster: 'lf' } });
+    const bucket = fakeBucket();
+    bucket.put(`${node}._index`, encodeDesiredIndex({ tokens: [tA] }, clock.wallMs()));
+    bucket.put(`${node}.${tA}`, text('a1'));
+    const delivered: string[] = [];
+    const info: string[] = [];
+    const follower = new DesiredFollower({
+      nc,
+      kv: bucket.kv,
+      nodeId: node,
+      scheduler: clock,
+      onEntry: (e: DesiredEntry) => delivered.push(`${e.key}=${e.string()}`),
+      log: (level, msg) => {
+        if (level === 'info') info.push(msg);
+      },
+      recheckMs: 300_000,
+      random: () => 0.5,
+    });
+    const last = () => delivered[delivered.length - 1];
+    return { clock, live, bucket, follower, last, info };
+  }
+
+  test('in a cluster, a catch-up answered by a replica behind is read again 20 s later, not left for the 5-minute re-read', async () => {
+    for (const clustered of [true, false]) {
+      const { clock, bucket, follower, last, info } = behindReplica(clustered);
+      assert.equal(await follower.start(), 'following');
+      assert.equal(last(), `${node}.${tA}=a1`);
+      // a2 was stored (its live message left the leader before this session's interest reached
+      // it, so none comes); the replica that answered the catch-up had only a1 and now has a2.
+      bucket.put(`${node}.${tA}`, text('a2'));
+      clock.advance(19_999);
+      await settle();
+      assert.equal(last(), `${node}.${tA}=a1`, 'not before the settling delay');
+      clock.advance(1);
+      await settle();
+      if (clustered) {
+        assert.equal(last(), `${node}.${tA}=a2`, 'read again 20 s after the catch-up');
+        assert.ok(
+          info.some((m) => m.includes('caught up by the re-read after the catch-up')),
+          info.join('\n'),
+        );
+      } else {
+        // One server has no replica to be behind: nothing more is read until the periodic re-read.
+        clock.advance(200_000);
+        await settle();
+        assert.equal(last(), `${node}.${tA}=a1`);
+        clock.advance(100_000);
+        await settle();
+        assert.equal(last(), `${node}.${tA}=a2`, 'the periodic re-read');
+      }
+      await follower.stop();
+    }
+  });
+
+  test('in a cluster, a live change the answering replica never showed is read again 20 s after the last look', async () => {
+    const { clock, live, bucket, follower, last, info } = behindReplica(true);
+    assert.equal(await follower.start(), 'following');
+    clock.advance(20_000); // the catch-up's own settling re-read: nothing new
+    await settle();
+    assert.equal(last(), `${node}.${tA}=a1`);
+    // a2's live message comes, but every look is answered by a replica that still has a1.
+    live(`${node}.${tA}`, text('a2'));
+    await settle();
+    for (const d of [10, 30, 100, 300, 1000, 3000, 5000]) {
+      clock.advance(d);
+      await settle();
+    }
+    assert.equal(last(), `${node}.${tA}=a1`, 'the last look took what the replica had');
+    bucket.put(`${node}.${tA}`, text('a2'));
+    clock.advance(19_999);
+    await settle();
+    assert.equal(last(), `${node}.${tA}=a1`);
+    clock.advance(1);
+    await settle();
+    assert.equal(last(), `${node}.${tA}=a2`, 'read again 20 s after the last look');
+    assert.ok(
+      info.some((m) => m.includes('caught up by the re-read after a live change not seen stored')),
+      info.join('\n'),
+    );
+    await follower.stop();
+  });
 });

@@ -44,6 +44,18 @@
  *   `recheckMs` (default 5 min, +/- 20 %) the follower reads its index and keys again, as a
  *   catch-up does, and delivers only what differs from what it delivered: 1 + k direct gets per
  *   node and period, which at 10,000 nodes with two jobs each is about 100 gets a second.
+ * - in a cluster a read can also be answered from behind: nats-server serves direct gets from
+ *   every replica, and a replica that is catching up (a server just restarted, or one slower than
+ *   the two that committed the write) answers with what it has. The subscription does not cover
+ *   that gap: the write's live message can leave the stream leader's server before this
+ *   session's interest has reached it (interest crosses the cluster's routes on its own time),
+ *   so a catch-up read from such a replica leaves the node one version behind until the re-read
+ *   above. So, when the server is in a cluster, the follower reads everything again once
+ *   `settleRecheckMs` (default 20 s, +/- 50 %) after each catch-up, and after a read-back whose
+ *   last look still did not find its live message stored: one more 1 + k gets per session,
+ *   instead of up to 6 minutes behind.
+ *   (A candidate cause, not confirmed, of what a 20,000-agent rolling restart showed: 255 nodes
+ *   had not run an apply made during the roll 300 s after it, test/bench/FLEET-RESULTS.md.)
  * A node whose credentials predate the subscription permission gets `refused` from start(); the
  * caller then falls back to a consumer watch.
  *
@@ -112,12 +124,19 @@ export interface DesiredFollowerOptions {
   readonly pacing?: EdgePacing;
   /** The period of the safety-net re-read (see the header); 0 turns it off. Default 5 min. */
   readonly recheckMs?: number;
+  /**
+   * In a cluster, the re-read soon after a catch-up and after a read-back that never saw its
+   * message stored (see the header); 0 turns it off. Default 20 s (+/- 50 %).
+   */
+  readonly settleRecheckMs?: number;
   /** Randomness for the re-read's jitter. Default Math.random. */
   readonly random?: () => number;
 }
 
 /** The safety-net re-read's default period (see the header). */
 export const desiredRecheckDefaultMs = 300_000;
+/** The settling re-read's default delay in a cluster (see the header). */
+export const desiredSettleRecheckDefaultMs = 20_000;
 
 /** What a follower asked of the broker (tests, the simulator's counts). */
 export interface DesiredFollowerStats {
@@ -161,6 +180,8 @@ export class DesiredFollower {
   #recheckTimer: TimerHandle | undefined;
   /** The re-read after a denied read (see the header), while one is due. */
   #deniedRetry: TimerHandle | undefined;
+  /** The settling re-read in a cluster (see the header), while one is due. */
+  #settleTimer: TimerHandle | undefined;
 
   constructor(o: DesiredFollowerOptions) {
     this.#o = o;
@@ -205,7 +226,24 @@ export class DesiredFollower {
     }
     this.#o.pacing?.ok();
     this.#armRecheck();
+    this.#settleSoon('the re-read after the catch-up');
     return 'following';
+  }
+
+  /**
+   * In a cluster, reads everything again once, soon (see the header): what a replica behind the
+   * others answered is then corrected in seconds rather than at the next periodic re-read.
+   */
+  #settleSoon(why: string): void {
+    const delay = this.#o.settleRecheckMs ?? desiredSettleRecheckDefaultMs;
+    if (this.#stopped || delay <= 0 || this.#settleTimer !== undefined || this.#o.nc.isClosed()) return;
+    // A single server has no replica to be behind (the INFO of a clustered server names its cluster).
+    if (this.#o.nc.info?.cluster === undefined) return;
+    const ms = Math.round(delay * (0.5 + (this.#o.random ?? Math.random)()));
+    this.#settleTimer = this.#o.scheduler.after(ms, () => {
+      this.#settleTimer = undefined;
+      void this.#rereadNow(why);
+    });
   }
 
   #armRecheck(): void {
@@ -296,6 +334,8 @@ export class DesiredFollower {
     this.#recheckTimer = undefined;
     this.#deniedRetry?.cancel();
     this.#deniedRetry = undefined;
+    this.#settleTimer?.cancel();
+    this.#settleTimer = undefined;
     for (const t of this.#waiting.values()) t.cancel();
     this.#waiting.clear();
     try {
@@ -498,6 +538,8 @@ export class DesiredFollower {
       this.#waiting.set(key, timer);
       return;
     }
+    // Never seen stored: the stream refused the write, or the replica that answered is behind.
+    if (!settled) this.#settleSoon('the re-read after a live change not seen stored');
     if (stored) this.#deliver(stored);
     // Deleted and gone (no marker kept): a removal all the same.
     else if (op !== 'PUT') this.#deliverGone(key, op === 'PURGE' ? 'PURGE' : 'DEL');
