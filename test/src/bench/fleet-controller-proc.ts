@@ -135,6 +135,13 @@ export async function startBenchControlPlane(
       },
     );
     controller = c;
+    // Detached (its own process group), so a Ctrl-C reaches only the benchmark: killed on the
+    // benchmark's exit instead, however that comes (fleet-main's signal handlers exit).
+    const killOnExit = (): void => {
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    };
+    process.once('exit', killOnExit);
+    c.once('exit', () => process.removeListener('exit', killOnExit));
     const ready = new Promise<void>((resolve, reject) => {
       c.stderr?.setEncoding('utf8');
       // LF_BENCH_CONTROLLER_LOG=FILE keeps every line the controller logs (the run keeps only the

@@ -57,6 +57,13 @@ const num = (name: string, text: string | undefined, dflt: number, min = 0): num
   return n;
 };
 
+// Stopped by hand (Ctrl-C, timeout): exit, so that the exit hooks stop the controller, which
+// runs detached (fleet-controller-proc.ts); without this a cut run left it running.
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    process.stdout.write(`# stopped by ${sig}\n`);
+    process.exit(130);
+  });
 const opts = fleetBenchOptions(size);
 const r = await runFleetBench(opts);
 // Complete only if every phase did what it was for: enrolment, each apply, and after each broker
