@@ -284,4 +284,25 @@ describe('desired follower', () => {
     );
     await follower.stop();
   });
+
+  test('a re-read answered by a replica behind (an older revision than delivered) delivers nothing', async () => {
+    const { clock, live, bucket, follower, last } = behindReplica(true);
+    assert.equal(await follower.start(), 'following');
+    const old = await bucket.kv.get(`${node}.${tA}`); // a1, as the lagging replica still has it
+    bucket.put(`${node}.${tA}`, text('a2'));
+    live(`${node}.${tA}`, text('a2'));
+    await settle();
+    assert.equal(last(), `${node}.${tA}=a2`);
+    // From now on the replica behind answers this key.
+    const lagging = bucket.kv.get.bind(bucket.kv);
+    Object.assign(bucket.kv, {
+      get: (key: string) => (key === `${node}.${tA}` ? Promise.resolve(old) : lagging(key)),
+    });
+    clock.advance(30_000); // the settling re-read after the catch-up
+    await settle();
+    clock.advance(360_000); // and a periodic one
+    await settle();
+    assert.equal(last(), `${node}.${tA}=a2`, 'never back to a1');
+    await follower.stop();
+  });
 });

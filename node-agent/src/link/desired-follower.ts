@@ -53,7 +53,9 @@
  *   above. So, when the server is in a cluster, the follower reads everything again once
  *   `settleRecheckMs` (default 20 s, +/- 50 %) after each catch-up, and after a read-back whose
  *   last look still did not find its live message stored: one more 1 + k gets per session,
- *   instead of up to 6 minutes behind.
+ *   instead of up to 6 minutes behind. And a read never takes a key back: an entry older (by
+ *   its stream revision) than what the session delivered for that key is such a replica's, not
+ *   a change, and is not delivered (monotonic reads within a session).
  *   (A candidate cause, not confirmed, of what a 20,000-agent rolling restart showed: 255 nodes
  *   had not run an apply made during the roll 300 s after it, test/bench/FLEET-RESULTS.md.)
  * A node whose credentials predate the subscription permission gets `refused` from start(); the
@@ -167,6 +169,8 @@ export class DesiredFollower {
   #stopped = false;
   /** What was last delivered per key (operation and bytes). */
   readonly #delivered = new Map<string, string>();
+  /** The stream revision last delivered per key (monotonic reads: see #behind). */
+  readonly #revisions = new Map<string, number>();
   /** Keys whose live message is not stored yet: the timer of the next look (the newest message's). */
   readonly #waiting = new Map<string, TimerHandle>();
   readonly #ended: Promise<void>;
@@ -311,7 +315,7 @@ export class DesiredFollower {
       const got = await Promise.all(batch.map((t) => this.#get(kv, `${node}.${t}`)));
       for (const e of got) {
         if (this.#stopped) return;
-        if (e === null || this.#delivered.get(e.key) === fingerprint(e)) continue;
+        if (e === null || this.#delivered.get(e.key) === fingerprint(e) || this.#behind(e)) continue;
         // A live message still waiting for its read-back keeps waiting: it may be newer than this.
         this.stats.recheckCaughtUp++;
         this.#o.log?.(
@@ -484,9 +488,20 @@ export class DesiredFollower {
     this.#deliver({ key, operation: op, revision: 0, value: new Uint8Array(0), string: () => '' });
   }
 
+  /**
+   * Is `e` older than what this session delivered for its key? A replica behind the others
+   * answers a direct get with what it has (see the header); a key's revision (its stream
+   * sequence) only grows, so an older one is that replica's, never a change: not delivered.
+   */
+  #behind(e: DesiredEntry): boolean {
+    const r = this.#revisions.get(e.key);
+    return r !== undefined && e.revision > 0 && e.revision < r;
+  }
+
   /** Delivers `e` and remembers what was delivered for its key (to tell a newer stored value). */
   #deliver(e: DesiredEntry): void {
     this.#delivered.set(e.key, fingerprint(e));
+    if (e.revision > 0) this.#revisions.set(e.key, e.revision);
     this.#o.onEntry(e);
   }
 
@@ -505,7 +520,8 @@ export class DesiredFollower {
   /**
    * Look number `attempt` (see readBackDelaysMs) at what the stream stored for a live message.
    * Delivers it when stored, or a newer value; otherwise looks again after the next delay, on a
-   * timer, so the queue goes on meanwhile. After the last look the stored value is taken as it is.
+   * timer, so the queue goes on meanwhile. After the last look the stored value is taken as it is,
+   * unless it is older than what this session delivered (#behind).
    */
   async #readBack(key: string, op: string, data: Uint8Array, attempt: number): Promise<void> {
     const kv = this.#kv;
@@ -524,7 +540,11 @@ export class DesiredFollower {
     const next = readBackDelaysMs[attempt + 1];
     // Stored as sent, or superseded already (the stream holds a value this follower has not
     // delivered): take it. Otherwise the stream has not stored it yet, or refused it: look again.
-    const settled = matches(stored, op, data) || (stored && fingerprint(stored) !== this.#delivered.get(key));
+    // (What the message says, stored, is taken whatever its revision: a stream recreated since
+    // numbers its writes from 1 again.)
+    const shows = matches(stored, op, data);
+    const settled =
+      shows || (stored && !this.#behind(stored) && fingerprint(stored) !== this.#delivered.get(key));
     this.#o.log?.(
       'debug',
       `desired: read-back ${key} look ${attempt} ${settled ? 'settled' : 'not stored yet'}`,
@@ -540,7 +560,7 @@ export class DesiredFollower {
     }
     // Never seen stored: the stream refused the write, or the replica that answered is behind.
     if (!settled) this.#settleSoon('the re-read after a live change not seen stored');
-    if (stored) this.#deliver(stored);
+    if (stored && (shows || !this.#behind(stored))) this.#deliver(stored);
     // Deleted and gone (no marker kept): a removal all the same.
     else if (op !== 'PUT') this.#deliverGone(key, op === 'PURGE' ? 'PURGE' : 'DEL');
   }
