@@ -5,7 +5,7 @@ import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { errors as natsErrors } from '@nats-io/nats-core';
 import { FakeClock } from '@launchfleet/shared/testing';
 import { encodeDesiredIndex, encodeLabelToken } from '@launchfleet/shared/messages';
-import { type DesiredEntry, DesiredFollower } from './desired-follower.ts';
+import { type DesiredEntry, DesiredFollower, type DesiredFollowerOptions } from './desired-follower.ts';
 import { EdgePacing } from './nats-edge.ts';
 
 const node = 'n1';
@@ -72,28 +72,44 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r));
 }
 
+/**
+ * A follower over a bucket holding `a1` for com.acme.a (the index lists it), on a fake connection;
+ * `clustered`: the server's INFO names a cluster. `delivered` and `lines` record what it did.
+ */
+function fixture(o: { clustered?: boolean; options?: Partial<DesiredFollowerOptions> } = {}) {
+  const clock = new FakeClock();
+  const { nc, live } = fakeConnection();
+  if (o.clustered) Object.assign(nc, { info: { cluster: 'lf' } });
+  const bucket = fakeBucket();
+  bucket.put(`${node}._index`, encodeDesiredIndex({ tokens: [tA] }, clock.wallMs()));
+  bucket.put(`${node}.${tA}`, text('a1'));
+  const delivered: string[] = [];
+  const lines: [string, string][] = [];
+  const follower = new DesiredFollower({
+    nc,
+    kv: bucket.kv,
+    nodeId: node,
+    scheduler: clock,
+    onEntry: (e: DesiredEntry) => delivered.push(`${e.key}=${e.string()}`),
+    log: (level, msg) => lines.push([level, msg]),
+    recheckMs: 300_000,
+    random: () => 0.5,
+    ...o.options,
+  });
+  const last = () => delivered[delivered.length - 1];
+  const info = () => lines.filter(([l]) => l === 'info').map(([, m]) => m);
+  return { clock, live, bucket, follower, delivered, lines, last, info };
+}
+
 describe('desired follower', () => {
   test('a denied read-back or index read keeps the session: said once, read again on the pacing, then caught up', async () => {
-    const clock = new FakeClock();
-    const { nc, live } = fakeConnection();
-    const bucket = fakeBucket();
-    const lines: [string, string][] = [];
-    const delivered: string[] = [];
-    const index = (tokens: string[]): Uint8Array => encodeDesiredIndex({ tokens }, clock.wallMs());
-    bucket.put(`${node}._index`, index([tA]));
-    bucket.put(`${node}.${tA}`, text('a1'));
-    const follower = new DesiredFollower({
-      nc,
-      kv: bucket.kv,
-      nodeId: node,
-      scheduler: clock,
-      onEntry: (e: DesiredEntry) => delivered.push(`${e.key}=${e.string()}`),
-      log: (level, msg) => lines.push([level, msg]),
-      credential: "node n1's credentials (/s/node.creds)",
-      pacing: new EdgePacing({ deniedWaitMs: 60_000 }),
-      recheckMs: 300_000,
-      random: () => 0.5,
+    const { clock, live, bucket, follower, delivered, lines } = fixture({
+      options: {
+        credential: "node n1's credentials (/s/node.creds)",
+        pacing: new EdgePacing({ deniedWaitMs: 60_000 }),
+      },
     });
+    const index = (tokens: string[]): Uint8Array => encodeDesiredIndex({ tokens }, clock.wallMs());
     let ended = false;
     void follower.ended().then(() => {
       ended = true;
@@ -196,38 +212,9 @@ describe('desired follower', () => {
     await follower.stop();
   });
 
-  /**
-   * A follower on a clustered server (its INFO names the cluster) whose reads are answered by a
-   * replica still behind: `bucket` holds what that replica has; the test moves it on.
-   */
-  function behindReplica(clustered: boolean) {
-    const clock = new FakeClock();
-    const { nc, live } = fakeConnection();
-    if (clustered) Object.assign(nc, { info: { cluster: 'lf' } });
-    const bucket = fakeBucket();
-    bucket.put(`${node}._index`, encodeDesiredIndex({ tokens: [tA] }, clock.wallMs()));
-    bucket.put(`${node}.${tA}`, text('a1'));
-    const delivered: string[] = [];
-    const info: string[] = [];
-    const follower = new DesiredFollower({
-      nc,
-      kv: bucket.kv,
-      nodeId: node,
-      scheduler: clock,
-      onEntry: (e: DesiredEntry) => delivered.push(`${e.key}=${e.string()}`),
-      log: (level, msg) => {
-        if (level === 'info') info.push(msg);
-      },
-      recheckMs: 300_000,
-      random: () => 0.5,
-    });
-    const last = () => delivered[delivered.length - 1];
-    return { clock, live, bucket, follower, last, info };
-  }
-
   test('in a cluster, a catch-up answered by a replica behind is read again 20 s later, not left for the 5-minute re-read', async () => {
     for (const clustered of [true, false]) {
-      const { clock, bucket, follower, last, info } = behindReplica(clustered);
+      const { clock, bucket, follower, last, info } = fixture({ clustered });
       assert.equal(await follower.start(), 'following');
       assert.equal(last(), `${node}.${tA}=a1`);
       // a2 was stored (its live message left the leader before this session's interest reached
@@ -241,8 +228,8 @@ describe('desired follower', () => {
       if (clustered) {
         assert.equal(last(), `${node}.${tA}=a2`, 'read again 20 s after the catch-up');
         assert.ok(
-          info.some((m) => m.includes('caught up by the re-read after the catch-up')),
-          info.join('\n'),
+          info().some((m) => m.includes('caught up by the re-read after the catch-up')),
+          info().join('\n'),
         );
       } else {
         // One server has no replica to be behind: nothing more is read until the periodic re-read.
@@ -258,7 +245,7 @@ describe('desired follower', () => {
   });
 
   test('in a cluster, a live change the answering replica never showed is read again 20 s after the last look', async () => {
-    const { clock, live, bucket, follower, last, info } = behindReplica(true);
+    const { clock, live, bucket, follower, last, info } = fixture({ clustered: true });
     assert.equal(await follower.start(), 'following');
     clock.advance(20_000); // the catch-up's own settling re-read: nothing new
     await settle();
@@ -279,14 +266,14 @@ describe('desired follower', () => {
     await settle();
     assert.equal(last(), `${node}.${tA}=a2`, 'read again 20 s after the last look');
     assert.ok(
-      info.some((m) => m.includes('caught up by the re-read after a live change not seen stored')),
-      info.join('\n'),
+      info().some((m) => m.includes('caught up by the re-read after a live change not seen stored')),
+      info().join('\n'),
     );
     await follower.stop();
   });
 
   test('a re-read answered by a replica behind (an older revision than delivered) delivers nothing', async () => {
-    const { clock, live, bucket, follower, last } = behindReplica(true);
+    const { clock, live, bucket, follower, last } = fixture({ clustered: true });
     assert.equal(await follower.start(), 'following');
     const old = await bucket.kv.get(`${node}.${tA}`); // a1, as the lagging replica still has it
     bucket.put(`${node}.${tA}`, text('a2'));
