@@ -98,7 +98,12 @@ function fixture(o: { clustered?: boolean; options?: Partial<DesiredFollowerOpti
   });
   const last = () => delivered[delivered.length - 1];
   const info = () => lines.filter(([l]) => l === 'info').map(([, m]) => m);
-  return { clock, live, bucket, follower, delivered, lines, last, info };
+  /** Moves the clock on and lets what it woke run. */
+  const advance = async (ms: number): Promise<void> => {
+    clock.advance(ms);
+    await settle();
+  };
+  return { clock, live, bucket, follower, delivered, lines, last, info, advance };
 }
 
 describe('desired follower', () => {
@@ -214,17 +219,15 @@ describe('desired follower', () => {
 
   test('in a cluster, a catch-up answered by a replica behind is read again 20 s later, not left for the 5-minute re-read', async () => {
     for (const clustered of [true, false]) {
-      const { clock, bucket, follower, last, info } = fixture({ clustered });
+      const { bucket, follower, last, info, advance } = fixture({ clustered });
       assert.equal(await follower.start(), 'following');
       assert.equal(last(), `${node}.${tA}=a1`);
       // a2 was stored (its live message left the leader before this session's interest reached
       // it, so none comes); the replica that answered the catch-up had only a1 and now has a2.
       bucket.put(`${node}.${tA}`, text('a2'));
-      clock.advance(19_999);
-      await settle();
+      await advance(19_999);
       assert.equal(last(), `${node}.${tA}=a1`, 'not before the settling delay');
-      clock.advance(1);
-      await settle();
+      await advance(1);
       if (clustered) {
         assert.equal(last(), `${node}.${tA}=a2`, 'read again 20 s after the catch-up');
         assert.ok(
@@ -233,11 +236,9 @@ describe('desired follower', () => {
         );
       } else {
         // One server has no replica to be behind: nothing more is read until the periodic re-read.
-        clock.advance(200_000);
-        await settle();
+        await advance(200_000);
         assert.equal(last(), `${node}.${tA}=a1`);
-        clock.advance(100_000);
-        await settle();
+        await advance(100_000);
         assert.equal(last(), `${node}.${tA}=a2`, 'the periodic re-read');
       }
       await follower.stop();
@@ -245,25 +246,21 @@ describe('desired follower', () => {
   });
 
   test('in a cluster, a live change the answering replica never showed is read again 20 s after the last look', async () => {
-    const { clock, live, bucket, follower, last, info } = fixture({ clustered: true });
+    const { live, bucket, follower, last, info, advance } = fixture({ clustered: true });
     assert.equal(await follower.start(), 'following');
-    clock.advance(20_000); // the catch-up's own settling re-read: nothing new
-    await settle();
+    await advance(20_000); // the catch-up's own settling re-read: nothing new
     assert.equal(last(), `${node}.${tA}=a1`);
     // a2's live message comes, but every look is answered by a replica that still has a1.
     live(`${node}.${tA}`, text('a2'));
     await settle();
     for (const d of [10, 30, 100, 300, 1000, 3000, 5000]) {
-      clock.advance(d);
-      await settle();
+      await advance(d);
     }
     assert.equal(last(), `${node}.${tA}=a1`, 'the last look took what the replica had');
     bucket.put(`${node}.${tA}`, text('a2'));
-    clock.advance(19_999);
-    await settle();
+    await advance(19_999);
     assert.equal(last(), `${node}.${tA}=a1`);
-    clock.advance(1);
-    await settle();
+    await advance(1);
     assert.equal(last(), `${node}.${tA}=a2`, 'read again 20 s after the last look');
     assert.ok(
       info().some((m) => m.includes('caught up by the re-read after a live change not seen stored')),
@@ -273,7 +270,7 @@ describe('desired follower', () => {
   });
 
   test('a re-read answered by a replica behind (an older revision than delivered) delivers nothing', async () => {
-    const { clock, live, bucket, follower, last } = fixture({ clustered: true });
+    const { live, bucket, follower, last, advance } = fixture({ clustered: true });
     assert.equal(await follower.start(), 'following');
     const old = await bucket.kv.get(`${node}.${tA}`); // a1, as the lagging replica still has it
     bucket.put(`${node}.${tA}`, text('a2'));
@@ -285,10 +282,8 @@ describe('desired follower', () => {
     Object.assign(bucket.kv, {
       get: (key: string) => (key === `${node}.${tA}` ? Promise.resolve(old) : lagging(key)),
     });
-    clock.advance(30_000); // the settling re-read after the catch-up
-    await settle();
-    clock.advance(360_000); // and a periodic one
-    await settle();
+    await advance(30_000); // the settling re-read after the catch-up
+    await advance(360_000); // and a periodic one
     assert.equal(last(), `${node}.${tA}=a2`, 'never back to a1');
     await follower.stop();
   });
