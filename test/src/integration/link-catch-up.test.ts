@@ -5,7 +5,7 @@
  * index is missing (a controller older than the index) catches up once through a short-lived
  * consumer that the broker drops seconds later (node-agent/src/link/kv-catch-up.ts).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,28 +17,15 @@ import { systemScheduler } from '@launchfleet/shared/clock';
 import { kvCatchUp, connectAsNode } from '@launchfleet/node-agent/link';
 import { provisionControlPlane } from '@launchfleet/controller/identity';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
-import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
-import { type LinkNode, daemonPlist, eventually } from '../support/link-node.ts';
-import { enrolledLinkNode, putJob, signedRaw } from '../support/link-fleet.ts';
+import { daemonPlist, eventually } from '../support/link-node.ts';
+import { enrolledNodeSuite, putJob, signedRaw } from '../support/link-fleet.ts';
 import { JsAdvisories } from '../support/js-advisories.ts';
 
 describe('fleet link: the catch-up read', () => {
-  let cp: ControlPlaneHarness;
-  let node: LinkNode;
-
-  before(async () => {
-    cp = await startControlPlane();
-    node = await enrolledLinkNode(cp);
-  });
-
-  after(async () => {
-    await node?.close();
-    await cp?.close();
-  });
+  const suite = enrolledNodeSuite();
 
   test('reads puts and deletions made while the agent was away with direct gets: no consumer, no API request', async () => {
-    const nodeId = node.link.identity?.nodeId;
-    assert.ok(nodeId);
+    const { cp, node, nodeId } = suite;
     const advisories = new JsAdvisories(cp.nc);
     await advisories.ready(cp.nc);
     const dir = await mkdtemp(join(tmpdir(), 'lf-catch-up-'));
@@ -86,8 +73,7 @@ describe('fleet link: the catch-up read', () => {
   });
 
   test('without an index (an older controller) it catches up through a consumer that is gone within seconds', async () => {
-    const nodeId = node.link.identity?.nodeId;
-    assert.ok(nodeId);
+    const { cp, node, nodeId } = suite;
     const jsm = await jetstreamManager(cp.nc);
     const stream = kvStreamName(buckets.desired);
     const consumers = async (): Promise<number> => (await jsm.streams.info(stream)).state.consumer_count;
@@ -106,8 +92,7 @@ describe('fleet link: the catch-up read', () => {
   test('a store that lost a running job (no value, no delete marker) is not a removal: it keeps running and the node says so', async () => {
     // A wiped or re-created stream, or a restored backup, must not stop a fleet's jobs: the
     // controller removes a label by a delete marker, never by purging (desired-follower.ts).
-    const nodeId = node.link.identity?.nodeId;
-    assert.ok(nodeId);
+    const { cp, node, nodeId } = suite;
     const jsm = await jetstreamManager(cp.nc);
     const stream = kvStreamName(buckets.desired);
     await putJob(cp, nodeId, { label: 'com.acme.lost', version: 1, plist: daemonPlist('com.acme.lost') });
@@ -149,8 +134,7 @@ describe('fleet link: the catch-up read', () => {
   });
 
   test('a desired-state stream deleted and re-created: jobs keep running, the node says what is missing, new applies work', async () => {
-    const nodeId = node.link.identity?.nodeId;
-    assert.ok(nodeId);
+    const { cp, node, nodeId } = suite;
     const jsm = await jetstreamManager(cp.nc);
     await putJob(cp, nodeId, {
       label: 'com.acme.survivor',
@@ -196,8 +180,7 @@ describe('fleet link: the catch-up read', () => {
     // again at a refused message for ~10 s inside its one queue, so every later entry waited,
     // 10 s per refused message. Here: three writes a lost compare-and-set would make (the stream
     // refuses them, core subscribers still see them), then a real apply of another job.
-    const nodeId = node.link.identity?.nodeId;
-    assert.ok(nodeId);
+    const { cp, node, nodeId } = suite;
     const subject = kvSubject(buckets.desired, keys.desired(nodeId, 'com.acme.refused'));
     for (let i = 0; i < 3; i++) {
       const h = headers();
@@ -219,6 +202,7 @@ describe('fleet link: the catch-up read', () => {
   test('a catch-up the broker never answers fails after its deadline; nothing crashes', async () => {
     // Found by the 10,000-agent benchmark: the deadline fired while the consumer-create request
     // was still out, its rejection had no handler yet, and Node ended the simulator process.
+    const { cp, node } = suite;
     const id = node.link.identity;
     assert.ok(id);
     const proxy = await startTcpProxy(cp.servers[0]!.port);

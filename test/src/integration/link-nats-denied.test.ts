@@ -6,42 +6,21 @@
  * status bucket (`$KV.lf_nodes.<node>.>`) and its events (`lf.events.<node>.>`), against a real
  * nats-server.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fromSeed } from '@nats-io/nkeys';
-import { nodePermissions, userJwt } from '@launchfleet/controller/identity';
+import { nodePermissions } from '@launchfleet/controller/identity';
 import { buckets, keys, kvSubject, subjects } from '@launchfleet/shared/messages';
-import { writeFileAtomic } from '@launchfleet/node-agent';
-import { formatCreds, stateFiles } from '@launchfleet/node-agent/link';
-import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
-import { type LinkNode, alive, daemonPlist, eventually } from '../support/link-node.ts';
-import { enrolledLinkNode, putJob } from '../support/link-fleet.ts';
+import { alive, daemonPlist, eventually } from '../support/link-node.ts';
+import { enrolledNodeSuite, putJob, reissueNodeCreds } from '../support/link-fleet.ts';
 
 describe('fleet link: subjects NATS denies the node', () => {
-  let cp: ControlPlaneHarness;
-  let node: LinkNode;
-
-  before(async () => {
-    cp = await startControlPlane();
-    node = await enrolledLinkNode(cp);
-  });
-
-  after(async () => {
-    await node?.close();
-    await cp?.close();
-  });
+  const suite = enrolledNodeSuite();
 
   test('said once at error with the subject and the credential, not retried hot; jobs keep running and new ones arrive', async () => {
-    const nodeId = node.link.identity?.nodeId;
-    assert.ok(nodeId);
+    const { cp, node, nodeId } = suite;
     await putJob(cp, nodeId, { label: 'com.acme.before', version: 1, plist: daemonPlist('com.acme.before') });
     await eventually(() => node.job('com.acme.before')?.pid, 15_000, 'a job runs before');
 
-    const credsPath = join(node.stateDir, stateFiles.creds);
-    const seed = /-----BEGIN USER NKEY SEED-----\n(\S+)\n/.exec(await readFile(credsPath, 'utf8'))?.[1];
-    assert.ok(seed, 'the creds file holds the node seed');
     const current = nodePermissions(nodeId);
     const statusSubjects = kvSubject(buckets.nodes, keys.nodeAll(nodeId));
     const eventSubjects = subjects.eventsOf(nodeId);
@@ -53,17 +32,7 @@ describe('fleet link: subjects NATS denies the node', () => {
         allow: current.pub.allow.filter((s) => s !== statusSubjects && s !== eventSubjects),
       },
     };
-    const jwt = await userJwt(
-      fromSeed(new TextEncoder().encode(seed)).getPublicKey(),
-      cp.keyStore.natsKeys().account,
-      {
-        name: nodeId,
-        permissions: narrowed,
-        maxPayload: 1024 * 1024,
-        maxSubs: 64,
-      },
-    );
-    await writeFileAtomic(credsPath, formatCreds(jwt, seed), 0o600);
+    const credsPath = await reissueNodeCreds(cp, node, nodeId, narrowed);
     node.logs.length = 0;
     await node.restart();
     await eventually(() => node.link.status().connected, 15_000, 'connected with the narrowed JWT');

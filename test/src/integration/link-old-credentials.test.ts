@@ -6,39 +6,18 @@
  * account key with exactly the permissions nodes had before: the current ones minus the two
  * subscribe subjects.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fromSeed } from '@nats-io/nkeys';
-import { nodePermissions, userJwt } from '@launchfleet/controller/identity';
+import { nodePermissions } from '@launchfleet/controller/identity';
 import { buckets, keys, kvSubject } from '@launchfleet/shared/messages';
-import { writeFileAtomic } from '@launchfleet/node-agent';
-import { formatCreds, stateFiles } from '@launchfleet/node-agent/link';
-import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
-import { type LinkNode, daemonPlist, eventually, newPid } from '../support/link-node.ts';
-import { enrolledLinkNode, putJob } from '../support/link-fleet.ts';
+import { daemonPlist, eventually, newPid } from '../support/link-node.ts';
+import { enrolledNodeSuite, putJob, reissueNodeCreds } from '../support/link-fleet.ts';
 
 describe('fleet link: credentials issued before the subscribe permissions', () => {
-  let cp: ControlPlaneHarness;
-  let node: LinkNode;
-
-  before(async () => {
-    cp = await startControlPlane();
-    node = await enrolledLinkNode(cp);
-  });
-
-  after(async () => {
-    await node?.close();
-    await cp?.close();
-  });
+  const suite = enrolledNodeSuite();
 
   test('desired state still arrives by a consumer watch; the trust store falls back to re-reads', async () => {
-    const nodeId = node.link.identity?.nodeId;
-    assert.ok(nodeId);
-    const credsPath = join(node.stateDir, stateFiles.creds);
-    const seed = /-----BEGIN USER NKEY SEED-----\n(\S+)\n/.exec(await readFile(credsPath, 'utf8'))?.[1];
-    assert.ok(seed, 'the creds file holds the node seed');
+    const { cp, node, nodeId } = suite;
     const current = nodePermissions(nodeId);
     const newer = [
       kvSubject(buckets.desired, keys.desiredOf(nodeId)),
@@ -49,17 +28,7 @@ describe('fleet link: credentials issued before the subscribe permissions', () =
       ...current,
       sub: { ...current.sub, allow: current.sub.allow.filter((s) => !newer.includes(s)) },
     };
-    const jwt = await userJwt(
-      fromSeed(new TextEncoder().encode(seed)).getPublicKey(),
-      cp.keyStore.natsKeys().account,
-      {
-        name: nodeId,
-        permissions: older,
-        maxPayload: 1024 * 1024,
-        maxSubs: 64,
-      },
-    );
-    await writeFileAtomic(credsPath, formatCreds(jwt, seed), 0o600);
+    await reissueNodeCreds(cp, node, nodeId, older);
     await node.restart();
     await eventually(() => node.link.status().connected, 15_000, 'connected with the older JWT');
     await eventually(

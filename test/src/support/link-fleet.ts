@@ -1,10 +1,15 @@
 /**
  * The controller's side of the link-*.test.ts suites: signs and puts bundles the way the
- * controller does (bundle-publisher), reads node status from `lf_nodes`, and records every
- * node event as it is published.
+ * controller does (bundle-publisher), reads node status from `lf_nodes`, records every node
+ * event as it is published, starts a suite's control plane and enrolled node
+ * (`enrolledNodeSuite`), and re-issues a node's JWT with other permissions (`reissueNodeCreds`).
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before } from 'node:test';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { putSignedBundle } from '@launchfleet/controller/identity';
+import { fromSeed } from '@nats-io/nkeys';
+import { type UserPermissions, putSignedBundle, userJwt } from '@launchfleet/controller/identity';
 import {
   type NodeEvent,
   type NodeStatus,
@@ -13,8 +18,9 @@ import {
   keys,
 } from '@launchfleet/shared/messages';
 import { type JobBundle, encodeSignedBundle, signBundle } from '@launchfleet/shared/signing';
-import type { FleetLinkSettings } from '@launchfleet/node-agent/link';
-import type { ControlPlaneHarness } from './control-plane.ts';
+import { writeFileAtomic } from '@launchfleet/node-agent';
+import { type FleetLinkSettings, formatCreds, stateFiles } from '@launchfleet/node-agent/link';
+import { type ControlPlaneHarness, startControlPlane } from './control-plane.ts';
 import { type LinkNode, eventually, startLinkNode } from './link-node.ts';
 
 /** Every event any node publishes, decoded, in arrival order. */
@@ -89,4 +95,70 @@ export async function enrolledLinkNode(
   });
   await eventually(() => node.link.status().connected, 15_000, 'connected');
   return node;
+}
+
+/** A suite's control plane and its one enrolled node (see `enrolledNodeSuite`). */
+export interface EnrolledNodeSuite {
+  readonly cp: ControlPlaneHarness;
+  readonly node: LinkNode;
+  /** The node's id (the enrolment gave it one). */
+  readonly nodeId: string;
+}
+
+/**
+ * Call inside `describe`: a control plane with one node enrolled and connected, started before
+ * the suite's tests and closed after them. Read the fields inside the tests.
+ */
+export function enrolledNodeSuite(o: { settings?: FleetLinkSettings } = {}): EnrolledNodeSuite {
+  let cp: ControlPlaneHarness | undefined;
+  let node: LinkNode | undefined;
+  before(async () => {
+    cp = await startControlPlane();
+    node = await enrolledLinkNode(cp, o);
+  });
+  after(async () => {
+    await node?.close();
+    await cp?.close();
+  });
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('the suite has not started (read the fields inside a test)');
+    return v;
+  };
+  return {
+    get cp() {
+      return started(cp);
+    },
+    get node() {
+      return started(node);
+    },
+    get nodeId() {
+      const id = started(node).link.identity?.nodeId;
+      if (!id) throw new Error('the node has no id: not enrolled');
+      return id;
+    },
+  };
+}
+
+/**
+ * Re-issues the node's JWT, signed by the same account key for the same node key, with
+ * `permissions` (as an account whose permissions were narrowed, or a JWT issued by an older
+ * controller), and writes it to the node's creds file. The agent uses it from its next
+ * connection (restart it). Returns the creds file's path.
+ */
+export async function reissueNodeCreds(
+  cp: ControlPlaneHarness,
+  node: LinkNode,
+  nodeId: string,
+  permissions: UserPermissions,
+): Promise<string> {
+  const credsPath = join(node.stateDir, stateFiles.creds);
+  const seed = /-----BEGIN USER NKEY SEED-----\n(\S+)\n/.exec(await readFile(credsPath, 'utf8'))?.[1];
+  if (!seed) throw new Error(`${credsPath} holds no node seed`);
+  const jwt = await userJwt(
+    fromSeed(new TextEncoder().encode(seed)).getPublicKey(),
+    cp.keyStore.natsKeys().account,
+    { name: nodeId, permissions, maxPayload: 1024 * 1024, maxSubs: 64 },
+  );
+  await writeFileAtomic(credsPath, formatCreds(jwt, seed), 0o600);
+  return credsPath;
 }
