@@ -1,28 +1,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { createAccount, createOperator, createUser } from '@nats-io/nkeys';
+import { withTempDir } from '@launchfleet/shared/testing';
 import { KeyStore } from './key-store.ts';
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'lf-keys-'));
-  try {
-    await fn(join(dir, 'ks'));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+/** Runs `fn` with a key store directory not created yet (in a temporary directory). */
+const withDir = (fn: (dir: string) => Promise<void>): Promise<void> =>
+  withTempDir('lf-keys-', (tmp) => fn(join(tmp, 'ks')));
+
+/** Every key file of the store in `dir`. */
+async function storeFiles(dir: string): Promise<string[]> {
+  return [
+    ...(await readdir(join(dir, 'nats'))).map((f) => join(dir, 'nats', f)),
+    ...(await readdir(join(dir, 'signing'))).map((f) => join(dir, 'signing', f)),
+  ];
 }
 
 test('creates keys once with mode 0600 and loads the same keys again', () =>
   withDir(async (dir) => {
     const ks = await KeyStore.open(dir);
-    const files = [
-      ...(await readdir(join(dir, 'nats'))).map((f) => join(dir, 'nats', f)),
-      ...(await readdir(join(dir, 'signing'))).map((f) => join(dir, 'signing', f)),
-    ];
+    const files = await storeFiles(dir);
     assert.equal(files.length, 5, files.join(','));
     for (const f of files) assert.equal((await stat(f)).mode & 0o777, 0o600, f);
     assert.equal((await stat(dir)).mode & 0o777, 0o700);
@@ -47,10 +47,7 @@ test('rotation: a new key is stored and can be activated', () =>
 test('a complete store with private modes is only read: files 0400, no chmod of the directory', () =>
   withDir(async (dir) => {
     const ks = await KeyStore.open(dir);
-    const files = [
-      ...(await readdir(join(dir, 'nats'))).map((f) => join(dir, 'nats', f)),
-      ...(await readdir(join(dir, 'signing'))).map((f) => join(dir, 'signing', f)),
-    ];
+    const files = await storeFiles(dir);
     for (const f of files) await chmod(f, 0o400);
     const before = await Promise.all(
       [dir, ...files].map(async (p) => (await stat(p, { bigint: true })).ctimeNs),

@@ -1,33 +1,55 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FakeClock } from '@launchfleet/shared/testing';
+import { FakeClock, withTempDir } from '@launchfleet/shared/testing';
 import { createUser } from '@nats-io/nkeys';
 import { errors as natsErrors } from '@nats-io/nats-core';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { CredentialRenewal, type ReenrolOutcome } from './credential-renewal.ts';
+import {
+  CredentialRenewal,
+  type CredentialRenewalOptions,
+  type ReenrolOutcome,
+} from './credential-renewal.ts';
 import { formatCreds } from './credentials.ts';
+import { publishDenied } from '../testing/fake-nats.ts';
 
-test('re-enrolment of expired credentials: only a refusal waits for a new token; an unreachable controller is retried', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'lf-reenrol-'));
-  try {
+/** Node n1's renewal, its files in `dir` (credentials at `node.creds`); `o` replaces any option. */
+function renewalIn(
+  dir: string,
+  clock: FakeClock,
+  o: Partial<CredentialRenewalOptions> = {},
+): CredentialRenewal {
+  return new CredentialRenewal({
+    identity: { nodeId: 'n1', credsPath: join(dir, 'node.creds'), trustStorePath: join(dir, 'trust.json') },
+    clock,
+    scheduler: clock,
+    random: () => 0.5,
+    log: () => undefined,
+    onRenewed: () => undefined,
+    ...o,
+  });
+}
+
+/**
+ * Writes parseable credentials to `dir`/node.creds: a new user's seed and a JWT of which only the
+ * claims are read (`claims(the user's public key)`, or none: `e30.e30.sig`).
+ */
+async function writeCreds(dir: string, claims?: (sub: string) => object): Promise<void> {
+  const user = createUser();
+  const body = Buffer.from(JSON.stringify(claims?.(user.getPublicKey()) ?? {})).toString('base64url');
+  await writeFile(
+    join(dir, 'node.creds'),
+    formatCreds(`e30.${body}.sig`, new TextDecoder().decode(user.getSeed())),
+  );
+}
+
+test('re-enrolment of expired credentials: only a refusal waits for a new token; an unreachable controller is retried', () =>
+  withTempDir('lf-reenrol-', async (root) => {
     const tokenFile = join(root, 'bootstrap.token');
     await writeFile(tokenFile, 'lfbt_used\n');
     const clock = new FakeClock();
-    const renewal = new CredentialRenewal({
-      identity: {
-        nodeId: 'n1',
-        credsPath: join(root, 'node.creds'),
-        trustStorePath: join(root, 'trust.json'),
-      },
-      clock,
-      scheduler: clock,
-      random: () => 0.5,
-      log: () => undefined,
-      onRenewed: () => undefined,
-    });
+    const renewal = renewalIn(root, clock);
     const outcomes: ReenrolOutcome[] = [];
     let calls = 0;
     const attempt = () =>
@@ -66,32 +88,16 @@ test('re-enrolment of expired credentials: only a refusal waits for a new token;
     outcomes.push('enrolled');
     await attempt();
     assert.equal(calls, 5);
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a renewal NATS denies waits the longest retry, and says so naming the subject and the credential; no answer backs off from 30 s', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'lf-renew-denied-'));
-  try {
-    const credsPath = join(root, 'node.creds');
+test('a renewal NATS denies waits the longest retry, and says so naming the subject and the credential; no answer backs off from 30 s', () =>
+  withTempDir('lf-renew-denied-', async (root) => {
     // A parseable credentials file (the renewal reads the seed before it asks).
-    await writeFile(credsPath, formatCreds('e30.e30.sig', new TextDecoder().decode(createUser().getSeed())));
+    await writeCreds(root);
     const clock = new FakeClock();
     const lines: [string, string][] = [];
-    const renewal = new CredentialRenewal({
-      identity: { nodeId: 'n1', credsPath, trustStorePath: join(root, 'trust.json') },
-      clock,
-      scheduler: clock,
-      random: () => 0.5,
-      log: (level, _label, msg) => lines.push([level, msg]),
-      onRenewed: () => undefined,
-    });
-    let answer: Error = new Error('request failed', {
-      cause: natsErrors.PermissionViolationError.parse(
-        `'Permissions Violation for Publish to "lf.renew.n1"'`,
-      ),
-    });
+    const renewal = renewalIn(root, clock, { log: (level, _label, msg) => lines.push([level, msg]) });
+    let answer: Error = new Error('request failed', { cause: publishDenied('lf.renew.n1') });
     const nc = {
       subscribe: () => ({ unsubscribe: () => undefined }),
       request: () => Promise.reject(answer),
@@ -116,21 +122,12 @@ test('a renewal NATS denies waits the longest retry, and says so naming the subj
     assert.equal(lines[1]?.[0], 'warn');
     assert.match(lines[1]?.[1] ?? '', /^credential renewal failed \(2\)/);
     renewal.stop();
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('credentials without expiry renew when the controller asks (a key rotation), once, with no timer spinning', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'lf-renew-nudge-'));
-  try {
-    const credsPath = join(root, 'node.creds');
+test('credentials without expiry renew when the controller asks (a key rotation), once, with no timer spinning', () =>
+  withTempDir('lf-renew-nudge-', async (root) => {
     // A JWT without expiry (as nodes enrolled before credentials expired hold); only its claims are read.
-    const user = createUser();
-    const claims = Buffer.from(JSON.stringify({ sub: user.getPublicKey(), iss: 'A', iat: 1 })).toString(
-      'base64url',
-    );
-    await writeFile(credsPath, formatCreds(`e30.${claims}.sig`, new TextDecoder().decode(user.getSeed())));
+    await writeCreds(root, (sub) => ({ sub, iss: 'A', iat: 1 }));
     const clock = new FakeClock();
     let arms = 0;
     const scheduler = {
@@ -139,14 +136,7 @@ test('credentials without expiry renew when the controller asks (a key rotation)
         return clock.after(ms, fn);
       },
     };
-    const renewal = new CredentialRenewal({
-      identity: { nodeId: 'n1', credsPath, trustStorePath: join(root, 'trust.json') },
-      clock,
-      scheduler,
-      random: () => 0.5,
-      log: () => undefined,
-      onRenewed: () => undefined,
-    });
+    const renewal = renewalIn(root, clock, { scheduler });
     await renewal.start();
     let nudge: ((err: Error | null, m: { data: Uint8Array; respond: () => boolean }) => void) | undefined;
     const requests: string[] = [];
@@ -171,7 +161,4 @@ test('credentials without expiry renew when the controller asks (a key rotation)
     clock.advance(1000);
     assert.ok(arms < 10, `${arms} timers armed`);
     renewal.stop();
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
-});
+  }));

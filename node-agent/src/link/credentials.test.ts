@@ -1,15 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { withTempDir } from '@launchfleet/shared/testing';
 import { formatCreds, loadIdentity, saveIdentity } from './credentials.ts';
 
 const nodeId = `n${'c'.repeat(20)}`;
 
-test('identity files: 0600, atomic, loadable; group-readable credentials are refused', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'lf-cred-'));
-  try {
+test('identity files: 0600, atomic, loadable; group-readable credentials are refused', () =>
+  withTempDir('lf-cred-', async (root) => {
     const dir = join(root, 'state');
     assert.equal(await loadIdentity(dir), undefined, 'not enrolled yet');
     const creds = formatCreds('a.b.c', 'SUSEED');
@@ -20,10 +19,7 @@ test('identity files: 0600, atomic, loadable; group-readable credentials are ref
     assert.ok(!(await readdir(dir)).some((f) => f.includes('.tmp-')), 'no temporary files left');
     await chmod(id.credsPath, 0o640);
     await assert.rejects(loadIdentity(dir), /must be 0600/);
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
-});
+  }));
 
 test('credentials text is the standard NATS creds layout', () => {
   const text = formatCreds('eyJ.x.y', 'SUAAA');

@@ -7,6 +7,7 @@ import { FakeClock } from '@launchfleet/shared/testing';
 import { encodeDesiredIndex, encodeLabelToken } from '@launchfleet/shared/messages';
 import { type DesiredEntry, DesiredFollower, type DesiredFollowerOptions } from './desired-follower.ts';
 import { EdgePacing } from './nats-edge.ts';
+import { publishDenied } from '../testing/fake-nats.ts';
 
 const node = 'n1';
 const tA = encodeLabelToken('com.acme.a');
@@ -44,9 +45,7 @@ function fakeBucket(): {
     get: (key: string) => {
       reads.push(key);
       if (denied.has(key)) {
-        const e = natsErrors.PermissionViolationError.parse(
-          `'Permissions Violation for Publish to "$JS.API.DIRECT.GET.KV_lf_desired.$KV.lf_desired.${key}"'`,
-        );
+        const e = publishDenied(`$JS.API.DIRECT.GET.KV_lf_desired.$KV.lf_desired.${key}`);
         return Promise.reject(new Error('direct get failed', { cause: e }));
       }
       return Promise.resolve(stored.get(key) ?? null);

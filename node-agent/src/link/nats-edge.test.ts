@@ -8,12 +8,10 @@ import assert from 'node:assert/strict';
 import { errors as natsErrors } from '@nats-io/nats-core';
 import { jserrors } from '@nats-io/jetstream/internal';
 import { EdgePacing, credentialName, edgeFailure } from './nats-edge.ts';
+import { publishDenied } from '../testing/fake-nats.ts';
 
-const permission = (subject: string) => {
-  const e = natsErrors.PermissionViolationError.parse(`'Permissions Violation for Publish to "${subject}"'`);
-  assert.ok(e, 'nats.js recognises the server error');
-  return e;
-};
+// Throws when nats.js does not recognise the server's error.
+const permission = publishDenied;
 
 describe('nats edge', () => {
   test('classified once: denied, missing, retry (what retryable says), terminal', () => {

@@ -1,4 +1,14 @@
-import type { NatsConnection } from '@nats-io/transport-node';
+import { type NatsConnection, errors as natsErrors } from '@nats-io/transport-node';
+
+/**
+ * What nats.js makes of the server's answer when these credentials may not publish to `subject`
+ * (the rejection of a request, a JetStream publish or a KV operation carries it as its cause).
+ */
+export function publishDenied(subject: string): Error {
+  const e = natsErrors.PermissionViolationError.parse(`'Permissions Violation for Publish to "${subject}"'`);
+  if (!e) throw new Error("nats.js no longer recognises the server's permission violation");
+  return e;
+}
 
 /**
  * A NATS connection, never closed, whose JetStream publishes (requests) are acked by the

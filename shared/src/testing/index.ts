@@ -1,1 +1,2 @@
 export { FakeClock } from './fake-clock.ts';
+export { withTempDir } from './temp-dir.ts';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { errors as natsErrors } from '@nats-io/nats-core';
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { FakeClock } from '@launchfleet/shared/testing';
-import { jetStreamConnection as connection } from '../../testing/fake-nats.ts';
+import { jetStreamConnection as connection, publishDenied } from '../../testing/fake-nats.ts';
 import { flush } from '../../testing/settle.ts';
 import { EventOutbox } from './event-outbox.ts';
 
@@ -46,13 +46,7 @@ describe('event outbox: failed publishes, classified', () => {
     const clock = new FakeClock();
     const lines: [string, string][] = [];
     const { o, stats } = outbox(clock, lines);
-    const tries = driftRefused(
-      o,
-      (s) =>
-        new Error('publish failed', {
-          cause: natsErrors.PermissionViolationError.parse(`'Permissions Violation for Publish to "${s}"'`),
-        }),
-    );
+    const tries = driftRefused(o, (s) => new Error('publish failed', { cause: publishDenied(s) }));
     o.emit({ kind: 'drift', reason: 'job-unloaded' });
     await settle();
     assert.deepEqual(

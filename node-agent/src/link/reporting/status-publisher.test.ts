@@ -4,22 +4,47 @@ import type { KV } from '@nats-io/kv';
 import { FakeClock } from '@launchfleet/shared/testing';
 import type { NodeInventory, NodeStatus } from '@launchfleet/shared/messages';
 import { errors as natsErrors } from '@nats-io/nats-core';
-import { StatusPublisher } from './status-publisher.ts';
+import { publishDenied } from '../../testing/fake-nats.ts';
+import { StatusPublisher, type StatusPublisherOptions } from './status-publisher.ts';
 
-/** A KV bucket that records the keys put (the only call the publisher makes). */
-function recordingKv(): { kv: KV; puts: string[] } {
+/**
+ * A KV bucket (the publisher only puts): a put of a key fails with `failure(key)` as its cause
+ * when that gives an error; `tried` records every key tried, `puts` the keys put.
+ */
+function recordingKv(failure: (key: string) => Error | undefined = () => undefined): {
+  kv: KV;
+  tried: string[];
+  puts: string[];
+} {
+  const tried: string[] = [];
   const puts: string[] = [];
   const kv = {
     put: (key: string) => {
+      tried.push(key);
+      const e = failure(key);
+      if (e) return Promise.reject(new Error('put failed', { cause: e }));
       puts.push(key);
       return Promise.resolve(puts.length);
     },
   } as unknown as KV;
-  return { kv, puts };
+  return { kv, tried, puts };
 }
 
-function publisher(clock: FakeClock, health: { value: string }): StatusPublisher {
-  return new StatusPublisher({
+/** How nats.js fails a put of `key` in lf_nodes that these credentials may not make. */
+const putDenied = (key: string): Error => publishDenied(`$KV.lf_nodes.${key}`);
+
+/**
+ * Node n1's publisher on a fake clock, its snapshot's health read from `health` (changed by the
+ * tests); `o` replaces any option.
+ */
+function publisher(o: Partial<StatusPublisherOptions> = {}): {
+  p: StatusPublisher;
+  clock: FakeClock;
+  health: { value: string };
+} {
+  const clock = new FakeClock();
+  const health = { value: 'healthy' };
+  const p = new StatusPublisher({
     nodeId: () => 'n1',
     clock,
     scheduler: clock,
@@ -29,16 +54,16 @@ function publisher(clock: FakeClock, health: { value: string }): StatusPublisher
     snapshot: () => ({ nodeId: 'n1', health: health.value }) as unknown as NodeStatus,
     inventory: (): NodeInventory => ({ nodeId: 'n1', hostname: 'h', labels: {} }),
     stats: { statusPuts: 0 },
+    ...o,
   });
+  return { p, clock, health };
 }
 
 const settle = () => new Promise<void>((r) => setImmediate(r));
 
 describe('status publisher', () => {
   test('a change is put at most once per statusMinIntervalMs', async () => {
-    const clock = new FakeClock();
-    const health = { value: 'healthy' };
-    const p = publisher(clock, health);
+    const { p, clock, health } = publisher();
     const { kv, puts } = recordingKv();
     p.attach(kv);
     clock.advance(0);
@@ -55,9 +80,7 @@ describe('status publisher', () => {
   });
 
   test('a put scheduled when the connection went is made on the next connection', async () => {
-    const clock = new FakeClock();
-    const health = { value: 'healthy' };
-    const p = publisher(clock, health);
+    const { p, clock, health } = publisher();
     const first = recordingKv();
     p.attach(first.kv);
     clock.advance(0);
@@ -73,34 +96,14 @@ describe('status publisher', () => {
   });
 
   test('a put NATS denies is said once at error, naming the subject and the credential, and not tried again for deniedWaitMs', async () => {
-    const clock = new FakeClock();
-    const health = { value: 'healthy' };
     const lines: [string, string][] = [];
-    const p = new StatusPublisher({
-      nodeId: () => 'n1',
+    const { p, clock, health } = publisher({
       credential: () => "node n1's credentials (/s/node.creds)",
-      clock,
-      scheduler: clock,
       log: (level, _label, msg) => lines.push([level, msg]),
-      statusMinIntervalMs: 1000,
-      statusRefreshMs: 60_000,
       deniedWaitMs: 300_000,
-      snapshot: () => ({ nodeId: 'n1', health: health.value }) as unknown as NodeStatus,
-      inventory: (): NodeInventory => ({ nodeId: 'n1', hostname: 'h', labels: {} }),
-      stats: { statusPuts: 0 },
     });
-    const attempts: string[] = [];
     let deny = true;
-    const kv = {
-      put: (key: string) => {
-        attempts.push(key);
-        if (!deny) return Promise.resolve(1);
-        const e = natsErrors.PermissionViolationError.parse(
-          `'Permissions Violation for Publish to "$KV.lf_nodes.${key}"'`,
-        );
-        return Promise.reject(new Error('put failed', { cause: e }));
-      },
-    } as unknown as KV;
+    const { kv, tried: attempts } = recordingKv((key) => (deny ? putDenied(key) : undefined));
     p.attach(kv);
     clock.advance(0);
     await settle();
@@ -131,21 +134,8 @@ describe('status publisher', () => {
   });
 
   test('the inventory denied does not hold up the status (each key has its own wait)', async () => {
-    const clock = new FakeClock();
-    const p = publisher(clock, { value: 'healthy' });
-    const puts: string[] = [];
-    const kv = {
-      put: (key: string) => {
-        if (key.endsWith('.inventory')) {
-          const e = natsErrors.PermissionViolationError.parse(
-            `'Permissions Violation for Publish to "$KV.lf_nodes.${key}"'`,
-          );
-          return Promise.reject(new Error('put failed', { cause: e }));
-        }
-        puts.push(key);
-        return Promise.resolve(1);
-      },
-    } as unknown as KV;
+    const { p, clock } = publisher();
+    const { kv, puts } = recordingKv((key) => (key.endsWith('.inventory') ? putDenied(key) : undefined));
     p.attach(kv);
     // The inventory's denial comes back before the status timer fires.
     await settle();
@@ -155,15 +145,8 @@ describe('status publisher', () => {
   });
 
   test('a new connection starts the pacing over: a failure on the last one does not hold the heartbeat refresh', async () => {
-    const clock = new FakeClock();
-    const p = publisher(clock, { value: 'healthy' });
-    const tried: string[] = [];
-    const failing = {
-      put: (key: string) => {
-        tried.push(key);
-        return Promise.reject(new Error('put failed', { cause: new natsErrors.TimeoutError() }));
-      },
-    } as unknown as KV;
+    const { p, clock } = publisher();
+    const { kv: failing, tried } = recordingKv(() => new natsErrors.TimeoutError());
     p.attach(failing);
     clock.advance(0);
     await settle();
