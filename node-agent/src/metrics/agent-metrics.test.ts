@@ -20,6 +20,17 @@ import type { SocketActivationHook } from '../supervisor/sockets/socket-activati
 import { createAgentMetrics, type AgentMetrics, type LinkMetricsSource } from './agent-metrics.ts';
 import { parsePromText, sampleValue, samplesOf, type PromText } from './prom-text.ts';
 
+/** Every exit reason's count of a job that never exited (written out: a reason added or lost fails). */
+const noExits = {
+  success: 0,
+  'exit-code': 0,
+  signal: 0,
+  crash: 0,
+  stopped: 0,
+  'spawn-failed': 0,
+  unknown: 0,
+};
+
 interface Setup {
   readonly clock: FakeClock;
   readonly spawner: FakeSpawner;
@@ -115,15 +126,7 @@ describe('agent metrics: a crash-looping KeepAlive job', () => {
     assert.equal(stateOf(p, 'com.acme.crasher'), 'active');
     assert.equal(sampleValue(p, 'launchfleet_job_throttled', job('com.acme.crasher')), 0);
     assert.equal(sampleValue(p, 'launchfleet_job_runs_total', job('com.acme.crasher')), 0);
-    assert.deepEqual(exitsOf(p, 'com.acme.crasher'), {
-      success: 0,
-      'exit-code': 0,
-      signal: 0,
-      crash: 0,
-      stopped: 0,
-      'spawn-failed': 0,
-      unknown: 0,
-    });
+    assert.deepEqual(exitsOf(p, 'com.acme.crasher'), noExits);
     assert.equal(sampleValue(p, 'launchfleet_job_last_exit_status', job('com.acme.crasher')), undefined);
 
     // First exit: held back by the throttle (spawned at 0, exited at 0.2 s, respawn at 2 s).
@@ -154,15 +157,7 @@ describe('agent metrics: a crash-looping KeepAlive job', () => {
     assert.ok(exited >= 5, `${exited} exits`);
     assert.equal(sampleValue(p, 'launchfleet_job_crash_looping', job('com.acme.crasher')), 1);
     assert.equal(sampleValue(p, 'launchfleet_job_successive_crashes', job('com.acme.crasher')), exited);
-    assert.deepEqual(exitsOf(p, 'com.acme.crasher'), {
-      success: 0,
-      'exit-code': exited,
-      signal: 0,
-      crash: 0,
-      stopped: 0,
-      'spawn-failed': 0,
-      unknown: 0,
-    });
+    assert.deepEqual(exitsOf(p, 'com.acme.crasher'), { ...noExits, 'exit-code': exited });
     const snap = t.metrics.snapshot().jobs.find((j) => j.label === 'com.acme.crasher');
     assert.equal(snap?.crashLooping, true);
     assert.equal(snap?.runs, exited);
@@ -182,20 +177,11 @@ describe('agent metrics: exits by reason', () => {
     for (const l of ['ok', 'bad', 'segv', 'hup', 'noexec']) await load(t, l, { runAtLoad: true });
     await advance(t.clock, 1000);
     const p = await t.scrape();
-    const zero = {
-      success: 0,
-      'exit-code': 0,
-      signal: 0,
-      crash: 0,
-      stopped: 0,
-      'spawn-failed': 0,
-      unknown: 0,
-    };
-    assert.deepEqual(exitsOf(p, 'ok'), { ...zero, success: 1 });
-    assert.deepEqual(exitsOf(p, 'bad'), { ...zero, 'exit-code': 1 });
-    assert.deepEqual(exitsOf(p, 'segv'), { ...zero, crash: 1 });
-    assert.deepEqual(exitsOf(p, 'hup'), { ...zero, signal: 1 });
-    assert.deepEqual(exitsOf(p, 'noexec'), { ...zero, 'spawn-failed': 1 });
+    assert.deepEqual(exitsOf(p, 'ok'), { ...noExits, success: 1 });
+    assert.deepEqual(exitsOf(p, 'bad'), { ...noExits, 'exit-code': 1 });
+    assert.deepEqual(exitsOf(p, 'segv'), { ...noExits, crash: 1 });
+    assert.deepEqual(exitsOf(p, 'hup'), { ...noExits, signal: 1 });
+    assert.deepEqual(exitsOf(p, 'noexec'), { ...noExits, 'spawn-failed': 1 });
     assert.equal(sampleValue(p, 'launchfleet_job_last_exit_status', job('segv')), -11);
     assert.equal(sampleValue(p, 'launchfleet_job_last_exit_status', job('hup')), -1);
     assert.equal(sampleValue(p, 'launchfleet_job_last_exit_status', job('noexec')), 2);
@@ -206,7 +192,7 @@ describe('agent metrics: exits by reason', () => {
     for (const l of ['ok', 'bad', 'segv', 'hup', 'noexec'])
       assert.equal(sampleValue(p, 'launchfleet_job_runs_total', job(l)), 1);
     // A second scrape changes nothing.
-    assert.deepEqual(exitsOf(await t.scrape(), 'segv'), { ...zero, crash: 1 });
+    assert.deepEqual(exitsOf(await t.scrape(), 'segv'), { ...noExits, crash: 1 });
     // The snapshot carries the same numbers, zeros and falses left out.
     const snap = t.metrics.snapshot().jobs;
     assert.deepEqual(
