@@ -16,9 +16,8 @@ import {
   eventually,
   execedEnviron,
   newPid,
-  startLinkNode,
 } from '../support/link-node.ts';
-import { EventLog, putJob } from '../support/link-fleet.ts';
+import { EventLog, enrolledLinkNode, putJob } from '../support/link-fleet.ts';
 import { type TcpProxy, startTcpProxy } from '../support/tcp-proxy.ts';
 
 const keep = 'com.acme.keep';
@@ -37,9 +36,7 @@ describe('fleet link: offline operation and convergence', () => {
     cp = await startControlPlane();
     events = new EventLog(cp.nc);
     proxy = await startTcpProxy(cp.servers[0]!.port);
-    const { token } = await cp.enrollment.createToken({ ttlMs: 60_000 });
-    node = await startLinkNode({ urls: [proxy.url], token, enrollCreds: cp.enrollCreds });
-    await eventually(() => node.link.status().connected, 15_000, 'connected');
+    node = await enrolledLinkNode(cp, { urls: [proxy.url] });
     nodeId = node.link.status().nodeId ?? '';
     rawKeepV1 = (await putJob(cp, nodeId, { label: keep, version: 1, plist: daemonPlist(keep) })).raw;
     await putJob(cp, nodeId, { label: gone, version: 1, plist: daemonPlist(gone) });

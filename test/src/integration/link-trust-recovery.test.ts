@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { keys } from '@launchfleet/shared/messages';
 import { loadTrustStoreFile } from '@launchfleet/shared/signing';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
-import { type LinkNode, daemonPlist, eventually, newPid, startLinkNode } from '../support/link-node.ts';
-import { putJob } from '../support/link-fleet.ts';
+import { type LinkNode, daemonPlist, eventually, newPid } from '../support/link-node.ts';
+import { enrolledLinkNode, putJob } from '../support/link-fleet.ts';
 
 const label = 'com.acme.kept';
 
@@ -24,9 +24,7 @@ describe('fleet link: a lost or damaged trust store file', () => {
 
   before(async () => {
     cp = await startControlPlane();
-    const { token } = await cp.enrollment.createToken({ ttlMs: 60_000 });
-    node = await startLinkNode({ urls: cp.urls, token, enrollCreds: cp.enrollCreds });
-    await eventually(() => node.link.status().connected, 15_000, 'connected');
+    node = await enrolledLinkNode(cp);
     nodeId = node.link.status().nodeId ?? '';
     await putJob(cp, nodeId, { label, version: 1, plist: daemonPlist(label) });
     await eventually(() => node.job(label)?.pid, 15_000, 'job running');
