@@ -227,11 +227,19 @@ async function main(): Promise<void> {
     const token = encodeLabelToken(label);
     const seen = new Map<string, number>();
     let passed = 0;
+    // The kill follows the write that reaches `--kill-at` at once (not a poll: a small apply
+    // is over in a fraction of a second).
+    const killWhen = Math.ceil(killAt * nodes);
+    let reached: () => void = () => undefined;
+    const reachedKillAt = new Promise<void>((r) => {
+      reached = r;
+    });
     counter.subscribe(`$KV.${buckets.desired}.*.${token}`, {
       callback: (_e, m) => {
         const id = m.subject.split('.')[2] ?? '';
         seen.set(id, (seen.get(id) ?? 0) + 1);
         passed++;
+        if (passed >= killWhen) reached();
       },
     });
     await counter.flush();
@@ -241,11 +249,16 @@ async function main(): Promise<void> {
       returnedAt = Date.now();
       return o;
     });
-    await until(
-      () => Promise.resolve(passed >= Math.ceil(killAt * nodes)),
-      300_000,
-      `${killAt} of the v2 writes`,
-    );
+    let giveUp: NodeJS.Timeout | undefined;
+    await Promise.race([
+      reachedKillAt,
+      new Promise((_r, reject) => {
+        giveUp = setTimeout(
+          () => reject(new Error(`timed out after 300000 ms: ${killAt} of the v2 writes`)),
+          300_000,
+        );
+      }),
+    ]).finally(() => clearTimeout(giveUp));
     const atKill = passed;
     const returnedBeforeKill = returnedAt !== 0;
     await leader.kill();
