@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { NotFoundError } from '@launchfleet/shared';
+import { NotFoundError, UnavailableError } from '@launchfleet/shared';
 import type { AuditRecord, AuditLog } from '../audit/audit-log.ts';
 import { methodPolicy, rolloutMethodPolicy, type Role } from '../auth/core/roles.ts';
 import { UnauthenticatedError } from '../auth/unauthenticated-error.ts';
@@ -21,7 +21,7 @@ test('every method of each served service has a rule, and every rule a method', 
 type Obj = Record<string, unknown>;
 type Callback = (e: ServiceError | null, res?: Obj) => void;
 
-function harness(role: Role | undefined) {
+function harness(role: Role | undefined, fail?: Error) {
   const audit: AuditRecord[] = [];
   const observed: string[] = [];
   const policy: CallPolicy = {
@@ -39,15 +39,18 @@ function harness(role: Role | undefined) {
     log: () => undefined,
   };
   const rules = {
-    Change: { role: 'operator', audited: true },
-    Read: { role: 'viewer', audited: false },
+    Change: { role: 'operator', audited: true, reads: false },
+    Read: { role: 'viewer', audited: false, reads: true },
   } as const;
   const impl = serviceImpl(
     policy,
     rules,
     {
-      Change: { unary: (req, ctx) => ((ctx.target = 'changed'), Promise.resolve({ ok: req['x'] })) },
-      Read: { unary: () => Promise.reject(new NotFoundError('job', 'j')) },
+      Change: {
+        unary: (req, ctx) =>
+          fail ? Promise.reject(fail) : ((ctx.target = 'changed'), Promise.resolve({ ok: req['x'] })),
+      },
+      Read: { unary: () => Promise.reject(fail ?? new NotFoundError('job', 'j')) },
     },
     (m) => `${m}-target`,
   );
@@ -90,4 +93,23 @@ test('no token: UNAUTHENTICATED, audited as anonymous', async () => {
   assert.equal(r.e?.code, status.UNAUTHENTICATED);
   assert.equal(h.audit[0]?.who, 'anonymous');
   assert.equal(h.audit[0]?.role, '');
+});
+
+test('the broker not answering: a read is told nothing was changed, a change that it may or may not take effect', async () => {
+  const nats = await import('@nats-io/transport-node');
+  const outage = new UnavailableError('reading rollout r1: timeout', { cause: new nats.TimeoutError() });
+  const h = harness('admin', outage);
+  const read = await h.call('Read', {});
+  assert.equal(read.e?.code, status.UNAVAILABLE);
+  assert.match(read.e?.details ?? '', /broker \(NATS\) did not answer \(reading rollout r1: timeout\)/);
+  assert.match(read.e?.details ?? '', /nothing was changed/);
+  assert.doesNotMatch(read.e?.details ?? '', /may or may not take effect/);
+  const change = await h.call('Change', {});
+  assert.equal(change.e?.code, status.UNAVAILABLE);
+  assert.match(change.e?.details ?? '', /the change may or may not take effect/);
+  assert.match(
+    h.audit[0]?.detail ?? '',
+    /the change may or may not take effect/,
+    'the audit entry says the same',
+  );
 });

@@ -103,7 +103,7 @@ export async function runUnderPolicy(
         method,
         target: ctx.target,
         outcome: statusName(code),
-        detail: failure === undefined ? '' : toServiceError(failure).details,
+        detail: failure === undefined ? '' : toServiceError(failure, rule.reads).details,
       })
       .catch((e: unknown) => p.log(`controller: audit entry for ${method} not written: ${messageOf(e)}`));
   return failure;
@@ -144,7 +144,7 @@ export function serviceImpl<M extends string>(
           m.stream(req, ctx, (msg) => writeWithBackPressure(call, msg, ac.signal), ac.signal),
         ).then((failure) => {
           if (failure === undefined) call.end();
-          else call.destroy(toServiceError(failure));
+          else call.destroy(toServiceError(failure, rules[method].reads));
         });
       };
     } else {
@@ -154,7 +154,7 @@ export function serviceImpl<M extends string>(
           result = await m.unary(call.request as never, ctx);
         }).then((failure) => {
           if (failure === undefined) callback(null, result);
-          else callback(toServiceError(failure));
+          else callback(toServiceError(failure, rules[method].reads));
         });
       };
     }

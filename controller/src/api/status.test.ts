@@ -70,3 +70,22 @@ test('nats.js errors of a broker that does not answer are UNAVAILABLE, with a me
   // A nats.js permission error is a bug of ours, not an outage.
   assert.equal(statusOf(new nats.PermissionViolationError('x', 'publish', 'lf.x')), status.INTERNAL);
 });
+
+test('a read the broker did not answer says nothing was changed; a change keeps "may or may not take effect"', async () => {
+  const nats = await import('@nats-io/transport-node');
+  for (const e of [
+    new nats.TimeoutError(),
+    new UnavailableError('reading rollout r1: timeout', { cause: new nats.TimeoutError() }),
+  ]) {
+    const read = toServiceError(e, true);
+    assert.equal(read.code, status.UNAVAILABLE, e.name);
+    assert.match(read.details, /message broker \(NATS\) did not answer .*nothing was changed: retry/);
+    assert.doesNotMatch(read.details, /may or may not take effect/);
+    assert.deepEqual(read.metadata.get(brokerUnavailableKey), ['1']);
+    assert.match(toServiceError(e).details, /the change may or may not take effect/, 'a change by default');
+    assert.match(toServiceError(e, false).details, /the change may or may not take effect/);
+  }
+  // Other errors read the same whatever the call.
+  const own = new UnavailableError('could not revoke token t: too much contention, retry');
+  assert.equal(toServiceError(own, true).details, own.message);
+});

@@ -72,12 +72,19 @@ export function statusOf(e: unknown): status {
   return status.INTERNAL;
 }
 
-/** The error a handler reports to grpc-js. Unknown errors get a generic message. */
-export function toServiceError(e: unknown): ServiceError {
+/**
+ * The error a handler reports to grpc-js. Unknown errors get a generic message. `reads`: the call
+ * only reads (its rule says so, auth/core/roles.ts); when the broker did not answer, a read is told
+ * nothing was changed and to retry, a change that it may or may not take effect (its write may
+ * have been stored before the answer was lost).
+ */
+export function toServiceError(e: unknown, reads = false): ServiceError {
   const code = statusOf(e);
   const known = code !== status.INTERNAL || e instanceof InternalError;
   const details = brokerUnavailable(e)
-    ? `the message broker (NATS) did not answer (${e.message}); the change may or may not take effect once it is back: check (jobs describe, rollout status) before you retry`
+    ? reads
+      ? `the message broker (NATS) did not answer (${e.message}); this call only reads, nothing was changed: retry once the broker is back`
+      : `the message broker (NATS) did not answer (${e.message}); the change may or may not take effect once it is back: check (jobs describe, rollout status) before you retry`
     : known && e instanceof Error
       ? e.message
       : 'internal error; see the controller log';

@@ -85,15 +85,19 @@ export function redirect(res: ServerResponse, to: string, headers: Record<string
   res.end();
 }
 
-/** The error page of a failure, with the HTTP status of its gRPC status. */
+/**
+ * The error page of a failure, with the HTTP status of its gRPC status. `reads`: the page only
+ * read (a broker outage is then worded as "nothing was changed", api/status.ts).
+ */
 export function sendFailure(
   res: ServerResponse,
   v: Viewer | undefined,
   failure: unknown,
   back?: string,
+  reads = false,
 ): void {
   const code = httpStatus(statusOf(failure));
-  sendHtml(res, code, errorPage(v, titles[code] ?? 'Error', toServiceError(failure).details, back));
+  sendHtml(res, code, errorPage(v, titles[code] ?? 'Error', toServiceError(failure, reads).details, back));
 }
 
 /** Why a state-changing request is refused as cross-site, or undefined. */

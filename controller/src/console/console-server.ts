@@ -246,7 +246,7 @@ class Console {
         body = await route.render(v, this.#o.data, url.searchParams, can);
       },
     );
-    if (failure !== undefined || !body) return sendFailure(res, v, failure);
+    if (failure !== undefined || !body) return sendFailure(res, v, failure, undefined, rule.reads);
     sendHtml(res, 200, body, { 'server-timing': `render;dur=${(performance.now() - t0).toFixed(1)}` });
   }
 }

@@ -10,25 +10,30 @@ export const roles: readonly Role[] = ['viewer', 'operator', 'admin'];
 
 const rank: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 
-/** What a gRPC method needs: the least role, and whether each call goes to the audit stream. */
+/**
+ * What a gRPC method needs: the least role, whether each call goes to the audit stream, and
+ * whether it only reads (changes nothing: when the broker does not answer, the caller is told
+ * nothing was changed, not that the change may or may not take effect; api/status.ts).
+ */
 export interface MethodRule {
   readonly role: Role;
   readonly audited: boolean;
+  readonly reads: boolean;
 }
 
 /** The FleetService methods and the least role each needs; `audited` methods change state. */
 export const methodPolicy = {
-  ApplyJob: { role: 'operator', audited: true },
-  DeleteJob: { role: 'operator', audited: true },
-  ListJobs: { role: 'viewer', audited: false },
-  GetJob: { role: 'viewer', audited: false },
-  ListNodes: { role: 'viewer', audited: false },
-  DescribeNode: { role: 'viewer', audited: false },
-  JobHealth: { role: 'viewer', audited: false },
-  WatchEvents: { role: 'viewer', audited: false },
-  CreateEnrollmentToken: { role: 'admin', audited: true },
-  RevokeNode: { role: 'admin', audited: true },
-  ListAuditEntries: { role: 'admin', audited: false },
+  ApplyJob: { role: 'operator', audited: true, reads: false },
+  DeleteJob: { role: 'operator', audited: true, reads: false },
+  ListJobs: { role: 'viewer', audited: false, reads: true },
+  GetJob: { role: 'viewer', audited: false, reads: true },
+  ListNodes: { role: 'viewer', audited: false, reads: true },
+  DescribeNode: { role: 'viewer', audited: false, reads: true },
+  JobHealth: { role: 'viewer', audited: false, reads: true },
+  WatchEvents: { role: 'viewer', audited: false, reads: true },
+  CreateEnrollmentToken: { role: 'admin', audited: true, reads: false },
+  RevokeNode: { role: 'admin', audited: true, reads: false },
+  ListAuditEntries: { role: 'admin', audited: false, reads: true },
 } as const satisfies Record<string, MethodRule>;
 
 export type FleetMethod = keyof typeof methodPolicy;
@@ -38,14 +43,14 @@ export type FleetMethod = keyof typeof methodPolicy;
  * progress, and who looked at it when is part of its story.
  */
 export const rolloutMethodPolicy = {
-  StartRollout: { role: 'operator', audited: true },
-  GetRollout: { role: 'viewer', audited: true },
-  ListRollouts: { role: 'viewer', audited: true },
-  PauseRollout: { role: 'operator', audited: true },
-  ResumeRollout: { role: 'operator', audited: true },
-  AbortRollout: { role: 'operator', audited: true },
-  RollbackRollout: { role: 'operator', audited: true },
-  WatchRollout: { role: 'viewer', audited: true },
+  StartRollout: { role: 'operator', audited: true, reads: false },
+  GetRollout: { role: 'viewer', audited: true, reads: true },
+  ListRollouts: { role: 'viewer', audited: true, reads: true },
+  PauseRollout: { role: 'operator', audited: true, reads: false },
+  ResumeRollout: { role: 'operator', audited: true, reads: false },
+  AbortRollout: { role: 'operator', audited: true, reads: false },
+  RollbackRollout: { role: 'operator', audited: true, reads: false },
+  WatchRollout: { role: 'viewer', audited: true, reads: true },
 } as const satisfies Record<string, MethodRule>;
 
 export type RolloutMethod = keyof typeof rolloutMethodPolicy;
@@ -56,8 +61,8 @@ export type RolloutMethod = keyof typeof rolloutMethodPolicy;
  * by the read method it stands for, a button by the method it calls.
  */
 export const consoleMethodPolicy = {
-  ConsoleSignIn: { role: 'viewer', audited: true },
-  ConsoleSignOut: { role: 'viewer', audited: true },
+  ConsoleSignIn: { role: 'viewer', audited: true, reads: false },
+  ConsoleSignOut: { role: 'viewer', audited: true, reads: false },
 } as const satisfies Record<string, MethodRule>;
 
 /** True when `role` is `least` or above it. */
