@@ -191,6 +191,9 @@ describe(
         /UNAVAILABLE: the controller at .* answered: the message broker \(NATS\) did not answer/,
         'it says the broker did not answer',
       );
+      // A read changed nothing: it must not say the change may or may not take effect.
+      assert.match(asked.stderr, /this call only reads, nothing was changed/, 'worded for a read');
+      assert.doesNotMatch(asked.stderr, /may or may not take effect/, 'not worded for a write');
       assert.ok(askS < 30, `it says so within 30 s (${askS.toFixed(1)} s)`);
 
       const done = await eventually(
