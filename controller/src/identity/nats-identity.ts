@@ -17,6 +17,7 @@ import {
   withIssuedAt,
 } from './nats-jwts.ts';
 import { enrollPermissions, nodePermissions } from './permissions.ts';
+import { accountDetail, claimsUpdateOutcome, decodeServerApiReply } from './server-replies.ts';
 
 /** Revoked user public keys -> unix seconds (JWTs issued at or before are refused). */
 export type Revocations = Readonly<Record<string, number>>;
@@ -300,46 +301,18 @@ export class NatsIdentity {
 /** Every server answers a ping of its accounts (with a filter: one account's detail). */
 const accountzSubject = '$SYS.REQ.SERVER.PING.ACCOUNTZ';
 
-type Obj = Record<string, unknown>;
-const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null ? (v as Obj) : {});
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-
-/** One answer to a claims update: `{server:{name}, data:{code,message}}` or `{..., error:{code,description}}`. */
-function parseClaimsAck(text: string): ClaimsAck {
-  let doc: Obj;
-  try {
-    doc = obj(JSON.parse(text));
-  } catch {
-    return { server: '?', ok: false, message: `unreadable answer ${text.slice(0, 200)}` };
-  }
-  const server = str(obj(doc['server'])['name']) || str(obj(doc['server'])['id']) || '?';
-  const data = obj(doc['data']);
-  const error = obj(doc['error']);
-  if (doc['error'] !== undefined || data['code'] !== 200)
-    return {
-      server,
-      ok: false,
-      message: str(error['description']) || str(data['message']) || text.slice(0, 200),
-    };
-  return { server, ok: true, message: str(data['message']) };
+/** One answer to a claims update (server-replies.ts reads it). */
+function parseClaimsAck(raw: string): ClaimsAck {
+  const reply = decodeServerApiReply(raw);
+  if (!reply) return { server: '?', ok: false, message: `unreadable answer ${raw.slice(0, 200)}` };
+  const { ok, message } = claimsUpdateOutcome(reply);
+  return { server: reply.server ?? '?', ok, message: message ?? (ok ? '' : raw.slice(0, 200)) };
 }
 
 /** One server's ACCOUNTZ answer for the fleet account, or undefined when it has none. */
-function parseAccountz(text: string): ServerAccountView | undefined {
-  let doc: Obj;
-  try {
-    doc = obj(JSON.parse(text));
-  } catch {
-    return undefined;
-  }
-  const server = str(obj(doc['server'])['name']) || str(obj(doc['server'])['id']);
-  const detail = obj(obj(doc['data'])['account_detail']);
-  if (!server || Object.keys(detail).length === 0) return undefined;
-  const revoked: Record<string, number> = {};
-  for (const [k, v] of Object.entries(obj(detail['revoked_user']))) {
-    const t = Date.parse(str(v));
-    if (Number.isFinite(t)) revoked[k] = Math.round(t / 1000);
-  }
-  const iat = obj(detail['decoded_jwt'])['iat'];
-  return { server, issuedAt: typeof iat === 'number' ? iat : undefined, revoked };
+function parseAccountz(raw: string): ServerAccountView | undefined {
+  const reply = decodeServerApiReply(raw);
+  const detail = reply && accountDetail(reply);
+  if (!reply?.server || !detail) return undefined;
+  return { server: reply.server, issuedAt: detail.issuedAt, revoked: detail.revoked };
 }
