@@ -96,6 +96,59 @@ test('checkRequest: NULs, bad env names, bad fds and ids are refused before spaw
   for (const b of bad) assert.equal(checkRequest({ ...base, ...b })?.stage, 'request', JSON.stringify(b));
 });
 
+test('checkRequest: every field it checks, with the message each refusal gives', () => {
+  const nul = 'a program, argument or path contains a NUL byte';
+  const fd = 'a file descriptor is not a non-negative integer';
+  const cases: [Partial<SpawnRequest>, string][] = [
+    [{ program: '' }, 'empty program'],
+    [{ argv: [] }, 'empty argv'],
+    [{ program: '/bin/e\0cho' }, nul],
+    [{ argv: ['echo', 'h\0i'] }, nul],
+    [{ workingDirectory: '/w\0' }, nul],
+    [{ rootDirectory: '/r\0' }, nul],
+    [{ label: 'com.\0x' }, nul],
+    [{ stdin: { kind: 'path', path: '/i\0' } }, nul],
+    [{ stdout: { kind: 'path', path: '/o\0' } }, nul],
+    [{ stderr: { kind: 'path', path: '/e\0' } }, nul],
+    [{ credentials: { uid: 1, gid: 1, userName: 'a\0', initGroups: true } }, nul],
+    [{ env: { '': 'x' } }, 'invalid environment variable name or value: ""'],
+    [{ env: { 'A=B': '1' } }, 'invalid environment variable name or value: "A=B"'],
+    [{ env: { OK: '1', 'A\0': '1' } }, 'invalid environment variable name or value: "A\\u0000"'],
+    [{ env: { A: 'x\0' } }, 'invalid environment variable name or value: "A"'],
+    [{ stdin: { kind: 'path', path: '' } }, 'empty standard stream path'],
+    [{ stdout: { kind: 'path', path: '' } }, 'empty standard stream path'],
+    [{ stderr: { kind: 'path', path: '' } }, 'empty standard stream path'],
+    [{ passFds: [3, -1] }, fd],
+    [{ passFds: [3.5] }, fd],
+    [{ stdin: { kind: 'fd', fd: -1 } }, fd],
+    [{ stdout: { kind: 'fd', fd: 1.5 } }, fd],
+    [{ stderr: { kind: 'fd', fd: Number.NaN } }, fd],
+    [{ credentials: { uid: -1, gid: 0, initGroups: true } }, 'uid/gid out of range'],
+    [{ credentials: { uid: 0, gid: 0xffffffff, initGroups: true } }, 'uid/gid out of range'],
+    [{ credentials: { uid: 0.5, gid: 0, initGroups: true } }, 'uid/gid out of range'],
+    [{ listenFdNames: ['a:b'] }, 'a LISTEN_FDNAMES entry contains ":"'],
+    [{ listenFdNames: ['ok', 'a\0'] }, 'a LISTEN_FDNAMES entry contains ":"'],
+    // The first problem found is the one reported.
+    [{ program: '/x\0', env: { 'A=B': '1' }, passFds: [-1] }, nul],
+    [
+      { env: { 'A=B': '1' }, stdout: { kind: 'path', path: '' }, passFds: [-1] },
+      'invalid environment variable name or value: "A=B"',
+    ],
+  ];
+  for (const [b, message] of cases)
+    assert.deepEqual(
+      checkRequest({ ...base, ...b }),
+      { stage: 'request', errno: 'EINVAL', exitStatus: 78, message },
+      JSON.stringify(b),
+    );
+  const fine: Partial<SpawnRequest>[] = [
+    { stdin: { kind: 'fd', fd: 0 }, stdout: { kind: 'fd', fd: 5 }, passFds: [3, 4] },
+    { credentials: { uid: 0xfffffffe, gid: 0, userName: 'a', initGroups: false } },
+    { env: { A: '', B: 'x=y' }, listenFdNames: ['web', 'admin'], workingDirectory: '', rootDirectory: '' },
+  ];
+  for (const b of fine) assert.equal(checkRequest({ ...base, ...b }), undefined, JSON.stringify(b));
+});
+
 test('parseShimStatus: warnings, failure, suspension; errno numbers become names', () => {
   assert.deepEqual(parseShimStatus(''), { warnings: [], suspended: false });
   const r = parseShimStatus('W\tcwd\t2\tno such dir /x\nF\tstdout\t13\t78\tcannot open /y\n');

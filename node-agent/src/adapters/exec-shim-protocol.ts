@@ -1,6 +1,6 @@
 import { getSystemErrorName } from 'node:util';
 import type { ResourceLimitName } from '@launchfleet/shared/job';
-import type { SpawnFailure, SpawnRequest, SpawnWarning } from '../ports/process-spawner.ts';
+import type { SpawnFailure, SpawnRequest, SpawnWarning, StdioTarget } from '../ports/process-spawner.ts';
 
 /**
  * The agent's side of the lf-exec protocol (node-agent/native/src/lf-exec.c has the full
@@ -70,7 +70,9 @@ export function buildSetupArgs(
         message: `Nice ${req.nice} is outside -20..20; ignored`,
       });
   }
-  const limitKeys = new Set([...Object.keys(req.softLimits), ...Object.keys(req.hardLimits)]);
+  const softKeys = Object.keys(req.softLimits);
+  const hardKeys = Object.keys(req.hardLimits);
+  const limitKeys = softKeys.length + hardKeys.length > 0 ? new Set([...softKeys, ...hardKeys]) : [];
   for (const key of limitKeys) {
     const name = rlimitNames[key as ResourceLimitName] as string | undefined;
     const soft = rlimitValue(req.softLimits[key as ResourceLimitName]);
@@ -111,34 +113,59 @@ export function buildSetupArgs(
 
 /** A problem with a request that makes it unspawnable, found before starting anything. */
 export function checkRequest(req: SpawnRequest): SpawnFailure | undefined {
-  const bad = (message: string): SpawnFailure => ({
-    stage: 'request',
-    errno: 'EINVAL',
-    exitStatus: 78,
-    message,
-  });
-  if (req.program === '') return bad('empty program');
-  if (req.argv.length === 0) return bad('empty argv');
-  const strings = [req.program, ...req.argv, req.workingDirectory ?? '', req.rootDirectory ?? '', req.label];
-  for (const t of [req.stdin, req.stdout, req.stderr]) if (t.kind === 'path') strings.push(t.path);
-  if (req.credentials?.userName !== undefined) strings.push(req.credentials.userName);
-  if (strings.some((s) => s.includes('\0'))) return bad('a program, argument or path contains a NUL byte');
-  for (const [k, v] of Object.entries(req.env)) {
+  // Runs before every spawn, on a socket activation's path between the wake-up and the fork: the
+  // fields are checked where they are, without copying them into arrays first (issue 19).
+  if (req.program === '') return badRequest('empty program');
+  if (req.argv.length === 0) return badRequest('empty argv');
+  const { stdin, stdout, stderr, credentials: cred } = req;
+  if (
+    hasNul(req.program) ||
+    req.argv.some(hasNul) ||
+    hasNul(req.workingDirectory) ||
+    hasNul(req.rootDirectory) ||
+    hasNul(req.label) ||
+    hasNul(pathOf(stdin)) ||
+    hasNul(pathOf(stdout)) ||
+    hasNul(pathOf(stderr)) ||
+    hasNul(cred?.userName)
+  )
+    return badRequest('a program, argument or path contains a NUL byte');
+  const env = req.env;
+  for (const k of Object.keys(env)) {
+    const v = env[k] as string;
     if (k === '' || k.includes('=') || k.includes('\0') || v.includes('\0'))
-      return bad(`invalid environment variable name or value: ${JSON.stringify(k)}`);
+      return badRequest(`invalid environment variable name or value: ${JSON.stringify(k)}`);
   }
-  for (const t of [req.stdin, req.stdout, req.stderr])
-    if (t.kind === 'path' && t.path === '') return bad('empty standard stream path');
-  const fds = [...req.passFds];
-  for (const t of [req.stdin, req.stdout, req.stderr]) if (t.kind === 'fd') fds.push(t.fd);
-  if (fds.some((fd) => !Number.isInteger(fd) || fd < 0))
-    return bad('a file descriptor is not a non-negative integer');
-  const cred = req.credentials;
+  if (pathOf(stdin) === '' || pathOf(stdout) === '' || pathOf(stderr) === '')
+    return badRequest('empty standard stream path');
+  if (
+    !req.passFds.every(isFd) ||
+    (stdin.kind === 'fd' && !isFd(stdin.fd)) ||
+    (stdout.kind === 'fd' && !isFd(stdout.fd)) ||
+    (stderr.kind === 'fd' && !isFd(stderr.fd))
+  )
+    return badRequest('a file descriptor is not a non-negative integer');
   if (cred && [cred.uid, cred.gid].some((n) => !Number.isInteger(n) || n < 0 || n > 0xfffffffe))
-    return bad('uid/gid out of range');
+    return badRequest('uid/gid out of range');
   if (req.listenFdNames?.some((n) => n.includes(':') || n.includes('\0')))
-    return bad('a LISTEN_FDNAMES entry contains ":"');
+    return badRequest('a LISTEN_FDNAMES entry contains ":"');
   return undefined;
+}
+
+function badRequest(message: string): SpawnFailure {
+  return { stage: 'request', errno: 'EINVAL', exitStatus: 78, message };
+}
+
+function hasNul(s: string | undefined): boolean {
+  return s !== undefined && s.includes('\0');
+}
+
+function pathOf(t: StdioTarget): string | undefined {
+  return t.kind === 'path' ? t.path : undefined;
+}
+
+function isFd(fd: number): boolean {
+  return Number.isInteger(fd) && fd >= 0;
 }
 
 function errnoName(n: number): string {
@@ -160,6 +187,8 @@ export interface ShimReport {
 
 /** Parses the complete or partial status text; unknown lines are ignored. */
 export function parseShimStatus(text: string): ShimReport {
+  // The direct spawn of a job that exec'd with nothing to say (every activation): no records.
+  if (text === '') return { warnings: [], suspended: false };
   const warnings: SpawnWarning[] = [];
   let failure: SpawnFailure | undefined;
   let suspended = false;
