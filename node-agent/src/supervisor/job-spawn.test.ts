@@ -106,6 +106,92 @@ describe('spawn-request: spawnRequestNow is buildSpawnRequest without the wait',
     });
 });
 
+describe('spawn-request: the request, field by field', () => {
+  it('every field of the spec, the domain and the socket handoff is in it', () => {
+    const spec = jobSpec('all', {
+      program: '/usr/bin/env',
+      programArguments: ['env', '-i'],
+      userName: 'alice',
+      groupName: 'admin',
+      initGroups: false,
+      workingDirectory: '/srv',
+      rootDirectory: '/jail',
+      umask: 0o027,
+      nice: 5,
+      softResourceLimits: { NumberOfFiles: 256 },
+      hardResourceLimits: { NumberOfFiles: 1024 },
+      lowPriorityIO: true,
+      standardInPath: '/in',
+      standardOutPath: '/out',
+      standardErrorPath: '/err',
+      waitForDebugger: true,
+      environmentVariables: { A: '1', PATH: '/opt/bin' },
+    });
+    const domain: SpawnDomain = {
+      kind: 'system',
+      uid: 0,
+      agentUid: 0,
+      globalEnvironment: { G: 'g', A: '0' },
+    };
+    const plan = spawnRequestNow(spec, domain, new FakeUserDb(), machineConfig('842'), {
+      passFds: [7, 8],
+      listenFdNames: ['Listeners', 'Listeners'],
+    });
+    assert.deepEqual(plan, {
+      ok: true,
+      warnings: [],
+      req: {
+        label: 'all',
+        program: '/usr/bin/env',
+        argv: ['env', '-i'],
+        searchPath: false,
+        enableGlobbing: false,
+        env: {
+          PATH: '/opt/bin',
+          XPC_SERVICE_NAME: 'all',
+          HOME: '/home/alice',
+          USER: 'alice',
+          LOGNAME: 'alice',
+          SHELL: '/bin/zsh',
+          TMPDIR: '/tmp',
+          G: 'g',
+          A: '1',
+        },
+        workingDirectory: '/srv',
+        rootDirectory: '/jail',
+        credentials: { uid: 501, gid: 80, userName: 'alice', initGroups: false },
+        umask: 0o027,
+        nice: 5,
+        softLimits: { NumberOfFiles: 256 },
+        hardLimits: { NumberOfFiles: 1024 },
+        lowPriorityIO: true,
+        stdin: { kind: 'path', path: '/in' },
+        stdout: { kind: 'path', path: '/out' },
+        stderr: { kind: 'path', path: '/err' },
+        passFds: [7, 8],
+        setListenPid: true,
+        listenFdNames: ['Listeners', 'Listeners'],
+        startSuspended: true,
+      },
+    });
+  });
+
+  it('without the optional fields: none of them is present, not even as undefined', () => {
+    const plan = spawnRequestNow(
+      jobSpec('bare'),
+      { kind: 'system', uid: 0, agentUid: 501 },
+      new FakeUserDb(),
+      machineConfig('842'),
+    );
+    assert.ok(plan?.ok);
+    for (const k of ['workingDirectory', 'rootDirectory', 'credentials', 'umask', 'nice', 'listenFdNames'])
+      assert.equal(k in plan.req, false, k);
+    assert.deepEqual(plan.req.passFds, []);
+    assert.equal(plan.req.setListenPid, false);
+    assert.deepEqual(plan.req.stdin, { kind: 'null' });
+  });
+});
+
 describe('job-spawn: the account lookups of a socket job are made at load', () => {
   const root = { name: 'root', uid: 0, gid: 0, home: '/root', shell: '/bin/sh' };
   const cachedDb = (asked: string[]) =>

@@ -94,6 +94,8 @@ function failedPlan(config: MachineConfig, stage: string, message: string): Spaw
   };
 }
 
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** The account database's answers as planWith asks for them; undefined = not at hand. */
 interface KnownAccounts {
   userByName(name: string): KnownAnswer<UserRecord> | undefined;
@@ -170,10 +172,13 @@ function planWith(
     env['SHELL'] = envUser.shell;
   }
   env['TMPDIR'] = '/tmp';
-  for (const [k, v] of Object.entries(domain.globalEnvironment ?? {})) env[k] = v;
+  const globalEnv = domain.globalEnvironment;
+  if (globalEnv) for (const k of Object.keys(globalEnv)) env[k] = globalEnv[k] as string;
   for (const [k, v] of spec.environmentVariables) env[k] = v;
 
-  const req: SpawnRequest = {
+  // The optional fields are set one by one, not with conditional spreads: this runs for every
+  // start, on a socket activation's path between the wake-up and the fork (issue 19).
+  const req: Writable<SpawnRequest> = {
     label: spec.label,
     program: spec.program,
     argv: spec.programArguments,
@@ -182,13 +187,6 @@ function planWith(
     searchPath: !spec.programIsExplicit && !spec.program.includes('/'),
     enableGlobbing: spec.enableGlobbing,
     env,
-    ...(spec.workingDirectory !== undefined ? { workingDirectory: spec.workingDirectory } : {}),
-    ...(spec.rootDirectory !== undefined && domain.agentUid === 0
-      ? { rootDirectory: spec.rootDirectory }
-      : {}),
-    ...(credentials ? { credentials } : {}),
-    ...(spec.umask !== undefined ? { umask: spec.umask } : {}),
-    ...(spec.nice !== undefined ? { nice: spec.nice } : {}),
     softLimits: spec.softResourceLimits,
     hardLimits: spec.hardResourceLimits,
     lowPriorityIO: spec.lowPriorityIO,
@@ -201,9 +199,14 @@ function planWith(
         : { kind: 'null' },
     passFds: extras.passFds ?? [],
     setListenPid: (extras.passFds?.length ?? 0) > 0,
-    ...(extras.listenFdNames ? { listenFdNames: extras.listenFdNames } : {}),
     startSuspended: spec.waitForDebugger,
   };
+  if (spec.workingDirectory !== undefined) req.workingDirectory = spec.workingDirectory;
+  if (spec.rootDirectory !== undefined && domain.agentUid === 0) req.rootDirectory = spec.rootDirectory;
+  if (credentials) req.credentials = credentials;
+  if (spec.umask !== undefined) req.umask = spec.umask;
+  if (spec.nice !== undefined) req.nice = spec.nice;
+  if (extras.listenFdNames) req.listenFdNames = extras.listenFdNames;
   if (spec.rootDirectory !== undefined && domain.agentUid !== 0)
     warnings.push('RootDirectory ignored: the agent is not root');
   return { ok: true, req, warnings };
