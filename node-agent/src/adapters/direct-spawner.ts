@@ -125,7 +125,9 @@ export class DirectProcessSpawner implements ProcessSpawner {
     if (invalid) return Promise.resolve({ ok: false, failure: invalid });
     // The options end with "--", the program and its argv.
     const { args: options, warnings: requestWarnings } = buildSetupArgs(req, this.#stdioPolicy);
-    const envp = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
+    const env = req.env;
+    const envp: string[] = [];
+    for (const k of Object.keys(env)) envp.push(`${k}=${env[k] as string}`);
     const fds = [fdOf(req.stdin), fdOf(req.stdout), fdOf(req.stderr), ...req.passFds];
     let child: { readonly pid: number; readonly status: string };
     try {
@@ -150,10 +152,9 @@ export class DirectProcessSpawner implements ProcessSpawner {
     // Held for the job's lifetime: one closure. The exit comes on a later macrotask than this
     // resolution in any case (the addon's SIGCHLD watcher); setImmediate keeps that explicit.
     onChildExit(child.pid, (e) => setImmediate(onExit, e));
-    const warnings = [...requestWarnings, ...report.warnings];
-    return Promise.resolve(
-      warnings.length > 0 ? { ok: true, pid: child.pid, warnings } : { ok: true, pid: child.pid },
-    );
+    if (requestWarnings.length === 0 && report.warnings.length === 0)
+      return Promise.resolve({ ok: true, pid: child.pid });
+    return Promise.resolve({ ok: true, pid: child.pid, warnings: [...requestWarnings, ...report.warnings] });
   }
 
   signal(pid: number, signal: NodeJS.Signals): boolean {
