@@ -24,6 +24,7 @@ import { buildBinaryPlist } from '@launchfleet/shared';
 import type { RunningController } from '@launchfleet/controller';
 import { type NodeIdentity, publishNodeEvent } from '@launchfleet/node-agent/link';
 import { ControllerFleet, RawApi, jobPlist } from '../support/controller-fleet.ts';
+import { freePorts } from '../support/nats-server.ts';
 import { repoRoot } from '../support/paths.ts';
 
 const run = promisify(execFile);
@@ -62,9 +63,12 @@ describe('controller: the process, TLS, roles, audit, reflection, CLI', () => {
     // An in-process controller only to enrol nodes quickly; the one under test is the process.
     helper = await fleet.startController('helper');
     nodes = await fleet.enrollNodes(helper, 3, (i) => ({ site: i === 0 ? 'ams' : 'fra' }));
-    const { file, json } = await fleet.config();
-    port = Number(String((json as { grpcListen: string }).grpcListen).split(':')[1]);
-    metricsPort = Number(String((json as { metricsListen: string }).metricsListen).split(':')[1]);
+    // The controller under test is a process: its ports are chosen here.
+    [port = 0, metricsPort = 0] = await freePorts(2);
+    const { file } = await fleet.config({
+      grpcListen: `127.0.0.1:${port}`,
+      metricsListen: `127.0.0.1:${metricsPort}`,
+    });
     proc = spawn(
       process.execPath,
       [join(repoRoot, 'controller/bin/launchfleet-controller.js'), '--config', file],

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PlistValue } from '@launchfleet/shared/job';
 import { buildXmlPlist } from '@launchfleet/shared';
+import { candidatePort } from '../support/nats-server.ts';
 import { systemClock, systemScheduler } from '@launchfleet/shared/clock';
 import {
   RealFileSystem,
@@ -104,11 +105,11 @@ export async function startSupervisor(opts: { maxInetdInstances?: number } = {})
 
 /** A TCP port free on both 127.0.0.1 and ::1 right now. */
 export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await new Promise<number>((resolve) => {
       const s = createServer();
-      s.once('error', reject);
-      s.listen({ port: 0, host: '::', ipv6Only: false }, () => {
+      s.once('error', () => resolve(0));
+      s.listen({ port: candidatePort(), host: '::', ipv6Only: false }, () => {
         const a = s.address();
         s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
       });

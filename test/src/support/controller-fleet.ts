@@ -40,7 +40,7 @@ import {
   loadFleetProto,
 } from '@launchfleet/controller';
 import { type NodeIdentity, connectAsNode, enroll } from '@launchfleet/node-agent/link';
-import { type NatsServer, freePort, startCluster, startServer } from './nats-server.ts';
+import { type NatsServer, startCluster, startServer } from './nats-server.ts';
 
 export interface TlsFiles {
   readonly caCert: string;
@@ -152,7 +152,12 @@ export class ControllerFleet {
     }
   }
 
-  /** A controller config over this fleet's NATS and keys, on free ports. */
+  /**
+   * A controller config over this fleet's NATS and keys. Its gRPC and metrics servers listen on
+   * port 0 (the kernel's pick, read back from `RunningController.grpcPort`/`metricsPort`): a port
+   * probed free and bound later can be taken in between by any outgoing connection's ephemeral
+   * port (CI saw EADDRINUSE). A caller that starts the controller as a process passes its own.
+   */
   async config(
     over: Record<string, unknown> = {},
   ): Promise<{ cfg: ControllerConfig; file: string; json: object }> {
@@ -161,8 +166,8 @@ export class ControllerFleet {
       ...(this.#o.cluster && { jetstreamReplicas: 3 }),
       keyStoreDir: join(this.dir, 'keys'),
       apiTokensFile: join(this.dir, 'api-tokens.json'),
-      grpcListen: `127.0.0.1:${await freePort()}`,
-      metricsListen: `127.0.0.1:${await freePort()}`,
+      grpcListen: '127.0.0.1:0',
+      metricsListen: '127.0.0.1:0',
       offlineAfterSeconds: this.#o.offlineAfterSeconds ?? 90,
       // The nodes these tests play beat when a test says so: a short threshold needs a short period.
       heartbeatSeconds: Math.max(1, Math.floor((this.#o.offlineAfterSeconds ?? 90) / 3)),

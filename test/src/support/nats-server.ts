@@ -10,9 +10,9 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect as connectTcp, createServer } from 'node:net';
+import { connect as connectTcp, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -104,41 +104,62 @@ export interface NatsServer {
   stop(): Promise<void>;
 }
 
-/** Picks a free loopback TCP port (bind :0, read, close). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port to try: random, from below the kernel's ephemeral range (`ip_local_port_range`). A port
+ * the kernel picks for `listen(0)` comes from that range, where any process's outgoing connection
+ * can take it between the probe and the real bind (CI lost a controller's gRPC bind that way:
+ * EADDRINUSE). Below the range only another prober can, and a random pick makes that rare. 0 (the
+ * kernel's pick) where the range cannot be read.
+ */
+export function candidatePort(): number {
+  ephemeralLow ??= readEphemeralLow();
+  if (ephemeralLow < 4096) return 0;
+  const floor = Math.max(1024, ephemeralLow - 16_000);
+  return floor + Math.floor(Math.random() * (ephemeralLow - floor));
+}
+let ephemeralLow: number | undefined;
+function readEphemeralLow(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Binds a loopback TCP port (a candidate, else :0): the listening server, or undefined if taken. */
+function bindProbe(): Promise<Server | undefined> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(undefined));
+    srv.listen(candidatePort(), '127.0.0.1', () => resolve(srv));
   });
 }
 
-/** `n` distinct free ports: all are bound at once before any is closed, so none repeats. */
+function portOf(srv: Server): number {
+  const addr = srv.address();
+  return typeof addr === 'object' && addr ? addr.port : 0;
+}
+
+/** `n` distinct free loopback TCP ports: all are bound at once before any is closed, so none repeats. */
 export async function freePorts(n: number): Promise<number[]> {
-  const servers = Array.from({ length: n }, () => createServer());
+  const held: Server[] = [];
   try {
-    return await Promise.all(
-      servers.map(
-        (srv) =>
-          new Promise<number>((resolve, reject) => {
-            srv.once('error', reject);
-            srv.listen(0, '127.0.0.1', () => {
-              const addr = srv.address();
-              resolve(typeof addr === 'object' && addr ? addr.port : 0);
-            });
-          }),
-      ),
-    );
+    for (let attempt = 0; held.length < n; attempt++) {
+      if (attempt > 50 * n) throw new Error(`no ${n} free ports in ${attempt} tries`);
+      const srv = await bindProbe();
+      if (srv) held.push(srv);
+    }
+    return held.map(portOf);
   } finally {
-    await Promise.all(
-      servers.map((srv) => new Promise((r) => (srv.listening ? srv.close(r) : r(undefined)))),
-    );
+    await Promise.all(held.map((srv) => new Promise((r) => srv.close(r))));
   }
+}
+
+/** A free loopback TCP port (bound, read, closed). */
+export async function freePort(): Promise<number> {
+  const [port] = await freePorts(1);
+  return port ?? 0;
 }
 
 /**
