@@ -14,8 +14,9 @@
  *      that exact bundle. Each write is itself a compare-and-set
  *      against the key's revision and never replaces a bundle of a higher version, so when two
  *      controllers apply the same label concurrently every node ends at the higher version.
- *      Once the broker stops answering, the writes not yet started are not tried
- *      (write-gate.ts): without quorum an apply ends in seconds and names what it missed;
+ *      A write the broker did not answer is tried again once it answers (a cut connection,
+ *      an election); once it stops answering for good, the writes not yet started are not
+ *      tried (write-gate.ts): without quorum an apply ends in seconds and names what it missed;
  *   5. take the job away (KV delete) from nodes the previous version targeted and this one
  *      does not, unless a newer version is already there.
  * Delete advances the version too (a tombstone record) and deletes every node's key.
@@ -48,7 +49,7 @@ import { forEachBounded } from './bounded-pool.ts';
 import type { DesiredIndex } from './desired-index.ts';
 import { checkJobPlist } from './core/plist-check.ts';
 import { redeliverable } from './core/redeliver.ts';
-import { WriteGate } from './write-gate.ts';
+import { WriteGate, writeThroughGate } from './write-gate.ts';
 import { type TargetCandidate, resolveTarget } from './core/resolve-target.ts';
 import { type JobRecord, type TargetSpec, parseJobRecord } from './job-record.ts';
 
@@ -119,6 +120,8 @@ export interface DeleteResult {
 const defaultValidityMs = 30 * 24 * 3600_000;
 const maxValidityMs = 400 * 24 * 3600_000;
 const casAttempts = 8;
+/** Tries of one node's write while the broker does not answer it (write-gate.ts). */
+const gatedWriteAttempts = 10;
 
 /** `conflict`: the key holds another bundle at the version being re-delivered. */
 type WriteOutcome = 'written' | 'superseded' | 'unchanged' | 'conflict';
@@ -178,39 +181,38 @@ export class DesiredStateService {
       giveUpMs: this.#d.giveUpMs ?? 10_000,
     });
     await forEachBounded(nodeIds, this.#d.concurrency ?? 256, async (nodeId) => {
-      const admission = await gate.admit();
-      if (admission === 'stop') {
+      const r = await writeThroughGate(
+        gate,
+        gatedWriteAttempts,
+        async () => {
+          const signed = signBundle(
+            {
+              label,
+              domain,
+              plist: req.plist,
+              version: record.version,
+              issuedAt,
+              expiresAt: issuedAt + validityMs,
+              keyId: key.keyId,
+              nodeId,
+            },
+            key,
+          );
+          // Idempotent: a retry whose first try was stored (its answer lost) finds its own value.
+          return this.#writeIfNewer(nodeId, label, encodeSignedBundle(signed), record.version, redelivery);
+        },
+        (e) => ({
+          unavailable: natsError(e, `writing ${keys.desired(nodeId, label)}`) instanceof UnavailableError,
+          reason: messageOf(e),
+        }),
+      );
+      if (r.ok) count[r.value]++;
+      else if (r.tried) failures.push({ nodeId, reason: r.reason });
+      else {
         count.notAttempted++;
         failures.push({
           nodeId,
-          reason: `UNAVAILABLE: not tried, the broker stopped answering (${gate.reason}); retry`,
-        });
-        return;
-      }
-      try {
-        const signed = signBundle(
-          {
-            label,
-            domain,
-            plist: req.plist,
-            version: record.version,
-            issuedAt,
-            expiresAt: issuedAt + validityMs,
-            keyId: key.keyId,
-            nodeId,
-          },
-          key,
-        );
-        const value = encodeSignedBundle(signed);
-        count[await this.#writeIfNewer(nodeId, label, value, record.version, redelivery)]++;
-        gate.succeeded();
-      } catch (e) {
-        const err = natsError(e, `writing ${keys.desired(nodeId, label)}`);
-        failures.push({ nodeId, reason: messageOf(e) });
-        await gate.failed({
-          unavailable: err instanceof UnavailableError,
-          reason: messageOf(e),
-          probe: admission === 'probe',
+          reason: `UNAVAILABLE: not tried, the broker stopped answering (${r.reason}); retry`,
         });
       }
     });

@@ -93,3 +93,44 @@ export class WriteGate {
     for (const r of w) r();
   }
 }
+
+/** How one write through the gate ended. */
+export type GatedWrite<T> =
+  | { readonly ok: true; readonly value: T }
+  /** `tried`: false when the gate stopped before the first try (nothing was sent). */
+  | { readonly ok: false; readonly tried: boolean; readonly reason: string };
+
+/**
+ * One write through `gate`, tried again while the broker did not answer it: the writes in flight
+ * when a connection is cut (a server in lame-duck mode closes the controller's, a leader
+ * election) all fail at once, and without a second try each was reported failed although the
+ * broker answered again a moment later (20,000 nodes over a rolling restart: 256 nodes, one
+ * `concurrency` window, missed the apply). A retry waits for the gate like any write, so it goes
+ * out once a probe has got through; the write must be idempotent (a compare-and-set that finds its
+ * own value is done). At most `attempts` tries; a failure that is not the broker's is not retried.
+ */
+export async function writeThroughGate<T>(
+  gate: WriteGate,
+  attempts: number,
+  write: () => Promise<T>,
+  judge: (e: unknown) => { readonly unavailable: boolean; readonly reason: string },
+): Promise<GatedWrite<T>> {
+  let last = '';
+  for (let attempt = 1; ; attempt++) {
+    const admission = await gate.admit();
+    if (admission === 'stop')
+      return attempt === 1
+        ? { ok: false, tried: false, reason: gate.reason }
+        : { ok: false, tried: true, reason: last };
+    try {
+      const value = await write();
+      gate.succeeded();
+      return { ok: true, value };
+    } catch (e) {
+      const { unavailable, reason } = judge(e);
+      last = reason;
+      await gate.failed({ unavailable, reason, probe: admission === 'probe' });
+      if (!unavailable || attempt >= attempts) return { ok: false, tried: true, reason };
+    }
+  }
+}
