@@ -3,6 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '@launchfleet/shared/testing';
+import type { ProcessExit, ProcessSpawner, SpawnRequest, SpawnResult } from '../../ports/process-spawner.ts';
 import { FakeSpawner } from '../../testing/fake-spawner.ts';
 import { FakeFileSystem } from '../../testing/fake-file-system.ts';
 import { FakeUserDb } from '../../testing/fake-user-db.ts';
@@ -18,12 +19,17 @@ import { entryPath, labelIsSafe, safeAbsolutePath, statePathFor } from './path-s
 const DAEMONS = '/Library/LaunchDaemons';
 const AGENTS = '/Library/LaunchAgents';
 
-function setup(fs = new FakeFileSystem(), clock = new FakeClock(), flavor: '842' | 'modern' = '842') {
+function setup(
+  fs = new FakeFileSystem(),
+  clock = new FakeClock(),
+  flavor: '842' | 'modern' = '842',
+  wrap: (s: FakeSpawner) => ProcessSpawner = (s) => s,
+) {
   const spawner = new FakeSpawner(clock, clock);
   const logs: string[] = [];
   const make = () =>
     new DomainManager({
-      ports: { spawner, fs, users: new FakeUserDb(), clock, scheduler: clock },
+      ports: { spawner: wrap(spawner), fs, users: new FakeUserDb(), clock, scheduler: clock },
       config: machineConfig(flavor),
       stateDir: '/var/lib/launchfleet',
       daemonDirectories: [DAEMONS],
@@ -467,6 +473,51 @@ describe('cross-job conditions and the shared clock', () => {
     assert.ok(Math.abs(m.checkClock() - 5 * 3_600_000) < 1000);
     await flush();
     assert.equal(t.spawner.spawns.length, 1);
+    await m.stop();
+  });
+});
+
+/** Runs each spawn a turn of the event loop after it is asked for, as the direct spawner's burst limit does. */
+class NextTurnSpawner implements ProcessSpawner {
+  waiting = 0;
+  maxWaiting = 0;
+  private readonly inner: FakeSpawner;
+  constructor(inner: FakeSpawner) {
+    this.inner = inner;
+  }
+  spawn(req: SpawnRequest, onExit: (exit: ProcessExit) => void): Promise<SpawnResult> {
+    this.maxWaiting = Math.max(this.maxWaiting, ++this.waiting);
+    return new Promise((resolve) =>
+      setImmediate(() => {
+        this.waiting--;
+        resolve(this.inner.spawn(req, onExit));
+      }),
+    );
+  }
+  signal(pid: number, signal: NodeJS.Signals): boolean {
+    return this.inner.signal(pid, signal);
+  }
+  signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+    return this.inner.signalGroup(pgid, signal);
+  }
+}
+
+describe('a bulk load and the starts it asks for', () => {
+  it('loads a directory a few jobs per turn, so its RunAtLoad starts do not pile up waiting (issue 19)', async () => {
+    let deferring: NextTurnSpawner | undefined;
+    const t = setup(undefined, undefined, undefined, (s) => (deferring = new NextTurnSpawner(s)));
+    const labels = Array.from({ length: 100 }, (_, i) => `com.acme.j${String(i).padStart(3, '0')}`);
+    for (const l of labels) t.fs.writeFile(`${DAEMONS}/${l}.plist`, fakePlist(l, { runAtLoad: true }));
+    const m = t.make();
+    const report = await m.start();
+    await flush();
+    assert.deepEqual(report.loaded, labels);
+    // Every job started, in the order loaded; at most one turn's loads were ever waiting to fork.
+    assert.deepEqual(
+      t.spawner.spawns.map((s) => s.req.label),
+      labels,
+    );
+    assert.ok(deferring && deferring.maxWaiting <= 8, `${deferring?.maxWaiting} starts waited at once`);
     await m.stop();
   });
 });
