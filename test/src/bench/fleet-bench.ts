@@ -763,20 +763,27 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
               label,
               onlineIds,
               runningIds: awayIds,
-              apply: async () =>
-                String(
-                  (
-                    await retryFor(
-                      () =>
-                        api.call(
-                          'ApplyJob',
-                          { plist: benchPlist(run), target: { all: true } },
-                          cp.tokens.operator,
-                        ),
-                      60_000,
-                    )
-                  )['version'],
-                ),
+              apply: async () => {
+                const res = await retryFor(
+                  () =>
+                    api.call(
+                      'ApplyJob',
+                      { plist: benchPlist(run), target: { all: true } },
+                      cp.tokens.operator,
+                    ),
+                  60_000,
+                );
+                // A partial apply is the controller's answer, not an error: said here, or nodes
+                // missing at the end look like a delivery problem (2026-12-07: 256 of 20,000).
+                const failures = Array.isArray(res['failures'])
+                  ? (res['failures'] as { reason?: string }[])
+                  : [];
+                print(
+                  `#   the roll's apply: version ${String(res['version'])}, ${String(res['nodesWritten'])} written, ` +
+                    `${failures.length} failed${failures[0] ? ` (e.g. ${failures[0].reason ?? '?'})` : ''}`,
+                );
+                return String(res['version']);
+              },
               appliedArg: String(run),
               timeoutMs: o.reconnectTimeoutMs,
               print,
