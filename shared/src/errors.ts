@@ -80,8 +80,17 @@ export class FailedPreconditionError extends LaunchfleetError {
 export class UnavailableError extends LaunchfleetError {
   override readonly name = 'Unavailable';
   readonly retryable = true;
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+  /**
+   * True only where the raiser knows that the operation the error ends changed nothing: it failed
+   * before its first write, or that write was not sent (no connection) or reached no stream (no
+   * responders). The API then tells the caller that nothing was changed and to retry, not that
+   * the change may or may not take effect (controller/src/api/status.ts). False when not known:
+   * a write whose answer was lost may have been stored all the same.
+   */
+  readonly changedNothing: boolean;
+  constructor(message: string, options?: ErrorOptions & { readonly changedNothing?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.changedNothing = options?.changedNothing ?? false;
   }
 }
 

@@ -161,7 +161,7 @@ export function natsError(e: unknown, doing: string): LaunchfleetError {
       if (noResponders(c))
         return new UnavailableError(
           `${doing}: no JetStream server answered (the stream has no leader: a cluster without its quorum, ` +
-            `or servers restarting; or the bucket is not provisioned); the change was not made, retry`,
+            `or servers restarting; or the bucket is not provisioned): the request reached no stream; retry`,
           { cause: e },
         );
       return new FailedPreconditionError(`${what} (is the bucket or stream provisioned?)`, { cause: e });
@@ -235,4 +235,25 @@ export function natsStreamMissing(e: LaunchfleetError): boolean {
  */
 export function natsNoAnswer(e: unknown): boolean {
   return causedBy(e, noAnswer);
+}
+
+const notStored = new Set(['NoResponders', 'NoRespondersError']);
+
+/**
+ * NATS answered that nobody took the request (503 no responders; nats.js makes that
+ * JetStreamNotEnabled on a JetStream publish): a write it reports on reached no stream and was
+ * not stored. Unlike a timeout, whose write may have been stored before the answer was lost.
+ */
+export function natsNotStored(e: unknown): boolean {
+  return causedBy(e, notStored);
+}
+
+/**
+ * `e` marked as having changed nothing (`UnavailableError.changedNothing`), for a caller that
+ * knows its operation wrote nothing before `e` (a read before the first write, a first write
+ * not sent or not stored). Other errors pass through unchanged: only an outage is worded by it.
+ */
+export function changedNothing(e: LaunchfleetError): LaunchfleetError {
+  if (!(e instanceof UnavailableError) || e.changedNothing) return e;
+  return new UnavailableError(e.message, { cause: e.cause ?? e, changedNothing: true });
 }

@@ -113,3 +113,20 @@ test('the broker not answering: a read is told nothing was changed, a change tha
     'the audit entry says the same',
   );
 });
+
+test('the broker not answering a change that wrote nothing: the caller and the audit entry say nothing was changed', async () => {
+  const nats = await import('@nats-io/transport-node');
+  const outage = new UnavailableError('reading the job record of com.acme.x: timeout', {
+    cause: new nats.TimeoutError(),
+    changedNothing: true,
+  });
+  const h = harness('admin', outage);
+  const change = await h.call('Change', {});
+  assert.equal(change.e?.code, status.UNAVAILABLE);
+  assert.match(
+    change.e?.details ?? '',
+    /did not answer \(reading the job record of com\.acme\.x: timeout\); nothing was changed: retry/,
+  );
+  assert.doesNotMatch(change.e?.details ?? '', /may or may not take effect/);
+  assert.match(h.audit[0]?.detail ?? '', /nothing was changed: retry/, 'the audit entry says the same');
+});

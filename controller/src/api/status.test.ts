@@ -89,3 +89,35 @@ test('a read the broker did not answer says nothing was changed; a change keeps 
   const own = new UnavailableError('could not revoke token t: too much contention, retry');
   assert.equal(toServiceError(own, true).details, own.message);
 });
+
+test('a change the service knows wrote nothing says nothing was changed, not "may or may not take effect"', async () => {
+  const nats = await import('@nats-io/transport-node');
+  const notSent = new UnavailableError(
+    'writing the job record of com.acme.x: the controller is not connected to the message broker (NATS) right now; nothing was sent; retry',
+    { cause: Object.assign(new Error('not connected'), { name: 'ConnectionError' }), changedNothing: true },
+  );
+  const readFirst = new UnavailableError('reading the job record of com.acme.x: timeout', {
+    cause: new nats.TimeoutError(),
+    changedNothing: true,
+  });
+  for (const e of [notSent, readFirst]) {
+    const change = toServiceError(e, false);
+    assert.equal(change.code, status.UNAVAILABLE);
+    assert.equal(
+      change.details,
+      `the message broker (NATS) did not answer (${e.message}); nothing was changed: retry once the broker is back`,
+    );
+    assert.deepEqual(change.metadata.get(brokerUnavailableKey), ['1']);
+    // A read says it only reads, as before.
+    assert.match(toServiceError(e, true).details, /this call only reads, nothing was changed/);
+  }
+  // Unmarked, the same outage may have stored the write: the caller is told to check first.
+  const unknown = new UnavailableError(readFirst.message, { cause: new nats.TimeoutError() });
+  assert.equal(unknown.changedNothing, false, 'unknown unless said');
+  assert.match(toServiceError(unknown).details, /the change may or may not take effect/);
+  // The mark words only an outage: our own UnavailableError keeps its message.
+  const own = new UnavailableError('could not revoke token t: too much contention, retry', {
+    changedNothing: true,
+  });
+  assert.equal(toServiceError(own).details, own.message);
+});

@@ -73,18 +73,28 @@ export function statusOf(e: unknown): status {
 }
 
 /**
+ * What a call the broker did not answer changed: nothing when it only reads (`reads`), or when the
+ * service knows it wrote nothing (UnavailableError.changedNothing: not connected, not sent, not
+ * stored, failed before its first write); otherwise not known, since a write may have been
+ * stored before its answer was lost.
+ */
+function outcomeOf(e: Error, reads: boolean): string {
+  if (reads) return 'this call only reads, nothing was changed: retry once the broker is back';
+  if (e instanceof UnavailableError && e.changedNothing)
+    return 'nothing was changed: retry once the broker is back';
+  return 'the change may or may not take effect once it is back: check (jobs describe, rollout status) before you retry';
+}
+
+/**
  * The error a handler reports to grpc-js. Unknown errors get a generic message. `reads`: the call
- * only reads (its rule says so, auth/core/roles.ts); when the broker did not answer, a read is told
- * nothing was changed and to retry, a change that it may or may not take effect (its write may
- * have been stored before the answer was lost).
+ * only reads (its rule says so, auth/core/roles.ts); when the broker did not answer, the caller is
+ * told what the call changed (outcomeOf).
  */
 export function toServiceError(e: unknown, reads = false): ServiceError {
   const code = statusOf(e);
   const known = code !== status.INTERNAL || e instanceof InternalError;
   const details = brokerUnavailable(e)
-    ? reads
-      ? `the message broker (NATS) did not answer (${e.message}); this call only reads, nothing was changed: retry once the broker is back`
-      : `the message broker (NATS) did not answer (${e.message}); the change may or may not take effect once it is back: check (jobs describe, rollout status) before you retry`
+    ? `the message broker (NATS) did not answer (${e.message}); ${outcomeOf(e, reads)}`
     : known && e instanceof Error
       ? e.message
       : 'internal error; see the controller log';

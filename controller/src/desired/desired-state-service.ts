@@ -30,13 +30,14 @@ import type { KV, KvEntry } from '@nats-io/kv';
 import {
   type Clock,
   ConflictError,
+  type LaunchfleetError,
   InvalidArgumentError,
   NotFoundError,
   messageOf,
   FailedPreconditionError,
   UnavailableError,
 } from '@launchfleet/shared';
-import { natsError } from '@launchfleet/shared/nats-errors';
+import { changedNothing, natsError, natsNotStored } from '@launchfleet/shared/nats-errors';
 import { checkLabel, keys } from '@launchfleet/shared/messages';
 import {
   type SigningKey,
@@ -139,11 +140,15 @@ export class DesiredStateService {
   }
 
   async apply(req: ApplyRequest): Promise<ApplyResult> {
-    return this.#apply(req, false);
+    return this.#apply(req, false, false);
   }
 
-  /** `fresh`: take a new version even when the current one could be re-delivered. */
-  async #apply(req: ApplyRequest, fresh: boolean): Promise<ApplyResult> {
+  /**
+   * `fresh`: take a new version even when the current one could be re-delivered. `wroteBefore`:
+   * this apply already wrote some node's key (a first pass), so no error of this pass may say
+   * that nothing was changed.
+   */
+  async #apply(req: ApplyRequest, fresh: boolean, wroteBefore: boolean): Promise<ApplyResult> {
     const started = this.#d.clock.monotonicMs();
     const checked = checkJobPlist(req.plist, req.domain || 'system');
     if (!checked.ok) throw new InvalidArgumentError(checked.error, 'plist');
@@ -157,17 +162,20 @@ export class DesiredStateService {
     const nodeIds = resolved.value.nodeIds;
     const now = this.#d.clock.wallMs();
     const content = { label, domain, plist: req.plist, target: resolved.value.target, nodeIds };
-    const { record, previous } = await this.#advance(label, (prev) =>
-      !fresh && redeliverable(prev, content, now, validityMs)
-        ? prev
-        : {
-            v: 1,
-            ...content,
-            version: (prev?.version ?? 0) + 1,
-            updatedAt: now,
-            updatedBy: req.by,
-            deleted: false,
-          },
+    const { record, previous } = await this.#advance(
+      label,
+      (prev) =>
+        !fresh && redeliverable(prev, content, now, validityMs)
+          ? prev
+          : {
+              v: 1,
+              ...content,
+              version: (prev?.version ?? 0) + 1,
+              updatedAt: now,
+              updatedBy: req.by,
+              deleted: false,
+            },
+      !wroteBefore,
     );
     // A re-delivered version is signed with its first issue time: the same bytes as before.
     const redelivery = record === previous;
@@ -218,7 +226,7 @@ export class DesiredStateService {
     });
     // Some node holds another bundle at this version (a rotated key, another validity): it
     // cannot be re-delivered there, so the apply takes a new version after all.
-    if (count.conflict > 0 && !gate.stopped) return this.#apply(req, true);
+    if (count.conflict > 0 && !gate.stopped) return this.#apply(req, true, wroteBefore || count.written > 0);
     const keep = new Set(nodeIds);
     const gone = (previous?.nodeIds ?? []).filter((id) => !keep.has(id));
     const removed = redelivery ? 0 : await this.#removeFrom(gone, label, record.version, failures);
@@ -248,20 +256,27 @@ export class DesiredStateService {
   async delete(label: string, by: string): Promise<DeleteResult> {
     const l = checkLabel(label);
     if (!l.ok) throw new InvalidArgumentError(`label: ${l.error}`, 'label');
-    const existing = await this.get(label);
+    // Nothing is written before #advance: an outage up to there changed nothing.
+    const existing = await this.get(label).catch((e: unknown) => {
+      throw changedNothing(natsError(e, `reading the job record of ${label}`));
+    });
     if (!existing || existing.deleted) throw new NotFoundError('job', label);
     const now = this.#d.clock.wallMs();
-    const { record, previous } = await this.#advance(label, (prev) => {
-      if (!prev || prev.deleted) throw new NotFoundError('job', label);
-      return {
-        ...prev,
-        version: prev.version + 1,
-        nodeIds: [],
-        updatedAt: now,
-        updatedBy: by,
-        deleted: true,
-      };
-    });
+    const { record, previous } = await this.#advance(
+      label,
+      (prev) => {
+        if (!prev || prev.deleted) throw new NotFoundError('job', label);
+        return {
+          ...prev,
+          version: prev.version + 1,
+          nodeIds: [],
+          updatedAt: now,
+          updatedBy: by,
+          deleted: true,
+        };
+      },
+      true,
+    );
     const failures: NodeFailure[] = [];
     // Nodes the record names, and any other node that has a key for the label (written by an
     // older controller or by hand): the delete leaves none behind.
@@ -292,26 +307,41 @@ export class DesiredStateService {
     return out.sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
   }
 
-  /** Refuses to start a write while the broker connection is down (see brokerConnected). */
-  #assertConnected(what: string): void {
+  /**
+   * Refuses to start a write while the broker connection is down (see brokerConnected). That
+   * write is not sent; `first`: nor was anything else of the call, which is then marked as having
+   * changed nothing (UnavailableError.changedNothing).
+   */
+  #assertConnected(what: string, first: boolean): void {
     if (this.#d.brokerConnected?.() !== false) return;
     throw new UnavailableError(
       `${what}: the controller is not connected to the message broker (NATS) right now; nothing was sent; retry`,
-      { cause: Object.assign(new Error('not connected'), { name: 'ConnectionError' }) },
+      {
+        cause: Object.assign(new Error('not connected'), { name: 'ConnectionError' }),
+        changedNothing: first,
+      },
     );
   }
 
-  /** Compare-and-set on the label's record; `next` sees the current record (or undefined). */
+  /**
+   * Compare-and-set on the label's record; `next` sees the current record (or undefined).
+   * `first`: the call has written nothing before, so an outage before this write was sent, or
+   * one that kept it from being stored, is reported as having changed nothing (the API then says
+   * so: a timed-out write may have been stored and is not).
+   */
   async #advance(
     label: string,
     next: (prev: JobRecord | undefined) => JobRecord,
+    first: boolean,
   ): Promise<{ record: JobRecord; previous: JobRecord | undefined }> {
     const k = keys.job(label);
+    const unwritten = (e: LaunchfleetError): LaunchfleetError => (first ? changedNothing(e) : e);
     for (let attempt = 0; attempt < casAttempts; attempt++) {
       // Classified like the write below: a read that times out (a cluster without quorum) is
-      // UNAVAILABLE, not a raw client error (docs/fault-suite.md, fault-cluster).
+      // UNAVAILABLE, not a raw client error (docs/fault-suite.md, fault-cluster). Nothing of this
+      // attempt was written yet (an earlier attempt's write lost its compare-and-set).
       const e = await this.#d.jobs.get(k).catch((err: unknown) => {
-        throw natsError(err, `reading the job record of ${label}`);
+        throw unwritten(natsError(err, `reading the job record of ${label}`));
       });
       const prev = e && e.operation === 'PUT' ? parseJobRecord(e.string()) : undefined;
       if (e && e.operation === 'PUT' && !prev)
@@ -319,13 +349,17 @@ export class DesiredStateService {
       const record = next(prev);
       // `next` handed back the record itself: nothing to write (a re-delivered version).
       if (prev && record === prev) return { record, previous: prev };
-      this.#assertConnected(`writing the job record of ${label}`);
+      this.#assertConnected(`writing the job record of ${label}`, first);
       try {
         if (e && e.operation === 'PUT') await this.#d.jobs.update(k, JSON.stringify(record), e.revision);
         else await this.#d.jobs.create(k, JSON.stringify(record));
         return { record, previous: prev };
       } catch (err) {
-        if (!isWrongRevision(err)) throw natsError(err, `writing the job record of ${label}`);
+        // Not stored (no responders): nothing changed. A timeout may have been stored: unknown.
+        if (!isWrongRevision(err)) {
+          const c = natsError(err, `writing the job record of ${label}`);
+          throw natsNotStored(err) ? unwritten(c) : c;
+        }
         // Another controller advanced the label meanwhile: re-read and take the next version.
       }
     }
@@ -351,7 +385,7 @@ export class DesiredStateService {
       if (live && e.string() === value) return 'unchanged';
       if (live && storedVersion(e) > version) return 'superseded';
       if (redelivery && e !== null && (!live || storedVersion(e) === version)) return 'conflict';
-      this.#assertConnected(`writing ${key}`);
+      this.#assertConnected(`writing ${key}`, false);
       try {
         await this.#d.index.writeKey(nodeId, label, value, e);
         return 'written';
@@ -376,7 +410,7 @@ export class DesiredStateService {
         for (let attempt = 0; attempt < casAttempts; attempt++) {
           const e = await this.#d.desired.get(key);
           if (!e || e.operation !== 'PUT' || storedVersion(e) > version) return;
-          this.#assertConnected(`removing ${key}`);
+          this.#assertConnected(`removing ${key}`, false);
           try {
             await this.#d.index.deleteKey(nodeId, label, e);
             removed++;

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { errors as natsErrors } from '@nats-io/nats-core';
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { jserrors } from '@nats-io/jetstream/internal';
-import { natsError } from '@launchfleet/shared/nats-errors';
-import { InvalidArgumentError } from '@launchfleet/shared';
+import { changedNothing, natsError, natsNotStored } from '@launchfleet/shared/nats-errors';
+import { InvalidArgumentError, UnavailableError } from '@launchfleet/shared';
 
 test('NATS errors are classified once: who they are and whether a retry can help', () => {
   const auth = natsErrors.AuthorizationError.parse("'Authorization Violation'");
@@ -122,4 +122,38 @@ test('JetStream API errors retrying cannot fix are not retryable; the others are
     assert.match(c.message, /^publishing an event: /);
     assert.match(c.message, message);
   }
+});
+
+test('no responders means the request reached no stream; a timeout does not say so', () => {
+  const noQuorum = new jserrors.JetStreamNotEnabled('jetstream is not enabled', {
+    cause: new natsErrors.RequestError('no responders', {
+      cause: new natsErrors.NoRespondersError('$KV.lf_jobs.x'),
+    }),
+  });
+  assert.equal(natsNotStored(noQuorum), true);
+  assert.equal(natsNotStored(new natsErrors.NoRespondersError('$JS.API.INFO')), true);
+  assert.equal(natsNotStored(new natsErrors.TimeoutError()), false, 'a timed-out write may be stored');
+  assert.equal(natsNotStored(new natsErrors.ClosedConnectionError()), false);
+  // Its words are about the request, not about the call it was part of.
+  const c = natsError(noQuorum, 'writing the job record of x');
+  assert.match(c.message, /no JetStream server answered .*: the request reached no stream; retry$/);
+  assert.doesNotMatch(c.message, /change was not made/);
+  assert.equal(
+    (c as UnavailableError).changedNothing,
+    false,
+    'natsError does not know what the call wrote before',
+  );
+});
+
+test('changedNothing marks an outage only, keeping its words and cause', () => {
+  const timeout = new natsErrors.TimeoutError();
+  const c = natsError(timeout, 'reading rollout r1');
+  const marked = changedNothing(c);
+  assert.ok(marked instanceof UnavailableError);
+  assert.equal(marked.changedNothing, true);
+  assert.equal(marked.message, c.message);
+  assert.equal(marked.cause, timeout, 'the nats.js cause stays first in the chain');
+  assert.equal(changedNothing(marked), marked);
+  const own = new InvalidArgumentError('bad');
+  assert.equal(changedNothing(own), own, 'not an outage: unchanged');
 });

@@ -17,6 +17,7 @@ import {
   parsePlist,
 } from '@launchfleet/shared';
 import type { DomainKind } from '@launchfleet/shared';
+import { changedNothing, natsError } from '@launchfleet/shared/nats-errors';
 import { checkJobPlist } from '../desired/core/plist-check.ts';
 import { type TargetCandidate, resolveTarget } from '../desired/core/resolve-target.ts';
 import type { TargetSpec } from '../desired/job-record.ts';
@@ -117,7 +118,12 @@ export class RolloutService {
     const pre = validateRolloutSpec(draft);
     if (!pre.ok)
       throw new InvalidArgumentError(pre.error.map((i) => `${i.field}: ${i.message}`).join('; '), 'spec');
-    for (const other of await d.store.list()) {
+    // Nothing is written before the from-versions are read (they may record a version seen in
+    // the wild): an outage up to here changed nothing, and the API says so (api/status.ts).
+    const others = await d.store.list().catch((e: unknown) => {
+      throw changedNothing(natsError(e, 'reading the rollouts'));
+    });
+    for (const other of others) {
       const r = other.record;
       if (r.spec.label === label && !isFinished(r.state))
         throw new ConflictError(`rollout ${r.spec.rolloutId} of ${label} is still ${r.state.phase.kind}`);
@@ -178,7 +184,10 @@ export class RolloutService {
     waitMs = 10_000,
   ): Promise<{ record: RolloutRecord; applied: boolean; result: CommandResult | undefined }> {
     const d = this.#d;
-    if (!(await d.store.get(rolloutId))) throw new NotFoundError('rollout', rolloutId);
+    const exists = await d.store.get(rolloutId).catch((e: unknown) => {
+      throw changedNothing(natsError(e, `reading rollout ${rolloutId}`));
+    });
+    if (!exists) throw new NotFoundError('rollout', rolloutId);
     const cmd: PendingCommand = {
       id: randomBytes(6).toString('hex'),
       type,

@@ -347,6 +347,18 @@ async function main(): Promise<void> {
       during.length > 0 && during.every(clear),
       `every apply without quorum failed clearly (${during.length}: ${[...new Set(during.map((o) => (o.error ?? `${o.failed} failed ${(o.reasons ?? []).join('|')}`).slice(0, 200)))].join(' || ')})`,
     );
+    // An error that knows nothing was written (not sent, reached no stream, failed before the
+    // first write) says nothing was changed; "may or may not take effect" only when it may have
+    // been stored. Before 2026-12-07 a no-quorum apply said both at once.
+    const contradicts = (e: string): boolean =>
+      /nothing was (sent|changed)|reached no stream|not made/.test(e) && /may or may not/.test(e);
+    const contradictory = during.flatMap((o) =>
+      o.error !== undefined && contradicts(o.error) ? [o.error] : [],
+    );
+    check(
+      contradictory.length === 0,
+      `no apply error without quorum says both that nothing was changed and that it may or may not take effect (${contradictory.length}${contradictory[0] ? `: ${contradictory[0].slice(0, 300)}` : ''})`,
+    );
     check(a3 !== undefined, `an apply after quorum returned succeeded (${attempts.length} attempts in all)`);
     const v3 = a3?.version ?? 0;
     const okAfterS = restartedAt && a3 ? (Date.now() - restartedAt) / 1000 : -1;

@@ -65,6 +65,11 @@ describe('fault: the broker is killed and comes back', { timeout: 240_000 }, () 
     assert.match(r.stderr, /UNAVAILABLE/, r.stderr);
     assert.match(r.stderr, /broker|NATS/i, r.stderr);
     assert.doesNotMatch(r.stderr, /internal error/i);
+    // It failed before its first write (the job record could not be read, or the write was not
+    // sent while the controller's connection was down): it says nothing was changed, not that
+    // the change may or may not take effect (controller/src/api/status.ts).
+    assert.match(r.stderr, /nothing was changed: retry/, r.stderr);
+    assert.doesNotMatch(r.stderr, /may or may not take effect/, r.stderr);
 
     // Past the offline threshold, everything on the node is as it was.
     await sleep(16_000);

@@ -32,7 +32,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Kvm } from '@nats-io/kv';
-import { systemClock } from '@launchfleet/shared';
+import { UnavailableError, systemClock } from '@launchfleet/shared';
 import { buckets, nodeIdFromRandom } from '@launchfleet/shared/messages';
 import { DesiredStateService, trackBrokerConnection } from '@launchfleet/controller/desired';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
@@ -278,11 +278,14 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
     await down1.kill();
     await down2.kill();
     const started = Date.now();
+    let changedNothing: boolean | undefined;
     await assert.rejects(
       desired.apply({ plist: plist(3), domain: 'system', target: { kind: 'all' }, by: 'test' }),
       (e: Error) => {
+        changedNothing = e instanceof UnavailableError ? e.changedNothing : undefined;
         console.log(
-          `[fault-cluster] apply without quorum: ${e.name}: ${e.message} (${Date.now() - started} ms)`,
+          `[fault-cluster] apply without quorum: ${e.name}: ${e.message} (${Date.now() - started} ms; ` +
+            `changedNothing ${String(changedNothing)})`,
         );
         assert.equal(e.name, 'Unavailable');
         // Which one depends on how far the surviving server got in noticing its peers are gone: a
@@ -291,6 +294,13 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
         assert.match(
           e.message,
           /^(reading|writing) the job record of .*: (timeout|no responders|no JetStream server answered.*retry|the controller is not connected to the message broker.*nothing was sent; retry)/,
+        );
+        // A read before the write, a write not sent or one no stream took changed nothing and is
+        // marked so (the API then says "nothing was changed"); a timed-out write is not.
+        assert.equal(
+          changedNothing,
+          !/^writing the job record of .*: timeout/.test(e.message),
+          'marked as having changed nothing exactly when the write was not tried, sent or stored',
         );
         return true;
       },
@@ -318,6 +328,9 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
     // The caller was told the change may or may not take effect. Either the record did not move,
     // or it moved exactly one version, to this apply's plist; no node key moved either way (the
     // apply stopped at the record).
+    // Where the error said nothing was changed, nothing was.
+    if (changedNothing)
+      assert.equal(jobsAfter.version, jobsBefore.version, 'an apply that said it changed nothing did not');
     assert.ok(
       jobsAfter.version === jobsBefore.version ||
         (jobsAfter.version === jobsBefore.version + 1 && jobsAfter.plist === plist(3)),
