@@ -529,7 +529,6 @@ export class Domain {
   }
 }
 
-/** print-disabled lines (E16): `"<label>" => disabled|enabled`. */
 /** Jobs a bulk load loads in one turn of the event loop: the direct spawner's forks per turn. */
 const loadsPerTurn = 8;
 
@@ -538,6 +537,7 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** print-disabled lines (E16): `"<label>" => disabled|enabled`. */
 export function formatPrintDisabled(entries: readonly (readonly [string, boolean])[]): string {
   const lines = entries.map(([label, disabled]) => `\t"${label}" => ${disabled ? 'disabled' : 'enabled'}`);
   return ['disabled services = {', ...lines, '}'].join('\n');
