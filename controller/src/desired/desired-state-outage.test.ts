@@ -14,23 +14,13 @@ import { UnavailableError } from '@launchfleet/shared';
 import { FakeClock } from '@launchfleet/shared/testing';
 import { toServiceError } from '../api/status.ts';
 import { DesiredStateService } from './desired-state-service.ts';
+import { jobRecordJson } from './testing/fake-stores.ts';
 
 const label = 'com.acme.outage';
 const plist =
   `<?xml version="1.0"?><plist version="1.0"><dict><key>Label</key><string>${label}</string>` +
   '<key>ProgramArguments</key><array><string>/bin/true</string></array></dict></plist>';
-const record = JSON.stringify({
-  v: 1,
-  label,
-  domain: 'system',
-  plist,
-  version: 3,
-  target: { kind: 'all' },
-  nodeIds: ['n1'],
-  updatedAt: 1,
-  updatedBy: 'op',
-  deleted: false,
-});
+const record = jobRecordJson({ label, plist, nodeIds: ['n1'], updatedAt: 1 });
 
 /** The job bucket's answers: `get` and the record's write (create or update). */
 interface Script {
