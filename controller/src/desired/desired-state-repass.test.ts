@@ -11,17 +11,10 @@ import { errors as natsErrors } from '@nats-io/nats-core';
 import { jserrors } from '@nats-io/jetstream/internal';
 import { UnavailableError } from '@launchfleet/shared';
 import { keys } from '@launchfleet/shared/messages';
-import {
-  type SigningKey,
-  encodeSignedBundle,
-  generateSigningKey,
-  parseSignedBundle,
-  signBundle,
-} from '@launchfleet/shared/signing';
+import { generateSigningKey, parseSignedBundle } from '@launchfleet/shared/signing';
 import { FakeClock } from '@launchfleet/shared/testing';
 import { toServiceError } from '../api/status.ts';
-import { DesiredStateService } from './desired-state-service.ts';
-import { FakeKv, fakeIndex, jobRecordJson } from './testing/fake-stores.ts';
+import { FakeKv, bundleFor, jobRecordJson, serviceOverFakes } from './testing/fake-stores.ts';
 
 const label = 'com.acme.repass';
 const plist =
@@ -29,27 +22,6 @@ const plist =
   '<key>ProgramArguments</key><array><string>/bin/true</string></array></dict></plist>';
 const nodes = ['naaaaaaaaaaaaaaaaaaa2', 'naaaaaaaaaaaaaaaaaaa3'];
 const [n1, n2] = nodes as [string, string];
-const validityMs = 30 * 24 * 3600_000;
-
-/** The bundle of version 3 for `nodeId`, as an apply issued at `issuedAt` signs it with `key`. */
-function bundle(nodeId: string, key: SigningKey, issuedAt: number): string {
-  return encodeSignedBundle(
-    signBundle(
-      {
-        label,
-        domain: 'system',
-        plist,
-        version: 3,
-        issuedAt,
-        expiresAt: issuedAt + validityMs,
-        keyId: key.keyId,
-        nodeId,
-      },
-      key,
-    ),
-  );
-}
-
 /**
  * Version 3 of the label, applied a minute ago with the same plist and target (so an apply now
  * re-delivers it), and on each node of `rotated` a bundle of version 3 signed by another key;
@@ -62,19 +34,17 @@ function fleet(rotated: readonly string[]) {
   jobs.seed(keys.job(label), jobRecordJson({ label, plist, nodeIds: nodes, updatedAt: issuedAt }));
   const desired = new FakeKv();
   const old = generateSigningKey();
-  for (const n of rotated) desired.seed(keys.desired(n, label), bundle(n, old, issuedAt));
+  for (const nodeId of rotated)
+    desired.seed(
+      keys.desired(nodeId, label),
+      bundleFor({ label, plist, version: 3, nodeId, issuedAt, key: old }),
+    );
   const state = { connected: true };
   const key = generateSigningKey();
-  const service = new DesiredStateService({
-    desired: desired.kv,
-    index: fakeIndex(desired),
-    jobs: jobs.kv,
-    signingKey: () => key,
-    candidates: () =>
-      nodes.map((nodeId) => ({ nodeId, hostname: nodeId, labels: {}, registered: true, revoked: false })),
-    clock,
-    brokerConnected: () => state.connected,
-  });
+  const service = serviceOverFakes(
+    { jobs, desired, nodes, key, clock },
+    { brokerConnected: () => state.connected },
+  );
   const apply = () => service.apply({ plist, domain: 'system', target: { kind: 'all' }, by: 'op' });
   const version = (n: string): number | undefined => {
     const v = desired.value(keys.desired(n, label));

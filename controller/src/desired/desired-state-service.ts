@@ -18,13 +18,15 @@
  *      an election); once it stops answering for good, the writes not yet started are not
  *      tried (write-gate.ts): without quorum an apply ends in seconds and names what it missed;
  *   5. take the job away (KV delete) from nodes the previous version targeted and this one
- *      does not, unless a newer version is already there.
- * Delete advances the version too (a tombstone record) and deletes every node's key.
+ *      does not, unless a newer version is already there; these deletes go through the same
+ *      gate as the writes (a delete the broker did not answer is tried again).
+ * Delete advances the version too (a tombstone record) and deletes every node's key, the same way.
  *
- * About 400 lines, one file on purpose: apply and delete share the compare-and-set steps
- * (#advance, #writeIfNewer, #removeFrom) whose ordering is the multi-controller argument above;
- * what needs no broker is already out (core/: plist check, target resolution, re-delivery;
- * write-gate.ts, bounded-pool.ts, job-record.ts).
+ * About 470 lines, one file on purpose: apply and delete share the compare-and-set steps
+ * (#advance, #writeIfNewer, #removeFrom) whose ordering is the multi-controller argument above,
+ * and the gated pass over the nodes that runs them (#eachNode); what needs no broker is already
+ * out (core/: plist check, target resolution, re-delivery; write-gate.ts, bounded-pool.ts,
+ * job-record.ts).
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import {
@@ -182,54 +184,32 @@ export class DesiredStateService {
     const issuedAt = record.updatedAt;
     const key = this.#d.signingKey();
     const failures: NodeFailure[] = [];
-    const count = { written: 0, superseded: 0, unchanged: 0, conflict: 0, notAttempted: 0 };
-    const gate = new WriteGate({
-      now: () => this.#d.clock.monotonicMs(),
-      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-      giveUpMs: this.#d.giveUpMs ?? 10_000,
-    });
-    await forEachBounded(nodeIds, this.#d.concurrency ?? 256, async (nodeId) => {
-      const r = await writeThroughGate(
-        gate,
-        gatedWriteAttempts,
-        async () => {
-          const signed = signBundle(
-            {
-              label,
-              domain,
-              plist: req.plist,
-              version: record.version,
-              issuedAt,
-              expiresAt: issuedAt + validityMs,
-              keyId: key.keyId,
-              nodeId,
-            },
-            key,
-          );
-          // Idempotent: a retry whose first try was stored (its answer lost) finds its own value.
-          return this.#writeIfNewer(nodeId, label, encodeSignedBundle(signed), record.version, redelivery);
-        },
-        (e) => ({
-          unavailable: natsError(e, `writing ${keys.desired(nodeId, label)}`) instanceof UnavailableError,
-          reason: messageOf(e),
-        }),
-      );
-      if (r.ok) count[r.value]++;
-      else if (r.tried) failures.push({ nodeId, reason: r.reason });
-      else {
-        count.notAttempted++;
-        failures.push({
+    const gate = this.#gate();
+    const { outcomes, notAttempted } = await this.#eachNode(nodeIds, gate, failures, (nodeId) => {
+      const signed = signBundle(
+        {
+          label,
+          domain,
+          plist: req.plist,
+          version: record.version,
+          issuedAt,
+          expiresAt: issuedAt + validityMs,
+          keyId: key.keyId,
           nodeId,
-          reason: `UNAVAILABLE: not tried, the broker stopped answering (${r.reason}); retry`,
-        });
-      }
+        },
+        key,
+      );
+      // Idempotent: a retry whose first try was stored (its answer lost) finds its own value.
+      return this.#writeIfNewer(nodeId, label, encodeSignedBundle(signed), record.version, redelivery);
     });
+    const count = { written: 0, superseded: 0, unchanged: 0, conflict: 0 };
+    for (const o of outcomes) count[o]++;
     // Some node holds another bundle at this version (a rotated key, another validity): it
     // cannot be re-delivered there, so the apply takes a new version after all.
     if (count.conflict > 0 && !gate.stopped) return this.#apply(req, true, wroteBefore || count.written > 0);
     const keep = new Set(nodeIds);
     const gone = (previous?.nodeIds ?? []).filter((id) => !keep.has(id));
-    const removed = redelivery ? 0 : await this.#removeFrom(gone, label, record.version, failures);
+    const removed = redelivery ? 0 : await this.#removeFrom(gone, label, record.version, failures, gate);
     return {
       label,
       version: record.version,
@@ -237,16 +217,16 @@ export class DesiredStateService {
       written: count.written,
       superseded: count.superseded,
       unchanged: count.unchanged + count.conflict,
-      notAttempted: count.notAttempted,
+      notAttempted,
       removed,
       failures,
       durationMs: Math.round(this.#d.clock.monotonicMs() - started),
       warnings: [
         ...checked.value.warnings,
         ...(nodeIds.length === 0 ? ['the target matches no node: nothing was written'] : []),
-        ...(count.notAttempted > 0
+        ...(notAttempted > 0
           ? [
-              `the broker stopped answering: ${count.notAttempted} of ${nodeIds.length} nodes not tried; retry the apply`,
+              `the broker stopped answering: ${notAttempted} of ${nodeIds.length} nodes not tried; retry the apply`,
             ]
           : []),
       ],
@@ -282,7 +262,7 @@ export class DesiredStateService {
     // older controller or by hand): the delete leaves none behind.
     const ids = new Set(previous?.nodeIds ?? []);
     for (const id of await this.#nodesWithKey(label)) ids.add(id);
-    const removed = await this.#removeFrom([...ids], label, record.version, failures);
+    const removed = await this.#removeFrom([...ids], label, record.version, failures, this.#gate());
     return { label, version: record.version, removed, failures };
   }
 
@@ -396,35 +376,80 @@ export class DesiredStateService {
     throw new ConflictError(`${key} is being written concurrently`);
   }
 
-  /** Deletes the label's key on each node unless a version above `version` is there. */
+  /**
+   * Deletes the label's key on each node unless a version above `version` is there, through
+   * `gate` like the apply's writes (#eachNode). Returns how many keys this call deleted: a delete
+   * whose answer was lost but which was stored finds the key gone when tried again, uncounted.
+   */
   async #removeFrom(
     nodeIds: readonly string[],
     label: string,
     version: number,
     failures: NodeFailure[],
+    gate: WriteGate,
   ): Promise<number> {
-    let removed = 0;
-    await forEachBounded(nodeIds, this.#d.concurrency ?? 256, async (nodeId) => {
+    const { outcomes } = await this.#eachNode(nodeIds, gate, failures, async (nodeId) => {
       const key = keys.desired(nodeId, label);
-      try {
-        for (let attempt = 0; attempt < casAttempts; attempt++) {
-          const e = await this.#d.desired.get(key);
-          if (!e || e.operation !== 'PUT' || storedVersion(e) > version) return;
-          this.#assertConnected(`removing ${key}`, false);
-          try {
-            await this.#d.index.deleteKey(nodeId, label, e);
-            removed++;
-            return;
-          } catch (err) {
-            if (!isWrongRevision(err)) throw err;
-          }
+      for (let attempt = 0; attempt < casAttempts; attempt++) {
+        const e = await this.#d.desired.get(key);
+        if (!e || e.operation !== 'PUT' || storedVersion(e) > version) return false;
+        this.#assertConnected(`removing ${key}`, false);
+        try {
+          await this.#d.index.deleteKey(nodeId, label, e);
+          return true;
+        } catch (err) {
+          if (!isWrongRevision(err)) throw err;
         }
-        throw new ConflictError(`${key} is being written concurrently`);
-      } catch (e) {
-        failures.push({ nodeId, reason: messageOf(e) });
+      }
+      throw new ConflictError(`${key} is being written concurrently`);
+    });
+    return outcomes.filter(Boolean).length;
+  }
+
+  /** A gate for one call's writes (write-gate.ts): they stop once the broker stops answering. */
+  #gate(): WriteGate {
+    return new WriteGate({
+      now: () => this.#d.clock.monotonicMs(),
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      giveUpMs: this.#d.giveUpMs ?? 10_000,
+    });
+  }
+
+  /**
+   * Runs `write` for each node, `concurrency` at once, through `gate`: a write the broker did not
+   * answer is tried again once it answers, and none is started once it has stopped answering
+   * (write-gate.ts), so `write` must be idempotent. A node whose write failed or was not tried
+   * goes into `failures`; returns the other writes' outcomes and how many were not tried.
+   */
+  async #eachNode<T>(
+    nodeIds: readonly string[],
+    gate: WriteGate,
+    failures: NodeFailure[],
+    write: (nodeId: string) => Promise<T>,
+  ): Promise<{ outcomes: T[]; notAttempted: number }> {
+    const outcomes: T[] = [];
+    let notAttempted = 0;
+    await forEachBounded(nodeIds, this.#d.concurrency ?? 256, async (nodeId) => {
+      const r = await writeThroughGate(
+        gate,
+        gatedWriteAttempts,
+        () => write(nodeId),
+        (e) => ({
+          unavailable: natsError(e, `writing for ${nodeId}`) instanceof UnavailableError,
+          reason: messageOf(e),
+        }),
+      );
+      if (r.ok) outcomes.push(r.value);
+      else if (r.tried) failures.push({ nodeId, reason: r.reason });
+      else {
+        notAttempted++;
+        failures.push({
+          nodeId,
+          reason: `UNAVAILABLE: not tried, the broker stopped answering (${r.reason}); retry`,
+        });
       }
     });
-    return removed;
+    return { outcomes, notAttempted };
   }
 
   async #nodesWithKey(label: string): Promise<string[]> {

@@ -4,11 +4,15 @@
  * integration tier's). They keep what the service relies on: revisions, compare-and-set (a create
  * of a live key, an update or delete at another revision lose as JetStream's "wrong last
  * sequence"), deletes that leave a `DEL` entry. `failWith` makes a call fail the way the broker
- * does when it does not answer; a failed call changes nothing.
+ * does when it does not answer, before the call changes anything; `loseAnswer` after it did (a
+ * write stored whose answer was lost). Also the signed bundles to fill them with.
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import { keys } from '@launchfleet/shared/messages';
+import { type SigningKey, encodeSignedBundle, signBundle } from '@launchfleet/shared/signing';
+import type { Clock } from '@launchfleet/shared';
 import type { DesiredIndex } from '../desired-index.ts';
+import { type DesiredStateDeps, DesiredStateService } from '../desired-state-service.ts';
 import type { JobRecord } from '../job-record.ts';
 
 export type KvCall = 'get' | 'create' | 'update' | 'delete';
@@ -30,6 +34,8 @@ export class FakeKv {
   readonly calls: string[] = [];
   /** Asked before each call: an error it returns is thrown instead, and nothing changes. */
   failWith: (call: KvCall, key: string) => Error | undefined = () => undefined;
+  /** Asked after each call that changed something: an error it returns is thrown all the same. */
+  loseAnswer: (call: KvCall, key: string) => Error | undefined = () => undefined;
 
   /** The live value under `key`, if any. */
   value(key: string): string | undefined {
@@ -52,8 +58,10 @@ export class FakeKv {
     if (e) throw e;
   }
 
-  #set(key: string, operation: 'PUT' | 'DEL', value: string): number {
+  #set(call: KvCall, key: string, operation: 'PUT' | 'DEL', value: string): number {
     this.#entries.set(key, { revision: ++this.#revision, operation, value });
+    const lost = this.loseAnswer(call, key);
+    if (lost) throw lost;
     return this.#revision;
   }
 
@@ -77,7 +85,7 @@ export class FakeKv {
     return Promise.resolve().then(() => {
       this.#call('create', key);
       if (this.#entries.get(key)?.operation === 'PUT') throw wrongRevision(key);
-      return this.#set(key, 'PUT', value);
+      return this.#set('create', key, 'PUT', value);
     });
   }
 
@@ -85,7 +93,7 @@ export class FakeKv {
     return Promise.resolve().then(() => {
       this.#call('update', key);
       if (this.#entries.get(key)?.revision !== revision) throw wrongRevision(key);
-      return this.#set(key, 'PUT', value);
+      return this.#set('update', key, 'PUT', value);
     });
   }
 
@@ -94,7 +102,7 @@ export class FakeKv {
       this.#call('delete', key);
       if (opts?.previousSeq !== undefined && this.#entries.get(key)?.revision !== opts.previousSeq)
         throw wrongRevision(key);
-      this.#set(key, 'DEL', '');
+      this.#set('delete', key, 'DEL', '');
     });
   }
 
@@ -140,4 +148,50 @@ export function jobRecordJson(
     ...o,
   };
   return JSON.stringify(r);
+}
+
+/** The bundle an apply issued at `issuedAt` (30 days' validity) writes for `nodeId`, signed by `key`. */
+export function bundleFor(o: {
+  label: string;
+  plist: string;
+  version: number;
+  nodeId: string;
+  issuedAt: number;
+  key: SigningKey;
+}): string {
+  return encodeSignedBundle(
+    signBundle(
+      {
+        label: o.label,
+        domain: 'system',
+        plist: o.plist,
+        version: o.version,
+        issuedAt: o.issuedAt,
+        expiresAt: o.issuedAt + 30 * 24 * 3600_000,
+        keyId: o.key.keyId,
+        nodeId: o.nodeId,
+      },
+      o.key,
+    ),
+  );
+}
+
+/**
+ * The desired-state service over these fakes: it targets `nodes` (all registered) and signs with
+ * `key`; `more` adds or overrides dependencies (a broker connection, the concurrency).
+ */
+export function serviceOverFakes(
+  o: { jobs: FakeKv; desired: FakeKv; nodes: readonly string[]; key: SigningKey; clock: Clock },
+  more: Partial<DesiredStateDeps> = {},
+): DesiredStateService {
+  return new DesiredStateService({
+    desired: o.desired.kv,
+    index: fakeIndex(o.desired),
+    jobs: o.jobs.kv,
+    signingKey: () => o.key,
+    candidates: () =>
+      o.nodes.map((nodeId) => ({ nodeId, hostname: nodeId, labels: {}, registered: true, revoked: false })),
+    clock: o.clock,
+    ...more,
+  });
 }
