@@ -46,10 +46,12 @@ import {
   messageOf,
 } from './errors.ts';
 
+/** nats.js's "503 no responders" (its class NoRespondersError sets the name `NoResponders`): either name. */
+const noRespondersNames: ReadonlySet<string> = new Set(['NoResponders', 'NoRespondersError']);
+
 const unavailable = new Set([
   'TimeoutError',
-  'NoResponders',
-  'NoRespondersError',
+  ...noRespondersNames,
   'ConnectionError',
   'ClosedConnectionError',
   'DrainingConnectionError',
@@ -127,9 +129,7 @@ function payloadTooLarge(e: unknown): boolean {
 
 /** True when nats.js made `e` out of a request nobody answered (503 no responders). */
 function noResponders(e: Error): boolean {
-  for (let c: unknown = e.cause, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++)
-    if (c.name === 'NoResponders' || c.name === 'NoRespondersError') return true;
-  return false;
+  return causedBy(e.cause, noRespondersNames);
 }
 
 /**
@@ -217,7 +217,7 @@ function causedBy(e: unknown, names: ReadonlySet<string>): boolean {
 }
 
 const missingStream = new Set(['StreamNotFoundError', 'JetStreamNotEnabled']);
-const noAnswer = new Set(['TimeoutError', 'Timeout', 'NoResponders', 'NoRespondersError']);
+const noAnswer = new Set(['TimeoutError', 'Timeout', ...noRespondersNames]);
 
 /**
  * The stream or bucket a request needs is not there (a `FailedPreconditionError` that
@@ -237,15 +237,13 @@ export function natsNoAnswer(e: unknown): boolean {
   return causedBy(e, noAnswer);
 }
 
-const notStored = new Set(['NoResponders', 'NoRespondersError']);
-
 /**
  * NATS answered that nobody took the request (503 no responders; nats.js makes that
  * JetStreamNotEnabled on a JetStream publish): a write it reports on reached no stream and was
  * not stored. Unlike a timeout, whose write may have been stored before the answer was lost.
  */
 export function natsNotStored(e: unknown): boolean {
-  return causedBy(e, notStored);
+  return causedBy(e, noRespondersNames);
 }
 
 /**
