@@ -36,7 +36,7 @@ import { Kvm } from '@nats-io/kv';
 import { buckets, encodeLabelToken, keys } from '@launchfleet/shared/messages';
 import { parseSignedBundle } from '@launchfleet/shared/signing';
 import { RawApi } from '../support/controller-fleet.ts';
-import type { NatsServer } from '../support/nats-server.ts';
+import { type NatsServer, streamsDump } from '../support/nats-server.ts';
 import { type BenchControlPlane, startBenchControlPlane } from './fleet-controller-proc.ts';
 import { SimProc } from './fleet-sim-proc.ts';
 
@@ -114,6 +114,27 @@ async function main(): Promise<void> {
   });
   const api = new RawApi(cp.grpcPort, undefined);
   let sim: SimProc | undefined;
+  // What each server reports of the streams, and the controller's last lines: printed when the
+  // cluster does not recover in time and when the run is stopped from outside (the CI test's
+  // timeout), whose lines would otherwise say only how far it got.
+  const dumpState = async (why: string): Promise<void> => {
+    const views = await Promise.all(cp.servers.map((s) => streamsDump(s.monitorPort)));
+    say(`${why}; what each server reports:\n${views.join('\n')}`);
+    say(`controller log (last lines):\n${cp.controllerLog().split('\n').slice(-20).join('\n')}`);
+  };
+  let stopping = false;
+  const stopOnSignal = (sig: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    void (async () => {
+      await dumpState(`received ${sig}: stopping`);
+      await sim?.stop().catch(() => undefined);
+      await cp.close().catch(() => undefined);
+      process.exit(1);
+    })();
+  };
+  process.once('SIGTERM', stopOnSignal);
+  process.once('SIGINT', stopOnSignal);
   const conns: NatsConnection[] = [];
   const creds = new Uint8Array(Buffer.from(await cp.identity.controllerCreds()));
   const conn = async (servers: readonly string[], name: string): Promise<NatsConnection> => {
@@ -166,7 +187,10 @@ async function main(): Promise<void> {
       },
       120_000,
       `every replica of ${st} current`,
-    );
+    ).catch(async (e: unknown) => {
+      await dumpState(`a replica of ${st} is not current after 120 s`);
+      throw e;
+    });
   const rows = async () => (await sim!.rows(label)).filter((r) => r.nodeId !== undefined);
   const runningV = async (n: number): Promise<number> =>
     (await rows()).filter((r) => r.runningArgs?.join(' ') === `/usr/bin/faultsim --v ${n}`).length;
@@ -323,7 +347,14 @@ async function main(): Promise<void> {
     let restartedAt = 0;
     let a3: ApplyOutcome | undefined;
     const attempts: string[] = [];
+    let dumped = false;
     while (Date.now() - tOut < 900_000) {
+      if (restartedAt !== 0 && !dumped && Date.now() - restartedAt > 60_000) {
+        dumped = true;
+        await dumpState(
+          `no apply succeeded in the ${secs(restartedAt)} s since the servers were started again`,
+        );
+      }
       const o = await apply(3);
       const down = restartedAt === 0;
       attempts.push(`${down ? 'outage' : 'after'} +${secs(tOut)} s: ${show(o)}`);

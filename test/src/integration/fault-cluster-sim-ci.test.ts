@@ -29,15 +29,22 @@ test(
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    const lines: string[] = [];
-    child.stdout.setEncoding('utf8').on('data', (s: string) => lines.push(...s.split('\n').filter(Boolean)));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => lines.push(...s.split('\n').filter(Boolean)));
-    t.after(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    // Passed on as they come (node --test prints a test process' stderr), not at the end: a run
+    // cut by the test's timeout keeps what it said.
+    child.stdout.pipe(process.stderr, { end: false });
+    child.stderr.pipe(process.stderr, { end: false });
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    t.after(async () => {
+      // Cut by the timeout: the script prints what the servers report and stops its fleet.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const kill = setTimeout(() => child.kill('SIGKILL'), 60_000);
+        await exited;
+        clearTimeout(kill);
+      }
       rmSync(out, { force: true });
     });
-    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-    for (const l of lines) t.diagnostic(l);
+    const code = await exited;
     const r = JSON.parse(readFileSync(out, 'utf8')) as { failures?: string[]; returnedBeforeKill?: boolean };
     assert.deepEqual(r.failures ?? [], [], 'every check of fault-cluster-sim passed');
     assert.equal(r.returnedBeforeKill, false, 'the kill landed during the apply');

@@ -524,6 +524,52 @@ export async function metaClusterDump(port: number): Promise<string> {
   }
 }
 
+interface JszReplica {
+  name?: string;
+  current?: boolean;
+  offline?: boolean;
+  lag?: number;
+  active?: number;
+}
+interface JszStream {
+  name?: string;
+  cluster?: { leader?: string; replicas?: JszReplica[] };
+  state?: { messages?: number; last_seq?: number };
+}
+
+/**
+ * What one server's monitor (`/varz`, `/jsz` with every account's streams) says of the cluster,
+ * for a failure message: its name, routes, the meta group, and per stream its leader, messages and
+ * last sequence, and each other replica (`~` not current, `lag`, `off` offline, last seen ms ago).
+ */
+export async function streamsDump(port: number): Promise<string> {
+  try {
+    const get = async (path: string): Promise<unknown> =>
+      (await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(3000) })).json();
+    const varz = (await get('/varz')) as { server_name?: string; routes?: number; connections?: number };
+    const jsz = (await get('/jsz?accounts=true&streams=true')) as {
+      meta_cluster?: { leader?: string; replicas?: JszReplica[] };
+      account_details?: { stream_detail?: JszStream[] }[];
+    };
+    const peer = (r: JszReplica): string =>
+      `${r.name}${r.current ? '' : '~'}${r.lag ? ` lag ${r.lag}` : ''}${r.offline ? ' off' : ''}` +
+      `${r.active === undefined ? '' : ` ${Math.round(r.active / 1e6)} ms`}`;
+    const lines = [
+      `  ${varz.server_name}: routes ${varz.routes}, clients ${varz.connections}; meta leader ` +
+        `${jsz.meta_cluster?.leader ?? '-'} [${(jsz.meta_cluster?.replicas ?? []).map(peer).join(', ')}]`,
+    ];
+    for (const a of jsz.account_details ?? [])
+      for (const st of a.stream_detail ?? [])
+        lines.push(
+          `    ${st.name}: leader ${st.cluster?.leader ?? '-'}, ${st.state?.messages} msgs, last seq ` +
+            `${st.state?.last_seq}; [${(st.cluster?.replicas ?? []).map(peer).join(', ')}]`,
+        );
+    return lines.join('\n');
+  } catch (e) {
+    return `  monitor port ${port}: ${String(e)}`;
+  }
+}
+
 /** Polls `check` every 50 ms until it returns true, or fails after `timeoutMs`. */
 export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
