@@ -68,6 +68,21 @@ export interface FleetLinkSettings {
    * almost at once instead of waiting out the whole spread. Default 1 s.
    */
   readonly lameDuckSpreadMs?: number;
+  /**
+   * When the session's server announces lame-duck mode and the controller lists other servers,
+   * the session moves to the next one in the node's order (link-session.ts, make-before-break)
+   * at a random time within this window, before the server closes it: a rolling restart then
+   * costs no session gap. 0: do not move; reconnect once the server closes the connection.
+   * Default 10 s (nats-server's lame-duck grace period; it closes clients after it).
+   */
+  readonly lameDuckMoveSpreadMs?: number;
+  /**
+   * A session that is not on the node's home server (core/server-order.ts) moves back home,
+   * make-before-break, at a random time in [minMs, maxMs]; tried again as long as home does not
+   * answer. false: stay. Default 1 to 5 min: a restarted server gets its share back within
+   * minutes, spread, without a reconnect wave.
+   */
+  readonly returnHomeMs?: { readonly minMs: number; readonly maxMs: number } | false;
   /** Connect timeout. Default 5 s. */
   readonly connectTimeoutMs?: number;
   /** Events kept while offline (oldest dropped first). Default 1000. */
@@ -154,4 +169,7 @@ export const linkDefaults = {
   resyncMs: 30_000,
   connectTimeoutMs: 5000,
   maxQueuedEvents: 1000,
+  lameDuckMoveSpreadMs: 10_000,
+  returnHomeMs: { minMs: 60_000, maxMs: 300_000 } as
+    { readonly minMs: number; readonly maxMs: number } | false,
 } as const;

@@ -14,3 +14,4 @@ export * from './core/job-report.ts';
 export * from './core/event-policy.ts';
 export * from './credential-renewal.ts';
 export * from './kv-catch-up.ts';
+export * from './core/server-order.ts';

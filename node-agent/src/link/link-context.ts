@@ -50,6 +50,12 @@ export interface LinkConnection {
   lameDuck: boolean;
   /** Session set-ups given up in a row (each doubles the next one's bound). */
   setupTimeouts: number;
+  /**
+   * Sessions in a row that connected but could not be set up: the next one starts that many
+   * servers further down the node's order (a server that takes clients but cannot serve them,
+   * cut from its cluster, would otherwise be tried first for ever).
+   */
+  failedSetups: number;
   /** Renews the credentials before they expire, once there is an identity. */
   renewal: CredentialRenewal | undefined;
   /** Renewed credentials are on disk: reconnect with them now, without the spread. */
@@ -76,6 +82,7 @@ export function initialConnection(): LinkConnection {
     lostBroker: false,
     lameDuck: false,
     setupTimeouts: 0,
+    failedSetups: 0,
     renewal: undefined,
     renewed: false,
     lastEnrolUnreachable: false,

@@ -12,6 +12,8 @@ import { type NodeIdentity, nonceSigner } from './credentials.ts';
 
 export interface NodeConnectOptions {
   readonly servers: string | string[];
+  /** Try the servers in the order given (the node's preference), not shuffled. Default false. */
+  readonly noRandomize?: boolean;
   /** Reconnect attempts; -1 = forever (default). */
   readonly maxReconnectAttempts?: number;
   readonly reconnectTimeWaitMs?: number;
@@ -43,6 +45,7 @@ export async function connectAsNode(id: NodeIdentity, o: NodeConnectOptions): Pr
     // (test/bench/FLEET-RESULTS.md). Failures still carry their message and cause.
     noAsyncTraces: true,
     ...(o.reconnect === false && { reconnect: false }),
+    ...(o.noRandomize === true && { noRandomize: true }),
     ...(o.timeoutMs !== undefined && { timeout: o.timeoutMs }),
     ...(o.pingIntervalMs !== undefined && { pingInterval: o.pingIntervalMs, maxPingOut: 2 }),
   });
