@@ -153,6 +153,12 @@ export async function runSession(ctx: LinkContext, id: NodeIdentity): Promise<vo
       pending = undefined;
       if (!m || c.stopped) break;
       moving = true;
+      // Closed before the move began (the server was quicker): an outage from here.
+      if (held.conn.isClosed() && !saidDown) {
+        saidDown = true;
+        c.state = 'connecting';
+        sayDisconnected();
+      }
       const next = await openParts(ctx, id, m.servers, false).catch((e: unknown) => {
         log('info', 'link', `could not move (${m.why}): ${messageOf(e)}; staying`);
         return undefined;
@@ -171,6 +177,8 @@ export async function runSession(ctx: LinkContext, id: NodeIdentity): Promise<vo
       reporter.detach();
       cur = next;
       c.lameDuck = false;
+      // A move asked for meanwhile was about the old server (its lame-duck notice).
+      pending = undefined;
       attach(next);
       if (saidDown) {
         saidDown = false;
