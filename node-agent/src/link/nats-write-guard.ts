@@ -26,8 +26,8 @@ interface Writable {
 }
 
 interface TransportPrototype {
-  _send(this: { socket?: Writable; options?: object }, frame: Uint8Array): Promise<void>;
-  connect(this: { socket?: unknown }, ...args: unknown[]): Promise<unknown>;
+  _send: (this: { socket?: Writable; options?: object }, frame: Uint8Array) => Promise<void>;
+  connect: (this: { socket?: unknown }, ...args: unknown[]) => Promise<unknown>;
   [guarded]?: true;
 }
 
