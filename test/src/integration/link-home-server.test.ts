@@ -10,17 +10,7 @@ import assert from 'node:assert/strict';
 import { serverKey, serverPreference } from '@launchfleet/node-agent/link';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 import { type LinkNode, daemonPlist, eventually } from '../support/link-node.ts';
-import { enrolledLinkNode, putJob } from '../support/link-fleet.ts';
-
-/** The server index that holds a client connection named `name` (its /connz), or -1. */
-async function serverOf(cp: ControlPlaneHarness, name: string): Promise<number> {
-  for (const [i, s] of cp.servers.entries()) {
-    const r = await fetch(`http://127.0.0.1:${s.monitorPort}/connz?limit=1000`).catch(() => undefined);
-    const j = (await r?.json().catch(() => undefined)) as { connections?: { name?: string }[] } | undefined;
-    if (j?.connections?.some((c) => c.name === name)) return i;
-  }
-  return -1;
-}
+import { enrolledLinkNode, putJob, serverHolding } from '../support/link-fleet.ts';
 
 describe('fleet link: a home server, and moves without a gap', () => {
   let cp: ControlPlaneHarness;
@@ -50,7 +40,7 @@ describe('fleet link: a home server, and moves without a gap', () => {
     const home = cp.servers.findIndex((s) => serverKey(s.url) === serverKey(homeUrl ?? ''));
     assert.ok(home >= 0, `home ${homeUrl} among ${cp.urls.join(', ')}`);
     await eventually(
-      async () => ((await serverOf(cp, nodeId)) === home ? true : undefined),
+      async () => ((await serverHolding(cp, nodeId)) === home ? true : undefined),
       15_000,
       `the node connected to its home server (${homeUrl})`,
     );
@@ -64,7 +54,7 @@ describe('fleet link: a home server, and moves without a gap', () => {
     const restarted = server.restartLameDuck(120_000);
     const away = await eventually(
       async () => {
-        const i = await serverOf(cp, nodeId);
+        const i = await serverHolding(cp, nodeId);
         return i >= 0 && i !== home ? i : undefined;
       },
       15_000,
@@ -79,7 +69,7 @@ describe('fleet link: a home server, and moves without a gap', () => {
 
     await restarted;
     await eventually(
-      async () => ((await serverOf(cp, nodeId)) === home ? true : undefined),
+      async () => ((await serverHolding(cp, nodeId)) === home ? true : undefined),
       30_000,
       `the node returned to its home server from server ${away}`,
     );

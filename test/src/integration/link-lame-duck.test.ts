@@ -3,23 +3,15 @@
  * announces it, stops accepting connections and closes its clients spread over its lame-duck
  * duration. An agent told so reconnects to another server within its short lame-duck spread
  * (fleet-link.ts, `lameDuckSpreadMs`) instead of waiting out the long spread meant for a broker
- * that dropped everyone at once; its job runs on throughout.
+ * that dropped everyone at once; its job runs on throughout. This is the path of an agent that
+ * does not move first (`lameDuckMoveSpreadMs: 0`, or a server that closed it before its move):
+ * link-home-server.test.ts covers the move.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 import { type LinkNode, daemonPlist, eventually } from '../support/link-node.ts';
-import { enrolledLinkNode, putJob } from '../support/link-fleet.ts';
-
-/** Which server holds a client connection named `name` (its /connz), by index. */
-async function serverOf(cp: ControlPlaneHarness, name: string): Promise<number> {
-  for (const [i, s] of cp.servers.entries()) {
-    const r = await fetch(`http://127.0.0.1:${s.monitorPort}/connz?limit=1000`).catch(() => undefined);
-    const j = (await r?.json().catch(() => undefined)) as { connections?: { name?: string }[] } | undefined;
-    if (j?.connections?.some((c) => c.name === name)) return i;
-  }
-  return -1;
-}
+import { enrolledLinkNode, putJob, serverHolding } from '../support/link-fleet.ts';
 
 describe('fleet link: a server in lame-duck mode', () => {
   let cp: ControlPlaneHarness;
@@ -33,7 +25,7 @@ describe('fleet link: a server in lame-duck mode', () => {
     // The long spread a whole-broker loss needs, drawn at its top: without the lame-duck rule
     // the node would wait ~9 minutes before it reconnects.
     node = await enrolledLinkNode(cp, {
-      settings: { reconnectSpreadMs: 600_000, lameDuckSpreadMs: 500 },
+      settings: { reconnectSpreadMs: 600_000, lameDuckSpreadMs: 500, lameDuckMoveSpreadMs: 0 },
       random: () => 0.9,
     });
   });
@@ -50,7 +42,7 @@ describe('fleet link: a server in lame-duck mode', () => {
     const pid = await eventually(() => node.job('com.acme.ldm')?.pid, 15_000, 'job runs');
     const from = await eventually(
       async () => {
-        const i = await serverOf(cp, nodeId);
+        const i = await serverHolding(cp, nodeId);
         return i >= 0 ? i : undefined;
       },
       10_000,
@@ -67,7 +59,7 @@ describe('fleet link: a server in lame-duck mode', () => {
     );
     const to = await eventually(
       async () => {
-        const i = await serverOf(cp, nodeId);
+        const i = await serverHolding(cp, nodeId);
         return i >= 0 && i !== from && node.link.status().connected ? i : undefined;
       },
       15_000,

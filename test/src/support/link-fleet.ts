@@ -162,3 +162,13 @@ export async function reissueNodeCreds(
   await writeFileAtomic(credsPath, formatCreds(jwt, seed), 0o600);
   return credsPath;
 }
+
+/** The index of the server that holds a client connection named `name` (its /connz), or -1. */
+export async function serverHolding(cp: ControlPlaneHarness, name: string): Promise<number> {
+  for (const [i, s] of cp.servers.entries()) {
+    const r = await fetch(`http://127.0.0.1:${s.monitorPort}/connz?limit=1000`).catch(() => undefined);
+    const j = (await r?.json().catch(() => undefined)) as { connections?: { name?: string }[] } | undefined;
+    if (j?.connections?.some((c) => c.name === name)) return i;
+  }
+  return -1;
+}
