@@ -10,6 +10,11 @@
 #              copied in, `npm run build`); this checkout is B
 #   rounds     pairs of runs (1..30)
 #
+# AB_ARGS_A / AB_ARGS_B (optional, split on blanks): more benchmark args for that side only, after
+# the common ones. With base-dir = this checkout, an A/B of a benchmark's own definition on one
+# build, e.g. `AB_ARGS_A=--settle-ms=0 scripts/bench-ab.sh . socket-activation 10` (old definition
+# as A, the default as B).
+#
 # Root, as scripts/bench.sh (which installs what the benchmarks need: run it once first). Hold
 # /tmp/lf-suite.lock around it. Raw output of every run is kept in the directory it prints; each
 # run's line gives the 1-minute load at its start.
@@ -27,6 +32,10 @@ for d in "$base" "$here"; do
 done
 echo "A (old) = $base ($(git -C "$base" rev-parse --short HEAD 2>/dev/null || cat "$base/.ab-commit" 2>/dev/null || echo '?'))"
 echo "B (new) = $here ($(git rev-parse --short HEAD))"
+read -r -a args_a <<<"${AB_ARGS_A:-}"
+read -r -a args_b <<<"${AB_ARGS_B:-}"
+[ ${#args_a[@]} -eq 0 ] || echo "A's own args: ${args_a[*]}"
+[ ${#args_b[@]} -eq 0 ] || echo "B's own args: ${args_b[*]}"
 out="$(mktemp -d "${TMPDIR:-/tmp}/lf-bench-ab-XXXXXX")"
 status=0
 run() { # side dir i [bench args...]
@@ -41,11 +50,11 @@ run() { # side dir i [bench args...]
 }
 for ((i = 1; i <= rounds; i++)); do
   if ((i % 2 == 1)); then
-    run A "$base" "$i" "$@"
-    run B "$here" "$i" "$@"
+    run A "$base" "$i" "$@" "${args_a[@]}"
+    run B "$here" "$i" "$@" "${args_b[@]}"
   else
-    run B "$here" "$i" "$@"
-    run A "$base" "$i" "$@"
+    run B "$here" "$i" "$@" "${args_b[@]}"
+    run A "$base" "$i" "$@" "${args_a[@]}"
   fi
 done
 for side in A B; do

@@ -20,10 +20,12 @@
  * and the same split for the anchor (connect->main, main->ready, ready->first). It prints each
  * segment's p50/p90/p99/max for both, then the slowest activations of ours with their split and
  * what overlapped them (GC pauses, log writes, with --hooks=1 the callbacks the loop ran between
- * the connect and the wake-up).
+ * the connect and the wake-up), and the same split of the first activation after load (the first
+ * warm-up, not in the statistics) beside the anchor's first. Before each connect both sides get
+ * the benchmark's settle time (socket-bench-net.ts DEFAULT_SETTLE_MS; --settle-ms=0: none).
  *
  *   node --conditions=launchfleet-testing test/dist/bench/activation-trace.js \
- *       [--activations=N] [--slowest=K] [--hooks=1] [--json=PATH]
+ *       [--activations=N] [--slowest=K] [--hooks=1] [--json=PATH] [--settle-ms=MS]
  *
  * Root (system-domain plists), systemd-socket-activate and cc as for socket-activation; run it
  * under /tmp/lf-suite.lock like the benchmarks. --hooks=1 adds ~1 µs per callback to the agent.
@@ -41,6 +43,8 @@ import {
   findSocketActivate,
   freePort,
   pollUntil,
+  settle,
+  settleArg,
   startActivator,
   timedRequest,
   type Timed,
@@ -53,6 +57,12 @@ const HOOKS = values.get('hooks') === '1';
 const JSON_OUT = values.get('json');
 const WARMUP = 5;
 const LABEL = 'bench.sock.trace';
+const SETTLE = settleArg(values);
+if (SETTLE instanceof Error) {
+  console.error(`activation-trace: ${SETTLE.message}`);
+  process.exit(2);
+}
+const SETTLE_MS: number = SETTLE;
 
 type Stamp = [kind: string, tNs: number, a?: number | string, b?: number | string];
 
@@ -72,6 +82,7 @@ async function waitIdle(agent: SocketBenchAgent): Promise<void> {
 async function anchorOnce(bin: string, responder: string, port: number): Promise<Timed> {
   const a = await startActivator(bin, [], port, [responder]);
   try {
+    await settle(SETTLE_MS);
     const t = await timedRequest(port);
     await a.exited;
     return t;
@@ -190,16 +201,20 @@ async function main(): Promise<void> {
   });
   const ours: Timed[] = [];
   const anchor: Timed[] = [];
+  const firsts: Timed[] = [];
   let trace: { originNs: string; stamps: Stamp[] };
   try {
     for (let i = 0; i < WARMUP; i++) {
       await waitIdle(agent);
-      await timedRequest(portOurs);
-      await anchorOnce(bin, responder.path, portAnchor);
+      await settle(SETTLE_MS);
+      const o = await timedRequest(portOurs);
+      const a = await anchorOnce(bin, responder.path, portAnchor);
+      if (i === 0) firsts.push(o, a);
     }
     for (let i = 0; i < N; i++) {
       const oursOnce = async (): Promise<void> => {
         await waitIdle(agent);
+        await settle(SETTLE_MS);
         ours.push(await timedRequest(portOurs));
       };
       if (i % 2 === 0) {
@@ -223,7 +238,7 @@ async function main(): Promise<void> {
   const rows = main2(ours, trace);
   console.log(
     `activation-trace: ${N} activations each (+${WARMUP} warm-up), hooks ${HOOKS ? 'on' : 'off'}; ` +
-      `load at start ${machine.load1}, at end ${loadavg()[0]?.toFixed(2)}; ${machine.cpu}, ${machine.nproc} CPUs, Node ${machine.node}`,
+      `settle ${SETTLE_MS} ms; load at start ${machine.load1}, at end ${loadavg()[0]?.toFixed(2)}; ${machine.cpu}, ${machine.nproc} CPUs, Node ${machine.node}`,
   );
   console.log(`${'segment (ms)'.padEnd(22)}     p50     p90     p99     max`);
   console.log(
@@ -313,6 +328,19 @@ async function main(): Promise<void> {
   const o = summarize(rows.map((r) => r.firstByte));
   const a = summarize(anchor.map((t) => t.firstByteMs));
   console.log(`ratio p50 ${round(o.p50 / a.p50, 3)}, p99 ${round(o.p99 / a.p99, 3)}`);
+  const [firstOurs, firstAnchor] = firsts;
+  if (firstOurs && firstAnchor) {
+    const [r] = main2([firstOurs], trace);
+    if (r) {
+      console.log(
+        `\nfirst activation after load (ms): ours ${round(r.firstByte, 3)} = wake ${round(r.connectToWake, 3)} + js ${round(r.wakeToFork, 3)} + fork ${round(r.fork, 3)} + exec ${round(r.forkToMain, 3)} + accept ${round(r.mainToReady, 3)} + deliver ${round(r.readyToFirst, 3)}; after-fork ${round(r.afterFork, 3)} (turn ${round(r.turnAfterFork, 3)}); gc ${round(r.gcMs, 3)}`,
+      );
+      console.log(
+        `  sd ${round(firstAnchor.firstByteMs, 3)} = connect->main ${round(firstAnchor.toStartMs, 3)} + accept ${round(firstAnchor.jobMs, 3)} + deliver ${round(firstAnchor.deliverMs, 3)}`,
+      );
+      for (const e of r.events.slice(0, 60)) console.log(`    ${e}`);
+    }
+  }
   const slow = [...rows].sort((x, y) => y.firstByte - x.firstByte).slice(0, SLOWEST);
   console.log(`\nslowest ${slow.length} of ours (ms; events: start relative to the connect)`);
   for (const r of slow) {

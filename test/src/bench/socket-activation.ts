@@ -11,16 +11,24 @@
  *            ThrottleInterval is 0 in the plist (honoured by the agent's default launchd 842
  *            flavour), so the throttle never delays a relaunch; and the benchmark waits, before
  *            every connect, until the agent reports the job exited and the socket watched again
+ *            (PrintService, polled every 2 ms), then the settle time
  *   anchor   `systemd-socket-activate -l 127.0.0.1:PORT <responder>` started before each
  *            connect (it listens, waits for readability, then execs the job in its own process,
- *            so it is one-shot: a fresh one per activation, not timed until it listens)
+ *            so it is one-shot: a fresh one per activation, not timed until it listens), then
+ *            the same settle time
+ *
+ * The settle time (--settle-ms, default DEFAULT_SETTLE_MS in socket-bench-net.ts; 0 = the
+ * definition before issue 19's tenth session, connect right after the readiness check): the
+ * client does nothing between "ready" and the connect, so the measured window holds the
+ * supervisor's work, not the tail of the benchmark's own readiness check (test/bench/RESULTS.md,
+ * "Issue 19, tenth session").
  *
  * Each answer carries the serving pid: every sample is checked to come from a new process.
  * Overhead = ours - anchor (p50 and p99). Target (issue 3): socket activation adds <= 5 ms
  * p99 connect -> first byte beyond the job's own startup; the anchor's latency is that startup
  * plus a native activator's cost, so the overhead measured here is conservative.
  *
- *   node test/dist/bench/socket-activation.js [--quick] [--activations=N]
+ *   node test/dist/bench/socket-activation.js [--quick] [--activations=N] [--settle-ms=MS]
  */
 import type { ServiceStatus } from '@launchfleet/node-agent/control';
 import { emit, intArg, machineInfo, parseArgs, type BenchResult } from './bench-output.ts';
@@ -37,6 +45,8 @@ import {
   findSocketActivate,
   freePort,
   pollUntil,
+  settle,
+  settleArg,
   socketActivateVersion,
   startActivator,
   timedRequest,
@@ -47,6 +57,12 @@ const { quick, values } = parseArgs(process.argv.slice(2));
 const N = intArg(values, 'activations', quick ? 20 : 200);
 const WARMUP = quick ? 2 : 5;
 const LABEL = 'bench.sock.cold';
+const SETTLE = settleArg(values);
+if (SETTLE instanceof Error) {
+  process.stderr.write(`socket-activation: ${SETTLE.message}\n`);
+  process.exit(2);
+}
+const SETTLE_MS: number = SETTLE;
 
 /** The agent's job is idle: no process, every socket watched again. */
 function idle(s: ServiceStatus | Error): boolean {
@@ -71,6 +87,7 @@ async function waitIdle(agent: SocketBenchAgent): Promise<ServiceStatus> {
 /** One cold activation through the agent; checks it ran a new process and counted one activation. */
 async function oursOnce(agent: SocketBenchAgent, port: number, seen: Set<number>): Promise<Timed> {
   const before = await waitIdle(agent);
+  await settle(SETTLE_MS);
   const t = await timedRequest(port);
   const after = await waitIdle(agent);
   const pid = t.pid;
@@ -87,6 +104,7 @@ async function oursOnce(agent: SocketBenchAgent, port: number, seen: Set<number>
 async function anchorOnce(bin: string, responder: string, port: number): Promise<Timed> {
   const a = await startActivator(bin, [], port, [responder]);
   try {
+    await settle(SETTLE_MS);
     const t = await timedRequest(port);
     // It execs the job in its own process: the answer comes from the activator's pid.
     if (t.pid !== a.pid) throw new Error(`anchor: answer from pid ${t.pid}, activator was ${a.pid}`);
@@ -188,7 +206,13 @@ async function main(): Promise<void> {
     quick,
     at: new Date().toISOString(),
     machine,
-    params: { activations: N, warmup: WARMUP, throttleInterval: 0, job: 'socket-bench-responder (C)' },
+    params: {
+      activations: N,
+      warmup: WARMUP,
+      settleMs: SETTLE_MS,
+      throttleInterval: 0,
+      job: 'socket-bench-responder (C)',
+    },
     metrics,
     rows: [
       {
@@ -309,6 +333,9 @@ async function main(): Promise<void> {
       `${N} cold activations each (+${WARMUP} warm-up), interleaved one by one; the client is this Node process (the same for both)`,
       'ours = the real agent process; before each connect it reported the job exited and its socket watched (PrintService); ThrottleInterval 0',
       'anchor = a fresh systemd-socket-activate per activation, timed only from connect (after it listened)',
+      SETTLE_MS > 0
+        ? `both sides: the client waited ${SETTLE_MS} ms (doing nothing) after the readiness check before each connect`
+        : 'both sides: connect right after the readiness check (settle 0: the definition before issue 19, tenth session)',
       'every answer came from a new process (pids checked); ours counted exactly one activation and one run per connection',
     ],
   };

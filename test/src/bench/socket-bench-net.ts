@@ -204,6 +204,33 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The settle time of the socket benchmarks (issue 19, tenth session): how long the client waits,
+ * after the system under test said it is ready (ours: the agent reported the job idle and its
+ * socket watched; the anchor: systemd-socket-activate said "Listening on"), before the measured
+ * connect(). The same for both sides. A cold activation in use reaches an idle supervisor; without
+ * a settle the connect came right after the readiness check, so the check's own work (for ours:
+ * PrintService polled every 2 ms, answered by the agent and parsed by this client, and its
+ * garbage for the client's GC helper threads) was still on the 2 CPUs inside the measured window.
+ * 0 is the definition before the tenth session (connect at once).
+ */
+export const DEFAULT_SETTLE_MS = 10;
+
+/** `--settle-ms=N` (0..1000, default DEFAULT_SETTLE_MS); an Error value when malformed. */
+export function settleArg(values: ReadonlyMap<string, string>): number | Error {
+  const v = values.get('settle-ms');
+  if (v === undefined) return DEFAULT_SETTLE_MS;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0 || n > 1000)
+    return new Error(`--settle-ms must be an integer in 0..1000, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Waits `ms` doing nothing (no timer at all for 0: the old definition exactly). */
+export async function settle(ms: number): Promise<void> {
+  if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+}
+
 /** Polls `cond` (sync or async) every `everyMs` until true; an Error value after `ms`. */
 export async function pollUntil(
   cond: () => boolean | Promise<boolean>,
