@@ -12,8 +12,8 @@
 #
 # AB_ARGS_A / AB_ARGS_B (optional, split on blanks): more benchmark args for that side only, after
 # the common ones. With base-dir = this checkout, an A/B of a benchmark's own definition on one
-# build, e.g. `AB_ARGS_A=--settle-ms=0 scripts/bench-ab.sh . socket-activation 10` (old definition
-# as A, the default as B).
+# build, e.g. `AB_ARGS_B=--settle-ms=10 scripts/bench-ab.sh . socket-activation 10` (the default
+# definition as A, a 10 ms settle time as B).
 #
 # Root, as scripts/bench.sh (which installs what the benchmarks need: run it once first). Hold
 # /tmp/lf-suite.lock around it. Raw output of every run is kept in the directory it prints; each

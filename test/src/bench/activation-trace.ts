@@ -22,7 +22,7 @@
  * what overlapped them (GC pauses, log writes, with --hooks=1 the callbacks the loop ran between
  * the connect and the wake-up), and the same split of the first activation after load (the first
  * warm-up, not in the statistics) beside the anchor's first. Before each connect both sides get
- * the benchmark's settle time (socket-bench-net.ts DEFAULT_SETTLE_MS; --settle-ms=0: none).
+ * the benchmark's settle time (socket-bench-net.ts DEFAULT_SETTLE_MS, 0: none; --settle-ms=N).
  *
  *   node --conditions=launchfleet-testing test/dist/bench/activation-trace.js \
  *       [--activations=N] [--slowest=K] [--hooks=1] [--json=PATH] [--settle-ms=MS]
@@ -165,6 +165,11 @@ function main2(ours: readonly Timed[], trace: { originNs: string; stamps: Stamp[
     });
   });
   return rows;
+}
+
+/** One activation of ours, its first byte and the split of it (ms). */
+function split(r: OursRow): string {
+  return `${round(r.firstByte, 3)} = wake ${round(r.connectToWake, 3)} + js ${round(r.wakeToFork, 3)} + fork ${round(r.fork, 3)} + exec ${round(r.forkToMain, 3)} + accept ${round(r.mainToReady, 3)} + deliver ${round(r.readyToFirst, 3)}; after-fork ${round(r.afterFork, 3)} (turn ${round(r.turnAfterFork, 3)}); gc ${round(r.gcMs, 3)}`;
 }
 
 function line(name: string, xs: readonly number[]): string {
@@ -332,9 +337,7 @@ async function main(): Promise<void> {
   if (firstOurs && firstAnchor) {
     const [r] = main2([firstOurs], trace);
     if (r) {
-      console.log(
-        `\nfirst activation after load (ms): ours ${round(r.firstByte, 3)} = wake ${round(r.connectToWake, 3)} + js ${round(r.wakeToFork, 3)} + fork ${round(r.fork, 3)} + exec ${round(r.forkToMain, 3)} + accept ${round(r.mainToReady, 3)} + deliver ${round(r.readyToFirst, 3)}; after-fork ${round(r.afterFork, 3)} (turn ${round(r.turnAfterFork, 3)}); gc ${round(r.gcMs, 3)}`,
-      );
+      console.log(`\nfirst activation after load (ms): ours ${split(r)}`);
       console.log(
         `  sd ${round(firstAnchor.firstByteMs, 3)} = connect->main ${round(firstAnchor.toStartMs, 3)} + accept ${round(firstAnchor.jobMs, 3)} + deliver ${round(firstAnchor.deliverMs, 3)}`,
       );
@@ -344,9 +347,7 @@ async function main(): Promise<void> {
   const slow = [...rows].sort((x, y) => y.firstByte - x.firstByte).slice(0, SLOWEST);
   console.log(`\nslowest ${slow.length} of ours (ms; events: start relative to the connect)`);
   for (const r of slow) {
-    console.log(
-      `#${r.i} first ${round(r.firstByte, 3)} = wake ${round(r.connectToWake, 3)} + js ${round(r.wakeToFork, 3)} + fork ${round(r.fork, 3)} + exec ${round(r.forkToMain, 3)} + accept ${round(r.mainToReady, 3)} + deliver ${round(r.readyToFirst, 3)}; after-fork ${round(r.afterFork, 3)} (turn ${round(r.turnAfterFork, 3)}); gc ${round(r.gcMs, 3)}`,
-    );
+    console.log(`#${r.i} first ${split(r)}`);
     for (const e of r.events.slice(0, 30)) console.log(`    ${e}`);
   }
   if (JSON_OUT)

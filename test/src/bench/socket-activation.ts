@@ -11,17 +11,16 @@
  *            ThrottleInterval is 0 in the plist (honoured by the agent's default launchd 842
  *            flavour), so the throttle never delays a relaunch; and the benchmark waits, before
  *            every connect, until the agent reports the job exited and the socket watched again
- *            (PrintService, polled every 2 ms), then the settle time
+ *            (PrintService, polled every 2 ms), then the settle time if any
  *   anchor   `systemd-socket-activate -l 127.0.0.1:PORT <responder>` started before each
  *            connect (it listens, waits for readability, then execs the job in its own process,
  *            so it is one-shot: a fresh one per activation, not timed until it listens), then
- *            the same settle time
+ *            the same settle time if any
  *
- * The settle time (--settle-ms, default DEFAULT_SETTLE_MS in socket-bench-net.ts; 0 = the
- * definition before issue 19's tenth session, connect right after the readiness check): the
- * client does nothing between "ready" and the connect, so the measured window holds the
- * supervisor's work, not the tail of the benchmark's own readiness check (test/bench/RESULTS.md,
- * "Issue 19, tenth session").
+ * The settle time (--settle-ms, default DEFAULT_SETTLE_MS in socket-bench-net.ts: 0, connect
+ * right after the readiness check): how long the client does nothing between "ready" and the
+ * connect, for both sides. Why 0 stays the reference: socket-bench-net.ts and test/bench/RESULTS.md,
+ * "Issue 19, tenth session".
  *
  * Each answer carries the serving pid: every sample is checked to come from a new process.
  * Overhead = ours - anchor (p50 and p99). Target (issue 3): socket activation adds <= 5 ms
@@ -335,7 +334,7 @@ async function main(): Promise<void> {
       'anchor = a fresh systemd-socket-activate per activation, timed only from connect (after it listened)',
       SETTLE_MS > 0
         ? `both sides: the client waited ${SETTLE_MS} ms (doing nothing) after the readiness check before each connect`
-        : 'both sides: connect right after the readiness check (settle 0: the definition before issue 19, tenth session)',
+        : 'both sides: connect right after the readiness check (settle 0)',
       'every answer came from a new process (pids checked); ours counted exactly one activation and one run per connection',
     ],
   };
