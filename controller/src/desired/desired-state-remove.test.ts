@@ -3,15 +3,18 @@
  * a delete) when the broker does not answer some deletes: like the apply's writes, a delete the
  * broker did not answer is tried again once it answers (a cut connection, an election), and once
  * it stops answering for good the deletes not yet started are reported as not tried instead of
- * each waiting out its timeout (write-gate.ts). Over fake buckets (testing/fake-stores.ts).
+ * each waiting out its timeout (write-gate.ts). A delete that still failed is named in the job
+ * record (`clearing`) and made by the retry, whether it re-delivers the version, takes a new one,
+ * or deletes the deleted job again. Over fake buckets (testing/fake-stores.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { errors as natsErrors } from '@nats-io/nats-core';
+import { NotFoundError } from '@launchfleet/shared';
 import { keys } from '@launchfleet/shared/messages';
 import { generateSigningKey } from '@launchfleet/shared/signing';
 import { FakeClock } from '@launchfleet/shared/testing';
-import type { TargetSpec } from './job-record.ts';
+import { type JobRecord, type TargetSpec, parseJobRecord } from './job-record.ts';
 import { FakeKv, bundleFor, jobRecordJson, serviceOverFakes } from './testing/fake-stores.ts';
 
 const label = 'com.acme.remove';
@@ -42,7 +45,7 @@ function fleet(concurrency?: number) {
     { jobs, desired, nodes, key: signingKey, clock },
     concurrency === undefined ? {} : { concurrency },
   );
-  return { clock, desired, service };
+  return { clock, jobs, desired, service };
 }
 
 /** The deletes of each key tried so far. */
@@ -109,4 +112,106 @@ test('once the broker stops answering for good, the deletes not started are not 
     'the first node tried 3 times in 10 s',
   );
   for (const n of nodes) assert.ok(f.desired.value(key(n)) !== undefined, `${n} keeps its key`);
+});
+
+type Fleet = ReturnType<typeof fleet>;
+
+/** Every delete of a key of `down` waits out the client's 5 s timeout and fails, while `down` has it. */
+function brokerDropsDeletesOf(f: Fleet, ...nodeIds: string[]): { down: Set<string> } {
+  const o = { down: new Set(nodeIds) };
+  f.desired.failWith = (call, k) => {
+    if (call !== 'delete' || ![...o.down].some((n) => k === key(n))) return undefined;
+    f.clock.advance(5000);
+    return new natsErrors.TimeoutError();
+  };
+  return o;
+}
+
+function record(f: Fleet): JobRecord {
+  const r = parseJobRecord(f.jobs.value(keys.job(label)) ?? '');
+  assert.ok(r, 'a job record');
+  return r;
+}
+
+const toN1 = { plist, domain: 'system', target: { kind: 'nodes', names: [n1] } as TargetSpec, by: 'op' };
+const held = (f: Fleet) => nodes.filter((n) => f.desired.value(key(n)) !== undefined);
+
+test('a retargeting apply whose deletes failed for good makes them when it is retried', async () => {
+  const f = fleet(1);
+  const outage = brokerDropsDeletesOf(f, n2);
+  const r = await f.service.apply(toN1);
+  assert.equal(r.version, 4);
+  assert.equal(r.removed, 0);
+  assert.deepEqual(r.failures.map((x) => x.nodeId).sort(), nodes.slice(1), 'n2 failed, the rest not tried');
+  assert.deepEqual(held(f), nodes);
+  assert.deepEqual(record(f).clearing, nodes.slice(1), 'the record names the nodes still to clear');
+
+  outage.down.clear();
+  const again = await f.service.apply(toN1);
+  assert.equal(again.version, 4, 'the retry re-delivers the version');
+  assert.equal(again.written, 0);
+  assert.deepEqual(again.failures, []);
+  assert.equal(again.removed, 3);
+  assert.deepEqual(held(f), [n1], 'only the node targeted keeps the job');
+  assert.equal(record(f).clearing, undefined, 'nothing left to clear');
+});
+
+test('the record keeps only the nodes whose delete failed, and a new version clears them', async () => {
+  const f = fleet();
+  const outage = brokerDropsDeletesOf(f, n2);
+  const r = await f.service.apply(toN1);
+  assert.equal(r.removed, 2);
+  assert.deepEqual(
+    r.failures.map((x) => x.nodeId),
+    [n2],
+  );
+  assert.deepEqual(record(f).clearing, [n2], 'the nodes cleared are dropped from the record');
+
+  outage.down.clear();
+  const gets = (n: string) => f.desired.calls.filter((c) => c === `get ${key(n)}`).length;
+  const before = gets(nodes[3] as string);
+  const plist2 = plist.replace('/bin/true', '/bin/echo');
+  const v5 = await f.service.apply({ ...toN1, plist: plist2 });
+  assert.equal(v5.version, 5);
+  assert.deepEqual(v5.failures, []);
+  assert.equal(v5.removed, 1, 'the new version takes the job away from n2');
+  assert.deepEqual(held(f), [n1]);
+  assert.equal(gets(nodes[3] as string), before, 'a node already cleared is not looked at again');
+  assert.equal(record(f).clearing, undefined);
+});
+
+test('deleting a deleted job again deletes what the first delete could not', async () => {
+  const f = fleet();
+  const outage = brokerDropsDeletesOf(f, n2, n3);
+  const r = await f.service.delete(label, 'op');
+  assert.equal(r.version, 4);
+  assert.equal(r.removed, 2);
+  assert.deepEqual(r.failures.map((x) => x.nodeId).sort(), [n2, n3]);
+  assert.deepEqual(record(f).clearing, [n2, n3]);
+  assert.equal(record(f).deleted, true);
+
+  outage.down.clear();
+  const again = await f.service.delete(label, 'op');
+  assert.equal(again.version, 4, 'no new version');
+  assert.deepEqual(again.failures, []);
+  assert.equal(again.removed, 2);
+  assert.deepEqual(held(f), []);
+  assert.equal(record(f).clearing, undefined);
+  await assert.rejects(f.service.delete(label, 'op'), NotFoundError, 'nothing left: not found, as before');
+});
+
+test('an apply after a partly failed delete takes the job away from the nodes the delete missed', async () => {
+  const f = fleet();
+  const outage = brokerDropsDeletesOf(f, n2);
+  const r = await f.service.delete(label, 'op');
+  assert.deepEqual(
+    r.failures.map((x) => x.nodeId),
+    [n2],
+  );
+  outage.down.clear();
+  const v5 = await f.service.apply(toN1);
+  assert.equal(v5.version, 5);
+  assert.deepEqual(v5.failures, []);
+  assert.equal(v5.removed, 1);
+  assert.deepEqual(held(f), [n1]);
 });

@@ -19,11 +19,16 @@
  *      tried (write-gate.ts): without quorum an apply ends in seconds and names what it missed;
  *   5. take the job away (KV delete) from nodes the previous version targeted and this one
  *      does not, unless a newer version is already there; these deletes go through the same
- *      gate as the writes (a delete the broker did not answer is tried again).
- * Delete advances the version too (a tombstone record) and deletes every node's key, the same way.
+ *      gate as the writes (a delete the broker did not answer is tried again). The record
+ *      names those nodes (`clearing`, written in step 3) until they are deleted, so a delete
+ *      that still failed is made by the retry, even one that re-delivers the version, or by
+ *      the next apply (before, a re-delivery removed nothing and a new version forgot them).
+ * Delete advances the version too (a tombstone record) and deletes every node's key, the same
+ * way; deleting a deleted job again deletes what the first delete could not (NotFound when
+ * nothing is left).
  *
- * About 470 lines, one file on purpose: apply and delete share the compare-and-set steps
- * (#advance, #writeIfNewer, #removeFrom) whose ordering is the multi-controller argument above,
+ * About 520 lines, one file on purpose: apply and delete share the compare-and-set steps
+ * (#advance, #writeIfNewer, #removeFrom, #cleared) whose ordering is the multi-controller argument above,
  * and the gated pass over the nodes that runs them (#eachNode); what needs no broker is already
  * out (core/: plist check, target resolution, re-delivery; write-gate.ts, bounded-pool.ts,
  * job-record.ts).
@@ -54,7 +59,7 @@ import { checkJobPlist } from './core/plist-check.ts';
 import { redeliverable } from './core/redeliver.ts';
 import { WriteGate, writeThroughGate } from './write-gate.ts';
 import { type TargetCandidate, resolveTarget } from './core/resolve-target.ts';
-import { type JobRecord, type TargetSpec, parseJobRecord } from './job-record.ts';
+import { type JobRecord, type TargetSpec, parseJobRecord, withClearing } from './job-record.ts';
 
 export interface DesiredStateDeps {
   readonly desired: KV;
@@ -164,19 +169,24 @@ export class DesiredStateService {
     const nodeIds = resolved.value.nodeIds;
     const now = this.#d.clock.wallMs();
     const content = { label, domain, plist: req.plist, target: resolved.value.target, nodeIds };
-    const { record, previous } = await this.#advance(
+    const keep = new Set(nodeIds);
+    const { record, previous, revision } = await this.#advance(
       label,
       (prev) =>
         !fresh && redeliverable(prev, content, now, validityMs)
           ? prev
-          : {
-              v: 1,
-              ...content,
-              version: (prev?.version ?? 0) + 1,
-              updatedAt: now,
-              updatedBy: req.by,
-              deleted: false,
-            },
+          : withClearing(
+              {
+                v: 1,
+                ...content,
+                version: (prev?.version ?? 0) + 1,
+                updatedAt: now,
+                updatedBy: req.by,
+                deleted: false,
+              },
+              // Every node that may hold the label and is not targeted now: step 5 takes it away.
+              [...(prev?.nodeIds ?? []), ...(prev?.clearing ?? [])].filter((id) => !keep.has(id)),
+            ),
       !wroteBefore,
     );
     // A re-delivered version is signed with its first issue time: the same bytes as before.
@@ -207,9 +217,10 @@ export class DesiredStateService {
     // Some node holds another bundle at this version (a rotated key, another validity): it
     // cannot be re-delivered there, so the apply takes a new version after all.
     if (count.conflict > 0 && !gate.stopped) return this.#apply(req, true, wroteBefore || count.written > 0);
-    const keep = new Set(nodeIds);
-    const gone = (previous?.nodeIds ?? []).filter((id) => !keep.has(id));
-    const removed = redelivery ? 0 : await this.#removeFrom(gone, label, record.version, failures, gate);
+    // A re-delivered version takes away what its first apply could not (its record's `clearing`).
+    const gone = (record.clearing ?? []).filter((id) => !keep.has(id));
+    const removed = await this.#removeFrom(gone, label, record.version, failures, gate);
+    await this.#cleared(label, record, revision, failures);
     return {
       label,
       version: record.version,
@@ -240,29 +251,36 @@ export class DesiredStateService {
     const existing = await this.get(label).catch((e: unknown) => {
       throw changedNothing(natsError(e, `reading the job record of ${label}`));
     });
-    if (!existing || existing.deleted) throw new NotFoundError('job', label);
+    if (!existing) throw new NotFoundError('job', label);
     const now = this.#d.clock.wallMs();
-    const { record, previous } = await this.#advance(
+    const { record, previous, revision } = await this.#advance(
       label,
       (prev) => {
-        if (!prev || prev.deleted) throw new NotFoundError('job', label);
-        return {
-          ...prev,
-          version: prev.version + 1,
-          nodeIds: [],
-          updatedAt: now,
-          updatedBy: by,
-          deleted: true,
-        };
+        if (!prev) throw new NotFoundError('job', label);
+        // Deleted already: no new version; the deletes below finish what the first one left.
+        if (prev.deleted) return prev;
+        return withClearing(
+          {
+            ...prev,
+            version: prev.version + 1,
+            nodeIds: [],
+            updatedAt: now,
+            updatedBy: by,
+            deleted: true,
+          },
+          [...prev.nodeIds, ...(prev.clearing ?? [])],
+        );
       },
       true,
     );
     const failures: NodeFailure[] = [];
     // Nodes the record names, and any other node that has a key for the label (written by an
     // older controller or by hand): the delete leaves none behind.
-    const ids = new Set(previous?.nodeIds ?? []);
+    const ids = new Set(record.clearing ?? []);
     for (const id of await this.#nodesWithKey(label)) ids.add(id);
+    if (record === previous && ids.size === 0) throw new NotFoundError('job', label);
     const removed = await this.#removeFrom([...ids], label, record.version, failures, this.#gate());
+    await this.#cleared(label, record, revision, failures);
     return { label, version: record.version, removed, failures };
   }
 
@@ -313,7 +331,7 @@ export class DesiredStateService {
     label: string,
     next: (prev: JobRecord | undefined) => JobRecord,
     first: boolean,
-  ): Promise<{ record: JobRecord; previous: JobRecord | undefined }> {
+  ): Promise<{ record: JobRecord; previous: JobRecord | undefined; revision: number }> {
     const k = keys.job(label);
     const unwritten = (e: LaunchfleetError): LaunchfleetError => (first ? changedNothing(e) : e);
     for (let attempt = 0; attempt < casAttempts; attempt++) {
@@ -328,12 +346,14 @@ export class DesiredStateService {
         throw new FailedPreconditionError(`job record of ${label} is unreadable; repair lf_jobs/${k}`);
       const record = next(prev);
       // `next` handed back the record itself: nothing to write (a re-delivered version).
-      if (prev && record === prev) return { record, previous: prev };
+      if (e && prev && record === prev) return { record, previous: prev, revision: e.revision };
       this.#assertConnected(`writing the job record of ${label}`, first);
       try {
-        if (e && e.operation === 'PUT') await this.#d.jobs.update(k, JSON.stringify(record), e.revision);
-        else await this.#d.jobs.create(k, JSON.stringify(record));
-        return { record, previous: prev };
+        const revision =
+          e && e.operation === 'PUT'
+            ? await this.#d.jobs.update(k, JSON.stringify(record), e.revision)
+            : await this.#d.jobs.create(k, JSON.stringify(record));
+        return { record, previous: prev, revision };
       } catch (err) {
         // Not stored (no responders): nothing changed. A timeout may have been stored: unknown.
         if (!isWrongRevision(err)) {
@@ -404,6 +424,34 @@ export class DesiredStateService {
       throw new ConflictError(`${key} is being written concurrently`);
     });
     return outcomes.filter(Boolean).length;
+  }
+
+  /**
+   * After the deletes of an apply or delete: writes `record` (at `revision`, the one this call
+   * wrote or read) again with `clearing` naming only the nodes whose delete failed, so the next
+   * apply or delete tries those and no others. Best effort: if the record moved on (another
+   * controller's version carries this `clearing` on) or the broker does not answer, the record
+   * keeps naming nodes already cleared, which only costs the next call a read of each key.
+   */
+  async #cleared(
+    label: string,
+    record: JobRecord,
+    revision: number,
+    failures: readonly NodeFailure[],
+  ): Promise<void> {
+    const had = record.clearing ?? [];
+    if (had.length === 0 && failures.length === 0) return;
+    const failed = new Set(failures.map((f) => f.nodeId));
+    // A node targeted by this version whose write failed is not one to clear.
+    const keep = new Set(record.nodeIds);
+    const next = withClearing(
+      record,
+      [...failed].filter((id) => !keep.has(id)),
+    );
+    const left = next.clearing ?? [];
+    if (left.length === had.length && left.every((id) => had.includes(id))) return;
+    if (this.#d.brokerConnected?.() === false) return;
+    await this.#d.jobs.update(keys.job(label), JSON.stringify(next), revision).catch(() => undefined);
   }
 
   /** A gate for one call's writes (write-gate.ts): they stop once the broker stops answering. */

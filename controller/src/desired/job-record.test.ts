@@ -16,6 +16,8 @@ test('job records round-trip; anything else is refused as a value', () => {
     deleted: false,
   };
   assert.deepEqual(parseJobRecord(JSON.stringify(r)), r);
+  const clearing = { ...r, clearing: ['nbbbbbbbbbbbbbbbbbbbb'] };
+  assert.deepEqual(parseJobRecord(JSON.stringify(clearing)), clearing, 'nodes still to clear');
   for (const bad of [
     '',
     'nope',
@@ -23,6 +25,7 @@ test('job records round-trip; anything else is refused as a value', () => {
     '{"v":2}',
     JSON.stringify({ ...r, nodeIds: [1] }),
     JSON.stringify({ ...r, target: { kind: 'x' } }),
+    JSON.stringify({ ...r, clearing: 'nbbbbbbbbbbbbbbbbbbbb' }),
   ])
     assert.equal(parseJobRecord(bad), undefined, bad);
   assert.equal(describeTarget({ kind: 'all' }), 'all');

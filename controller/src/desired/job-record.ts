@@ -5,6 +5,12 @@
  * or a delete knows which nodes to take the job away from. A delete keeps the record as a
  * tombstone (`deleted: true`): versions never restart, and no node sees a re-applied job as
  * "older than what it ran".
+ *
+ * `clearing` names the nodes the label was taken away from whose key may still be there (a delete
+ * the broker did not answer, or not tried: docs/fault-suite.md). The record is written with them
+ * before the deletes are tried and written again without the ones deleted, so a retry of the
+ * apply (even one that re-delivers the version) or of `jobs delete`, or the next apply, removes
+ * what is left. Optional: records written before 2026-12-07 have none.
  */
 import { isRecord } from '@launchfleet/shared/messages';
 
@@ -27,6 +33,8 @@ export interface JobRecord {
   readonly updatedAt: number;
   readonly updatedBy: string;
   readonly deleted: boolean;
+  /** Nodes not targeted whose key for the label may still be there (see the header). */
+  readonly clearing?: readonly string[];
 }
 
 /** Reads a stored record; undefined if it is not one (never throws). */
@@ -49,11 +57,20 @@ export function parseJobRecord(text: string): JobRecord | undefined {
     typeof o['updatedAt'] === 'number' &&
     typeof o['updatedBy'] === 'string' &&
     typeof o['deleted'] === 'boolean' &&
+    (o['clearing'] === undefined ||
+      (Array.isArray(o['clearing']) && o['clearing'].every((x) => typeof x === 'string'))) &&
     isRecord(t) &&
     (t['kind'] === 'all' ||
       (t['kind'] === 'selector' && typeof t['selector'] === 'string') ||
       (t['kind'] === 'nodes' && Array.isArray(t['names'])));
   return ok ? (o as unknown as JobRecord) : undefined;
+}
+
+/** `r` with `clearing` set to `nodeIds` (left out when there are none). */
+export function withClearing(r: JobRecord, nodeIds: Iterable<string>): JobRecord {
+  const { clearing: _old, ...rest } = r;
+  const ids = [...new Set(nodeIds)].sort();
+  return ids.length > 0 ? { ...rest, clearing: ids } : rest;
 }
 
 /** One line describing a target, for tables and audit entries. */

@@ -18,7 +18,7 @@ import type { KV } from '@nats-io/kv';
 import { ConflictError, FailedPreconditionError } from '@launchfleet/shared';
 import { natsError } from '@launchfleet/shared/nats-errors';
 import { isRecord, keys } from '@launchfleet/shared/messages';
-import { type JobRecord, type TargetSpec, parseJobRecord } from '../desired/job-record.ts';
+import { type TargetSpec, parseJobRecord, withClearing } from '../desired/job-record.ts';
 import { isWrongRevision } from './kv-cas.ts';
 
 /** One bundle version of a label. */
@@ -125,18 +125,23 @@ export class JobVersions {
       // The record keeps the union of the nodes ever written, so a later `jobs apply` or
       // `jobs delete` knows every node that may hold the label.
       const nodeIds = [...new Set([...(prev?.nodeIds ?? []), ...o.nodeIds])];
-      const record: JobRecord = {
-        v: 1,
-        label: o.label,
-        domain: o.domain,
-        plist: o.plist,
-        version,
-        target: o.target,
-        nodeIds,
-        updatedAt: o.at,
-        updatedBy: o.by,
-        deleted: false,
-      };
+      // And the nodes an apply or delete could not take it away from yet (job-record.ts).
+      const written = new Set(nodeIds);
+      const record = withClearing(
+        {
+          v: 1,
+          label: o.label,
+          domain: o.domain,
+          plist: o.plist,
+          version,
+          target: o.target,
+          nodeIds,
+          updatedAt: o.at,
+          updatedBy: o.by,
+          deleted: false,
+        },
+        (prev?.clearing ?? []).filter((id) => !written.has(id)),
+      );
       try {
         if (live) await this.#jobs.update(k, JSON.stringify(record), e.revision);
         else await this.#jobs.create(k, JSON.stringify(record));
