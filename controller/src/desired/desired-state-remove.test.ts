@@ -143,6 +143,8 @@ test('a retargeting apply whose deletes failed for good makes them when it is re
   assert.equal(r.version, 4);
   assert.equal(r.removed, 0);
   assert.deepEqual(r.failures.map((x) => x.nodeId).sort(), nodes.slice(1), 'n2 failed, the rest not tried');
+  assert.equal(r.notAttempted, 2, 'the deletes not tried are counted');
+  assert.match(r.warnings.join(), /2 of 4 nodes not tried/);
   assert.deepEqual(held(f), nodes);
   assert.deepEqual(record(f).clearing, nodes.slice(1), 'the record names the nodes still to clear');
 

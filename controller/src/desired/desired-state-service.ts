@@ -110,7 +110,10 @@ export interface ApplyResult {
   readonly superseded: number;
   /** Already held this exact bundle (a re-delivered version): not written again. */
   readonly unchanged: number;
-  /** Not tried: the broker had stopped answering (each is also in `failures`). */
+  /**
+   * Writes and deletes not tried: the broker had stopped answering (each is also in `failures`).
+   * Before 2026-12-07 the deletes were left out (fault-cluster-remove: 0 here, 887 rows `not tried`).
+   */
   readonly notAttempted: number;
   readonly removed: number;
   readonly failures: readonly NodeFailure[];
@@ -219,7 +222,7 @@ export class DesiredStateService {
     if (count.conflict > 0 && !gate.stopped) return this.#apply(req, true, wroteBefore || count.written > 0);
     // A re-delivered version takes away what its first apply could not (its record's `clearing`).
     const gone = (record.clearing ?? []).filter((id) => !keep.has(id));
-    const removed = await this.#removeFrom(gone, label, record.version, failures, gate);
+    const removal = await this.#removeFrom(gone, label, record.version, failures, gate);
     await this.#cleared(label, record, revision, failures);
     return {
       label,
@@ -228,16 +231,16 @@ export class DesiredStateService {
       written: count.written,
       superseded: count.superseded,
       unchanged: count.unchanged + count.conflict,
-      notAttempted,
-      removed,
+      notAttempted: notAttempted + removal.notAttempted,
+      removed: removal.removed,
       failures,
       durationMs: Math.round(this.#d.clock.monotonicMs() - started),
       warnings: [
         ...checked.value.warnings,
         ...(nodeIds.length === 0 ? ['the target matches no node: nothing was written'] : []),
-        ...(notAttempted > 0
+        ...(notAttempted + removal.notAttempted > 0
           ? [
-              `the broker stopped answering: ${notAttempted} of ${nodeIds.length} nodes not tried; retry the apply`,
+              `the broker stopped answering: ${notAttempted + removal.notAttempted} of ${nodeIds.length + gone.length} nodes not tried; retry the apply`,
             ]
           : []),
       ],
@@ -279,7 +282,7 @@ export class DesiredStateService {
     const ids = new Set(record.clearing ?? []);
     for (const id of await this.#nodesWithKey(label)) ids.add(id);
     if (record === previous && ids.size === 0) throw new NotFoundError('job', label);
-    const removed = await this.#removeFrom([...ids], label, record.version, failures, this.#gate());
+    const { removed } = await this.#removeFrom([...ids], label, record.version, failures, this.#gate());
     await this.#cleared(label, record, revision, failures);
     return { label, version: record.version, removed, failures };
   }
@@ -398,8 +401,9 @@ export class DesiredStateService {
 
   /**
    * Deletes the label's key on each node unless a version above `version` is there, through
-   * `gate` like the apply's writes (#eachNode). Returns how many keys this call deleted: a delete
-   * whose answer was lost but which was stored finds the key gone when tried again, uncounted.
+   * `gate` like the apply's writes (#eachNode). Returns how many keys this call deleted (a delete
+   * whose answer was lost but which was stored finds the key gone when tried again, uncounted) and
+   * how many nodes it did not try.
    */
   async #removeFrom(
     nodeIds: readonly string[],
@@ -407,8 +411,8 @@ export class DesiredStateService {
     version: number,
     failures: NodeFailure[],
     gate: WriteGate,
-  ): Promise<number> {
-    const { outcomes } = await this.#eachNode(nodeIds, gate, failures, async (nodeId) => {
+  ): Promise<{ removed: number; notAttempted: number }> {
+    const { outcomes, notAttempted } = await this.#eachNode(nodeIds, gate, failures, async (nodeId) => {
       const key = keys.desired(nodeId, label);
       for (let attempt = 0; attempt < casAttempts; attempt++) {
         const e = await this.#d.desired.get(key);
@@ -423,7 +427,7 @@ export class DesiredStateService {
       }
       throw new ConflictError(`${key} is being written concurrently`);
     });
-    return outcomes.filter(Boolean).length;
+    return { removed: outcomes.filter(Boolean).length, notAttempted };
   }
 
   /**
