@@ -31,14 +31,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Kvm } from '@nats-io/kv';
-import { UnavailableError, systemClock } from '@launchfleet/shared';
+import { UnavailableError } from '@launchfleet/shared';
 import { buckets, nodeIdFromRandom } from '@launchfleet/shared/messages';
-import { DesiredStateService, trackBrokerConnection } from '@launchfleet/controller/desired';
-import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
-import { clusterHelpers, samplePids } from '../support/fault-cluster.ts';
+import type { DesiredStateService } from '@launchfleet/controller/desired';
+import type { ControlPlaneHarness } from '../support/control-plane.ts';
+import { clusterHelpers, samplePids, startClusterApply } from '../support/fault-cluster.ts';
 import { instances } from '../support/fault-fleet.ts';
-import { type LinkNode, alive, daemonPlist, eventually, startLinkNode } from '../support/link-node.ts';
+import { type LinkNode, alive, daemonPlist, eventually } from '../support/link-node.ts';
 import { cmdline } from '../support/rollout-fleet.ts';
 import { jetStreamLeaderAgreed, waitFor } from '../support/nats-server.ts';
 
@@ -55,14 +54,10 @@ const since = (): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 
 describe('fault: 3-node cluster loses its desired-state leader, then its quorum, under an apply', () => {
   let cp: ControlPlaneHarness;
-  const nodes: LinkNode[] = [];
+  let nodes: LinkNode[] = [];
   const realIds: string[] = [];
   const simIds = Array.from({ length: simulated }, () => nodeIdFromRandom(randomBytes(13)));
   let desired: DesiredStateService;
-  let brokerConnected: () => boolean;
-  /** Every node id, real and simulated, as the controller's target candidates. */
-  const candidates = () =>
-    allIds().map((nodeId) => ({ nodeId, hostname: nodeId, labels: {}, registered: true, revoked: false }));
   let stopSampler = (): void => undefined;
 
   const allIds = (): string[] => [
@@ -76,34 +71,13 @@ describe('fault: 3-node cluster loses its desired-state leader, then its quorum,
   const whole = () => h.whole();
 
   before(async () => {
-    cp = await startControlPlane({ cluster: true });
-    h = clusterHelpers(cp, label);
-    for (let i = 0; i < realAgents; i++) {
-      const { token } = await cp.enrollment.createToken({ ttlMs: 60_000 });
-      nodes.push(await startLinkNode({ urls: cp.urls, token, enrollCreds: cp.enrollCreds }));
-    }
-    for (const n of nodes) {
-      await eventually(() => n.link.status().connected, 30_000, 'agent connected');
-      realIds.push(n.link.status().nodeId ?? '');
-    }
-    const jobs = await new Kvm(cp.nc).create(buckets.jobs, {
-      history: 5,
-      replicas: 3,
-      maxValueSize: 2 * 1024 * 1024,
-    });
-    brokerConnected = trackBrokerConnection(cp.nc);
-    desired = new DesiredStateService({
-      desired: cp.store.desired,
-      index: cp.store.desiredIndex,
-      jobs,
-      // As the controller does: no write starts while the connection is down (it would be sent
-      // once the connection is back, after the apply was reported failed).
-      brokerConnected,
-      signingKey: () => cp.keyStore.activeSigningKey(),
-      candidates,
-      clock: systemClock,
+    ({ cp, nodes, desired } = await startClusterApply({
+      realAgents,
+      realIds,
+      allIds,
       concurrency: applyConcurrency,
-    });
+    }));
+    h = clusterHelpers(cp, label);
   });
 
   after(async () => {

@@ -2,15 +2,61 @@
  * Helpers of test/src/integration/fault-cluster.test.ts (docs/fault-suite.md): reading what a
  * desired key holds, finding a stream's leader among the harness' servers, waiting for the
  * cluster to be whole, counting the apply's writes on the broker, and sampling the job pids
- * the real agents run.
+ * the real agents run; and the fleet those tests start (startClusterApply). Also used by
+ * fault-cluster-remove.test.ts.
  */
 import assert from 'node:assert/strict';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { buckets, keys } from '@launchfleet/shared/messages';
 import { parseSignedBundle } from '@launchfleet/shared/signing';
-import type { ControlPlaneHarness } from './control-plane.ts';
-import { type LinkNode, eventually } from './link-node.ts';
+import { Kvm } from '@nats-io/kv';
+import { systemClock } from '@launchfleet/shared';
+import { DesiredStateService, trackBrokerConnection } from '@launchfleet/controller/desired';
+import { type ControlPlaneHarness, startControlPlane } from './control-plane.ts';
+import { type LinkNode, eventually, startLinkNode } from './link-node.ts';
 import { type NatsServer, jetStreamLeaderAgreed, tcpOpen, waitFor } from './nats-server.ts';
+
+/**
+ * A 3-server control plane (R3 buckets), `realAgents` real agents enrolled and connected (their ids
+ * pushed to `realIds` in order), the job records' bucket, and the controller's apply code over the
+ * controller's connection to all three servers, `concurrency` writes in flight, targeting `allIds()`
+ * (the test's order of real and simulated node ids). As the controller does, no write starts while
+ * that connection is down (it would be sent once the connection is back, after the apply was
+ * reported failed).
+ */
+export async function startClusterApply(o: {
+  realAgents: number;
+  realIds: string[];
+  allIds: () => string[];
+  concurrency: number;
+}): Promise<{ cp: ControlPlaneHarness; nodes: LinkNode[]; desired: DesiredStateService }> {
+  const cp = await startControlPlane({ cluster: true });
+  const nodes: LinkNode[] = [];
+  for (let i = 0; i < o.realAgents; i++) {
+    const { token } = await cp.enrollment.createToken({ ttlMs: 60_000 });
+    nodes.push(await startLinkNode({ urls: cp.urls, token, enrollCreds: cp.enrollCreds }));
+  }
+  for (const n of nodes) {
+    await eventually(() => n.link.status().connected, 30_000, 'agent connected');
+    o.realIds.push(n.link.status().nodeId ?? '');
+  }
+  // The job records, replicated like the desired keys.
+  const recordsBucket = { history: 5, replicas: 3, maxValueSize: 2 * 1024 * 1024 };
+  const desired = new DesiredStateService({
+    jobs: await new Kvm(cp.nc).create(buckets.jobs, recordsBucket),
+    desired: cp.store.desired,
+    index: cp.store.desiredIndex,
+    brokerConnected: trackBrokerConnection(cp.nc),
+    signingKey: () => cp.keyStore.activeSigningKey(),
+    candidates: () =>
+      o
+        .allIds()
+        .map((nodeId) => ({ nodeId, hostname: nodeId, labels: {}, registered: true, revoked: false })),
+    clock: systemClock,
+    concurrency: o.concurrency,
+  });
+  return { cp, nodes, desired };
+}
 
 export function clusterHelpers(cp: ControlPlaneHarness, label: string) {
   /** The bundle version a node's key holds (null: no key; -1: not a bundle). */
