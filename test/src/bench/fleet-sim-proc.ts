@@ -3,7 +3,7 @@
  * channel, asked for stats and per-agent rows, stopped by message (then by signal).
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SimAgentRow, SimCommand, SimReply, SimStats } from '../sim/sim-protocol.ts';
@@ -33,6 +33,7 @@ export class SimProc {
     // LF_SIM_LOG_DIR: the simulator's stderr and how it ended, in full, for a post-mortem.
     const logDir = process.env['LF_SIM_LOG_DIR'];
     const logFile = logDir ? join(logDir, `sim-${this.child.pid ?? 'x'}.stderr`) : undefined;
+    if (logDir) mkdirSync(logDir, { recursive: true });
     this.child.stderr?.on('data', (chunk: string) => {
       if (logFile) appendFileSync(logFile, chunk);
       this.#log.push(...chunk.split('\n').filter((l) => l !== ''));
