@@ -278,6 +278,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
         desiredRevision: () => l.status().desiredRevision,
         refusals: () => l.status().refusals,
         drift: () => l.status().drift,
+        sessionChanges: () => l.status().sessionChanges,
         nodeId: () => l.status().nodeId,
         credentials: () => {
           const c = l.status().credentials;

@@ -138,6 +138,8 @@ export interface FleetLinkStatus {
   readonly connects: number;
   /** Failed connection attempts. */
   readonly connectFailures: number;
+  /** How sessions changed, by kind: `connect` (made after none) and the moves (link-session.ts). */
+  readonly sessionChanges: Readonly<Record<string, number>>;
   readonly lastError: string | undefined;
   readonly reconcilePasses: number;
   readonly eventsQueued: number;

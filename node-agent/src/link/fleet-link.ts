@@ -266,6 +266,7 @@ export async function startFleetLink(o: FleetLinkOptions): Promise<FleetLink> {
       drift: drift.counts(),
       connects: c.connects,
       connectFailures: c.connectFailures,
+      sessionChanges: { connect: c.connects, ...c.moves },
       lastError: c.lastError,
       reconcilePasses: reconciler.passes,
       eventsQueued: reporter.queued,

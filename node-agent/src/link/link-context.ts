@@ -43,6 +43,8 @@ export interface LinkConnection {
   connects: number;
   /** Failed passes (enrolment, connect or set-up). */
   connectFailures: number;
+  /** Session moves without a gap, and moves not made, by kind (link-session.ts). */
+  readonly moves: Record<'moved_lame_duck' | 'moved_home' | 'move_failed', number>;
   lastError: string | undefined;
   /** The last session ended because its connection closed (not a watch failure, not stop()). */
   lostBroker: boolean;
@@ -78,6 +80,7 @@ export function initialConnection(): LinkConnection {
     stopped: false,
     connects: 0,
     connectFailures: 0,
+    moves: { moved_lame_duck: 0, moved_home: 0, move_failed: 0 },
     lastError: undefined,
     lostBroker: false,
     lameDuck: false,

@@ -31,7 +31,8 @@ import { linkDefaults } from './fleet-link-settings.ts';
 import type { LinkContext } from './link-context.ts';
 import { connectAsNode } from './node-connection.ts';
 import { credentialName } from './nats-edge.ts';
-import { delayBetween, isHome, otherServers, serverPreference } from './core/server-order.ts';
+import { spreadDelay } from './core/backoff.ts';
+import { isHome, otherServers, rotated, serverPreference } from './core/server-order.ts';
 
 /** The longest a session set-up may take, however many were given up before it. */
 const maxSetupMs = 120_000;
@@ -47,6 +48,8 @@ interface Parts {
 interface Move {
   readonly servers: readonly string[];
   readonly why: string;
+  /** What it counts as when made (`launchfleet_agent_nats_session_changes_total`). */
+  readonly kind: 'moved_lame_duck' | 'moved_home';
 }
 
 /** Runs one session as `id` (see above). */
@@ -73,6 +76,8 @@ export async function runSession(ctx: LinkContext, id: NodeIdentity): Promise<vo
   log('info', 'link', `connected to ${cur.conn.getServer()} as ${id.nodeId}`);
   let startedAt = ctx.o.clock.monotonicMs();
   let saidDown = false;
+  /** Why the connection that ended the session closed, when the client said (for the log). */
+  let closedWhy = '';
   const timers: TimerHandle[] = [];
   let pending: Move | undefined;
   let wakeHold: (() => void) | undefined;
@@ -98,8 +103,9 @@ export async function runSession(ctx: LinkContext, id: NodeIdentity): Promise<vo
       );
       if (move)
         timers.push(
-          scheduler.after(delayBetween(0, spread, ctx.random()), () => {
-            if (parts === cur) requestMove({ servers: to, why: `${server} is in lame-duck mode` });
+          scheduler.after(spreadDelay(spread, ctx.random()), () => {
+            if (parts === cur)
+              requestMove({ servers: to, why: `${server} is in lame-duck mode`, kind: 'moved_lame_duck' });
           }),
         );
     });
@@ -109,9 +115,13 @@ export async function runSession(ctx: LinkContext, id: NodeIdentity): Promise<vo
     const home = set.returnHomeMs ?? linkDefaults.returnHomeMs;
     if (home === false || isHome(preference, parts.conn.getServer())) return;
     timers.push(
-      scheduler.after(delayBetween(home.minMs, home.maxMs, ctx.random()), () => {
+      scheduler.after(home.minMs + spreadDelay(home.maxMs - home.minMs, ctx.random()), () => {
         if (parts === cur && !c.lameDuck)
-          requestMove({ servers: preference.slice(0, 1), why: 'back to its home server' });
+          requestMove({
+            servers: preference.slice(0, 1),
+            why: 'back to its home server',
+            kind: 'moved_home',
+          });
       }),
     );
   };
@@ -124,15 +134,25 @@ export async function runSession(ctx: LinkContext, id: NodeIdentity): Promise<vo
     armReturnHome(parts);
     // An old connection that closes while a move is being made: the session is down until the
     // new one is ready (an outage, said so), not a gap hidden by the move.
-    void parts.conn.closed().then(() => {
-      if (parts !== cur || !moving || c.stopped) return;
+    void parts.conn.closed().then((err) => {
+      if (parts !== cur) return;
+      closedWhy = closeReason(err);
+      if (!moving || c.stopped) return;
       saidDown = true;
       c.state = 'connecting';
       sayDisconnected();
     });
   };
-  const sayDisconnected = (): void =>
-    log('warn', 'link', `disconnected after ${Math.round((ctx.o.clock.monotonicMs() - startedAt) / 1000)} s`);
+  const sayDisconnected = (): void => {
+    // Why it closed (a stale connection, a server's error) is what tells a dead broker from a
+    // link too busy to answer its pings; the status keeps it until the next session is made.
+    if (closedWhy) c.lastError = `the connection closed: ${closedWhy}`;
+    log(
+      'warn',
+      'link',
+      `disconnected after ${Math.round((ctx.o.clock.monotonicMs() - startedAt) / 1000)} s${closedWhy ? ` (${closedWhy})` : ''}`,
+    );
+  };
   try {
     // stop() ran while this session was being set up: the finally closes it, or it would live
     // on and stop() would wait for it forever.
@@ -160,6 +180,7 @@ export async function runSession(ctx: LinkContext, id: NodeIdentity): Promise<vo
         sayDisconnected();
       }
       const next = await openParts(ctx, id, m.servers, false).catch((e: unknown) => {
+        c.moves.move_failed++;
         log('info', 'link', `could not move (${m.why}): ${messageOf(e)}; staying`);
         return undefined;
       });
@@ -186,10 +207,14 @@ export async function runSession(ctx: LinkContext, id: NodeIdentity): Promise<vo
         c.state = 'connected';
         startedAt = ctx.o.clock.monotonicMs();
         log('info', 'link', `connected to ${next.conn.getServer()} as ${id.nodeId}`);
-      } else log('info', 'link', `moved to ${next.conn.getServer()} (${m.why}), without a gap`);
+      } else {
+        c.moves[m.kind]++;
+        log('info', 'link', `moved to ${next.conn.getServer()} (${m.why}), without a gap`);
+      }
       await closeParts(held);
     }
     c.lostBroker = cur.conn.isClosed();
+    if (c.lostBroker) closedWhy = closeReason(await cur.conn.closed());
     // A watch that ended on an open connection would leave the node deaf: start over.
     if (!cur.conn.isClosed()) log('warn', 'link', 'the desired-state watch ended; reconnecting');
   } finally {
@@ -262,16 +287,17 @@ async function openParts(
     ]).finally(() => setupTimer?.cancel());
     return { conn, watch: w, nodes };
   } catch (e) {
+    // The session's connection is no longer this one: stop() and the status must not see it.
+    if (first && c.nc === conn) c.nc = undefined;
     await closeParts({ conn, watch: w });
     const m = messageOf(e);
     throw m.startsWith('session set-up') ? e : new Error(`session set-up: ${m}`, { cause: e });
   }
 }
 
-/** `servers` starting `by` places further on (wrapping round). */
-function rotated(servers: readonly string[], by: number): string[] {
-  const k = servers.length > 0 ? by % servers.length : 0;
-  return [...servers.slice(k), ...servers.slice(0, k)];
+/** What nats.js said when a connection closed (`closed()` resolves with the error, if any). */
+function closeReason(err: void | Error): string {
+  return err instanceof Error ? messageOf(err).replace(/\s+/g, ' ').slice(0, 200) : '';
 }
 
 async function closeParts(p: Pick<Parts, 'conn' | 'watch'>): Promise<void> {

@@ -398,9 +398,14 @@ describe('agent metrics: the link and load failures', () => {
       desiredRevision: () => 42,
       refusals: () => refusals,
       drift: () => ({ 'plist-changed': 3, bogus: -1 }),
+      sessionChanges: () => ({ connect: 2, moved_lame_duck: 1, moved_home: 0, move_failed: 0 }),
     };
     const t = await setup({ link });
     let p = await t.scrape();
+    const changes = 'launchfleet_agent_nats_session_changes_total';
+    assert.equal(sampleValue(p, changes, { kind: 'connect' }), 2);
+    assert.equal(sampleValue(p, changes, { kind: 'moved_lame_duck' }), 1);
+    assert.equal(sampleValue(p, changes, { kind: 'moved_home' }), 0);
     assert.equal(sampleValue(p, 'launchfleet_agent_nats_connected'), 1);
     assert.equal(sampleValue(p, 'launchfleet_agent_desired_state_revision'), 42);
     assert.equal(
@@ -432,6 +437,8 @@ describe('agent metrics: the link and load failures', () => {
     p = await t.scrape();
     assert.equal(sampleValue(p, 'launchfleet_agent_nats_connected'), 0);
     assert.equal(sampleValue(p, 'launchfleet_agent_desired_state_revision'), 0);
+    // A link without session counts (an older one): the family, no samples.
+    assert.equal(samplesOf(p, changes).length, 0);
     assert.equal(samplesOf(p, 'launchfleet_agent_signature_refusals_total').length, 0);
     t.metrics.setLink(undefined);
     p = await t.scrape();

@@ -60,6 +60,8 @@ export interface LinkMetricsSource {
   refusals(): Readonly<Record<string, number>>;
   /** Cumulative drift repairs by kind. */
   drift(): Readonly<Record<string, number>>;
+  /** Cumulative NATS session changes by kind (connect, moves). */
+  sessionChanges?(): Readonly<Record<string, number>>;
   /** The node id once enrolled. */
   nodeId?(): string | undefined;
   /** The node's credentials: expiry (ms, undefined: never), expired, renewals so far. */
@@ -345,6 +347,7 @@ export function createAgentMetrics(o: AgentMetricsOptions): AgentMetrics {
     );
     linkCounter(agentMetrics.signatureRefusals, 'reason', (l) => l.refusals());
     linkCounter(agentMetrics.drift, 'kind', (l) => l.drift());
+    linkCounter(agentMetrics.sessionChanges, 'kind', (l) => l.sessionChanges?.());
     w.family(checked(agentMetrics.jobsLoaded, 'gauge'));
     for (const domain_kind of ['system', 'gui', 'user'] as const)
       w.sample(agentMetrics.jobsLoaded.name, { domain_kind }, v.jobsByKind[domain_kind]);

@@ -130,6 +130,12 @@ export const agentMetrics = {
     '1 while the agent is connected to NATS.',
     [],
   ),
+  sessionChanges: def(
+    'launchfleet_agent_nats_session_changes_total',
+    'counter',
+    "How the agent's NATS session changed, by kind: connect (a session made after none, at start or after an outage), moved_lame_duck and moved_home (to another server without a gap: its server entered lame-duck mode, or back to its home server), move_failed (a move not made; the session stayed).",
+    ['kind'],
+  ),
   credentialsExpiry: def(
     'launchfleet_agent_credentials_expiry_timestamp_seconds',
     'gauge',

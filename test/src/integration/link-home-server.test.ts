@@ -79,6 +79,17 @@ describe('fleet link: a home server, and moves without a gap', () => {
       `never without a session:\n${node.logs.join('\n')}`,
     );
     assert.equal(node.link.status().connects, connects, 'no reconnect at any point');
+    // What the agent's metric counts (launchfleet_agent_nats_session_changes_total): the returns
+    // home tried while home was down (lame duck for 30 s, then restarting) failed and stayed.
+    const changes = node.link.status().sessionChanges;
+    assert.deepEqual(
+      { ...changes, move_failed: 0 },
+      { connect: connects, moved_lame_duck: 1, moved_home: 1, move_failed: 0 },
+    );
+    assert.ok(
+      (changes['move_failed'] ?? 0) >= 1,
+      `returns home tried while home was away: ${JSON.stringify(changes)}`,
+    );
     assert.equal(node.job('com.acme.home')?.pid, pid, 'the job ran on throughout');
     // And it follows desired state at home.
     await putJob(cp, nodeId, { label: 'com.acme.home2', version: 1, plist: daemonPlist('com.acme.home2') });

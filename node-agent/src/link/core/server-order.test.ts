@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { delayBetween, isHome, otherServers, serverKey, serverPreference } from './server-order.ts';
+import { isHome, otherServers, rotated, serverKey, serverPreference } from './server-order.ts';
 
 const urls = ['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222', 'nats://10.0.0.3:4222'];
 const ids = Array.from({ length: 30_000 }, (_, i) => `N${i.toString(36).toUpperCase().padStart(8, 'A')}`);
@@ -61,11 +61,16 @@ describe('server-order: a home server per node', () => {
     assert.equal(isHome(p, serverKey(p[0] ?? '')), true);
   });
 
-  test('delayBetween draws within its bounds', () => {
-    assert.equal(delayBetween(1000, 5000, 0), 1000);
-    assert.equal(delayBetween(1000, 5000, 0.5), 3000);
-    assert.ok(delayBetween(1000, 5000, 0.999_999) <= 5000);
-    assert.equal(delayBetween(0, 0, 0.7), 0);
-    assert.equal(delayBetween(5000, 1000, 0), 1000);
+  test('rotated starts further down the order after failed set-ups, wrapping round', () => {
+    const s = ['a', 'b', 'c'];
+    assert.deepEqual(rotated(s, 0), ['a', 'b', 'c']);
+    assert.deepEqual(rotated(s, 1), ['b', 'c', 'a']);
+    assert.deepEqual(rotated(s, 2), ['c', 'a', 'b']);
+    assert.deepEqual(rotated(s, 4), ['b', 'c', 'a']);
+    // Nothing to rotate, or a count that is not one: the order as given, never a lost server.
+    assert.deepEqual(rotated([], 3), []);
+    assert.deepEqual(rotated(s, -1), ['a', 'b', 'c']);
+    assert.deepEqual(rotated(s, Number.NaN), ['a', 'b', 'c']);
+    assert.deepEqual(s, ['a', 'b', 'c']);
   });
 });

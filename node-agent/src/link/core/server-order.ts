@@ -42,10 +42,15 @@ export function isHome(preference: readonly string[], current: string): boolean 
   return preference.length === 0 || serverKey(preference[0] ?? '') === current;
 }
 
-/** A uniformly random delay in [minMs, maxMs] for one draw `r` in [0, 1). */
-export function delayBetween(minMs: number, maxMs: number, r: number): number {
-  const lo = Math.max(0, Math.min(minMs, maxMs));
-  return Math.floor(lo + (Math.max(minMs, maxMs) - lo) * r);
+/**
+ * `servers` starting `by` places further on, wrapping round: where a session starts after `by`
+ * set-ups in a row failed on connections that were made (a server cut off from its cluster takes
+ * clients it cannot serve; trying it first for ever would keep the node off the fleet).
+ */
+export function rotated(servers: readonly string[], by: number): string[] {
+  const n = servers.length;
+  const k = n > 0 && Number.isInteger(by) && by > 0 ? by % n : 0;
+  return [...servers.slice(k), ...servers.slice(0, k)];
 }
 
 /** 32-bit FNV-1a of `nodeId` and `url`, finished with murmur3's mixer (every bit counts). */
