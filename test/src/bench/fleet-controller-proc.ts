@@ -74,8 +74,10 @@ export async function startBenchControlPlane(
     const serverOpts = {
       extraConfig:
         `${await identity.serverAuthConfig()}\nmax_connections: 100000\n` +
-        // A rolling restart's lame-duck phase: clients closed spread over 30 s (the minimum).
-        'lame_duck_duration: "30s"\nlame_duck_grace_period: "5s"\n' +
+        // A rolling restart's lame-duck phase as deploy/nats/nats.conf sets it: clients told at once,
+        // closed from 10 s on (the agents move within 10 s), spread over the rest of 30 s. Before
+        // 2026-12-07 the grace was 5 s, half the agents' move window (FLEET-RESULTS.md).
+        'lame_duck_duration: "30s"\nlame_duck_grace_period: "10s"\n' +
         // LF_BENCH_NATS_PROF_PORT=<port>: Go's pprof endpoints on the broker, to profile it mid-run.
         (process.env['LF_BENCH_NATS_PROF_PORT'] && clusterSize === 1
           ? `prof_port: ${process.env['LF_BENCH_NATS_PROF_PORT']}\n`

@@ -130,7 +130,7 @@ export async function rollingRestart(x: {
     simulatorsAlive: sims.filter((s) => s.alive()).length,
   };
   report(print, 'rolling-restart', { agents: x.onlineIds.size, ...result }, [
-    ['servers', `${result.servers}, one at a time, lame-duck mode first (30 s, 5 s grace)`],
+    ['servers', `${result.servers}, one at a time, lame-duck mode first (30 s, 10 s grace)`],
     ...steps.map(
       (s) => [s.server, `lame duck to exit ${ms(s.lameDuckMs)}, then healthy in ${ms(s.backMs)}`] as const,
     ),
