@@ -234,6 +234,9 @@ describe('the single-file agent', { timeout: 600_000 }, () => {
         const pid = (JSON.parse(print.stdout) as { pid?: number }).pid;
         assert.ok(typeof pid === 'number' && pid > 0, print.stdout);
         assert.equal(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim(), 'sleep 600');
+        // The NATS transport guard (node-agent/src/link/nats-write-guard.ts) is in force in the
+        // bundle too: it found no transport to patch there until 2026-12-07, and said only this.
+        assert.doesNotMatch(readFileSync(join(fleet.dir, 'logs', 'agent.log'), 'utf8'), /not guarded/);
       } catch (e) {
         throw new Error(`${(e as Error).message}\n${await fleet.logs()}`, { cause: e });
       } finally {

@@ -14,11 +14,15 @@
  * 'end' and 'close' as before; and (2) keeps an 'error' listener on each of the transport's
  * sockets after the transport removed its own, so that an error that comes after the client
  * stopped listening (an EPIPE of a write that raced the server's close) is dropped, not fatal.
- * Installed once, when the agent's link module loads; a client whose transport does not look as
- * expected is left alone (and the agent warns).
+ * Installed once, when the agent's link module (node-agent/src/link/node-connection.ts) or the
+ * controller (controller/src/api/start-controller.ts) loads; a client whose transport does not
+ * look as expected is left alone, and the process warns.
  */
 import { EventEmitter } from 'node:events';
-import { createRequire } from 'node:module';
+// The transport's own module, imported statically so that a bundle (the agent's single
+// executable, scripts/build-agent.sh) patches the very class its connections use. A require at
+// run time found no such file in the packaged agent and left it unguarded (2026-12-07).
+import * as nodeTransport from '@nats-io/transport-node/lib/node_transport.js';
 
 interface Writable {
   readonly writableEnded?: boolean;
@@ -35,15 +39,12 @@ const guarded = Symbol.for('launchfleet.nats-write-guard');
 
 /** The transport's class, or undefined when this client has none where 3.4 keeps it. */
 export function natsNodeTransport(): { prototype: TransportPrototype } | undefined {
-  try {
-    const m = createRequire(import.meta.url)('@nats-io/transport-node/lib/node_transport.js') as {
-      NodeTransport?: { prototype: TransportPrototype };
-    };
-    const p = m.NodeTransport?.prototype;
-    return typeof p?._send === 'function' && typeof p.connect === 'function' ? m.NodeTransport : undefined;
-  } catch {
-    return undefined;
-  }
+  const t = (nodeTransport as unknown as { NodeTransport?: { prototype: Partial<TransportPrototype> } })
+    .NodeTransport;
+  const p = t?.prototype;
+  return typeof p?._send === 'function' && typeof p.connect === 'function'
+    ? (t as { prototype: TransportPrototype })
+    : undefined;
 }
 
 /** Installs the guard (once). False: the transport is not the one this guards. */
