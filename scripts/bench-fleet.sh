@@ -6,7 +6,7 @@
 #                          [--anchor-clients M] [--restarts K] [--health-queries Q] [--fast]
 #                          [--cluster S] [--servers A,B] [--profile DIR]
 #                          [--converge-timeout-s C] [--reconnect-timeout-s W] [--sim-connect-gate G]
-#                          [--heartbeat-s S]
+#                          [--heartbeat-s S] [--roll-apply during|after]
 #
 #   ci          300 agents, every profile (healthy, crash-looping, slow-start, churn), test
 #               timings, one run (< 90 s): the harness's smoke test
@@ -23,6 +23,9 @@
 #               than its loop can authenticate at once; latencies then include the gate's waits
 #   --heartbeat-s S  the agents' heartbeat (and link ping) period, and the controller's, instead
 #               of 10 s (offline after 90 s or 3 beats): what a large fleet's operator may choose
+#   --roll-apply during|after  with --cluster: a rolling restart's apply is made after its first
+#               server is back (during, the default) or once the roll is over (after: the agents'
+#               moves measured without the simulated apply's load beside them)
 #   --apply-profile DIR  V8 CPU profiles of the simulators over each apply and each broker-restart
 #               wave only (what agents spend on them, without enrolment), top frames at the end
 #
@@ -31,7 +34,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ $# -ge 1 ] || { sed -n '2,30p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,33p' "$0" >&2; exit 2; }
 size="$1"
 shift
 profile=""

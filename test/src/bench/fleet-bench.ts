@@ -65,6 +65,13 @@ export interface FleetBenchOptions {
    * defaults (10 s; offline after 90 s, or 3 heartbeats if longer).
    */
   readonly heartbeatS?: number;
+  /**
+   * When a rolling restart's apply is made: `during` (default; after the first server is back,
+   * so the apply and the moves share the box) or `after` the last server is back (the moves
+   * measured alone; on this 2-core box the simulated agents' apply stalls their loops, and
+   * agents still to move are then closed by their lame-duck server).
+   */
+  readonly rollApply?: 'during' | 'after';
   /** Write all results as JSON here. */
   readonly outFile?: string;
   readonly print: Printer;
@@ -763,6 +770,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
               label,
               onlineIds,
               runningIds: awayIds,
+              applyAfter: o.rollApply === 'after',
               apply: async () => {
                 const res = await retryFor(
                   () =>

@@ -1,7 +1,8 @@
 /**
  * `node test/dist/bench/fleet-main.js <ci|1000|5000|10000|N> [--runs R] [--sim-procs P] [--mix SPEC]
  *   [--anchor-clients M] [--restarts K] [--health-queries Q] [--start-rate N] [--cluster S] [--steady-s T] [--fast] [--out FILE]
- *   [--converge-timeout-s C] [--reconnect-timeout-s W] [--sim-connect-gate G] [--heartbeat-s S]`
+ *   [--converge-timeout-s C] [--reconnect-timeout-s W] [--sim-connect-gate G] [--heartbeat-s S]
+ *   [--roll-apply during|after]`
  *
  * Runs the fleet benchmark (fleet-bench.ts) at one size. `ci`: 300 agents with every profile
  * (healthy, crash-looping, slow-start, churn), test timings, one run: the harness's smoke test.
@@ -14,7 +15,7 @@ import { runFleetBench, type FleetBenchOptions } from './fleet-bench.ts';
 const usage =
   'usage: fleet-main.js <ci|1000|5000|10000|N> [--runs R] [--sim-procs P] [--mix SPEC] [--anchor-clients M] ' +
   '[--restarts K] [--health-queries Q] [--start-rate N] [--cluster S] [--steady-s T] [--fast] [--out FILE] ' +
-  '[--converge-timeout-s C] [--reconnect-timeout-s W] [--sim-connect-gate G] [--heartbeat-s S]';
+  '[--converge-timeout-s C] [--reconnect-timeout-s W] [--sim-connect-gate G] [--heartbeat-s S] [--roll-apply during|after]';
 
 function fail(m: string): never {
   process.stderr.write(`fleet-bench: ${m}\n${usage}\n`);
@@ -40,6 +41,7 @@ const parsed = (() => {
         'reconnect-timeout-s': { type: 'string' },
         'sim-connect-gate': { type: 'string' },
         'heartbeat-s': { type: 'string' },
+        'roll-apply': { type: 'string' },
         out: { type: 'string' },
       },
     });
@@ -112,6 +114,12 @@ function fleetBenchOptions(s: string): FleetBenchOptions {
     startRatePerSec: num('start-rate', v['start-rate'], 0),
     simConnectGate: num('sim-connect-gate', v['sim-connect-gate'], 0),
     ...(v['heartbeat-s'] !== undefined && { heartbeatS: num('heartbeat-s', v['heartbeat-s'], 10, 1) }),
+    ...(v['roll-apply'] !== undefined && {
+      rollApply:
+        v['roll-apply'] === 'during' || v['roll-apply'] === 'after'
+          ? v['roll-apply']
+          : fail(`--roll-apply must be during or after, not ${v['roll-apply']}`),
+    }),
     ...(ci && { churn: { offlineMs: 3000, onlineMs: 6000 } }),
     ...(v.out !== undefined && { outFile: v.out }),
     print,

@@ -3,7 +3,7 @@
  * lame-duck mode first (the server stops taking clients and closes its own spread over its
  * lame_duck_duration, then exits), a new process on the same store, and the next server only
  * once this one reports healthy (`/healthz`: JetStream caught up). An apply is made while the
- * roll is under way.
+ * roll is under way (after the first server is back), or with `applyAfter` once it is over.
  *
  * Counted by sessions (the agents' own view, test/src/sim): every online agent has a working
  * session at the end; the time each one spent without a session (its outages since the roll
@@ -44,6 +44,8 @@ export async function rollingRestart(x: {
   readonly runningIds: ReadonlySet<string>;
   /** Makes the apply; returns its version. */
   readonly apply: () => Promise<string | undefined>;
+  /** Make the apply once the last server is back, not during the roll. */
+  readonly applyAfter?: boolean;
   /** The argument that marks the applied version in a running job's argv. */
   readonly appliedArg: string;
   readonly timeoutMs: number;
@@ -85,9 +87,13 @@ export async function rollingRestart(x: {
       `#   ${server.name} back: lame duck + exit ${ms(tBack - tStep)}, healthy ${ms(Date.now() - tBack)} later`,
     );
     // The apply goes out while the roll is under way (after the first server, before the rest).
-    if (i === 0) applied = x.apply().catch(() => undefined);
+    if (i === 0 && x.applyAfter !== true) applied = x.apply().catch(() => undefined);
   }
   const rollMs = Date.now() - t0;
+  if (x.applyAfter === true) {
+    print(`#   the roll is over: its apply now`);
+    applied = x.apply().catch(() => undefined);
+  }
   const version = await applied;
   let rows = await allRows(sims, x.label);
   const up = (): number => sessionsUp(rows, x.onlineIds);
