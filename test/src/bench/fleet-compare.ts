@@ -82,6 +82,23 @@ const rows: [string, (r: FleetBenchResult) => string][] = [
       r.reconnects.map((c) => (c.awayApply ? `${c.awayApply.running} nodes` : 'failed')).join(', ') || '-',
   ],
   [
+    'rolling restart: agents ever without a session / longest without one p99 (max)',
+    (r) =>
+      (r.rollings ?? [])
+        .map((c) => `${c.agentsInterrupted} / ${ms(c.outageMs.p99)} (${ms(c.outageMs.max)})`)
+        .join(', ') || '-',
+  ],
+  [
+    'rolling restart: sessions at the end / all back by; its apply',
+    (r) =>
+      (r.rollings ?? [])
+        .map(
+          (c) =>
+            `${c.sessions}/${c.onlineAgents} / ${ms(c.allDoneMs)}; ${c.apply ? `${c.apply.running}/${c.apply.expected} nodes` : '-'}`,
+        )
+        .join(', ') || '-',
+  ],
+  [
     'agent JetStream API requests / consumers (all phases)',
     (r) => {
       const v = Object.values(r.broker);
@@ -96,11 +113,16 @@ const rows: [string, (r: FleetBenchResult) => string][] = [
     },
   ],
   [
-    'RSS per 1,000 agents, idle: controller / nats-server',
+    'RSS per 1,000 agents, idle: controller / nats-server (all servers)',
     (r) => {
-      const per = (k: string) => mb((r.resources[`${k} idle`]?.rssBytes ?? NaN) / (r.agents / 1000));
-      return `${per('controller')} / ${per('nats-server')}`;
+      const per = (bytes: number) => mb(bytes / (r.agents / 1000));
+      return `${per(r.resources['controller idle']?.rssBytes ?? NaN)} / ${per(idleOf(r, 'nats-server', 'rssBytes'))}`;
     },
+  ],
+  [
+    'idle CPU, % of a core: controller / nats-server (all servers) / simulators (all)',
+    (r) =>
+      `${pct(r.resources['controller idle']?.cpuPct ?? NaN)} / ${pct(idleOf(r, 'nats-server', 'cpuPct'))} / ${pct(idleOf(r, 'simulator', 'cpuPct'))}`,
   ],
   [
     'nats-server RSS idle / peak',
@@ -108,6 +130,12 @@ const rows: [string, (r: FleetBenchResult) => string][] = [
       `${mb(r.resources['nats-server idle']?.rssBytes ?? NaN)} / ${mb(r.resources['nats-server peak']?.hwmBytes ?? NaN)}`,
   ],
 ];
+
+/** The sum over every process named `prefix` or `prefix-N` (a cluster's servers, the simulators) at idle. */
+function idleOf(r: FleetBenchResult, prefix: string, key: 'rssBytes' | 'cpuPct'): number {
+  const named = Object.entries(r.resources).filter(([k]) => new RegExp(`^${prefix}(-\\d+)? idle$`).test(k));
+  return named.length > 0 ? named.reduce((a, [, v]) => a + (v?.[key] ?? 0), 0) : NaN;
+}
 
 const head = ['', ...runs.map((x) => x.label.replace(/_/g, ' '))];
 process.stdout.write(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|\n`);
