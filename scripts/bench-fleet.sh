@@ -24,8 +24,8 @@
 #   --heartbeat-s S  the agents' heartbeat (and link ping) period, and the controller's, instead
 #               of 10 s (offline after 90 s or 3 beats): what a large fleet's operator may choose
 #   --roll-apply during|after  with --cluster: a rolling restart's apply is made after its first
-#               server is back (during, the default) or once the roll is over (after: the agents'
-#               moves measured without the simulated apply's load beside them)
+#               server is back (during, the default) or once the roll is over and every session is
+#               back (after: the agents' moves measured without the simulated apply's load beside them)
 #   --apply-profile DIR  V8 CPU profiles of the simulators over each apply and each broker-restart
 #               wave only (what agents spend on them, without enrolment), top frames at the end
 #

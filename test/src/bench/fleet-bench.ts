@@ -67,9 +67,10 @@ export interface FleetBenchOptions {
   readonly heartbeatS?: number;
   /**
    * When a rolling restart's apply is made: `during` (default; after the first server is back,
-   * so the apply and the moves share the box) or `after` the last server is back (the moves
-   * measured alone; on this 2-core box the simulated agents' apply stalls their loops, and
-   * agents still to move are then closed by their lame-duck server).
+   * so the apply and the moves share the box) or `after` the last server is back and every
+   * session with it (waited for as long as the roll's own timeout): the moves measured alone;
+   * on this 2-core box the simulated agents' apply stalls their loops, and agents still to move
+   * are then closed by their lame-duck server.
    */
   readonly rollApply?: 'during' | 'after';
   /** Write all results as JSON here. */
