@@ -1,8 +1,10 @@
 import type {
   ProcessExit,
   ProcessSpawner,
+  SpawnFailure,
   SpawnRequest,
   SpawnResult,
+  SpawnWarning,
   StdioTarget,
 } from '../ports/process-spawner.ts';
 import {
@@ -119,16 +121,20 @@ export class DirectProcessSpawner implements ProcessSpawner {
     for (const run of now) run();
   }
 
+  /**
+   * What a direct spawn of `req` does before the addon's call, dropped: no process, nothing kept.
+   * Run at a socket job's load (job-spawn.ts `warmJobStart`) so that this code is compiled before
+   * the first activation (issue 19). The shim's requests (globbing, WaitForDebugger) are left out.
+   */
+  warm(req: SpawnRequest): void {
+    if (!req.enableGlobbing && !req.startSuspended) prepareDirectSpawn(req, this.#stdioPolicy);
+  }
+
   #spawnNow(req: SpawnRequest, onExit: (exit: ProcessExit) => void): Promise<SpawnResult> {
     if (req.enableGlobbing || req.startSuspended) return this.#shim.spawn(req, onExit);
-    const invalid = checkRequest(req);
-    if (invalid) return Promise.resolve({ ok: false, failure: invalid });
-    // The options end with "--", the program and its argv.
-    const { args: options, warnings: requestWarnings } = buildSetupArgs(req, this.#stdioPolicy);
-    const env = req.env;
-    const envp: string[] = [];
-    for (const k of Object.keys(env)) envp.push(`${k}=${env[k] as string}`);
-    const fds = [fdOf(req.stdin), fdOf(req.stdout), fdOf(req.stderr), ...req.passFds];
+    const prepared = prepareDirectSpawn(req, this.#stdioPolicy);
+    if (!prepared.ok) return Promise.resolve(prepared);
+    const { options, envp, fds, requestWarnings } = prepared;
     let child: { readonly pid: number; readonly status: string };
     try {
       child = spawnAddon().spawnJob(options, envp, fds);
@@ -164,6 +170,30 @@ export class DirectProcessSpawner implements ProcessSpawner {
   signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
     return signalJobGroup(pgid, signal);
   }
+}
+
+/** The addon's arguments for a request, or why the request cannot be spawned. Pure. */
+function prepareDirectSpawn(
+  req: SpawnRequest,
+  stdioPolicy: StdioOpenFailurePolicy,
+):
+  | {
+      readonly ok: true;
+      readonly options: string[];
+      readonly envp: string[];
+      readonly fds: number[];
+      readonly requestWarnings: readonly SpawnWarning[];
+    }
+  | { readonly ok: false; readonly failure: SpawnFailure } {
+  const invalid = checkRequest(req);
+  if (invalid) return { ok: false, failure: invalid };
+  // The options end with "--", the program and its argv.
+  const { args: options, warnings: requestWarnings } = buildSetupArgs(req, stdioPolicy);
+  const env = req.env;
+  const envp: string[] = [];
+  for (const k of Object.keys(env)) envp.push(`${k}=${env[k] as string}`);
+  const fds = [fdOf(req.stdin), fdOf(req.stdout), fdOf(req.stderr), ...req.passFds];
+  return { ok: true, options, envp, fds, requestWarnings };
 }
 
 /** Spawns run in one turn of the event loop before the rest wait for the next (see `spawn`). */

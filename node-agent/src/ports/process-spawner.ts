@@ -109,6 +109,13 @@ export interface ProcessSpawner {
    * (not ok). `onExit` is called exactly once, after `ok`, when the process is reaped.
    */
   spawn(req: SpawnRequest, onExit: (exit: ProcessExit) => void): Promise<SpawnResult>;
+  /**
+   * Optional: does what `spawn` does with `req` before a process would exist (its checks, the
+   * setup it prepares) and drops the result: no process, no state, `req` untouched. Called at a
+   * socket job's load so that V8 compiles that code before the job's first activation, where a
+   * client waits for it (issue 19; test/bench/RESULTS.md, eleventh session).
+   */
+  warm?(req: SpawnRequest): void;
   /** kill(pid, sig). False if the process does not exist. */
   signal(pid: number, signal: NodeJS.Signals): boolean;
   /** kill(-pgid, sig): the job's process group (pgid == the job's pid). */

@@ -14,11 +14,15 @@ import { RealUserDb } from '../adapters/user-db.ts';
 import type { UserDb } from '../ports/user-db.ts';
 import { CalendarScheduler } from './calendar-scheduler.ts';
 import { fixedOffset } from './core/calendar.ts';
+import { step } from './core/job-machine.ts';
+import { initialJobState } from './core/job-state.ts';
 import { machineConfig } from './core/machine-config.ts';
 import { JobRunner, type RunnerDomain } from './job-runner.ts';
 import { buildSpawnRequest, spawnRequestNow, type SpawnDomain } from './spawn-request.ts';
 
 function runnerWith(users: UserDb) {
+  /** Every status emitted and every observer event, in order (a warm-up must add none). */
+  const seen: string[] = [];
   const clock = new FakeClock(Date.UTC(2026, 0, 5, 12, 0, 0), 1_000_000);
   const spawner = new FakeSpawner(clock, clock);
   const domain: RunnerDomain = {
@@ -39,10 +43,13 @@ function runnerWith(users: UserDb) {
       config: machineConfig('842'),
       log: () => undefined,
       onStatus: (r) => {
+        seen.push(`status ${r.current.sub.kind}`);
         if (r.current.sub.kind === 'spawning') spawnsSeenWhileSpawning.push(spawner.spawns.length);
       },
+      onEvent: (_r, e) => seen.push(`event ${e.type}`),
+      onPersist: (st) => seen.push(`persist ${st.state}`),
     });
-  return { spawner, runner, spawnsSeenWhileSpawning };
+  return { clock, spawner, runner, spawnsSeenWhileSpawning, seen };
 }
 
 describe('job-spawn: when the fork happens', () => {
@@ -231,5 +238,54 @@ describe('job-spawn: the account lookups of a socket job are made at load', () =
     await flush();
     assert.deepEqual(asked, []);
     assert.equal(users.knownUserById(0), undefined);
+  });
+});
+
+describe("job-spawn: a socket job's load runs its activation path once, dry, changing nothing", () => {
+  const listeners = [
+    {
+      name: 'Listeners',
+      sockets: [
+        { type: 'stream' as const, passive: true, family: 'unspecified' as const, serviceName: '8080' },
+      ],
+    },
+  ];
+
+  it('the machine is left as the load step leaves it; no spawn, no status, no event; the spawner only warms', async () => {
+    const t = runnerWith(new FakeUserDb());
+    const spec = jobSpec('sock', { sockets: listeners, userName: 'alice' });
+    const r = t.runner(spec);
+    await r.load(false);
+    await flush();
+    // The state the load event alone gives (the job has no conditions to observe).
+    const loaded = step(
+      spec,
+      initialJobState(),
+      { type: 'load', disabled: false, observed: initialJobState().observed },
+      t.clock.monotonicMs(),
+      machineConfig('842'),
+    ).state;
+    assert.deepEqual(r.current, loaded, 'the warm-up left the machine as the load step left it');
+    assert.equal(r.current.sub.kind, 'waiting');
+    assert.equal(t.spawner.spawns.length, 0, 'nothing started');
+    assert.deepEqual(t.seen, ['status waiting'], "only the load's own status");
+    assert.equal(t.spawner.warmed.length, 1, 'the spawner prepared one request');
+    assert.equal(t.spawner.warmed[0]?.label, 'sock');
+    assert.deepEqual(t.spawner.warmed[0]?.passFds, [], 'no socket handed out');
+
+    // The first activation after the warm-up is an ordinary one.
+    r.send({ type: 'trigger', kind: 'socket' });
+    await flush();
+    assert.equal(t.spawner.spawns.length, 1);
+    assert.equal(r.current.sub.kind, 'running');
+    assert.equal(r.current.spawns, 1);
+    assert.deepEqual(t.spawner.spawns[0]?.req.credentials, t.spawner.warmed[0]?.credentials);
+  });
+
+  it('a job without Sockets is not warmed', async () => {
+    const t = runnerWith(new FakeUserDb());
+    await t.runner(jobSpec('plain')).load(false);
+    await flush();
+    assert.deepEqual(t.spawner.warmed, []);
   });
 });

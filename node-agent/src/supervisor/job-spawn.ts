@@ -75,13 +75,25 @@ export function startJobProcess(job: JobStart): void {
 }
 
 /**
- * Asks the account database now for what a start of the job will need, so that its first start
- * finds the answers at hand and forks in its turn. Done at load for jobs with on-demand sockets,
- * whose first activation is a client waiting (the benchmark's "first activation after load"); a
- * found account stays at hand afterwards (RealUserDb serves it stale while it refreshes). Without
- * `known*` there is no cache to warm.
+ * Prepares the first start of a job with on-demand sockets at its load, where its first
+ * activation has a client waiting (the benchmark's "first activation after load"):
+ *
+ * - asks the account database now for what a start will need, so that the first start finds the
+ *   answers at hand and forks in its turn; a found account stays at hand afterwards (RealUserDb
+ *   serves it stale while it refreshes). Without `known*` there is no cache to warm.
+ * - then runs, once, the start's pure part as the activation will: the request built from the
+ *   answers at hand (`spawnRequestNow`) and the spawner's own preparation of it (`warm`: its
+ *   checks and arguments, no process), results dropped, so that V8 compiles that code now and
+ *   not in front of the first fork (issue 19, test/bench/RESULTS.md, tenth and eleventh sessions).
+ *   No socket handoff is asked for (`fds` is not pure): the request has no fds.
  */
 export function warmJobStart(job: Pick<JobStart, 'spec' | 'domain' | 'ports' | 'config'>): void {
-  if (!job.ports.users.knownUserById) return;
-  void buildSpawnRequest(job.spec, job.domain, job.ports.users, job.config).catch(() => undefined);
+  const { spec, domain, ports, config } = job;
+  if (!ports.users.knownUserById) return;
+  void buildSpawnRequest(spec, domain, ports.users, config)
+    .then(() => {
+      const plan = spawnRequestNow(spec, domain, ports.users, config);
+      if (plan?.ok) ports.spawner.warm?.(withHandoff(plan.req, undefined));
+    })
+    .catch(() => undefined);
 }

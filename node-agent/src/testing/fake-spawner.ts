@@ -51,6 +51,8 @@ const HARMLESS = new Set(['SIGCHLD', 'SIGCONT', 'SIGURG', 'SIGWINCH', 'SIGSTOP',
 
 export class FakeSpawner implements ProcessSpawner {
   readonly spawns: FakeSpawnRecord[] = [];
+  /** Requests given to `warm` (a socket job's load), in order. */
+  readonly warmed: SpawnRequest[] = [];
   readonly signals: { pid: number; signal: string; atMs: number }[] = [];
   readonly groupSignals: { pgid: number; signal: string; atMs: number }[] = [];
   readonly exits: (ProcessExit & { label: string; atMs: number })[] = [];
@@ -102,6 +104,11 @@ export class FakeSpawner implements ProcessSpawner {
       );
     }
     return Promise.resolve({ ok: true, pid });
+  }
+
+  /** Records the request a warm-up prepared (ProcessSpawner.warm); starts nothing. */
+  warm(req: SpawnRequest): void {
+    this.warmed.push(req);
   }
 
   signal(pid: number, signal: NodeJS.Signals): boolean {
