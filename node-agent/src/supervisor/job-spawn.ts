@@ -12,17 +12,18 @@
  */
 import type { JobSpec } from '@launchfleet/shared/job';
 import { messageOf } from '@launchfleet/shared/errors';
-import type { ProcessExit } from '../ports/process-spawner.ts';
+import type { ProcessExit, SpawnResult } from '../ports/process-spawner.ts';
 import type { JobEvent } from './core/job-events.ts';
 import type { MachineConfig } from './core/machine-config.ts';
 import type { RunnerDomain, RuntimePorts } from './runner-ports.ts';
 import { withHandoff } from './sockets/socket-activation-hook.ts';
-import { buildSpawnRequest, spawnRequestNow } from './spawn-request.ts';
+import { buildSpawnRequest, spawnRequestNow, type SpawnDomain } from './spawn-request.ts';
 import type { SupervisorLog } from './supervisor-log.ts';
 
 export interface JobStart {
   readonly spec: JobSpec;
-  readonly domain: RunnerDomain;
+  /** The request's domain, and the socket hook that hands the job its sockets. */
+  readonly domain: SpawnDomain & Pick<RunnerDomain, 'sockets'>;
   readonly ports: Pick<RuntimePorts, 'spawner' | 'users' | 'clock'>;
   readonly config: MachineConfig;
   readonly log: SupervisorLog;
@@ -81,19 +82,55 @@ export function startJobProcess(job: JobStart): void {
  * - asks the account database now for what a start will need, so that the first start finds the
  *   answers at hand and forks in its turn; a found account stays at hand afterwards (RealUserDb
  *   serves it stale while it refreshes). Without `known*` there is no cache to warm.
- * - then runs, once, the start's pure part as the activation will: the request built from the
- *   answers at hand (`spawnRequestNow`) and the spawner's own preparation of it (`warm`: its
- *   checks and arguments, no process), results dropped, so that V8 compiles that code now and
- *   not in front of the first fork (issue 19, test/bench/RESULTS.md, tenth and eleventh sessions).
- *   No socket handoff is asked for (`fds` is not pure): the request has no fds.
+ * - then runs the start once, dry (`dryStart`): `startJobProcess` itself, the request built from
+ *   the answers at hand, and the spawner's own preparation of it (`warm`: its checks and
+ *   arguments, no process), every effect inert and every result dropped, so that V8 compiles
+ *   that code now and not in front of the first fork (issue 19, test/bench/RESULTS.md, tenth and
+ *   eleventh sessions).
  */
 export function warmJobStart(job: Pick<JobStart, 'spec' | 'domain' | 'ports' | 'config'>): void {
   const { spec, domain, ports, config } = job;
   if (!ports.users.knownUserById) return;
   void buildSpawnRequest(spec, domain, ports.users, config)
-    .then(() => {
-      const plan = spawnRequestNow(spec, domain, ports.users, config);
-      if (plan?.ok) ports.spawner.warm?.(withHandoff(plan.req, undefined));
-    })
+    .then(() => startJobProcess(dryStart(job)))
     .catch(() => undefined);
+}
+
+/** What the dry start's spawner answers: no process. */
+const DRY_RUN: SpawnResult = {
+  ok: false,
+  failure: { stage: 'spawn', errno: 'ECANCELED', exitStatus: 0, message: 'a warm-up starts nothing' },
+};
+
+/**
+ * The job's start with nothing real in reach: no socket hook (its `fds` hands the sockets out),
+ * a spawner that only warms (`ProcessSpawner.warm`) and answers DRY_RUN, and no machine, log or
+ * observer to tell. The account database and the clock are the real ones, read only (the
+ * answers were just looked up: nothing stale to refresh).
+ */
+function dryStart(job: Pick<JobStart, 'spec' | 'domain' | 'ports' | 'config'>): JobStart {
+  const { kind, uid, agentUid, globalEnvironment } = job.domain;
+  const { spawner } = job.ports;
+  const nothing = (): void => undefined;
+  return {
+    spec: job.spec,
+    domain: { kind, uid, agentUid, ...(globalEnvironment ? { globalEnvironment } : {}) },
+    ports: {
+      users: job.ports.users,
+      clock: job.ports.clock,
+      spawner: {
+        spawn: (req) => {
+          spawner.warm?.(req);
+          return Promise.resolve(DRY_RUN);
+        },
+        signal: () => false,
+        signalGroup: () => false,
+      },
+    },
+    config: job.config,
+    log: nothing,
+    send: nothing,
+    spawned: nothing,
+    exited: nothing,
+  };
 }
