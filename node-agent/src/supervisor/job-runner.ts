@@ -15,7 +15,7 @@
 import type { JobSpec } from '@launchfleet/shared/job';
 import type { TimerHandle } from '@launchfleet/shared/clock';
 import type { AdoptedProcess } from '../ports/process-adoption.ts';
-import type { ProcessExit } from '../ports/process-spawner.ts';
+import type { ProcessExit, ProcessSpawner } from '../ports/process-spawner.ts';
 import { step } from './core/job-machine.ts';
 import type { JobEffect } from './core/job-effects.ts';
 import type { JobEvent, TimerId } from './core/job-events.ts';
@@ -27,7 +27,7 @@ import type { JobRunnerEvent } from './job-runner-events.ts';
 import type { RunnerDomain, RuntimePorts } from './runner-ports.ts';
 import { spawnInetdConnection } from './sockets/inetd-connection.ts';
 import type { ConnectionSpawn } from './sockets/socket-activation-hook.ts';
-import { startJobProcess, warmJobStart } from './job-spawn.ts';
+import { firstWarmUp, startJobProcess, warmJobStart } from './job-spawn.ts';
 import { unsupportedKeyWarnings } from './spawn-request.ts';
 import type { SupervisorLog } from './supervisor-log.ts';
 import { DemandSources } from './triggers/demand-sources.ts';
@@ -57,6 +57,9 @@ export interface JobRunnerOptions {
   /** Observers of exits, spawns, timer firings and removal (metrics); see job-runner-events.ts. */
   readonly onEvent?: (runner: JobRunner, event: JobRunnerEvent) => void;
 }
+
+/** Spawners (agents) whose machine code was warmed by a socket job's load (see `load`). */
+const machinesWarmed = new WeakSet<ProcessSpawner>();
 
 export class JobRunner {
   readonly spec: JobSpec;
@@ -134,8 +137,13 @@ export class JobRunner {
     this.send({ type: 'load', disabled, observed });
     // A socket job's first activation runs the machine's start for the first time: V8 compiles
     // those functions then, in front of the fork (issue 19, tenth session: ~1.7 ms of the first
-    // activation's JavaScript). The step is pure: run it once now on the loaded state, result dropped.
-    if (this.spec.sockets.length > 0 && isIdle(this.state.sub))
+    // activation's JavaScript). The step is pure: run it once now on the loaded state, result
+    // dropped; once per agent (job-spawn.ts `firstWarmUp`).
+    if (
+      this.spec.sockets.length > 0 &&
+      isIdle(this.state.sub) &&
+      firstWarmUp(machinesWarmed, this.o.ports.spawner)
+    )
       step(
         this.spec,
         this.state,

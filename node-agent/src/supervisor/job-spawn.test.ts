@@ -282,6 +282,17 @@ describe("job-spawn: a socket job's load runs its activation path once, dry, cha
     assert.deepEqual(t.spawner.spawns[0]?.req.credentials, t.spawner.warmed[0]?.credentials);
   });
 
+  it('once per agent (its spawner): a second socket job loads without a warm-up', async () => {
+    const t = runnerWith(new FakeUserDb());
+    await t.runner(jobSpec('sock1', { sockets: listeners })).load(false);
+    await t.runner(jobSpec('sock2', { sockets: listeners })).load(false);
+    await flush();
+    assert.deepEqual(
+      t.spawner.warmed.map((r) => r.label),
+      ['sock1'],
+    );
+  });
+
   it('a job without Sockets is not warmed', async () => {
     const t = runnerWith(new FakeUserDb());
     await t.runner(jobSpec('plain')).load(false);

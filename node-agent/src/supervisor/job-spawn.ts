@@ -12,7 +12,7 @@
  */
 import type { JobSpec } from '@launchfleet/shared/job';
 import { messageOf } from '@launchfleet/shared/errors';
-import type { ProcessExit, SpawnResult } from '../ports/process-spawner.ts';
+import type { ProcessExit, ProcessSpawner, SpawnResult } from '../ports/process-spawner.ts';
 import type { JobEvent } from './core/job-events.ts';
 import type { MachineConfig } from './core/machine-config.ts';
 import type { RunnerDomain, RuntimePorts } from './runner-ports.ts';
@@ -92,9 +92,24 @@ export function warmJobStart(job: Pick<JobStart, 'spec' | 'domain' | 'ports' | '
   const { spec, domain, ports, config } = job;
   if (!ports.users.knownUserById) return;
   void buildSpawnRequest(spec, domain, ports.users, config)
-    .then(() => startJobProcess(dryStart(job)))
+    .then(() => {
+      if (firstWarmUp(startsWarmed, ports.spawner)) startJobProcess(dryStart(job));
+    })
     .catch(() => undefined);
 }
+
+/**
+ * V8 compiles a function once per process, so one warm-up per agent is enough: it is keyed by the
+ * spawner (an agent has one; a test, its own). One dry start per socket job instead made an agent
+ * with 1,000 idle socket jobs 4 MB larger (test/bench/RESULTS.md, issue 19 eleventh session).
+ */
+export function firstWarmUp(warmed: WeakSet<ProcessSpawner>, spawner: ProcessSpawner): boolean {
+  if (warmed.has(spawner)) return false;
+  warmed.add(spawner);
+  return true;
+}
+
+const startsWarmed = new WeakSet<ProcessSpawner>();
 
 /** What the dry start's spawner answers: no process. */
 const DRY_RUN: SpawnResult = {
