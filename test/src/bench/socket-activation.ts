@@ -143,8 +143,9 @@ async function main(): Promise<void> {
   const anchor: Timed[] = [];
   const seen = new Set<number>();
   // The very first activation after load, reported on its own: the agent's code paths run for the
-  // first time. (Its account cache is no longer empty then: the agent looks a socket job's
-  // accounts up at load, node-agent/src/supervisor/job-spawn.ts warmJobStart.)
+  // first time. (Its account cache is no longer empty then, and the path's pure part has run once,
+  // dry: at load the agent looks a socket job's accounts up and warms its first socket job's start,
+  // node-agent/src/supervisor/job-spawn.ts warmJobStart and job-runner.ts load.)
   const firsts: Timed[] = [];
   let agentRss: number;
   try {
