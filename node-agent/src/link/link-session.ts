@@ -205,6 +205,8 @@ export async function runSession(ctx: LinkContext, id: NodeIdentity): Promise<vo
         saidDown = false;
         c.connects++;
         c.state = 'connected';
+        c.lastError = undefined;
+        closedWhy = '';
         startedAt = ctx.o.clock.monotonicMs();
         log('info', 'link', `connected to ${next.conn.getServer()} as ${id.nodeId}`);
       } else {
