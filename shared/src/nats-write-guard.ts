@@ -47,6 +47,14 @@ export function natsNodeTransport(): { prototype: TransportPrototype } | undefin
     : undefined;
 }
 
+/** Installs the guard (once) and warns when this client's transport is not the one it guards. */
+export function guardNatsTransport(): void {
+  if (!installNatsWriteGuard())
+    process.emitWarning(
+      'the NATS client transport is not the one shared/src/nats-write-guard.ts guards: not guarded',
+    );
+}
+
 /** Installs the guard (once). False: the transport is not the one this guards. */
 export function installNatsWriteGuard(): boolean {
   const t = natsNodeTransport();

@@ -8,7 +8,7 @@ import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/trans
 import { type Clock, systemClock, messageOf } from '@launchfleet/shared';
 import { buckets, subjects } from '@launchfleet/shared/messages';
 import { natsError } from '@launchfleet/shared/nats-errors';
-import { installNatsWriteGuard } from '@launchfleet/shared/nats-write-guard';
+import { guardNatsTransport } from '@launchfleet/shared/nats-write-guard';
 import { EnrollmentService } from '../enrollment/enrollment-service.ts';
 import { nodesToRenewForSigner, nudgeBody } from '../enrollment/core/rotation-nudge.ts';
 import { KeyStore } from '../identity/key-store.ts';
@@ -37,10 +37,7 @@ import { type RunningConsole, startConsole } from '../console/start-console.ts';
 
 // A write to a socket the server ended must not end the controller (shared/src/nats-write-guard.ts):
 // its connections live through rolling restarts as the agents' do.
-if (!installNatsWriteGuard())
-  process.emitWarning(
-    'the NATS client transport is not the one shared/src/nats-write-guard.ts guards: not guarded',
-  );
+guardNatsTransport();
 
 /** The controller's services, and what they run over (tests reach the connection and the index). */
 export interface FleetApp extends FleetServices {

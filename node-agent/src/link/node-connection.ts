@@ -9,13 +9,10 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { subjects, encodeNodeEvent, type NodeEvent, boundedDetail } from '@launchfleet/shared/messages';
 import { type NodeIdentity, nonceSigner } from './credentials.ts';
-import { installNatsWriteGuard } from '@launchfleet/shared/nats-write-guard';
+import { guardNatsTransport } from '@launchfleet/shared/nats-write-guard';
 
 // A write to a socket the server ended must not end the agent (shared/src/nats-write-guard.ts).
-if (!installNatsWriteGuard())
-  process.emitWarning(
-    'the NATS client transport is not the one shared/src/nats-write-guard.ts guards: not guarded',
-  );
+guardNatsTransport();
 
 export interface NodeConnectOptions {
   readonly servers: string | string[];
