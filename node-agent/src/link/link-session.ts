@@ -70,14 +70,22 @@ export async function runSession(ctx: LinkContext, id: NodeIdentity): Promise<vo
   }
   c.failedSetups = 0;
   c.setupTimeouts = 0;
-  c.connects++;
-  c.state = 'connected';
-  c.lastError = undefined;
-  log('info', 'link', `connected to ${cur.conn.getServer()} as ${id.nodeId}`);
-  let startedAt = ctx.o.clock.monotonicMs();
+  let startedAt = 0;
   let saidDown = false;
   /** Why the connection that ended the session closed, when the client said (for the log). */
   let closedWhy = '';
+  // A session is up: the first connect's, and one made by a move after the old connection had
+  // closed (an outage). Both say so the same way, and clear what the last outage left.
+  const sayConnected = (conn: NatsConnection): void => {
+    saidDown = false;
+    closedWhy = '';
+    c.connects++;
+    c.state = 'connected';
+    c.lastError = undefined;
+    startedAt = ctx.o.clock.monotonicMs();
+    log('info', 'link', `connected to ${conn.getServer()} as ${id.nodeId}`);
+  };
+  sayConnected(cur.conn);
   const timers: TimerHandle[] = [];
   let pending: Move | undefined;
   let wakeHold: (() => void) | undefined;
@@ -201,15 +209,8 @@ export async function runSession(ctx: LinkContext, id: NodeIdentity): Promise<vo
       // A move asked for meanwhile was about the old server (its lame-duck notice).
       pending = undefined;
       attach(next);
-      if (saidDown) {
-        saidDown = false;
-        c.connects++;
-        c.state = 'connected';
-        c.lastError = undefined;
-        closedWhy = '';
-        startedAt = ctx.o.clock.monotonicMs();
-        log('info', 'link', `connected to ${next.conn.getServer()} as ${id.nodeId}`);
-      } else {
+      if (saidDown) sayConnected(next.conn);
+      else {
         c.moves[m.kind]++;
         log('info', 'link', `moved to ${next.conn.getServer()} (${m.why}), without a gap`);
       }
