@@ -6,7 +6,7 @@
 #                          [--anchor-clients M] [--restarts K] [--health-queries Q] [--fast]
 #                          [--cluster S] [--servers A,B] [--profile DIR]
 #                          [--converge-timeout-s C] [--reconnect-timeout-s W] [--sim-connect-gate G]
-#                          [--heartbeat-s S] [--roll-apply during|after]
+#                          [--heartbeat-s S] [--roll-apply during|after] [--roll-pause-s P]
 #
 #   ci          300 agents, every profile (healthy, crash-looping, slow-start, churn), test
 #               timings, one run (< 90 s): the harness's smoke test
@@ -26,6 +26,10 @@
 #   --roll-apply during|after  with --cluster: a rolling restart's apply is made after its first
 #               server is back (during, the default) or once the roll is over and every session is
 #               back (after: the agents' moves measured without the simulated apply's load beside them)
+#   --roll-pause-s P  with --cluster: a rolling restart waits P s after a server is healthy before
+#               the next one goes into lame-duck mode (an operator's pause between servers; agents
+#               return to their home server 1-5 min after a move, so 300 s lets each step start
+#               from an even spread)
 #   --apply-profile DIR  V8 CPU profiles of the simulators over each apply and each broker-restart
 #               wave only (what agents spend on them, without enrolment), top frames at the end
 #
@@ -34,7 +38,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ $# -ge 1 ] || { sed -n '2,33p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,37p' "$0" >&2; exit 2; }
 size="$1"
 shift
 profile=""

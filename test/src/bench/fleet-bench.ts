@@ -73,6 +73,8 @@ export interface FleetBenchOptions {
    * are then closed by their lame-duck server.
    */
   readonly rollApply?: 'during' | 'after';
+  /** A rolling restart's pause between one server healthy and the next into lame-duck mode (ms). */
+  readonly rollPauseMs?: number;
   /** Write all results as JSON here. */
   readonly outFile?: string;
   readonly print: Printer;
@@ -772,6 +774,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
               onlineIds,
               runningIds: awayIds,
               applyAfter: o.rollApply === 'after',
+              ...(o.rollPauseMs !== undefined && { pauseMs: o.rollPauseMs }),
               apply: async () => {
                 const res = await retryFor(
                   () =>

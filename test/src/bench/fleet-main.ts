@@ -2,7 +2,7 @@
  * `node test/dist/bench/fleet-main.js <ci|1000|5000|10000|N> [--runs R] [--sim-procs P] [--mix SPEC]
  *   [--anchor-clients M] [--restarts K] [--health-queries Q] [--start-rate N] [--cluster S] [--steady-s T] [--fast] [--out FILE]
  *   [--converge-timeout-s C] [--reconnect-timeout-s W] [--sim-connect-gate G] [--heartbeat-s S]
- *   [--roll-apply during|after]`
+ *   [--roll-apply during|after] [--roll-pause-s P]`
  *
  * Runs the fleet benchmark (fleet-bench.ts) at one size. `ci`: 300 agents with every profile
  * (healthy, crash-looping, slow-start, churn), test timings, one run: the harness's smoke test.
@@ -15,7 +15,7 @@ import { runFleetBench, type FleetBenchOptions } from './fleet-bench.ts';
 const usage =
   'usage: fleet-main.js <ci|1000|5000|10000|N> [--runs R] [--sim-procs P] [--mix SPEC] [--anchor-clients M] ' +
   '[--restarts K] [--health-queries Q] [--start-rate N] [--cluster S] [--steady-s T] [--fast] [--out FILE] ' +
-  '[--converge-timeout-s C] [--reconnect-timeout-s W] [--sim-connect-gate G] [--heartbeat-s S] [--roll-apply during|after]';
+  '[--converge-timeout-s C] [--reconnect-timeout-s W] [--sim-connect-gate G] [--heartbeat-s S] [--roll-apply during|after] [--roll-pause-s P]';
 
 function fail(m: string): never {
   process.stderr.write(`fleet-bench: ${m}\n${usage}\n`);
@@ -42,6 +42,7 @@ const parsed = (() => {
         'sim-connect-gate': { type: 'string' },
         'heartbeat-s': { type: 'string' },
         'roll-apply': { type: 'string' },
+        'roll-pause-s': { type: 'string' },
         out: { type: 'string' },
       },
     });
@@ -120,6 +121,7 @@ function fleetBenchOptions(s: string): FleetBenchOptions {
           ? v['roll-apply']
           : fail(`--roll-apply must be during or after, not ${v['roll-apply']}`),
     }),
+    ...(v['roll-pause-s'] !== undefined && { rollPauseMs: num('roll-pause-s', v['roll-pause-s'], 0) * 1000 }),
     ...(ci && { churn: { offlineMs: 3000, onlineMs: 6000 } }),
     ...(v.out !== undefined && { outFile: v.out }),
     print,

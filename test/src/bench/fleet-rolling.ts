@@ -17,8 +17,16 @@ import { httpStatus } from '../support/nats-server.ts';
 
 export interface RollingResult {
   readonly servers: number;
-  /** Per server: lame-duck to exit, and exit to healthy again (ms). */
-  readonly steps: { readonly server: string; readonly lameDuckMs: number; readonly backMs: number }[];
+  /**
+   * Per server: the agent connections it held when its turn came, lame-duck to exit, and exit to
+   * healthy again (ms).
+   */
+  readonly steps: {
+    readonly server: string;
+    readonly heldAtStart: number;
+    readonly lameDuckMs: number;
+    readonly backMs: number;
+  }[];
   readonly rollMs: number;
   /** Online agents with a working session when the roll and the apply were done. */
   readonly sessions: number;
@@ -46,6 +54,13 @@ export async function rollingRestart(x: {
   readonly apply: () => Promise<string | undefined>;
   /** Make the apply once the last server is back, not during the roll. */
   readonly applyAfter?: boolean;
+  /**
+   * Wait this long after a server is healthy before the next goes into lame-duck mode (what an
+   * operator's roll does with a pause between servers, or Kubernetes' minReadySeconds): agents
+   * moved off a server go back to it (their home) 1-5 min after, so with a long enough pause the
+   * next server holds about its own share, not the fleet that moved onto it.
+   */
+  readonly pauseMs?: number;
   /** The argument that marks the applied version in a running job's argv. */
   readonly appliedArg: string;
   readonly timeoutMs: number;
@@ -75,14 +90,24 @@ export async function rollingRestart(x: {
     }
   })().catch((e: unknown) => print(`#   roll progress: ${e instanceof Error ? e.message : String(e)}`));
   for (const [i, server] of cp.servers.entries()) {
+    if (i > 0 && (x.pauseMs ?? 0) > 0) {
+      print(`#   pause ${ms(x.pauseMs ?? 0)} before the next server`);
+      await new Promise((r) => setTimeout(r, x.pauseMs));
+    }
     const tStep = Date.now();
-    print(`#   rolling restart: ${server.name} into lame-duck mode`);
+    const held = await agentConnections(server.monitorPort).catch(() => -1);
+    print(`#   rolling restart: ${server.name} (${held} agent connections) into lame-duck mode`);
     await server.restartLameDuck();
     const tBack = Date.now();
     await waitUntil(async () => (await httpStatus(server.monitorPort, '/healthz')) === 200, 120_000).catch(
       () => print(`#   ${server.name} not healthy within 120 s`),
     );
-    steps.push({ server: server.name, lameDuckMs: tBack - tStep, backMs: Date.now() - tBack });
+    steps.push({
+      server: server.name,
+      heldAtStart: held,
+      lameDuckMs: tBack - tStep,
+      backMs: Date.now() - tBack,
+    });
     print(
       `#   ${server.name} back: lame duck + exit ${ms(tBack - tStep)}, healthy ${ms(Date.now() - tBack)} later`,
     );
@@ -149,7 +174,11 @@ export async function rollingRestart(x: {
   report(print, 'rolling-restart', { agents: x.onlineIds.size, ...result }, [
     ['servers', `${result.servers}, one at a time, lame-duck mode first (30 s, 10 s grace)`],
     ...steps.map(
-      (s) => [s.server, `lame duck to exit ${ms(s.lameDuckMs)}, then healthy in ${ms(s.backMs)}`] as const,
+      (s) =>
+        [
+          s.server,
+          `held ${s.heldAtStart} agents, lame duck to exit ${ms(s.lameDuckMs)}, then healthy in ${ms(s.backMs)}`,
+        ] as const,
     ),
     ['roll took', ms(rollMs)],
     ['agent sessions at the end', `${result.sessions}/${result.onlineAgents}, all by ${ms(allDoneMs)}`],
