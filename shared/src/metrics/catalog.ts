@@ -133,7 +133,7 @@ export const agentMetrics = {
   sessionChanges: def(
     'launchfleet_agent_nats_session_changes_total',
     'counter',
-    "How the agent's NATS session changed, by kind: connect (a session made after none, at start or after an outage), moved_lame_duck and moved_home (to another server without a gap: its server entered lame-duck mode, or back to its home server), move_failed (a move not made; the session stayed).",
+    "How the agent's NATS session changed, by kind: connect (a session made after none, at start or after an outage), moved_lame_duck and moved_home (to another server without a gap: its server entered lame-duck mode, or back to its home server), move_failed (an attempt to move that failed; the session stayed, and a lame-duck move is tried again).",
     ['kind'],
   ),
   credentialsExpiry: def(
