@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 import { type LinkNode, daemonPlist, eventually } from '../support/link-node.ts';
-import { enrolledLinkNode, putJob, serverHolding } from '../support/link-fleet.ts';
+import { enrolledLinkNode, nodeServer, putJob, serverHolding } from '../support/link-fleet.ts';
 import { type TcpProxy, startTcpProxy } from '../support/tcp-proxy.ts';
 
 describe('fleet link: a failed lame-duck move', () => {
@@ -45,14 +45,7 @@ describe('fleet link: a failed lame-duck move', () => {
     assert.ok(nodeId);
     await putJob(cp, nodeId, { label: 'com.acme.retry', version: 1, plist: daemonPlist('com.acme.retry') });
     const pid = await eventually(() => node.job('com.acme.retry')?.pid, 15_000, 'job runs');
-    const home = await eventually(
-      async () => {
-        const i = await serverHolding(cp, nodeId);
-        return i >= 0 ? i : undefined;
-      },
-      10_000,
-      'the node connection at a server',
-    );
+    const home = await nodeServer(cp, nodeId);
     const server = cp.servers[home];
     assert.ok(server);
     for (const [i, p] of proxies.entries()) if (i !== home) await p.cut();

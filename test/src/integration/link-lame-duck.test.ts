@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ControlPlaneHarness, startControlPlane } from '../support/control-plane.ts';
 import { type LinkNode, daemonPlist, eventually } from '../support/link-node.ts';
-import { enrolledLinkNode, putJob, serverHolding } from '../support/link-fleet.ts';
+import { enrolledLinkNode, nodeServer, putJob, serverHolding } from '../support/link-fleet.ts';
 
 describe('fleet link: a server in lame-duck mode', () => {
   let cp: ControlPlaneHarness;
@@ -40,14 +40,7 @@ describe('fleet link: a server in lame-duck mode', () => {
     assert.ok(nodeId);
     await putJob(cp, nodeId, { label: 'com.acme.ldm', version: 1, plist: daemonPlist('com.acme.ldm') });
     const pid = await eventually(() => node.job('com.acme.ldm')?.pid, 15_000, 'job runs');
-    const from = await eventually(
-      async () => {
-        const i = await serverHolding(cp, nodeId);
-        return i >= 0 ? i : undefined;
-      },
-      10_000,
-      'the node connection at a server',
-    );
+    const from = await nodeServer(cp, nodeId);
     const server = cp.servers[from];
     assert.ok(server);
     node.logs.length = 0;

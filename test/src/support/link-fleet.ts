@@ -172,3 +172,15 @@ export async function serverHolding(cp: ControlPlaneHarness, name: string): Prom
   }
   return -1;
 }
+
+/** The index of the server the node's connection is at, once it is at one (waits up to 10 s). */
+export function nodeServer(cp: ControlPlaneHarness, nodeId: string): Promise<number> {
+  return eventually(
+    async () => {
+      const i = await serverHolding(cp, nodeId);
+      return i >= 0 ? i : undefined;
+    },
+    10_000,
+    'the node connection at a server',
+  );
+}
