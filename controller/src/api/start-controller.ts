@@ -20,6 +20,7 @@ import { AuditLog, provisionAuditStream } from '../audit/audit-log.ts';
 import type { ControllerConfig } from '../config/controller-config.ts';
 import { DesiredStateService } from '../desired/desired-state-service.ts';
 import { trackBrokerConnection } from '../desired/broker-connection.ts';
+import { recordLimit } from '../desired/job-record.ts';
 import { FleetAggregator } from '../fleet/fleet-aggregator.ts';
 import { FleetMetrics } from '../metrics/fleet-metrics.ts';
 import type { FleetIndex } from '../fleet/core/fleet-index.ts';
@@ -227,6 +228,7 @@ export async function startController(
         })),
       clock,
       concurrency: cfg.applyConcurrency,
+      maxRecordBytes: () => recordLimit(nc.info?.max_payload),
     });
     const metrics = new FleetMetrics(aggregator.index, clock, () => identity.nodeSignerPublicKey);
     const app: FleetApp = {

@@ -18,6 +18,7 @@ import { createBucket } from '../identity/stream-limits.ts';
 import { publishTrustStore } from '../identity/trust-publisher.ts';
 import { type ResignResult, resignDesiredState } from '../identity/job-resigner.ts';
 import { JobVersions } from '../rollout/job-versions.ts';
+import { recordLimit } from '../desired/job-record.ts';
 import { RolloutStore } from '../rollout/rollout-store.ts';
 import { isFinished } from '../rollout/core/rollout-machine.ts';
 
@@ -78,7 +79,7 @@ export async function publishAndResign(cfg: ControllerConfig, ks: KeyStore): Pro
       desired: store.desired,
       index: store.desiredIndex,
       jobs,
-      versions: new JobVersions(versions, jobs),
+      versions: new JobVersions(versions, jobs, () => recordLimit(nc.info?.max_payload)),
       signingKey: ks.activeSigningKey(),
       clock: systemClock,
       by: 'launchfleet-controller keys',

@@ -5,16 +5,20 @@
  * it stops answering for good the deletes not yet started are reported as not tried instead of
  * each waiting out its timeout (write-gate.ts). A delete that still failed is named in the job
  * record (`clearing`) and made by the retry, whether it re-delivers the version, takes a new one,
- * or deletes the deleted job again. Over fake buckets (testing/fake-stores.ts).
+ * or deletes the deleted job again. When the nodes to clear do not fit in the record beside its
+ * target (a broker message, max_payload), the record says so (`clearingUnlisted`) and the nodes
+ * are found by listing the label's keys; a record too large even so is refused before any write.
+ * Over fake buckets (testing/fake-stores.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { errors as natsErrors } from '@nats-io/nats-core';
-import { NotFoundError } from '@launchfleet/shared';
+import { InvalidArgumentError, NotFoundError } from '@launchfleet/shared';
 import { keys } from '@launchfleet/shared/messages';
 import { generateSigningKey } from '@launchfleet/shared/signing';
 import { FakeClock } from '@launchfleet/shared/testing';
-import { type JobRecord, type TargetSpec, parseJobRecord } from './job-record.ts';
+import { type JobRecord, type TargetSpec, parseJobRecord, recordBytes } from './job-record.ts';
+import type { DesiredStateDeps } from './desired-state-service.ts';
 import { FakeKv, bundleFor, jobRecordJson, serviceOverFakes } from './testing/fake-stores.ts';
 
 const label = 'com.acme.remove';
@@ -31,7 +35,7 @@ const [n1, n2, n3] = nodes as [string, string, string];
 const key = (nodeId: string) => keys.desired(nodeId, label);
 
 /** Version 3 of the label on every node (applied an hour ago, by name); `concurrency` writes at once. */
-function fleet(concurrency?: number) {
+function fleet(concurrency?: number, more: Partial<DesiredStateDeps> = {}) {
   const clock = new FakeClock();
   const issuedAt = clock.wallMs() - 3600_000;
   const jobs = new FakeKv();
@@ -43,7 +47,7 @@ function fleet(concurrency?: number) {
     desired.seed(key(nodeId), bundleFor({ label, plist, version: 3, nodeId, issuedAt, key: signingKey }));
   const service = serviceOverFakes(
     { jobs, desired, nodes, key: signingKey, clock },
-    concurrency === undefined ? {} : { concurrency },
+    { ...(concurrency !== undefined && { concurrency }), ...more },
   );
   return { clock, jobs, desired, service };
 }
@@ -216,4 +220,116 @@ test('an apply after a partly failed delete takes the job away from the nodes th
   assert.deepEqual(v5.failures, []);
   assert.equal(v5.removed, 1);
   assert.deepEqual(held(f), [n1]);
+});
+
+/**
+ * A fleet whose broker carries job records of at most `room` bytes more than version 4 targeting
+ * n1 alone (the record `toN1` writes, without nodes to clear): naming the 3 nodes to clear takes
+ * about 90 more, `clearingUnlisted` 24.
+ */
+function smallPayloadFleet(room = 40) {
+  const clock = new FakeClock();
+  const v4: JobRecord = {
+    v: 1,
+    label,
+    domain: 'system',
+    plist,
+    target: { kind: 'nodes', names: [n1] },
+    nodeIds: [n1],
+    version: 4,
+    updatedAt: clock.wallMs(),
+    updatedBy: 'op',
+    deleted: false,
+  };
+  const limit = recordBytes(v4) + room;
+  const f = fleet(undefined, { maxRecordBytes: () => limit });
+  f.jobs.maxValueBytes = limit;
+  return f;
+}
+
+test('a retarget whose nodes to clear do not fit in the record lists them instead', async () => {
+  const f = smallPayloadFleet();
+  // n2's delete is refused (not a broker outage): it stays to clear.
+  f.desired.failWith = (call, k) => (call === 'delete' && k === key(n2) ? new Error('refused') : undefined);
+  const written: JobRecord[] = [];
+  f.jobs.loseAnswer = (call, k) => {
+    if (k === keys.job(label) && call !== 'get') written.push(record(f));
+    return undefined;
+  };
+  const r = await f.service.apply(toN1);
+  // Before: the record with 3 nodes to clear was over max_payload and the apply failed.
+  assert.equal(r.version, 4);
+  assert.equal(r.removed, 2);
+  assert.deepEqual(
+    r.failures.map((x) => x.nodeId),
+    [n2],
+  );
+  assert.equal(written[0]?.clearingUnlisted, true, 'the version is written saying the nodes are unlisted');
+  assert.equal(written[0]?.clearing, undefined);
+  assert.deepEqual(held(f), [n1, n2]);
+  assert.deepEqual(record(f).clearing, [n2], 'after the listing, the one failed node fits and is named');
+  assert.equal(record(f).clearingUnlisted, undefined);
+
+  f.desired.failWith = () => undefined;
+  const again = await f.service.apply(toN1);
+  assert.equal(again.version, 4, 'the retry re-delivers the version');
+  assert.equal(again.removed, 1);
+  assert.deepEqual(held(f), [n1]);
+  assert.equal(record(f).clearing, undefined);
+});
+
+test('a listing that fails leaves the record unlisted, and the retry clears', async () => {
+  const f = smallPayloadFleet();
+  f.desired.failKeys = () => new natsErrors.TimeoutError();
+  const r = await f.service.apply(toN1);
+  assert.equal(r.removed, 0);
+  assert.match(r.warnings.join('\n'), /could not be listed .*timeout.*retry the apply/i);
+  assert.equal(record(f).clearingUnlisted, true, 'the mark stays for the retry');
+  assert.deepEqual(held(f), nodes);
+
+  f.desired.failKeys = () => undefined;
+  const again = await f.service.apply(toN1);
+  assert.equal(again.removed, 3);
+  assert.deepEqual(again.warnings, []);
+  assert.deepEqual(held(f), [n1]);
+  assert.equal(record(f).clearingUnlisted, undefined);
+});
+
+test('a new version and a delete carry the mark on; the delete clears by listing', async () => {
+  const f = smallPayloadFleet();
+  f.desired.failWith = (call) => (call === 'delete' ? new Error('refused') : undefined);
+  await f.service.apply(toN1);
+  assert.deepEqual(record(f).clearing, undefined, 'the 3 failed do not fit either');
+  assert.equal(record(f).clearingUnlisted, true);
+  const plist2 = plist.replace('/bin/true', '/bin/echo');
+  const v5 = await f.service.apply({ ...toN1, plist: plist2 });
+  assert.equal(v5.version, 5);
+  assert.equal(record(f).clearingUnlisted, true, 'the new version still lists the keys');
+
+  f.desired.failWith = () => undefined;
+  const d = await f.service.delete(label, 'op');
+  assert.equal(d.version, 6);
+  assert.equal(d.removed, 4);
+  assert.deepEqual(held(f), []);
+  assert.equal(record(f).deleted, true);
+  assert.equal(record(f).clearingUnlisted, undefined);
+  await assert.rejects(f.service.delete(label, 'op'), NotFoundError);
+});
+
+test('a record too large even without nodes to clear is refused before anything is written', async () => {
+  // Room for no node id beside n1's.
+  const f = smallPayloadFleet(10);
+  const calls = f.desired.calls.length;
+  const all = {
+    ...toN1,
+    plist: plist.replace('/bin/true', '/bin/echo'),
+    target: { kind: 'nodes', names: nodes } as TargetSpec,
+  };
+  await assert.rejects(f.service.apply(all), (e: unknown) => {
+    assert.ok(e instanceof InvalidArgumentError, String(e));
+    assert.match(e.message, /would be \d+ bytes \(4 target nodes.*max_payload\): nothing was written/);
+    return true;
+  });
+  assert.equal(record(f).version, 3, 'the record is as it was');
+  assert.equal(f.desired.calls.length, calls, 'no key was touched');
 });

@@ -59,7 +59,15 @@ import { checkJobPlist } from './core/plist-check.ts';
 import { redeliverable } from './core/redeliver.ts';
 import { WriteGate, writeThroughGate } from './write-gate.ts';
 import { type TargetCandidate, resolveTarget } from './core/resolve-target.ts';
-import { type JobRecord, type TargetSpec, parseJobRecord, withClearing } from './job-record.ts';
+import {
+  type JobRecord,
+  type TargetSpec,
+  fitRecord,
+  parseJobRecord,
+  recordLimit,
+  tooLargeMessage,
+  withClearing,
+} from './job-record.ts';
 
 export interface DesiredStateDeps {
   readonly desired: KV;
@@ -85,6 +93,11 @@ export interface DesiredStateDeps {
    * for a stream's leader election, after which the writes go on (docs/fault-suite.md).
    */
   readonly giveUpMs?: number;
+  /**
+   * The largest job record a write may carry (its JSON bytes), read per call: from the server's
+   * max_payload (`recordLimit`, job-record.ts). Default: for NATS's default 1 MiB.
+   */
+  readonly maxRecordBytes?: () => number;
 }
 
 export interface ApplyRequest {
@@ -173,22 +186,28 @@ export class DesiredStateService {
     const now = this.#d.clock.wallMs();
     const content = { label, domain, plist: req.plist, target: resolved.value.target, nodeIds };
     const keep = new Set(nodeIds);
+    const limit = this.#recordLimit();
     const { record, previous, revision } = await this.#advance(
       label,
       (prev) =>
         !fresh && redeliverable(prev, content, now, validityMs)
           ? prev
-          : withClearing(
-              {
-                v: 1,
-                ...content,
-                version: (prev?.version ?? 0) + 1,
-                updatedAt: now,
-                updatedBy: req.by,
-                deleted: false,
-              },
-              // Every node that may hold the label and is not targeted now: step 5 takes it away.
-              [...(prev?.nodeIds ?? []), ...(prev?.clearing ?? [])].filter((id) => !keep.has(id)),
+          : fitOrRefuse(
+              withClearing(
+                {
+                  v: 1,
+                  ...content,
+                  version: (prev?.version ?? 0) + 1,
+                  updatedAt: now,
+                  updatedBy: req.by,
+                  deleted: false,
+                },
+                // Every node that may hold the label and is not targeted now: step 5 takes it away.
+                [...(prev?.nodeIds ?? []), ...(prev?.clearing ?? [])].filter((id) => !keep.has(id)),
+                // Too many to name before: still found by listing the keys.
+                prev?.clearingUnlisted === true,
+              ),
+              limit,
             ),
       !wroteBefore,
     );
@@ -220,10 +239,12 @@ export class DesiredStateService {
     // Some node holds another bundle at this version (a rotated key, another validity): it
     // cannot be re-delivered there, so the apply takes a new version after all.
     if (count.conflict > 0 && !gate.stopped) return this.#apply(req, true, wroteBefore || count.written > 0);
-    // A re-delivered version takes away what its first apply could not (its record's `clearing`).
-    const gone = (record.clearing ?? []).filter((id) => !keep.has(id));
+    // A re-delivered version takes away what its first apply could not (its record's `clearing`,
+    // or, when it has too many to name, every node outside the target that holds a key).
+    const toClear = await this.#toClear(label, record);
+    const gone = (toClear.ids ?? []).filter((id) => !keep.has(id));
     const removal = await this.#removeFrom(gone, label, record.version, failures, gate);
-    await this.#cleared(label, record, revision, failures);
+    if (toClear.ids) await this.#cleared(label, record, revision, failures, limit);
     return {
       label,
       version: record.version,
@@ -238,6 +259,7 @@ export class DesiredStateService {
       warnings: [
         ...checked.value.warnings,
         ...(nodeIds.length === 0 ? ['the target matches no node: nothing was written'] : []),
+        ...(toClear.ids ? [] : [toClear.warning]),
         ...(notAttempted + removal.notAttempted > 0
           ? [
               `the broker stopped answering: ${notAttempted + removal.notAttempted} of ${nodeIds.length + gone.length} nodes not tried; retry the apply`,
@@ -256,22 +278,27 @@ export class DesiredStateService {
     });
     if (!existing) throw new NotFoundError('job', label);
     const now = this.#d.clock.wallMs();
+    const limit = this.#recordLimit();
     const { record, previous, revision } = await this.#advance(
       label,
       (prev) => {
         if (!prev) throw new NotFoundError('job', label);
         // Deleted already: no new version; the deletes below finish what the first one left.
         if (prev.deleted) return prev;
-        return withClearing(
-          {
-            ...prev,
-            version: prev.version + 1,
-            nodeIds: [],
-            updatedAt: now,
-            updatedBy: by,
-            deleted: true,
-          },
-          [...prev.nodeIds, ...(prev.clearing ?? [])],
+        return fitOrRefuse(
+          withClearing(
+            {
+              ...prev,
+              version: prev.version + 1,
+              nodeIds: [],
+              updatedAt: now,
+              updatedBy: by,
+              deleted: true,
+            },
+            [...prev.nodeIds, ...(prev.clearing ?? [])],
+            prev.clearingUnlisted === true,
+          ),
+          limit,
         );
       },
       true,
@@ -283,7 +310,7 @@ export class DesiredStateService {
     for (const id of await this.#nodesWithKey(label)) ids.add(id);
     if (record === previous && ids.size === 0) throw new NotFoundError('job', label);
     const { removed } = await this.#removeFrom([...ids], label, record.version, failures, this.#gate());
-    await this.#cleared(label, record, revision, failures);
+    await this.#cleared(label, record, revision, failures, limit);
     return { label, version: record.version, removed, failures };
   }
 
@@ -436,26 +463,64 @@ export class DesiredStateService {
    * apply or delete tries those and no others. Best effort: if the record moved on (another
    * controller's version carries this `clearing` on) or the broker does not answer, the record
    * keeps naming nodes already cleared, which only costs the next call a read of each key.
+   * A record with `clearingUnlisted` (its nodes to clear were listed by this call, so the call
+   * tried each) names the failed ones instead, or keeps the mark if even they do not fit.
    */
   async #cleared(
     label: string,
     record: JobRecord,
     revision: number,
     failures: readonly NodeFailure[],
+    limit: number,
   ): Promise<void> {
     const had = record.clearing ?? [];
-    if (had.length === 0 && failures.length === 0) return;
+    if (had.length === 0 && !record.clearingUnlisted && failures.length === 0) return;
     const failed = new Set(failures.map((f) => f.nodeId));
     // A node targeted by this version whose write failed is not one to clear.
     const keep = new Set(record.nodeIds);
-    const next = withClearing(
-      record,
-      [...failed].filter((id) => !keep.has(id)),
+    const next = fitRecord(
+      withClearing(
+        record,
+        [...failed].filter((id) => !keep.has(id)),
+      ),
+      limit,
     );
+    if (!next) return;
     const left = next.clearing ?? [];
-    if (left.length === had.length && left.every((id) => had.includes(id))) return;
+    if (
+      next.clearingUnlisted === record.clearingUnlisted &&
+      left.length === had.length &&
+      left.every((id) => had.includes(id))
+    )
+      return;
     if (this.#d.brokerConnected?.() === false) return;
     await this.#d.jobs.update(keys.job(label), JSON.stringify(next), revision).catch(() => undefined);
+  }
+
+  /** The largest record a write may carry now (DesiredStateDeps.maxRecordBytes). */
+  #recordLimit(): number {
+    return this.#d.maxRecordBytes?.() ?? recordLimit(undefined);
+  }
+
+  /**
+   * The nodes `record` says are still to clear (targeted ones included; the caller leaves them
+   * out): its `clearing`, or with `clearingUnlisted` every node holding a key for the label. A
+   * listing that failed gives no ids and a warning; the record keeps its mark for the retry.
+   */
+  async #toClear(
+    label: string,
+    record: JobRecord,
+  ): Promise<{ ids: readonly string[]; warning?: undefined } | { ids?: undefined; warning: string }> {
+    if (!record.clearingUnlisted) return { ids: record.clearing ?? [] };
+    try {
+      return { ids: await this.#nodesWithKey(label) };
+    } catch (e) {
+      return {
+        warning:
+          `the nodes this job is still to be taken away from could not be listed ` +
+          `(${messageOf(natsError(e, `listing the keys of ${label}`))}): none was tried; retry the apply`,
+      };
+    }
   }
 
   /** A gate for one call's writes (write-gate.ts): they stop once the broker stops answering. */
@@ -511,6 +576,13 @@ export class DesiredStateService {
       out.push(k.slice(0, k.length - suffix.length));
     return out;
   }
+}
+
+/** `r` if it fits in `limit` bytes (or with `clearingUnlisted`); else a clear error, before any write. */
+function fitOrRefuse(r: JobRecord, limit: number): JobRecord {
+  const fitted = fitRecord(r, limit);
+  if (!fitted) throw new InvalidArgumentError(tooLargeMessage(r, limit), 'target');
+  return fitted;
 }
 
 /** The version of a stored bundle; a value that is not a bundle counts as version 0. */

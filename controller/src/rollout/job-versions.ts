@@ -15,10 +15,17 @@
  * immutable once written (create only), so they are cached forever.
  */
 import type { KV } from '@nats-io/kv';
-import { ConflictError, FailedPreconditionError } from '@launchfleet/shared';
+import { ConflictError, FailedPreconditionError, InvalidArgumentError } from '@launchfleet/shared';
 import { natsError } from '@launchfleet/shared/nats-errors';
 import { isRecord, keys } from '@launchfleet/shared/messages';
-import { type TargetSpec, parseJobRecord, withClearing } from '../desired/job-record.ts';
+import {
+  type TargetSpec,
+  fitRecord,
+  parseJobRecord,
+  recordLimit,
+  tooLargeMessage,
+  withClearing,
+} from '../desired/job-record.ts';
 import { isWrongRevision } from './kv-cas.ts';
 
 /** One bundle version of a label. */
@@ -61,10 +68,13 @@ export class JobVersions {
   readonly #versions: KV;
   readonly #jobs: KV;
   readonly #cache = new Map<string, JobVersion>();
+  readonly #maxRecordBytes: () => number;
 
-  constructor(versions: KV, jobs: KV) {
+  /** `maxRecordBytes`: the largest job record a write may carry (DesiredStateDeps.maxRecordBytes). */
+  constructor(versions: KV, jobs: KV, maxRecordBytes: () => number = () => recordLimit(undefined)) {
     this.#versions = versions;
     this.#jobs = jobs;
+    this.#maxRecordBytes = maxRecordBytes;
   }
 
   /** The entry of one bundle version, if recorded. */
@@ -127,7 +137,7 @@ export class JobVersions {
       const nodeIds = [...new Set([...(prev?.nodeIds ?? []), ...o.nodeIds])];
       // And the nodes an apply or delete could not take it away from yet (job-record.ts).
       const written = new Set(nodeIds);
-      const record = withClearing(
+      const whole = withClearing(
         {
           v: 1,
           label: o.label,
@@ -141,7 +151,12 @@ export class JobVersions {
           deleted: false,
         },
         (prev?.clearing ?? []).filter((id) => !written.has(id)),
+        prev?.clearingUnlisted === true,
       );
+      // Too many nodes to clear to name: `clearingUnlisted` (job-record.ts); too many targeted: refused.
+      const limit = this.#maxRecordBytes();
+      const record = fitRecord(whole, limit);
+      if (!record) throw new InvalidArgumentError(tooLargeMessage(whole, limit), 'target');
       try {
         if (live) await this.#jobs.update(k, JSON.stringify(record), e.revision);
         else await this.#jobs.create(k, JSON.stringify(record));

@@ -16,6 +16,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { FleetIndex } from '../fleet/core/fleet-index.ts';
 import type { RolloutState } from './core/index.ts';
 import { JobVersions } from './job-versions.ts';
+import { recordLimit } from '../desired/job-record.ts';
 import { RolloutApplier } from './rollout-applier.ts';
 import { RolloutCache } from './rollout-cache.ts';
 import { RolloutDriver } from './rollout-driver.ts';
@@ -89,7 +90,7 @@ export async function startRolloutRuntime(o: RolloutRuntimeOptions): Promise<Rol
   const store = new RolloutStore(rollouts);
   const cache = new RolloutCache(rollouts, { ...(o.log && { log: o.log }) });
   await cache.start();
-  const versions = new JobVersions(versionsKv, jobs);
+  const versions = new JobVersions(versionsKv, jobs, () => recordLimit(o.nc.info?.max_payload));
   const applier = new RolloutApplier({
     desired,
     index: o.desiredIndex,

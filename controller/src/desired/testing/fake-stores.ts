@@ -8,6 +8,7 @@
  * write stored whose answer was lost). Also the signed bundles to fill them with.
  */
 import type { KV, KvEntry } from '@nats-io/kv';
+import { errors as natsErrors } from '@nats-io/nats-core';
 import { keys } from '@launchfleet/shared/messages';
 import { type SigningKey, encodeSignedBundle, signBundle } from '@launchfleet/shared/signing';
 import type { Clock } from '@launchfleet/shared';
@@ -36,6 +37,13 @@ export class FakeKv {
   failWith: (call: KvCall, key: string) => Error | undefined = () => undefined;
   /** Asked after each call that changed something: an error it returns is thrown all the same. */
   loseAnswer: (call: KvCall, key: string) => Error | undefined = () => undefined;
+  /**
+   * The server's max_payload: a longer value is refused before it is sent, as nats.js does
+   * (its InvalidArgumentError). Default: no limit.
+   */
+  maxValueBytes = Infinity;
+  /** Asked before each listing of keys: an error it returns is thrown instead. */
+  failKeys: () => Error | undefined = () => undefined;
 
   /** The live value under `key`, if any. */
   value(key: string): string | undefined {
@@ -81,8 +89,14 @@ export class FakeKv {
     });
   }
 
+  #fits(value: string): void {
+    if (Buffer.byteLength(value) > this.maxValueBytes)
+      throw natsErrors.InvalidArgumentError.format('payload', 'max_payload size exceeded');
+  }
+
   create(key: string, value: string): Promise<number> {
     return Promise.resolve().then(() => {
+      this.#fits(value);
       this.#call('create', key);
       if (this.#entries.get(key)?.operation === 'PUT') throw wrongRevision(key);
       return this.#set('create', key, 'PUT', value);
@@ -91,6 +105,7 @@ export class FakeKv {
 
   update(key: string, value: string, revision: number): Promise<number> {
     return Promise.resolve().then(() => {
+      this.#fits(value);
       this.#call('update', key);
       if (this.#entries.get(key)?.revision !== revision) throw wrongRevision(key);
       return this.#set('update', key, 'PUT', value);
@@ -108,6 +123,8 @@ export class FakeKv {
 
   /** The live keys; a filter `*<suffix>` (what the service asks for) keeps those ending so. */
   keys(filter = '>'): Promise<Iterable<string>> {
+    const failed = this.failKeys();
+    if (failed) return Promise.reject(failed);
     const live = [...this.#entries].filter(([, s]) => s.operation === 'PUT').map(([k]) => k);
     const suffix = filter.startsWith('*') ? filter.slice(1) : '';
     const out =
