@@ -99,7 +99,8 @@ function detailFields(d: JobDetail | undefined) {
   };
 }
 
-function encodeJob(r: JobRecord, full: boolean): m.Job {
+/** A job record as the API answers it; `full` (GetJob): with the plist and the node ids. */
+export function encodeJob(r: JobRecord, full: boolean): m.Job {
   return {
     label: r.label,
     domain: r.domain,
@@ -111,6 +112,9 @@ function encodeJob(r: JobRecord, full: boolean): m.Job {
     updatedAtMs: r.updatedAt,
     updatedBy: r.updatedBy,
     deleted: r.deleted,
+    clearingCount: r.clearing?.length ?? 0,
+    clearingNodeIds: full ? [...(r.clearing ?? [])] : [],
+    clearingUnlisted: r.clearingUnlisted === true,
   };
 }
 

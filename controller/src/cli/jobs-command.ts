@@ -15,6 +15,38 @@ function targetText(t: ResponseOf<'GetJob'>['target']): string {
   return names.length ? `nodes ${names.slice(0, 3).join(',')}${names.length > 3 ? ',…' : ''}` : '-';
 }
 
+type JobClearing = Pick<
+  ResponseOf<'GetJob'>,
+  'deleted' | 'clearingCount' | 'clearingNodeIds' | 'clearingUnlisted'
+>;
+
+/** How many nodes still to clear, for `jobs list`'s nodes column (`''` when none). */
+export function clearingShort(j: JobClearing): string {
+  if (j.clearingUnlisted) return 'some to clear';
+  return j.clearingCount > 0 ? `${j.clearingCount} to clear` : '';
+}
+
+/**
+ * `jobs get`'s line about the nodes the job is still to be taken away from (undefined when none):
+ * at most `shown` ids (all with --json), each stripped of control characters (a record is JSON
+ * anyone with write access to `lf_jobs` could have written).
+ */
+export function clearingLine(j: JobClearing, shown = 10): string | undefined {
+  const retry = j.deleted ? 'run jobs delete again' : 'retry the apply';
+  if (j.clearingUnlisted)
+    return (
+      `clearing: more nodes than the job record can name may still hold the job; ${retry} ` +
+      "(it finds them by listing the label's keys)"
+    );
+  if (j.clearingCount === 0) return undefined;
+  const ids = j.clearingNodeIds.slice(0, shown).map((id) => id.replace(/[\p{Cc}\p{Cf}]/gu, '?'));
+  const more = j.clearingCount - ids.length;
+  return (
+    `clearing: ${j.clearingCount} ${j.clearingCount === 1 ? 'node' : 'nodes'} may still hold the job ` +
+    `(their delete failed); ${retry}${ids.length ? `: ${ids.join(', ')}${more > 0 ? `, … (+${more})` : ''}` : ''}`
+  );
+}
+
 export function registerJobsCommand(program: Command): void {
   const jobs = program.command('jobs').description('apply, delete and inspect jobs across the fleet');
 
@@ -81,7 +113,7 @@ export function registerJobsCommand(program: Command): void {
           j.label,
           j.domain,
           String(j.version),
-          j.deleted ? 'deleted' : String(j.nodeCount),
+          [j.deleted ? 'deleted' : String(j.nodeCount), clearingShort(j)].filter(Boolean).join(', '),
           targetText(j.target),
           time(j.updatedAtMs),
           j.updatedBy,
@@ -112,6 +144,7 @@ export function registerJobsCommand(program: Command): void {
         `target:   ${targetText(r.target)}`,
         `nodes:    ${r.nodeCount}`,
         `updated:  ${time(r.updatedAtMs)} by ${r.updatedBy}`,
+        ...[clearingLine(r)].filter((l) => l !== undefined),
       ].join('\n');
       return { json: r, text: `${text}\n` };
     }),

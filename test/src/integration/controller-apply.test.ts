@@ -114,6 +114,10 @@ describe('controller: desired state', () => {
     const job = await api1.call('GetJob', { label: 'com.acme.backup' }, fleet.tokens.viewer);
     assert.equal(job['version'], 2);
     assert.deepEqual([...(job['nodeIds'] as string[])].sort(), named.map((n) => n.nodeId).sort());
+    // Every delete made: no node left to clear, and the API says so (fields added 2026-12-07).
+    assert.equal(job['clearingCount'], 0);
+    assert.deepEqual(job['clearingNodeIds'], []);
+    assert.equal(job['clearingUnlisted'], false);
   });
 
   test('two controllers applying the same label at once: distinct versions, every node at the highest', async () => {

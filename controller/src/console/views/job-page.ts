@@ -183,6 +183,32 @@ function jobNodeRow(m: JobPageModel, row: JobNodeRow): SafeHtml {
   </tr>`;
 }
 
+/** Ids of nodes still to clear listed on the page (all of them are in GetJob). */
+const clearingShown = 20;
+
+/**
+ * The desired-state facts about the nodes the job is still to be taken away from (a delete the
+ * broker did not answer: job-record.ts `clearing`), empty when there are none. Every id goes
+ * through `html` (escaped): the record is JSON anyone who can write `lf_jobs` could have written.
+ */
+export function clearingFacts(rec: JobRecord): SafeHtml {
+  const retry = rec.deleted ? 'delete it again' : 'retry the apply';
+  if (rec.clearingUnlisted)
+    return html`<dt>Still to clear</dt>
+      <dd id="job-clearing">
+        ${badge('unlisted', 'warn')} more nodes than the record can name may still hold the job; ${retry} (it
+        lists the label's keys to find them)
+      </dd>`;
+  const ids = rec.clearing ?? [];
+  if (ids.length === 0) return html``;
+  const more = ids.length - clearingShown;
+  return html`<dt>Still to clear</dt>
+    <dd id="job-clearing">
+      ${badge(plural(ids.length, 'node'), 'warn')} may still hold the job (their delete failed); ${retry}:
+      ${ids.slice(0, clearingShown).map((id) => html`<a class="mono small" href="${href(['nodes', id])}">${id}</a> `)}${more > 0 ? html`<span class="muted">and ${count(more)} more</span>` : ''}
+    </dd>`;
+}
+
 export function jobPage(
   v: Viewer,
   q: URLSearchParams,
@@ -236,6 +262,7 @@ export function jobPage(
                   </dd>
                   <dt>Last changed</dt>
                   <dd>${timeAt(rec.updatedAt)} by ${rec.updatedBy}</dd>
+                  ${clearingFacts(rec)}
                 </dl>`
               : html`<p class="muted">No job record: nodes run this label from their own plists.</p>`
           }
