@@ -1,21 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { JobRecord } from '../desired/job-record.ts';
+import { jobRecord } from '../desired/testing/fake-stores.ts';
 import { encodeJob } from './fleet-handlers.ts';
 
-const record: JobRecord = {
-  v: 1,
+const record = jobRecord({
   label: 'com.acme.x',
-  domain: 'system',
   plist: '<plist/>',
-  version: 4,
-  target: { kind: 'all' },
   nodeIds: ['naaaaaaaaaaaaaaaaaaaa'],
   updatedAt: 5,
-  updatedBy: 'ada',
-  deleted: false,
   clearing: ['nbbbbbbbbbbbbbbbbbbbb', 'ncccccccccccccccccccc'],
-};
+});
 
 test('a job says which nodes it is still to be taken away from: the count in lists, the ids in GetJob', () => {
   const listed = encodeJob(record, false);

@@ -62,10 +62,10 @@ import { type TargetCandidate, resolveTarget } from './core/resolve-target.ts';
 import {
   type JobRecord,
   type TargetSpec,
+  fitOrRefuse,
   fitRecord,
   parseJobRecord,
   recordLimit,
-  tooLargeMessage,
   withClearing,
 } from './job-record.ts';
 
@@ -576,13 +576,6 @@ export class DesiredStateService {
       out.push(k.slice(0, k.length - suffix.length));
     return out;
   }
-}
-
-/** `r` if it fits in `limit` bytes (or with `clearingUnlisted`); else a clear error, before any write. */
-function fitOrRefuse(r: JobRecord, limit: number): JobRecord {
-  const fitted = fitRecord(r, limit);
-  if (!fitted) throw new InvalidArgumentError(tooLargeMessage(r, limit), 'target');
-  return fitted;
 }
 
 /** The version of a stored bundle; a value that is not a bundle counts as version 0. */

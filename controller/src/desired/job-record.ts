@@ -21,6 +21,7 @@
  * A record that does not fit even without `clearing` (a target of over ~43,000 nodes) is refused
  * with a clear error before anything is written.
  */
+import { InvalidArgumentError } from '@launchfleet/shared';
 import { isRecord } from '@launchfleet/shared/messages';
 
 /** What an apply targeted, as the API said it. */
@@ -81,8 +82,18 @@ export function fitRecord(r: JobRecord, maxBytes: number): JobRecord | undefined
   return recordBytes(unlisted) <= maxBytes ? unlisted : undefined;
 }
 
+/**
+ * `r` as `fitRecord` makes it fit in `maxBytes` (default: for NATS's default max_payload); else a
+ * clear error, which the caller throws before any write.
+ */
+export function fitOrRefuse(r: JobRecord, maxBytes = recordLimit(undefined)): JobRecord {
+  const fitted = fitRecord(r, maxBytes);
+  if (!fitted) throw new InvalidArgumentError(tooLargeMessage(r, maxBytes), 'target');
+  return fitted;
+}
+
 /** Why a record does not fit, for the caller's error. */
-export function tooLargeMessage(r: JobRecord, maxBytes: number): string {
+function tooLargeMessage(r: JobRecord, maxBytes: number): string {
   const { clearing: _c, clearingUnlisted: _u, ...bare } = r;
   return (
     `the job record of ${r.label} would be ${recordBytes(bare)} bytes (${r.nodeIds.length} target nodes, ` +

@@ -15,17 +15,10 @@
  * immutable once written (create only), so they are cached forever.
  */
 import type { KV } from '@nats-io/kv';
-import { ConflictError, FailedPreconditionError, InvalidArgumentError } from '@launchfleet/shared';
+import { ConflictError, FailedPreconditionError } from '@launchfleet/shared';
 import { natsError } from '@launchfleet/shared/nats-errors';
 import { isRecord, keys } from '@launchfleet/shared/messages';
-import {
-  type TargetSpec,
-  fitRecord,
-  parseJobRecord,
-  recordLimit,
-  tooLargeMessage,
-  withClearing,
-} from '../desired/job-record.ts';
+import { type TargetSpec, fitOrRefuse, parseJobRecord, withClearing } from '../desired/job-record.ts';
 import { isWrongRevision } from './kv-cas.ts';
 
 /** One bundle version of a label. */
@@ -68,10 +61,13 @@ export class JobVersions {
   readonly #versions: KV;
   readonly #jobs: KV;
   readonly #cache = new Map<string, JobVersion>();
-  readonly #maxRecordBytes: () => number;
+  readonly #maxRecordBytes: (() => number) | undefined;
 
-  /** `maxRecordBytes`: the largest job record a write may carry (DesiredStateDeps.maxRecordBytes). */
-  constructor(versions: KV, jobs: KV, maxRecordBytes: () => number = () => recordLimit(undefined)) {
+  /**
+   * `maxRecordBytes`: the largest job record a write may carry (DesiredStateDeps.maxRecordBytes);
+   * default: for NATS's default max_payload.
+   */
+  constructor(versions: KV, jobs: KV, maxRecordBytes?: () => number) {
     this.#versions = versions;
     this.#jobs = jobs;
     this.#maxRecordBytes = maxRecordBytes;
@@ -154,9 +150,7 @@ export class JobVersions {
         prev?.clearingUnlisted === true,
       );
       // Too many nodes to clear to name: `clearingUnlisted` (job-record.ts); too many targeted: refused.
-      const limit = this.#maxRecordBytes();
-      const record = fitRecord(whole, limit);
-      if (!record) throw new InvalidArgumentError(tooLargeMessage(whole, limit), 'target');
+      const record = fitOrRefuse(whole, this.#maxRecordBytes?.());
       try {
         if (live) await this.#jobs.update(k, JSON.stringify(record), e.revision);
         else await this.#jobs.create(k, JSON.stringify(record));

@@ -1,20 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { JobRecord } from '../../desired/job-record.ts';
+import { jobRecord } from '../../desired/testing/fake-stores.ts';
 import { clearingFacts } from './job-page.ts';
 
-const record: JobRecord = {
-  v: 1,
+const record = jobRecord({
   label: 'com.acme.x',
-  domain: 'system',
   plist: '<plist/>',
-  version: 4,
-  target: { kind: 'all' },
   nodeIds: [],
   updatedAt: 5,
-  updatedBy: 'ada',
   deleted: true,
-};
+});
 
 test('the job page names the nodes still to clear, escaped, at most 20', () => {
   assert.equal(clearingFacts(record).text.trim(), '', 'none: nothing shown');

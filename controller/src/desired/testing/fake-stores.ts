@@ -151,11 +151,11 @@ export function fakeIndex(desired: FakeKv): DesiredIndex {
   } as unknown as DesiredIndex;
 }
 
-/** A job record as `lf_jobs` holds it: version 3 of `label`, target all, applied by `op`. */
-export function jobRecordJson(
+/** A job record: version 3 of `label`, target all, applied by `op`. */
+export function jobRecord(
   o: Pick<JobRecord, 'label' | 'plist' | 'nodeIds' | 'updatedAt'> & Partial<JobRecord>,
-): string {
-  const r: JobRecord = {
+): JobRecord {
+  return {
     v: 1,
     domain: 'system',
     version: 3,
@@ -164,7 +164,13 @@ export function jobRecordJson(
     deleted: false,
     ...o,
   };
-  return JSON.stringify(r);
+}
+
+/** `jobRecord(o)` as `lf_jobs` holds it. */
+export function jobRecordJson(
+  o: Pick<JobRecord, 'label' | 'plist' | 'nodeIds' | 'updatedAt'> & Partial<JobRecord>,
+): string {
+  return JSON.stringify(jobRecord(o));
 }
 
 /** The bundle an apply issued at `issuedAt` (30 days' validity) writes for `nodeId`, signed by `key`. */
