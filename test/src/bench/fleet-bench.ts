@@ -773,6 +773,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
               label,
               onlineIds,
               runningIds: awayIds,
+              sampleCpu: sampleAll,
               applyAfter: o.rollApply === 'after',
               ...(o.rollPauseMs !== undefined && { pauseMs: o.rollPauseMs }),
               apply: async () => {

@@ -26,6 +26,16 @@ export interface RollingResult {
     readonly heldAtStart: number;
     readonly lameDuckMs: number;
     readonly backMs: number;
+    /**
+     * CPU-seconds from lame-duck mode to healthy again (with `sampleCpu`): the servers that stayed
+     * up (they take the moves), the restarted server's new process (start to healthy), the
+     * simulators. Steady-state work (heartbeats) is in them too.
+     */
+    readonly cpuSec?: {
+      readonly otherServers: number;
+      readonly restarted: number;
+      readonly simulators: number;
+    };
   }[];
   readonly rollMs: number;
   /** Online agents with a working session when the roll and the apply were done. */
@@ -67,6 +77,11 @@ export async function rollingRestart(x: {
   readonly print: Printer;
   /** What the agents without a session wait for, and the simulators' loop delay (one line). */
   readonly diagnose?: () => Promise<string | undefined>;
+  /**
+   * CPU used so far per process, by name: `nats-server` and `nats-server-<i>` for the servers (a
+   * restart replaces the process), `simulator-<i>`. Given, each step says what it cost.
+   */
+  readonly sampleCpu?: () => Record<string, { readonly cpuMs: number } | undefined>;
 }): Promise<RollingResult> {
   const { cp, sims, print } = x;
   const t0 = Date.now();
@@ -96,20 +111,27 @@ export async function rollingRestart(x: {
     }
     const tStep = Date.now();
     const held = await agentConnections(server.monitorPort).catch(() => -1);
+    const cpu0 = x.sampleCpu?.();
     print(`#   rolling restart: ${server.name} (${held} agent connections) into lame-duck mode`);
     await server.restartLameDuck();
     const tBack = Date.now();
     await waitUntil(async () => (await httpStatus(server.monitorPort, '/healthz')) === 200, 120_000).catch(
       () => print(`#   ${server.name} not healthy within 120 s`),
     );
+    const cpuSec = cpu0 && x.sampleCpu && stepCpu(cpu0, x.sampleCpu(), i);
     steps.push({
       server: server.name,
       heldAtStart: held,
       lameDuckMs: tBack - tStep,
       backMs: Date.now() - tBack,
+      ...(cpuSec && { cpuSec }),
     });
     print(
-      `#   ${server.name} back: lame duck + exit ${ms(tBack - tStep)}, healthy ${ms(Date.now() - tBack)} later`,
+      `#   ${server.name} back: lame duck + exit ${ms(tBack - tStep)}, healthy ${ms(Date.now() - tBack)} later` +
+        (cpuSec
+          ? `; CPU-s: servers that stayed up ${cpuSec.otherServers.toFixed(1)}, its new process ` +
+            `${cpuSec.restarted.toFixed(1)}, simulators ${cpuSec.simulators.toFixed(1)}`
+          : ''),
     );
     // The apply goes out while the roll is under way (after the first server, before the rest).
     if (i === 0 && x.applyAfter !== true) applied = x.apply().catch(() => undefined);
@@ -177,7 +199,12 @@ export async function rollingRestart(x: {
       (s) =>
         [
           s.server,
-          `held ${s.heldAtStart} agents, lame duck to exit ${ms(s.lameDuckMs)}, then healthy in ${ms(s.backMs)}`,
+          `held ${s.heldAtStart} agents, lame duck to exit ${ms(s.lameDuckMs)}, then healthy in ${ms(s.backMs)}` +
+            (s.cpuSec && s.heldAtStart > 0
+              ? `; servers that stayed up ${s.cpuSec.otherServers.toFixed(1)} CPU-s ` +
+                `(${((s.cpuSec.otherServers * 1000) / s.heldAtStart).toFixed(2)} ms per agent it held, their idle share included), ` +
+                `simulators ${s.cpuSec.simulators.toFixed(1)} CPU-s`
+              : ''),
         ] as const,
     ),
     ['roll took', ms(rollMs)],
@@ -197,6 +224,33 @@ export async function rollingRestart(x: {
     ['simulator processes alive', `${result.simulatorsAlive}/${sims.length}`],
   ]);
   return result;
+}
+
+/**
+ * A step's CPU-seconds between two samples. Server `i`'s name is `nats-server` for 0 and
+ * `nats-server-<i>` after; its process was replaced in the step, so only the new one's own total
+ * (from its start) is counted for it: the old process's lame-duck work is not (it is gone).
+ */
+function stepCpu(
+  a: Record<string, { readonly cpuMs: number } | undefined>,
+  b: Record<string, { readonly cpuMs: number } | undefined>,
+  i: number,
+): NonNullable<RollingResult['steps'][number]['cpuSec']> {
+  const restartedName = i === 0 ? 'nats-server' : `nats-server-${i}`;
+  const diff = (k: string): number => {
+    const x = a[k];
+    const y = b[k];
+    return x && y ? (y.cpuMs - x.cpuMs) / 1000 : Number.NaN;
+  };
+  const sum = (pick: (k: string) => boolean): number =>
+    Object.keys(b)
+      .filter(pick)
+      .reduce((acc, k) => acc + diff(k), 0);
+  return {
+    otherServers: sum((k) => k.startsWith('nats-server') && k !== restartedName),
+    restarted: (b[restartedName]?.cpuMs ?? Number.NaN) / 1000,
+    simulators: sum((k) => k.startsWith('simulator')),
+  };
 }
 
 /** Online agents whose session is up now (connected, and not disconnected since). */
