@@ -14,6 +14,11 @@
  *   log        a synchronous write to fd 2 (the agent's log line) and its duration
  *   cb         with `&hooks=1`: every callback the event loop ran (async_hooks before/after, resource
  *              type): what kept the loop busy when a wake-up came late. Costs ~1 µs per callback.
+ *   age        with `&age=<path>&gcs=N`: on SIGUSR2 the tracer allocates short-lived garbage until N
+ *              V8 major GCs have run, then writes `<path>` (JSON: the GCs, their time, V8's bytecode
+ *              size before and after). Those are the GCs of a long idle agent (allocation-driven, not
+ *              forced: a forced GC leaves the functions' ages alone); after `--bytecode-old-age` of them
+ *              V8 flushes the bytecode of every function not run meanwhile, such as the activation path.
  *
  * The addon's exports are wrapped as it is loaded (Module._extensions['.node']); the fs wrapper
  * is published to ES module imports with syncBuiltinESMExports. The stamps are written to `out`
@@ -23,7 +28,8 @@
 import { createHook, type AsyncHook } from 'node:async_hooks';
 import fs from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
-import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
 
 type Stamp = [kind: string, tNs: number, a?: number | string, b?: number | string];
 
@@ -98,12 +104,45 @@ fs.writeSync = function (this: unknown, fd: number, ...rest: unknown[]): number 
 };
 syncBuiltinESMExports();
 
+let majors = 0;
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
     const kind = (e as { detail?: { kind?: number } | null }).detail?.kind ?? 0;
+    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++;
     stamps.push(['gc', perfOffsetNs + e.startTime * 1e6, e.duration * 1e6, kind]);
   }
 }).observe({ entryTypes: ['gc'] });
+
+/** Allocation until `gcs` more major GCs have run (60 s at most), then the report to `path`. */
+async function age(gcs: number, path: string): Promise<void> {
+  const t0 = now();
+  const from = majors;
+  const bytecodeBefore = v8.getHeapCodeStatistics().bytecode_and_metadata_size;
+  // ~1 MB a turn, each chunk kept for 4 turns: it outlives the 1 MB young generation's scavenges,
+  // is promoted and dies in the old generation, which fills until V8 collects it (a major GC).
+  const ring: unknown[][] = [];
+  while (majors - from < gcs && now() - t0 < 60e9) {
+    const chunk: unknown[] = [];
+    for (let i = 0; i < 20_000; i++) chunk.push({ i, s: `x${i}` });
+    ring.push(chunk);
+    if (ring.length > 4) ring.shift();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  // The garbage (ring, dropped with this frame) is left to V8, as an idle agent's would be.
+  stamps.push(['age', t0, now() - t0, majors - from]);
+  const report = {
+    gcs: majors - from,
+    ms: (now() - t0) / 1e6,
+    bytecodeBefore,
+    bytecodeAfter: v8.getHeapCodeStatistics().bytecode_and_metadata_size,
+  };
+  fs.writeFileSync(path, JSON.stringify(report));
+}
+const agePath = params.get('age');
+if (agePath) {
+  const gcs = Number(params.get('gcs') ?? '8');
+  process.on('SIGUSR2', () => void age(gcs, agePath));
+}
 
 let hook: AsyncHook | undefined;
 if (withHooks) {

@@ -24,13 +24,19 @@
  * warm-up, not in the statistics) beside the anchor's first. Before each connect both sides get
  * the benchmark's settle time (socket-bench-net.ts DEFAULT_SETTLE_MS, 0: none; --settle-ms=N).
  *
+ * --age-gcs=N: between the load and that first activation the agent is made to run N major GCs
+ * (allocation in the tracer, the preload's `age`), as an agent idle for long would: V8 flushes the
+ * bytecode of functions not run for `--bytecode-old-age` major GCs (5 in Node 20), so the first
+ * activation then shows whether the load-time warm-up survives a long idle. It prints the GCs' time
+ * and V8's bytecode size before and after them, and waits a second before the activation.
+ *
  *   node --conditions=launchfleet-testing test/dist/bench/activation-trace.js \
- *       [--activations=N] [--slowest=K] [--hooks=1] [--json=PATH] [--settle-ms=MS]
+ *       [--activations=N] [--slowest=K] [--hooks=1] [--json=PATH] [--settle-ms=MS] [--age-gcs=N]
  *
  * Root (system-domain plists), systemd-socket-activate and cc as for socket-activation; run it
  * under /tmp/lf-suite.lock like the benchmarks. --hooks=1 adds ~1 µs per callback to the agent.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -54,6 +60,8 @@ const { values } = parseArgs(process.argv.slice(2));
 const N = intArg(values, 'activations', 200);
 const SLOWEST = intArg(values, 'slowest', 10);
 const HOOKS = values.get('hooks') === '1';
+// 0 (the default): no ageing; intArg takes positive integers only.
+const AGE_GCS = values.get('age-gcs') === '0' ? 0 : intArg(values, 'age-gcs', 0);
 const JSON_OUT = values.get('json');
 const WARMUP = 5;
 const LABEL = 'bench.sock.trace';
@@ -190,6 +198,11 @@ async function main(): Promise<void> {
   const preload = pathToFileURL(join(import.meta.dirname, 'activation-trace-preload.js'));
   preload.searchParams.set('out', tracePath);
   if (HOOKS) preload.searchParams.set('hooks', '1');
+  const agePath = join(dir, 'age.json');
+  if (AGE_GCS > 0) {
+    preload.searchParams.set('age', agePath);
+    preload.searchParams.set('gcs', String(AGE_GCS));
+  }
   const agent = await startSocketBenchAgent(
     [
       {
@@ -208,7 +221,17 @@ async function main(): Promise<void> {
   const anchor: Timed[] = [];
   const firsts: Timed[] = [];
   let trace: { originNs: string; stamps: Stamp[] };
+  let aged = '';
   try {
+    if (AGE_GCS > 0) {
+      await waitIdle(agent);
+      process.kill(agent.pid, 'SIGUSR2');
+      const err = await pollUntil(() => existsSync(agePath), 90_000, 'the agent aged', 50);
+      if (err !== undefined) throw err;
+      await settle(1_000);
+      const rss = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${agent.pid}/status`, 'utf8'))?.[1];
+      aged = `${readFileSync(agePath, 'utf8')}, the agent's RSS a second later ${Number(rss) / 1000} MB`;
+    }
     for (let i = 0; i < WARMUP; i++) {
       await waitIdle(agent);
       await settle(SETTLE_MS);
@@ -337,6 +360,7 @@ async function main(): Promise<void> {
   if (firstOurs && firstAnchor) {
     const [r] = main2([firstOurs], trace);
     if (r) {
+      if (aged !== '') console.log(`\naged before the first activation: ${aged}`);
       console.log(`\nfirst activation after load (ms): ours ${split(r)}`);
       console.log(
         `  sd ${round(firstAnchor.firstByteMs, 3)} = connect->main ${round(firstAnchor.toStartMs, 3)} + accept ${round(firstAnchor.jobMs, 3)} + deliver ${round(firstAnchor.deliverMs, 3)}`,
