@@ -13,7 +13,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { errors as natsErrors } from '@nats-io/nats-core';
-import { InvalidArgumentError, NotFoundError } from '@launchfleet/shared';
+import { InvalidArgumentError, NotFoundError, UnavailableError } from '@launchfleet/shared';
 import { keys } from '@launchfleet/shared/messages';
 import { generateSigningKey } from '@launchfleet/shared/signing';
 import { FakeClock } from '@launchfleet/shared/testing';
@@ -220,6 +220,32 @@ test('an apply after a partly failed delete takes the job away from the nodes th
   assert.deepEqual(v5.failures, []);
   assert.equal(v5.removed, 1);
   assert.deepEqual(held(f), [n1]);
+});
+
+test('a delete whose key listing the broker does not answer says so clearly, and deleting again finishes', async () => {
+  const f = fleet();
+  f.desired.failKeys = () => new natsErrors.TimeoutError();
+  const unanswered = (changed: boolean) => (e: unknown) => {
+    // Before: the nats client's own TimeoutError, which the API could only call a broker outage
+    // of unknown effect, without saying the job was deleted and what to do.
+    assert.ok(e instanceof UnavailableError, String(e));
+    assert.match(
+      e.message,
+      /job com\.acme\.remove is deleted \(version 4\) but still on its nodes: listing .*failed; delete it again.*timeout/i,
+    );
+    assert.equal(e.changedNothing, !changed);
+    return true;
+  };
+  await assert.rejects(f.service.delete(label, 'op'), unanswered(true));
+  assert.equal(record(f).deleted, true);
+  assert.deepEqual(record(f).clearing, nodes, 'the tombstone names every node to clear: nothing is lost');
+  assert.deepEqual(held(f), nodes);
+  await assert.rejects(f.service.delete(label, 'op'), unanswered(false), 'no new version: nothing changed');
+
+  f.desired.failKeys = () => undefined;
+  const { version, removed } = await f.service.delete(label, 'op');
+  assert.deepEqual({ version, removed, held: held(f) }, { version: 4, removed: 4, held: [] });
+  assert.equal(record(f).clearing, undefined);
 });
 
 /**

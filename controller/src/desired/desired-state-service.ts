@@ -307,7 +307,19 @@ export class DesiredStateService {
     // Nodes the record names, and any other node that has a key for the label (written by an
     // older controller or by hand): the delete leaves none behind.
     const ids = new Set(record.clearing ?? []);
-    for (const id of await this.#nodesWithKey(label)) ids.add(id);
+    // Classified like every other broker call: raw, a listing the broker did not answer reached
+    // the caller as an unexplained client error. The record (the tombstone) keeps the nodes to
+    // clear, or its mark, so deleting again finishes: nothing is lost.
+    const listed = await this.#nodesWithKey(label).catch((e: unknown) => {
+      const c = natsError(
+        e,
+        `job ${label} is deleted (version ${record.version}) but still on its nodes: listing the ` +
+          `nodes that hold its key failed; delete it again once the broker answers`,
+      );
+      // Deleted before this call (no new version): this call wrote nothing.
+      throw record === previous ? changedNothing(c) : c;
+    });
+    for (const id of listed) ids.add(id);
     if (record === previous && ids.size === 0) throw new NotFoundError('job', label);
     const { removed } = await this.#removeFrom([...ids], label, record.version, failures, this.#gate());
     await this.#cleared(label, record, revision, failures, limit);
