@@ -93,6 +93,8 @@ export interface FleetOptions {
   /** A 3-server cluster (JetStream replicas 3) instead of one server. */
   readonly cluster?: boolean;
   readonly offlineAfterSeconds?: number;
+  /** More nats-server configuration for every server (e.g. a small `max_payload`). */
+  readonly serverConfig?: string;
 }
 
 export class ControllerFleet {
@@ -130,7 +132,7 @@ export class ControllerFleet {
     try {
       const ks = await KeyStore.open(join(dir, 'keys'));
       const identity = new NatsIdentity(ks.natsKeys());
-      const extraConfig = await identity.serverAuthConfig();
+      const extraConfig = `${await identity.serverAuthConfig()}\n${o.serverConfig ?? ''}`;
       const servers = o.cluster
         ? await startCluster(3, { extraConfig })
         : [await startServer({ extraConfig })];
