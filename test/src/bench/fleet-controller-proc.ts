@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyStore, NatsIdentity } from '@launchfleet/controller/identity';
@@ -78,7 +78,8 @@ export async function startBenchControlPlane(
         // closed from 10 s on (the agents move within 10 s), spread over the rest of 30 s. Before
         // 2026-12-07 the grace was 5 s, half the agents' move window (FLEET-RESULTS.md).
         'lame_duck_duration: "30s"\nlame_duck_grace_period: "10s"\n' +
-        // LF_BENCH_NATS_PROF_PORT=<port>: Go's pprof endpoints on the broker, to profile it mid-run.
+        // LF_BENCH_NATS_PROF_PORT=<port>: Go's pprof endpoints on the broker, to profile it mid-run
+        // (in a cluster, server i on <port> + i: set by the launcher below).
         (process.env['LF_BENCH_NATS_PROF_PORT'] && clusterSize === 1
           ? `prof_port: ${process.env['LF_BENCH_NATS_PROF_PORT']}\n`
           : '') +
@@ -94,6 +95,13 @@ export async function startBenchControlPlane(
                 }
               : (Reflect.get(t, k) as unknown),
         });
+        const profBase = Number(process.env['LF_BENCH_NATS_PROF_PORT'] ?? '');
+        const index = /-s(\d+)$/.exec(a.name)?.[1];
+        if (clusterSize > 1 && profBase > 0 && index !== undefined) {
+          // A restart launches the same file again: one line is enough.
+          if (!(await readFile(a.confPath, 'utf8')).includes('prof_port:'))
+            await appendFile(a.confPath, `prof_port: ${profBase + Number(index)}\n`);
+        }
         const p = await processLauncher({ ...a, logLines: lines });
         procs.set(a.name, p);
         return p;
