@@ -52,15 +52,27 @@ function run(flags: readonly string[]): { majors: number; flushed: boolean } {
   };
 }
 
+/** This Node's V8 traces bytecode flushing by age (Node 20; Node 22 and 24 only trace it by time). */
+const tracesByAge =
+  spawnSync(process.execPath, ['--trace-flush-bytecode', '-e', '0'], { encoding: 'utf8' }).status === 0;
+
 describe('the shipped Node flags', () => {
-  it('keep the bytecode of a function unused for 10 major GCs', () => {
+  it('are all accepted by this Node (an unknown flag would stop the agent at its start)', () => {
+    const flags = shippedFlags();
+    const r = spawnSync(process.execPath, [...flags, '-e', '0'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `node ${flags.join(' ')}: ${r.stderr}`);
+  });
+
+  const why = tracesByAge ? false : `${process.version}: no --trace-flush-bytecode to see a flush by`;
+  it('keep the bytecode of a function unused for 10 major GCs', { skip: why }, () => {
     const flags = shippedFlags();
     // The probe itself: with V8's default back, the same GCs flush it.
     const control = run([...flags, '--flush-bytecode']);
-    assert.equal(control.majors, 10, 'the allocation drives 10 major GCs');
+    // At least 10: the observer may report two at once, so the count can pass 10 before it is read.
+    assert.ok(control.majors >= 10, `the allocation drives 10 major GCs (${control.majors})`);
     assert.ok(control.flushed, 'with --flush-bytecode, V8 flushes lfMarker after 10 major GCs');
     const shipped = run(flags);
-    assert.equal(shipped.majors, 10);
+    assert.ok(shipped.majors >= 10, `10 major GCs (${shipped.majors})`);
     assert.equal(shipped.flushed, false, `flags ${flags.join(' ')}: lfMarker's bytecode was flushed`);
   });
 });
