@@ -20,7 +20,7 @@ import { Kvm } from '@nats-io/kv';
 import { buckets } from '@launchfleet/shared/messages';
 import { TokenStore } from '@launchfleet/controller/enrollment';
 import { RawApi } from '../support/controller-fleet.ts';
-import { sampleProc, cpuPercent, type ProcSample } from '../sim/proc-usage.ts';
+import { sampleProc, cpuPercent, cpuSecBetween, type ProcSample } from '../sim/proc-usage.ts';
 import { assignProfiles, parseMix } from '../sim/sim-profiles.ts';
 import type { SimAgentRow, SimStats } from '../sim/sim-protocol.ts';
 import { startBenchControlPlane } from './fleet-controller-proc.ts';
@@ -397,17 +397,6 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       const y = b[k];
       return x && y ? cpuPercent(x, y) : Number.NaN;
     };
-    /** CPU-seconds the named processes used between two samples. */
-    const cpuSecBetween = (
-      a: Record<string, ProcSample | undefined>,
-      b: Record<string, ProcSample | undefined>,
-      ks: readonly string[],
-    ): number =>
-      ks.reduce((acc, k) => {
-        const x = a[k];
-        const y = b[k];
-        return acc + (x && y ? (y.cpuMs - x.cpuMs) / 1000 : Number.NaN);
-      }, 0);
     const idleA = sampleAll();
     await sleep(10_000);
     const idleB = sampleAll();

@@ -14,6 +14,7 @@ import { quantiles, type Quantiles } from './fleet-stats.ts';
 import type { BenchControlPlane } from './fleet-controller-proc.ts';
 import type { SimProc } from './fleet-sim-proc.ts';
 import { httpStatus } from '../support/nats-server.ts';
+import { cpuSecBetween } from '../sim/proc-usage.ts';
 
 export interface RollingResult {
   readonly servers: number;
@@ -237,15 +238,7 @@ function stepCpu(
   i: number,
 ): NonNullable<RollingResult['steps'][number]['cpuSec']> {
   const restartedName = i === 0 ? 'nats-server' : `nats-server-${i}`;
-  const diff = (k: string): number => {
-    const x = a[k];
-    const y = b[k];
-    return x && y ? (y.cpuMs - x.cpuMs) / 1000 : Number.NaN;
-  };
-  const sum = (pick: (k: string) => boolean): number =>
-    Object.keys(b)
-      .filter(pick)
-      .reduce((acc, k) => acc + diff(k), 0);
+  const sum = (pick: (k: string) => boolean): number => cpuSecBetween(a, b, Object.keys(b).filter(pick));
   return {
     otherServers: sum((k) => k.startsWith('nats-server') && k !== restartedName),
     restarted: (b[restartedName]?.cpuMs ?? Number.NaN) / 1000,

@@ -56,3 +56,19 @@ export function cpuPercent(a: ProcSample, b: ProcSample): number {
   const wall = b.at - a.at;
   return wall > 0 ? ((b.cpuMs - a.cpuMs) / wall) * 100 : 0;
 }
+
+/**
+ * CPU-seconds the named processes used between two sets of readings; NaN when one of them has no
+ * reading in either set (a process that was not there cannot be counted as idle).
+ */
+export function cpuSecBetween(
+  a: Readonly<Record<string, Pick<ProcSample, 'cpuMs'> | undefined>>,
+  b: Readonly<Record<string, Pick<ProcSample, 'cpuMs'> | undefined>>,
+  names: readonly string[],
+): number {
+  return names.reduce((acc, k) => {
+    const x = a[k];
+    const y = b[k];
+    return acc + (x && y ? (y.cpuMs - x.cpuMs) / 1000 : Number.NaN);
+  }, 0);
+}
