@@ -10,6 +10,19 @@ import type { SimAgentRow, SimCommand, SimReply, SimStats } from '../sim/sim-pro
 
 const simMain = fileURLToPath(new URL('../sim/main.js', import.meta.url));
 
+/**
+ * LF_BENCH_SIM_NICE=<1..19>: the simulators run at that nice value, so that on a box shared with them
+ * the broker and the controller get the CPU first: what the control plane's part of a phase takes
+ * when the agents' work does not compete with it (the agents' own latencies then grow).
+ */
+function simNice(): number | undefined {
+  const v = process.env['LF_BENCH_SIM_NICE'];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 19) throw new Error(`LF_BENCH_SIM_NICE must be 1..19, not ${v}`);
+  return n;
+}
+
 /** LF_FLEET_CPU_PROF=<dir>: V8 CPU profiles of the simulator and controller processes go there. */
 export function profileArgs(): string[] {
   const dir = process.env['LF_FLEET_CPU_PROF'];
@@ -25,8 +38,13 @@ export class SimProc {
   readonly ready: Promise<SimReply>;
 
   constructor(args: readonly string[], heapMb = 4096) {
+    const nodeArgs = [`--max-old-space-size=${heapMb}`, '--conditions=launchfleet-testing', ...profileArgs()];
+    const nice = simNice();
+    // Through nice(1), so that every thread of the process has the nice value from its start.
     this.child = fork(simMain, [...args], {
-      execArgv: [`--max-old-space-size=${heapMb}`, '--conditions=launchfleet-testing', ...profileArgs()],
+      ...(nice === undefined
+        ? { execArgv: nodeArgs }
+        : { execPath: 'nice', execArgv: ['-n', String(nice), process.execPath, ...nodeArgs] }),
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     this.child.stderr?.setEncoding('utf8');
