@@ -8,14 +8,16 @@
  * or deletes the deleted job again. When the nodes to clear do not fit in the record beside its
  * target (a broker message, max_payload), the record says so (`clearingUnlisted`) and the nodes
  * are found by listing the label's keys; a record too large even so is refused before any write.
- * Over fake buckets (testing/fake-stores.ts).
+ * Also the write's counterpart of a delete whose answer was lost: an apply's write stored but
+ * unanswered is found, on its retry, holding its own value (`unchanged`). Over fake buckets
+ * (testing/fake-stores.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { errors as natsErrors } from '@nats-io/nats-core';
 import { InvalidArgumentError, NotFoundError, UnavailableError } from '@launchfleet/shared';
 import { keys } from '@launchfleet/shared/messages';
-import { generateSigningKey } from '@launchfleet/shared/signing';
+import { generateSigningKey, parseSignedBundle } from '@launchfleet/shared/signing';
 import { FakeClock } from '@launchfleet/shared/testing';
 import { type JobRecord, type TargetSpec, parseJobRecord, recordBytes } from './job-record.ts';
 import type { DesiredStateDeps } from './desired-state-service.ts';
@@ -80,6 +82,30 @@ test('an apply that retargets tries a delete again that the broker did not answe
   assert.equal(deletes(f.desired, n2), 2, 'the unanswered delete was tried again');
   assert.equal(deletes(f.desired, n3), 1, 'the stored one was not: its retry found the key gone');
   assert.equal(r.removed, 2, 'the deletes answered (the lost answer is not counted)');
+});
+
+test('an apply whose write was stored but whose answer was lost finds its own value: the node counts as unchanged', async () => {
+  // What fault-cluster (3) saw once (written 85, unchanged 3, failed 916 of 1,004): the write of a
+  // new version reaches the stream, its answer does not (a timeout), the gate tries it again
+  // (write-gate.ts), and the retry's read before writing finds the very bundle it was to write.
+  const f = fleet();
+  const updates = (nodeId: string) => f.desired.calls.filter((c) => c === `update ${key(nodeId)}`).length;
+  f.desired.loseAnswer = (call, k) =>
+    call === 'update' && k === key(n2) && updates(n2) === 1 ? new natsErrors.TimeoutError() : undefined;
+  const r = await f.service.apply({
+    plist: plist.replace('/bin/true', '/bin/false'),
+    domain: 'system',
+    target: { kind: 'nodes', names: nodes },
+    by: 'op',
+  });
+  assert.equal(r.version, 4, 'a new version, not a re-delivery');
+  assert.deepEqual(
+    { written: r.written, unchanged: r.unchanged, failures: r.failures },
+    { written: nodes.length - 1, unchanged: 1, failures: [] },
+  );
+  assert.equal(updates(n2), 1, 'written once: the retry only read');
+  const held2 = parseSignedBundle(f.desired.value(key(n2)) ?? '');
+  assert.ok(held2.ok && held2.signed.bundle.version === 4, 'the node holds the new version');
 });
 
 test('a delete tries a delete again that the broker did not answer', async () => {
