@@ -144,7 +144,8 @@ cat >$LF/agent/agent.json <<JSON
 }
 JSON
 say "launchfleet-agent as $AS"
-start agent node --max-semi-space-size=2 node-agent/bin/launchfleet-agent.js --config $LF/agent/agent.json
+# The bin itself, not `node` on it: its #! line carries the agent's Node flags.
+start agent node-agent/bin/launchfleet-agent.js --config $LF/agent/agent.json
 wait_for 60 "the agent to enrol" test -s $LF/agent/state/node.json
 NODE_ID=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).nodeId)' $LF/agent/state/node.json)
 echo "enrolled as $NODE_ID"

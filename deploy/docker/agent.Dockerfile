@@ -61,5 +61,7 @@ EXPOSE 9469
 # The agent stops its jobs honouring their ExitTimeOut on SIGTERM: give `docker stop` time
 # (docker stop -t 60, or stop_grace_period in compose).
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "node-agent/bin/launchfleet-agent.js"]
+# The bin itself, not `node` on it: its #! line carries the agent's Node flags
+# (node-agent/src/agent/node-flags.ts).
+ENTRYPOINT ["/app/node-agent/bin/launchfleet-agent.js"]
 CMD ["--config", "/etc/launchfleet/agent.json"]
