@@ -95,11 +95,10 @@ writeFileSync(join(out, 'control-proto.json'), JSON.stringify(root.toJSON()));
 
 for (const f of ['lfnative.node', 'lf-exec']) copyFileSync(join(nativeDir, f), join(out, f));
 
-// The agent's Node flags, from its bin's #! line (one source; the reasons are written there). The
-// single file runs with them as if they were on its command line (SEA execArgv, Node >= 24.6).
-const shebang = readFileSync(join(agentRoot, 'bin', 'launchfleet-agent.js'), 'utf8').split('\n', 1)[0];
-const execArgv =
-  /^#!\S*env -S node((?:\s+--\S+)*)\s*$/.exec(shebang)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+// The agent's Node flags (node-agent/src/agent/node-flags.ts, the one list): the single file runs
+// with them as if they were on its command line (SEA execArgv: Node 22 and 24 honour it, Node 20
+// ignores it, and the agent then sets at its start those it can).
+const { AGENT_NODE_FLAGS: execArgv } = await import(join(agentRoot, 'dist', 'agent', 'node-flags.js'));
 
 writeFileSync(
   join(out, 'sea-config.json'),

@@ -20,5 +20,6 @@ export { NativeSocketPort, type NativeSocketPortOptions } from './adapters/socke
 export { writeFileAtomic } from './adapters/atomic-write.ts';
 export { machineClock } from './adapters/boot-clock.ts';
 export { parseUtmp, utmpRecord, UTMP_RECORD_SIZE, type UtmpLogin } from './agent/utmp.ts';
+export { AGENT_NODE_FLAGS } from './agent/node-flags.ts';
 // The supervisor (job machine, runtime, domains).
 export * from './supervisor/index.ts';

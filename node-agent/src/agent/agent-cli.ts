@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { messageOf } from '@launchfleet/shared/errors';
 import { startAgent, takeDetachRequest, type RunningAgent } from './agent.ts';
 import { lineLog, parseLogLevel } from './log.ts';
+import { applyAgentNodeFlags, describeNodeFlags } from './node-flags.ts';
 import { defaultConfig, parseAgentConfig, type AgentConfig } from '../config/agent-config.ts';
 import { packageVersion } from '../sea/sea-assets.ts';
 
@@ -62,6 +63,9 @@ export async function runAgentCli(argv: readonly string[], beforeStart?: BeforeS
     return;
   }
   const log = lineLog(parseLogLevel(process.env['LAUNCHFLEET_LOG']) ?? 'info');
+  // Before the agent loads anything; what it sets here holds for the bytecode compiled before too.
+  const flags = describeNodeFlags(applyAgentNodeFlags());
+  log(flags.level, 'agent', flags.text);
   let config: AgentConfig;
   try {
     config = loadConfig(args.config);
