@@ -2,12 +2,14 @@
  * The README's main command must not rot: `scripts/local-fleet.sh --check` starts nats-server,
  * the controller and an agent, rolls out a job, waits until it runs and stops everything. The
  * setup step (apt, npm ci, build) is skipped with LAUNCHFLEET_SKIP_SETUP=1: the test runner has
- * built the tree already.
+ * built the tree already. The agent it starts runs with all its Node flags.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AGENT_NODE_FLAGS } from '@launchfleet/node-agent';
 import { repoRoot } from '../support/paths.ts';
 
 test('scripts/local-fleet.sh --check runs a whole local fleet and passes', { timeout: 180_000 }, async () => {
@@ -31,4 +33,7 @@ test('scripts/local-fleet.sh --check runs a whole local fleet and passes', { tim
   assert.doesNotMatch(out, /npm ci/, 'setup.sh did not run');
   assert.match(out, /check passed: the job runs on the node/);
   assert.match(out, /stopping the agent, the controller and nats-server/);
+  // The script runs the agent's bin itself, so its #! line's Node flags apply (node-flags.ts).
+  const agentLog = readFileSync(join(repoRoot, '.launchfleet', 'logs', 'agent.log'), 'utf8');
+  assert.match(agentLog, new RegExp(` INFO  agent: node flags: ${AGENT_NODE_FLAGS.join(' ')}$`, 'm'));
 });
