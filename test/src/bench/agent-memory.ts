@@ -12,8 +12,10 @@
  * Bare Node (the same flags, an idle timer) is measured first: what Node itself takes.
  * With `--base=<checkout>` (a built checkout of an older commit, e.g. `git archive` of main before
  * a change + `npm ci`), that checkout's agent is measured in the same run as the "before" column.
+ * With `--sea=FILE` (a single-file agent from scripts/build-agent.sh, as the .deb installs), that
+ * binary is the other column instead, from outside only (/proc: a single file takes no --import).
  *
- *   node test/dist/bench/agent-memory.js [--quick] [--jobs=1000] [--settle-seconds=20] [--base=DIR]
+ *   node test/dist/bench/agent-memory.js [--quick] [--jobs=1000] [--settle-seconds=20] [--base=DIR | --sea=FILE]
  *   LF_BENCH_BASE=DIR scripts/bench.sh agent-memory --runs=3
  *
  * Memory only: no timing is judged here (supervisor-jobs-1000 holds the targets against
@@ -32,6 +34,7 @@ const { quick, values } = parseArgs(process.argv.slice(2));
 const jobs = intArg(values, 'jobs', quick ? 50 : 1000);
 const settleSeconds = intArg(values, 'settle-seconds', quick ? 3 : 20);
 const baseDir = values.get('base') ?? (process.env['LF_BENCH_BASE'] || undefined);
+const sea = values.get('sea');
 
 const MB = 1e6;
 
@@ -76,13 +79,10 @@ async function waitForFile(path: string, ms: number): Promise<string> {
 async function measureOne(
   key: string,
   pid: number,
-  out: string,
+  out: string | undefined,
   metrics: Record<string, number>,
 ): Promise<void> {
   const st = procStatus(pid);
-  process.kill(pid, 'SIGUSR2');
-  const r = JSON.parse(await waitForFile(out, 10_000)) as Report;
-  const heapPhysical = Object.values(r.spaces).reduce((a, b) => a + b, 0);
   const m = (k: string, bytes: number): void => {
     metrics[`${key}.${k}`] = round(bytes / MB, 1);
   };
@@ -90,6 +90,10 @@ async function measureOne(
   m('rssAnonMB', st.anon);
   m('rssFileMB', st.file);
   m('peakMB', Math.max(st.hwm, st.rss));
+  if (out === undefined) return; // a single file: no reporter
+  process.kill(pid, 'SIGUSR2');
+  const r = JSON.parse(await waitForFile(out, 10_000)) as Report;
+  const heapPhysical = Object.values(r.spaces).reduce((a, b) => a + b, 0);
   m('heapUsedMB', r.mem.heapUsed);
   m('heapPhysicalMB', heapPhysical);
   for (const space of ['new_space', 'old_space', 'code_space', 'large_object_space'])
@@ -106,8 +110,9 @@ async function measureBuild(
   bin: string | undefined,
   dir: string,
   metrics: Record<string, number>,
+  executable?: string,
 ): Promise<void> {
-  const agents: { key: string; agent: RealAgent; out: string }[] = [];
+  const agents: { key: string; agent: RealAgent; out: string | undefined }[] = [];
   try {
     for (const [key, n] of [
       [`${name}.floor`, 0],
@@ -119,9 +124,10 @@ async function measureBuild(
       const list = labels(`${name}${n}`, n).map(sleeperJob);
       const agent = await startRealAgent(list, 'sleep', {
         ...(bin ? { bin } : {}),
+        ...(executable ? { executable } : {}),
         nodeFlags: [`--import=${reporter}`],
       });
-      agents.push({ key, agent, out });
+      agents.push({ key, agent, out: executable ? undefined : out });
     }
     await new Promise((r) => setTimeout(r, settleSeconds * 1000));
     for (const { key, agent, out } of agents) await measureOne(key, agent.pid, out, metrics);
@@ -164,15 +170,22 @@ async function main(): Promise<void> {
     await measureBareNode(dir, metrics);
     await measureBuild('ours', undefined, dir, metrics);
     if (baseBin) await measureBuild('base', baseBin, dir, metrics);
+    else if (sea !== undefined) await measureBuild('base', undefined, dir, metrics, resolve(sea));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  for (const b of baseBin ? ['ours', 'base'] : ['ours']) {
+  const other = baseBin !== undefined || sea !== undefined;
+  for (const b of other ? ['ours', 'base'] : ['ours']) {
     const per = ((metrics[`${b}.jobs.rssMB`] ?? NaN) - (metrics[`${b}.floor.rssMB`] ?? NaN)) * 1000;
     metrics[`${b}.perJobKB`] = round(per / jobs, 1);
   }
   const anchor = (k: string): Partial<Row> =>
-    baseBin ? { anchor: k.replace(/^ours\./, 'base.'), anchorName: 'the base build (before)' } : {};
+    other
+      ? {
+          anchor: k.replace(/^ours\./, 'base.'),
+          anchorName: sea !== undefined ? 'the single-file agent' : 'the base build (before)',
+        }
+      : {};
   const row = (what: string, key: string, unit = 'MB'): Row => ({ what, unit, ours: key, ...anchor(key) });
   const rows: Row[] = [
     { what: "bare Node, the agent's flags, idle: RSS", unit: 'MB', ours: 'node.rssMB' },
@@ -205,7 +218,12 @@ async function main(): Promise<void> {
     quick,
     at: new Date().toISOString(),
     machine,
-    params: { jobs, settleSeconds, ...(baseDir !== undefined ? { base: baseDir } : {}) },
+    params: {
+      jobs,
+      settleSeconds,
+      ...(baseDir !== undefined ? { base: baseDir } : {}),
+      ...(sea !== undefined ? { sea } : {}),
+    },
     metrics,
     rows,
     targets: [],

@@ -47,6 +47,11 @@ export interface RealAgent {
 export interface RealAgentOptions {
   /** Another build's bin (e.g. an older checkout's, to measure before and after in one run). */
   readonly bin?: string;
+  /**
+   * A single-file agent (scripts/build-agent.sh) run as `FILE --config ...` instead of a bin under
+   * this Node: its Node and flags are its own (`nodeFlags` and the workers' flags do not apply).
+   */
+  readonly executable?: string;
   /** Node flags added after the shipped ones and the workers' (e.g. `--import` of a reporter). */
   readonly nodeFlags?: readonly string[];
   /** More keys of the agent's config file (e.g. `controller`: the agent then runs its fleet link). */
@@ -81,14 +86,16 @@ export async function startRealAgent(
   const logFd = openSync(logPath, 'a');
   const t0 = performance.now();
   // The same extra Node flags as the workers (LF_BENCH_NODE_FLAGS, LF_BENCH_CPU_PROF), to compare alike.
-  const child = spawn(
-    process.execPath,
-    [...shippedNodeFlags(bin), ...workerExecArgv(), ...(o.nodeFlags ?? []), bin, '--config', conf],
-    {
-      stdio: ['ignore', 'ignore', logFd],
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LAUNCHFLEET_LOG: 'info' },
-    },
-  );
+  const [file, args] = o.executable
+    ? [o.executable, ['--config', conf]]
+    : [
+        process.execPath,
+        [...shippedNodeFlags(bin), ...workerExecArgv(), ...(o.nodeFlags ?? []), bin, '--config', conf],
+      ];
+  const child = spawn(file, args, {
+    stdio: ['ignore', 'ignore', logFd],
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LAUNCHFLEET_LOG: 'info' },
+  });
   closeSync(logFd);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('error', () => undefined);
