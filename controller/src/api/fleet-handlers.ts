@@ -186,7 +186,13 @@ export class FleetHandlers {
   async DeleteJob(req: m.DeleteJobRequest, ctx: CallContext): Promise<m.DeleteJobResponse> {
     ctx.target = req.label;
     const r = await this.#s.desired.delete(req.label, ctx.who);
-    return { label: r.label, version: r.version, nodesRemoved: r.removed, failures: failures(r.failures) };
+    return {
+      label: r.label,
+      version: r.version,
+      nodesRemoved: r.removed,
+      failures: failures(r.failures),
+      warnings: [...r.warnings],
+    };
   }
 
   async ListJobs(): Promise<m.ListJobsResponse> {

@@ -47,6 +47,22 @@ export function clearingLine(j: JobClearing, shown = 10): string | undefined {
   );
 }
 
+/**
+ * What `jobs delete` prints, and whether the job is off every node. Before 2026-12-07 a delete
+ * that left the job on some nodes printed only how many it removed and exited 0: neither a person
+ * nor a script could tell. Each warning (the controller's) means the same: delete it again.
+ */
+export function deleteReport(
+  r: Pick<ResponseOf<'DeleteJob'>, 'label' | 'version' | 'nodesRemoved' | 'failures' | 'warnings'>,
+): { text: string; cleared: boolean } {
+  const lines = [
+    `deleted ${r.label} (version ${r.version}): removed from ${r.nodesRemoved} nodes`,
+    ...r.warnings.map((w) => `warning: ${w}`),
+    ...r.failures.map((f) => `failed on ${f.nodeId}: ${f.reason}`),
+  ];
+  return { text: `${lines.join('\n')}\n`, cleared: r.failures.length === 0 && r.warnings.length === 0 };
+}
+
 export function registerJobsCommand(program: Command): void {
   const jobs = program.command('jobs').description('apply, delete and inspect jobs across the fleet');
 
@@ -98,10 +114,9 @@ export function registerJobsCommand(program: Command): void {
     async (label: string, o: Opts) =>
       runApi(o, async (api) => {
         const r = await api.call('DeleteJob', { label });
-        return {
-          json: r,
-          text: `deleted ${label} (version ${r.version}): removed from ${r.nodesRemoved} nodes\n`,
-        };
+        const report = deleteReport(r);
+        if (!report.cleared) process.exitCode = 1;
+        return { json: r, text: report.text };
       }),
   );
 

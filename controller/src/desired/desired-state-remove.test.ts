@@ -142,6 +142,9 @@ test('once the broker stops answering for good, the deletes not started are not 
     'the first node tried 3 times in 10 s',
   );
   for (const n of nodes) assert.ok(f.desired.value(key(n)) !== undefined, `${n} keeps its key`);
+  assert.deepEqual(r.warnings, [
+    'not cleared from 4 of 4 nodes (3 not tried: the broker stopped answering): the job may still run there; delete it again',
+  ]);
 });
 
 type Fleet = ReturnType<typeof fleet>;
@@ -221,11 +224,16 @@ test('deleting a deleted job again deletes what the first delete could not', asy
   assert.deepEqual(r.failures.map((x) => x.nodeId).sort(), [n2, n3]);
   assert.deepEqual(record(f).clearing, [n2, n3]);
   assert.equal(record(f).deleted, true);
+  // Before 2026-12-07 only the failures said so (and `jobs delete` printed neither).
+  assert.deepEqual(r.warnings, [
+    'not cleared from 2 of 4 nodes: the job may still run there; delete it again',
+  ]);
 
   outage.down.clear();
   const again = await f.service.delete(label, 'op');
   assert.equal(again.version, 4, 'no new version');
   assert.deepEqual(again.failures, []);
+  assert.deepEqual(again.warnings, [], 'cleared: nothing to warn of');
   assert.equal(again.removed, 2);
   assert.deepEqual(held(f), []);
   assert.equal(record(f).clearing, undefined);
@@ -248,30 +256,57 @@ test('an apply after a partly failed delete takes the job away from the nodes th
   assert.deepEqual(held(f), [n1]);
 });
 
-test('a delete whose key listing the broker does not answer says so clearly, and deleting again finishes', async () => {
+test('a delete whose key listing the broker does not answer clears the nodes its record names and says what it could not', async () => {
   const f = fleet();
+  // A node the record does not name (written by hand or by an older controller): only a listing finds it.
+  const stray = 'naaaaaaaaaaaaaaaaaaa6';
+  f.desired.seed(
+    key(stray),
+    bundleFor({
+      label,
+      plist,
+      version: 3,
+      nodeId: stray,
+      issuedAt: f.clock.wallMs(),
+      key: generateSigningKey(),
+    }),
+  );
   f.desired.failKeys = () => new natsErrors.TimeoutError();
-  const unanswered = (changed: boolean) => (e: unknown) => {
-    // Before: the nats client's own TimeoutError, which the API could only call a broker outage
-    // of unknown effect, without saying the job was deleted and what to do.
+  const r = await f.service.delete(label, 'op');
+  // Before 2026-12-07 the call threw here (UNAVAILABLE) and cleared none of the 4 nodes it names.
+  assert.deepEqual(
+    { version: r.version, removed: r.removed, failures: r.failures },
+    { version: 4, removed: 4, failures: [] },
+  );
+  assert.equal(r.warnings.length, 1, r.warnings.join('\n'));
+  assert.match(
+    r.warnings[0] ?? '',
+    /^the nodes that hold its key could not be listed \(.*timeout.*\): only the 4 nodes the job record names were tried, a node it does not name .* may still hold it; delete it again once the broker answers$/i,
+  );
+  assert.deepEqual(held(f), []);
+  assert.ok(f.desired.value(key(stray)) !== undefined, 'the node no record names still holds it');
+  assert.equal(record(f).deleted, true);
+  assert.equal(record(f).clearing, undefined, 'the nodes it named are cleared');
+
+  // Nothing named left, and still no listing: nothing this call can do, and it says so.
+  await assert.rejects(f.service.delete(label, 'op'), (e: unknown) => {
     assert.ok(e instanceof UnavailableError, String(e));
     assert.match(
       e.message,
       /job com\.acme\.remove is deleted \(version 4\) but still on its nodes: listing .*failed; delete it again.*timeout/i,
     );
-    assert.equal(e.changedNothing, !changed);
+    assert.equal(e.changedNothing, true, 'no new version: nothing changed');
     return true;
-  };
-  await assert.rejects(f.service.delete(label, 'op'), unanswered(true));
-  assert.equal(record(f).deleted, true);
-  assert.deepEqual(record(f).clearing, nodes, 'the tombstone names every node to clear: nothing is lost');
-  assert.deepEqual(held(f), nodes);
-  await assert.rejects(f.service.delete(label, 'op'), unanswered(false), 'no new version: nothing changed');
+  });
 
   f.desired.failKeys = () => undefined;
-  const { version, removed } = await f.service.delete(label, 'op');
-  assert.deepEqual({ version, removed, held: held(f) }, { version: 4, removed: 4, held: [] });
-  assert.equal(record(f).clearing, undefined);
+  const again = await f.service.delete(label, 'op');
+  assert.deepEqual(
+    { version: again.version, removed: again.removed, warnings: again.warnings },
+    { version: 4, removed: 1, warnings: [] },
+  );
+  assert.equal(f.desired.value(key(stray)), undefined);
+  await assert.rejects(f.service.delete(label, 'op'), NotFoundError, 'nothing left: not found');
 });
 
 /**

@@ -139,6 +139,11 @@ export interface DeleteResult {
   readonly version: number;
   readonly removed: number;
   readonly failures: readonly NodeFailure[];
+  /**
+   * Each says how the delete only partly cleared (nodes not cleared, the key listing failed):
+   * the job may still be on some node, and deleting again finishes. Empty when it cleared all.
+   */
+  readonly warnings: readonly string[];
 }
 
 const defaultValidityMs = 30 * 24 * 3600_000;
@@ -307,9 +312,13 @@ export class DesiredStateService {
     // Nodes the record names, and any other node that has a key for the label (written by an
     // older controller or by hand): the delete leaves none behind.
     const ids = new Set(record.clearing ?? []);
+    const named = ids.size;
     // Classified like every other broker call: raw, a listing the broker did not answer reached
     // the caller as an unexplained client error. The record (the tombstone) keeps the nodes to
-    // clear, or its mark, so deleting again finishes: nothing is lost.
+    // clear, or its mark, so deleting again finishes: nothing is lost. With nodes named, those
+    // are still cleared and the listing's failure is a warning (before 2026-12-07 the call threw
+    // before clearing any); with none named there is nothing this call can do.
+    let unlisted: string | undefined;
     const listed = await this.#nodesWithKey(label).catch((e: unknown) => {
       const c = natsError(
         e,
@@ -317,13 +326,42 @@ export class DesiredStateService {
           `nodes that hold its key failed; delete it again once the broker answers`,
       );
       // Deleted before this call (no new version): this call wrote nothing.
-      throw record === previous ? changedNothing(c) : c;
+      if (named === 0) throw record === previous ? changedNothing(c) : c;
+      unlisted = messageOf(natsError(e, `listing the keys of ${label}`));
+      return [];
     });
     for (const id of listed) ids.add(id);
     if (record === previous && ids.size === 0) throw new NotFoundError('job', label);
-    const { removed } = await this.#removeFrom([...ids], label, record.version, failures, this.#gate());
+    const { removed, notAttempted } = await this.#removeFrom(
+      [...ids],
+      label,
+      record.version,
+      failures,
+      this.#gate(),
+    );
     await this.#cleared(label, record, revision, failures, limit);
-    return { label, version: record.version, removed, failures };
+    return {
+      label,
+      version: record.version,
+      removed,
+      failures,
+      warnings: [
+        ...(unlisted === undefined
+          ? []
+          : [
+              `the nodes that hold its key could not be listed (${unlisted}): only the ${named} nodes the job ` +
+                `record names were tried, a node it does not name (written by hand or by an older controller) ` +
+                `may still hold it; delete it again once the broker answers`,
+            ]),
+        ...(failures.length > 0
+          ? [
+              `not cleared from ${failures.length} of ${ids.size} nodes` +
+                (notAttempted > 0 ? ` (${notAttempted} not tried: the broker stopped answering)` : '') +
+                `: the job may still run there; delete it again`,
+            ]
+          : []),
+      ],
+    };
   }
 
   async get(label: string): Promise<JobRecord | undefined> {
