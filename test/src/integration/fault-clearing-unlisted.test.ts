@@ -16,9 +16,10 @@
  *   record names nothing to clear (before 2026-12-07 the record did not fit and the retarget
  *   failed with `max_payload size exceeded`: the job could not be moved at all);
  * - the retarget back to group a with the server stopped (SIGSTOP) in the middle of its deletes:
- *   it returns naming the nodes it did not clear; GetJob (gRPC) and `launchfleet jobs get` say
- *   that nodes may still hold the job; the same apply retried until clean deletes the rest; then
- *   only group a holds a key and GetJob shows nothing to clear.
+ *   it returns naming the nodes it did not clear; GetJob (gRPC), `launchfleet jobs get` and the
+ *   web console's job page (in a real Chromium, signed in as a viewer) say that nodes may still
+ *   hold the job; the same apply retried until clean deletes the rest; then only group a holds a
+ *   key and GetJob and the console's page show nothing to clear.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,6 +34,8 @@ import { buckets, keys, nodeIdFromRandom } from '@launchfleet/shared/messages';
 import type { RunningController } from '@launchfleet/controller';
 import { DesiredStateService, trackBrokerConnection } from '@launchfleet/controller/desired';
 import { KeyStore, provisionControlPlane } from '@launchfleet/controller/identity';
+import type { Page } from 'playwright-core';
+import { type BrowserSession, openBrowser } from '../support/browser.ts';
 import { ControllerFleet, RawApi, jobPlist } from '../support/controller-fleet.ts';
 import { eventually } from '../support/link-node.ts';
 import { repoRoot } from '../support/paths.ts';
@@ -64,11 +67,13 @@ describe('fault: nodes to clear too many for the job record (a small max_payload
   let jobs: KV;
   let desired: DesiredStateService;
   let desiredKv: KV;
+  let browser: BrowserSession | undefined;
 
   before(async () => {
-    fleet = await ControllerFleet.start({ serverConfig: `max_payload: ${maxPayload}` });
-    c1 = await fleet.startController('ctl-1');
-    api = new RawApi(c1.grpcPort, undefined);
+    // TLS: the console serves only HTTPS (controller-config.ts).
+    fleet = await ControllerFleet.start({ serverConfig: `max_payload: ${maxPayload}`, tls: true });
+    c1 = await fleet.startController('ctl-1', { consoleListen: { host: '127.0.0.1', port: 0 } });
+    api = new RawApi(c1.grpcPort, fleet.tls);
     nc = await connect({
       servers: fleet.server.url,
       authenticator: credsAuthenticator(await fleet.identity.controllerCreds()),
@@ -106,6 +111,7 @@ describe('fault: nodes to clear too many for the job record (a small max_payload
   });
 
   after(async () => {
+    await browser?.close();
     api?.close();
     await nc?.close().catch(() => undefined);
     await fleet?.close();
@@ -127,6 +133,22 @@ describe('fault: nodes to clear too many for the job record (a small max_payload
     return out;
   };
   const getJob = () => api.call('GetJob', { label }, fleet.tokens.viewer);
+  /** The console's page of the job, as a viewer sees it in Chromium (signed in on first use). */
+  const jobPage = async (): Promise<Page> => {
+    const url = `https://127.0.0.1:${c1.consolePort}/jobs/${encodeURIComponent(label)}`;
+    if (!browser) {
+      browser = await openBrowser(fleet.tls?.cert ?? '');
+      await browser.page.goto(url);
+      await browser.page.waitForURL(/\/login/);
+      await browser.page.fill('#token', fleet.tokens.viewer);
+      await Promise.all([
+        browser.page.waitForURL((u) => !u.pathname.startsWith('/login')),
+        browser.page.click('button[type=submit]'),
+      ]);
+    }
+    await browser.page.goto(url);
+    return browser.page;
+  };
 
   test('a retarget whose nodes to clear do not fit lists them, and clears them all', async () => {
     const v1 = await desired.apply(toGroup('a'));
@@ -211,7 +233,7 @@ describe('fault: nodes to clear too many for the job record (a small max_payload
           ...process.env,
           LAUNCHFLEET_SERVER: `127.0.0.1:${c1.grpcPort}`,
           LAUNCHFLEET_TOKEN: fleet.tokens.viewer,
-          LAUNCHFLEET_INSECURE: '1',
+          LAUNCHFLEET_CA: fleet.tls?.caCert ?? '',
         },
         timeout: 20_000,
       });
@@ -219,6 +241,24 @@ describe('fault: nodes to clear too many for the job record (a small max_payload
         `jobs get: ${shown.stdout.split('\n').find((l) => l.includes('clearing:')) ?? '(no clearing line)'}`,
       );
       assert.match(shown.stdout, /clearing: .*may still hold the job.*retry the apply/);
+      // The console's job page says the same (its "Still to clear" fact, job-page.ts clearingFacts).
+      const page = await jobPage();
+      const fact = (await page.locator('#job-clearing').textContent({ timeout: 10_000 })) ?? '';
+      log(`console: Still to clear: ${fact.replace(/\s+/g, ' ').trim().slice(0, 160)}`);
+      if (job['clearingUnlisted'] === true)
+        assert.match(
+          fact,
+          /unlisted\s+more nodes than the record can name may still hold the job; retry the apply/,
+        );
+      else {
+        const n = Number(job['clearingCount']);
+        const shownN = n.toLocaleString('en-US');
+        assert.match(
+          fact,
+          new RegExp(`${shownN} nodes?\\s+may still hold the job \\(their delete failed\\); retry the apply`),
+        );
+        assert.equal(await page.locator('#job-clearing a[href^="/nodes/"]').count(), Math.min(n, 20));
+      }
 
       let retries = 0;
       for (;;) {
@@ -236,6 +276,9 @@ describe('fault: nodes to clear too many for the job record (a small max_payload
       const after = await getJob();
       assert.equal(after['clearingCount'], 0);
       assert.equal(after['clearingUnlisted'], false);
+      const clean = await jobPage();
+      await clean.locator('h1', { hasText: label }).waitFor({ timeout: 10_000 });
+      assert.equal(await clean.locator('#job-clearing').count(), 0, 'the console shows nothing to clear');
     } finally {
       cont();
       sub.unsubscribe();
