@@ -178,7 +178,7 @@ describe('fault: nodes to clear too many for the job record (a small max_payload
     assert.equal(job['clearingUnlisted'], false);
   });
 
-  test('the server stopped during the deletes: the API and CLI say nodes may still hold the job; the retry clears them', async () => {
+  test('the server stopped during the deletes: the API, CLI and console say nodes may still hold the job; the retry clears them', async () => {
     const server = fleet.server;
     let seen = 0;
     let stopped = false;
